@@ -1,0 +1,3 @@
+from keystream.cli import main
+
+main()

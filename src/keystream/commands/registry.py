@@ -1,0 +1,230 @@
+"""The Redis command table: one `@command` decorator per command, one executor.
+
+Each handler is registered once with its metadata (name, arity, flags, key positions, ACL
+categories, docs). Dispatch, arity and unknown-command errors, `COMMAND` and its
+subcommands, ACL checks and cluster key hashing all read this one table.
+
+Handlers have the signature `handler(client, argv) -> reply` where `argv[0]` is the
+command name as sent. They return a reply value (see `keystream.resp.writer`) or raise
+`CommandError`. A write handler records what it changed through the database API
+(`db.set`, `db.delete`, `db.touch`), which bumps the dirty counter and WATCH state; it
+may call `client.propagate(argv)` to replace the command it propagates to the
+append-only file and replicas (e.g. INCRBYFLOAT -> SET). Everything else (statistics,
+slow log, MONITOR, transactions' queuing, reply encoding) is done by `execute`.
+
+Subcommands ("container" commands such as CONFIG, CLIENT, OBJECT) register as
+`"config|get"`; the container itself is created implicitly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from keystream.resp.errors import CommandError
+
+__all__ = ["Command", "KeySpec", "command", "COMMANDS", "lookup", "load_all", "Handler"]
+
+Handler = Callable[..., Any]
+
+
+@dataclass
+class KeySpec:
+    """Where a command's keys are, in Redis 7 key-spec terms (simplified to the common forms).
+
+    begin_search: ("index", pos) or ("keyword", keyword, startfrom)
+    find_keys:    ("range", lastkey, step, limit) or ("keynum", keynumidx, firstkey, step)
+    """
+
+    begin_search: tuple
+    find_keys: tuple
+    flags: tuple[str, ...] = ()
+
+
+@dataclass
+class Command:
+    name: str
+    handler: Handler | None
+    arity: int
+    flags: frozenset[str]
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
+    acl_categories: tuple[str, ...] = ()
+    group: str = "generic"
+    summary: str = ""
+    since: str = "1.0.0"
+    complexity: str = ""
+    key_specs: tuple[KeySpec, ...] = ()
+    tips: tuple[str, ...] = ()
+    arguments: tuple[dict, ...] = ()
+    doc_flags: tuple[str, ...] = ()
+    deprecated_since: str = ""
+    replaced_by: str = ""
+    history: tuple[tuple[str, str], ...] = ()
+    # For commands whose keys are not at fixed positions (movablekeys): argv -> key indexes.
+    get_keys: Callable[[list[bytes]], list[int]] | None = None
+    container: "Command | None" = None
+    subcommands: dict[bytes, "Command"] = field(default_factory=dict)
+    # Per-command statistics (INFO commandstats).
+    calls: int = 0
+    usec: float = 0.0
+    rejected_calls: int = 0
+    failed_calls: int = 0
+
+    @property
+    def fullname(self) -> str:
+        return self.name
+
+    def key_indexes(self, argv: list[bytes]) -> list[int]:
+        """Indexes in argv of the keys this invocation touches."""
+        if self.get_keys is not None:
+            return self.get_keys(argv)
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return list(range(self.first_key, min(last, len(argv) - 1) + 1, self.step or 1))
+
+    def keys(self, argv: list[bytes]) -> list[bytes]:
+        return [argv[i] for i in self.key_indexes(argv)]
+
+
+COMMANDS: dict[bytes, Command] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    first_key: int = 0,
+    last_key: int = 0,
+    step: int = 0,
+    acl: str = "",
+    group: str = "",
+    summary: str = "",
+    since: str = "1.0.0",
+    complexity: str = "O(1)",
+    key_specs: tuple[KeySpec, ...] = (),
+    tips: tuple[str, ...] = (),
+    arguments: tuple[dict, ...] = (),
+    get_keys: Callable[[list[bytes]], list[int]] | None = None,
+    doc_flags: tuple[str, ...] = (),
+    deprecated_since: str = "",
+    replaced_by: str = "",
+    history: tuple[tuple[str, str], ...] = (),
+) -> Callable[[Handler], Handler]:
+    """Register a command (or `container|sub` subcommand) handler.
+
+    arity: as Redis: N means exactly N arguments including the name, -N means at least N.
+    flags: space-separated Redis command flags (write readonly denyoom fast admin noscript
+           loading stale blocking pubsub skip_monitor no_multi ...).
+    acl: space-separated ACL categories without '@' (the flags imply some, as in Redis).
+    """
+
+    def deco(fn: Handler) -> Handler:
+        flagset = frozenset(flags.split())
+        cats = _implied_categories(flagset) + tuple(c for c in acl.split() if c)
+        cats = tuple(dict.fromkeys(cats))
+        if "|" in name:
+            parent_name, sub = name.split("|", 1)
+            parent = COMMANDS.get(parent_name.encode())
+            if parent is None:
+                parent = Command(
+                    name=parent_name, handler=None, arity=-2, flags=frozenset(),
+                    group=group or "generic", since=since,
+                )
+                COMMANDS[parent_name.encode()] = parent
+            cmd = Command(
+                name=name, handler=fn, arity=arity, flags=flagset, first_key=first_key,
+                last_key=last_key, step=step, acl_categories=cats, group=group or parent.group,
+                summary=summary, since=since, complexity=complexity, key_specs=key_specs,
+                tips=tips, arguments=arguments, get_keys=get_keys, container=parent,
+                doc_flags=doc_flags, deprecated_since=deprecated_since, replaced_by=replaced_by,
+                history=history,
+            )
+            parent.subcommands[sub.encode()] = cmd
+        else:
+            existing = COMMANDS.get(name.encode())
+            cmd = Command(
+                name=name, handler=fn, arity=arity, flags=flagset, first_key=first_key,
+                last_key=last_key, step=step, acl_categories=cats, group=group or "generic",
+                summary=summary, since=since, complexity=complexity, key_specs=key_specs,
+                tips=tips, arguments=arguments, get_keys=get_keys, doc_flags=doc_flags,
+                deprecated_since=deprecated_since, replaced_by=replaced_by, history=history,
+            )
+            if existing is not None and existing.handler is None:
+                # A container declared implicitly by a subcommand: keep its subcommands.
+                cmd.subcommands = existing.subcommands
+                for sub_cmd in cmd.subcommands.values():
+                    sub_cmd.container = cmd
+            COMMANDS[name.encode()] = cmd
+        return fn
+
+    return deco
+
+
+def container(name: str, group: str, summary: str = "", since: str = "1.0.0", acl: str = "") -> None:
+    """Declare the metadata of a container command (CONFIG, CLIENT, ...)."""
+    cmd = COMMANDS.get(name.encode())
+    if cmd is None:
+        cmd = Command(name=name, handler=None, arity=-2, flags=frozenset())
+        COMMANDS[name.encode()] = cmd
+    cmd.group = group
+    cmd.summary = summary
+    cmd.since = since
+    cmd.acl_categories = tuple(c for c in acl.split() if c)
+
+
+def lookup(argv: list[bytes]) -> Command:
+    """The Command for argv (resolving subcommands), or raise the error Redis gives."""
+    name = argv[0].lower()
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        from keystream.resp.errors import unknown_command
+
+        raise CommandError(unknown_command(argv[0], argv[1:]))
+    if cmd.subcommands and len(argv) >= 2:
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is None:
+            from keystream.resp.errors import unknown_subcommand
+
+            raise CommandError(unknown_subcommand(argv[1], cmd.name))
+        return sub
+    return cmd
+
+
+_FLAG_CATEGORIES = {
+    "write": "write",
+    "readonly": "read",
+    "admin": "admin",
+    "pubsub": "pubsub",
+    "fast": "fast",
+    "blocking": "blocking",
+}
+
+
+def _implied_categories(flags: frozenset[str]) -> tuple[str, ...]:
+    cats = [c for f, c in _FLAG_CATEGORIES.items() if f in flags]
+    if "admin" in flags:
+        cats.append("dangerous")
+    if "fast" not in flags and "slow" not in cats:
+        cats.append("slow")
+    return tuple(cats)
+
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every module of keystream.commands so their decorators register."""
+    global _loaded
+    if _loaded:
+        return
+    import keystream.commands as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name not in ("registry", "executor"):
+            importlib.import_module(f"keystream.commands.{mod.name}")
+    _loaded = True

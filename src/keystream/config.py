@@ -1,0 +1,350 @@
+"""The one settings table.
+
+Every setting Keystream knows is declared once here: name (as the reference system spells
+it), type, default, whether it may change at run time, and a help line. The table feeds
+the CLI flags of `keystream serve`, the `keystream.toml` file, `KEYSTREAM_*` environment
+variables, `CONFIG GET/SET/REWRITE` on the Redis side and (later) DescribeConfigs on the
+Kafka side.
+
+Values are kept parsed (ints, bools, strings, enums) in `Config.values`; `render()` gives
+the text form that `CONFIG GET` replies with, which is what Redis prints for that type
+(memory sizes as plain byte counts, booleans as yes/no).
+
+Not here: per-topic Kafka configs (they live with the topic metadata).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["Setting", "SETTINGS", "Config", "ConfigError", "parse_memory"]
+
+
+class ConfigError(ValueError):
+    """A setting name or value that cannot be accepted; the text names the setting."""
+
+
+_MEMORY_UNITS = {
+    "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3,
+}
+
+
+def parse_memory(text: str) -> int:
+    """Parse a Redis memory size: `100`, `1k`, `1kb`, `2mb`, `1gb` (case-insensitive)."""
+    t = text.strip().lower()
+    for unit in ("kb", "mb", "gb", "k", "m", "g", "b"):
+        if t.endswith(unit):
+            num = t[: -len(unit)]
+            if not num or not num.lstrip("-").isdigit():
+                raise ValueError(text)
+            return int(num) * _MEMORY_UNITS[unit]
+    if not t.lstrip("-").isdigit():
+        raise ValueError(text)
+    return int(t)
+
+
+def _parse_bool(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("yes", "true", "1", "on"):
+        return True
+    if t in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(text)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # "int" | "memory" | "bool" | "str" | "enum" | "float" | "list" | "flags"
+    default: Any
+    mutable: bool = True
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    aliases: tuple[str, ...] = ()
+    # Called after a successful change at run time: on_change(server, new_value).
+    redis_visible: bool = True
+
+    def parse(self, text: str) -> Any:
+        """Parse the text form into a value, raising ConfigError naming the setting."""
+        try:
+            if self.kind == "int":
+                value: Any = int(text.strip())
+            elif self.kind == "memory":
+                value = parse_memory(text)
+            elif self.kind == "float":
+                value = float(text)
+            elif self.kind == "bool":
+                value = _parse_bool(text)
+            elif self.kind == "enum":
+                value = text.strip().lower()
+                if value not in self.choices:
+                    raise ValueError(text)
+            elif self.kind == "flags":
+                value = text
+                for ch in text:
+                    if ch not in self.choices[0]:
+                        raise ValueError(text)
+            else:
+                value = text
+        except ValueError:
+            raise ConfigError(f"Invalid argument '{text}' for CONFIG SET '{self.name}'") from None
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(
+                f"Invalid argument '{text}' for CONFIG SET '{self.name}' - "
+                f"argument must be between {self.minimum} and {self.maximum}"
+            )
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(
+                f"Invalid argument '{text}' for CONFIG SET '{self.name}' - "
+                f"argument must be between {self.minimum} and {self.maximum}"
+            )
+        return value
+
+    def render(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            text = repr(value)
+            return text[:-2] if text.endswith(".0") else text
+        return str(value)
+
+
+_INT_MAX = 2**31 - 1
+_LONG_MAX = 2**63 - 1
+
+SETTINGS: list[Setting] = [
+    # --- process / listeners --------------------------------------------------------
+    Setting("bind", "str", "127.0.0.1", False, "Address the listeners bind to"),
+    Setting("port", "int", 6379, False, "RESP (Redis protocol) port; 0 disables", minimum=0, maximum=65535),
+    Setting("kafka-port", "int", 9092, False, "Kafka protocol port; 0 disables", minimum=0, maximum=65535),
+    Setting("dir", "str", "./keystream-data", False, "Data directory"),
+    Setting("databases", "int", 16, False, "Number of Redis databases", minimum=1, maximum=_INT_MAX),
+    Setting("loglevel", "enum", "notice", True, "Log verbosity",
+            choices=("debug", "verbose", "notice", "warning", "nothing")),
+    Setting("logfile", "str", "", False, "Log file ('' logs to stderr)"),
+    # --- RESP protocol limits -------------------------------------------------------
+    Setting("proto-max-bulk-len", "memory", 512 * 1024 * 1024, True,
+            "Largest bulk string a client may send", minimum=1024 * 1024, maximum=_LONG_MAX),
+    Setting("client-query-buffer-limit", "memory", 1024 * 1024 * 1024, True,
+            "Largest unparsed input kept for one client", minimum=1024 * 1024, maximum=_LONG_MAX),
+    Setting("client-output-buffer-limit", "str", "normal 0 0 0 slave 268435456 67108864 60 "
+            "pubsub 33554432 8388608 60", True, "Output buffer limits per client class"),
+    Setting("maxclients", "int", 10000, True, "Most clients connected at once", minimum=1, maximum=_INT_MAX),
+    Setting("timeout", "int", 0, True, "Close idle clients after this many seconds (0: never)",
+            minimum=0, maximum=_INT_MAX),
+    Setting("tcp-keepalive", "int", 300, True, "TCP keepalive seconds", minimum=0, maximum=_INT_MAX),
+    Setting("requirepass", "str", "", True, "Password of the default user ('' : none)"),
+    # --- keyspace -------------------------------------------------------------------
+    Setting("hz", "int", 10, True, "Background task frequency (active expiry cycles per second)",
+            minimum=0, maximum=_INT_MAX),
+    Setting("active-expire-effort", "int", 1, True, "Active expiry effort 1..10", minimum=1, maximum=10),
+    Setting("lazyfree-lazy-user-del", "bool", False, True, "DEL behaves as UNLINK"),
+    Setting("lazyfree-lazy-user-flush", "bool", False, True, "FLUSH* default to ASYNC"),
+    Setting("lazyfree-lazy-expire", "bool", False, True, "Free expired values in the background"),
+    Setting("lazyfree-lazy-server-del", "bool", False, True, "Free overwritten values in the background"),
+    Setting("lazyfree-lazy-eviction", "bool", False, True, "Free evicted values in the background"),
+    Setting("notify-keyspace-events", "str", "", True, "Keyspace event classes to publish"),
+    Setting("maxmemory", "memory", 0, True, "Memory limit (0: none)", minimum=0, maximum=_LONG_MAX),
+    Setting("maxmemory-policy", "enum", "noeviction", True, "Eviction policy",
+            choices=("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                     "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")),
+    Setting("maxmemory-samples", "int", 5, True, "Keys sampled per eviction", minimum=1, maximum=_INT_MAX),
+    Setting("lfu-log-factor", "int", 10, True, "LFU counter logarithm factor", minimum=0, maximum=_INT_MAX),
+    Setting("lfu-decay-time", "int", 1, True, "LFU counter decay minutes", minimum=0, maximum=_INT_MAX),
+    # --- encodings (reported by OBJECT ENCODING) ------------------------------------
+    Setting("hash-max-listpack-entries", "int", 128, True, "Hash listpack entry limit",
+            minimum=0, maximum=_LONG_MAX, aliases=("hash-max-ziplist-entries",)),
+    Setting("hash-max-listpack-value", "int", 64, True, "Hash listpack value limit",
+            minimum=0, maximum=_LONG_MAX, aliases=("hash-max-ziplist-value",)),
+    Setting("list-max-listpack-size", "int", -2, True, "List node size limit",
+            minimum=-5, maximum=_INT_MAX, aliases=("list-max-ziplist-size",)),
+    Setting("list-compress-depth", "int", 0, True, "List compression depth", minimum=0, maximum=_INT_MAX),
+    Setting("set-max-intset-entries", "int", 512, True, "Set intset entry limit", minimum=0, maximum=_LONG_MAX),
+    Setting("zset-max-listpack-entries", "int", 128, True, "Sorted set listpack entry limit",
+            minimum=0, maximum=_LONG_MAX, aliases=("zset-max-ziplist-entries",)),
+    Setting("zset-max-listpack-value", "int", 64, True, "Sorted set listpack value limit",
+            minimum=0, maximum=_LONG_MAX, aliases=("zset-max-ziplist-value",)),
+    Setting("stream-node-max-bytes", "memory", 4096, True, "Stream node byte limit", minimum=0,
+            maximum=_LONG_MAX),
+    Setting("stream-node-max-entries", "int", 100, True, "Stream node entry limit", minimum=0,
+            maximum=_LONG_MAX),
+    Setting("hll-sparse-max-bytes", "memory", 3000, True, "HyperLogLog sparse limit", minimum=0,
+            maximum=_LONG_MAX),
+    Setting("activerehashing", "bool", True, True, "Incremental rehashing (accepted, no effect)"),
+    # --- persistence ----------------------------------------------------------------
+    Setting("appendonly", "bool", False, True, "Append-only file of effects"),
+    Setting("appendfsync", "enum", "everysec", True, "fsync policy", choices=("always", "everysec", "no")),
+    Setting("appendfilename", "str", "appendonly.aof", False, "AOF base name"),
+    Setting("save", "str", "3600 1 300 100 60 10000", True, "Snapshot points: <seconds> <changes> ..."),
+    Setting("dbfilename", "str", "dump.rdb", True, "Snapshot file name"),
+    Setting("rdbcompression", "bool", True, True, "Compress snapshot strings"),
+    Setting("rdbchecksum", "bool", True, True, "Checksum snapshots"),
+    Setting("sanitize-dump-payload", "enum", "no", True, "Check RESTORE payloads",
+            choices=("no", "yes", "clients")),
+    # --- diagnostics ----------------------------------------------------------------
+    Setting("slowlog-log-slower-than", "int", 10000, True, "Slow log threshold in microseconds",
+            minimum=-1, maximum=_LONG_MAX),
+    Setting("slowlog-max-len", "int", 128, True, "Slow log length", minimum=0, maximum=_LONG_MAX),
+    Setting("latency-monitor-threshold", "int", 0, True, "Latency monitor threshold (ms)",
+            minimum=0, maximum=_LONG_MAX),
+    Setting("latency-tracking", "bool", True, True, "Per-command latency histograms"),
+    Setting("latency-tracking-info-percentiles", "str", "50 99 99.9", True, "Percentiles in INFO"),
+    Setting("busy-reply-threshold", "int", 5000, True, "Script time before BUSY replies (ms)",
+            minimum=0, maximum=_LONG_MAX, aliases=("lua-time-limit",)),
+    Setting("enable-debug-command", "enum", "yes", False, "Allow DEBUG", choices=("yes", "no", "local")),
+    Setting("lua-replicate-commands", "bool", True, True, "Accepted for compatibility"),
+    Setting("tracking-table-max-keys", "int", 1000000, True, "Client-side caching table size",
+            minimum=0, maximum=_LONG_MAX),
+    Setting("replica-read-only", "bool", True, True, "Replicas refuse writes",
+            aliases=("slave-read-only",)),
+    Setting("protected-mode", "bool", True, True, "Accepted for compatibility"),
+    # --- Kafka broker (issue: Kafka broker core) ------------------------------------
+    Setting("node.id", "int", 0, False, "Kafka broker/node id", minimum=0, maximum=_INT_MAX,
+            redis_visible=False),
+    Setting("num.partitions", "int", 1, True, "Default partitions of an auto-created topic",
+            minimum=1, maximum=_INT_MAX, redis_visible=False),
+    Setting("auto.create.topics.enable", "bool", True, True, "Create topics on first use",
+            redis_visible=False),
+    Setting("log.retention.ms", "int", 7 * 24 * 3600 * 1000, True, "Default retention.ms",
+            minimum=-1, maximum=_LONG_MAX, redis_visible=False),
+    Setting("log.retention.bytes", "int", -1, True, "Default retention.bytes", minimum=-1,
+            maximum=_LONG_MAX, redis_visible=False),
+    Setting("log.segment.bytes", "int", 1024 * 1024 * 1024, True, "Default segment.bytes",
+            minimum=14, maximum=_INT_MAX, redis_visible=False),
+    Setting("log.roll.ms", "int", 7 * 24 * 3600 * 1000, True, "Default segment.ms", minimum=1,
+            maximum=_LONG_MAX, redis_visible=False),
+    Setting("log.retention.check.interval.ms", "int", 300000, True, "Retention check period",
+            minimum=1, maximum=_LONG_MAX, redis_visible=False),
+    Setting("log.flush.interval.messages", "int", _LONG_MAX, True, "fsync after this many messages",
+            minimum=1, maximum=_LONG_MAX, redis_visible=False),
+    Setting("log.flush.interval.ms", "int", _LONG_MAX, True, "fsync after this many ms",
+            minimum=0, maximum=_LONG_MAX, redis_visible=False),
+    Setting("message.max.bytes", "int", 1048588, True, "Largest record batch accepted",
+            minimum=0, maximum=_INT_MAX, redis_visible=False),
+    Setting("socket.request.max.bytes", "int", 104857600, False, "Largest Kafka request",
+            minimum=1, maximum=_INT_MAX, redis_visible=False),
+]
+
+
+@dataclass
+class Config:
+    """Current values of every setting, parsed."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    config_file: str | None = None
+    listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for s in SETTINGS:
+            self.values.setdefault(s.name, s.default)
+
+    # -- lookup --------------------------------------------------------------------
+    @staticmethod
+    def setting(name: str) -> Setting:
+        s = _BY_NAME.get(name.lower())
+        if s is None:
+            raise ConfigError(f"Unknown setting '{name}'")
+        return s
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[_BY_NAME[name].name]
+
+    def set_text(self, name: str, text: str) -> None:
+        """Parse and set one setting (no mutability check: that is the caller's)."""
+        s = self.setting(name)
+        self.values[s.name] = s.parse(text)
+        for cb in self.listeners:
+            cb(s.name, self.values[s.name])
+
+    def get_matching(self, pattern: str) -> list[tuple[str, str]]:
+        """(name, text) pairs of the Redis-visible settings whose name or alias matches."""
+        out: list[tuple[str, str]] = []
+        pat = pattern.lower()
+        has_glob = any(c in pat for c in "*?[")
+        for s in SETTINGS:
+            if not s.redis_visible:
+                continue
+            for n in (s.name, *s.aliases):
+                if (fnmatch.fnmatchcase(n, pat) if has_glob else n == pat):
+                    out.append((n, s.render(self.values[s.name])))
+        return out
+
+    # -- sources -------------------------------------------------------------------
+    def load_file(self, path: str) -> None:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+        self.config_file = os.path.abspath(path)
+        for key, value in _flatten(data):
+            text = _toml_text(value)
+            self.set_text(key, text)
+
+    def load_env(self, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        for key, text in env.items():
+            if not key.startswith("KEYSTREAM_"):
+                continue
+            raw = key[len("KEYSTREAM_"):].lower()
+            # KEYSTREAM_MAXMEMORY_POLICY -> maxmemory-policy; KEYSTREAM_LOG_RETENTION_MS -> log.retention.ms
+            name = _ENV_NAMES.get(raw)
+            if name is None:
+                raise ConfigError(f"Unknown setting in environment variable {key}")
+            self.set_text(name, text)
+
+    def rewrite(self) -> None:
+        """Write the settings that differ from their defaults to the config file."""
+        if not self.config_file:
+            raise ConfigError("The server is running without a config file")
+        lines = ["# Written by CONFIG REWRITE: settings that differ from the defaults."]
+        for s in SETTINGS:
+            v = self.values[s.name]
+            if v != s.default:
+                lines.append(f"{_toml_key(s.name)} = {_toml_value(s, v)}")
+        tmp = self.config_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.config_file)
+
+
+_BY_NAME: dict[str, Setting] = {}
+for _s in SETTINGS:
+    _BY_NAME[_s.name] = _s
+    for _a in _s.aliases:
+        _BY_NAME[_a] = _s
+_ENV_NAMES = {n.replace("-", "_").replace(".", "_"): s.name for n, s in _BY_NAME.items()}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in data.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.extend(_flatten(v, name + "."))
+        else:
+            out.append((name, v))
+    return out
+
+
+def _toml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _toml_key(name: str) -> str:
+    return f'"{name}"' if "." in name else name
+
+
+def _toml_value(s: Setting, v: Any) -> str:
+    if s.kind == "bool":
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'

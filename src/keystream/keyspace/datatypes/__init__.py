@@ -1,0 +1,1 @@
+"""Pure data structures behind the Redis types (no protocol, no I/O)."""

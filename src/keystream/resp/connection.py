@@ -1,0 +1,255 @@
+"""One RESP client connection: `Client` (state commands see) and `RespProtocol` (I/O).
+
+Flow: `data_received` feeds the parser, executes every complete command in order, and
+writes all their replies with one `transport.write` per read. A client that is blocked
+(BLPOP and friends) keeps its later commands queued until it is unblocked. A protocol
+error is replied to after the replies of the commands before it, then the connection
+closes.
+
+Flow control: when the transport's unsent output passes the high-water mark, we stop
+reading from that client (`pause_writing` -> `pause_reading`) and resume once it drained
+below the low-water mark, so a client that does not read its replies cannot make us
+buffer without bound. A client whose output exceeds `client-output-buffer-limit` (hard
+limit of its class) is disconnected, as in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from keystream.resp.parser import RequestParser
+from keystream.resp.writer import encode_into
+
+if TYPE_CHECKING:
+    from keystream.keyspace.db import Database
+    from keystream.server import Server
+
+log = logging.getLogger("keystream.resp")
+
+__all__ = ["Client", "RespProtocol"]
+
+HIGH_WATER = 4 * 1024 * 1024
+LOW_WATER = 1024 * 1024
+
+
+class Client:
+    """What commands know of the client that sent them."""
+
+    def __init__(self, server: "Server", client_id: int, conn: "RespProtocol | None") -> None:
+        self.server = server
+        self.id = client_id
+        self.conn = conn
+        self.proto = 2
+        self.db_index = 0
+        self.db: Database = server.dbs[0]
+        self.name: bytes = b""
+        self.lib_name: bytes = b""
+        self.lib_ver: bytes = b""
+        self.addr = ""
+        self.laddr = ""
+        self.fd = -1
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.authenticated = not server.config["requirepass"]
+        self.user = b"default"
+        self.flags: set[str] = set()
+        # transactions
+        self.multi: list[tuple[Any, list[bytes]]] | None = None
+        self.multi_error = False
+        self.dirty_cas = False
+        self.watched: list[tuple[Database, bytes]] = []
+        # reply control: "on" | "off" | "skip"
+        self.reply_mode = "on"
+        self.skip_next = False
+        self.close_after_reply = False
+        self.last_cmd = b"NULL"
+        # set by a handler to replace what is propagated for the current command
+        self.propagate_override: list[list[bytes]] | None = None
+        # blocking operations (lists, zsets, streams): the wait state, or None
+        self.blocked: Any = None
+        # pub/sub
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
+        self.no_evict = False
+        self.no_touch = False
+        self.tracking: Any = None
+
+    # -- database ----------------------------------------------------------------------
+    def select(self, index: int) -> None:
+        self.db_index = index
+        self.db = self.server.dbs[index]
+
+    # -- effects -----------------------------------------------------------------------
+    def propagate(self, *commands: list[bytes]) -> None:
+        """Propagate these commands instead of the one being executed."""
+        if self.propagate_override is None:
+            self.propagate_override = []
+        self.propagate_override.extend(commands)
+
+    # -- output outside the request/reply flow (push messages, unblocked replies) -------
+    def send(self, value: Any) -> None:
+        conn = self.conn
+        if conn is None or conn.closed:
+            return
+        out: list[bytes] = []
+        encode_into(out, value, self.proto)
+        conn.write(b"".join(out))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    @property
+    def subscribed(self) -> int:
+        return len(self.channels) + len(self.patterns)
+
+
+class RespProtocol(asyncio.Protocol):
+    """asyncio glue: bytes in -> parser -> executor -> bytes out."""
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.client: Client | None = None
+        self.parser: RequestParser | None = None
+        self.pending: deque[list[bytes]] = deque()
+        self.closed = False
+        self.reading_paused = False
+        self.write_paused = False
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        server = self.server
+        self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        cfg = server.config
+        self.parser = RequestParser(cfg["proto-max-bulk-len"], cfg["client-query-buffer-limit"])
+        client = Client(server, server.next_client_id(), self)
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        client.addr = _fmt_addr(peer)
+        client.laddr = _fmt_addr(sock)
+        s = transport.get_extra_info("socket")
+        if s is not None:
+            client.fd = s.fileno()
+        self.client = client
+        self.parser.authenticated = client.authenticated
+        if len(server.clients) >= cfg["maxclients"]:
+            transport.write(b"-ERR max number of clients reached\r\n")
+            self.closed = True
+            transport.close()
+            return
+        server.clients[client.id] = client
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        client = self.client
+        if client is not None:
+            self.server.client_gone(client)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._check_output_limit()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.reading_paused and self.transport is not None and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        parser = self.parser
+        if client is None or parser is None or self.closed:
+            return
+        client.last_interaction = time.time()
+        cmds = parser.feed(data)
+        if self.pending or client.blocked is not None:
+            self.pending.extend(cmds)
+            cmds = []
+            if client.blocked is None:
+                self.run_pending()
+                if parser.error is not None:
+                    self._protocol_error(parser.error)
+                return
+        out: list[bytes] = []
+        execute = self.server.execute
+        for i, argv in enumerate(cmds):
+            execute(client, argv, out)
+            if client.blocked is not None:
+                self.pending.extend(cmds[i + 1:])
+                break
+            if client.close_after_reply:
+                break
+        if out:
+            self.write(b"".join(out))
+        if client.close_after_reply:
+            self.close_after_write()
+        elif parser.error is not None and client.blocked is None:
+            self._protocol_error(parser.error)
+
+    def run_pending(self) -> None:
+        """Execute queued commands (after an unblock) until empty or blocked again."""
+        client = self.client
+        if client is None or self.closed:
+            return
+        out: list[bytes] = []
+        execute = self.server.execute
+        pending = self.pending
+        while pending and client.blocked is None and not client.close_after_reply:
+            execute(client, pending.popleft(), out)
+        if out:
+            self.write(b"".join(out))
+        if client.close_after_reply:
+            self.close_after_write()
+
+    # -- output ---------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.closed or self.transport is None:
+            return
+        self.transport.write(data)
+        if self.write_paused:
+            self._check_output_limit()
+
+    def _check_output_limit(self) -> None:
+        t = self.transport
+        if t is None or self.client is None:
+            return
+        hard = self.server.output_hard_limit(self.client)
+        if hard and t.get_write_buffer_size() > hard:
+            log.warning("client %d closed: output buffer over its limit", self.client.id)
+            self.server.stat_client_output_disconnects += 1
+            self.close()
+
+    def _protocol_error(self, text: str) -> None:
+        self.server.stat_protocol_errors += 1
+        self.write(b"-ERR " + text.encode() + b"\r\n")
+        self.close_after_write()
+
+    def close_after_write(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            if self.reading_paused:
+                self.transport.resume_reading()
+            self.transport.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()
+            if self.client is not None:
+                self.server.client_gone(self.client)
+
+
+def _fmt_addr(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+    return str(addr or "")

@@ -1,0 +1,68 @@
+"""Every error text the RESP side sends, in one place.
+
+A command raises `CommandError(text)` where text starts with Redis's prefix (`ERR`,
+`WRONGTYPE`, ...); the connection renders it as `-<text>\r\n`. Texts are Redis 7.0's.
+"""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """An error reply. `text` is the full message including its prefix."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    @property
+    def prefix(self) -> str:
+        return self.text.split(" ", 1)[0]
+
+
+class ProtocolError(Exception):
+    """A malformed request frame: reply with the text and close the connection."""
+
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+OVERFLOW = "ERR increment or decrement would overflow"
+NO_SUCH_KEY = "ERR no such key"
+INDEX_OUT_OF_RANGE = "ERR index out of range"
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+INVALID_DB_INDEX = "ERR invalid DB index"
+INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
+NEGATIVE_COUNT = "ERR value is out of range, must be positive"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+BIT_VALUE = "ERR bit is not an integer or out of range"
+NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+NOT_ALLOWED_IN_SUBSCRIBE = (
+    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+    "allowed in this context"
+)
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+NOPROTO = "NOPROTO unsupported protocol version"
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> str:
+    shown = "".join(f"'{_show(a)}' " for a in args)
+    return f"ERR unknown command '{_show(name)}', with args beginning with: {shown}"
+
+
+def unknown_subcommand(sub: bytes, container: str) -> str:
+    return f"ERR unknown subcommand '{_show(sub)}'. Try {container.upper()} HELP."
+
+
+def wrong_arity(fullname: str) -> str:
+    return f"ERR wrong number of arguments for '{fullname}' command"
+
+
+def _show(b: bytes, limit: int = 128) -> str:
+    """Render client bytes inside an error the way Redis does (sdscatrepr-free, truncated)."""
+    s = b[:limit].decode("utf-8", "replace")
+    return s.replace("\r", " ").replace("\n", " ")

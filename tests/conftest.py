@@ -1,0 +1,165 @@
+"""Shared fixtures: a real Keystream server (subprocess, free port) and a real redis-server.
+
+Integration tests talk to these over TCP with real client libraries. Servers are started
+once per test module; tests that change server-wide state should restore it or use
+their own server via `start_keystream()`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float = 20.0) -> None:
+    """Wait until something answers PING on port (or the process died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith((b"+PONG", b"-NOAUTH", b"-LOADING")):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on port {port} within {timeout}s")
+
+
+@dataclass
+class ServerHandle:
+    port: int
+    proc: subprocess.Popen
+    data_dir: str
+    kafka_port: int = 0
+    log_path: str = ""
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def stop(self, sig: int | None = None) -> int:
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def log(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def start_keystream(*args: str, data_dir: str | None = None, kafka: bool = False,
+                    env: dict[str, str] | None = None) -> ServerHandle:
+    """Start `keystream serve` on free ports; returns once it answers PING."""
+    port = free_port()
+    kafka_port = free_port() if kafka else 0
+    data_dir = data_dir or tempfile.mkdtemp(prefix="ks-test-")
+    log_path = os.path.join(data_dir, "server.log")
+    cmd = [sys.executable, "-m", "keystream", "serve", "--port", str(port),
+           "--kafka-port", str(kafka_port), "--dir", data_dir, *args]
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir,
+                            env={**os.environ, **(env or {})})
+    log.close()
+    try:
+        wait_for_port(port, proc)
+    except Exception:
+        proc.kill()
+        raise RuntimeError("keystream did not start:\n" + Path(log_path).read_text(errors="replace"))
+    return ServerHandle(port, proc, data_dir, kafka_port, log_path)
+
+
+def start_redis(*args: str) -> ServerHandle:
+    """Start Debian's redis-server on a free port (skips the test if it is not installed)."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="redis-ref-")
+    log_path = os.path.join(data_dir, "redis.log")
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", data_dir, "--logfile", log_path, "--enable-debug-command", "yes", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc)
+    return ServerHandle(port, proc, data_dir, 0, log_path)
+
+
+@pytest.fixture(scope="module")
+def keystream_server() -> Iterator[ServerHandle]:
+    h = start_keystream()
+    yield h
+    h.stop()
+    shutil.rmtree(h.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[ServerHandle]:
+    h = start_redis()
+    yield h
+    h.stop()
+    shutil.rmtree(h.data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def r(keystream_server: ServerHandle):
+    """A redis-py RESP2 client on a flushed Keystream."""
+    import redis
+
+    c = redis.Redis(host="127.0.0.1", port=keystream_server.port, protocol=2, socket_timeout=10)
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def r3(keystream_server: ServerHandle):
+    """A redis-py RESP3 client on a flushed Keystream."""
+    import redis
+
+    c = redis.Redis(host="127.0.0.1", port=keystream_server.port, protocol=3, socket_timeout=10)
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def ref(redis_server: ServerHandle):
+    """A redis-py RESP2 client on a flushed real redis-server."""
+    import redis
+
+    c = redis.Redis(host="127.0.0.1", port=redis_server.port, protocol=2, socket_timeout=10)
+    c.flushall()
+    yield c
+    c.close()
