@@ -60,6 +60,7 @@ class Client:
         # transactions
         self.multi: list[tuple[Any, list[bytes]]] | None = None
         self.multi_error = False
+        self.in_exec = False  # True while EXEC (or a script) runs queued commands: never block
         self.dirty_cas = False
         self.watched: list[tuple[Database, bytes]] = []
         # reply control: "on" | "off" | "skip"
