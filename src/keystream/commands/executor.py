@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from keystream.commands.registry import COMMANDS, Command
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import QUEUED, encode_into
+from keystream.resp.writer import OK, QUEUED, encode_into
 
 if TYPE_CHECKING:
     from keystream.resp.connection import Client
@@ -66,8 +66,47 @@ def resolve(argv: list[bytes]) -> Command:
     return cmd
 
 
+# Exact-case command names seen on the wire -> Command, for commands without subcommands,
+# so the hot path skips lower() and the container logic. Bounded: case variants are finite
+# but a client could send many; past the cap we simply stop caching.
+_FAST: dict[bytes, Command] = {}
+_FAST_CAP = 4096
+
+
 def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
-    server = client.server
+    """Run one command and append its encoded reply to `out`."""
+    cmd = _FAST.get(argv[0])
+    if (cmd is None or client.multi is not None or not client.authenticated
+            or client.channels or client.patterns):
+        cmd = _checked(client, argv, out)
+        if cmd is None:
+            return
+    else:
+        arity = cmd.arity
+        n = len(argv)
+        if (arity > 0 and n != arity) or n < -arity:
+            _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
+            return
+    reply = run_command(client, cmd, argv)
+    if reply is BLOCKED:
+        return
+    if client.reply_mode != "on" or client.skip_next:
+        client.skip_next = False
+        return
+    t = type(reply)
+    if t is bytes:
+        n = len(reply)
+        out.append(b"$%d\r\n" % n)
+        out.append(reply)
+        out.append(b"\r\n")
+    elif reply is OK:
+        out.append(b"+OK\r\n")
+    else:
+        encode_into(out, reply, client.proto)
+
+
+def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command | None:
+    """Slow path: resolve, check every context; None if an error reply was written."""
     try:
         cmd = resolve(argv)
         name = cmd.name.encode() if cmd.container is None else cmd.container.name.encode()
@@ -75,28 +114,32 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
             raise CommandError(errors.NOAUTH)
         if client.multi is not None and name not in _MULTI_IMMEDIATE:
             if "no_multi" in cmd.flags:
-                raise CommandError(f"ERR Command not allowed inside a transaction")
+                raise CommandError("ERR Command not allowed inside a transaction")
             client.multi.append((cmd, argv))
             if client.reply_mode == "on" and not client.skip_next:
                 out.append(b"+QUEUED\r\n")
             client.skip_next = False
-            return
+            return None
         if client.proto == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_OK:
             raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(argv[0].decode("utf-8", "replace").lower()))
     except CommandError as e:
         if client.multi is not None:
             client.multi_error = True
-        server.count_error(e.text, rejected=True, cmd=None)
-        _reply(client, e, out)
-        return
-    reply = run_command(client, cmd, argv)
-    if reply is BLOCKED:
-        return
-    _reply(client, reply, out)
+        _reject(client, e, out)
+        return None
+    if cmd.container is None and len(_FAST) < _FAST_CAP:
+        _FAST[argv[0]] = cmd
+    return cmd
+
+
+def _reject(client: "Client", e: CommandError, out: list[bytes]) -> None:
+    client.server.count_error(e.text, rejected=True, cmd=None)
+    _reply(client, e, out)
 
 
 def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
-    """Run a resolved command: handler, statistics, slow log, monitors, propagation."""
+    """Run a resolved command (EXEC, scripts): handler, statistics, slow log, monitors,
+    propagation. Returns the reply value (not encoded)."""
     server = client.server
     server.cmd_time_ms = _time_ns() // 1_000_000
     client.propagate_override = None
@@ -120,7 +163,7 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
         server.slowlog_add(client, argv, usec)
     if server.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
         server.feed_monitors(client, argv)
-    if server.dirty != dirty or client.propagate_override:
+    if (server.dirty != dirty or client.propagate_override) and server.propagate_listeners:
         override = client.propagate_override
         server.propagate(client.db_index, override if override is not None else [argv])
     return reply
