@@ -23,6 +23,7 @@ from keystream import REDIS_VERSION, __version__
 from keystream.commands import executor
 from keystream.commands.registry import load_all
 from keystream.config import Config
+from keystream.keyspace import blocking
 from keystream.keyspace.db import Database
 from keystream.resp.connection import Client, RespProtocol
 
@@ -46,6 +47,8 @@ class Server:
         self.cmd_time_ms = 0
         self.dirty = 0
         self.key_listeners: list[Callable[[Database, bytes], None]] = []
+        # (db id, key) -> Database for keys blocked clients wait on that changed (keyspace/blocking.py)
+        self.ready_keys: dict[tuple[int, bytes], Database] = {}
         self.propagate_listeners: list[Callable[[int, list[list[bytes]]], None]] = []
         self.expire_listeners: list[Callable[[Database, bytes], None]] = []
         self.monitors: list[Client] = []
@@ -109,6 +112,10 @@ class Server:
         return 0
 
     # -- bookkeeping used by the executor ---------------------------------------------
+    def serve_ready_keys(self) -> None:
+        """Serve clients blocked on keys that became ready (run after each top-level command)."""
+        blocking.serve_ready_keys(self)
+
     def count_error(self, text: str, rejected: bool, cmd: Any) -> None:
         prefix = text.split(" ", 1)[0]
         self.stat_total_errors += 1

@@ -88,6 +88,8 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
             _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
             return
     reply = run_command(client, cmd, argv)
+    if client.server.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
+        client.server.serve_ready_keys()
     if reply is BLOCKED:
         return
     if client.reply_mode != "on" or client.skip_next:
