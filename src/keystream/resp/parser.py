@@ -109,8 +109,11 @@ class RequestParser:
             # hiredis may sit inside a partial array with no bytes left over: probe it with
             # an empty array, which comes back alone only if the reader was idle.
             reader.feed(b"*0\r\n")
-            if reader.gets() == []:
-                return out
+            try:
+                if reader.gets() == []:
+                    return out
+            except _HiredisProtocolError:
+                pass
         # A partial command is left: let the exact path own this read from its start.
         self._reader = hiredis.Reader()
         return None

@@ -1,0 +1,78 @@
+"""RequestParser: the hiredis fast path and the exact path must agree, whatever the splits."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keystream.resp.parser import RequestParser, split_inline
+
+args_st = st.lists(st.binary(max_size=40), min_size=1, max_size=6)
+cmds_st = st.lists(args_st, min_size=1, max_size=8)
+
+
+def encode(cmds: list[list[bytes]]) -> bytes:
+    out = []
+    for args in cmds:
+        out.append(b"*%d\r\n" % len(args))
+        for a in args:
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cmds_st, st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_any_split_gives_the_same_commands(cmds, cuts) -> None:
+    data = encode(cmds)
+    points = sorted({min(c, len(data)) for c in cuts})
+    parser = RequestParser()
+    got = []
+    prev = 0
+    for p in points + [len(data)]:
+        got.extend(parser.feed(data[prev:p]) if p > prev else [])
+        prev = p
+    assert parser.error is None
+    assert got == cmds
+
+
+def test_partial_array_is_not_taken_as_complete() -> None:
+    p = RequestParser()
+    assert p.feed(b"*2\r\n$3\r\nGET\r\n") == []
+    assert p.feed(b"$1\r\nk\r\n") == [[b"GET", b"k"]]
+
+
+def test_huge_declared_lengths_are_errors_not_allocations() -> None:
+    p = RequestParser()
+    assert p.feed(b"*3000000000\r\n") == []
+    assert p.error == "Protocol error: invalid multibulk length"
+    p = RequestParser()
+    p.feed(b"*1\r\n$600000000\r\n")
+    assert p.error == "Protocol error: invalid bulk length"
+
+
+def test_commands_before_a_bad_frame_are_kept() -> None:
+    p = RequestParser()
+    assert p.feed(b"*1\r\n$4\r\nPING\r\n*1\r\n:5\r\n") == [[b"PING"]]
+    assert p.error == "Protocol error: expected '$', got ':'"
+
+
+def test_negative_and_zero_multibulk_are_skipped() -> None:
+    p = RequestParser()
+    assert p.feed(b"*-10\r\n*0\r\n*1\r\n$4\r\nPING\r\n") == [[b"PING"]]
+    assert p.error is None
+
+
+def test_too_big_inline_and_count_strings() -> None:
+    p = RequestParser()
+    p.feed(b"a" * (70 * 1024))
+    assert p.error == "Protocol error: too big inline request"
+    p = RequestParser()
+    p.feed(b"*1\r\n$" + b"1" * (70 * 1024))
+    assert p.error == "Protocol error: too big bulk count string"
+
+
+def test_split_inline_quotes_and_escapes() -> None:
+    assert split_inline(b'set "a b" \'c d\' "\\x41\\n"') == [b"set", b"a b", b"c d", b"A\n"]
+    assert split_inline(b'set "unterminated') is None
+    assert split_inline(b'"a"b') is None
+    assert split_inline(b"   ") == []
