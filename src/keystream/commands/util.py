@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from keystream.resp.errors import NOT_FLOAT, NOT_INTEGER, CommandError
+from keystream.resp.errors import INVALID_CURSOR, NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
 
 LLONG_MIN = -(2**63)
 LLONG_MAX = 2**63 - 1
@@ -40,3 +40,43 @@ def parse_float(b: bytes, error: str = NOT_FLOAT) -> float:
     if b"_" in low or low.startswith((b"0x", b"-0x", b"+0x")):
         raise CommandError(error)
     return v
+
+
+def parse_cursor(b: bytes) -> int:
+    """A SCAN-family cursor as Redis's strtoul-based parser accepts it ("ERR invalid cursor")."""
+    digits = b[1:] if b[:1] in (b"+", b"-") else b
+    if b and not digits.isdigit():
+        raise CommandError(INVALID_CURSOR)
+    if not b:
+        return 0
+    v = int(digits)
+    if v > 2**64 - 1:
+        raise CommandError(INVALID_CURSOR)
+    # strtoul negates a leading '-' modulo 2**64
+    return (-v) % 2**64 if b[0] == 45 else v
+
+
+def parse_scan_options(argv: list[bytes], start: int, allow_type: bool = False
+                       ) -> tuple[int, bytes | None, bytes | None]:
+    """(count, pattern or None, type or None) from SCAN-family options at argv[start:].
+
+    A MATCH of exactly "*" is returned as None (it matches everything), as Redis does.
+    """
+    count = 10
+    pattern: bytes | None = None
+    type_name: bytes | None = None
+    i, n = start, len(argv)
+    while i < n:
+        opt = argv[i].lower()
+        if opt == b"count" and i + 1 < n:
+            count = parse_int(argv[i + 1])
+            if count < 1:
+                raise CommandError(SYNTAX)
+        elif opt == b"match" and i + 1 < n:
+            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
+        elif opt == b"type" and allow_type and i + 1 < n:
+            type_name = argv[i + 1]
+        else:
+            raise CommandError(SYNTAX)
+        i += 2
+    return count, pattern, type_name

@@ -62,6 +62,15 @@ def wrong_arity(fullname: str) -> str:
     return f"ERR wrong number of arguments for '{fullname}' command"
 
 
+INVALID_CURSOR = "ERR invalid cursor"
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+LONG_RANGE = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+VALUE_NAN_OR_INF = "ERR value is NaN or Infinity"
+NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
 def _show(b: bytes, limit: int = 128) -> str:
     """Render client bytes inside an error the way Redis does (sdscatrepr-free, truncated)."""
     s = b[:limit].decode("utf-8", "replace")

@@ -1,0 +1,382 @@
+"""Hash commands (t_hash.c): HSET HSETNX HGET HMGET HMSET HDEL HLEN HSTRLEN HEXISTS HKEYS
+HVALS HGETALL HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN, as Redis 7.0.
+
+Values are `Hash` objects (a dict of field -> value). The listpack/hashtable encoding Redis
+would use is tracked on the object (see `keyspace.datatypes.hash`) for OBJECT ENCODING and
+for HSCAN, which returns a listpack-sized hash whole in one call.
+
+HINCRBYFLOAT computes in emulated x87 long double, as Redis does, and propagates as HSET of
+the result. Deliberate difference: HRANDFIELD with a negative count refuses counts whose
+reply could not fit in memory (|count| > 2**32) with "value is out of range", where Redis
+would try to build the reply.
+"""
+
+from __future__ import annotations
+
+import random
+
+from keystream.commands.registry import command
+from keystream.commands.util import parse_cursor, parse_int, parse_scan_options
+from keystream.keyspace.datatypes.hash import Hash
+from keystream.keyspace.datatypes.longdouble import (
+    add_long_double,
+    format_long_double_human,
+    parse_long_double,
+)
+from keystream.keyspace.glob import compile_matcher
+from keystream.keyspace.scan import CURSORS
+from keystream.resp import errors
+from keystream.resp.errors import WRONGTYPE, CommandError
+from keystream.resp.writer import OK
+
+_LLONG_MAX = 2**63 - 1
+_LLONG_MIN = -(2**63)
+_LONG_MAX = _LLONG_MAX
+# Beyond this many elements a reply cannot be built in memory (see the module header).
+_MAX_REPLY_COUNT = 2**32
+
+
+def _read(client, key: bytes) -> Hash | None:
+    """The hash at key, None if missing; WRONGTYPE for another type."""
+    h = client.db.get(key)
+    if h is not None and type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    return h
+
+
+def _store(client, key: bytes, new: Hash | None) -> None:
+    """Record a change: store a hash created by this command, or touch the existing one."""
+    if new is not None:
+        client.db.set(key, new)
+    else:
+        client.db.touch(key)
+
+
+@command("hset", -4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Set the string value of a hash field", since="2.0.0",
+         complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs "
+                    "when the command is called with multiple field/value pairs.",
+         history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),))
+def hset_command(client, argv):
+    """HSET key field value [field value ...]"""
+    n = len(argv)
+    if n & 1:
+        raise CommandError(errors.wrong_arity("hset"))
+    return _hset(client, argv, n)
+
+
+@command("hmset", -4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Set multiple hash fields to multiple values", since="2.0.0",
+         complexity="O(N) where N is the number of fields being set.",
+         deprecated_since="4.0.0", replaced_by="`HSET` with multiple field-value pairs",
+         doc_flags=("deprecated",))
+def hmset_command(client, argv):
+    """HMSET key field value [field value ...]"""
+    n = len(argv)
+    if n & 1:
+        raise CommandError(errors.wrong_arity("hmset"))
+    _hset(client, argv, n)
+    return OK
+
+
+def _hset(client, argv: list[bytes], n: int) -> int:
+    db = client.db
+    key = argv[1]
+    h = db.get(key)
+    new = None
+    if h is None:
+        h = new = Hash()
+    elif type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    values = client.server.config.values
+    if n == 4:
+        field = argv[2]
+        created = 0 if field in h else 1
+        h[field] = argv[3]
+        if not h.big:
+            limit = values["hash-max-listpack-value"]
+            if len(field) > limit or len(argv[3]) > limit:
+                h.big = True
+            elif created:
+                h.note_size(values["hash-max-listpack-entries"])
+    else:
+        before = len(h)
+        for i in range(2, n, 2):
+            h[argv[i]] = argv[i + 1]
+        created = len(h) - before
+        if not h.big:
+            h.note_lengths(argv[2:], values["hash-max-listpack-value"])
+            h.note_size(values["hash-max-listpack-entries"])
+    if new is not None:
+        db.set(key, new)
+    else:
+        db.touch(key)
+    return created
+
+
+@command("hsetnx", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Set the value of a hash field, only if the field does not exist", since="2.0.0")
+def hsetnx_command(client, argv):
+    """HSETNX key field value"""
+    key, field, value = argv[1], argv[2], argv[3]
+    h = _read(client, key)
+    if h is not None and field in h:
+        return 0
+    new = Hash() if h is None else None
+    target = h if h is not None else new
+    target[field] = value
+    values = client.server.config.values
+    target.note_lengths((field, value), values["hash-max-listpack-value"])
+    target.note_size(values["hash-max-listpack-entries"])
+    _store(client, key, new)
+    return 1
+
+
+@command("hget", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Get the value of a hash field", since="2.0.0")
+def hget_command(client, argv):
+    """HGET key field"""
+    h = client.db.get(argv[1])
+    if h is None:
+        return None
+    if type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    return h.get(argv[2])
+
+
+@command("hmget", -3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Get the values of all the given hash fields", since="2.0.0",
+         complexity="O(N) where N is the number of fields being requested.")
+def hmget_command(client, argv):
+    """HMGET key field [field ...]"""
+    h = _read(client, argv[1])
+    if h is None:
+        return [None] * (len(argv) - 2)
+    get = h.get
+    return [get(f) for f in argv[2:]]
+
+
+@command("hdel", -3, "write fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Delete one or more hash fields", since="2.0.0",
+         complexity="O(N) where N is the number of fields to be removed.",
+         history=(("2.4.0", "Accepts multiple `field` arguments."),))
+def hdel_command(client, argv):
+    """HDEL key field [field ...]"""
+    key = argv[1]
+    h = _read(client, key)
+    if h is None:
+        return 0
+    deleted = 0
+    for f in argv[2:]:
+        if h.pop(f, None) is not None:
+            deleted += 1
+            if not h:
+                break
+    if deleted:
+        if h:
+            client.db.touch(key)
+        else:
+            client.db.delete(key)
+    return deleted
+
+
+@command("hlen", 2, "readonly fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Get the number of fields in a hash", since="2.0.0")
+def hlen_command(client, argv):
+    """HLEN key"""
+    h = _read(client, argv[1])
+    return 0 if h is None else len(h)
+
+
+@command("hstrlen", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Get the length of the value of a hash field", since="3.2.0")
+def hstrlen_command(client, argv):
+    """HSTRLEN key field"""
+    h = _read(client, argv[1])
+    if h is None:
+        return 0
+    v = h.get(argv[2])
+    return 0 if v is None else len(v)
+
+
+@command("hexists", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Determine if a hash field exists", since="2.0.0")
+def hexists_command(client, argv):
+    """HEXISTS key field"""
+    h = _read(client, argv[1])
+    return 1 if h is not None and argv[2] in h else 0
+
+
+_ALL_TIPS = ("nondeterministic_output_order",)
+
+
+@command("hkeys", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
+         summary="Get all the fields in a hash", since="2.0.0",
+         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS)
+def hkeys_command(client, argv):
+    """HKEYS key"""
+    h = _read(client, argv[1])
+    return [] if h is None else list(h)
+
+
+@command("hvals", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
+         summary="Get all the values in a hash", since="2.0.0",
+         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS)
+def hvals_command(client, argv):
+    """HVALS key"""
+    h = _read(client, argv[1])
+    return [] if h is None else list(h.values())
+
+
+@command("hgetall", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
+         summary="Get all the fields and values in a hash", since="2.0.0",
+         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS)
+def hgetall_command(client, argv):
+    """HGETALL key"""
+    h = _read(client, argv[1])
+    return {} if h is None else dict(h)
+
+
+def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
+    """(hash to change, the new hash if this command creates it)."""
+    h = _read(client, key)
+    if h is None:
+        new = Hash()
+        return new, new
+    return h, None
+
+
+def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes) -> None:
+    h[field] = value
+    values = client.server.config.values
+    h.note_lengths((field, value), values["hash-max-listpack-value"])
+    h.note_size(values["hash-max-listpack-entries"])
+    _store(client, key, new)
+
+
+@command("hincrby", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Increment the integer value of a hash field by the given number", since="2.0.0")
+def hincrby_command(client, argv):
+    """HINCRBY key field increment"""
+    key, field = argv[1], argv[2]
+    incr = parse_int(argv[3])
+    h, new = _lookup_for_incr(client, key)
+    current = h.get(field)
+    if current is None:
+        value = 0
+    else:
+        value = parse_int(current, errors.HASH_NOT_INTEGER)
+    result = value + incr
+    if result > _LLONG_MAX or result < _LLONG_MIN:
+        raise CommandError(errors.OVERFLOW)
+    _set_result(client, key, h, new, field, b"%d" % result)
+    return result
+
+
+@command("hincrbyfloat", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
+         summary="Increment the float value of a hash field by the given amount", since="2.6.0")
+def hincrbyfloat_command(client, argv):
+    """HINCRBYFLOAT key field increment"""
+    key, field = argv[1], argv[2]
+    incr = parse_long_double(argv[3])
+    if incr is None:
+        raise CommandError(errors.NOT_FLOAT)
+    if type(incr) is float:  # only +-inf is kept as a float
+        raise CommandError(errors.VALUE_NAN_OR_INF)
+    h, new = _lookup_for_incr(client, key)
+    current = h.get(field)
+    if current is None:
+        value = 0
+    else:
+        value = parse_long_double(current)
+        if value is None:
+            raise CommandError(errors.HASH_NOT_FLOAT)
+    result = add_long_double(value, incr)
+    if result is None:
+        raise CommandError(errors.NAN_OR_INF)
+    text = format_long_double_human(result)
+    _set_result(client, key, h, new, field, text)
+    # Replicate as HSET of the result so float formatting cannot make replicas differ.
+    client.propagate([b"HSET", key, field, text])
+    return text
+
+
+@command("hrandfield", -2, "readonly", 1, 1, 1, acl="hash", group="hash",
+         summary="Get one or multiple random fields from a hash", since="6.2.0",
+         complexity="O(N) where N is the number of fields returned",
+         tips=("nondeterministic_output",))
+def hrandfield_command(client, argv):
+    """HRANDFIELD key [count [WITHVALUES]]"""
+    n = len(argv)
+    if n == 2:
+        h = _read(client, argv[1])
+        if h is None:
+            return None
+        return _random_field(h)
+    count = parse_int(argv[2])
+    if count < -_LONG_MAX:
+        raise CommandError(errors.LONG_RANGE)
+    withvalues = False
+    if n > 4 or (n == 4 and argv[3].lower() != b"withvalues"):
+        raise CommandError(errors.SYNTAX)
+    if n == 4:
+        withvalues = True
+        if count < -_LONG_MAX // 2 or count > _LONG_MAX // 2:
+            raise CommandError(errors.VALUE_OUT_OF_RANGE)
+    h = _read(client, argv[1])
+    if h is None or count == 0:
+        return []
+    if count < 0:
+        if -count > _MAX_REPLY_COUNT:
+            raise CommandError(errors.VALUE_OUT_OF_RANGE)
+        fields = random.choices(list(h), k=-count)
+    elif count >= len(h):
+        fields = list(h)
+    else:
+        fields = random.sample(list(h), count)
+    if not withvalues:
+        return fields
+    if client.proto == 3:
+        return [[f, h[f]] for f in fields]
+    out: list[bytes] = []
+    for f in fields:
+        out.append(f)
+        out.append(h[f])
+    return out
+
+
+def _random_field(h: Hash) -> bytes:
+    i = random.randrange(len(h))
+    for j, f in enumerate(h):
+        if j == i:
+            return f
+    raise AssertionError("unreachable")
+
+
+@command("hscan", -3, "readonly", 1, 1, 1, acl="hash", group="hash",
+         summary="Incrementally iterate hash fields and associated values", since="2.8.0",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection..",
+         tips=("nondeterministic_output",))
+def hscan_command(client, argv):
+    """HSCAN key cursor [MATCH pattern] [COUNT count]"""
+    cursor = parse_cursor(argv[2])
+    h = _read(client, argv[1])
+    if h is None:
+        return [b"0", []]
+    count, pattern, _ = parse_scan_options(argv, 3)
+    if h.big:
+        cursor, fields = CURSORS.scan(h, cursor, count)
+    else:
+        # A listpack-sized hash comes back whole in one call, as in Redis.
+        cursor, fields = 0, list(h)
+    match = compile_matcher(pattern) if pattern is not None else None
+    out: list[bytes] = []
+    for f in fields:
+        v = h.get(f)
+        if v is None or (match is not None and not match(f)):
+            continue
+        out.append(f)
+        out.append(v)
+    return [b"%d" % cursor, out]

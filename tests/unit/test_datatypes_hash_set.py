@@ -1,0 +1,78 @@
+"""Pure structures: Hash and Set encodings (one-way conversion), copies, intset rules."""
+
+from __future__ import annotations
+
+from keystream.keyspace.datatypes.hash import Hash
+from keystream.keyspace.datatypes.set import Set, is_int_member
+from keystream.keyspace.db import type_name
+
+
+def test_hash_encoding_is_one_way():
+    h = Hash({b"a": b"1"})
+    assert h.encoding(None) == b"listpack"
+    h.note_lengths([b"a", b"1"], 64)
+    h.note_size(128)
+    assert h.encoding(None) == b"listpack"
+    h.note_lengths([b"x" * 65], 64)
+    assert h.encoding(None) == b"hashtable"
+    h.clear()
+    h[b"a"] = b"1"
+    h.note_size(128)
+    assert h.encoding(None) == b"hashtable"
+
+
+def test_hash_size_threshold():
+    h = Hash({b"a": b"1", b"b": b"2"})
+    h.note_size(2)
+    assert not h.big
+    h[b"c"] = b"3"
+    h.note_size(2)
+    assert h.big
+
+
+def test_hash_copy_is_deep_and_keeps_encoding():
+    h = Hash({b"a": b"1"})
+    h.big = True
+    c = h.copy()
+    assert type(c) is Hash and c == h and c.big
+    c[b"b"] = b"2"
+    assert b"b" not in h
+    assert type_name(h) == b"hash"
+
+
+def test_is_int_member_follows_string2ll():
+    for ok in (b"0", b"1", b"-1", b"9223372036854775807", b"-9223372036854775808", b"123"):
+        assert is_int_member(ok), ok
+    for bad in (b"", b"-", b"-0", b"01", b"+1", b" 1", b"1 ", b"1.0", b"9223372036854775808",
+                b"-9223372036854775809", b"abc", b"1e3", b"\xd9\xa1"):
+        assert not is_int_member(bad), bad
+
+
+def test_set_intset_and_conversion():
+    s = Set()
+    assert s.add_members([b"3", b"1", b"2"], 3) == 3
+    assert s.encoding(None) == b"intset"
+    assert s.ordered() == [b"1", b"2", b"3"]
+    assert s.add_members([b"2"], 3) == 0
+    assert s.add_members([b"4"], 3) == 1
+    assert s.encoding(None) == b"hashtable"
+    s.difference_update([b"4", b"3"])
+    assert s.encoding(None) == b"hashtable"  # never converts back
+
+
+def test_set_non_integer_member_converts():
+    s = Set()
+    s.add_members([b"1", b"a"], 512)
+    assert s.big
+    assert Set.build([b"1", b"2"], 512).encoding(None) == b"intset"
+    assert Set.build([b"1", b"2"], 1).encoding(None) == b"hashtable"
+    assert Set.build([b"-0"], 512).encoding(None) == b"hashtable"
+
+
+def test_set_copy_is_deep_and_keeps_encoding():
+    s = Set.build([b"1", b"x"], 512)
+    c = s.copy()
+    assert type(c) is Set and c == s and c.big
+    c.add(b"y")
+    assert b"y" not in s
+    assert type_name(s) == b"set"
