@@ -1,0 +1,131 @@
+"""HyperLogLog commands (hyperloglog.c), Redis 7.0: PFADD PFCOUNT PFMERGE.
+
+Values are Redis strings in Redis's own HLL format (`keyspace.datatypes.hll`), so GET,
+DUMP and the counts agree with Redis byte for byte.
+
+Deliberate differences: PFSELFTEST (ten million hash insertions, far too slow here) and
+PFDEBUG (internal debugging) are not implemented.
+"""
+
+from __future__ import annotations
+
+from keystream.commands.registry import command
+from keystream.keyspace.datatypes import hll
+from keystream.resp.errors import WRONGTYPE, CommandError
+from keystream.resp.writer import OK
+
+_NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
+_CORRUPT = "INVALIDOBJ Corrupted HLL object detected"
+
+
+def _hll_or_none(db, key: bytes) -> bytes | None:
+    """The HLL at key, None if missing; the errors Redis gives for anything else."""
+    value = db.get(key)
+    if value is None:
+        return None
+    if type(value) is not bytes:
+        raise CommandError(WRONGTYPE)
+    if not hll.is_hll(value):
+        raise CommandError(_NOT_HLL)
+    return value
+
+
+@command("pfadd", -2, "write denyoom fast", 1, 1, 1, acl="hyperloglog", group="hyperloglog",
+         since="2.8.9", summary="Adds the specified elements to the specified HyperLogLog.",
+         complexity="O(1) to add every element.")
+def pfadd_command(client, argv):
+    """PFADD key [element [element ...]]"""
+    db = client.db
+    key = argv[1]
+    value = _hll_or_none(db, key)
+    updated = 0
+    if value is None:
+        buf = hll.new_sparse()
+        updated = 1
+    else:
+        buf = bytearray(value)
+    max_bytes = client.server.config["hll-sparse-max-bytes"]
+    add = hll.add
+    for element in argv[2:]:
+        changed, buf = add(buf, element, max_bytes)
+        if changed < 0:
+            raise CommandError(_CORRUPT)
+        updated += changed
+    if updated:
+        hll.invalidate_cache(buf)
+        db.set(key, bytes(buf), keep_ttl=True)
+        return 1
+    return 0
+
+
+@command("pfcount", -2, "readonly may_replicate", 1, -1, 1, acl="hyperloglog",
+         group="hyperloglog", since="2.8.9",
+         summary="Return the approximated cardinality of the set(s) observed by the "
+                 "HyperLogLog at key(s).",
+         complexity="O(1) with a very small average constant time when called with a single "
+                    "key. O(N) with N being the number of keys, and much bigger constant times, "
+                    "when called with multiple keys.")
+def pfcount_command(client, argv):
+    """PFCOUNT key [key ...]"""
+    db = client.db
+    if len(argv) > 2:
+        maxregs = bytearray(hll.REGISTERS)
+        for key in argv[1:]:
+            value = _hll_or_none(db, key)
+            if value is not None and not hll.merge_into(maxregs, value):
+                raise CommandError(_CORRUPT)
+        return hll.count_registers(maxregs)
+    key = argv[1]
+    value = _hll_or_none(db, key)
+    if value is None:
+        return 0
+    if hll.cache_valid(value):
+        return hll.cached_card(value)
+    card = hll.count(value)
+    if card is None:
+        raise CommandError(_CORRUPT)
+    # The cached cardinality is part of the value: store it (and so propagate the change).
+    buf = bytearray(value)
+    hll.set_cached_card(buf, card)
+    db.set(key, bytes(buf), keep_ttl=True)
+    return card
+
+
+@command("pfmerge", -2, "write denyoom", 1, -1, 1, acl="hyperloglog", group="hyperloglog",
+         since="2.8.9", summary="Merge N different HyperLogLogs into a single one.",
+         complexity="O(N) to merge N HyperLogLogs, but with high constant times.")
+def pfmerge_command(client, argv):
+    """PFMERGE destkey [sourcekey [sourcekey ...]]"""
+    db = client.db
+    maxregs = bytearray(hll.REGISTERS)
+    use_dense = False
+    for key in argv[1:]:
+        value = _hll_or_none(db, key)
+        if value is None:
+            continue
+        if value[4] == 0:
+            use_dense = True
+        if not hll.merge_into(maxregs, value):
+            raise CommandError(_CORRUPT)
+    dest = argv[1]
+    current = db.get(dest)
+    buf = hll.new_sparse() if current is None else bytearray(current)
+    if use_dense and buf[4] != 0:
+        dense = hll.to_dense(buf)
+        if dense is None:
+            raise CommandError(_CORRUPT)
+        buf = dense
+    max_bytes = client.server.config["hll-sparse-max-bytes"]
+    if buf[4] == 0:
+        # The destination was one of the inputs: its registers are exactly the maxima.
+        hll.set_dense_registers(buf, maxregs)
+    else:
+        for index, val in enumerate(maxregs):
+            if val:
+                if buf[4] == 0:
+                    hll.dense_set(buf, index, val)
+                else:
+                    _, buf = hll.sparse_set(buf, index, val, max_bytes)
+    hll.invalidate_cache(buf)
+    db.set(dest, bytes(buf), keep_ttl=current is not None)
+    return OK

@@ -1,0 +1,414 @@
+"""HyperLogLog in Redis's own string format (hyperloglog.c), byte for byte.
+
+A HyperLogLog is an ordinary string value:
+
+    "HYLL" | encoding (1 = sparse, 0 = dense) | 3 zero bytes | 8-byte cached cardinality
+    (little endian; the top bit of the last byte set means "cache invalid") | registers
+
+16384 registers (P = 14) of 6 bits. Dense: registers packed LSB first, 12288 bytes.
+Sparse: run-length opcodes - ZERO `00xxxxxx` (1..64 zero registers), XZERO `01xxxxxx
+yyyyyyyy` (1..16384 zero registers), VAL `1vvvvvxx` (1..4 registers of value 1..32).
+Elements are hashed with MurmurHash64A (seed 0xadc83b19); the low 14 bits pick the
+register, the run of zeros after them (plus one) is the value. The cardinality estimate
+is Ertl's improved estimator, computed in doubles exactly as Redis does.
+
+Sparse updates follow the same splitting and merging steps as Redis so that the bytes
+(hence GET, DUMP and PFCOUNT caching) agree with Redis after the same command sequence.
+The functions here work on a `bytearray` holding the whole value and never raise on bad
+data: they report corruption through their return values.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+__all__ = [
+    "HDR_SIZE", "DENSE_SIZE", "REGISTERS", "new_sparse", "is_hll", "pat_len", "add",
+    "count", "merge_into", "dense_set", "sparse_set", "to_dense", "invalidate_cache",
+    "cache_valid", "cached_card", "set_cached_card", "count_registers", "murmur64a", "registers",
+    "set_dense_registers",
+]
+
+P = 14
+Q = 64 - P
+REGISTERS = 1 << P
+_P_MASK = REGISTERS - 1
+HDR_SIZE = 16
+DENSE_SIZE = HDR_SIZE + (REGISTERS * 6 + 7) // 8
+_DENSE = 0
+_SPARSE = 1
+_VAL_MAX_VALUE = 32
+_VAL_MAX_LEN = 4
+_ZERO_MAX_LEN = 64
+_XZERO_MAX_LEN = 16384
+_ALPHA_INF = 0.721347520444481703680
+_M64 = 0xC6A4A7935BD1E995
+_MASK64 = (1 << 64) - 1
+_SEED = 0xADC83B19
+
+
+def murmur64a(data: bytes, seed: int = _SEED) -> int:
+    """MurmurHash64A as Redis uses it (little-endian reads on every platform)."""
+    n = len(data)
+    h = (seed ^ (n * _M64)) & _MASK64
+    nblocks = n >> 3
+    if nblocks:
+        for k in struct.unpack_from("<%dQ" % nblocks, data):
+            k = (k * _M64) & _MASK64
+            k ^= k >> 47
+            h ^= (k * _M64) & _MASK64
+            h = (h * _M64) & _MASK64
+    if n & 7:
+        h ^= int.from_bytes(data[nblocks << 3:], "little")
+        h = (h * _M64) & _MASK64
+    h ^= h >> 47
+    h = (h * _M64) & _MASK64
+    return h ^ (h >> 47)
+
+
+def pat_len(element: bytes) -> tuple[int, int]:
+    """(register index, length of the 000..1 pattern) for an element."""
+    h = murmur64a(element)
+    index = h & _P_MASK
+    h = (h >> P) | (1 << Q)
+    return index, (h & -h).bit_length()
+
+
+# -- header ----------------------------------------------------------------------------
+def new_sparse() -> bytearray:
+    """An empty HLL as Redis creates it: sparse, all registers in XZERO opcodes, card 0."""
+    buf = bytearray(b"HYLL\x01" + bytes(11))
+    left = REGISTERS
+    while left:
+        run = min(left, _XZERO_MAX_LEN)
+        buf += bytes((((run - 1) >> 8) | 0x40, (run - 1) & 0xFF))
+        left -= run
+    return buf
+
+
+def is_hll(value: bytes) -> bool:
+    """Redis's isHLLObjectOrReply checks: magic, known encoding, exact dense length."""
+    if len(value) < HDR_SIZE or value[:4] != b"HYLL":
+        return False
+    enc = value[4]
+    if enc > _SPARSE:
+        return False
+    return not (enc == _DENSE and len(value) != DENSE_SIZE)
+
+
+def invalidate_cache(buf: bytearray) -> None:
+    buf[15] |= 0x80
+
+
+def cache_valid(buf: bytes) -> bool:
+    return not buf[15] & 0x80
+
+
+def cached_card(buf: bytes) -> int:
+    return int.from_bytes(buf[8:16], "little")
+
+
+def set_cached_card(buf: bytearray, card: int) -> None:
+    buf[8:16] = (card & _MASK64).to_bytes(8, "little")
+
+
+# -- dense -----------------------------------------------------------------------------
+def _dense_get(buf, index: int) -> int:
+    pos = index * 6
+    byte = HDR_SIZE + (pos >> 3)
+    fb = pos & 7
+    v = buf[byte] >> fb
+    if fb > 2:
+        v |= buf[byte + 1] << (8 - fb)
+    return v & 63
+
+
+def _dense_put(buf: bytearray, index: int, val: int) -> None:
+    pos = index * 6
+    byte = HDR_SIZE + (pos >> 3)
+    fb = pos & 7
+    buf[byte] = (buf[byte] & ~(63 << fb) & 0xFF) | ((val << fb) & 0xFF)
+    if fb > 2:
+        fb8 = 8 - fb
+        buf[byte + 1] = (buf[byte + 1] & ~(63 >> fb8) & 0xFF) | (val >> fb8)
+
+
+def dense_set(buf: bytearray, index: int, count: int) -> int:
+    """Raise register index to count if it is lower; 1 if changed."""
+    if count > _dense_get(buf, index):
+        _dense_put(buf, index, count)
+        return 1
+    return 0
+
+
+def _dense_registers(buf) -> bytes:
+    """The 16384 dense register values, one per byte, in register order."""
+    regs = bytes(buf[HDR_SIZE:DENSE_SIZE])
+    b0, b1, b2 = regs[0::3], regs[1::3], regs[2::3]
+    r0 = b0.translate(_LOW6)
+    r1 = _or_bytes(b0.translate(_SHR6), b1.translate(_LOW4_SHL2))
+    r2 = _or_bytes(b1.translate(_SHR4), b2.translate(_LOW2_SHL4))
+    r3 = b2.translate(_SHR2)
+    out = bytearray(REGISTERS)
+    out[0::4] = r0
+    out[1::4] = r1
+    out[2::4] = r2
+    out[3::4] = r3
+    return bytes(out)
+
+
+def _or_bytes(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") | int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
+_LOW6 = bytes(i & 63 for i in range(256))
+_SHR6 = bytes(i >> 6 for i in range(256))
+_LOW4_SHL2 = bytes((i & 15) << 2 for i in range(256))
+_SHR4 = bytes(i >> 4 for i in range(256))
+_LOW2_SHL4 = bytes((i & 3) << 4 for i in range(256))
+_SHR2 = bytes(i >> 2 for i in range(256))
+_SHL6 = bytes((i << 6) & 0xFF for i in range(256))
+_SHL4 = bytes((i << 4) & 0xFF for i in range(256))
+_SHL2 = bytes((i << 2) & 0xFF for i in range(256))
+
+
+# -- sparse ----------------------------------------------------------------------------
+def _sparse_registers(buf) -> bytearray | None:
+    """Register values of a sparse HLL, or None if its opcodes do not cover 16384 exactly."""
+    regs = bytearray(REGISTERS)
+    idx = 0
+    p = HDR_SIZE
+    end = len(buf)
+    while p < end:
+        op = buf[p]
+        if op & 0x80:
+            run = (op & 3) + 1
+            if idx + run > REGISTERS:
+                return None
+            regs[idx:idx + run] = bytes((((op >> 2) & 31) + 1,)) * run
+            idx += run
+            p += 1
+        elif op & 0x40:
+            if p + 1 >= end:
+                # Redis reads the sds terminator (0) as the second byte.
+                idx += ((op & 0x3F) << 8) + 1
+                p += 2
+                continue
+            idx += (((op & 0x3F) << 8) | buf[p + 1]) + 1
+            p += 2
+        else:
+            idx += (op & 0x3F) + 1
+            p += 1
+    if idx != REGISTERS:
+        return None
+    return regs
+
+
+def to_dense(buf: bytearray) -> bytearray | None:
+    """The dense form of a sparse HLL (header and cached card kept), or None if corrupt."""
+    regs = _sparse_registers(buf)
+    if regs is None:
+        return None
+    dense = bytearray(DENSE_SIZE)
+    dense[:HDR_SIZE] = buf[:HDR_SIZE]
+    dense[4] = _DENSE
+    set_dense_registers(dense, regs)
+    return dense
+
+
+def set_dense_registers(dense: bytearray, regs) -> None:
+    """Write register values (one per byte) into a dense buffer's register area."""
+    regs = bytes(regs)
+    r0, r1, r2, r3 = regs[0::4], regs[1::4], regs[2::4], regs[3::4]
+    out = bytearray(DENSE_SIZE - HDR_SIZE)
+    out[0::3] = _or_bytes(r0, r1.translate(_SHL6))
+    out[1::3] = _or_bytes(r1.translate(_SHR2), r2.translate(_SHL4))
+    out[2::3] = _or_bytes(r2.translate(_SHR4), r3.translate(_SHL2))
+    dense[HDR_SIZE:DENSE_SIZE] = out
+
+
+def sparse_set(buf: bytearray, index: int, count: int, max_bytes: int) -> tuple[int, bytearray]:
+    """Raise a sparse register; returns (1 changed | 0 unchanged | -1 corrupt, buffer).
+
+    The buffer returned is `buf` (changed in place) or a new dense buffer when the value
+    is too large for a VAL opcode or the sparse form would exceed max_bytes.
+    """
+    if count > _VAL_MAX_VALUE:
+        return _promote(buf, index, count)
+    end = len(buf)
+    p = HDR_SIZE
+    first = 0
+    prev = -1
+    span = 0
+    while p < end:
+        op = buf[p]
+        oplen = 1
+        if not op & 0xC0:
+            span = (op & 0x3F) + 1
+        elif op & 0x80:
+            span = (op & 3) + 1
+        else:
+            span = (((op & 0x3F) << 8) | (buf[p + 1] if p + 1 < end else 0)) + 1
+            oplen = 2
+        if index <= first + span - 1:
+            break
+        prev = p
+        p += oplen
+        first += span
+    if span == 0 or p >= end:
+        return -1, buf
+    op = buf[p]
+    is_val = bool(op & 0x80)
+    is_xzero = not is_val and bool(op & 0x40)
+    is_zero = not is_val and not is_xzero
+    if is_val:
+        oldval = ((op >> 2) & 31) + 1
+        if oldval >= count:
+            return 0, buf
+        if (op & 3) == 0:
+            buf[p] = 0x80 | ((count - 1) << 2)
+            return _merge_after(buf, prev), buf
+    if is_zero and (op & 0x3F) == 0:
+        buf[p] = 0x80 | ((count - 1) << 2)
+        return _merge_after(buf, prev), buf
+    last = first + span - 1
+    seq = bytearray()
+    if is_val:
+        curval = ((op >> 2) & 31) + 1
+        if index != first:
+            seq.append(0x80 | ((curval - 1) << 2) | (index - first - 1))
+        seq.append(0x80 | ((count - 1) << 2))
+        if index != last:
+            seq.append(0x80 | ((curval - 1) << 2) | (last - index - 1))
+    else:
+        if index != first:
+            seq += _zero_run(index - first)
+        seq.append(0x80 | ((count - 1) << 2))
+        if index != last:
+            seq += _zero_run(last - index)
+    oldlen = 2 if is_xzero else 1
+    delta = len(seq) - oldlen
+    if delta > 0 and end + delta > max_bytes:
+        return _promote(buf, index, count)
+    buf[p:p + oldlen] = seq
+    return _merge_after(buf, prev), buf
+
+
+def _zero_run(n: int) -> bytes:
+    if n > _ZERO_MAX_LEN:
+        return bytes((((n - 1) >> 8) | 0x40, (n - 1) & 0xFF))
+    return bytes((n - 1,))
+
+
+def _merge_after(buf: bytearray, prev: int) -> int:
+    """Redis's step 4: merge adjacent equal VAL opcodes, scanning 5 opcodes from prev."""
+    p = prev if prev >= 0 else HDR_SIZE
+    end = len(buf)
+    scan = 5
+    while p < end and scan:
+        scan -= 1
+        op = buf[p]
+        if not op & 0x80:
+            p += 2 if op & 0x40 else 1
+            continue
+        if p + 1 < end and buf[p + 1] & 0x80:
+            nxt = buf[p + 1]
+            if (op >> 2) & 31 == (nxt >> 2) & 31:
+                run = (op & 3) + (nxt & 3) + 2
+                if run <= _VAL_MAX_LEN:
+                    buf[p + 1] = (nxt & 0xFC) | (run - 1)
+                    del buf[p]
+                    end -= 1
+                    continue
+        p += 1
+    invalidate_cache(buf)
+    return 1
+
+
+def _promote(buf: bytearray, index: int, count: int) -> tuple[int, bytearray]:
+    dense = to_dense(buf)
+    if dense is None:
+        return -1, buf
+    dense_set(dense, index, count)
+    return 1, dense
+
+
+# -- operations --------------------------------------------------------------------------
+def add(buf: bytearray, element: bytes, max_bytes: int) -> tuple[int, bytearray]:
+    """PFADD of one element: (1 changed | 0 | -1 corrupt, possibly new buffer)."""
+    index, cnt = pat_len(element)
+    if buf[4] == _DENSE:
+        return dense_set(buf, index, cnt), buf
+    return sparse_set(buf, index, cnt, max_bytes)
+
+
+def registers(buf) -> bytes | bytearray | None:
+    """Register values (one per byte) of a valid HLL, or None if a sparse one is corrupt."""
+    if buf[4] == _DENSE:
+        return _dense_registers(buf)
+    return _sparse_registers(buf)
+
+
+def merge_into(maxregs: bytearray, buf) -> bool:
+    """maxregs[i] = max(maxregs[i], register i of buf); False if buf is corrupt."""
+    regs = registers(buf)
+    if regs is None:
+        return False
+    if not any(maxregs):
+        maxregs[:] = regs
+        return True
+    for i, v in enumerate(regs):
+        if v > maxregs[i]:
+            maxregs[i] = v
+    return True
+
+
+def count_registers(regs) -> int:
+    """Cardinality estimate from register values (Ertl's estimator, as Redis computes it)."""
+    regs = bytes(regs)
+    histo = [regs.count(v) for v in range(64)]
+    m = float(REGISTERS)
+    z = m * _tau((m - histo[Q + 1]) / m)
+    for j in range(Q, 0, -1):
+        z += histo[j]
+        z *= 0.5
+    z += m * _sigma(histo[0] / m)
+    e = _ALPHA_INF * m * m / z
+    # llroundl: half away from zero (e is never negative)
+    whole = math.floor(e)
+    return int(whole + 1 if e - whole >= 0.5 else whole)
+
+
+def count(buf) -> int | None:
+    """The estimated cardinality of an HLL, or None if it is a corrupt sparse one."""
+    regs = registers(buf)
+    return None if regs is None else count_registers(regs)
+
+
+def _sigma(x: float) -> float:
+    if x == 1.0:
+        return math.inf
+    y = 1.0
+    z = x
+    while True:
+        x *= x
+        z_prev = z
+        z += x * y
+        y += y
+        if z_prev == z:
+            return z
+
+
+def _tau(x: float) -> float:
+    if x == 0.0 or x == 1.0:
+        return 0.0
+    y = 1.0
+    z = 1 - x
+    while True:
+        x = math.sqrt(x)
+        z_prev = z
+        y *= 0.5
+        z -= math.pow(1 - x, 2) * y
+        if z_prev == z:
+            return z / 3
