@@ -1,0 +1,145 @@
+"""The sorted set: a member -> score dict beside a sorted list of (score, member) pairs.
+
+The dict answers ZSCORE/ZADD lookups in O(1); the `SortedList` (sortedcontainers) keeps
+the Redis order (score, then member bytes) so that ranks and range queries are
+O(log n + m), as Redis's skiplist is. Scores are IEEE doubles; NaN never gets in (the
+commands refuse it), so tuple comparison is a total order. `-0.0` and `0.0` compare equal,
+which is what Redis does too.
+
+Encoding: Redis keeps small sets as a listpack and converts them to a skiplist once they
+grow past `zset-max-listpack-entries` or get a member longer than
+`zset-max-listpack-value`, and never converts back. `skiplist` is that sticky flag; the
+commands set it with the thresholds in force when the set grew.
+
+Lexicographic ranges (ZRANGEBYLEX and friends) assume, as Redis does, that every member
+has the same score; with mixed scores the answer is whatever the binary search finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from math import inf, nextafter
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from keystream.keyspace.db import register_type
+
+__all__ = ["LEX_MAX", "LEX_MIN", "LexBound", "ZSet"]
+
+# A lexicographic bound: (value, exclusive). `LEX_MIN`/`LEX_MAX` stand for `-` and `+`.
+LexBound = tuple[Any, bool]
+LEX_MIN: Any = object()
+LEX_MAX: Any = object()
+
+
+class ZSet:
+    __slots__ = ("scores", "skiplist", "sl")
+
+    def __init__(self) -> None:
+        self.scores: dict[bytes, float] = {}
+        self.sl: SortedList = SortedList()
+        self.skiplist = False
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.scores)
+
+    # -- encoding ----------------------------------------------------------------------
+    def encoding(self, config: Any) -> bytes:
+        return b"skiplist" if self.skiplist else b"listpack"
+
+    def copy(self) -> ZSet:
+        z = ZSet()
+        z.scores = dict(self.scores)
+        z.sl = SortedList(self.sl)
+        z.skiplist = self.skiplist
+        return z
+
+    # -- updates -----------------------------------------------------------------------
+    def set(self, member: bytes, score: float) -> bool:
+        """Insert member or move it to score; True if it is new."""
+        cur = self.scores.get(member)
+        if cur is None:
+            self.scores[member] = score
+            self.sl.add((score, member))
+            return True
+        if cur != score:
+            self.sl.remove((cur, member))
+            self.sl.add((score, member))
+            self.scores[member] = score
+        return False
+
+    def remove(self, member: bytes) -> bool:
+        score = self.scores.pop(member, None)
+        if score is None:
+            return False
+        self.sl.remove((score, member))
+        return True
+
+    def delete_slice(self, lo: int, hi: int) -> int:
+        """Remove the elements at ranks lo..hi-1; returns how many."""
+        if hi <= lo:
+            return 0
+        scores = self.scores
+        for _, member in self.sl.islice(lo, hi):
+            del scores[member]
+        del self.sl[lo:hi]
+        return hi - lo
+
+    def pop(self, index: int) -> tuple[float, bytes]:
+        score, member = self.sl.pop(index)
+        del self.scores[member]
+        return score, member
+
+    # -- queries -----------------------------------------------------------------------
+    def rank(self, member: bytes) -> int | None:
+        score = self.scores.get(member)
+        if score is None:
+            return None
+        return self.sl.bisect_left((score, member))
+
+    def score_range(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
+        """Ranks [start, end) of the elements with lo <(=) score <(=) hi."""
+        sl = self.sl
+        if lo_ex:
+            if lo == inf:
+                return 0, 0
+            start = sl.bisect_left((nextafter(lo, inf),))
+        else:
+            start = sl.bisect_left((lo,))
+        if hi_ex:
+            end = sl.bisect_left((hi,))
+        elif hi == inf:
+            end = len(sl)
+        else:
+            end = sl.bisect_left((nextafter(hi, inf),))
+        return start, max(start, end)
+
+    def lex_range(self, lo: LexBound, hi: LexBound) -> tuple[int, int]:
+        """Ranks [start, end) of the members inside the lexicographic range."""
+        n = len(self.sl)
+        lo_v, hi_v = lo[0], hi[0]
+        if lo_v is LEX_MAX or hi_v is LEX_MIN:
+            return 0, 0
+        start = 0 if lo_v is LEX_MIN else self._lex_bisect(lo_v, lo[1])
+        end = n if hi_v is LEX_MAX else self._lex_bisect(hi_v, not hi[1])
+        return start, max(start, end)
+
+    def _lex_bisect(self, value: bytes, after: bool) -> int:
+        """First rank whose member is >= value (> value when `after`)."""
+        sl = self.sl
+        lo, hi = 0, len(sl)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            m = sl[mid][1]
+            if m < value or (after and m == value):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+
+register_type(ZSet, b"zset")
