@@ -11,18 +11,27 @@ Redis's activeExpireCycle does, within a time budget.
 Every modification goes through `set`/`delete`/`touch` so that WATCH, the dirty counter
 and (later) keyspace events and blocked clients see it. In-place changes to a container
 value must call `touch(key)`.
+
+Access tracking (OBJECT IDLETIME / OBJECT FREQ, eviction): `get` and `set` store one int
+per key in `access`: the command time in ms of the last access, or, while an LFU
+`maxmemory-policy` is selected, Redis's LFU word `(minutes << 8) | log-counter`. As in
+Redis, values written under one policy are reinterpreted under the other after a switch.
+`peek` is the lookup that does not count as an access (TYPE, TTL, EXISTS, OBJECT, ...).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from keystream.server import Server
 
-__all__ = ["Database", "TYPE_NAMES", "register_type", "type_name", "now_ms"]
+__all__ = ["LFU_INIT_VAL", "TYPE_NAMES", "Database", "now_ms", "register_type", "type_name"]
+
+LFU_INIT_VAL = 5  # the LFU counter of a new key, as Redis's
 
 TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
 
@@ -39,11 +48,35 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Database:
-    __slots__ = ("id", "data", "expires", "watched", "access", "server", "expired_stale_perc", "_scan",
-                 "_scan_pos")
+class _WallClock:
+    """Stands in for the server's command clock when a Database has no server (unit tests)."""
 
-    def __init__(self, db_id: int, server: "Server | None" = None) -> None:
+    __slots__ = ()
+
+    @property
+    def cmd_time_ms(self) -> int:
+        return now_ms()
+
+
+class Database:
+    __slots__ = (
+        "_clock",
+        "_rand_keys",
+        "_rand_misses",
+        "_scan",
+        "_scan_pos",
+        "access",
+        "data",
+        "expired_stale_perc",
+        "expires",
+        "id",
+        "lfu",
+        "raw_strings",
+        "server",
+        "watched",
+    )
+
+    def __init__(self, db_id: int, server: Server | None = None) -> None:
         self.id = db_id
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
@@ -55,19 +88,56 @@ class Database:
         self.expired_stale_perc = 0.0
         self._scan: list[bytes] = []
         self._scan_pos = 0
+        # Where "now" comes from: the server's command start time (or the wall clock).
+        self._clock: Any = server if server is not None else _WallClock()
+        # True while an LFU maxmemory-policy is selected: `access` holds LFU words.
+        self.lfu = False
+        # RANDOMKEY: a snapshot of the keys, renewed when it has drifted too far.
+        self._rand_keys: list[bytes] = []
+        self._rand_misses = 0
+        # key -> the string value that was modified in place (APPEND, SETRANGE): Redis keeps
+        # such strings "raw" (OBJECT ENCODING). Valid while the key still holds that object.
+        self.raw_strings: dict[bytes, bytes] = {}
+        if server is not None:
+            self.lfu = "lfu" in str(server.config["maxmemory-policy"])
+            server.config.listeners.append(self._on_config_change)
+
+    def _on_config_change(self, name: str, value: Any) -> None:
+        if name == "maxmemory-policy":
+            self.lfu = "lfu" in str(value)
 
     def __len__(self) -> int:
         return len(self.data)
 
     # -- reads -----------------------------------------------------------------------
     def get(self, key: bytes) -> Any:
-        """The live value at key, or None (deleting it first if it has expired)."""
+        """The live value at key, or None (deleting it first if it has expired).
+
+        Counts as an access of the key (OBJECT IDLETIME / FREQ)."""
         value = self.data.get(key)
         if value is None:
             return None
-        if self.expires and key in self.expires and self.expires[key] <= self._now():
-            self._expire(key)
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= self._clock.cmd_time_ms:
+                self._expire(key)
+                return None
+        if self.lfu:
+            self._lfu_hit(key)
+        else:
+            self.access[key] = self._clock.cmd_time_ms
+        return value
+
+    def peek(self, key: bytes) -> Any:
+        """As `get` (expired keys are deleted) but not counted as an access of the key."""
+        value = self.data.get(key)
+        if value is None:
             return None
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= self._clock.cmd_time_ms:
+                self._expire(key)
+                return None
         return value
 
     def get_typed(self, key: bytes, cls: type) -> Any:
@@ -80,7 +150,7 @@ class Database:
         return value
 
     def exists(self, key: bytes) -> bool:
-        return self.get(key) is not None
+        return self.peek(key) is not None
 
     def ttl_ms(self, key: bytes) -> int | None:
         """Absolute expiry time in ms of a live key, or None if it has none."""
@@ -90,25 +160,67 @@ class Database:
         return iter(list(self.data))
 
     def random_key(self) -> bytes | None:
-        """A random live key (expired keys met on the way are deleted), or None."""
-        tries = 0
-        while self.data:
-            key = _random_dict_key(self.data)
-            if self.get(key) is not None:
-                return key
-            tries += 1
-            if tries > 100 and len(self.expires) == len(self.data):
-                # Every key has a deadline: as Redis, give one back even if it is logically expired.
+        """A random live key (expired keys met on the way are deleted, as Redis's master
+        does), or None. Amortised O(1): keys are drawn from a snapshot list that is
+        renewed when the key count has drifted by more than 1/8 from it, or when draws
+        keep hitting keys that are gone."""
+        data = self.data
+        while data:
+            keys = self._rand_keys
+            n = len(data)
+            small = n < 64
+            if (not keys or self._rand_misses > (0 if small else 16)
+                    or (len(keys) != n if small else abs(len(keys) - n) * 8 > len(keys))):
+                keys = self._rand_keys = list(data)
+                self._rand_misses = 0
+            key = keys[random.randrange(len(keys))]
+            if key not in data:
+                self._rand_misses += 1
+                continue
+            if self.peek(key) is not None:
                 return key
         return None
 
     # -- writes ----------------------------------------------------------------------
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
-        """Store value at key; the key's TTL is removed unless keep_ttl."""
+        """Store value at key; the key's TTL is removed unless keep_ttl. Counts as an access
+        (under LFU an overwritten key keeps its counter, a new one starts at LFU_INIT_VAL)."""
         self.data[key] = value
         if not keep_ttl and key in self.expires:
             del self.expires[key]
+        if self.lfu:
+            if key not in self.access:
+                self.access[key] = self._lfu_minutes() << 8 | LFU_INIT_VAL
+        else:
+            self.access[key] = self._clock.cmd_time_ms
+        if self.raw_strings:
+            self.raw_strings.pop(key, None)
         self.touch(key)
+
+    def mark_raw(self, key: bytes) -> None:
+        """Record that the string at key was just modified in place (APPEND, SETRANGE): OBJECT
+        ENCODING then says "raw", as Redis's. Call after `set`."""
+        value = self.data.get(key)
+        if type(value) is bytes:
+            self.raw_strings[key] = value
+
+    def take_entry(self, key: bytes) -> tuple[Any, int | None, int | None, bytes | None]:
+        """Remove key (which must exist) and return what moves with it to another name or
+        database: (value, deadline ms, access data, raw marker). Does not touch the key."""
+        entry = (self.data.pop(key), self.expires.pop(key, None), self.access.pop(key, None),
+                 self.raw_strings.pop(key, None) if self.raw_strings else None)
+        return entry
+
+    def put_entry(self, key: bytes, entry: tuple[Any, int | None, int | None, bytes | None]) -> None:
+        """Store an entry from `take_entry` at key (which must not exist). Does not touch it."""
+        value, when, access, raw = entry
+        self.data[key] = value
+        if when is not None:
+            self.expires[key] = when
+        if access is not None:
+            self.access[key] = access
+        if raw is not None:
+            self.raw_strings[key] = raw
 
     def delete(self, key: bytes) -> bool:
         """Delete key if it exists (live); True if something was deleted."""
@@ -135,6 +247,12 @@ class Database:
             clients = self.watched.get(key)
             if clients:
                 for c in clients:
+                    if c.watched_stale and (self.id, key) in c.watched_stale:
+                        # Watched while already expired: deleting it now is no change (and,
+                        # as in Redis 7.0, neither is overwriting it).
+                        if key not in self.data:
+                            c.watched_stale.discard((self.id, key))
+                        continue
                     c.dirty_cas = True
         server = self.server
         if server is not None:
@@ -144,38 +262,113 @@ class Database:
                     listener(self, key)
 
     def flush(self) -> int:
-        """Remove every key; returns how many there were. Every WATCHer becomes dirty."""
+        """Remove every key; returns how many there were. WATCHers of keys that existed
+        become dirty (watching a key that was absent is not disturbed, as in Redis)."""
         n = len(self.data)
-        for clients in self.watched.values():
-            for c in clients:
-                c.dirty_cas = True
+        self._dirty_watchers_of_existing(None)
         self.data = {}
         self.expires = {}
         self.access = {}
+        self.raw_strings = {}
+        self._rand_keys = []
+        self._scan = []
+        self._scan_pos = 0
         if self.server is not None:
             self.server.dirty += n
         return n
 
-    def swap_contents(self, other: "Database") -> None:
+    def swap_contents(self, other: Database) -> None:
+        """Exchange all keys, deadlines and access data with other (SWAPDB). WATCHers
+        stay in their database; those whose key exists on either side become dirty."""
+        self._dirty_watchers_of_existing(other)
+        other._dirty_watchers_of_existing(self)
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires
         self.access, other.access = other.access, self.access
-        for db in (self, other):
-            for clients in db.watched.values():
+        self.raw_strings, other.raw_strings = other.raw_strings, self.raw_strings
+        self._rand_keys, other._rand_keys = other._rand_keys, self._rand_keys
+        self._scan, other._scan = other._scan, self._scan
+        self._scan_pos, other._scan_pos = other._scan_pos, self._scan_pos
+
+    def _dirty_watchers_of_existing(self, replaced_with: Database | None) -> None:
+        for key, clients in self.watched.items():
+            exists = key in self.data
+            replaced = replaced_with is not None and key in replaced_with.data
+            if exists or replaced:
+                wk = (self.id, key)
                 for c in clients:
+                    if wk in c.watched_stale:
+                        if not replaced:
+                            c.watched_stale.discard(wk)  # an expired key deleted: no change
+                            continue
+                        if replaced_with.is_expired(key):  # type: ignore[union-attr]
+                            continue  # expired before, expired after
+                    elif not exists and replaced_with.is_expired(key):  # type: ignore[union-attr]
+                        c.watched_stale.add(wk)  # nothing replaced with an expired key
+                        continue
                     c.dirty_cas = True
+
+    # -- access tracking (LRU / LFU) --------------------------------------------------
+    def _lfu_minutes(self) -> int:
+        return (self._clock.cmd_time_ms // 60_000) & 0xFFFF
+
+    def _lfu_counter(self, word: int) -> int:
+        """The LFU counter of word after the decay due since its last access."""
+        counter = word & 0xFF
+        decay = self.server.config["lfu-decay-time"] if self.server is not None else 1
+        if decay:
+            ldt = (word >> 8) & 0xFFFF
+            now = self._lfu_minutes()
+            elapsed = now - ldt if now >= ldt else 65535 - ldt + now
+            counter = max(0, counter - elapsed // decay)
+        return counter
+
+    def _lfu_hit(self, key: bytes) -> None:
+        word = self.access.get(key)
+        counter = LFU_INIT_VAL if word is None else self._lfu_counter(word)
+        if counter < 255:
+            factor = self.server.config["lfu-log-factor"] if self.server is not None else 10
+            base = max(counter - LFU_INIT_VAL, 0)
+            if random.random() < 1.0 / (base * factor + 1):
+                counter += 1
+        self.access[key] = self._lfu_minutes() << 8 | counter
+
+    def idle_ms(self, key: bytes) -> int:
+        """Milliseconds since the last access of key (LRU tracking)."""
+        last = self.access.get(key)
+        if last is None:
+            return 0
+        return max(0, self._clock.cmd_time_ms - last)
+
+    def frequency(self, key: bytes) -> int:
+        """The LFU access-frequency counter of key, decayed to now (LFU tracking)."""
+        word = self.access.get(key)
+        return LFU_INIT_VAL if word is None else self._lfu_counter(word)
+
+    def set_idle(self, key: bytes, idle_ms: int) -> None:
+        """Make key look last accessed idle_ms ago (RESTORE IDLETIME; no-op under LFU)."""
+        if not self.lfu:
+            self.access[key] = self._clock.cmd_time_ms - idle_ms
+
+    def set_frequency(self, key: bytes, freq: int) -> None:
+        """Set key's LFU counter (RESTORE FREQ; no-op unless LFU)."""
+        if self.lfu:
+            self.access[key] = self._lfu_minutes() << 8 | max(0, min(255, freq))
 
     # -- expiry ------------------------------------------------------------------------
     def _now(self) -> int:
-        server = self.server
-        return server.cmd_time_ms if server is not None else now_ms()
+        return self._clock.cmd_time_ms
 
     def _remove(self, key: bytes) -> None:
         del self.data[key]
         self.expires.pop(key, None)
         self.access.pop(key, None)
+        if self.raw_strings:
+            self.raw_strings.pop(key, None)
 
     def _expire(self, key: bytes) -> None:
+        if self.server is not None and self.server.pause is not None:
+            return  # during CLIENT PAUSE keys expire logically only: nothing is deleted
         self._remove(key)
         self.touch(key)
         server = self.server
@@ -225,11 +418,3 @@ class Database:
                 break
         return deleted
 
-
-def _random_dict_key(d: dict) -> Any:
-    """A random key of d. O(n) in the worst case; RANDOMKEY is not a hot path."""
-    i = random.randrange(len(d))
-    for j, k in enumerate(d):
-        if j == i:
-            return k
-    raise KeyError
