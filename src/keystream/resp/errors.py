@@ -35,6 +35,22 @@ INDEX_OUT_OF_RANGE = "ERR index out of range"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
 INVALID_DB_INDEX = "ERR invalid DB index"
 INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
+SAME_OBJECT = "ERR source and destination objects are the same"
+INT_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
+EXPIRE_NX_CONFLICT = "ERR NX and XX, GT or LT options at the same time are not compatible"
+EXPIRE_GT_LT_CONFLICT = "ERR GT and LT options at the same time are not compatible"
+UNSUPPORTED_OPTION = "ERR Unsupported option {}"
+INVALID_FIRST_DB = "ERR invalid first DB index"
+INVALID_SECOND_DB = "ERR invalid second DB index"
+LFU_NOT_SELECTED = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time to "
+    "adjust."
+)
+LFU_SELECTED = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
 NEGATIVE_COUNT = "ERR value is out of range, must be positive"
 STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 BIT_OFFSET = "ERR bit offset is not an integer or out of range"
@@ -75,14 +91,3 @@ def _show(b: bytes, limit: int = 128) -> str:
     """Render client bytes inside an error the way Redis does (sdscatrepr-free, truncated)."""
     s = b[:limit].decode("utf-8", "replace")
     return s.replace("\r", " ").replace("\n", " ")
-
-
-# Sorted sets (t_zset.c) and geo (geo.c).
-ZSET_NOT_FLOAT_RANGE = "ERR min or max is not a float"
-ZSET_LEX_RANGE = "ERR min or max not valid string range item"
-ZSET_XX_NX = "ERR XX and NX options at the same time are not compatible"
-ZSET_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
-ZSET_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
-ZSET_NAN = "ERR resulting score is not a number (NaN)"
-ZSET_LIMIT_RANK = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
-ZSET_WITHSCORES_LEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
