@@ -91,3 +91,14 @@ def _show(b: bytes, limit: int = 128) -> str:
     """Render client bytes inside an error the way Redis does (sdscatrepr-free, truncated)."""
     s = b[:limit].decode("utf-8", "replace")
     return s.replace("\r", " ").replace("\n", " ")
+
+
+# Sorted sets (t_zset.c) and geo (geo.c).
+ZSET_NOT_FLOAT_RANGE = "ERR min or max is not a float"
+ZSET_LEX_RANGE = "ERR min or max not valid string range item"
+ZSET_XX_NX = "ERR XX and NX options at the same time are not compatible"
+ZSET_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZSET_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
+ZSET_NAN = "ERR resulting score is not a number (NaN)"
+ZSET_LIMIT_RANK = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+ZSET_WITHSCORES_LEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
