@@ -1,0 +1,1 @@
+"""Partition logs on local disk in Kafka's segment layout (see `manager.LogManager`)."""

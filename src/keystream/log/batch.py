@@ -1,0 +1,188 @@
+"""Record batch v2 bytes: validation, offset assignment, and a light record reader.
+
+The broker never rewrites a producer's batch beyond what Kafka itself patches: the base
+offset (8 bytes that the CRC does not cover) and, for `message.timestamp.type=LogAppendTime`,
+the max timestamp and the timestamp-type attribute bit (then the CRC is recomputed).
+
+Layout of the 61-byte batch header (big-endian), offsets in bytes:
+
+    0 baseOffset i64 | 8 batchLength i32 | 12 partitionLeaderEpoch i32 | 16 magic i8
+    17 crc u32 (CRC-32C of bytes 21..end) | 21 attributes i16 | 23 lastOffsetDelta i32
+    27 baseTimestamp i64 | 35 maxTimestamp i64 | 43 producerId i64 | 51 producerEpoch i16
+    53 baseSequence i32 | 57 recordCount i32 | 61 records...
+
+Deliberate differences from Kafka: only magic 2 is accepted (legacy message sets, magic 0 and
+1, are refused with CORRUPT_MESSAGE instead of being converted); the records inside a batch
+are not decoded on append (Kafka walks uncompressed records and decompresses compressed ones
+to check their offsets), so a batch whose header is sound but whose records are garbage is
+stored as the producer sent it — its CRC still protects it from corruption in transit.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from crc32c import crc32c
+
+from keystream.log.errors import CorruptRecordError, InvalidRecordError, RecordTooLargeError
+
+__all__ = [
+    "COMPRESSION_MASK",
+    "HEADER_SIZE",
+    "LOG_OVERHEAD",
+    "TIMESTAMP_TYPE_BIT",
+    "BatchInfo",
+    "batch_header",
+    "iter_records",
+    "patch_log_append_time",
+    "validate_batches",
+]
+
+LOG_OVERHEAD = 12          # baseOffset + batchLength: what batchLength does not count
+HEADER_SIZE = 61           # full v2 header up to the first record
+_MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
+COMPRESSION_MASK = 0x07
+TIMESTAMP_TYPE_BIT = 0x08
+TRANSACTIONAL_BIT = 0x10
+CONTROL_BIT = 0x20
+
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+_PREFIX = struct.Struct(">qi")          # baseOffset, batchLength
+_I64 = struct.Struct(">q")
+_U32 = struct.Struct(">I")
+_I16 = struct.Struct(">h")
+
+
+@dataclass(slots=True)
+class BatchInfo:
+    """What the log needs to know of one validated batch (positions relative to the buffer)."""
+
+    start: int
+    size: int                 # whole batch, LOG_OVERHEAD included
+    last_offset_delta: int
+    record_count: int
+    max_timestamp: int
+    attributes: int
+
+
+def batch_header(buf: memoryview | bytes, pos: int = 0) -> tuple:
+    """The 13 header fields of the batch starting at pos (caller checked 61 bytes are there)."""
+    return _HEADER.unpack_from(buf, pos)
+
+
+def validate_batches(mv: memoryview, max_batch_bytes: int) -> list[BatchInfo]:
+    """Check every batch in mv (sizes, magic, CRC-32C, count) before anything is appended.
+
+    Raises CorruptRecordError for bytes that are not well-formed v2 batches,
+    RecordTooLargeError for a batch over max_batch_bytes, InvalidRecordError for a batch the
+    broker refuses from a client (offset range and count disagree, control batch).
+    """
+    total = len(mv)
+    if total == 0:
+        raise CorruptRecordError("Record batch is empty")
+    out: list[BatchInfo] = []
+    pos = 0
+    unpack = _HEADER.unpack_from
+    while pos < total:
+        if total - pos < HEADER_SIZE:
+            if total - pos >= 17 and mv[pos + 16] != 2:
+                raise CorruptRecordError(f"Unsupported record batch magic {mv[pos + 16]} (only v2)")
+            raise CorruptRecordError(f"Incomplete record batch header at byte {pos}")
+        (_base, length, _epoch, magic, crc, attrs, last_delta, _first_ts, max_ts,
+         producer_id, _producer_epoch, base_seq, count) = unpack(mv, pos)
+        if magic != 2:
+            raise CorruptRecordError(f"Unsupported record batch magic {magic} (only v2)")
+        if length < _MIN_BATCH_LENGTH:
+            raise CorruptRecordError(f"Record batch length {length} is smaller than the header")
+        size = length + LOG_OVERHEAD
+        end = pos + size
+        if end > total:
+            raise CorruptRecordError(f"Record batch length {length} runs past the end of the data")
+        if size > max_batch_bytes:
+            raise RecordTooLargeError(
+                f"The record batch of {size} bytes is larger than the maximum allowed size {max_batch_bytes}")
+        if crc32c(mv[pos + 21:end]) != crc:
+            raise CorruptRecordError("Record batch CRC-32C does not match its contents")
+        if count <= 0 or last_delta < 0 or last_delta + 1 != count:
+            raise InvalidRecordError(
+                f"Record batch count {count} does not match its offset range {last_delta + 1}")
+        if attrs & CONTROL_BIT:
+            raise InvalidRecordError("Clients are not allowed to write control records")
+        if producer_id >= 0 and base_seq < 0:
+            raise InvalidRecordError("Idempotent batch without a base sequence")
+        out.append(BatchInfo(pos, size, last_delta, count, max_ts, attrs))
+        pos = end
+    return out
+
+
+def patch_log_append_time(batch: memoryview, now_ms: int) -> list[bytes | memoryview]:
+    """Pieces (bytes 8..end of the batch) with maxTimestamp=now, the LogAppendTime bit set and a new CRC.
+
+    The caller writes its own 8-byte base offset in front of these pieces.
+    """
+    attrs = _I16.unpack_from(batch, 21)[0] | TIMESTAMP_TYPE_BIT
+    attrs_b = _I16.pack(attrs)
+    ts_b = _I64.pack(now_ms)
+    mid = batch[23:35]
+    tail = batch[43:]
+    crc = crc32c(tail, crc32c(ts_b, crc32c(mid, crc32c(attrs_b))))
+    return [batch[8:17], _U32.pack(crc), attrs_b, mid, ts_b, tail]
+
+
+# -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
+
+def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """Zig-zag varint at pos -> (value, next pos)."""
+    shift = 0
+    raw = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        raw |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+        shift += 7
+        if shift > 63:
+            raise CorruptRecordError("Varint is too long")
+    return (raw >> 1) ^ -(raw & 1), pos
+
+
+def _records_bytes(batch: memoryview) -> bytes | memoryview | None:
+    codec = _I16.unpack_from(batch, 21)[0] & COMPRESSION_MASK
+    body = batch[HEADER_SIZE:]
+    if codec == 0:
+        return body
+    if codec == 1:
+        return gzip.decompress(body)
+    return None   # snappy, lz4, zstd: no codec library in the broker
+
+
+def iter_records(batch: memoryview) -> Iterator[tuple[int, int]] | None:
+    """(absolute offset, timestamp) of each record of one batch, or None if its codec is not readable.
+
+    For a LogAppendTime batch every record carries the batch's max timestamp, as in Kafka.
+    """
+    (base, _len, _epoch, _magic, _crc, attrs, _last, first_ts, max_ts, *_rest, count) = \
+        _HEADER.unpack_from(batch, 0)
+    data = _records_bytes(batch)
+    if data is None:
+        return None
+    log_append = bool(attrs & TIMESTAMP_TYPE_BIT)
+
+    def gen() -> Iterator[tuple[int, int]]:
+        pos = 0
+        try:
+            for _ in range(count):
+                length, pos = _varint(data, pos)
+                end = pos + length
+                _ts_delta, p = _varint(data, pos + 1)     # skip the attributes byte
+                offset_delta, _ = _varint(data, p)
+                yield base + offset_delta, (max_ts if log_append else first_ts + _ts_delta)
+                pos = end
+        except IndexError:
+            raise CorruptRecordError("Record runs past the end of its batch") from None
+
+    return gen()

@@ -1,0 +1,355 @@
+"""One partition's log: an ordered list of segments in `<data dir>/kafka/<topic>-<partition>/`.
+
+Single node: the log end offset is also the high watermark. Appends validate every batch of
+a request first and then write them all with one `os.writev` (page cache only); fsync is the
+flush policy's, run by the manager in a worker thread. Reads return whole batches as they
+are on disk, starting with the batch that holds the requested offset.
+
+Kafka behaviours kept: segment roll by segment.bytes / segment.ms (timestamps of the first
+batch and of the incoming one, as Kafka measures) / relative offsets overflowing 32 bits;
+retention by time, size and log start offset deletes whole segments from the oldest, rolling
+first when the active segment itself is due; ListOffsets by timestamp returns the first
+record at or after the time (records are decoded for uncompressed and gzip batches; for
+snappy, lz4 and zstd batches the batch's first offset is returned, as we carry no codec for
+them); MAX_TIMESTAMP likewise.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import uuid
+from bisect import bisect_right
+from typing import NamedTuple
+
+from keystream.log.batch import iter_records, patch_log_append_time, validate_batches
+from keystream.log.errors import OffsetOutOfRangeError, RecordTooLargeError
+from keystream.log.segment import Segment
+from keystream.log.topic_config import LogConfig
+
+__all__ = ["AppendResult", "PartitionLog"]
+
+_I64 = struct.Struct(">q")
+_REL_OFFSET_MAX = 2**31 - 1
+
+
+class AppendResult(NamedTuple):
+    base_offset: int
+    last_offset: int
+    log_append_time: int      # -1 unless the topic uses LogAppendTime
+    log_start_offset: int
+    record_count: int
+
+
+class PartitionLog:
+    """The log of one topic partition."""
+
+    def __init__(self, dir_path: str, topic: str, index: int, config: LogConfig) -> None:
+        self.dir = dir_path
+        self.topic = topic
+        self.index = index
+        self.config = config
+        self.segments: list[Segment] = []
+        self._bases: list[int] = []
+        self.log_start_offset = 0
+        self.log_end_offset = 0
+        self.recovery_point = 0       # everything below is known to be fsynced
+        self.unflushed_messages = 0
+        self.last_flush_ms = 0
+        self.truncated_bytes = 0      # what recovery cut off at load (reported by the manager)
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, dir_path: str, topic: str, index: int, config: LogConfig, topic_id: uuid.UUID,
+             now_ms: int, recovery_point: int = 0, log_start: int = 0, clean: bool = False) -> PartitionLog:
+        """Open (creating if needed) and recover the partition directory."""
+        log = cls(dir_path, topic, index, config)
+        os.makedirs(dir_path, exist_ok=True)
+        _write_partition_metadata(dir_path, topic_id)
+        bases: list[int] = []
+        for name in os.listdir(dir_path):
+            stem, _, ext = name.partition(".")
+            if not (stem.isdigit() and len(stem) == 20):
+                continue
+            if ext == "log":
+                bases.append(int(stem))
+            elif ext in ("log.deleted", "index.deleted", "timeindex.deleted", "log.swap", "log.cleaned"):
+                os.unlink(os.path.join(dir_path, name))
+        bases.sort()
+        for name in os.listdir(dir_path):       # indexes whose log is gone
+            stem, _, ext = name.partition(".")
+            if ext in ("index", "timeindex") and stem.isdigit() and int(stem) not in bases:
+                os.unlink(os.path.join(dir_path, name))
+        log.last_flush_ms = now_ms
+        segments: list[Segment] = []
+        for i, base in enumerate(bases):
+            seg = Segment(dir_path, base, now_ms)
+            segments.append(seg)
+            next_base = bases[i + 1] if i + 1 < len(bases) else None
+            must_recover = not clean and (next_base is None or next_base > recovery_point)
+            if must_recover or not seg.load_tail():
+                cut = seg.recover(config.index_interval_bytes)
+                log.truncated_bytes += cut
+                if cut and next_base is not None:
+                    # the log is torn here: what follows cannot be trusted to be contiguous
+                    for later in bases[i + 1:]:
+                        Segment(dir_path, later, now_ms).delete_files()
+                    break
+        if not segments:
+            segments.append(Segment(dir_path, max(log_start, 0), now_ms))
+        log.segments = segments
+        log._bases = [s.base_offset for s in segments]
+        log.log_end_offset = segments[-1].next_offset
+        log.log_start_offset = min(max(log_start, segments[0].base_offset), log.log_end_offset)
+        log.recovery_point = min(recovery_point, log.log_end_offset) if clean is False else log.log_end_offset
+        return log
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, records: bytes | memoryview, now_ms: int) -> AppendResult:
+        """Validate all batches in records, assign offsets, append them (one write)."""
+        mv = records if isinstance(records, memoryview) else memoryview(records)
+        if mv.format != "B" or mv.ndim != 1:
+            mv = mv.cast("B")
+        cfg = self.config
+        infos = validate_batches(mv, cfg.max_message_bytes)
+        total = len(mv)
+        if total > cfg.segment_bytes:
+            raise RecordTooLargeError(
+                f"The request of {total} bytes is larger than the segment size {cfg.segment_bytes}")
+        base = self.log_end_offset
+        count = 0
+        max_ts = -1
+        for b in infos:
+            count += b.record_count
+            max_ts = max(max_ts, b.max_timestamp)
+        last = base + count - 1
+        log_append = cfg.log_append_time
+        seg = self.segments[-1]
+        if seg.size and self._should_roll(seg, total, last, now_ms if log_append else max_ts, now_ms):
+            seg = self._roll(now_ms)
+        pieces: list = []
+        offset = base
+        pack = _I64.pack
+        for b in infos:
+            pieces.append(pack(offset))
+            if log_append:
+                pieces.extend(patch_log_append_time(mv[b.start:b.start + b.size], now_ms))
+            else:
+                pieces.append(mv[b.start + 8:b.start + b.size])
+            offset += b.record_count
+        seg.write(pieces, total)
+        offset = base
+        interval = cfg.index_interval_bytes
+        for b in infos:
+            offset += b.record_count
+            seg.note_batch(offset - 1, b.size, now_ms if log_append else b.max_timestamp, interval)
+        self.log_end_offset = offset
+        self.unflushed_messages += count
+        return AppendResult(base, last, now_ms if log_append else -1, self.log_start_offset, count)
+
+    def _should_roll(self, seg: Segment, size: int, last: int, batch_ts: int, now_ms: int) -> bool:
+        cfg = self.config
+        if seg.size > cfg.segment_bytes - size or last - seg.base_offset > _REL_OFFSET_MAX:
+            return True
+        waited = batch_ts - seg.rolling_ts if seg.rolling_ts >= 0 and batch_ts >= 0 else now_ms - seg.created_ms
+        return waited > cfg.segment_ms
+
+    def _roll(self, now_ms: int) -> Segment:
+        self.segments[-1].on_roll()
+        seg = Segment(self.dir, self.log_end_offset, now_ms)
+        self.segments.append(seg)
+        self._bases.append(seg.base_offset)
+        return seg
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int) -> list[memoryview]:
+        """Whole batches from the one holding offset; at least one batch, then up to max_bytes.
+
+        Returns at most one chunk (from one segment, as Kafka reads) of concatenated batches;
+        [] at the log end. OffsetOutOfRangeError outside [log start, log end].
+        """
+        if offset < self.log_start_offset or offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(
+                f"Offset {offset} is out of range [{self.log_start_offset}, {self.log_end_offset}] "
+                f"of {self.topic}-{self.index}")
+        if offset == self.log_end_offset:
+            return []
+        i = bisect_right(self._bases, offset) - 1
+        for seg in self.segments[max(i, 0):]:
+            found = seg.find_batch(offset)
+            if found is not None:
+                return [seg.read(found[0], found[1], max_bytes)]
+        return []
+
+    def offset_for_timestamp(self, ts: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record with timestamp >= ts at or after log start."""
+        start = self.log_start_offset
+        for seg in self.segments:
+            if seg.next_offset <= start or seg.max_timestamp < ts:
+                continue
+            from_offset = max(seg.time_index.lookup(ts), start)
+            for pos, h in seg.iter_headers(seg.index.lookup(from_offset)):
+                last = h[0] + h[6]
+                if h[8] < ts or last < start:
+                    continue
+                records = iter_records(seg.read_batch(pos, h[1] + 12))
+                if records is None:
+                    return max(h[0], start), (h[7] if h[7] >= ts else h[8])
+                for off, rts in records:
+                    if rts >= ts and off >= start:
+                        return off, rts
+        return None
+
+    def max_timestamp(self) -> tuple[int, int]:
+        """(offset, timestamp) of the record with the largest timestamp; (-1, -1) if empty."""
+        best: Segment | None = None
+        for seg in self.segments:
+            if seg.max_timestamp >= 0 and (best is None or seg.max_timestamp > best.max_timestamp):
+                best = seg
+        if best is None:
+            return -1, -1
+        ts = best.max_timestamp
+        found = best.find_batch(best.max_timestamp_offset, best.max_timestamp_pos)
+        if found is not None:
+            records = iter_records(best.read_batch(*found))
+            if records is not None:
+                for off, rts in records:
+                    if rts == ts:
+                        return off, ts
+        return best.max_timestamp_offset, ts
+
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def delete_records_before(self, offset: int) -> int:
+        """Advance the log start offset to offset (DeleteRecords); returns the new log start."""
+        if offset < 0 or offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(
+                f"Cannot delete records before {offset}: the log of {self.topic}-{self.index} "
+                f"ends at {self.log_end_offset}")
+        if offset > self.log_start_offset:
+            self.log_start_offset = offset
+            self._delete_prefix(self._count_start_breached(), 0)
+        return self.log_start_offset
+
+    def run_retention(self, now_ms: int) -> int:
+        """Delete segments past retention.ms / retention.bytes / the log start. Returns segments deleted."""
+        cfg = self.config
+        deleted = 0
+        if cfg.delete_enabled:
+            if cfg.retention_ms >= 0:
+                n = 0
+                for seg in self.segments:
+                    if seg.size == 0 or now_ms - seg.largest_timestamp() <= cfg.retention_ms:
+                        break
+                    n += 1
+                deleted += self._delete_prefix(n, now_ms)
+            if cfg.retention_bytes >= 0:
+                diff = self.size_bytes() - cfg.retention_bytes
+                n = 0
+                for seg in self.segments:
+                    if seg.size == 0 or diff - seg.size < 0:
+                        break
+                    diff -= seg.size
+                    n += 1
+                deleted += self._delete_prefix(n, now_ms)
+        deleted += self._delete_prefix(self._count_start_breached(), now_ms)
+        return deleted
+
+    def _count_start_breached(self) -> int:
+        n = 0
+        for seg in self.segments[:-1]:
+            if seg.next_offset > self.log_start_offset:
+                break
+            n += 1
+        return n
+
+    def _delete_prefix(self, n: int, now_ms: int) -> int:
+        """Delete the n oldest segments, rolling first if that includes the active one."""
+        if n <= 0:
+            return 0
+        if n >= len(self.segments):
+            self._roll(now_ms)
+        doomed = self.segments[:n]
+        del self.segments[:n]
+        del self._bases[:n]
+        for seg in doomed:
+            seg.delete_files()
+        first = self.segments[0].base_offset
+        self.log_start_offset = max(self.log_start_offset, first)
+        return n
+
+    # -- flushing -----------------------------------------------------------------------------
+
+    def flush_due(self, now_ms: int) -> bool:
+        cfg = self.config
+        if not self.unflushed_messages:
+            return False
+        return (self.unflushed_messages >= cfg.flush_messages
+                or now_ms - self.last_flush_ms >= cfg.flush_ms)
+
+    def take_flush(self, now_ms: int, everything: bool) -> tuple[list[int], int]:
+        """Duplicated fds of the segments to fsync (caller closes them) and the recovery point they give.
+
+        everything: the whole log; otherwise only segments that were rolled since the last flush.
+        """
+        fds: list[int] = []
+        active = self.segments[-1]
+        for seg in self.segments:
+            if seg.dirty and (everything or seg is not active):
+                seg.write_indexes()
+                fds.append(os.dup(seg.fd))
+                seg.dirty = False
+        if everything:
+            self.unflushed_messages = 0
+            self.last_flush_ms = now_ms
+            point = self.log_end_offset
+        else:
+            point = active.base_offset
+        return fds, point
+
+    def has_rolled_dirty(self) -> bool:
+        return any(s.dirty for s in self.segments[:-1])
+
+    def close(self) -> None:
+        for seg in self.segments:
+            seg.write_indexes()
+            if seg.fd >= 0:
+                os.fsync(seg.fd)
+            seg.close()
+
+    def delete(self) -> None:
+        for seg in self.segments:
+            seg.close()
+
+
+def _write_partition_metadata(dir_path: str, topic_id: uuid.UUID) -> None:
+    """Kafka's `partition.metadata` file: which topic (by id) the directory belongs to."""
+    path = os.path.join(dir_path, "partition.metadata")
+    text = "version: 0\ntopic_id: " + base64.urlsafe_b64encode(topic_id.bytes).decode().rstrip("=") + "\n"
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def read_partition_topic_id(dir_path: str) -> uuid.UUID | None:
+    try:
+        with open(os.path.join(dir_path, "partition.metadata")) as f:
+            for line in f:
+                if line.startswith("topic_id:"):
+                    raw = line.split(":", 1)[1].strip()
+                    return uuid.UUID(bytes=base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (OSError, ValueError):
+        return None
+    return None
