@@ -42,10 +42,16 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.executor import BLOCKED
-from keystream.resp.errors import CommandError
+from keystream.resp.errors import (
+    TIMEOUT_NEGATIVE,
+    TIMEOUT_NOT_FLOAT,
+    UNBLOCKED_BY_CLIENT,
+    CommandError,
+)
 from keystream.resp.writer import NULL_ARRAY, encode_into
 
 if TYPE_CHECKING:
@@ -54,16 +60,20 @@ if TYPE_CHECKING:
     from keystream.server import Server
 
 __all__ = [
-    "Waiter", "parse_timeout", "may_block", "block_client", "signal_key_ready", "signal_db_ready",
-    "serve_ready_keys", "unblock_client", "blocked_count",
+    "Waiter",
+    "block_client",
+    "blocked_count",
+    "may_block",
+    "parse_timeout",
+    "serve_ready_keys",
+    "signal_db_ready",
+    "signal_key_ready",
+    "unblock_client",
 ]
 
 OnReady = Callable[["Client", bytes], Any]
 OnTimeout = Callable[["Client"], Any]
 
-TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
-TIMEOUT_NEGATIVE = "ERR timeout is negative"
-UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 _LLONG_MAX = 2**63 - 1
 
 
@@ -72,7 +82,7 @@ class Waiter:
 
     __slots__ = ("client", "db", "keys", "on_ready", "on_timeout", "timer")
 
-    def __init__(self, client: "Client", db: "Database", keys: list[bytes], on_ready: OnReady,
+    def __init__(self, client: Client, db: Database, keys: list[bytes], on_ready: OnReady,
                  on_timeout: OnTimeout | None) -> None:
         self.client = client
         self.db = db
@@ -85,14 +95,14 @@ class Waiter:
 class _Blocking:
     """Per-server state: waiters by database and key, in arrival order."""
 
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         self.waiting: dict[int, dict[bytes, deque[Waiter]]] = {}
         self.count = 0
         self.listening = False
         server.client_gone_hooks.append(self.client_gone)
 
-    def on_touch(self, db: "Database", key: bytes) -> None:
+    def on_touch(self, db: Database, key: bytes) -> None:
         keys = self.waiting.get(db.id)
         if keys is not None and key in keys:
             self.server.ready_keys[(db.id, key)] = db
@@ -159,13 +169,13 @@ class _Blocking:
         reply = w.on_timeout(w.client) if w.on_timeout is not None else NULL_ARRAY
         self.finish(w, reply)
 
-    def client_gone(self, client: "Client") -> None:
+    def client_gone(self, client: Client) -> None:
         w = client.blocked
         if type(w) is Waiter:
             self.remove(w)
 
 
-def _manager(server: "Server") -> _Blocking:
+def _manager(server: Server) -> _Blocking:
     m = server.__dict__.get("blocking")
     if m is None:
         m = _Blocking(server)
@@ -204,12 +214,12 @@ def parse_timeout(arg: bytes) -> int:
     return ms
 
 
-def may_block(client: "Client") -> bool:
+def may_block(client: Client) -> bool:
     """False inside MULTI/EXEC or a script (Redis's CLIENT_DENY_BLOCKING): reply at once."""
     return not client.in_exec and client.conn is not None
 
 
-def block_client(client: "Client", keys: list[bytes], timeout_ms: int, on_ready: OnReady,
+def block_client(client: Client, keys: list[bytes], timeout_ms: int, on_ready: OnReady,
                  on_timeout: OnTimeout | None = None) -> Any:
     """Park client until on_ready serves it for one of keys, or timeout_ms passes (0: never).
 
@@ -227,7 +237,7 @@ def block_client(client: "Client", keys: list[bytes], timeout_ms: int, on_ready:
     return BLOCKED
 
 
-def signal_key_ready(db: "Database", key: bytes) -> None:
+def signal_key_ready(db: Database, key: bytes) -> None:
     """Mark key as possibly servable for clients blocked on it (served after this command)."""
     server = db.server
     if server is None:
@@ -237,7 +247,7 @@ def signal_key_ready(db: "Database", key: bytes) -> None:
         m.on_touch(db, key)
 
 
-def signal_db_ready(db: "Database") -> None:
+def signal_db_ready(db: Database) -> None:
     """Mark every key someone waits on in db as ready (after SWAPDB, as Redis does)."""
     server = db.server
     if server is None:
@@ -248,7 +258,7 @@ def signal_db_ready(db: "Database") -> None:
             server.ready_keys[(db.id, key)] = db
 
 
-def serve_ready_keys(server: "Server") -> None:
+def serve_ready_keys(server: Server) -> None:
     """Serve clients blocked on keys that became ready, first come first served per key."""
     m = server.__dict__.get("blocking")
     ready = server.ready_keys
@@ -287,22 +297,22 @@ def serve_ready_keys(server: "Server") -> None:
             m.finish(w, reply)
 
 
-def unblock_client(client: "Client", error: bool) -> bool:
+def unblock_client(client: Client, error: bool) -> bool:
     """CLIENT UNBLOCK: end a key wait as a timeout, or with an -UNBLOCKED error."""
     w = client.blocked
     if type(w) is not Waiter:
         return False
     m = _manager(client.server)
     if error:
-        reply: Any = CommandError(UNBLOCKED_ERROR)
-        client.server.count_error(UNBLOCKED_ERROR, rejected=False, cmd=None)
+        reply: Any = CommandError(UNBLOCKED_BY_CLIENT)
+        client.server.count_error(UNBLOCKED_BY_CLIENT, rejected=False, cmd=None)
     else:
         reply = w.on_timeout(client) if w.on_timeout is not None else NULL_ARRAY
     m.finish(w, reply)
     return True
 
 
-def blocked_count(server: "Server") -> int:
+def blocked_count(server: Server) -> int:
     """How many clients are blocked on keys (INFO blocked_clients)."""
     m = server.__dict__.get("blocking")
     return m.count if m is not None else 0

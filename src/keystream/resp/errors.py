@@ -102,3 +102,16 @@ ZSET_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
 ZSET_NAN = "ERR resulting score is not a number (NaN)"
 ZSET_LIMIT_RANK = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 ZSET_WITHSCORES_LEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+
+# Lists (t_list.c) and blocking operations (blocked.c, timeout.c).
+RANK_ZERO = (
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use "
+    "negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+MPOP_NUMKEYS = "ERR numkeys should be greater than 0"
+MPOP_COUNT = "ERR count should be greater than 0"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
