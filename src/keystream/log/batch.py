@@ -23,7 +23,7 @@ from __future__ import annotations
 import gzip
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crc32c import crc32c
 
@@ -56,16 +56,13 @@ _U32 = struct.Struct(">I")
 _I16 = struct.Struct(">h")
 
 
-@dataclass(slots=True)
-class BatchInfo:
-    """What the log needs to know of one validated batch (positions relative to the buffer)."""
+class BatchInfo(NamedTuple):
+    """What the log needs to know of one validated batch (start is relative to the buffer)."""
 
     start: int
     size: int                 # whole batch, LOG_OVERHEAD included
-    last_offset_delta: int
     record_count: int
     max_timestamp: int
-    attributes: int
 
 
 def batch_header(buf: memoryview | bytes, pos: int = 0) -> tuple:
@@ -113,7 +110,7 @@ def validate_batches(mv: memoryview, max_batch_bytes: int) -> list[BatchInfo]:
             raise InvalidRecordError("Clients are not allowed to write control records")
         if producer_id >= 0 and base_seq < 0:
             raise InvalidRecordError("Idempotent batch without a base sequence")
-        out.append(BatchInfo(pos, size, last_delta, count, max_ts, attrs))
+        out.append(BatchInfo(pos, size, count, max_ts))
         pos = end
     return out
 

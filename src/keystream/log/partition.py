@@ -110,7 +110,7 @@ class PartitionLog:
 
     def append(self, records: bytes | memoryview, now_ms: int) -> AppendResult:
         """Validate all batches in records, assign offsets, append them (one write)."""
-        mv = records if isinstance(records, memoryview) else memoryview(records)
+        mv = records if type(records) is memoryview else memoryview(records)
         if mv.format != "B" or mv.ndim != 1:
             mv = mv.cast("B")
         cfg = self.config
@@ -120,32 +120,37 @@ class PartitionLog:
             raise RecordTooLargeError(
                 f"The request of {total} bytes is larger than the segment size {cfg.segment_bytes}")
         base = self.log_end_offset
-        count = 0
-        max_ts = -1
-        for b in infos:
-            count += b.record_count
-            max_ts = max(max_ts, b.max_timestamp)
-        last = base + count - 1
         log_append = cfg.log_append_time
+        pack = _I64.pack
+        if len(infos) == 1:
+            _start, _size, count, max_ts = infos[0]
+            if log_append:
+                pieces = [pack(base), *patch_log_append_time(mv, now_ms)]
+            else:
+                pieces = [pack(base), mv[8:]]
+        else:
+            count = 0
+            max_ts = -1
+            pieces = []
+            for start, size, n, ts in infos:
+                pieces.append(pack(base + count))
+                if log_append:
+                    pieces.extend(patch_log_append_time(mv[start:start + size], now_ms))
+                else:
+                    pieces.append(mv[start + 8:start + size])
+                count += n
+                if ts > max_ts:
+                    max_ts = ts
+        last = base + count - 1
         seg = self.segments[-1]
         if seg.size and self._should_roll(seg, total, last, now_ms if log_append else max_ts, now_ms):
             seg = self._roll(now_ms)
-        pieces: list = []
-        offset = base
-        pack = _I64.pack
-        for b in infos:
-            pieces.append(pack(offset))
-            if log_append:
-                pieces.extend(patch_log_append_time(mv[b.start:b.start + b.size], now_ms))
-            else:
-                pieces.append(mv[b.start + 8:b.start + b.size])
-            offset += b.record_count
         seg.write(pieces, total)
-        offset = base
         interval = cfg.index_interval_bytes
-        for b in infos:
-            offset += b.record_count
-            seg.note_batch(offset - 1, b.size, now_ms if log_append else b.max_timestamp, interval)
+        offset = base
+        for _start, size, n, ts in infos:
+            offset += n
+            seg.note_batch(offset - 1, size, now_ms if log_append else ts, interval)
         self.log_end_offset = offset
         self.unflushed_messages += count
         return AppendResult(base, last, now_ms if log_append else -1, self.log_start_offset, count)

@@ -17,8 +17,7 @@ from tests.unit.log.records import make_batch
 def test_valid_batches_are_described():
     data = make_batch([b"a", b"b", b"c"]) + make_batch([b"d"], base_ts=5)
     infos = validate_batches(memoryview(data), 10**6)
-    assert [(i.start, i.record_count, i.last_offset_delta) for i in infos] == [
-        (0, 3, 2), (infos[0].size, 1, 0)]
+    assert [(i.start, i.record_count) for i in infos] == [(0, 3), (infos[0].size, 1)]
     assert infos[0].size + infos[1].size == len(data)
     assert infos[1].max_timestamp == 5
 
