@@ -44,13 +44,10 @@ def pfadd_command(client, argv):
         updated = 1
     else:
         buf = bytearray(value)
-    max_bytes = client.server.config["hll-sparse-max-bytes"]
-    add = hll.add
-    for element in argv[2:]:
-        changed, buf = add(buf, element, max_bytes)
-        if changed < 0:
-            raise CommandError(_CORRUPT)
-        updated += changed
+    changed, buf = hll.add(buf, argv[2:], client.server.config["hll-sparse-max-bytes"])
+    if changed < 0:
+        raise CommandError(_CORRUPT)
+    updated += changed
     if updated:
         hll.invalidate_cache(buf)
         db.set(key, bytes(buf), keep_ttl=True)
@@ -115,17 +112,11 @@ def pfmerge_command(client, argv):
         if dense is None:
             raise CommandError(_CORRUPT)
         buf = dense
-    max_bytes = client.server.config["hll-sparse-max-bytes"]
     if buf[4] == 0:
         # The destination was one of the inputs: its registers are exactly the maxima.
         hll.set_dense_registers(buf, maxregs)
     else:
-        for index, val in enumerate(maxregs):
-            if val:
-                if buf[4] == 0:
-                    hll.dense_set(buf, index, val)
-                else:
-                    _, buf = hll.sparse_set(buf, index, val, max_bytes)
+        buf = hll.set_registers(buf, maxregs, client.server.config["hll-sparse-max-bytes"])
     hll.invalidate_cache(buf)
     db.set(dest, bytes(buf), keep_ttl=current is not None)
     return OK

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import struct
+from bisect import bisect_right
 
 __all__ = [
     "HDR_SIZE", "DENSE_SIZE", "REGISTERS", "new_sparse", "is_hll", "pat_len", "add",
-    "count", "merge_into", "dense_set", "sparse_set", "to_dense", "invalidate_cache",
+    "count", "merge_into", "dense_set", "SparseEditor", "set_registers", "to_dense", "invalidate_cache",
     "cache_valid", "cached_card", "set_cached_card", "count_registers", "murmur64a", "registers",
     "set_dense_registers",
 ]
@@ -228,119 +229,194 @@ def set_dense_registers(dense: bytearray, regs) -> None:
     dense[HDR_SIZE:DENSE_SIZE] = out
 
 
-def sparse_set(buf: bytearray, index: int, count: int, max_bytes: int) -> tuple[int, bytearray]:
-    """Raise a sparse register; returns (1 changed | 0 unchanged | -1 corrupt, buffer).
+class SparseEditor:
+    """A sparse HLL decoded into opcodes for a batch of register updates.
 
-    The buffer returned is `buf` (changed in place) or a new dense buffer when the value
-    is too large for a VAL opcode or the sparse form would exceed max_bytes.
+    `ops[i]` is one opcode (a byte for ZERO and VAL, 0x10000 | two bytes for XZERO) and
+    `starts[i]` the first register it covers. Splitting or merging opcodes never moves
+    the registers other opcodes cover, so `starts` stays valid under list inserts and
+    deletes, and the opcode covering a register is found by bisection instead of the
+    linear walk Redis does. The editing steps (split, size check, merge of up to five
+    opcodes from the previous one) are Redis's, so `encode()` gives Redis's bytes.
     """
-    if count > _VAL_MAX_VALUE:
-        return _promote(buf, index, count)
-    end = len(buf)
-    p = HDR_SIZE
-    first = 0
-    prev = -1
-    span = 0
-    while p < end:
-        op = buf[p]
-        oplen = 1
-        if not op & 0xC0:
-            span = (op & 0x3F) + 1
+
+    __slots__ = ("header", "ops", "starts", "size")
+
+    def __init__(self, buf) -> None:
+        self.header = bytearray(buf[:HDR_SIZE])
+        ops: list[int] = []
+        starts: list[int] = []
+        first = 0
+        p = HDR_SIZE
+        end = len(buf)
+        while p < end:
+            op = buf[p]
+            starts.append(first)
+            if op & 0x80:
+                first += (op & 3) + 1
+                p += 1
+            elif op & 0x40:
+                second = buf[p + 1] if p + 1 < end else 0
+                op = 0x10000 | (op << 8) | second
+                first += (op & 0x3FFF) + 1
+                p += 2
+            else:
+                first += op + 1
+                p += 1
+            ops.append(op)
+        self.ops = ops
+        self.starts = starts
+        self.size = end
+
+    def encode(self) -> bytearray:
+        out = bytearray(self.header)
+        for op in self.ops:
+            if op >= 0x10000:
+                out.append((op >> 8) & 0xFF)
+                out.append(op & 0xFF)
+            else:
+                out.append(op)
+        return out
+
+    def set(self, index: int, count: int, max_bytes: int) -> int:
+        """Raise register index to count: 1 changed, 0 unchanged, -1 corrupt, 2 must promote."""
+        if count > _VAL_MAX_VALUE:
+            return 2
+        ops = self.ops
+        starts = self.starts
+        i = bisect_right(starts, index) - 1
+        if i < 0:
+            return -1
+        op = ops[i]
+        first = starts[i]
+        if op >= 0x10000:
+            span = (op & 0x3FFF) + 1
         elif op & 0x80:
             span = (op & 3) + 1
         else:
-            span = (((op & 0x3F) << 8) | (buf[p + 1] if p + 1 < end else 0)) + 1
-            oplen = 2
-        if index <= first + span - 1:
-            break
-        prev = p
-        p += oplen
-        first += span
-    if span == 0 or p >= end:
-        return -1, buf
-    op = buf[p]
-    is_val = bool(op & 0x80)
-    is_xzero = not is_val and bool(op & 0x40)
-    is_zero = not is_val and not is_xzero
-    if is_val:
-        oldval = ((op >> 2) & 31) + 1
-        if oldval >= count:
-            return 0, buf
-        if (op & 3) == 0:
-            buf[p] = 0x80 | ((count - 1) << 2)
-            return _merge_after(buf, prev), buf
-    if is_zero and (op & 0x3F) == 0:
-        buf[p] = 0x80 | ((count - 1) << 2)
-        return _merge_after(buf, prev), buf
-    last = first + span - 1
-    seq = bytearray()
-    if is_val:
-        curval = ((op >> 2) & 31) + 1
-        if index != first:
-            seq.append(0x80 | ((curval - 1) << 2) | (index - first - 1))
-        seq.append(0x80 | ((count - 1) << 2))
-        if index != last:
-            seq.append(0x80 | ((curval - 1) << 2) | (last - index - 1))
-    else:
-        if index != first:
-            seq += _zero_run(index - first)
-        seq.append(0x80 | ((count - 1) << 2))
-        if index != last:
-            seq += _zero_run(last - index)
-    oldlen = 2 if is_xzero else 1
-    delta = len(seq) - oldlen
-    if delta > 0 and end + delta > max_bytes:
-        return _promote(buf, index, count)
-    buf[p:p + oldlen] = seq
-    return _merge_after(buf, prev), buf
+            span = op + 1
+        if index > first + span - 1:
+            return -1
+        if op & 0x80 and op < 0x10000:
+            if ((op >> 2) & 31) + 1 >= count:
+                return 0
+            if not op & 3:
+                ops[i] = 0x80 | ((count - 1) << 2)
+                self._merge(i)
+                return 1
+        elif op == 0:
+            ops[i] = 0x80 | ((count - 1) << 2)
+            self._merge(i)
+            return 1
+        last = first + span - 1
+        seq: list[int] = []
+        seq_starts: list[int] = []
+        newval = 0x80 | ((count - 1) << 2)
+        if op & 0x80 and op < 0x10000:
+            if index != first:
+                seq.append((op & 0xFC) | (index - first - 1))
+                seq_starts.append(first)
+            seq.append(newval)
+            seq_starts.append(index)
+            if index != last:
+                seq.append((op & 0xFC) | (last - index - 1))
+                seq_starts.append(index + 1)
+            delta = len(seq) - 1
+        else:
+            delta = 0
+            if index != first:
+                delta += _zero_op(seq, index - first)
+                seq_starts.append(first)
+            seq.append(newval)
+            seq_starts.append(index)
+            delta += 1
+            if index != last:
+                delta += _zero_op(seq, last - index)
+                seq_starts.append(index + 1)
+            delta -= 2 if op >= 0x10000 else 1
+        if delta > 0 and self.size + delta > max_bytes:
+            return 2
+        ops[i:i + 1] = seq
+        starts[i:i + 1] = seq_starts
+        self.size += delta
+        self._merge(i)
+        return 1
+
+    def _merge(self, i: int) -> None:
+        """Merge adjacent equal VAL opcodes, looking at up to five from the one before i."""
+        ops = self.ops
+        p = i - 1 if i > 0 else 0
+        scan = 5
+        while p < len(ops) and scan:
+            scan -= 1
+            op = ops[p]
+            if not op & 0x80 or op >= 0x10000:
+                p += 1
+                continue
+            if p + 1 < len(ops):
+                nxt = ops[p + 1]
+                if nxt & 0x80 and nxt < 0x10000 and (op & 0x7C) == (nxt & 0x7C):
+                    run = (op & 3) + (nxt & 3) + 2
+                    if run <= _VAL_MAX_LEN:
+                        ops[p] = (op & 0xFC) | (run - 1)
+                        del ops[p + 1]
+                        del self.starts[p + 1]
+                        self.size -= 1
+                        continue
+            p += 1
+        self.header[15] |= 0x80
 
 
-def _zero_run(n: int) -> bytes:
+def _zero_op(seq: list[int], n: int) -> int:
+    """Append a ZERO or XZERO opcode for n registers; returns its size in bytes."""
     if n > _ZERO_MAX_LEN:
-        return bytes((((n - 1) >> 8) | 0x40, (n - 1) & 0xFF))
-    return bytes((n - 1,))
-
-
-def _merge_after(buf: bytearray, prev: int) -> int:
-    """Redis's step 4: merge adjacent equal VAL opcodes, scanning 5 opcodes from prev."""
-    p = prev if prev >= 0 else HDR_SIZE
-    end = len(buf)
-    scan = 5
-    while p < end and scan:
-        scan -= 1
-        op = buf[p]
-        if not op & 0x80:
-            p += 2 if op & 0x40 else 1
-            continue
-        if p + 1 < end and buf[p + 1] & 0x80:
-            nxt = buf[p + 1]
-            if (op >> 2) & 31 == (nxt >> 2) & 31:
-                run = (op & 3) + (nxt & 3) + 2
-                if run <= _VAL_MAX_LEN:
-                    buf[p + 1] = (nxt & 0xFC) | (run - 1)
-                    del buf[p]
-                    end -= 1
-                    continue
-        p += 1
-    invalidate_cache(buf)
+        seq.append(0x10000 | ((((n - 1) >> 8) | 0x40) << 8) | ((n - 1) & 0xFF))
+        return 2
+    seq.append(n - 1)
     return 1
 
 
-def _promote(buf: bytearray, index: int, count: int) -> tuple[int, bytearray]:
-    dense = to_dense(buf)
-    if dense is None:
-        return -1, buf
-    dense_set(dense, index, count)
-    return 1, dense
+def set_registers(buf: bytearray, values, max_bytes: int) -> bytearray:
+    """Raise every register i to values[i] (0 = leave), as PFMERGE does; returns the buffer
+    (a new dense one if the sparse form had to be promoted)."""
+    editor = SparseEditor(buf) if buf[4] == _SPARSE else None
+    for index, val in enumerate(values):
+        if not val:
+            continue
+        if editor is not None:
+            r = editor.set(index, val, max_bytes)
+            if r != 2:
+                continue
+            dense = to_dense(editor.encode())
+            if dense is None:
+                return editor.encode()
+            buf = dense
+            editor = None
+        dense_set(buf, index, val)
+    return editor.encode() if editor is not None else buf
 
 
 # -- operations --------------------------------------------------------------------------
-def add(buf: bytearray, element: bytes, max_bytes: int) -> tuple[int, bytearray]:
-    """PFADD of one element: (1 changed | 0 | -1 corrupt, possibly new buffer)."""
-    index, cnt = pat_len(element)
-    if buf[4] == _DENSE:
-        return dense_set(buf, index, cnt), buf
-    return sparse_set(buf, index, cnt, max_bytes)
+def add(buf: bytearray, elements, max_bytes: int) -> tuple[int, bytearray]:
+    """PFADD: (registers changed | -1 if corrupt, the buffer, maybe promoted to dense)."""
+    changed = 0
+    editor = SparseEditor(buf) if buf[4] == _SPARSE else None
+    for element in elements:
+        index, cnt = pat_len(element)
+        if editor is not None:
+            r = editor.set(index, cnt, max_bytes)
+            if r == -1:
+                return -1, buf
+            if r != 2:
+                changed += r
+                continue
+            dense = to_dense(editor.encode())
+            if dense is None:
+                return -1, buf
+            buf = dense
+            editor = None
+        changed += dense_set(buf, index, cnt)
+    return changed, (editor.encode() if editor is not None else buf)
 
 
 def registers(buf) -> bytes | bytearray | None:
