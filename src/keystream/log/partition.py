@@ -139,8 +139,7 @@ class PartitionLog:
                 else:
                     pieces.append(mv[start + 8:start + size])
                 count += n
-                if ts > max_ts:
-                    max_ts = ts
+                max_ts = max(max_ts, ts)
         last = base + count - 1
         seg = self.segments[-1]
         if seg.size and self._should_roll(seg, total, last, now_ms if log_append else max_ts, now_ms):
