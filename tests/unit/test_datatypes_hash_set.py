@@ -76,3 +76,13 @@ def test_set_copy_is_deep_and_keeps_encoding():
     c.add(b"y")
     assert b"y" not in s
     assert type_name(s) == b"set"
+
+
+def test_share_pools_short_strings_only():
+    from keystream.keyspace.datatypes.hash import SHARE_MAX_LEN, share
+
+    a = share(b"field-" + bytes([120]))
+    assert share(b"field-" + bytes([120])) is a
+    long = b"y" * (SHARE_MAX_LEN + 1)
+    assert share(long) is long
+    assert share(b"y" * (SHARE_MAX_LEN + 1)) is not long

@@ -17,7 +17,7 @@ import random
 
 from keystream.commands.registry import command
 from keystream.commands.util import parse_cursor, parse_int, parse_scan_options
-from keystream.keyspace.datatypes.hash import Hash
+from keystream.keyspace.datatypes.hash import Hash, share
 from keystream.keyspace.datatypes.longdouble import (
     add_long_double,
     format_long_double_human,
@@ -59,10 +59,29 @@ def _store(client, key: bytes, new: Hash | None) -> None:
          history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),))
 def hset_command(client, argv):
     """HSET key field value [field value ...]"""
-    n = len(argv)
-    if n & 1:
-        raise CommandError(errors.wrong_arity("hset"))
-    return _hset(client, argv, n)
+    if len(argv) != 4:
+        if len(argv) & 1:
+            raise CommandError(errors.wrong_arity("hset"))
+        return _hset_many(client, argv)
+    # The one-pair form is the hot path: kept inline.
+    db = client.db
+    key = argv[1]
+    h = db.get(key)
+    if h is None:
+        return _hset_many(client, argv)
+    if type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    field = argv[2]
+    value = argv[3]
+    created = field not in h
+    h[share(field)] = share(value)
+    if not h.big:
+        values = client.server.config.values
+        limit = values["hash-max-listpack-value"]
+        if len(field) > limit or len(value) > limit or len(h) > values["hash-max-listpack-entries"]:
+            h.big = True
+    db.touch(key)
+    return 1 if created else 0
 
 
 @command("hmset", -4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
@@ -75,11 +94,12 @@ def hmset_command(client, argv):
     n = len(argv)
     if n & 1:
         raise CommandError(errors.wrong_arity("hmset"))
-    _hset(client, argv, n)
+    _hset_many(client, argv)
     return OK
 
 
-def _hset(client, argv: list[bytes], n: int) -> int:
+def _hset_many(client, argv: list[bytes]) -> int:
+    """Set every field/value pair of argv[2:]; returns how many fields were new."""
     db = client.db
     key = argv[1]
     h = db.get(key)
@@ -88,25 +108,14 @@ def _hset(client, argv: list[bytes], n: int) -> int:
         h = new = Hash()
     elif type(h) is not Hash:
         raise CommandError(WRONGTYPE)
-    values = client.server.config.values
-    if n == 4:
-        field = argv[2]
-        created = 0 if field in h else 1
-        h[field] = argv[3]
-        if not h.big:
-            limit = values["hash-max-listpack-value"]
-            if len(field) > limit or len(argv[3]) > limit:
-                h.big = True
-            elif created:
-                h.note_size(values["hash-max-listpack-entries"])
-    else:
-        before = len(h)
-        for i in range(2, n, 2):
-            h[argv[i]] = argv[i + 1]
-        created = len(h) - before
-        if not h.big:
-            h.note_lengths(argv[2:], values["hash-max-listpack-value"])
-            h.note_size(values["hash-max-listpack-entries"])
+    before = len(h)
+    for i in range(2, len(argv), 2):
+        h[share(argv[i])] = share(argv[i + 1])
+    created = len(h) - before
+    if not h.big:
+        values = client.server.config.values
+        h.note_lengths(argv[2:], values["hash-max-listpack-value"])
+        h.note_size(values["hash-max-listpack-entries"])
     if new is not None:
         db.set(key, new)
     else:
@@ -124,7 +133,7 @@ def hsetnx_command(client, argv):
         return 0
     new = Hash() if h is None else None
     target = h if h is not None else new
-    target[field] = value
+    target[share(field)] = share(value)
     values = client.server.config.values
     target.note_lengths((field, value), values["hash-max-listpack-value"])
     target.note_size(values["hash-max-listpack-entries"])
@@ -247,7 +256,7 @@ def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
 
 
 def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes) -> None:
-    h[field] = value
+    h[share(field)] = share(value)
     values = client.server.config.values
     h.note_lengths((field, value), values["hash-max-listpack-value"])
     h.note_size(values["hash-max-listpack-entries"])

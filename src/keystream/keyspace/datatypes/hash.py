@@ -6,6 +6,12 @@ a field or value longer than `hash-max-listpack-value`, and never goes back (Red
 not convert a hashtable back to a listpack, even when the hash shrinks). Commands update
 it through `note_size`/`note_lengths`; it only feeds OBJECT ENCODING and HSCAN's
 "small hashes come back in one call" rule.
+
+Memory: a Python bytes object costs ~40 bytes however short it is, and millions of small
+hashes mostly repeat the same field names (and often the same short values: flags,
+states, small numbers). `share(b)` returns one shared object per distinct short byte
+string, from a bounded pool that stops taking new entries once full, so a hash stores
+references to shared fields instead of a private copy of each.
 """
 
 from __future__ import annotations
@@ -14,7 +20,22 @@ from typing import Any
 
 from keystream.keyspace.db import register_type
 
-__all__ = ["Hash"]
+__all__ = ["Hash", "share"]
+
+# Byte strings up to this length are shared; the pool holds at most _POOL_MAX of them.
+SHARE_MAX_LEN = 16
+_POOL_MAX = 65536
+_POOL: dict[bytes, bytes] = {}
+
+
+def share(b: bytes) -> bytes:
+    """The pooled object equal to b (b itself if it is long or the pool is full)."""
+    s = _POOL.get(b)
+    if s is not None:
+        return s
+    if len(b) <= SHARE_MAX_LEN and len(_POOL) < _POOL_MAX:
+        _POOL[b] = b
+    return b
 
 
 class Hash(dict):
