@@ -434,3 +434,42 @@ def test_keyspace_sequences(pair2, ops):
             pair2.run(*args, unordered=True)
         else:
             pair2.run(*args)
+
+
+def test_watch_flush_dirties_only_existing_keys(keystream_server, r):
+    import redis
+
+    other = redis.Redis(port=keystream_server.port)
+    try:
+        r.set("exists", "1")
+        pipe = r.pipeline()
+        pipe.watch("missing")
+        other.flushall()
+        pipe.multi()
+        pipe.set("x", "1")
+        assert pipe.execute() == [True]
+        pipe.reset()
+        r.set("exists", "1")
+        pipe.watch("exists")
+        other.flushall()
+        pipe.multi()
+        pipe.set("x", "1")
+        with pytest.raises(redis.WatchError):
+            pipe.execute()
+        pipe.reset()
+    finally:
+        other.close()
+
+
+def test_glob_nocase_and_pathological_patterns():
+    from keystream.keyspace.glob import compile_matcher, stringmatch
+
+    assert stringmatch(b"H*LLO", b"hello", nocase=True)
+    assert not stringmatch(b"H*LLO", b"hello")
+    assert stringmatch(b"[A-C]x", b"bx", nocase=True)
+    assert compile_matcher(b"MAXMEMORY*", nocase=True)(b"maxmemory-policy")
+    assert compile_matcher(b"hz", nocase=True)(b"HZ")
+    subject = b"a" * 5000
+    t0 = time.monotonic()
+    assert not stringmatch(b"a*" * 40 + b"b", subject)
+    assert time.monotonic() - t0 < 2
