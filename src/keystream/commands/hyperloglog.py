@@ -38,19 +38,11 @@ def pfadd_command(client, argv):
     db = client.db
     key = argv[1]
     value = _hll_or_none(db, key)
-    updated = 0
-    if value is None:
-        buf = hll.new_sparse()
-        updated = 1
-    else:
-        buf = bytearray(value)
-    changed, buf = hll.add(buf, argv[2:], client.server.config["hll-sparse-max-bytes"])
+    changed, out = hll.add(value, argv[2:], client.server.config["hll-sparse-max-bytes"])
     if changed < 0:
         raise CommandError(_CORRUPT)
-    updated += changed
-    if updated:
-        hll.invalidate_cache(buf)
-        db.set(key, bytes(buf), keep_ttl=True)
+    if changed:
+        db.set(key, out, keep_ttl=True)
         return 1
     return 0
 
@@ -66,12 +58,12 @@ def pfcount_command(client, argv):
     """PFCOUNT key [key ...]"""
     db = client.db
     if len(argv) > 2:
-        maxregs = bytearray(hll.REGISTERS)
+        acc = [0]
         for key in argv[1:]:
             value = _hll_or_none(db, key)
-            if value is not None and not hll.merge_into(maxregs, value):
+            if value is not None and not hll.merge_into(acc, value):
                 raise CommandError(_CORRUPT)
-        return hll.count_registers(maxregs)
+        return hll.count_registers(hll.registers_of(acc))
     key = argv[1]
     value = _hll_or_none(db, key)
     if value is None:
@@ -94,7 +86,7 @@ def pfcount_command(client, argv):
 def pfmerge_command(client, argv):
     """PFMERGE destkey [sourcekey [sourcekey ...]]"""
     db = client.db
-    maxregs = bytearray(hll.REGISTERS)
+    acc = [0]
     use_dense = False
     for key in argv[1:]:
         value = _hll_or_none(db, key)
@@ -102,8 +94,9 @@ def pfmerge_command(client, argv):
             continue
         if value[4] == 0:
             use_dense = True
-        if not hll.merge_into(maxregs, value):
+        if not hll.merge_into(acc, value):
             raise CommandError(_CORRUPT)
+    maxregs = hll.registers_of(acc)
     dest = argv[1]
     current = db.get(dest)
     buf = hll.new_sparse() if current is None else bytearray(current)

@@ -26,7 +26,7 @@ from bisect import bisect_right
 
 __all__ = [
     "HDR_SIZE", "DENSE_SIZE", "REGISTERS", "new_sparse", "is_hll", "pat_len", "add",
-    "count", "merge_into", "dense_set", "SparseEditor", "set_registers", "to_dense", "invalidate_cache",
+    "count", "merge_into", "max_registers", "registers_of", "dense_set", "SparseEditor", "set_registers", "to_dense", "invalidate_cache",
     "cache_valid", "cached_card", "set_cached_card", "count_registers", "murmur64a", "registers",
     "set_dense_registers",
 ]
@@ -270,12 +270,8 @@ class SparseEditor:
 
     def encode(self) -> bytearray:
         out = bytearray(self.header)
-        for op in self.ops:
-            if op >= 0x10000:
-                out.append((op >> 8) & 0xFF)
-                out.append(op & 0xFF)
-            else:
-                out.append(op)
+        one = _ONE_BYTE
+        out += b"".join([one[op] if op < 256 else _xzero_bytes(op) for op in self.ops])
         return out
 
     def set(self, index: int, count: int, max_bytes: int) -> int:
@@ -367,6 +363,13 @@ class SparseEditor:
         self.header[15] |= 0x80
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(256)]
+
+
+def _xzero_bytes(op: int) -> bytes:
+    return bytes(((op >> 8) & 0xFF, op & 0xFF))
+
+
 def _zero_op(seq: list[int], n: int) -> int:
     """Append a ZERO or XZERO opcode for n registers; returns its size in bytes."""
     if n > _ZERO_MAX_LEN:
@@ -397,26 +400,57 @@ def set_registers(buf: bytearray, values, max_bytes: int) -> bytearray:
 
 
 # -- operations --------------------------------------------------------------------------
-def add(buf: bytearray, elements, max_bytes: int) -> tuple[int, bytearray]:
-    """PFADD: (registers changed | -1 if corrupt, the buffer, maybe promoted to dense)."""
+# Editors of recently written sparse values, keyed by the identity of the bytes object
+# stored in the database: a run of PFADDs to one key then decodes its opcodes only once.
+# An entry is used only if the value passed in is that very object (bytes are immutable).
+_EDITORS: dict[int, tuple[bytes, SparseEditor]] = {}
+_EDITORS_MAX = 32
+
+
+def add(value: bytes | None, elements, max_bytes: int) -> tuple[int, bytes]:
+    """PFADD on a stored value (None: a new HLL): (registers changed, or -1 if the value is
+    corrupt; the new value, with its cached cardinality invalidated if anything changed)."""
     changed = 0
-    editor = SparseEditor(buf) if buf[4] == _SPARSE else None
+    if value is None:
+        buf = new_sparse()
+        changed = 1
+        editor: SparseEditor | None = SparseEditor(buf)
+    else:
+        buf = bytearray(value) if value[4] == _DENSE else None
+        cached = _EDITORS.pop(id(value), None)
+        if buf is not None:
+            editor = None
+        elif cached is not None and cached[0] is value:
+            editor = cached[1]
+            editor.header[:] = value[:HDR_SIZE]
+        else:
+            editor = SparseEditor(value)
     for element in elements:
         index, cnt = pat_len(element)
         if editor is not None:
             r = editor.set(index, cnt, max_bytes)
             if r == -1:
-                return -1, buf
+                return -1, b""
             if r != 2:
                 changed += r
                 continue
             dense = to_dense(editor.encode())
             if dense is None:
-                return -1, buf
+                return -1, b""
             buf = dense
             editor = None
-        changed += dense_set(buf, index, cnt)
-    return changed, (editor.encode() if editor is not None else buf)
+        changed += dense_set(buf, index, cnt)  # type: ignore[arg-type]
+    if editor is not None:
+        if changed:
+            editor.header[15] |= 0x80
+        out = bytes(editor.encode())
+        if len(_EDITORS) >= _EDITORS_MAX:
+            _EDITORS.pop(next(iter(_EDITORS)))
+        _EDITORS[id(out)] = (out, editor)
+        return changed, out
+    if changed:
+        invalidate_cache(buf)  # type: ignore[arg-type]
+    return changed, bytes(buf)  # type: ignore[arg-type]
 
 
 def registers(buf) -> bytes | bytearray | None:
@@ -426,18 +460,28 @@ def registers(buf) -> bytes | bytearray | None:
     return _sparse_registers(buf)
 
 
-def merge_into(maxregs: bytearray, buf) -> bool:
-    """maxregs[i] = max(maxregs[i], register i of buf); False if buf is corrupt."""
+_LANE_HIGH = int.from_bytes(b"\x80" * REGISTERS, "little")
+
+
+def max_registers(a: int, b: int) -> int:
+    """Lane-wise maximum of two register vectors held as integers (one byte per register,
+    values < 128): a SWAR compare, so merging 16384 registers is a few big-int operations."""
+    ge = (((a | _LANE_HIGH) - b) & _LANE_HIGH) >> 7  # 1 in each lane where a >= b
+    mask = (ge << 8) - ge
+    return (a & mask) | (b & ~mask)
+
+
+def merge_into(acc: list[int], buf) -> bool:
+    """acc[0] = lane-wise max(acc[0], registers of buf); False if buf is a corrupt sparse HLL."""
     regs = registers(buf)
     if regs is None:
         return False
-    if not any(maxregs):
-        maxregs[:] = regs
-        return True
-    for i, v in enumerate(regs):
-        if v > maxregs[i]:
-            maxregs[i] = v
+    acc[0] = max_registers(acc[0], int.from_bytes(regs, "little"))
     return True
+
+
+def registers_of(acc: list[int]) -> bytes:
+    return acc[0].to_bytes(REGISTERS, "little")
 
 
 def count_registers(regs) -> int:
