@@ -70,6 +70,8 @@ class Server:
         self.extra_services: list[Any] = []  # other protocol front-ends (Kafka) started with us
         self.execute = executor.execute
         self.client_gone_hooks: list[Callable[[Client], None]] = []
+        # RESET: each hook clears one family's per-client state (pub/sub, tracking, ...)
+        self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         config.listeners.append(self._on_config_change)
 
@@ -171,7 +173,7 @@ class Server:
         loop = self.loop
         assert loop is not None
         hz = max(1, min(500, self.config["hz"]))
-        if self.active_expire_enabled:
+        if self.active_expire_enabled and self.pause is None:
             # Redis spends at most ~25% of CPU time per cycle on active expiry.
             budget = 0.25 / hz
             effort = self.config["active-expire-effort"]

@@ -13,6 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from keystream.commands.introspection import record_command_latency
 from keystream.commands.registry import COMMANDS, Command
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("keystream.commands")
 
-__all__ = ["execute", "BLOCKED", "run_command"]
+__all__ = ["execute", "BLOCKED", "run_command", "PauseState", "pause_clients", "unpause_clients",
+           "paused_count"]
 
 
 class _Blocked:
@@ -77,7 +79,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
     """Run one command and append its encoded reply to `out`."""
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns):
+            or client.channels or client.patterns or client.server.pause is not None):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return
@@ -85,6 +87,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
         arity = cmd.arity
         n = len(argv)
         if (arity > 0 and n != arity) or n < -arity:
+            cmd.rejected_calls += 1
             _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
             return
     reply = run_command(client, cmd, argv)
@@ -93,7 +96,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
     if reply is BLOCKED:
         return
     if client.reply_mode != "on" or client.skip_next:
-        client.skip_next = False
+        _swallow(client)
         return
     t = type(reply)
     if t is bytes:
@@ -114,23 +117,39 @@ def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command |
         name = cmd.name.encode() if cmd.container is None else cmd.container.name.encode()
         if not client.authenticated and name not in _NO_AUTH:
             raise CommandError(errors.NOAUTH)
+        if client.multi is not None and name not in _MULTI_IMMEDIATE and "no_multi" in cmd.flags:
+            raise CommandError("ERR Command not allowed inside a transaction")
+        if client.proto == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_OK:
+            raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(argv[0].decode("utf-8", "replace").lower()))
+        pause = client.server.pause
+        if pause is not None and client.conn is not None and (pause.all or _may_replicate(client, cmd)):
+            _postpone(client, pause, argv)
+            return None
         if client.multi is not None and name not in _MULTI_IMMEDIATE:
-            if "no_multi" in cmd.flags:
-                raise CommandError("ERR Command not allowed inside a transaction")
             client.multi.append((cmd, argv))
             if client.reply_mode == "on" and not client.skip_next:
                 out.append(b"+QUEUED\r\n")
-            client.skip_next = False
+            else:
+                _swallow(client)
             return None
-        if client.proto == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_OK:
-            raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(argv[0].decode("utf-8", "replace").lower()))
     except CommandError as e:
         if client.multi is not None:
             client.multi_error = True
+        known = _known(argv)
+        if known is not None:
+            known.rejected_calls += 1
         _reject(client, e, out)
         return None
     if cmd.container is None and len(_FAST) < _FAST_CAP:
         _FAST[argv[0]] = cmd
+    return cmd
+
+
+def _known(argv: list[bytes]) -> Command | None:
+    """The command (or subcommand) argv names, if it exists, for rejected-call statistics."""
+    cmd = COMMANDS.get(argv[0].lower())
+    if cmd is not None and cmd.subcommands:
+        return cmd.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
     return cmd
 
 
@@ -145,6 +164,7 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
     server = client.server
     server.cmd_time_ms = _time_ns() // 1_000_000
     client.propagate_override = None
+    client.last_cmd = cmd.name
     dirty = server.dirty
     t0 = _perf()
     try:
@@ -155,27 +175,127 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
         log.exception("command %r failed", cmd.name)
         reply = CommandError(f"ERR internal error while running '{cmd.name}'")
     usec = (_perf() - t0) * 1e6
+    if usec >= 1000.0:  # the latency monitor's threshold is in whole milliseconds
+        record_command_latency(server, cmd, usec)
     cmd.calls += 1
     cmd.usec += usec
     if type(reply) is CommandError:
         cmd.failed_calls += 1
         server.count_error(reply.text, rejected=False, cmd=cmd)
-    client.last_cmd = cmd.name
-    if usec >= server.slowlog_threshold >= 0:
+    if usec >= server.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
         server.slowlog_add(client, argv, usec)
     if server.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
         server.feed_monitors(client, argv)
     if (server.dirty != dirty or client.propagate_override) and server.propagate_listeners:
         override = client.propagate_override
-        server.propagate(client.db_index, override if override is not None else [argv])
+        if override is None:
+            server.propagate(client.db_index, [argv])
+        elif override:
+            server.propagate(client.db_index, override)
     return reply
 
 
 def _reply(client: "Client", reply: Any, out: list[bytes]) -> None:
     if client.reply_mode != "on" or client.skip_next:
-        client.skip_next = False
+        _swallow(client)
         return
     if reply is QUEUED:
         out.append(b"+QUEUED\r\n")
         return
     encode_into(out, reply, client.proto)
+
+
+def _swallow(client: "Client") -> None:
+    """A reply was not sent (CLIENT REPLY OFF|SKIP): advance the SKIP state.
+
+    `reply_mode == "skip"` is set by CLIENT REPLY SKIP itself: its own reply is dropped and
+    so is the reply of the command after it (`skip_next`)."""
+    if client.reply_mode == "skip":
+        client.reply_mode = "on"
+        client.skip_next = True
+    else:
+        client.skip_next = False
+
+
+# -- CLIENT PAUSE ----------------------------------------------------------------------
+class PauseState:
+    """An active CLIENT PAUSE: its kind, its end (ms since the epoch), the postponed clients."""
+
+    __slots__ = ("all", "end_ms", "clients", "timer")
+
+    def __init__(self, all_commands: bool, end_ms: int) -> None:
+        self.all = all_commands
+        self.end_ms = end_ms
+        self.clients: list[Client] = []
+        self.timer: Any = None
+
+
+class _Paused:
+    """`client.blocked` of a client whose command waits for the end of a CLIENT PAUSE."""
+
+    __slots__ = ()
+
+
+PAUSED = _Paused()
+
+
+def _may_replicate(client: "Client", cmd: Command) -> bool:
+    """Whether CLIENT PAUSE WRITE holds this command back (writes, may-replicate commands,
+    and an EXEC whose queue holds one)."""
+    flags = cmd.flags
+    if "write" in flags or "may_replicate" in flags:
+        return True
+    if cmd.name == "exec" and client.multi:
+        return any("write" in c.flags or "may_replicate" in c.flags for c, _ in client.multi)
+    return False
+
+
+def _postpone(client: "Client", pause: PauseState, argv: list[bytes]) -> None:
+    conn = client.conn
+    assert conn is not None
+    client.blocked = PAUSED
+    conn.pending.appendleft(argv)
+    pause.clients.append(client)
+
+
+def pause_clients(server: Any, end_ms: int, all_commands: bool) -> None:
+    """Start (or extend: the later end and the stricter kind win) a CLIENT PAUSE."""
+    pause = server.pause
+    if pause is None:
+        pause = server.pause = PauseState(all_commands, end_ms)
+    else:
+        pause.all = pause.all or all_commands
+        pause.end_ms = max(pause.end_ms, end_ms)
+        if pause.timer is not None:
+            pause.timer.cancel()
+    loop = server.loop
+    if loop is not None:
+        delay = max(0.0, (pause.end_ms - _time_ns() // 1_000_000) / 1000)
+        pause.timer = loop.call_later(delay, unpause_clients, server)
+
+
+def unpause_clients(server: Any) -> None:
+    """End the CLIENT PAUSE: postponed clients run their commands, in the order they came."""
+    pause = server.pause
+    if pause is None:
+        return
+    server.pause = None
+    if pause.timer is not None:
+        pause.timer.cancel()
+    loop = server.loop
+    for client in pause.clients:
+        if client.blocked is PAUSED:
+            client.blocked = None
+            conn = client.conn
+            if conn is not None and not conn.closed:
+                if loop is not None:
+                    loop.call_soon(conn.run_pending)
+                else:
+                    conn.run_pending()
+
+
+def paused_count(server: Any) -> int:
+    pause = server.pause
+    if pause is None:
+        return 0
+    return sum(1 for c in pause.clients if c.blocked is PAUSED and c.conn is not None and not c.conn.closed)

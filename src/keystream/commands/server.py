@@ -1,25 +1,171 @@
-"""Server commands: FLUSHALL FLUSHDB DBSIZE.
+"""Server commands (server.c, db.c, debug.c): DBSIZE FLUSHDB FLUSHALL TIME SHUTDOWN DEBUG.
 
-Placeholder module: the server-commands helper completes it.
+Redis 7.0 syntax, replies and error texts. Deliberate differences:
+- FLUSHALL/FLUSHDB ASYNC free the old keyspace at once (dropping Python references is
+  already cheap); the reply and propagation are Redis's.
+- SHUTDOWN: NOSAVE/SAVE/NOW/FORCE are accepted; the persistence layer's shutdown hooks decide
+  what is written. The server stops cleanly and exits with status 0, as on SIGTERM.
+  SHUTDOWN ABORT replies that no shutdown is in progress (ours never waits for replicas).
+- DEBUG implements SLEEP, SET-ACTIVE-EXPIRE, LOG and HELP; other families register more in
+  `DEBUG_SUBCOMMANDS` (name -> (min args, max args or -1, handler)).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
 from keystream.commands.registry import command
-from keystream.resp.writer import OK
+from keystream.commands.util import parse_float
+from keystream.resp import errors
+from keystream.resp.errors import CommandError
+from keystream.resp.writer import OK, Raw, Status
+
+log = logging.getLogger("keystream")
+
+
+def _flush_mode(client: Any, argv: list[bytes]) -> None:
+    """Validate the optional ASYNC|SYNC argument of FLUSHALL/FLUSHDB."""
+    if len(argv) > 2:
+        raise CommandError(errors.SYNTAX)
+    if len(argv) == 2 and argv[1].lower() not in (b"async", b"sync"):
+        raise CommandError(errors.SYNTAX)
 
 
 @command("flushall", -1, "write", acl="keyspace dangerous", group="server",
-         summary="Remove all keys from all databases")
+         summary="Remove every key of every database", since="1.0.0",
+         complexity="O(N) where N is the total number of keys in all databases",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+         history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")))
 def flushall_command(client, argv):
     """FLUSHALL [ASYNC|SYNC]"""
+    _flush_mode(client, argv)
     for db in client.server.dbs:
         db.flush()
+    client.server.dirty += 1  # always propagated, even when there was nothing to remove
+    return OK
+
+
+@command("flushdb", -1, "write", acl="keyspace dangerous", group="server",
+         summary="Remove every key of the current database", since="1.0.0",
+         complexity="O(N) where N is the number of keys in the selected database",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+         history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")))
+def flushdb_command(client, argv):
+    """FLUSHDB [ASYNC|SYNC]"""
+    _flush_mode(client, argv)
+    client.db.flush()
+    client.server.dirty += 1
     return OK
 
 
 @command("dbsize", 1, "readonly fast", acl="keyspace", group="server",
-         summary="Return the number of keys in the selected database")
+         summary="The number of keys in the current database", since="1.0.0",
+         tips=("request_policy:all_shards", "response_policy:agg_sum"))
 def dbsize_command(client, argv):
     """DBSIZE"""
     return len(client.db)
+
+
+@command("time", 1, "loading stale fast", group="server", summary="The server's clock",
+         since="2.6.0", tips=("nondeterministic_output",))
+def time_command(client, argv):
+    """TIME"""
+    us = time.time_ns() // 1000
+    return [b"%d" % (us // 1_000_000), b"%d" % (us % 1_000_000)]
+
+
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group="server",
+         summary="Stop the server", since="1.0.0",
+         complexity="O(N) when saving, where N is the total number of keys in all databases "
+                    "when saving data, otherwise O(1)",
+         history=(("7.0.0", "NOW, FORCE and ABORT options."),))
+def shutdown_command(client, argv):
+    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"""
+    opts = set()
+    for a in argv[1:]:
+        low = a.lower()
+        if low not in (b"nosave", b"save", b"now", b"force", b"abort"):
+            raise CommandError(errors.SYNTAX)
+        opts.add(low)
+    if (b"abort" in opts and len(opts) > 1) or (b"nosave" in opts and b"save" in opts):
+        raise CommandError(errors.SYNTAX)
+    if b"abort" in opts:
+        raise CommandError("ERR No shutdown in progress.")
+    server = client.server
+    # True: SAVE, False: NOSAVE, None: as configured (read by the persistence layer's hook)
+    server.shutdown_save = True if b"save" in opts else False if b"nosave" in opts else None
+    log.warning("User requested shutdown...")
+    server.request_shutdown()
+    # As Redis, the client gets no reply: the connection closes with the server.
+    client.close_after_reply = True
+    return Raw(b"")
+
+
+# -- DEBUG ------------------------------------------------------------------------------
+DebugHandler = Callable[[Any, list[bytes]], Any]
+# name -> (least arguments after DEBUG <name>, most (-1: any), handler(client, argv))
+DEBUG_SUBCOMMANDS: dict[bytes, tuple[int, int, DebugHandler]] = {}
+
+
+def debug_subcommand(name: str, min_args: int, max_args: int) -> Callable[[DebugHandler], DebugHandler]:
+    def deco(fn: DebugHandler) -> DebugHandler:
+        DEBUG_SUBCOMMANDS[name.encode()] = (min_args, max_args, fn)
+        return fn
+
+    return deco
+
+
+@debug_subcommand("sleep", 1, 1)
+def _debug_sleep(client: Any, argv: list[bytes]) -> Any:
+    """DEBUG SLEEP <seconds>: block the server, as Redis does (unparsable means 0)."""
+    try:
+        secs = parse_float(argv[2])
+    except CommandError:
+        secs = 0.0
+    if secs > 0:
+        time.sleep(secs)
+    return OK
+
+
+@debug_subcommand("set-active-expire", 1, 1)
+def _debug_set_active_expire(client: Any, argv: list[bytes]) -> Any:
+    """DEBUG SET-ACTIVE-EXPIRE <0|1>"""
+    try:
+        flag = int(argv[2])
+    except ValueError:
+        flag = 0
+    client.server.active_expire_enabled = bool(flag)
+    return OK
+
+
+@debug_subcommand("log", 1, 1)
+def _debug_log(client: Any, argv: list[bytes]) -> Any:
+    """DEBUG LOG <message>"""
+    log.warning("DEBUG LOG: %s", argv[2].decode("utf-8", "replace"))
+    return OK
+
+
+@debug_subcommand("help", 0, 0)
+def _debug_help(client: Any, argv: list[bytes]) -> Any:
+    lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
+    for name in sorted(DEBUG_SUBCOMMANDS):
+        lines.append(name.decode().upper())
+    return [Status(line.encode()) for line in lines]
+
+
+@command("debug", -2, "admin noscript loading stale", group="server",
+         summary="Debugging and testing helpers", since="1.0.0", complexity="Depends on subcommand.",
+         doc_flags=("syscmd",))
+def debug_command(client, argv):
+    """DEBUG <subcommand> [arg ...]"""
+    sub = argv[1].lower()
+    entry = DEBUG_SUBCOMMANDS.get(sub)
+    nargs = len(argv) - 2
+    if entry is None or nargs < entry[0] or (entry[1] >= 0 and nargs > entry[1]):
+        raise CommandError(
+            f"ERR unknown subcommand or wrong number of arguments for "
+            f"'{argv[1].decode('utf-8', 'replace')}'. Try DEBUG HELP.")
+    return entry[2](client, argv)

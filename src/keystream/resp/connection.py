@@ -34,6 +34,8 @@ __all__ = ["Client", "RespProtocol"]
 
 HIGH_WATER = 4 * 1024 * 1024
 LOW_WATER = 1024 * 1024
+# What CLIENT LIST reports as a fresh query buffer's size (Redis: 16 KB read + sds slack).
+QBUF_INITIAL = 20474
 
 
 class Client:
@@ -63,11 +65,16 @@ class Client:
         self.in_exec = False  # True while EXEC (or a script) runs queued commands: never block
         self.dirty_cas = False
         self.watched: list[tuple[Database, bytes]] = []
+        # (db id, key) watched while already logically expired (multi.c's wk->expired)
+        self.watched_stale: set[tuple[int, bytes]] = set()
         # reply control: "on" | "off" | "skip"
         self.reply_mode = "on"
         self.skip_next = False
         self.close_after_reply = False
-        self.last_cmd = b"NULL"
+        self.last_cmd = "NULL"
+        # query buffer accounting for CLIENT LIST qbuf/qbuf-free (see RespProtocol)
+        self.qbuf_alloc = 0
+        self.qbuf_peak = 0
         # set by a handler to replace what is propagated for the current command
         self.propagate_override: list[list[bytes]] | None = None
         # blocking operations (lists, zsets, streams): the wait state, or None
@@ -171,6 +178,11 @@ class RespProtocol(asyncio.Protocol):
         if client is None or parser is None or self.closed:
             return
         client.last_interaction = time.time()
+        used = parser.buffered + len(data)
+        if used > client.qbuf_peak:
+            client.qbuf_peak = used
+            if used > client.qbuf_alloc:
+                client.qbuf_alloc = used if used > QBUF_INITIAL else QBUF_INITIAL
         cmds = parser.feed(data)
         if self.pending or client.blocked is not None:
             self.pending.extend(cmds)

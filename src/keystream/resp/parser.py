@@ -24,6 +24,8 @@ error is returned after the commands that preceded it in the same read, as Redis
 
 from __future__ import annotations
 
+import re
+
 import hiredis
 
 from keystream.resp.errors import ProtocolError
@@ -34,6 +36,9 @@ INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 MBULK_BIG_ARG = 32 * 1024
 INT_MAX = 2**31 - 1
 _HiredisProtocolError = hiredis.ProtocolError
+# A multibulk header of a million elements or more: hiredis would allocate the whole list
+# up front (a `*2000000000` header stalls the server), so such reads take the exact path.
+_BIG_MULTIBULK = re.compile(rb"(?:^|\n)\*[0-9]{7}")
 
 
 class RequestParser:
@@ -60,7 +65,7 @@ class RequestParser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        if not self._buf and data[:1] == b"*":
+        if not self._buf and data[:1] == b"*" and _BIG_MULTIBULK.search(data) is None:
             cmds = self._fast(data)
             if cmds is not None:
                 return cmds

@@ -1,0 +1,383 @@
+"""INFO (server.c genRedisInfoString): every section Redis 7.0 has, with Redis's field names.
+
+`INFO [section ...]`: no argument or `default` gives server clients memory persistence
+stats replication cpu modules errorstats cluster keyspace; `all` adds commandstats and
+latencystats; `everything` is all of them. Several sections may be named at once, in any
+case. `INFO server` also says who we are: `keystream_version`.
+
+The values are ours: memory figures come from the process (`used_memory` is the resident
+set size, as we have no allocator statistics), persistence and replication report an
+instance without snapshots or replicas unless those layers publish their state on the
+server (`server.persistence_info()` / `server.replication_info()`, when present).
+Deliberately absent: Sentinel sections.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from typing import Any
+
+from keystream import __version__
+from keystream.commands.executor import paused_count
+from keystream.commands.registry import COMMANDS, command
+from keystream.keyspace import blocking
+from keystream.resp.writer import Verbatim
+
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                    "modules", "errorstats", "cluster", "keyspace")
+ALL_ORDER = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+             "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace")
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _human(n: float) -> str:
+    """Redis's bytesToHuman: 1.20M, 32.00K, 200B."""
+    for unit, size in (("P", 1024**5), ("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{int(n)}B"
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _total_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * _PAGE
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _section_server(server: Any) -> list[str]:
+    now = time.time()
+    uptime = int(now - server.started)
+    uname = platform.uname()
+    ports = [int(x.rsplit(":", 1)[1]) for x in server.listening_on()] or [server.config["port"]]
+    return [
+        f"redis_version:{server.redis_version}",
+        f"keystream_version:{__version__}",
+        "redis_git_sha1:00000000",
+        "redis_git_dirty:0",
+        "redis_build_id:0",
+        "redis_mode:standalone",
+        f"os:{uname.system} {uname.release} {uname.machine}",
+        f"arch_bits:{64 if sys.maxsize > 2**32 else 32}",
+        "monotonic_clock:POSIX clock_gettime",
+        "multiplexing_api:epoll",
+        "atomicvar_api:c11-builtin",
+        "gcc_version:0.0.0",
+        f"process_id:{os.getpid()}",
+        "process_supervised:no",
+        f"run_id:{server.run_id}",
+        f"tcp_port:{ports[0]}",
+        f"server_time_usec:{time.time_ns() // 1000}",
+        f"uptime_in_seconds:{uptime}",
+        f"uptime_in_days:{uptime // 86400}",
+        f"hz:{server.config['hz']}",
+        f"configured_hz:{server.config['hz']}",
+        f"lru_clock:{int(now) & ((1 << 24) - 1)}",
+        f"executable:{os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ''}",
+        f"config_file:{server.config.config_file or ''}",
+        "io_threads_active:0",
+    ]
+
+
+def _section_clients(server: Any) -> list[str]:
+    clients = list(server.clients.values())
+    max_in = max((c.qbuf_peak for c in clients), default=0)
+    max_out = 0
+    for c in clients:
+        t = c.conn.transport if c.conn is not None else None
+        if t is not None and not c.conn.closed:
+            max_out = max(max_out, t.get_write_buffer_size())
+    tracking = sum(1 for c in clients if c.tracking is not None)
+    blocked = blocking.blocked_count(server) + paused_count(server)
+    return [
+        f"connected_clients:{len(clients)}",
+        "cluster_connections:0",
+        f"maxclients:{server.config['maxclients']}",
+        f"client_recent_max_input_buffer:{max_in}",
+        f"client_recent_max_output_buffer:{max_out}",
+        f"blocked_clients:{blocked}",
+        f"tracking_clients:{tracking}",
+        f"clients_in_timeout_table:{blocking.blocked_count(server)}",
+    ]
+
+
+def _section_memory(server: Any) -> list[str]:
+    rss = rss_bytes()
+    peak = max(server.__dict__.get("mem_peak", 0), rss)
+    server.mem_peak = peak
+    startup = server.__dict__.get("mem_startup") or rss
+    server.mem_startup = startup
+    maxmem = server.config["maxmemory"]
+    total = _total_memory()
+    return [
+        f"used_memory:{rss}",
+        f"used_memory_human:{_human(rss)}",
+        f"used_memory_rss:{rss}",
+        f"used_memory_rss_human:{_human(rss)}",
+        f"used_memory_peak:{peak}",
+        f"used_memory_peak_human:{_human(peak)}",
+        f"used_memory_peak_perc:{100.0 * rss / peak if peak else 100.0:.2f}%",
+        f"used_memory_overhead:{startup}",
+        f"used_memory_startup:{startup}",
+        f"used_memory_dataset:{max(0, rss - startup)}",
+        f"used_memory_dataset_perc:{100.0 * max(0, rss - startup) / rss if rss else 0:.2f}%",
+        f"allocator_allocated:{rss}",
+        f"allocator_active:{rss}",
+        f"allocator_resident:{rss}",
+        f"total_system_memory:{total}",
+        f"total_system_memory_human:{_human(total)}",
+        "used_memory_lua:0",
+        "used_memory_vm_eval:0",
+        "used_memory_lua_human:0B",
+        "used_memory_scripts_eval:0",
+        "number_of_cached_scripts:0",
+        "number_of_functions:0",
+        "number_of_libraries:0",
+        "used_memory_vm_functions:0",
+        "used_memory_vm_total:0",
+        "used_memory_vm_total_human:0B",
+        "used_memory_functions:0",
+        "used_memory_scripts:0",
+        "used_memory_scripts_human:0B",
+        f"maxmemory:{maxmem}",
+        f"maxmemory_human:{_human(maxmem)}",
+        f"maxmemory_policy:{server.config['maxmemory-policy']}",
+        "allocator_frag_ratio:1.00",
+        "allocator_frag_bytes:0",
+        "allocator_rss_ratio:1.00",
+        "allocator_rss_bytes:0",
+        "rss_overhead_ratio:1.00",
+        "rss_overhead_bytes:0",
+        "mem_fragmentation_ratio:1.00",
+        "mem_fragmentation_bytes:0",
+        "mem_not_counted_for_evict:0",
+        "mem_replication_backlog:0",
+        "mem_total_replication_buffers:0",
+        "mem_clients_slaves:0",
+        "mem_clients_normal:0",
+        "mem_cluster_links:0",
+        "mem_aof_buffer:0",
+        "mem_allocator:libc",
+        "active_defrag_running:0",
+        "lazyfree_pending_objects:0",
+        "lazyfreed_objects:0",
+    ]
+
+
+def _section_persistence(server: Any) -> list[str]:
+    hook = getattr(server, "persistence_info", None)
+    if hook is not None:
+        return list(hook())
+    return [
+        "loading:0", "async_loading:0", "current_cow_peak:0", "current_cow_size:0",
+        "current_cow_size_age:0", "current_fork_perc:0.00", "current_save_keys_processed:0",
+        "current_save_keys_total:0", f"rdb_changes_since_last_save:{server.dirty}",
+        "rdb_bgsave_in_progress:0", f"rdb_last_save_time:{int(server.started)}",
+        "rdb_last_bgsave_status:ok", "rdb_last_bgsave_time_sec:-1",
+        "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "rdb_last_cow_size:0",
+        "rdb_last_load_keys_expired:0", "rdb_last_load_keys_loaded:0",
+        f"aof_enabled:{int(bool(server.config['appendonly']))}", "aof_rewrite_in_progress:0",
+        "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
+        "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",
+        "aof_rewrites_consecutive_failures:0", "aof_last_write_status:ok", "aof_last_cow_size:0",
+        "module_fork_in_progress:0", "module_fork_last_cow_size:0",
+    ]
+
+
+def _stat(server: Any, name: str) -> int:
+    return int(server.__dict__.get(name, 0))
+
+
+def _section_stats(server: Any) -> list[str]:
+    calls = sum(c.calls + sum(s.calls for s in c.subcommands.values()) for c in COMMANDS.values())
+    channels = getattr(server, "pubsub_channel_count", None)
+    patterns = getattr(server, "pubsub_pattern_count", None)
+    return [
+        f"total_connections_received:{_stat(server, 'stat_connections')}",
+        f"total_commands_processed:{calls}",
+        "instantaneous_ops_per_sec:0",
+        f"total_net_input_bytes:{_stat(server, 'stat_net_input_bytes')}",
+        f"total_net_output_bytes:{_stat(server, 'stat_net_output_bytes')}",
+        "total_net_repl_input_bytes:0",
+        "total_net_repl_output_bytes:0",
+        "instantaneous_input_kbps:0.00",
+        "instantaneous_output_kbps:0.00",
+        "instantaneous_input_repl_kbps:0.00",
+        "instantaneous_output_repl_kbps:0.00",
+        f"rejected_connections:{_stat(server, 'stat_rejected_conn')}",
+        "sync_full:0",
+        "sync_partial_ok:0",
+        "sync_partial_err:0",
+        f"expired_keys:{_stat(server, 'stat_expired_keys')}",
+        f"expired_stale_perc:{max((db.expired_stale_perc for db in server.dbs), default=0) * 100:.2f}",
+        "expired_time_cap_reached_count:0",
+        "expire_cycle_cpu_milliseconds:0",
+        f"evicted_keys:{_stat(server, 'stat_evicted_keys')}",
+        "evicted_clients:0",
+        "total_eviction_exceeded_time:0",
+        "current_eviction_exceeded_time:0",
+        f"keyspace_hits:{_stat(server, 'stat_keyspace_hits')}",
+        f"keyspace_misses:{_stat(server, 'stat_keyspace_misses')}",
+        f"pubsub_channels:{channels() if callable(channels) else 0}",
+        f"pubsub_patterns:{patterns() if callable(patterns) else 0}",
+        "pubsubshard_channels:0",
+        "latest_fork_usec:0",
+        "total_forks:0",
+        "migrate_cached_sockets:0",
+        "slave_expires_tracked_keys:0",
+        "active_defrag_hits:0",
+        "active_defrag_misses:0",
+        "active_defrag_key_hits:0",
+        "active_defrag_key_misses:0",
+        "total_active_defrag_time:0",
+        "current_active_defrag_time:0",
+        "tracking_total_keys:0",
+        "tracking_total_items:0",
+        "tracking_total_prefixes:0",
+        "unexpected_error_replies:0",
+        f"total_error_replies:{_stat(server, 'stat_total_errors')}",
+        "dump_payload_sanitizations:0",
+        f"total_reads_processed:{calls}",
+        f"total_writes_processed:{calls}",
+        "io_threaded_reads_processed:0",
+        "io_threaded_writes_processed:0",
+        "reply_buffer_shrinks:0",
+        "reply_buffer_expands:0",
+    ]
+
+
+def _section_replication(server: Any) -> list[str]:
+    hook = getattr(server, "replication_info", None)
+    if hook is not None:
+        return list(hook())
+    return [
+        "role:master", "connected_slaves:0", "master_failover_state:no-failover",
+        f"master_replid:{server.run_id[:40]}",
+        "master_replid2:0000000000000000000000000000000000000000", "master_repl_offset:0",
+        "second_repl_offset:-1", "repl_backlog_active:0", "repl_backlog_size:1048576",
+        "repl_backlog_first_byte_offset:0", "repl_backlog_histlen:0",
+    ]
+
+
+def _section_cpu(server: Any) -> list[str]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        f"used_cpu_sys:{me.ru_stime:.6f}",
+        f"used_cpu_user:{me.ru_utime:.6f}",
+        f"used_cpu_sys_children:{kids.ru_stime:.6f}",
+        f"used_cpu_user_children:{kids.ru_utime:.6f}",
+        f"used_cpu_sys_main_thread:{me.ru_stime:.6f}",
+        f"used_cpu_user_main_thread:{me.ru_utime:.6f}",
+    ]
+
+
+def _all_commands() -> list[Any]:
+    out = []
+    for c in COMMANDS.values():
+        if c.handler is not None:
+            out.append(c)
+        out.extend(c.subcommands.values())
+    return out
+
+
+def _section_commandstats(server: Any) -> list[str]:
+    lines = []
+    for c in _all_commands():
+        if c.calls or c.rejected_calls or c.failed_calls:
+            per = c.usec / c.calls if c.calls else 0.0
+            lines.append(f"cmdstat_{c.name}:calls={c.calls},usec={int(c.usec)},usec_per_call={per:.2f},"
+                         f"rejected_calls={c.rejected_calls},failed_calls={c.failed_calls}")
+    return lines
+
+
+def _section_errorstats(server: Any) -> list[str]:
+    return [f"errorstat_{k}:count={v}" for k, v in server.error_stats.items()]
+
+
+def _section_latencystats(server: Any) -> list[str]:
+    # Per-command percentiles need latency histograms, which we do not keep: report the mean.
+    lines = []
+    if not server.config["latency-tracking"]:
+        return lines
+    for c in _all_commands():
+        if c.calls:
+            mean = c.usec / c.calls
+            lines.append(f"latency_percentiles_usec_{c.name}:p50={mean:.3f},p99={mean:.3f},"
+                         f"p99.9={mean:.3f}")
+    return lines
+
+
+def _section_keyspace(server: Any) -> list[str]:
+    lines = []
+    now = time.time_ns() // 1_000_000
+    for db in server.dbs:
+        n = len(db.data)
+        if n:
+            exp = db.expires
+            ttls = [w - now for w in exp.values() if w > now]
+            avg = int(sum(ttls) / len(ttls)) if ttls else 0
+            lines.append(f"db{db.id}:keys={n},expires={len(exp)},avg_ttl={avg}")
+    return lines
+
+
+_SECTIONS = {
+    "server": ("Server", _section_server),
+    "clients": ("Clients", _section_clients),
+    "memory": ("Memory", _section_memory),
+    "persistence": ("Persistence", _section_persistence),
+    "stats": ("Stats", _section_stats),
+    "replication": ("Replication", _section_replication),
+    "cpu": ("CPU", _section_cpu),
+    "modules": ("Modules", lambda server: []),
+    "commandstats": ("Commandstats", _section_commandstats),
+    "errorstats": ("Errorstats", _section_errorstats),
+    "latencystats": ("Latencystats", _section_latencystats),
+    "cluster": ("Cluster", lambda server: ["cluster_enabled:0"]),
+    "keyspace": ("Keyspace", _section_keyspace),
+}
+
+
+def info_text(server: Any, names: list[str]) -> str:
+    """The INFO text for the requested section names (as typed by the client)."""
+    wanted: set[str] = set()
+    every = False
+    if not names:
+        wanted.update(DEFAULT_SECTIONS)
+    for name in names:
+        low = name.lower()
+        if low == "default":
+            wanted.update(DEFAULT_SECTIONS)
+        elif low in ("all", "everything"):
+            every = True
+        else:
+            wanted.add(low)
+    parts = []
+    for key in ALL_ORDER:
+        if every or key in wanted:
+            title, fn = _SECTIONS[key]
+            lines = fn(server)
+            parts.append("# " + title + "\r\n" + "".join(line + "\r\n" for line in lines))
+    return "\r\n".join(parts)
+
+
+@command("info", -1, "loading stale", acl="dangerous", group="server",
+         summary="Information and statistics about the server", since="1.0.0",
+         tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"),
+         history=(("7.0.0", "Several sections in one call."),))
+def info_command(client, argv):
+    """INFO [section [section ...]]"""
+    names = [a.decode("utf-8", "replace") for a in argv[1:]]
+    return Verbatim(info_text(client.server, names).encode())
