@@ -20,9 +20,8 @@ stored as the producer sent it — its CRC still protects it from corruption in 
 
 from __future__ import annotations
 
-import gzip
 import struct
-from collections.abc import Iterator
+import zlib
 from typing import NamedTuple
 
 from crc32c import crc32c
@@ -36,8 +35,8 @@ __all__ = [
     "TIMESTAMP_TYPE_BIT",
     "BatchInfo",
     "batch_header",
-    "iter_records",
     "patch_log_append_time",
+    "read_records",
     "validate_batches",
 ]
 
@@ -54,6 +53,7 @@ _PREFIX = struct.Struct(">qi")          # baseOffset, batchLength
 _I64 = struct.Struct(">q")
 _U32 = struct.Struct(">I")
 _I16 = struct.Struct(">h")
+_MAX_INFLATED = 64 * 1024 * 1024
 
 
 class BatchInfo(NamedTuple):
@@ -143,7 +143,7 @@ def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
             break
         shift += 7
         if shift > 63:
-            raise CorruptRecordError("Varint is too long")
+            raise ValueError("varint is too long")
     return (raw >> 1) ^ -(raw & 1), pos
 
 
@@ -153,33 +153,35 @@ def _records_bytes(batch: memoryview) -> bytes | memoryview | None:
     if codec == 0:
         return body
     if codec == 1:
-        return gzip.decompress(body)
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data = inflater.decompress(body, _MAX_INFLATED)
+        return None if inflater.unconsumed_tail else data     # refuse a decompression bomb
     return None   # snappy, lz4, zstd: no codec library in the broker
 
 
-def iter_records(batch: memoryview) -> Iterator[tuple[int, int]] | None:
-    """(absolute offset, timestamp) of each record of one batch, or None if its codec is not readable.
+def read_records(batch: memoryview) -> list[tuple[int, int]] | None:
+    """(absolute offset, timestamp) of each record of one stored batch; None if not decodable.
 
-    For a LogAppendTime batch every record carries the batch's max timestamp, as in Kafka.
+    None for codecs we carry no library for and for records that do not parse (the CRC only
+    proves the producer sent these bytes). For a LogAppendTime batch every record carries the
+    batch's max timestamp, as in Kafka.
     """
     (base, _len, _epoch, _magic, _crc, attrs, _last, first_ts, max_ts, *_rest, count) = \
         _HEADER.unpack_from(batch, 0)
-    data = _records_bytes(batch)
-    if data is None:
-        return None
     log_append = bool(attrs & TIMESTAMP_TYPE_BIT)
-
-    def gen() -> Iterator[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    try:
+        data = _records_bytes(batch)
+        if data is None:
+            return None
         pos = 0
-        try:
-            for _ in range(count):
-                length, pos = _varint(data, pos)
-                end = pos + length
-                _ts_delta, p = _varint(data, pos + 1)     # skip the attributes byte
-                offset_delta, _ = _varint(data, p)
-                yield base + offset_delta, (max_ts if log_append else first_ts + _ts_delta)
-                pos = end
-        except IndexError:
-            raise CorruptRecordError("Record runs past the end of its batch") from None
-
-    return gen()
+        for _ in range(count):
+            length, pos = _varint(data, pos)
+            end = pos + length
+            ts_delta, p = _varint(data, pos + 1)     # skip the attributes byte
+            offset_delta, _ = _varint(data, p)
+            out.append((base + offset_delta, max_ts if log_append else first_ts + ts_delta))
+            pos = end
+    except (IndexError, ValueError, EOFError, OSError, zlib.error):
+        return None
+    return out

@@ -70,13 +70,6 @@ class OffsetIndex:
         self.written = len(self.offsets)
         return True
 
-    def truncate_to_position(self, position: int) -> None:
-        """Drop entries at or after a log byte position (the log is being truncated there)."""
-        i = bisect_right(self.positions, position - 1)
-        del self.offsets[i:]
-        del self.positions[i:]
-        self.written = min(self.written, i)
-
     def write_file(self, rewrite: bool = False) -> None:
         """Append the entries not yet in the file (or write it anew)."""
         if rewrite:
@@ -142,13 +135,6 @@ class TimeIndex:
             self.offsets.append(base + rel)
         self.written = len(self.offsets)
         return True
-
-    def truncate_to_offset(self, offset: int) -> None:
-        """Drop entries pointing at offset or later."""
-        i = bisect_right(self.offsets, offset - 1)
-        del self.timestamps[i:]
-        del self.offsets[i:]
-        self.written = min(self.written, i)
 
     def write_file(self, rewrite: bool = False) -> None:
         if rewrite:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import struct
 import uuid
 from bisect import bisect_right
 from typing import NamedTuple
 
-from keystream.log.batch import iter_records, patch_log_append_time, validate_batches
+from keystream.log.batch import patch_log_append_time, read_records, validate_batches
 from keystream.log.errors import OffsetOutOfRangeError, RecordTooLargeError
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -103,7 +104,7 @@ class PartitionLog:
         log._bases = [s.base_offset for s in segments]
         log.log_end_offset = segments[-1].next_offset
         log.log_start_offset = min(max(log_start, segments[0].base_offset), log.log_end_offset)
-        log.recovery_point = min(recovery_point, log.log_end_offset) if clean is False else log.log_end_offset
+        log.recovery_point = log.log_end_offset if clean else min(recovery_point, log.log_end_offset)
         return log
 
     # -- writing ------------------------------------------------------------------------------
@@ -156,14 +157,18 @@ class PartitionLog:
 
     def _should_roll(self, seg: Segment, size: int, last: int, batch_ts: int, now_ms: int) -> bool:
         cfg = self.config
-        if seg.size > cfg.segment_bytes - size or last - seg.base_offset > _REL_OFFSET_MAX:
+        if (seg.size > cfg.segment_bytes - size or last - seg.base_offset > _REL_OFFSET_MAX
+                or len(seg.index.offsets) >= cfg.index_max_entries):
             return True
         waited = batch_ts - seg.rolling_ts if seg.rolling_ts >= 0 and batch_ts >= 0 else now_ms - seg.created_ms
-        return waited > cfg.segment_ms
+        return waited > cfg.segment_ms - seg.roll_jitter_ms
 
     def _roll(self, now_ms: int) -> Segment:
         self.segments[-1].on_roll()
         seg = Segment(self.dir, self.log_end_offset, now_ms)
+        jitter = self.config.segment_jitter_ms
+        if jitter > 0:
+            seg.roll_jitter_ms = random.randrange(min(jitter, self.config.segment_ms))
         self.segments.append(seg)
         self._bases.append(seg.base_offset)
         return seg
@@ -200,7 +205,7 @@ class PartitionLog:
                 last = h[0] + h[6]
                 if h[8] < ts or last < start:
                     continue
-                records = iter_records(seg.read_batch(pos, h[1] + 12))
+                records = read_records(seg.read_batch(pos, h[1] + 12))
                 if records is None:
                     return max(h[0], start), (h[7] if h[7] >= ts else h[8])
                 for off, rts in records:
@@ -219,7 +224,7 @@ class PartitionLog:
         ts = best.max_timestamp
         found = best.find_batch(best.max_timestamp_offset, best.max_timestamp_pos)
         if found is not None:
-            records = iter_records(best.read_batch(*found))
+            records = read_records(best.read_batch(*found))
             if records is not None:
                 for off, rts in records:
                     if rts == ts:

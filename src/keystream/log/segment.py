@@ -47,6 +47,7 @@ class Segment:
         "max_timestamp_offset",
         "max_timestamp_pos",
         "next_offset",
+        "roll_jitter_ms",
         "rolling_ts",
         "size",
         "time_index",
@@ -70,6 +71,7 @@ class Segment:
         self.max_timestamp_pos = -1       # byte position of that batch
         self.rolling_ts = -1              # first batch's max timestamp (segment.ms counts from it)
         self.created_ms = now_ms
+        self.roll_jitter_ms = 0           # drawn by the partition from segment.jitter.ms
         self.bytes_since_index = 0
         self.dirty = False                # written since the last fsync job
 
@@ -97,15 +99,15 @@ class Segment:
         pos = self.size
         if pos == 0:
             self.rolling_ts = max_ts
+        if max_ts > self.max_timestamp:
+            self.max_timestamp = max_ts
+            self.max_timestamp_offset = last_offset
+            self.max_timestamp_pos = pos
         if self.bytes_since_index > index_interval:
             self.index.append(last_offset, pos)
             self.time_index.maybe_append(self.max_timestamp, self.max_timestamp_offset)
             self.bytes_since_index = 0
         self.bytes_since_index += size
-        if max_ts > self.max_timestamp:
-            self.max_timestamp = max_ts
-            self.max_timestamp_offset = last_offset
-            self.max_timestamp_pos = pos
         self.size = pos + size
         self.next_offset = last_offset + 1
 
@@ -175,6 +177,8 @@ class Segment:
             while off + HEADER_SIZE <= n:
                 h = batch_header(chunk, off)
                 size = h[1] + LOG_OVERHEAD
+                if size < HEADER_SIZE:
+                    return
                 yield pos + off, h
                 off += size
             if off == 0:
@@ -182,8 +186,10 @@ class Segment:
                 if end - pos < HEADER_SIZE:
                     return
                 h = batch_header(os.pread(self.fd, HEADER_SIZE, pos), 0)
-                yield pos, h
                 off = h[1] + LOG_OVERHEAD
+                if off < HEADER_SIZE:
+                    return
+                yield pos, h
             pos += off
 
     # -- loading ----------------------------------------------------------------------------

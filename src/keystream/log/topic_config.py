@@ -161,6 +161,8 @@ class LogConfig:
 
     segment_bytes: int
     segment_ms: int
+    segment_jitter_ms: int
+    index_max_entries: int
     retention_ms: int
     retention_bytes: int
     max_message_bytes: int
@@ -181,6 +183,8 @@ def resolve(config: Config, overrides: dict[str, str]) -> LogConfig:
     return LogConfig(
         segment_bytes=get("segment.bytes"),
         segment_ms=get("segment.ms"),
+        segment_jitter_ms=get("segment.jitter.ms"),
+        index_max_entries=get("segment.index.bytes") // 8,
         retention_ms=get("retention.ms"),
         retention_bytes=get("retention.bytes"),
         max_message_bytes=get("max.message.bytes"),

@@ -9,7 +9,7 @@ from crc32c import crc32c
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keystream.log.batch import iter_records, patch_log_append_time, validate_batches
+from keystream.log.batch import patch_log_append_time, read_records, validate_batches
 from keystream.log.errors import CorruptRecordError, InvalidRecordError, LogError, RecordTooLargeError
 from tests.unit.log.records import make_batch
 
@@ -89,13 +89,13 @@ def test_log_append_time_patch_keeps_crc_valid():
     (info,) = validate_batches(memoryview(patched), 10**6)
     assert info.max_timestamp == 42
     assert struct.unpack_from(">h", patched, 21)[0] & 0x08
-    assert list(iter_records(memoryview(patched))) == [(0, 42), (1, 42)]
+    assert list(read_records(memoryview(patched))) == [(0, 42), (1, 42)]
 
 
-def test_iter_records_plain_and_gzip():
+def test_read_records_plain_and_gzip():
     for gz in (False, True):
         data = make_batch([b"a", None, b"c"], timestamps=[10, 30, 20], gzip_codec=gz)
-        assert list(iter_records(memoryview(data))) == [(0, 10), (1, 30), (2, 20)]
+        assert list(read_records(memoryview(data))) == [(0, 10), (1, 30), (2, 20)]
 
 
 @settings(max_examples=300, deadline=None)
@@ -119,3 +119,21 @@ def test_fuzz_mutated_batches_raise_corrupt(pos, byte, cut):
     data = data[:len(data) - cut % len(data)]
     with pytest.raises((CorruptRecordError, InvalidRecordError)):
         validate_batches(memoryview(bytes(data)), 10**6)
+
+
+def test_read_records_of_undecodable_batches_is_none():
+    good = make_batch([b"a", b"b"], gzip_codec=True)
+    bad = bytearray(good[:61]) + b"not gzip at all"
+    assert read_records(memoryview(bytes(bad))) is None
+    plain = bytearray(make_batch([b"a", b"b"]))
+    assert read_records(memoryview(bytes(plain[:65]))) is None        # records cut short
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=7))
+def test_fuzz_read_records_never_crashes(body, codec):
+    header = bytearray(make_batch([b"x"])[:61])
+    struct.pack_into(">h", header, 21, codec)
+    struct.pack_into(">i", header, 57, 3)
+    got = read_records(memoryview(bytes(header) + body))
+    assert got is None or len(got) == 3

@@ -175,3 +175,33 @@ def test_delete_records(manager):
         assert m2.partition("t", 0).delete_records_before(10) == 10
     finally:
         m2.close()
+
+
+def test_roll_when_offset_index_is_full(manager):
+    manager.create_topic("t", 1, {"segment.index.bytes": "16", "index.interval.bytes": "0"})
+    p = manager.partition("t", 0)
+    for _ in range(7):
+        p.append(make_batch([b"x"]), 0)
+    # the first batch of a segment is never indexed; two entries fill the index
+    assert [s.base_offset for s in p.segments] == [0, 3, 6]
+
+
+def test_segment_jitter_shortens_roll_time(manager):
+    manager.create_topic("t", 1, {"segment.ms": "1000", "segment.jitter.ms": "500", "segment.bytes": "300"})
+    p = manager.partition("t", 0)
+    p.append(make_batch([b"x" * 200]), 0)
+    p.append(make_batch([b"x"], base_ts=0), 0)      # rolled by size: the new segment has a jitter
+    seg = p.segments[-1]
+    assert len(p.segments) == 2 and 0 <= seg.roll_jitter_ms < 500
+    p.append(make_batch([b"y"], base_ts=1001 - seg.roll_jitter_ms), 0)
+    assert len(p.segments) == 3
+
+
+def test_read_respects_max_bytes_with_whole_batches(manager):
+    manager.create_topic("t", 1, {})
+    p = manager.partition("t", 0)
+    sizes = [p.append(make_batch([b"x" * 100]), 0) and len(make_batch([b"x" * 100])) for _ in range(10)]
+    (chunk,) = p.read(0, sizes[0] * 3 + 10)
+    assert len(chunk) == sizes[0] * 3
+    (chunk,) = p.read(9, 10**6)
+    assert records_of([chunk])[0][0] == 9
