@@ -92,7 +92,6 @@ class LogManager:
         self.topics: dict[str, TopicMeta] = {}
         self._logs: dict[str, list[PartitionLog]] = {}
         self._checkpoint_lock = threading.Lock()
-        self._start_dirty = False
         self.truncated_bytes = 0     # bytes recovery cut off in the last load()
         for key in TOPIC_CONFIGS:       # fail early on a bad broker default
             topic_config.broker_default(config, key)
@@ -282,10 +281,7 @@ class LogManager:
     def run_retention(self, now_ms: int) -> None:
         """Delete segments past their topic's retention (call every log.retention.check.interval.ms)."""
         for log in self.all_partitions():
-            start = log.log_start_offset
             log.run_retention(now_ms)
-            if log.log_start_offset != start:
-                self._start_dirty = True
 
     def flush_async(self, now_ms: int) -> Callable[[], None] | None:
         """Collect what the flush policy says is due; return a job for a worker thread, or None.
@@ -296,16 +292,19 @@ class LogManager:
         """
         fds: list[int] = []
         points: list[tuple[PartitionLog, int]] = []
-        for log in self.all_partitions():
+        starts_moved = False
+        logs = self.all_partitions()
+        for log in logs:
             due = log.flush_due(now_ms)
             if due or log.has_rolled_dirty():
                 got, point = log.take_flush(now_ms, due)
                 fds.extend(got)
                 points.append((log, point))
-        if not fds and not self._start_dirty:
+            if log.log_start_offset != log.checkpointed_start:
+                log.checkpointed_start = log.log_start_offset
+                starts_moved = True
+        if not fds and not starts_moved:
             return None
-        self._start_dirty = False
-        logs = self.all_partitions()
         return lambda: self._flush_job(fds, points, logs)
 
     def flush_due(self, now_ms: int) -> None:

@@ -56,6 +56,7 @@ class PartitionLog:
         self.log_start_offset = 0
         self.log_end_offset = 0
         self.recovery_point = 0       # everything below is known to be fsynced
+        self.checkpointed_start = 0   # log start offset last handed to a checkpoint write
         self.unflushed_messages = 0
         self.last_flush_ms = 0
         self.truncated_bytes = 0      # what recovery cut off at load (reported by the manager)
@@ -105,6 +106,7 @@ class PartitionLog:
         log.log_end_offset = segments[-1].next_offset
         log.log_start_offset = min(max(log_start, segments[0].base_offset), log.log_end_offset)
         log.recovery_point = log.log_end_offset if clean else min(recovery_point, log.log_end_offset)
+        log.checkpointed_start = log.log_start_offset
         return log
 
     # -- writing ------------------------------------------------------------------------------

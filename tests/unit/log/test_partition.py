@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from kafka.record.default_records import DefaultRecordBatch
 
@@ -168,7 +170,12 @@ def test_delete_records(manager):
     assert p.delete_records_before(1) == 3
     with pytest.raises(OffsetOutOfRangeError):
         p.delete_records_before(11)
-    manager.flush_due(0)
+    job = manager.flush_async(0)      # the moved log start alone makes a checkpoint job
+    assert job is not None
+    job()
+    assert manager.flush_async(0) is None
+    with open(os.path.join(manager.dir, "kafka", "log-start-offset-checkpoint")) as f:
+        assert f.read().split("\n")[2] == "t 0 3"
     m2 = reopen(manager)
     try:
         assert m2.partition("t", 0).log_start_offset == 3
