@@ -316,3 +316,22 @@ def test_bzpopmin_timeout_and_wakeup(keystream_server) -> None:
     assert c.zrange("bz", 0, -1) == [b"a"]
     blocker.close()
     c.close()
+
+
+def test_bzpopmin_not_woken_by_key_turned_string(keystream_server) -> None:
+    from tests.differential import RawClient
+
+    c = redis.Redis(port=keystream_server.port, socket_timeout=10)
+    c.delete("bz")
+    blocker = RawClient(keystream_server.port)
+    blocker.send("BZPOPMIN", "bz", "5")
+    deadline = time.monotonic() + 5
+    while b"cmd=bzpopmin" not in c.execute_command("CLIENT", "LIST"):
+        assert time.monotonic() < deadline, "the client never blocked"
+    with c.pipeline(transaction=True) as p:
+        p.zadd("bz", {"foo": 0}).delete("bz").set("bz", "foo").execute()
+    c.delete("bz")
+    c.zadd("bz", {"bar": 1})
+    assert blocker.read() == [b"bz", b"bar", b"1"]
+    blocker.close()
+    c.close()

@@ -35,12 +35,20 @@ from keystream.resp.errors import (
     NOT_INTEGER,
     SYNTAX,
     WRONGTYPE,
+    ZSET_COUNT,
     ZSET_GT_LT_NX,
     ZSET_INCR_PAIR,
     ZSET_LEX_RANGE,
+    ZSET_LIMIT_NEGATIVE,
     ZSET_LIMIT_RANK,
+    ZSET_LONG_RANGE,
     ZSET_NAN,
+    ZSET_NEEDS_KEY,
     ZSET_NOT_FLOAT_RANGE,
+    ZSET_NOT_POSITIVE,
+    ZSET_NUMKEYS,
+    ZSET_OUT_OF_RANGE,
+    ZSET_WEIGHT,
     ZSET_WITHSCORES_LEX,
     ZSET_XX_NX,
     CommandError,
@@ -154,11 +162,11 @@ def _range_long(b: bytes, lo: int, hi: int, msg: str | None = None) -> int:
     """getRangeLongFromObjectOrReply."""
     v = parse_int(b, msg or NOT_INTEGER)
     if v < lo or v > hi:
-        raise CommandError(msg or f"ERR value is out of range, value must between {lo} and {hi}")
+        raise CommandError(msg or ZSET_LONG_RANGE.format(lo, hi))
     return v
 
 
-def _positive_long(b: bytes, msg: str = "ERR value is out of range, must be positive") -> int:
+def _positive_long(b: bytes, msg: str = ZSET_NOT_POSITIVE) -> int:
     return _range_long(b, 0, LONG_MAX, msg)
 
 
@@ -197,7 +205,7 @@ def _store_zset(client: Any, dst: bytes, items: Any) -> int:
 _ZADD_OPTS = {b"nx": 1, b"xx": 2, b"ch": 4, b"incr": 8, b"gt": 16, b"lt": 32}
 
 
-def _zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
+def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
     key = argv[1]
     n = len(argv)
     i = 2
@@ -285,14 +293,14 @@ def _zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
          summary="Add one or more members to a sorted set, or update its score if it already exists")
 def zadd_command(client, argv):
     """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"""
-    return _zadd_generic(client, argv, 0)
+    return zadd_generic(client, argv, 0)
 
 
 @command("zincrby", 4, "write denyoom fast", 1, 1, 1, acl="sortedset", group="sorted_set",
          since="1.2.0", complexity="O(log(N))", summary="Increment the score of a member in a sorted set")
 def zincrby_command(client, argv):
     """ZINCRBY key increment member"""
-    return _zadd_generic(client, argv, 8)
+    return zadd_generic(client, argv, 8)
 
 
 @command("zrem", -3, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
@@ -664,7 +672,7 @@ def zpopmax_command(client, argv):
 
 def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, int]:
     """numkeys key [key ...] MIN|MAX [COUNT count] -> (keys, maximum, count)."""
-    numkeys = _range_long(argv[numkeys_idx], 1, LONG_MAX, "ERR numkeys should be greater than 0")
+    numkeys = _range_long(argv[numkeys_idx], 1, LONG_MAX, ZSET_NUMKEYS)
     where_idx = numkeys_idx + numkeys + 1
     if where_idx >= len(argv):
         raise CommandError(SYNTAX)
@@ -679,7 +687,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     j = where_idx + 1
     while j < len(argv):
         if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
-            count = _range_long(argv[j + 1], 1, LONG_MAX, "ERR count should be greater than 0")
+            count = _range_long(argv[j + 1], 1, LONG_MAX, ZSET_COUNT)
             j += 2
         else:
             raise CommandError(SYNTAX)
@@ -740,10 +748,9 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
 
     def on_ready(c: Any, key: bytes) -> Any:
         zs = c.db.get(key)
-        if zs is None:
-            return None
         if type(zs) is not ZSet:
-            raise CommandError(WRONGTYPE)
+            # Missing, or replaced by another type: Redis keeps the client waiting.
+            return None
         return serve(key, zs)
 
     return blocking.block_client(client, keys, timeout_ms, on_ready)
@@ -798,7 +805,7 @@ def zrandmember_command(client, argv):
     if len(argv) == 4:
         withscores = True
         if count < -LONG_MAX // 2 or count > LONG_MAX // 2:
-            raise CommandError("ERR value is out of range")
+            raise CommandError(ZSET_OUT_OF_RANGE)
     zs = db.get_typed(argv[1], ZSet)
     if zs is None or count == 0:
         return []
@@ -843,7 +850,7 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
     """zunionInterDiffGenericCommand."""
     setnum = parse_int(argv[numkeys_idx])
     if setnum < 1:
-        raise CommandError(f"ERR at least 1 input key is needed for '{argv[0].decode(errors='replace').lower()}' command")
+        raise CommandError(ZSET_NEEDS_KEY.format(argv[0].decode(errors="replace").lower()))
     if setnum > len(argv) - (numkeys_idx + 1):
         raise CommandError(SYNTAX)
     db = client.db
@@ -868,7 +875,7 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
         opt = argv[j].lower()
         if op != _DIFF and not card_only and remaining >= setnum + 1 and opt == b"weights":
             for i in range(setnum):
-                weights[i] = parse_score(argv[j + 1 + i], "ERR weight value is not a float")
+                weights[i] = parse_score(argv[j + 1 + i], ZSET_WEIGHT)
             j += setnum + 1
         elif op != _DIFF and not card_only and remaining >= 2 and opt == b"aggregate":
             aggregate = argv[j + 1].lower()
@@ -879,7 +886,7 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
             withscores = True
             j += 1
         elif card_only and remaining >= 2 and opt == b"limit":
-            limit = _positive_long(argv[j + 1], "ERR LIMIT can't be negative")
+            limit = _positive_long(argv[j + 1], ZSET_LIMIT_NEGATIVE)
             j += 2
         else:
             raise CommandError(SYNTAX)
