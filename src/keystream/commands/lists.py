@@ -114,6 +114,15 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
          history=(("2.4.0", "Accepts multiple `element` arguments."),))
 def lpush_command(client, argv):
     """LPUSH key element [element ...]"""
+    db = client.db
+    key = argv[1]
+    lst = db.get(key)
+    if type(lst) is _LIST and len(argv) == 3:  # the common case, kept lean
+        v = argv[2]
+        n = len(v)
+        lst.appendleft((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+        db.touch(key)
+        return len(lst)
     return _push(client, argv, True, False)
 
 
@@ -124,6 +133,15 @@ def lpush_command(client, argv):
          history=(("2.4.0", "Accepts multiple `element` arguments."),))
 def rpush_command(client, argv):
     """RPUSH key element [element ...]"""
+    db = client.db
+    key = argv[1]
+    lst = db.get(key)
+    if type(lst) is _LIST and len(argv) == 3:  # the common case, kept lean
+        v = argv[2]
+        n = len(v)
+        lst.append((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+        db.touch(key)
+        return len(lst)
     return _push(client, argv, False, False)
 
 

@@ -105,7 +105,12 @@ class _Blocking:
     def on_touch(self, db: Database, key: bytes) -> None:
         keys = self.waiting.get(db.id)
         if keys is not None and key in keys:
-            self.server.ready_keys[(db.id, key)] = db
+            server = self.server
+            if not server.ready_keys and server.loop is not None:
+                # Normally the executor serves right after the command; this covers writes
+                # made outside any client command (e.g. by the Kafka bridge).
+                server.loop.call_soon(serve_ready_keys, server)
+            server.ready_keys[(db.id, key)] = db
 
     def add(self, w: Waiter) -> None:
         keys = self.waiting.setdefault(w.db.id, {})
