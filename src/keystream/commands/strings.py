@@ -284,6 +284,8 @@ def _incr_by(client, key: bytes, incr: int) -> int:
         value = 0
     elif type(old) is not bytes:
         raise CommandError(WRONGTYPE)
+    elif len(old) < 19 and old.isdigit() and (old[0] != 48 or len(old) == 1):
+        value = int(old)  # common case: small non-negative counter, no range check needed
     else:
         value = parse_int(old)
     value += incr
