@@ -26,7 +26,6 @@ from keystream.resp.errors import (
     INVALID_EXPIRE,
     NAN_OR_INF,
     NOT_FLOAT,
-    NOT_INTEGER,
     OVERFLOW,
     STRING_TOO_LONG,
     SYNTAX,

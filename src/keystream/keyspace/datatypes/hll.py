@@ -25,10 +25,10 @@ import struct
 from bisect import bisect_right
 
 __all__ = [
-    "HDR_SIZE", "DENSE_SIZE", "REGISTERS", "new_sparse", "is_hll", "pat_len", "add",
-    "count", "merge_into", "max_registers", "registers_of", "dense_set", "SparseEditor", "set_registers", "to_dense", "invalidate_cache",
-    "cache_valid", "cached_card", "set_cached_card", "count_registers", "murmur64a", "registers",
-    "set_dense_registers",
+    "HDR_SIZE", "DENSE_SIZE", "REGISTERS", "SparseEditor", "new_sparse", "is_hll", "pat_len",
+    "add", "count", "count_registers", "registers", "registers_of", "merge_into",
+    "max_registers", "dense_set", "set_registers", "set_dense_registers", "to_dense",
+    "invalidate_cache", "cache_valid", "cached_card", "set_cached_card", "murmur64a",
 ]
 
 P = 14
