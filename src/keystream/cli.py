@@ -66,7 +66,10 @@ def serve(config_file: str | None, **flags: str | None) -> None:
 
     def ready(server) -> None:  # type: ignore[no-untyped-def]
         where = ", ".join(server.listening_on()) or "nothing"
-        click.echo(f"Keystream {__version__} ready: RESP on {where}; data in {os.path.abspath(data_dir)}")
+        kafka = [a for svc in server.extra_services for a in getattr(svc, "listening_on", list)()]
+        kafka_where = f"; Kafka on {', '.join(kafka)}" if kafka else ""
+        click.echo(f"Keystream {__version__} ready: RESP on {where}{kafka_where}; "
+                   f"data in {os.path.abspath(data_dir)}")
         sys.stdout.flush()
 
     try:

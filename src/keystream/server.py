@@ -74,6 +74,10 @@ class Server:
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         config.listeners.append(self._on_config_change)
+        if config["kafka-port"]:
+            from keystream.kafka.broker import KafkaBroker
+
+            self.extra_services.append(KafkaBroker(self))
 
     # -- clients ---------------------------------------------------------------------
     def next_client_id(self) -> int:

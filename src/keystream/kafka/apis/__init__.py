@@ -1,0 +1,1 @@
+"""Kafka API handlers: `registry.py` plus one module per API group (auto-imported)."""

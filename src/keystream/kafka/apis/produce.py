@@ -1,0 +1,67 @@
+"""Produce (key 0), versions 3-9.
+
+Behavior:
+- Each partition's records (one or more v2 record batches, as the producer compressed them)
+  go to `PartitionLog.append`, which validates and stores them; a storage error becomes that
+  partition's error code and the loop goes on with the next partition.
+- acks=0 sends no response at all; acks=1 and acks=-1 (all) answer after the append (one
+  node: the leader is the whole ISR). Any other acks value: INVALID_REQUIRED_ACKS.
+- Produce never auto-creates a topic (Kafka neither): the producer's Metadata request does.
+- Transactional produce needs the transaction coordinator (not yet): TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+- The response is encoded on the fast path (codec/fast.py).
+Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keystream.kafka.apis.registry import NO_RESPONSE, Encoded, RequestContext, api
+from keystream.kafka.codec.fast import ProducePartitionResult, encode_produce_response
+from keystream.kafka.errors import ErrorCode, error_for
+from keystream.log.errors import LogError
+
+__all__ = ["handle_produce"]
+
+
+@api(0, 3, 9)
+def handle_produce(ctx: RequestContext, request: Any) -> Any:
+    """Produce: append record batches to partition logs."""
+    broker = ctx.broker
+    logs = broker.logs
+    acks = request.acks
+    now = broker.now_ms()
+    refuse: int = 0
+    if acks not in (0, 1, -1):
+        refuse = ErrorCode.invalid_required_acks
+    elif request.transactional_id is not None:
+        refuse = ErrorCode.transactional_id_authorization_failed
+    results: list[tuple[str, list[ProducePartitionResult]]] = []
+    for topic in request.topic_data:
+        name = topic.name
+        parts: list[ProducePartitionResult] = []
+        for p in topic.partition_data:
+            if refuse:
+                parts.append(ProducePartitionResult(p.index, refuse))
+                continue
+            plog = logs.partition(name, p.index)
+            if plog is None:
+                parts.append(ProducePartitionResult(p.index, ErrorCode.unknown_topic_or_partition))
+                continue
+            if not p.records:
+                parts.append(ProducePartitionResult(p.index, ErrorCode.invalid_record, -1, -1,
+                                                    plog.log_start_offset, "Produce request has no records"))
+                continue
+            try:
+                r = plog.append(p.records, now)
+            except LogError as e:
+                parts.append(ProducePartitionResult(p.index, error_for(e), -1, -1, plog.log_start_offset,
+                                                    str(e) or None))
+                continue
+            parts.append(ProducePartitionResult(p.index, 0, r.base_offset, r.log_append_time,
+                                                r.log_start_offset))
+            broker.notify_append(name, p.index)
+        results.append((name, parts))
+    if acks == 0:
+        return NO_RESPONSE
+    return Encoded(encode_produce_response(ctx.version, results))

@@ -1,0 +1,36 @@
+"""Kafka error codes and the mapping from storage errors to them.
+
+Codes are kio's `ErrorCode` (generated from Kafka's error list). `error_for(exc)` gives the
+code for a storage-layer exception; anything unexpected is UNKNOWN_SERVER_ERROR and logged
+by the caller.
+"""
+
+from __future__ import annotations
+
+from kio.schema.errors import ErrorCode
+
+from keystream.log import errors as log_errors
+
+__all__ = ["ErrorCode", "error_for"]
+
+_MAP: dict[type[Exception], ErrorCode] = {
+    log_errors.CorruptRecordError: ErrorCode.corrupt_message,
+    log_errors.RecordTooLargeError: ErrorCode.message_too_large,
+    log_errors.InvalidRecordError: ErrorCode.invalid_record,
+    log_errors.OffsetOutOfRangeError: ErrorCode.offset_out_of_range,
+    log_errors.TopicExistsError: ErrorCode.topic_already_exists,
+    log_errors.UnknownTopicError: ErrorCode.unknown_topic_or_partition,
+    log_errors.InvalidTopicError: ErrorCode.invalid_topic_exception,
+    log_errors.InvalidConfigError: ErrorCode.invalid_config,
+    log_errors.InvalidPartitionsError: ErrorCode.invalid_partitions,
+    log_errors.PolicyViolationError: ErrorCode.policy_violation,
+    log_errors.LogError: ErrorCode.kafka_storage_error,
+}
+
+
+def error_for(exc: BaseException) -> ErrorCode:
+    for cls in type(exc).__mro__:
+        code = _MAP.get(cls)  # type: ignore[arg-type]
+        if code is not None:
+            return code
+    return ErrorCode.unknown_server_error
