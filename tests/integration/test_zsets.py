@@ -130,6 +130,24 @@ def test_ranges_by_rank_score_lex(pair: Pair) -> None:
     pair.run("ZRANK", "nokey", "a")
 
 
+def test_big_set_ranges_and_removals(pair: Pair) -> None:
+    args = [x for i in range(300) for x in (str(i % 50), f"m{i}")]
+    pair.run("ZADD", "big", *args)
+    pair.run("OBJECT", "ENCODING", "big")
+    for rng in (("0", "-1"), ("10", "20", "REV"), ("(5", "10", "BYSCORE"), ("10", "5", "BYSCORE", "REV"),
+                ("0", "+inf", "BYSCORE", "LIMIT", "3", "7")):
+        pair.run("ZRANGE", "big", *rng)
+        pair.run("ZRANGE", "big", *rng, "WITHSCORES")
+    pair.run("ZADD", "lex", *[x for i in range(300) for x in ("0", f"m{i}")])
+    for rng in (("[m1", "(m2"), ("(m250", "+"), ("-", "[m100")):
+        pair.run("ZRANGE", "lex", *rng, "BYLEX")
+        pair.run("ZRANGE", "lex", *reversed(rng), "BYLEX", "REV", "LIMIT", "2", "5")
+        pair.run("ZLEXCOUNT", "lex", *rng)
+    run_all(pair, ("ZREM", "big", "m1", "m2"), ("ZREMRANGEBYRANK", "big", "0", "9"), ("ZPOPMAX", "big", "3"),
+            ("ZREMRANGEBYSCORE", "big", "40", "45"), ("ZADD", "big", "7", "m1"), ("ZRANGE", "big", "0", "-1"),
+            ("ZRANGEBYSCORE", "big", "-inf", "+inf", "LIMIT", "5", "20"))
+
+
 def test_remove_and_rem_ranges(pair: Pair) -> None:
     def fill() -> None:
         pair.run("DEL", "z")

@@ -53,12 +53,14 @@ from keystream.resp.errors import (
     ZSET_XX_NX,
     CommandError,
 )
-from keystream.resp.writer import NULL_ARRAY, format_double
+from keystream.resp.writer import NULL_ARRAY, Raw, format_double
 
 LONG_MAX = 2**63 - 1
 _WS = b" \t\n\v\f\r"
 _WS_SET = frozenset(_WS)
 _NONZERO = frozenset(b"123456789abcdefABCDEF")
+_DEC_EDGE = frozenset(b"+-.0123456789")
+_NUM_START = frozenset(b"+-.0123456789")
 _ENTRIES = "zset-max-listpack-entries"
 _VALUE = "zset-max-listpack-value"
 
@@ -107,10 +109,14 @@ def parse_score(b: bytes, error: str = NOT_FLOAT) -> float:
     except ValueError:
         v = None
     else:
-        # Fast path: a plain decimal number without spaces or underscores.
-        if isfinite(v) and v != 0.0 and b[0] not in _WS_SET and b[-1] not in _WS_SET \
-                and b"_" not in b:
-            return v
+        # Fast path: a plain decimal number (it starts and ends with a digit or a dot, so
+        # no spaces; no underscores) that neither overflowed nor underflowed to zero.
+        if b[0] in _DEC_EDGE and b[-1] in _DEC_EDGE and b"_" not in b:
+            if v != 0.0:
+                if isfinite(v):
+                    return v
+            elif not b.lstrip(b"+-").strip(b"0.")[:1].isdigit():
+                return v
     if not b or b[0] in _WS_SET:
         raise CommandError(error)
     r = _strtod(b)
@@ -125,6 +131,11 @@ def _parse_bound(b: bytes) -> tuple[float, bool]:
     s = b[1:] if ex else b
     if not s:
         return 0.0, ex
+    if s[0] in _DEC_EDGE and s[-1] in _DEC_EDGE and b"_" not in s:
+        try:
+            return float(s), ex  # a plain decimal (overflow to inf is fine in a range)
+        except ValueError:
+            pass
     r = _strtod(s)
     if r is None or isnan(r[0]):
         raise CommandError(ZSET_NOT_FLOAT_RANGE)
@@ -180,6 +191,26 @@ def _with_scores(items: Any, proto: int) -> list:
         append(m)
         append(s)
     return out
+
+
+def _members_reply(zs: ZSet, items: list[tuple[float, bytes]]) -> Any:
+    """The RESP array of the members of items (the same bytes in RESP2 and RESP3).
+
+    Big (skiplist-encoded) sets keep each member's encoded bulk string once it has been
+    read, so a range reply is a join of cached pieces; small sets return the list.
+    """
+    if not zs.skiplist:
+        return [m for _, m in items]
+    bulk = zs.bulk
+    if bulk is None:
+        bulk = zs.bulk = {}
+    get = bulk.get
+    parts = [get(m) for _, m in items]
+    if None in parts:
+        for i, (_, m) in enumerate(items):
+            if parts[i] is None:
+                parts[i] = bulk[m] = b"$%d\r\n%s\r\n" % (len(m), m)
+    return Raw(b"*%d\r\n%s" % (len(parts), b"".join(parts)))
 
 
 def _store_zset(client: Any, dst: bytes, items: Any) -> int:
@@ -293,6 +324,34 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
          summary="Add one or more members to a sorted set, or update its score if it already exists")
 def zadd_command(client, argv):
     """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"""
+    # Fast path (benchmarked): one numeric score-member pair into an existing sorted set.
+    if len(argv) == 4 and argv[2][:1] and argv[2][0] in _NUM_START:
+        key = argv[1]
+        db = client.db
+        zs = db.get(key)
+        if type(zs) is ZSet:
+            score = parse_score(argv[2])
+            member = argv[3]
+            cur = zs.scores.get(member)
+            if cur is None:
+                if not zs.skiplist:
+                    cfg = client.server.config.values
+                    if len(zs.scores) >= cfg[_ENTRIES] or len(member) > cfg[_VALUE]:
+                        zs.skiplist = True
+                    elif not score:
+                        score = 0.0  # a listpack reads -0 back as 0
+                zs.scores[member] = score
+                zs.sl.add((score, member))
+                db.touch(key)
+                return 1
+            if cur != score:
+                if not score and not zs.skiplist:
+                    score = 0.0
+                zs.sl.remove((cur, member))
+                zs.sl.add((score, member))
+                zs.scores[member] = score
+                db.touch(key)
+            return 0
     return zadd_generic(client, argv, 0)
 
 
@@ -492,7 +551,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
         return _store_zset(client, store, items)
     if withscores:
         return _with_scores(items, client.proto)
-    return [m for _, m in items]
+    return _members_reply(zs, items)
 
 
 _RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}

@@ -34,12 +34,14 @@ LEX_MAX: Any = object()
 
 
 class ZSet:
-    __slots__ = ("scores", "skiplist", "sl")
+    __slots__ = ("bulk", "scores", "skiplist", "sl")
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
         self.sl: SortedList = SortedList()
         self.skiplist = False
+        # member -> its wire form, cached by the commands for big sets (dropped on removal)
+        self.bulk: dict[bytes, bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -77,6 +79,8 @@ class ZSet:
         if score is None:
             return False
         self.sl.remove((score, member))
+        if self.bulk is not None:
+            self.bulk.pop(member, None)
         return True
 
     def delete_slice(self, lo: int, hi: int) -> int:
@@ -84,14 +88,18 @@ class ZSet:
         if hi <= lo:
             return 0
         scores = self.scores
+        bulk = self.bulk if self.bulk is not None else {}
         for _, member in self.sl.islice(lo, hi):
             del scores[member]
+            bulk.pop(member, None)
         del self.sl[lo:hi]
         return hi - lo
 
     def pop(self, index: int) -> tuple[float, bytes]:
         score, member = self.sl.pop(index)
         del self.scores[member]
+        if self.bulk is not None:
+            self.bulk.pop(member, None)
         return score, member
 
     # -- queries -----------------------------------------------------------------------
