@@ -236,3 +236,19 @@ def test_hypothesis_sequences(keystream_server, redis_server, cmds):
             p.run("TYPE", key)
     finally:
         p.close()
+
+
+_LIST_COMMANDS = [
+    "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset",
+    "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmove",
+    "brpoplpush", "blmpop",
+]
+
+
+def test_command_info_and_getkeys(pair):
+    for name in _LIST_COMMANDS:
+        pair.run("COMMAND", "INFO", name)
+    pair.run("COMMAND", "GETKEYS", "LMPOP", 2, "a", "b", "LEFT")
+    pair.run("COMMAND", "GETKEYS", "BLMPOP", 0, 2, "a", "b", "LEFT", "COUNT", 2)
+    pair.run("COMMAND", "GETKEYS", "BLPOP", "a", "b", 0)
+    pair.run("COMMAND", "GETKEYS", "BLMOVE", "a", "b", "LEFT", "LEFT", 0)

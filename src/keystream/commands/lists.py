@@ -18,7 +18,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
-from keystream.commands.registry import command
+from keystream.commands.registry import KeySpec, command
 from keystream.commands.util import LLONG_MIN, parse_int
 from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.list import ListValue, encode_element
@@ -39,6 +39,17 @@ from keystream.resp.errors import (
 from keystream.resp.writer import NULL_ARRAY, OK, Raw
 
 _HDR = [b"$%d\r\n" % i for i in range(1025)]
+
+
+def _spec(pos: int, *flags: str, lastkey: int = 0) -> KeySpec:
+    """A key spec at argv[pos] (Redis 7 key-spec flags: RW/RO, access, insert, update, delete)."""
+    return KeySpec(("index", pos), ("range", lastkey, 1, 0), flags)
+
+
+_PUSH_SPEC = (_spec(1, "RW", "insert"),)
+_POP_SPEC = (_spec(1, "RW", "access", "delete"),)
+_READ_SPEC = (_spec(1, "RO", "access"),)
+_MOVE_SPEC = (_spec(1, "RW", "access", "delete"), _spec(2, "RW", "insert"))
 _EMPTY = Raw(b"*0\r\n")
 _ARR2 = b"*2\r\n"
 _LEFT = 0
@@ -107,7 +118,8 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
     return len(lst)
 
 
-@command("lpush", -3, "write denyoom fast", 1, 1, 1, acl="list", group="list",
+@command("lpush", -3, "write denyoom fast", 1, 1, 1, key_specs=_PUSH_SPEC,
+         acl="list", group="list",
          summary="Prepend one or multiple elements to a list",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
@@ -126,7 +138,8 @@ def lpush_command(client, argv):
     return _push(client, argv, True, False)
 
 
-@command("rpush", -3, "write denyoom fast", 1, 1, 1, acl="list", group="list",
+@command("rpush", -3, "write denyoom fast", 1, 1, 1, key_specs=_PUSH_SPEC,
+         acl="list", group="list",
          summary="Append one or multiple elements to a list",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
@@ -145,7 +158,8 @@ def rpush_command(client, argv):
     return _push(client, argv, False, False)
 
 
-@command("lpushx", -3, "write denyoom fast", 1, 1, 1, acl="list", group="list", since="2.2.0",
+@command("lpushx", -3, "write denyoom fast", 1, 1, 1, key_specs=_PUSH_SPEC,
+         acl="list", group="list", since="2.2.0",
          summary="Prepend an element to a list, only if the list exists",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
@@ -155,7 +169,8 @@ def lpushx_command(client, argv):
     return _push(client, argv, True, True)
 
 
-@command("rpushx", -3, "write denyoom fast", 1, 1, 1, acl="list", group="list", since="2.2.0",
+@command("rpushx", -3, "write denyoom fast", 1, 1, 1, key_specs=_PUSH_SPEC,
+         acl="list", group="list", since="2.2.0",
          summary="Append an element to a list, only if the list exists",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
@@ -202,7 +217,8 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
     return Raw(_array_header(len(parts)) + b"".join(parts))
 
 
-@command("lpop", -2, "write fast", 1, 1, 1, acl="list", group="list",
+@command("lpop", -2, "write fast", 1, 1, 1, key_specs=_POP_SPEC,
+         acl="list", group="list",
          summary="Remove and get the first elements in a list",
          complexity="O(N) where N is the number of elements returned",
          history=(("6.2.0", "Added the `count` argument."),))
@@ -225,7 +241,8 @@ def lpop_command(client, argv):
     return _pop(client, argv, _LEFT)
 
 
-@command("rpop", -2, "write fast", 1, 1, 1, acl="list", group="list",
+@command("rpop", -2, "write fast", 1, 1, 1, key_specs=_POP_SPEC,
+         acl="list", group="list",
          summary="Remove and get the last elements in a list",
          complexity="O(N) where N is the number of elements returned",
          history=(("6.2.0", "Added the `count` argument."),))
@@ -249,7 +266,8 @@ def rpop_command(client, argv):
 
 
 # -- reads --------------------------------------------------------------------------------
-@command("llen", 2, "readonly fast", 1, 1, 1, acl="list", group="list",
+@command("llen", 2, "readonly fast", 1, 1, 1, key_specs=(_spec(1, "RO"),),
+         acl="list", group="list",
          summary="Get the length of a list")
 def llen_command(client, argv):
     """LLEN key"""
@@ -278,7 +296,8 @@ def _range_parts(lst: ListValue, start: int, end: int) -> list[bytes] | None:
     return list(islice(lst, start, end + 1))
 
 
-@command("lrange", 4, "readonly", 1, 1, 1, acl="list", group="list",
+@command("lrange", 4, "readonly", 1, 1, 1, key_specs=_READ_SPEC,
+         acl="list", group="list",
          summary="Get a range of elements from a list",
          complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
          "from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in "
@@ -298,7 +317,8 @@ def lrange_command(client, argv):
     return Raw(b"".join(parts))
 
 
-@command("lindex", 3, "readonly", 1, 1, 1, acl="list", group="list",
+@command("lindex", 3, "readonly", 1, 1, 1, key_specs=_READ_SPEC,
+         acl="list", group="list",
          summary="Get an element from a list by its index",
          complexity="O(N) where N is the number of elements to traverse to get to the element "
          "at index. This makes asking for the first or the last element of the list O(1).")
@@ -316,7 +336,8 @@ def lindex_command(client, argv):
     return Raw(lst[index])
 
 
-@command("lpos", -3, "readonly", 1, 1, 1, acl="list", group="list", since="6.0.6",
+@command("lpos", -3, "readonly", 1, 1, 1, key_specs=_READ_SPEC,
+         acl="list", group="list", since="6.0.6",
          summary="Return the index of matching elements on a list",
          complexity="O(N) where N is the number of elements in the list, for the average case. "
          "When searching for elements near the head or the tail of the list, or when the MAXLEN "
@@ -374,7 +395,8 @@ def lpos_command(client, argv):
 
 
 # -- in-place changes ---------------------------------------------------------------------
-@command("lset", 4, "write denyoom", 1, 1, 1, acl="list", group="list",
+@command("lset", 4, "write denyoom", 1, 1, 1, key_specs=(_spec(1, "RW", "update"),),
+         acl="list", group="list",
          summary="Set the value of an element in a list by its index",
          complexity="O(N) where N is the length of the list. Setting either the first or the "
          "last element of the list is O(1).")
@@ -396,7 +418,8 @@ def lset_command(client, argv):
     return OK
 
 
-@command("linsert", 5, "write denyoom", 1, 1, 1, acl="list", group="list", since="2.2.0",
+@command("linsert", 5, "write denyoom", 1, 1, 1, key_specs=_PUSH_SPEC,
+         acl="list", group="list", since="2.2.0",
          summary="Insert an element before or after another element in a list",
          complexity="O(N) where N is the number of elements to traverse before seeing the value "
          "pivot. This means that inserting somewhere on the left end on the list (head) can be "
@@ -424,7 +447,8 @@ def linsert_command(client, argv):
     return len(lst)
 
 
-@command("lrem", 4, "write", 1, 1, 1, acl="list", group="list",
+@command("lrem", 4, "write", 1, 1, 1, key_specs=(_spec(1, "RW", "delete"),),
+         acl="list", group="list",
          summary="Remove elements from a list",
          complexity="O(N+M) where N is the length of the list and M is the number of elements "
          "removed.")
@@ -460,7 +484,8 @@ def lrem_command(client, argv):
     return removed
 
 
-@command("ltrim", 4, "write", 1, 1, 1, acl="list", group="list",
+@command("ltrim", 4, "write", 1, 1, 1, key_specs=(_spec(1, "RW", "delete"),),
+         acl="list", group="list",
          summary="Trim a list to the specified range",
          complexity="O(N) where N is the number of elements to be removed by the operation.")
 def ltrim_command(client, argv):
@@ -523,7 +548,8 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
     return Raw(e)
 
 
-@command("lmove", 5, "write denyoom", 1, 2, 1, acl="list", group="list", since="6.2.0",
+@command("lmove", 5, "write denyoom", 1, 2, 1, key_specs=_MOVE_SPEC,
+         acl="list", group="list", since="6.2.0",
          summary="Pop an element from a list, push it to another list and return it")
 def lmove_command(client, argv):
     """LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>"""
@@ -532,7 +558,8 @@ def lmove_command(client, argv):
     return _move(client, argv[1], argv[2], wherefrom, whereto)
 
 
-@command("rpoplpush", 3, "write denyoom", 1, 2, 1, acl="list", group="list", since="1.2.0",
+@command("rpoplpush", 3, "write denyoom", 1, 2, 1, key_specs=_MOVE_SPEC,
+         acl="list", group="list", since="1.2.0",
          summary="Remove the last element in a list, prepend it to another list and return it",
          deprecated_since="6.2.0", replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
          doc_flags=("deprecated",))
@@ -596,7 +623,8 @@ def _mpop_first(client, keys: list[bytes], where: int, count: int) -> Raw | None
     return None
 
 
-@command("lmpop", -4, "write", acl="list", group="list", since="7.0.0",
+@command("lmpop", -4, "write", key_specs=(KeySpec(("index", 1), ("keynum", 0, 1, 1), ("RW", "access", "delete")),),
+         acl="list", group="list", since="7.0.0",
          summary="Pop elements from a list",
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
          "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 1))
@@ -635,7 +663,8 @@ def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> 
     return blocking.block_client(client, keys, timeout, on_ready)
 
 
-@command("blpop", -3, "write noscript blocking", 1, -2, 1, acl="list", group="list",
+@command("blpop", -3, "write noscript blocking", 1, -2, 1, key_specs=(_spec(1, "RW", "access", "delete", lastkey=-2),),
+         acl="list", group="list",
          since="2.0.0", summary="Remove and get the first element in a list, or block until "
          "one is available", complexity="O(N) where N is the number of provided keys.",
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),))
@@ -644,7 +673,8 @@ def blpop_command(client, argv):
     return _blocking_pop(client, argv[1:-1], _LEFT, argv[-1])
 
 
-@command("brpop", -3, "write noscript blocking", 1, -2, 1, acl="list", group="list",
+@command("brpop", -3, "write noscript blocking", 1, -2, 1, key_specs=(_spec(1, "RW", "access", "delete", lastkey=-2),),
+         acl="list", group="list",
          since="2.0.0", summary="Remove and get the last element in a list, or block until "
          "one is available", complexity="O(N) where N is the number of provided keys.",
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),))
@@ -674,7 +704,8 @@ def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, where
     return blocking.block_client(client, [src_key], timeout, on_ready)
 
 
-@command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, acl="list", group="list",
+@command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, key_specs=_MOVE_SPEC,
+         acl="list", group="list",
          since="6.2.0", summary="Pop an element from a list, push it to another list and return "
          "it; or block until one is available")
 def blmove_command(client, argv):
@@ -685,7 +716,8 @@ def blmove_command(client, argv):
                           [b"LMOVE", argv[1], argv[2], _SIDE[wherefrom], _SIDE[whereto]])
 
 
-@command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1, acl="list", group="list",
+@command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1, key_specs=_MOVE_SPEC,
+         acl="list", group="list",
          since="2.2.0", summary="Pop an element from a list, push it to another list and return "
          "it; or block until one is available", deprecated_since="6.2.0",
          replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments", doc_flags=("deprecated",),
@@ -696,7 +728,8 @@ def brpoplpush_command(client, argv):
                           [b"RPOPLPUSH", argv[1], argv[2]])
 
 
-@command("blmpop", -5, "write blocking", acl="list", group="list", since="7.0.0",
+@command("blmpop", -5, "write blocking", key_specs=(KeySpec(("index", 2), ("keynum", 0, 1, 1), ("RW", "access", "delete")),),
+         acl="list", group="list", since="7.0.0",
          summary="Pop elements from a list, or block until one is available",
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
          "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 2))
