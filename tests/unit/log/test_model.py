@@ -19,6 +19,7 @@ ops = st.lists(st.one_of(
     st.tuples(st.just("read"), st.integers(0, 200), st.integers(1, 3000)),
     st.tuples(st.just("delete_records"), st.integers(0, 200)),
     st.tuples(st.just("restart"), st.booleans()),
+    st.tuples(st.just("retention"), st.integers(0, 4000)),
 ), max_size=40)
 
 
@@ -29,7 +30,8 @@ def test_log_matches_model(operations, segment_bytes, interval):
     m = LogManager(data_dir, Config())
     m.load()
     try:
-        m.create_topic("t", 1, {"segment.bytes": segment_bytes, "index.interval.bytes": interval})
+        m.create_topic("t", 1, {"segment.bytes": segment_bytes, "index.interval.bytes": interval,
+                                "retention.bytes": "2000"})
         model: list[bytes] = []     # value of each offset
         start = 0
         for op in operations:
@@ -60,6 +62,12 @@ def test_log_matches_model(operations, segment_bytes, interval):
                 target = op[1] % (len(model) + 1)
                 start = max(start, target)
                 assert p.delete_records_before(target) == start
+            elif op[0] == "retention":
+                before = p.size_bytes()
+                m.run_retention(op[1])     # timestamps are 2023: retention.ms (7 days) keeps all
+                assert p.log_end_offset == len(model) and p.log_start_offset >= start
+                assert p.size_bytes() == before or p.size_bytes() >= 2000
+                start = p.log_start_offset
             else:
                 if op[1]:
                     m.close()
