@@ -12,6 +12,12 @@ first when the active segment itself is due; ListOffsets by timestamp returns th
 record at or after the time (records are decoded for uncompressed and gzip batches; for
 snappy, lz4 and zstd batches the batch's first offset is returned, as we carry no codec for
 them); MAX_TIMESTAMP likewise.
+
+Deliberate differences: a request bigger than segment.bytes raises RecordTooLargeError (Kafka
+answers RECORD_LIST_TOO_LARGE); deleted segments are unlinked at once rather than after
+file.delete.delay.ms (reads hold copies, never file mappings); message.timestamp.difference.max.ms
+and compression.type are accepted and reported but not enforced (batches are stored as the
+producer compressed them); there is no compaction yet, so cleanup.policy=compact keeps all.
 """
 
 from __future__ import annotations
