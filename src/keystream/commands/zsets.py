@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 from math import isfinite, isinf, isnan
+from operator import itemgetter
 from typing import Any
 
 from keystream.commands.registry import command
@@ -61,6 +62,7 @@ _WS_SET = frozenset(_WS)
 _NONZERO = frozenset(b"123456789abcdefABCDEF")
 _DEC_EDGE = frozenset(b"+-.0123456789")
 _NUM_START = frozenset(b"+-.0123456789")
+_MEMBER = itemgetter(1)
 _ENTRIES = "zset-max-listpack-entries"
 _VALUE = "zset-max-listpack-value"
 
@@ -204,13 +206,14 @@ def _members_reply(zs: ZSet, items: list[tuple[float, bytes]]) -> Any:
     bulk = zs.bulk
     if bulk is None:
         bulk = zs.bulk = {}
-    get = bulk.get
-    parts = [get(m) for _, m in items]
-    if None in parts:
-        for i, (_, m) in enumerate(items):
-            if parts[i] is None:
-                parts[i] = bulk[m] = b"$%d\r\n%s\r\n" % (len(m), m)
-    return Raw(b"*%d\r\n%s" % (len(parts), b"".join(parts)))
+    try:
+        body = b"".join(map(bulk.__getitem__, map(_MEMBER, items)))
+    except KeyError:
+        for _, m in items:
+            if m not in bulk:
+                bulk[m] = b"$%d\r\n%s\r\n" % (len(m), m)
+        body = b"".join(map(bulk.__getitem__, map(_MEMBER, items)))
+    return Raw(b"*%d\r\n%s" % (len(items), body))
 
 
 def _store_zset(client: Any, dst: bytes, items: Any) -> int:
