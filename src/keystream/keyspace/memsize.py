@@ -1,0 +1,107 @@
+"""How many bytes a key and its value take, estimated from our own Python objects.
+
+This is MEMORY USAGE's estimator, in the spirit of Redis's objectComputeSize: the fixed
+cost of a container is measured exactly (`sys.getsizeof` of the dict, set, deque, ...),
+and the cost of its elements is the average size of the first `samples` elements
+multiplied by the element count, so big containers cost O(samples) to estimate.
+`samples <= 0` means "measure every element".
+
+What is counted, per type:
+- string (`bytes`): the bytes object.
+- hash: the dict table plus, per field, the field and value objects.
+- set: the set table plus the member objects.
+- list: the deque blocks plus the stored (RESP-encoded) element objects.
+- sorted set: the member -> score dict, the score floats, and the sorted list's
+  (score, member) tuples and the pointers to them; plus the cached reply bulks when the
+  commands keep them for a big set.
+- any other value: `sys.getsizeof` of the object itself.
+
+Objects shared between keys (the short hash fields `datatypes.hash.share` pools, equal
+members cached in a zset's reply bulks) are counted for every key that refers to them,
+as Redis counts each key's own copy: the answer is what the key would cost on its own.
+Deliberately not counted: the per-key entries in the database's access-time and expiry
+dicts (Redis leaves the expires dict out of MEMORY USAGE too).
+"""
+
+from __future__ import annotations
+
+import sys
+from itertools import islice
+from typing import Any
+
+from keystream.keyspace.datatypes.hash import Hash
+from keystream.keyspace.datatypes.list import ListValue
+from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.zset import ZSet
+
+__all__ = ["DEFAULT_SAMPLES", "key_size", "value_size"]
+
+DEFAULT_SAMPLES = 5  # as Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES
+
+_getsizeof = sys.getsizeof
+_POINTER = 8
+# A CPython dict entry (hash, key and value pointers) and its index slot, in a table that
+# is resized once two thirds full: what one more key costs the database's dict.
+_DICT_ENTRY = (3 * _POINTER + _POINTER) * 3 // 2
+# One (score, member) entry of a sorted set's SortedList: the 2-tuple, its float (the
+# member object itself is counted once, as the dict key) and the sublist's pointer to it.
+_ZSET_NODE = _getsizeof((0.0, b"")) + _getsizeof(0.0) + _POINTER
+# The SortedList object and its bookkeeping lists (_lists, _maxes, _index), when empty.
+_SORTED_LIST = 4 * _getsizeof([]) + 64
+
+
+def key_size(key: bytes) -> int:
+    """The key object plus its entry in the database's main dict."""
+    return _getsizeof(key) + _DICT_ENTRY
+
+
+def value_size(value: Any, samples: int = DEFAULT_SAMPLES) -> int:
+    """The estimated size in bytes of a stored value (see the module docstring)."""
+    t = type(value)
+    if t is bytes:
+        return _getsizeof(value)
+    if t is Hash:
+        return _getsizeof(value) + _scaled(_pair_sizes(value, samples), len(value))
+    if t is Set or t is ListValue:
+        return _getsizeof(value) + _scaled(_sizes(value, samples), len(value))
+    if t is ZSet:
+        return _zset_size(value, samples)
+    return _getsizeof(value)
+
+
+def _sizes(items: Any, samples: int) -> tuple[int, int]:
+    """(total size, count) of the first `samples` objects of items (all if samples <= 0)."""
+    it = items if samples <= 0 else islice(items, samples)
+    total = n = 0
+    for obj in it:
+        total += _getsizeof(obj)
+        n += 1
+    return total, n
+
+
+def _pair_sizes(mapping: dict, samples: int) -> tuple[int, int]:
+    """As `_sizes`, counting each sampled key together with its value."""
+    it = mapping.items() if samples <= 0 else islice(mapping.items(), samples)
+    total = n = 0
+    for k, v in it:
+        total += _getsizeof(k) + _getsizeof(v)
+        n += 1
+    return total, n
+
+
+def _scaled(sampled: tuple[int, int], count: int) -> int:
+    """The sampled total extrapolated to `count` elements."""
+    total, n = sampled
+    if n == 0:
+        return 0
+    return total if n == count else int(total / n * count)
+
+
+def _zset_size(z: ZSet, samples: int) -> int:
+    n = len(z)
+    size = (_getsizeof(z) + _getsizeof(z.scores) + _SORTED_LIST
+            + _scaled(_sizes(z.scores, samples), n) + n * _ZSET_NODE)
+    bulk = z.bulk
+    if bulk:
+        size += _getsizeof(bulk) + _scaled(_sizes(bulk.values(), samples), len(bulk))
+    return size
