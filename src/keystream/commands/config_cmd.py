@@ -33,6 +33,27 @@ def config_get_command(client, argv):
     return out
 
 
+# Settings Redis cannot change at run time either; every other setting that is fixed here
+# (bind, port, dir, ...) accepts a CONFIG SET to the value it already has, as a no-op.
+REDIS_IMMUTABLE = frozenset({
+    "daemonize", "supervised", "pidfile", "io-threads", "io-threads-do-reads", "cluster-enabled",
+    "cluster-config-file", "cluster-port", "unixsocket", "unixsocketperm", "syslog-enabled",
+    "syslog-ident", "syslog-facility", "always-show-logo", "set-proc-title", "disable-thp",
+    "aclfile", "tcp-backlog", "appenddirname", "appendfilename", "databases", "logfile",
+    "enable-debug-command", "enable-module-command", "enable-protected-configs",
+    "server_cpulist", "bio_cpulist", "aof_rewrite_cpulist", "bgsave_cpulist",
+})
+
+
+def _unchanged(config: Any, s: Setting, raw: bytes) -> bool:
+    if s.name in REDIS_IMMUTABLE:
+        return False
+    try:
+        return s.parse(raw.decode("utf-8", "replace")) == config.values[s.name]
+    except ConfigError:
+        return False
+
+
 def _check_value(s: Setting, text: str) -> str | None:
     """Redis's reason for refusing text as a value of s, or None if it is acceptable."""
     kind = s.kind
@@ -85,7 +106,7 @@ def config_set_command(client, argv):
             s = None
         if s is None or not s.redis_visible:
             raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-        if not s.mutable:
+        if not s.mutable and not _unchanged(config, s, argv[i + 1]):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set immutable config")
         if s.name in seen:

@@ -37,7 +37,7 @@ class _Blocked:
 BLOCKED = _Blocked()
 
 # Commands that run at once even inside MULTI.
-_MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"unwatch", b"quit", b"reset"})
+_MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
 # Commands allowed without authentication.
 _NO_AUTH = frozenset({b"auth", b"hello", b"quit", b"reset"})
 # Commands a RESP2 client in subscribed state may send.
@@ -56,11 +56,13 @@ def resolve(argv: list[bytes]) -> Command:
         raise CommandError(errors.unknown_command(argv[0], argv[1:]))
     if cmd.subcommands:
         if len(argv) == 1:
-            raise CommandError(errors.wrong_arity(cmd.name))
-        sub = cmd.subcommands.get(argv[1].lower())
-        if sub is None:
-            raise CommandError(errors.unknown_subcommand(argv[1], cmd.name))
-        cmd = sub
+            if cmd.handler is None:  # a pure container (COMMAND alone has its own handler)
+                raise CommandError(errors.wrong_arity(cmd.name))
+        else:
+            sub = cmd.subcommands.get(argv[1].lower())
+            if sub is None:
+                raise CommandError(errors.unknown_subcommand(argv[1], cmd.name))
+            cmd = sub
     arity = cmd.arity
     n = len(argv)
     if (arity > 0 and n != arity) or n < -arity:
@@ -140,7 +142,7 @@ def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command |
             known.rejected_calls += 1
         _reject(client, e, out)
         return None
-    if cmd.container is None and len(_FAST) < _FAST_CAP:
+    if cmd.container is None and not cmd.subcommands and len(_FAST) < _FAST_CAP:
         _FAST[argv[0]] = cmd
     return cmd
 
@@ -242,12 +244,21 @@ PAUSED = _Paused()
 def _may_replicate(client: "Client", cmd: Command) -> bool:
     """Whether CLIENT PAUSE WRITE holds this command back (writes, may-replicate commands,
     and an EXEC whose queue holds one)."""
-    flags = cmd.flags
-    if "write" in flags or "may_replicate" in flags:
+    if _pausable(cmd):
         return True
     if cmd.name == "exec" and client.multi:
-        return any("write" in c.flags or "may_replicate" in c.flags for c, _ in client.multi)
+        return any(_pausable(c) for c, _ in client.multi)
     return False
+
+
+# Commands Redis flags may-replicate (they may propagate something although not writes).
+_MAY_REPLICATE = frozenset({"pfcount", "publish", "spublish", "eval", "evalsha", "fcall",
+                            "script|load", "script|flush"})
+
+
+def _pausable(cmd: Command) -> bool:
+    flags = cmd.flags
+    return "write" in flags or "may_replicate" in flags or cmd.name in _MAY_REPLICATE
 
 
 def _postpone(client: "Client", pause: PauseState, argv: list[bytes]) -> None:
