@@ -250,3 +250,21 @@ def test_command_info_and_getkeys(pair):
     assert ours == theirs
     pair.run("COMMAND", "GETKEYS", "MEMORY", "USAGE", "key")
     pair.run("COMMAND", "GETKEYS", "MEMORY", "USAGE", "key", "SAMPLES", "3")
+
+
+def _raw_reply(port: int, command: bytes) -> bytes:
+    """The raw bytes of HELLO 3 and one reply (read up to the PONG sent after them)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"HELLO 3\r\n" + command + b"\r\nPING\r\n")
+        data = b""
+        while not data.endswith(b"+PONG\r\n"):
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            data += chunk
+    return data
+
+
+def test_command_docs_arguments(keystream_server, redis_server):
+    ours = _raw_reply(keystream_server.port, b"COMMAND DOCS memory|usage")
+    theirs = _raw_reply(redis_server.port, b"COMMAND DOCS memory|usage")
+    assert ours[ours.index(b"arguments"):] == theirs[theirs.index(b"arguments"):]

@@ -130,6 +130,8 @@ def command_docs(cmd: Command) -> dict:
 def _to_reply(value: Any) -> Any:
     if isinstance(value, dict):
         return {_to_reply(k): _to_reply(v) for k, v in value.items()}
+    if isinstance(value, SetReply):  # e.g. an argument's flags: a set of status strings
+        return SetReply(_to_reply(v) for v in value)
     if isinstance(value, (list, tuple)):
         return [_to_reply(v) for v in value]
     if isinstance(value, str):
