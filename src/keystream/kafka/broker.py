@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from keystream.kafka.apis.registry import load_all
 from keystream.kafka.connection import KafkaConnection
+from keystream.kafka.groups.coordinator import GroupCoordinator
 from keystream.log.manager import LogManager
 
 if TYPE_CHECKING:
@@ -61,12 +62,14 @@ class KafkaBroker:
         # Broker settings changed through AlterConfigs, and their values before the first change.
         self.dynamic_settings: set[str] = set()
         self.startup_settings: dict[str, Any] = {}
+        self.groups = GroupCoordinator(self)
 
     # -- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.logs.load()
         self.cluster_id = self._load_cluster_id()
+        self.groups.start()      # loads __consumer_offsets in the background
         from keystream.server import _bind_hosts
 
         self._listener = await loop.create_server(
@@ -77,6 +80,7 @@ class KafkaBroker:
         self._schedule_flush()
 
     async def stop(self) -> None:
+        await self.groups.stop()
         for t in self._timers:
             t.cancel()
         self._timers.clear()

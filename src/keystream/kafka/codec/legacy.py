@@ -12,6 +12,10 @@ differences that Kafka 3.x's JSON message definitions state for the older versio
 - DescribeConfigsResponse: ConfigSource and Synonyms are "1+"; IsDefault (bool) is "0" only,
   placed after ReadOnly.
 - DescribeLogDirs v0 = v1 (v1 only changed throttling behaviour).
+- OffsetCommitRequest: GenerationIdOrMemberEpoch and MemberId are "1+", RetentionTimeMs "2-4",
+  OffsetCommitRequestPartition.CommitTimestamp "1" only (after CommittedOffset); the
+  responses of v0/v1 are v2's.
+- OffsetFetch v0 = v1 (v0 read ZooKeeper-stored offsets; the wire format is the same).
 """
 
 from __future__ import annotations
@@ -40,6 +44,13 @@ _DERIVATIONS: dict[tuple[int, int], tuple[int, Changes, Changes]] = {
               {"DescribeConfigsResourceResult": (("config_source", "synonyms"),
                                                  (("read_only", "is_default", "bool", False),))}),
     (35, 0): (1, {}, {}),
+    # OffsetCommit v0/v1 and OffsetFetch v0 (consumer groups): see the notes above _DERIVATIONS.
+    (8, 0): (2, {"OffsetCommitRequest": (("generation_id_or_member_epoch", "member_id", "retention_time"), ())},
+             {}),
+    (8, 1): (2, {"OffsetCommitRequest": (("retention_time",), ()),
+                 "OffsetCommitRequestPartition": ((), (("committed_offset", "commit_timestamp", "int64", -1),))},
+             {}),
+    (9, 0): (1, {}, {}),
 }
 LEGACY = frozenset(_DERIVATIONS)
 
