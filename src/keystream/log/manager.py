@@ -6,6 +6,7 @@ Disk layout (Kafka's, under the data dir):
     kafka/<topic>-<partition>/                segments (see segment.py) + partition.metadata
     kafka/recovery-point-offset-checkpoint    per partition: offsets below are fsynced
     kafka/log-start-offset-checkpoint         per partition: log start offsets (DeleteRecords)
+    kafka/cleaner-offset-checkpoint           per partition: first dirty offset (compaction)
     kafka/.kafka_cleanshutdown                written by close(), removed by load()
 
 Topic metadata files are replaced atomically (write tmp, fsync, rename, fsync the dir). A
@@ -15,7 +16,8 @@ topic (or of an older topic of the same name, by topic id) are removed.
 
 Threading: everything runs on the event loop except the jobs `flush_async()` returns, which
 only fsync duplicated file descriptors and write the checkpoint files; run them in a worker
-thread. After an unclean shutdown `load()` recovers (validates, truncates, re-indexes) each
+thread; the log cleaner (cleaner.py) is stepped from the loop by `run_cleaner()` within a time
+budget and fsyncs in its own worker thread. After an unclean shutdown `load()` recovers (validates, truncates, re-indexes) each
 partition from its recovery point on.
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 
 from keystream.config import Config
 from keystream.log import topic_config
+from keystream.log.cleaner import LogCleaner
 from keystream.log.errors import (
     InvalidPartitionsError,
     InvalidTopicError,
@@ -51,6 +54,7 @@ _MAX_TOPIC_LEN = 249
 _CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
 _RECOVERY_CHECKPOINT = "recovery-point-offset-checkpoint"
 _START_CHECKPOINT = "log-start-offset-checkpoint"
+_CLEANER_CHECKPOINT = "cleaner-offset-checkpoint"
 _BROKER_SETTINGS = {d.broker_setting for d in TOPIC_CONFIGS.values()}
 
 
@@ -93,6 +97,7 @@ class LogManager:
         self._logs: dict[str, list[PartitionLog]] = {}
         self._checkpoint_lock = threading.Lock()
         self.truncated_bytes = 0     # bytes recovery cut off in the last load()
+        self.cleaner = LogCleaner(self)
         for key in TOPIC_CONFIGS:       # fail early on a bad broker default
             topic_config.broker_default(config, key)
         config.listeners.append(self._on_broker_config_change)
@@ -106,6 +111,7 @@ class LogManager:
         clean = os.path.exists(marker)
         recovery = _read_checkpoint(os.path.join(self.kafka_dir, _RECOVERY_CHECKPOINT))
         starts = _read_checkpoint(os.path.join(self.kafka_dir, _START_CHECKPOINT))
+        cleaned = _read_checkpoint(os.path.join(self.kafka_dir, _CLEANER_CHECKPOINT))
         for name in sorted(os.listdir(self.meta_dir)):
             path = os.path.join(self.meta_dir, name)
             if not name.endswith(".json"):
@@ -132,6 +138,7 @@ class LogManager:
                                         recovery.get((meta.name, p), 0), starts.get((meta.name, p), 0),
                                         clean)
                 self.truncated_bytes += log.truncated_bytes
+                log.first_dirty_offset = cleaned.get((meta.name, p), 0)
                 logs.append(log)
             self._logs[meta.name] = logs
         for name in os.listdir(self.kafka_dir):
@@ -183,6 +190,7 @@ class LogManager:
         del self.topics[name]
         doomed: list[str] = []
         for log in self._logs.pop(name, []):
+            self.cleaner.forget(log)
             log.delete()
             target = os.path.join(self.kafka_dir, f"{meta.topic_id.hex}-{log.index}.delete")
             os.rename(log.dir, target)
@@ -283,6 +291,17 @@ class LogManager:
         for log in self.all_partitions():
             log.run_retention(now_ms)
 
+    def run_cleaner(self, now_ms: int, budget_s: float) -> bool:
+        """Compact for about budget_s seconds; True if work remains (call again soon), else back off."""
+        if not self.config["log.cleaner.enable"]:
+            return False
+        return self.cleaner.step(now_ms, budget_s)
+
+    def write_cleaner_checkpoint(self, entries: list[tuple[str, int, int]]) -> None:
+        """Write `cleaner-offset-checkpoint` (called by the cleaner's worker thread and at close)."""
+        with self._checkpoint_lock:
+            _write_checkpoint(os.path.join(self.kafka_dir, _CLEANER_CHECKPOINT), entries)
+
     def flush_async(self, now_ms: int) -> Callable[[], None] | None:
         """Collect what the flush policy says is due; return a job for a worker thread, or None.
 
@@ -336,6 +355,7 @@ class LogManager:
 
     def close(self) -> None:
         """fsync everything, write checkpoints and the clean-shutdown marker."""
+        self.cleaner.close()
         logs = self.all_partitions()
         for log in logs:
             log.close()
@@ -343,6 +363,9 @@ class LogManager:
         if not os.path.isdir(self.kafka_dir):
             return
         self._write_checkpoints(logs)
+        cleaned = [(log.topic, log.index, log.first_dirty_offset) for log in logs if log.first_dirty_offset > 0]
+        if cleaned or os.path.exists(os.path.join(self.kafka_dir, _CLEANER_CHECKPOINT)):
+            self.write_cleaner_checkpoint(cleaned)
         _atomic_write(os.path.join(self.kafka_dir, _CLEAN_SHUTDOWN), b"")
         self._logs = {}
         self.topics = {}

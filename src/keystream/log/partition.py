@@ -17,7 +17,8 @@ Deliberate differences: a request bigger than segment.bytes raises RecordTooLarg
 answers RECORD_LIST_TOO_LARGE); deleted segments are unlinked at once rather than after
 file.delete.delay.ms (reads hold copies, never file mappings); message.timestamp.difference.max.ms
 and compression.type are accepted and reported but not enforced (batches are stored as the
-producer compressed them); there is no compaction yet, so cleanup.policy=compact keeps all.
+producer compressed them). Compaction (cleanup.policy=compact) is cleaner.py's: it rewrites
+inactive segments in place of the originals, so segments may hold offset gaps and be empty.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bisect import bisect_right
 from typing import NamedTuple
 
 from keystream.log.batch import patch_log_append_time, read_records, validate_batches
+from keystream.log.cleaner import recover_swaps
 from keystream.log.errors import OffsetOutOfRangeError, RecordTooLargeError
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -66,6 +68,8 @@ class PartitionLog:
         self.unflushed_messages = 0
         self.last_flush_ms = 0
         self.truncated_bytes = 0      # what recovery cut off at load (reported by the manager)
+        self.first_dirty_offset = 0   # cleaner checkpoint: below it the log is compacted
+        self.delete_horizon_ms = -1   # when tombstones kept by the last cleaning may go (-1: none)
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -76,6 +80,7 @@ class PartitionLog:
         log = cls(dir_path, topic, index, config)
         os.makedirs(dir_path, exist_ok=True)
         _write_partition_metadata(dir_path, topic_id)
+        recover_swaps(dir_path)
         bases: list[int] = []
         for name in os.listdir(dir_path):
             stem, _, ext = name.partition(".")
@@ -263,7 +268,8 @@ class PartitionLog:
             if cfg.retention_ms >= 0:
                 n = 0
                 for seg in self.segments:
-                    if seg.size == 0 or now_ms - seg.largest_timestamp() <= cfg.retention_ms:
+                    if (seg.size == 0 and seg is self.segments[-1]
+                            or now_ms - seg.largest_timestamp() <= cfg.retention_ms):
                         break
                     n += 1
                 deleted += self._delete_prefix(n, now_ms)
@@ -271,7 +277,7 @@ class PartitionLog:
                 diff = self.size_bytes() - cfg.retention_bytes
                 n = 0
                 for seg in self.segments:
-                    if seg.size == 0 or diff - seg.size < 0:
+                    if seg.size == 0 and seg is self.segments[-1] or diff - seg.size < 0:
                         break
                     diff -= seg.size
                     n += 1
@@ -280,9 +286,10 @@ class PartitionLog:
         return deleted
 
     def _count_start_breached(self) -> int:
+        # by the next segment's base offset, as Kafka: a compacted segment may end in a gap
         n = 0
-        for seg in self.segments[:-1]:
-            if seg.next_offset > self.log_start_offset:
+        for seg in self.segments[1:]:
+            if seg.base_offset > self.log_start_offset:
                 break
             n += 1
         return n
@@ -301,6 +308,12 @@ class PartitionLog:
         first = self.segments[0].base_offset
         self.log_start_offset = max(self.log_start_offset, first)
         return n
+
+    def replace_segments(self, old: list[Segment], new: Segment) -> None:
+        """Put new (a cleaned segment) in place of the consecutive segments old (files already swapped)."""
+        i = self.segments.index(old[0])
+        self.segments[i:i + len(old)] = [new]
+        self._bases[i:i + len(old)] = [new.base_offset]
 
     # -- flushing -----------------------------------------------------------------------------
 

@@ -171,6 +171,11 @@ class LogConfig:
     delete_enabled: bool
     flush_messages: int
     flush_ms: int
+    compact_enabled: bool
+    delete_retention_ms: int
+    min_compaction_lag_ms: int
+    max_compaction_lag_ms: int
+    min_cleanable_ratio: float
 
 
 def resolve(config: Config, overrides: dict[str, str]) -> LogConfig:
@@ -193,4 +198,9 @@ def resolve(config: Config, overrides: dict[str, str]) -> LogConfig:
         delete_enabled="delete" in get("cleanup.policy"),
         flush_messages=get("flush.messages"),
         flush_ms=get("flush.ms"),
+        compact_enabled="compact" in get("cleanup.policy"),
+        delete_retention_ms=get("delete.retention.ms"),
+        min_compaction_lag_ms=get("min.compaction.lag.ms"),
+        max_compaction_lag_ms=get("max.compaction.lag.ms"),
+        min_cleanable_ratio=get("min.cleanable.dirty.ratio"),
     )
