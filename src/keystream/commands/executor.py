@@ -191,7 +191,10 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
     if (server.dirty != dirty or client.propagate_override) and server.propagate_listeners:
         override = client.propagate_override
         if override is None:
-            server.propagate(client.db_index, [argv])
+            # Only a write command propagates itself: a read that changed the dirty count
+            # did so by expiring keys lazily, and those deletions were propagated as DELs.
+            if cmd.is_write:
+                server.propagate(client.db_index, [argv])
         elif override:
             server.propagate(client.db_index, override)
     return reply

@@ -74,6 +74,9 @@ class Command:
     rejected_calls: int = 0
     failed_calls: int = 0
 
+    def __post_init__(self) -> None:
+        self.is_write = "write" in self.flags
+
     @property
     def fullname(self) -> str:
         return self.name
