@@ -59,6 +59,7 @@ class KafkaBroker:
         self._listener: asyncio.AbstractServer | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._flush_running: asyncio.Future[None] | None = None
+        self._cleaner_timer: asyncio.TimerHandle | None = None
         # Broker settings changed through AlterConfigs, and their values before the first change.
         self.dynamic_settings: set[str] = set()
         self.startup_settings: dict[str, Any] = {}
@@ -76,6 +77,7 @@ class KafkaBroker:
             lambda: KafkaConnection(self), host=_bind_hosts(self.config["bind"]),
             port=self.config["kafka-port"], reuse_address=True, backlog=511,
         )
+        self._cleaner_tick()
         self._schedule_retention()
         self._schedule_flush()
 
@@ -153,6 +155,19 @@ class KafkaBroker:
                 self._flush_running = asyncio.get_running_loop().run_in_executor(None, job)
                 self._flush_running.add_done_callback(_log_flush_error)
         self._schedule_flush()
+
+    def _cleaner_tick(self) -> None:
+        """Compact logs for a 20 ms slice; again in 10 ms while work remains, else after the backoff."""
+        try:
+            more = self.logs.run_cleaner(_now_ms(), 0.02)
+        except Exception:
+            log.exception("log cleaner failed")
+            more = False
+        if self._cleaner_timer in self._timers:
+            self._timers.remove(self._cleaner_timer)
+        delay = 0.01 if more else self.config["log.cleaner.backoff.ms"] / 1000
+        self._cleaner_timer = asyncio.get_running_loop().call_later(delay, self._cleaner_tick)
+        self._timers.append(self._cleaner_timer)
 
     # -- long polling ------------------------------------------------------------------
     def notify_append(self, topic: str, partition: int) -> None:
