@@ -229,6 +229,12 @@ SETTINGS: list[Setting] = [
             minimum=0, maximum=_INT_MAX, redis_visible=False),
     Setting("socket.request.max.bytes", "int", 104857600, False, "Largest Kafka request",
             minimum=1, maximum=_INT_MAX, redis_visible=False),
+    # --- Kafka idempotent producers (issue: idempotent producers) ----------------------
+    Setting("producer.id.expiration.ms", "int", 86400000, True,
+            "Forget a producer id this long after its last batch's timestamp",
+            minimum=1, maximum=_INT_MAX, redis_visible=False),
+    Setting("producer.id.expiration.check.interval.ms", "int", 600000, False,
+            "How often idle producer ids are looked for", minimum=1, maximum=_INT_MAX, redis_visible=False),
     # --- Kafka consumer groups (issue: Kafka consumer groups) -------------------------
     Setting("group.initial.rebalance.delay.ms", "int", 3000, True,
             "Wait this long for more members before the first rebalance of an empty group",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from keystream.kafka.apis.registry import load_all
 from keystream.kafka.connection import KafkaConnection
 from keystream.kafka.groups.coordinator import GroupCoordinator
+from keystream.kafka.txn.producer_ids import ProducerIdManager
 from keystream.log.manager import LogManager
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class KafkaBroker:
         self.node_id: int = self.config["node.id"]
         self.data_dir = self.config["dir"]
         self.logs = LogManager(self.data_dir, self.config)
+        self.producer_ids = ProducerIdManager(os.path.join(self.data_dir, "meta"))
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
@@ -80,6 +82,7 @@ class KafkaBroker:
         self._cleaner_tick()
         self._schedule_retention()
         self._schedule_flush()
+        self._expire_producers_tick()
 
     async def stop(self) -> None:
         await self.groups.stop()
@@ -137,6 +140,17 @@ class KafkaBroker:
         except Exception:
             log.exception("retention check failed")
         self._schedule_retention()
+
+    def _expire_producers_tick(self) -> None:
+        """Forget idle producer ids (producer.id.expiration.ms), now and every check interval."""
+        try:
+            now, ttl = _now_ms(), self.config["producer.id.expiration.ms"]
+            for plog in self.logs.all_partitions():
+                plog.producers.remove_expired(now, ttl)
+        except Exception:
+            log.exception("producer id expiration failed")
+        delay = self.config["producer.id.expiration.check.interval.ms"] / 1000
+        self._timers.append(asyncio.get_running_loop().call_later(delay, self._expire_producers_tick))
 
     def _schedule_flush(self) -> None:
         loop = asyncio.get_running_loop()

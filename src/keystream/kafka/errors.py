@@ -10,6 +10,7 @@ from __future__ import annotations
 from kio.schema.errors import ErrorCode
 
 from keystream.log import errors as log_errors
+from keystream.log import producer_state
 
 __all__ = ["ErrorCode", "error_for"]
 
@@ -24,6 +25,8 @@ _MAP: dict[type[Exception], ErrorCode] = {
     log_errors.InvalidConfigError: ErrorCode.invalid_config,
     log_errors.InvalidPartitionsError: ErrorCode.invalid_partitions,
     log_errors.PolicyViolationError: ErrorCode.policy_violation,
+    producer_state.OutOfOrderSequenceError: ErrorCode.out_of_order_sequence_number,
+    producer_state.InvalidProducerEpochError: ErrorCode.invalid_producer_epoch,
     log_errors.LogError: ErrorCode.kafka_storage_error,
 }
 

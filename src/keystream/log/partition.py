@@ -34,6 +34,7 @@ from typing import NamedTuple
 from keystream.log.batch import patch_log_append_time, read_records, validate_batches
 from keystream.log.cleaner import recover_swaps
 from keystream.log.errors import OffsetOutOfRangeError, RecordTooLargeError
+from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
 
@@ -68,6 +69,7 @@ class PartitionLog:
         self.unflushed_messages = 0
         self.last_flush_ms = 0
         self.truncated_bytes = 0      # what recovery cut off at load (reported by the manager)
+        self.producers = ProducerStateManager(dir_path)   # idempotent producers (producer_state.py)
         self.first_dirty_offset = 0   # cleaner checkpoint: below it the log is compacted
         self.delete_horizon_ms = -1   # when tombstones kept by the last cleaning may go (-1: none)
 
@@ -118,6 +120,8 @@ class PartitionLog:
         log.log_start_offset = min(max(log_start, segments[0].base_offset), log.log_end_offset)
         log.recovery_point = log.log_end_offset if clean else min(recovery_point, log.log_end_offset)
         log.checkpointed_start = log.log_start_offset
+        log.producers = ProducerStateManager(dir_path)
+        log.producers.load(segments, log.log_start_offset, log.log_end_offset)
         return log
 
     # -- writing ------------------------------------------------------------------------------
@@ -134,6 +138,12 @@ class PartitionLog:
             raise RecordTooLargeError(
                 f"The request of {total} bytes is larger than the segment size {cfg.segment_bytes}")
         base = self.log_end_offset
+        staged = None
+        if mv[43] < 0x80 or len(infos) > 1:   # the first batch has a producer id (>= 0), or several
+            staged = self.producers.prepare(mv, infos, base, now_ms if cfg.log_append_time else -1)
+            if type(staged) is BatchMetadata:   # a retry of an append that succeeded: its offsets
+                return AppendResult(staged.first_offset, staged.last_offset, staged.timestamp,
+                                    self.log_start_offset, 0)
         log_append = cfg.log_append_time
         pack = _I64.pack
         if len(infos) == 1:
@@ -166,6 +176,8 @@ class PartitionLog:
             seg.note_batch(offset - 1, size, now_ms if log_append else ts, interval)
         self.log_end_offset = offset
         self.unflushed_messages += count
+        if staged:
+            self.producers.commit(staged)
         return AppendResult(base, last, now_ms if log_append else -1, self.log_start_offset, count)
 
     def _should_roll(self, seg: Segment, size: int, last: int, batch_ts: int, now_ms: int) -> bool:
@@ -177,6 +189,7 @@ class PartitionLog:
         return waited > cfg.segment_ms - seg.roll_jitter_ms
 
     def _roll(self, now_ms: int) -> Segment:
+        self.producers.take_snapshot(self.log_end_offset)
         self.segments[-1].on_roll()
         seg = Segment(self.dir, self.log_end_offset, now_ms)
         jitter = self.config.segment_jitter_ms
@@ -306,6 +319,7 @@ class PartitionLog:
         for seg in doomed:
             seg.delete_files()
         first = self.segments[0].base_offset
+        self.producers.delete_snapshots_before(first)
         self.log_start_offset = max(self.log_start_offset, first)
         return n
 
@@ -348,6 +362,7 @@ class PartitionLog:
         return any(s.dirty for s in self.segments[:-1])
 
     def close(self) -> None:
+        self.producers.take_snapshot(self.log_end_offset, sync=True)
         for seg in self.segments:
             seg.write_indexes()
             if seg.fd >= 0:
