@@ -125,6 +125,7 @@ class RespProtocol(asyncio.Protocol):
         self.client: Client | None = None
         self.parser: RequestParser | None = None
         self.pending: deque[list[bytes]] = deque()
+        self.pending_error: str | None = None
         self.closed = False
         self.reading_paused = False
         self.write_paused = False
@@ -168,7 +169,12 @@ class RespProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        if self.reading_paused and self.transport is not None and not self.closed:
+        if self.closed or self.transport is None:
+            return
+        if self.pending:
+            self.run_pending()
+        if (self.reading_paused and not self.write_paused and self.pending_error is None
+                and not self.closed):
             self.reading_paused = False
             self.transport.resume_reading()
 
@@ -184,44 +190,62 @@ class RespProtocol(asyncio.Protocol):
             if used > client.qbuf_alloc:
                 client.qbuf_alloc = used if used > QBUF_INITIAL else QBUF_INITIAL
         cmds = parser.feed(data)
-        if self.pending or client.blocked is not None:
+        if parser.error is not None:
+            # Nothing after a malformed frame is read; the error is sent once the commands
+            # before it have been answered (they may be waiting behind a blocked command).
+            self.pending_error = parser.error
+            parser.error = None
+            if not self.reading_paused and self.transport is not None:
+                self.reading_paused = True
+                self.transport.pause_reading()
+        if self.pending or client.blocked is not None or self.write_paused:
             self.pending.extend(cmds)
-            cmds = []
-            if client.blocked is None:
-                self.run_pending()
-                if parser.error is not None:
-                    self._protocol_error(parser.error)
-                return
+            self.run_pending()
+        else:
+            self._run(cmds)
+
+    def _run(self, cmds: list[list[bytes]]) -> None:
+        """Execute cmds in order, writing their replies; what cannot run now is queued.
+
+        Replies go out in one write per call, except that a long batch is flushed every 64
+        commands: once the transport says its buffer is full (`pause_writing`), the rest
+        waits in `pending` until the client has read (`resume_writing`), so a client that
+        pipelines faster than it reads cannot make us buffer its replies without bound.
+        """
+        client = self.client
+        assert client is not None
         out: list[bytes] = []
         execute = self.server.execute
-        for i, argv in enumerate(cmds):
-            execute(client, argv, out)
-            if client.blocked is not None:
-                self.pending.extend(cmds[i + 1:])
+        n = len(cmds)
+        i = 0
+        while i < n:
+            execute(client, cmds[i], out)
+            i += 1
+            if client.blocked is not None or client.close_after_reply:
                 break
-            if client.close_after_reply:
-                break
+            if not i & 63 and out:
+                self.write(b"".join(out))
+                out.clear()
+                if self.write_paused:
+                    break
+        if i < n and not client.close_after_reply:
+            self.pending.extend(cmds[i:])
         if out:
             self.write(b"".join(out))
         if client.close_after_reply:
             self.close_after_write()
-        elif parser.error is not None and client.blocked is None:
-            self._protocol_error(parser.error)
+        elif self.pending_error is not None and not self.pending and client.blocked is None:
+            self._protocol_error(self.pending_error)
 
     def run_pending(self) -> None:
-        """Execute queued commands (after an unblock) until empty or blocked again."""
+        """Execute queued commands (after an unblock, an unpause, or once the client has
+        read its replies) until none are left, or it blocks again, or output fills up."""
         client = self.client
-        if client is None or self.closed:
+        if client is None or self.closed or client.blocked is not None or self.write_paused:
             return
-        out: list[bytes] = []
-        execute = self.server.execute
-        pending = self.pending
-        while pending and client.blocked is None and not client.close_after_reply:
-            execute(client, pending.popleft(), out)
-        if out:
-            self.write(b"".join(out))
-        if client.close_after_reply:
-            self.close_after_write()
+        cmds = list(self.pending)
+        self.pending.clear()
+        self._run(cmds)
 
     # -- output ---------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
