@@ -38,7 +38,9 @@ INT_MAX = 2**31 - 1
 _HiredisProtocolError = hiredis.ProtocolError
 # A multibulk header of a million elements or more: hiredis would allocate the whole list
 # up front (a `*2000000000` header stalls the server), so such reads take the exact path.
-_BIG_MULTIBULK = re.compile(rb"(?:^|\n)\*[0-9]{7}")
+# The pattern is not anchored to line starts (an anchored alternation made the search 15x
+# slower); a value that merely contains such digits just takes the exact path too.
+_BIG_MULTIBULK = re.compile(rb"\*[0-9]{7}")
 
 
 class RequestParser:
