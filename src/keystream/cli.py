@@ -79,5 +79,33 @@ def serve(config_file: str | None, **flags: str | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--bootstrap", default="127.0.0.1:9092", show_default=True, help="Kafka address of the broker")
+@click.option("--group", "groups", multiple=True, help="Only this group (repeatable); default: every group")
+def groups(bootstrap: str, groups: tuple[str, ...]) -> None:
+    """Consumer groups and their lag, as `kafka-consumer-groups --describe` shows them."""
+    from keystream.kafka.groups.client import MiniClient, describe_lag
+
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        with MiniClient(host or "127.0.0.1", int(port)) as client:
+            states, rows = describe_lag(client, list(groups) or None)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"cannot query {bootstrap}: {e}") from None
+    header = ("GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST",
+              "CLIENT-ID")
+    table = [header]
+    for r in rows:
+        table.append((r.group, r.topic, str(r.partition), "-" if r.committed is None else str(r.committed),
+                      "-" if r.log_end is None else str(r.log_end), "-" if r.lag is None else str(r.lag),
+                      r.member_id, r.host, r.client_id))
+    for g, state in sorted(states.items()):
+        if not any(r.group == g for r in rows):
+            table.append((g, "-", "-", "-", "-", "-", "-", "-", f"({state}, no offsets)"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -108,7 +108,7 @@ class SyncResult:
 class Member:
     __slots__ = ("assignment", "client_host", "client_id", "group_instance_id", "is_new", "join_waiter",
                  "last_heartbeat_ms", "member_id", "protocol_type", "protocols", "rebalance_timeout_ms",
-                 "session_timeout_ms", "sync_waiter", "timer")
+                 "session_timeout_ms", "sync_waiter", "timer", "timer_deadline")
 
     def __init__(self, member_id: str, group_instance_id: str | None, client_id: str, client_host: str,
                  rebalance_timeout_ms: int, session_timeout_ms: int, protocol_type: str,
@@ -127,6 +127,7 @@ class Member:
         self.is_new = False
         self.last_heartbeat_ms = 0
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_deadline = 0
 
     def metadata(self, protocol: str | None) -> bytes:
         for name, meta in self.protocols:
@@ -407,11 +408,16 @@ class GroupCoordinator:
 
     # -- timers ----------------------------------------------------------------------------
     def _heartbeat(self, group: Group, member: Member, now: int | None = None) -> None:
-        member.last_heartbeat_ms = self.now_ms() if now is None else now
+        now = self.now_ms() if now is None else now
+        member.last_heartbeat_ms = now
+        timeout = NEW_MEMBER_JOIN_TIMEOUT_MS if member.is_new else member.session_timeout_ms
+        if member.timer is not None and member.timer_deadline > now + timeout:
+            member.timer.cancel()     # e.g. no longer new: the session timeout applies from now
+            member.timer = None
         if member.timer is None:
             assert self._loop is not None
-            timeout = NEW_MEMBER_JOIN_TIMEOUT_MS if member.is_new else member.session_timeout_ms
             member.timer = self._loop.call_later(timeout / 1000, self._heartbeat_due, group, member)
+            member.timer_deadline = now + timeout
 
     def _heartbeat_due(self, group: Group, member: Member) -> None:
         member.timer = None
@@ -426,6 +432,7 @@ class GroupCoordinator:
         if left > 0:
             assert self._loop is not None
             member.timer = self._loop.call_later(left / 1000, self._heartbeat_due, group, member)
+            member.timer_deadline = now + left
             return
         log.info("group %s: member %s session expired", group.group_id, member.member_id)
         self._remove_member_and_update(group, member)
