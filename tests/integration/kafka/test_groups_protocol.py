@@ -1,0 +1,249 @@
+"""Consumer-group APIs at the protocol level (our tiny client over TCP): error codes and versions
+that the client libraries do not exercise on their own."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from keystream.kafka.groups.client import MiniClient
+from tests.conftest import ServerHandle, start_keystream
+
+MEMBER_ID_REQUIRED, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS = 79, 22, 25, 27
+FENCED_INSTANCE_ID, INVALID_SESSION_TIMEOUT, INCONSISTENT_GROUP_PROTOCOL = 82, 26, 23
+GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, GROUP_SUBSCRIBED_TO_TOPIC, UNKNOWN_TOPIC = 69, 68, 86, 3
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerHandle]:
+    h = start_keystream("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4",
+                        kafka=True)
+    yield h
+    h.stop()
+    if "Traceback" in h.log():
+        sys.stderr.write(h.log())
+    shutil.rmtree(h.data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def mc(server: ServerHandle) -> Iterator[MiniClient]:
+    with MiniClient("127.0.0.1", server.kafka_port) as c:
+        yield c
+
+
+@pytest.fixture
+def topic(mc: MiniClient) -> str:
+    name = "pt-" + uuid.uuid4().hex[:8]
+    t = MiniClient.cls(19, 5, "CreatableTopic")
+    r = mc.request(19, 5, topics=(t(name=name, num_partitions=2, replication_factor=1, assignments=(),
+                                     configs=()),), timeout=10000, validate_only=False)
+    assert r.topics[0].error_code == 0
+    return name
+
+
+def gid() -> str:
+    return "pg-" + uuid.uuid4().hex[:8]
+
+
+def subscription(*topics: str) -> bytes:
+    out = struct.pack(">hi", 0, len(topics))
+    for t in topics:
+        out += struct.pack(">h", len(t)) + t.encode()
+    return out + struct.pack(">i", -1)
+
+
+def join(mc: MiniClient, group: str, member_id: str = "", version: int = 5, instance: str | None = None,
+         session: int = 10000, protocol_type: str = "consumer", topics: tuple[str, ...] = ("x",)) -> object:
+    proto = MiniClient.cls(11, version, "JoinGroupRequestProtocol")
+    return mc.request(11, version, group_id=group, session_timeout=session, rebalance_timeout=10000,
+                      member_id=member_id, group_instance_id=instance, protocol_type=protocol_type,
+                      protocols=(proto(name="range", metadata=subscription(*topics)),), reason=None)
+
+
+def sync(mc: MiniClient, group: str, generation: int, member_id: str, assignment: bytes = b"",
+         instance: str | None = None) -> object:
+    a = MiniClient.cls(14, 5, "SyncGroupRequestAssignment")
+    return mc.request(14, 5, group_id=group, generation_id=generation, member_id=member_id,
+                      group_instance_id=instance, protocol_type="consumer", protocol_name="range",
+                      assignments=(a(member_id=member_id, assignment=assignment),))
+
+
+def heartbeat(mc: MiniClient, group: str, generation: int, member_id: str, instance: str | None = None) -> int:
+    return mc.request(12, 4, group_id=group, generation_id=generation, member_id=member_id,
+                      group_instance_id=instance).error_code
+
+
+def stable_member(mc: MiniClient, group: str, **kw: object) -> tuple[str, int]:
+    r = join(mc, group, **kw)  # type: ignore[arg-type]
+    if r.error_code == MEMBER_ID_REQUIRED:
+        r = join(mc, group, member_id=r.member_id, **kw)  # type: ignore[arg-type]
+    assert r.error_code == 0 and r.leader == r.member_id
+    assert sync(mc, group, r.generation_id, r.member_id, b"A", kw.get("instance")).error_code == 0  # type: ignore[arg-type]
+    return r.member_id, r.generation_id
+
+
+def test_member_id_required_round_trip_v4_and_plain_join_v0(mc: MiniClient) -> None:
+    group = gid()
+    r = join(mc, group)
+    assert r.error_code == MEMBER_ID_REQUIRED and r.member_id.startswith("keystream-cli-")
+    r2 = join(mc, group, member_id=r.member_id)
+    assert (r2.error_code, r2.generation_id, r2.leader, r2.member_id) == (0, 1, r.member_id, r.member_id)
+    assert [m.member_id for m in r2.members] == [r.member_id]
+    assert r2.protocol_name == "range"
+    s = sync(mc, group, 1, r.member_id, b"assignment")
+    assert (s.error_code, s.assignment) == (0, b"assignment")
+
+    r0 = join(mc, gid(), version=0)
+    assert r0.error_code == 0 and r0.member_id and r0.generation_id == 1
+
+
+def test_generation_and_member_fencing(mc: MiniClient, server: ServerHandle) -> None:
+    group = gid()
+    m1, gen = stable_member(mc, group)
+    assert heartbeat(mc, group, gen, m1) == 0
+    assert heartbeat(mc, group, gen + 1, m1) == ILLEGAL_GENERATION
+    assert heartbeat(mc, group, gen, "nobody") == UNKNOWN_MEMBER_ID
+    assert sync(mc, group, gen + 5, m1).error_code == ILLEGAL_GENERATION
+    with MiniClient("127.0.0.1", server.kafka_port) as other:     # a second member: the group rebalances
+        r = join(other, group)
+        pending = r.member_id
+        assert heartbeat(mc, group, gen, m1) == 0                  # MEMBER_ID_REQUIRED does not rebalance yet
+        proto = MiniClient.cls(11, 5, "JoinGroupRequestProtocol")
+        box: list[object] = []
+        t = threading.Thread(target=lambda: box.append(other.request(
+            11, 5, group_id=group, session_timeout=10000, rebalance_timeout=10000, member_id=pending,
+            group_instance_id=None, protocol_type="consumer",
+            protocols=(proto(name="range", metadata=subscription("x")),))))
+        t.start()                    # this JoinGroup waits until m1 rejoins
+        deadline = time.monotonic() + 10
+        while heartbeat(mc, group, gen, m1) != REBALANCE_IN_PROGRESS:
+            assert time.monotonic() < deadline
+        r1 = join(mc, group, member_id=m1)
+        t.join(10)
+        r2 = box[0]
+        assert r1.error_code == 0 and r2.error_code == 0  # type: ignore[attr-defined]
+        assert r1.generation_id == r2.generation_id == gen + 1  # type: ignore[attr-defined]
+        assert len(r1.members) == 2 and r2.members == ()   # type: ignore[attr-defined]
+        assert heartbeat(mc, group, gen, m1) == ILLEGAL_GENERATION
+
+
+def test_static_member_fenced_by_new_instance(mc: MiniClient) -> None:
+    group = gid()
+    old, gen = stable_member(mc, group, instance="inst-1")
+    r = join(mc, group, instance="inst-1")          # same instance id, new incarnation
+    assert r.error_code == 0 and r.member_id != old and r.generation_id == gen   # no rebalance
+    assert heartbeat(mc, group, gen, old, "inst-1") == FENCED_INSTANCE_ID
+    assert heartbeat(mc, group, gen, r.member_id, "inst-1") == 0
+    leave_member = MiniClient.cls(13, 5, "MemberIdentity")
+    resp = mc.request(13, 5, group_id=group, members=(leave_member(member_id=old, group_instance_id="inst-1",
+                                                                      reason=None),))
+    assert resp.members[0].error_code == FENCED_INSTANCE_ID
+    resp = mc.request(13, 5, group_id=group, members=(leave_member(member_id="", group_instance_id="inst-1",
+                                                                      reason=None),))
+    assert resp.error_code == 0 and resp.members[0].error_code == 0
+    d = mc.request(15, 5, groups=(group,), include_authorized_operations=True).groups[0]
+    assert d.group_state == "Empty" and d.members == () and d.authorized_operations == 328
+
+
+def test_join_validation_errors(mc: MiniClient) -> None:
+    assert join(mc, gid(), session=1000).error_code == INVALID_SESSION_TIMEOUT
+    group = gid()
+    stable_member(mc, group)
+    assert join(mc, group, version=3, protocol_type="connect").error_code == INCONSISTENT_GROUP_PROTOCOL
+    assert join(mc, "", version=3).error_code == 24     # INVALID_GROUP_ID
+    assert join(mc, gid(), member_id="made-up", version=3).error_code == UNKNOWN_MEMBER_ID
+
+
+def test_find_coordinator_batched_and_single(mc: MiniClient, server: ServerHandle) -> None:
+    r = mc.request(10, 4, key_type=0, coordinator_keys=("a", "b"))
+    assert [(c.key, c.node_id, c.port, c.error_code) for c in r.coordinators] == \
+        [("a", 0, server.kafka_port, 0), ("b", 0, server.kafka_port, 0)]
+    r0 = mc.request(10, 0, key="a")
+    assert (r0.error_code, r0.node_id, r0.port) == (0, 0, server.kafka_port)
+
+
+def _commit(mc: MiniClient, version: int, group: str, topic: str, offsets: dict[int, int], **kw: object) -> dict:
+    p = MiniClient.cls(8, max(version, 2), "OffsetCommitRequestPartition") if version >= 2 else None
+    t = MiniClient.cls(8, max(version, 2), "OffsetCommitRequestTopic") if version >= 2 else None
+    if version < 2:
+        from keystream.kafka.codec.legacy import _modules
+        mod = _modules(8, version)[0]
+        p, t = mod.OffsetCommitRequestPartition, mod.OffsetCommitRequestTopic
+    extra = {"commit_timestamp": -1} if version == 1 else {}
+    parts = tuple(p(partition_index=i, committed_offset=o, committed_leader_epoch=3, committed_metadata=f"md{o}",
+                    **extra) if version >= 6 else
+                  p(partition_index=i, committed_offset=o, committed_metadata=f"md{o}", **extra)
+                  for i, o in offsets.items())
+    r = mc.request(8, version, group_id=group, generation_id_or_member_epoch=-1, member_id="",
+                   group_instance_id=None, topics=(t(name=topic, partitions=parts),), **kw)
+    return {p.partition_index: p.error_code for p in r.topics[0].partitions}
+
+
+def test_offset_commit_and_fetch_across_versions(mc: MiniClient, topic: str) -> None:
+    g0, g1, g8 = gid(), gid(), gid()
+    assert _commit(mc, 0, g0, topic, {0: 5}) == {0: 0}
+    assert _commit(mc, 1, g1, topic, {0: 6, 1: 7}) == {0: 0, 1: 0}
+    assert _commit(mc, 8, g8, topic, {1: 9}) == {1: 0}
+    assert _commit(mc, 8, g8, "no-such-topic", {0: 1}) == {0: UNKNOWN_TOPIC}
+    assert _commit(mc, 2, g8, topic, {0: 1}, retention_time=60000) == {0: 0}
+
+    ft = MiniClient.cls(9, 1, "OffsetFetchRequestTopic")
+    r = mc.request(9, 0, group_id=g0, topics=(ft(name=topic, partition_indexes=(0, 1)),))
+    assert [(p.partition_index, p.committed_offset, p.metadata) for p in r.topics[0].partitions] == \
+        [(0, 5, "md5"), (1, -1, "")]
+    r = mc.request(9, 7, group_id=g1, topics=None, require_stable=True)
+    assert [(p.partition_index, p.committed_offset) for p in r.topics[0].partitions] == [(0, 6), (1, 7)]
+
+    g = MiniClient.cls(9, 8, "OffsetFetchRequestGroup")
+    r = mc.request(9, 8, groups=(g(group_id=g1, topics=None), g(group_id=g8, topics=None),
+                                 g(group_id=gid(), topics=None)), require_stable=False)
+    got = {grp.group_id: {(p.partition_index, p.committed_offset, p.committed_leader_epoch)
+                          for t in grp.topics for p in t.partitions} for grp in r.groups}
+    assert got[g1] == {(0, 6, -1), (1, 7, -1)}
+    assert got[g8] == {(1, 9, 3), (0, 1, -1)}
+    assert [grp.error_code for grp in r.groups] == [0, 0, 0]
+
+
+def test_list_describe_delete_and_offset_delete(mc: MiniClient, topic: str) -> None:
+    standalone, live = gid(), gid()
+    assert _commit(mc, 8, standalone, topic, {0: 1, 1: 2}) == {0: 0, 1: 0}
+    member, gen = stable_member(mc, live, topics=(topic,))
+    c = _commit(mc, 8, live, topic, {0: 3})
+    assert c == {0: UNKNOWN_MEMBER_ID}           # generation -1 with live members: refused
+    states = {g.group_id: (g.protocol_type, g.group_state) for g in mc.request(16, 4, states_filter=()).groups}
+    assert states[standalone] == ("", "Empty") and states[live] == ("consumer", "Stable")
+    only = {g.group_id for g in mc.request(16, 4, states_filter=("stable",)).groups}
+    assert live in only and standalone not in only
+
+    d = mc.request(15, 0, groups=(live, "never-seen")).groups
+    assert (d[0].group_state, d[0].protocol_data, len(d[0].members)) == ("Stable", "range", 1)
+    assert d[0].members[0].member_assignment == b"A"
+    assert (d[1].error_code, d[1].group_state) == (0, "Dead")
+
+    dt = MiniClient.cls(47, 0, "OffsetDeleteRequestTopic")
+    dp = MiniClient.cls(47, 0, "OffsetDeleteRequestPartition")
+    r = mc.request(47, 0, group_id=live, topics=(dt(name=topic, partitions=(dp(partition_index=0),)),))
+    assert r.error_code == 0 and r.topics[0].partitions[0].error_code == GROUP_SUBSCRIBED_TO_TOPIC
+    r = mc.request(47, 0, group_id=standalone, topics=(dt(name=topic, partitions=(dp(partition_index=0),)),))
+    assert r.error_code == 0 and r.topics[0].partitions[0].error_code == 0
+    ft = MiniClient.cls(9, 1, "OffsetFetchRequestTopic")
+    r = mc.request(9, 6, group_id=standalone, topics=(ft(name=topic, partition_indexes=(0, 1)),))
+    assert [p.committed_offset for p in r.topics[0].partitions] == [-1, 2]
+    assert mc.request(47, 0, group_id=gid(), topics=()).error_code == GROUP_ID_NOT_FOUND
+
+    res = mc.request(42, 2, groups_names=(standalone, live, gid())).results
+    assert [x.error_code for x in res] == [0, NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND]
+    lm = MiniClient.cls(13, 5, "MemberIdentity")
+    assert mc.request(13, 5, group_id=live, members=(lm(member_id=member, group_instance_id=None,
+                                                          reason=None),)).members[0].error_code == 0
+    assert mc.request(42, 0, groups_names=(live,)).results[0].error_code == 0
+    assert heartbeat(mc, live, gen, member) == UNKNOWN_MEMBER_ID
+    groups = {g.group_id for g in mc.request(16, 0).groups}
+    assert standalone not in groups and live not in groups
