@@ -78,10 +78,17 @@ _FAST_CAP = 4096
 
 
 def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
-    """Run one command and append its encoded reply to `out`."""
+    """Run one command and append its encoded reply to `out`.
+
+    This is the hot path of every RESP request: the common case (a cached command name,
+    no transaction, no pause, authenticated, not subscribed) runs the handler inline with
+    only the statistics every command needs; the rare bookkeeping (slow log, latency
+    monitor, MONITOR feeds, propagation, errors) is in `_after`.
+    """
+    server = client.server
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns or client.server.pause is not None):
+            or client.channels or client.patterns or server.pause is not None):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return
@@ -92,9 +99,26 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
             cmd.rejected_calls += 1
             _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
             return
-    reply = run_command(client, cmd, argv)
-    if client.server.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
-        client.server.serve_ready_keys()
+    server.cmd_time_ms = _time_ns() // 1_000_000
+    client.propagate_override = None
+    client.last_cmd = cmd.name
+    dirty = server.dirty
+    t0 = _perf()
+    try:
+        reply = cmd.handler(client, argv)  # type: ignore[misc]
+    except CommandError as e:
+        reply = e
+    except Exception:  # a bug of ours: report it, keep serving
+        reply = _internal_error(cmd)
+    usec = (_perf() - t0) * 1e6
+    cmd.calls += 1
+    cmd.usec += usec
+    if (dirty != server.dirty or usec >= 1000.0 or usec >= server.slowlog_threshold >= 0
+            or server.monitors or client.propagate_override is not None
+            or type(reply) is CommandError):
+        _after(client, cmd, argv, reply, usec, dirty)
+    if server.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
+        server.serve_ready_keys()
     if reply is BLOCKED:
         return
     if client.reply_mode != "on" or client.skip_next:
@@ -102,8 +126,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
         return
     t = type(reply)
     if t is bytes:
-        n = len(reply)
-        out.append(b"$%d\r\n" % n)
+        out.append(b"$%d\r\n" % len(reply))
         out.append(reply)
         out.append(b"\r\n")
     elif reply is OK:
@@ -161,8 +184,8 @@ def _reject(client: "Client", e: CommandError, out: list[bytes]) -> None:
 
 
 def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
-    """Run a resolved command (EXEC, scripts): handler, statistics, slow log, monitors,
-    propagation. Returns the reply value (not encoded)."""
+    """Run a resolved command (EXEC, scripts, unpaused clients): handler, statistics, slow
+    log, monitors, propagation. Returns the reply value (not encoded)."""
     server = client.server
     server.cmd_time_ms = _time_ns() // 1_000_000
     client.propagate_override = None
@@ -174,13 +197,25 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
     except CommandError as e:
         reply = e
     except Exception:  # a bug of ours: report it, keep serving
-        log.exception("command %r failed", cmd.name)
-        reply = CommandError(f"ERR internal error while running '{cmd.name}'")
+        reply = _internal_error(cmd)
     usec = (_perf() - t0) * 1e6
-    if usec >= 1000.0:  # the latency monitor's threshold is in whole milliseconds
-        record_command_latency(server, cmd, usec)
     cmd.calls += 1
     cmd.usec += usec
+    _after(client, cmd, argv, reply, usec, dirty)
+    return reply
+
+
+def _internal_error(cmd: Command) -> CommandError:
+    log.exception("command %r failed", cmd.name)
+    return CommandError(f"ERR internal error while running '{cmd.name}'")
+
+
+def _after(client: "Client", cmd: Command, argv: list[bytes], reply: Any, usec: float, dirty: int) -> None:
+    """The bookkeeping most commands do not need: latency monitor, errors, slow log,
+    MONITOR feeds, propagation."""
+    server = client.server
+    if usec >= 1000.0:  # the latency monitor's threshold is in whole milliseconds
+        record_command_latency(server, cmd, usec)
     if type(reply) is CommandError:
         cmd.failed_calls += 1
         server.count_error(reply.text, rejected=False, cmd=cmd)
@@ -197,7 +232,6 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
                 server.propagate(client.db_index, [argv])
         elif override:
             server.propagate(client.db_index, override)
-    return reply
 
 
 def _reply(client: "Client", reply: Any, out: list[bytes]) -> None:
