@@ -240,3 +240,26 @@ def test_confluent_idempotent_producer_across_broker_restart(sig: int) -> None:
         log = h.log()
         shutil.rmtree(data, ignore_errors=True)
     assert "Traceback" not in log, log
+
+
+def test_idle_producer_ids_expire() -> None:
+    h = start_keystream("--producer.id.expiration.ms", "1000", "--producer.id.expiration.check.interval.ms", "100",
+                        kafka=True)
+    topic = "expire-" + uuid.uuid4().hex[:8]
+    try:
+        with connect(h) as s:
+            _create_topic(s, topic)
+            pid = _init_pid(s).producer_id
+            now = int(time.time() * 1000)
+            assert _produce(s, topic, idem_batch(1, pid, 0, 0, ts=now)).error_code == 0
+            assert _produce(s, topic, idem_batch(1, pid, 0, 5, ts=now)).error_code == _OUT_OF_ORDER
+            deadline = time.monotonic() + 10
+            while True:       # once forgotten, the producer may start at any sequence again
+                r = _produce(s, topic, idem_batch(1, pid, 0, 5, ts=now))
+                if r.error_code == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert r.error_code == 0
+    finally:
+        h.stop()
+        shutil.rmtree(h.data_dir, ignore_errors=True)
