@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import start_keystream
 
-EXAMPLES = 2000 if os.environ.get("KEYSTREAM_SLOW") else 150
+EXAMPLES = 2000 if os.environ.get("SLOW_TESTS") else 150
 
 
 @pytest.fixture(scope="module")
