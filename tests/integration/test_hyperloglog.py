@@ -38,6 +38,20 @@ def test_basic_and_cache_bytes(pair: Pair) -> None:
     pair.run("GET", "m2")
 
 
+def test_hll_values_are_raw_strings(pair: Pair) -> None:
+    """Redis creates and unshares HLLs as raw strings: OBJECT ENCODING says raw, not embstr."""
+    pair.run("PFADD", "h", "a")
+    pair.run("OBJECT", "ENCODING", "h")
+    pair.run("PFMERGE", "m", "h")
+    pair.run("OBJECT", "ENCODING", "m")
+    sparse = pair.run("GET", "h")
+    for cmd in (("PFADD", "c", "a"), ("PFCOUNT", "c"), ("PFADD", "c")):
+        pair.run("SET", "c", sparse)
+        pair.run("OBJECT", "ENCODING", "c")
+        pair.run(*cmd)
+        pair.run("OBJECT", "ENCODING", "c")
+
+
 def test_sparse_dense_promotion_and_merge_bytes(pair: Pair) -> None:
     rnd = random.Random(7)
     for i in range(12):

@@ -1,7 +1,8 @@
 """HyperLogLog commands (hyperloglog.c), Redis 7.0: PFADD PFCOUNT PFMERGE.
 
 Values are Redis strings in Redis's own HLL format (`keyspace.datatypes.hll`), so GET,
-DUMP and the counts agree with Redis byte for byte.
+DUMP and the counts agree with Redis byte for byte. Redis builds HLLs as raw strings, so every
+write marks the value raw (OBJECT ENCODING says "raw", not "embstr").
 
 Deliberate differences: PFSELFTEST (ten million hash insertions, far too slow here) and
 PFDEBUG (internal debugging) are not implemented.
@@ -43,7 +44,10 @@ def pfadd_command(client, argv):
         raise CommandError(_CORRUPT)
     if changed:
         db.set(key, out, keep_ttl=True)
+        db.mark_raw(key)
         return 1
+    if value is not None:
+        db.mark_raw(key)
     return 0
 
 
@@ -68,6 +72,7 @@ def pfcount_command(client, argv):
     value = _hll_or_none(db, key)
     if value is None:
         return 0
+    db.mark_raw(key)
     if hll.cache_valid(value):
         return hll.cached_card(value)
     card = hll.count(value)
@@ -77,6 +82,7 @@ def pfcount_command(client, argv):
     buf = bytearray(value)
     hll.set_cached_card(buf, card)
     db.set(key, bytes(buf), keep_ttl=True)
+    db.mark_raw(key)
     return card
 
 
@@ -112,4 +118,5 @@ def pfmerge_command(client, argv):
         buf = hll.set_registers(buf, maxregs, client.server.config["hll-sparse-max-bytes"])
     hll.invalidate_cache(buf)
     db.set(dest, bytes(buf), keep_ttl=current is not None)
+    db.mark_raw(dest)
     return OK
