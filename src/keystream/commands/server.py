@@ -6,7 +6,7 @@ Redis 7.0 syntax, replies and error texts. Deliberate differences:
 - SHUTDOWN: NOSAVE/SAVE/NOW/FORCE are accepted; the persistence layer's shutdown hooks decide
   what is written. The server stops cleanly and exits with status 0, as on SIGTERM.
   SHUTDOWN ABORT replies that no shutdown is in progress (ours never waits for replicas).
-- DEBUG implements SLEEP, SET-ACTIVE-EXPIRE, LOG and HELP; other families register more in
+- DEBUG implements SLEEP, SET-ACTIVE-EXPIRE, LOG, PROTOCOL and HELP; other families register more in
   `DEBUG_SUBCOMMANDS` (name -> (min args, max args or -1, handler)).
 """
 
@@ -21,7 +21,7 @@ from keystream.commands.registry import command
 from keystream.commands.util import parse_float
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import OK, Raw, Status
+from keystream.resp.writer import OK, BigNumber, Bool, Push, Raw, SetReply, Status, Verbatim, encode
 
 log = logging.getLogger("keystream")
 
@@ -146,6 +146,45 @@ def _debug_log(client: Any, argv: list[bytes]) -> Any:
     """DEBUG LOG <message>"""
     log.warning("DEBUG LOG: %s", argv[2].decode("utf-8", "replace"))
     return OK
+
+
+# DEBUG PROTOCOL <type>: one sample reply of each RESP type, as Redis's (clients test their
+# RESP3 parsers with it; we test our writer against Redis's bytes with it).
+_PROTOCOL_SAMPLES: dict[bytes, Any] = {
+    b"string": b"Hello World",
+    b"integer": 12345,
+    b"double": 3.141,
+    b"bignum": BigNumber(b"1234567999999999999999999999999999999"),
+    b"null": None,
+    b"array": [0, 1, 2],
+    b"set": SetReply([0, 1, 2]),
+    b"map": {0: Bool(False), 1: Bool(True), 2: Bool(False)},
+    b"true": Bool(True),
+    b"false": Bool(False),
+    b"verbatim": Verbatim(b"This is a verbatim\nstring"),
+}
+
+
+@debug_subcommand("protocol", 1, 1)
+def _debug_protocol(client: Any, argv: list[bytes]) -> Any:
+    """DEBUG PROTOCOL <string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false>"""
+    name = argv[2].lower()
+    sample = _PROTOCOL_SAMPLES.get(name, _PROTOCOL_SAMPLES)
+    if sample is not _PROTOCOL_SAMPLES:
+        return sample
+    if name == b"attrib":
+        # An attribute is not a reply of its own: a real reply follows it (RESP2: only that).
+        follow = encode(b"Some real reply following the attribute", client.proto)
+        if client.proto < 3:
+            return Raw(follow)
+        return Raw(b"|1\r\n" + encode(b"key-popularity", 3) + encode([b"key:123", 90], 3) + follow)
+    if name == b"push":
+        if client.proto < 3:
+            raise CommandError("ERR RESP2 is not supported by this command")
+        return Raw(encode(Push([b"server-cpu-usage", 42]), 3)
+                   + encode(b"Some real reply following the push reply", 3))
+    raise CommandError("ERR Wrong protocol type name. Please use one of the following: "
+                       "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
 
 
 @debug_subcommand("help", 0, 0)
