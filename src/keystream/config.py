@@ -253,6 +253,9 @@ SETTINGS: list[Setting] = [
     Setting("offsets.topic.num.partitions", "int", 50, False,
             "Partitions of __consumer_offsets (when it is created)", minimum=1, maximum=_INT_MAX,
             redis_visible=False),
+    Setting("offsets.topic.segment.bytes", "int", 104857600, False,
+            "segment.bytes of __consumer_offsets (when it is created)", minimum=14, maximum=_INT_MAX,
+            redis_visible=False),
     Setting("offset.metadata.max.bytes", "int", 4096, True, "Largest metadata string of a committed offset",
             minimum=0, maximum=_INT_MAX, redis_visible=False),
     # --- Kafka topic config defaults (keystream.log.topic_config checks their values) --

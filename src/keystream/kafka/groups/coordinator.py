@@ -36,8 +36,10 @@ Design notes (follow Kafka's GroupCoordinator; read this before changing anythin
   longer subscribes to after their commit. An Empty group with no offsets left becomes Dead.
 
 Deliberate differences: no transactional offset commits yet (TxnOffsetCommit is the
-transaction coordinator's issue), so OffsetFetch never reports UNSTABLE_OFFSET_COMMIT;
-`__consumer_offsets` is not compacted until log compaction lands (load replays it all).
+transaction coordinator's issue), so OffsetFetch never reports UNSTABLE_OFFSET_COMMIT.
+`__consumer_offsets` is compacted by the log cleaner (segment size `offsets.topic.segment.bytes`);
+the load steps from batch to batch by their last offset, not by the last record read, since a
+compacted batch may have lost its last records.
 """
 
 from __future__ import annotations
@@ -281,7 +283,8 @@ class GroupCoordinator:
         logs = self.broker.logs
         if OFFSETS_TOPIC not in logs.topics:
             logs.create_topic(OFFSETS_TOPIC, self.config["offsets.topic.num.partitions"],
-                              {"cleanup.policy": "compact", "segment.bytes": "104857600",
+                              {"cleanup.policy": "compact",
+                               "segment.bytes": str(self.config["offsets.topic.segment.bytes"]),
                                "compression.type": "producer"})
 
     def _partition_log(self, partition: int) -> PartitionLog:
@@ -328,15 +331,14 @@ class GroupCoordinator:
             chunks = plog.read(pos, _LOAD_SLICE)
             if not chunks:
                 break
-            last = pos
             for offset, key, value in rec.iter_records(chunks[0]):
-                last = offset
-                if key is None:
+                if key is None or offset < pos:
                     continue
                 self._replay(key, value, offsets, metas)
-            if last < pos:
+            after = rec.next_offset(chunks[0])
+            if after is None or after <= pos:
                 break
-            pos = last + 1
+            pos = after
             await asyncio.sleep(0)
         now = self.now_ms()
         for gid in set(offsets) | set(metas):

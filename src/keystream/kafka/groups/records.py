@@ -42,6 +42,7 @@ __all__ = [
     "encode_offset_value",
     "iter_records",
     "java_string_hash",
+    "next_offset",
 ]
 
 _I16 = struct.Struct(">h")
@@ -266,6 +267,26 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
         if shift > 63:
             raise ValueError("varint is too long")
     return (raw >> 1) ^ -(raw & 1), pos
+
+
+def next_offset(chunk: memoryview) -> int | None:
+    """The offset after the last complete batch of a run of stored batches (None: no complete batch).
+
+    Not the offset after the last record: compaction keeps a batch's lastOffsetDelta when it
+    removes the batch's last records, so reading on from the last record would read the same
+    batch again.
+    """
+    pos = 0
+    total = len(chunk)
+    out = None
+    while total - pos >= 61:
+        base, length, _epoch, _magic, _crc, _attrs, last_delta = _HEADER.unpack_from(chunk, pos)[:7]
+        end = pos + 12 + length
+        if end > total:
+            break
+        out = base + last_delta + 1
+        pos = end
+    return out
 
 
 def iter_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes | None]]:
