@@ -69,7 +69,7 @@ class Broker:
         self.kafka_port = _free_port()
         self.cmd = [sys.executable, "-m", "keystream", "serve", "--port", str(self.port),
                     "--kafka-port", str(self.kafka_port), "--dir", self.dir, *extra]
-        self.log = open(os.path.join(self.dir, "server.log"), "wb")
+        self.log = open(os.path.join(self.dir, "server.log"), "wb")  # noqa: SIM115 - the server keeps it open
         self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
         _wait_port(self.kafka_port, self.proc)
         self.bootstrap = f"127.0.0.1:{self.kafka_port}"
@@ -141,7 +141,7 @@ def produce_run(bootstrap: str, pid: int | None, topic: str, partitions: int, ba
         "linger.ms": 20 if big else 5,
         "batch.size": 1_000_000 if big else 16384,
         "batch.num.messages": 1_000_000,
-        "message.max.bytes": 1_000_000 if big else 1_000_000,
+        "message.max.bytes": 1_000_000,
         "queue.buffering.max.kbytes": 1_048_576,
         "queue.buffering.max.messages": 2_000_000,
         "max.in.flight.requests.per.connection": 5,

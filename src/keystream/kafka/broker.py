@@ -7,7 +7,8 @@ Long polling: a Fetch that has less than `min.bytes` waits on a future registere
 partition it reads; `notify_append` (called by Produce after each append) wakes those
 waiters, which re-read. Timers: retention every `log.retention.check.interval.ms`, the flush
 policy every second at most (`LogManager.flush_async` decides what is due; the fsyncs run in
-a worker thread).
+a worker thread), and `flush_appended` when a Produce must not be acknowledged before its
+fsync (`log.flush.interval.messages` reached).
 
 Single node: this broker is the controller and the leader of every partition (epoch 0).
 """
@@ -182,6 +183,28 @@ class KafkaBroker:
         delay = 0.01 if more else self.config["log.cleaner.backoff.ms"] / 1000
         self._cleaner_timer = asyncio.get_running_loop().call_later(delay, self._cleaner_tick)
         self._timers.append(self._cleaner_timer)
+
+    async def flush_appended(self) -> None:
+        """Return once everything appended so far that the flush policy says is due is fsynced.
+
+        Produce awaits this before acknowledging when an append reached
+        `log.flush.interval.messages` (as Kafka flushes inside the append). Requests that
+        arrive while a flush runs wait for it and then share the next one (group commit).
+        A failed fsync raises: the produce is not acknowledged.
+        """
+        while True:
+            running = self._flush_running
+            if running is not None and not running.done():
+                await asyncio.shield(running)
+                continue
+            job = self.logs.flush_async(_now_ms())
+            if job is None:
+                return
+            running = asyncio.get_running_loop().run_in_executor(None, job)
+            running.add_done_callback(_log_flush_error)
+            self._flush_running = running
+            await asyncio.shield(running)
+            return
 
     # -- long polling ------------------------------------------------------------------
     def notify_append(self, topic: str, partition: int) -> None:

@@ -6,6 +6,10 @@ Behavior:
   partition's error code and the loop goes on with the next partition.
 - acks=0 sends no response at all; acks=1 and acks=-1 (all) answer after the append (one
   node: the leader is the whole ISR). Any other acks value: INVALID_REQUIRED_ACKS.
+- Flush policy: when an append brings a partition to `log.flush.interval.messages` unflushed
+  messages, the answer waits until that partition is fsynced (in a worker thread, shared with
+  requests arriving meanwhile), as Kafka flushes inside the append; with acks=0 the flush
+  starts without waiting. A failed fsync closes the connection: nothing is acknowledged.
 - Produce never auto-creates a topic (Kafka neither): the producer's Metadata request does.
 - Transactional produce needs the transaction coordinator (not yet): TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 - The response is encoded on the fast path (codec/fast.py).
@@ -14,12 +18,16 @@ Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexi
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from keystream.kafka.apis.registry import NO_RESPONSE, Encoded, RequestContext, api
 from keystream.kafka.codec.fast import ProducePartitionResult, encode_produce_response
 from keystream.kafka.errors import ErrorCode, error_for
 from keystream.log.errors import LogError
+
+log = logging.getLogger("keystream.kafka")
 
 __all__ = ["handle_produce"]
 
@@ -37,6 +45,7 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
     elif request.transactional_id is not None:
         refuse = ErrorCode.transactional_id_authorization_failed
     results: list[tuple[str, list[ProducePartitionResult]]] = []
+    must_flush = False
     for topic in request.topic_data:
         name = topic.name
         parts: list[ProducePartitionResult] = []
@@ -61,7 +70,24 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
             parts.append(ProducePartitionResult(p.index, 0, r.base_offset, r.log_append_time,
                                                 r.log_start_offset))
             broker.notify_append(name, p.index)
+            if plog.unflushed_messages >= plog.config.flush_messages:
+                must_flush = True
         results.append((name, parts))
     if acks == 0:
+        if must_flush:
+            asyncio.ensure_future(broker.flush_appended()).add_done_callback(_flush_failed)
         return NO_RESPONSE
-    return Encoded(encode_produce_response(ctx.version, results))
+    response = Encoded(encode_produce_response(ctx.version, results))
+    if must_flush:
+        return _after_flush(broker, response)
+    return response
+
+
+async def _after_flush(broker: Any, response: Encoded) -> Encoded:
+    await broker.flush_appended()
+    return response
+
+
+def _flush_failed(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("log flush after an acks=0 produce failed", exc_info=fut.exception())
