@@ -142,8 +142,10 @@ def geoadd_command(client, argv):
         bits = gh.encode(lon, lat, gh.STEP_MAX) or 0
         zargv.append(b"%d" % gh.align52(bits, gh.STEP_MAX))
         zargv.append(argv[j + 2])
+    dirty = client.server.dirty
     reply = zadd_generic(client, zargv, 0)
-    client.propagate(zargv)
+    if client.server.dirty != dirty:  # as ZADD: nothing changed, nothing propagated
+        client.propagate(zargv)
     return reply
 
 

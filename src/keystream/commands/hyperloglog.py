@@ -83,6 +83,7 @@ def pfcount_command(client, argv):
     hll.set_cached_card(buf, card)
     db.set(key, bytes(buf), keep_ttl=True)
     db.mark_raw(key)
+    client.propagate(argv)  # a read command, so it must ask: Redis propagates this PFCOUNT
     return card
 
 
