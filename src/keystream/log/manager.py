@@ -47,7 +47,10 @@ from keystream.log.errors import (
 from keystream.log.partition import PartitionLog, read_partition_topic_id
 from keystream.log.topic_config import TOPIC_CONFIGS, LogConfig
 
-__all__ = ["LogManager", "TopicMeta", "validate_topic_name"]
+__all__ = ["INTERNAL_TOPICS", "LogManager", "TopicMeta", "validate_topic_name"]
+
+# Kafka's internal topics (Topic.isInternal): written by the coordinators only, never by Produce.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _MAX_TOPIC_LEN = 249

@@ -247,3 +247,28 @@ def test_list_describe_delete_and_offset_delete(mc: MiniClient, topic: str) -> N
     assert heartbeat(mc, live, gen, member) == UNKNOWN_MEMBER_ID
     groups = {g.group_id for g in mc.request(16, 0).groups}
     assert standalone not in groups and live not in groups
+
+
+def test_produce_to_internal_topic_is_refused(mc: MiniClient, server: ServerHandle, topic: str) -> None:
+    from confluent_kafka import KafkaError, Producer
+
+    from keystream.kafka.groups import records as rec
+
+    assert _commit(mc, 8, gid(), topic, {0: 1}) == {0: 0}          # __consumer_offsets exists
+    meta = mc.request(3, 12, topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+    internal = {t.name: t.is_internal for t in meta.topics}
+    assert internal["__consumer_offsets"] is True and internal[topic] is False
+    batch = rec.build_batch([(rec.encode_group_key("forged"), None)], int(time.time() * 1000))
+    pd = MiniClient.cls(0, 9, "PartitionProduceData")
+    td = MiniClient.cls(0, 9, "TopicProduceData")
+    for version in (3, 9):
+        r = mc.request(0, version, transactional_id=None, acks=-1, timeout=5000,
+                       topic_data=(td(name="__consumer_offsets", partition_data=(pd(index=0, records=batch),)),))
+        p = r.responses[0].partition_responses[0]
+        assert (p.error_code, p.base_offset) == (17, -1)             # INVALID_TOPIC_EXCEPTION
+
+    errors: list[KafkaError] = []
+    prod = Producer({"bootstrap.servers": f"127.0.0.1:{server.kafka_port}", "retries": 0})
+    prod.produce("__consumer_offsets", b"v", key=b"k", partition=0, on_delivery=lambda e, _m: errors.append(e))
+    assert prod.flush(10) == 0
+    assert errors[0] is not None and errors[0].code() == KafkaError.TOPIC_EXCEPTION

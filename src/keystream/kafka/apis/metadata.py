@@ -26,6 +26,7 @@ from keystream.kafka.codec.fast import (
 )
 from keystream.kafka.errors import ErrorCode, error_for
 from keystream.log.errors import LogError
+from keystream.log.manager import INTERNAL_TOPICS
 
 __all__ = ["auto_create", "handle_metadata"]
 
@@ -46,7 +47,7 @@ def topic_metadata(ctx: RequestContext, meta: Any) -> MetadataTopic:
     node = ctx.broker.node_id
     replicas = (node,)
     parts = [MetadataPartition(i, node, 0, 0, replicas, replicas, ()) for i in range(meta.num_partitions)]
-    return MetadataTopic(meta.name, meta.topic_id, parts, 0, meta.name.startswith("__"))
+    return MetadataTopic(meta.name, meta.topic_id, parts, 0, meta.name in INTERNAL_TOPICS)
 
 
 @api(3, 0, 12)

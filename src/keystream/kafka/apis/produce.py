@@ -11,6 +11,8 @@ Behavior:
   requests arriving meanwhile), as Kafka flushes inside the append; with acks=0 the flush
   starts without waiting. A failed fsync closes the connection: nothing is acknowledged.
 - Produce never auto-creates a topic (Kafka neither): the producer's Metadata request does.
+- Internal topics (`__consumer_offsets`, `__transaction_state`) refuse client records with
+  INVALID_TOPIC_EXCEPTION, as Kafka's ReplicaManager does.
 - Transactional produce needs the transaction coordinator (not yet): TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 - The response is encoded on the fast path (codec/fast.py).
 Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible.
@@ -26,6 +28,7 @@ from keystream.kafka.apis.registry import NO_RESPONSE, Encoded, RequestContext, 
 from keystream.kafka.codec.fast import ProducePartitionResult, encode_produce_response
 from keystream.kafka.errors import ErrorCode, error_for
 from keystream.log.errors import LogError
+from keystream.log.manager import INTERNAL_TOPICS
 
 log = logging.getLogger("keystream.kafka")
 
@@ -56,6 +59,9 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
             plog = logs.partition(name, p.index)
             if plog is None:
                 parts.append(ProducePartitionResult(p.index, ErrorCode.unknown_topic_or_partition))
+                continue
+            if name in INTERNAL_TOPICS:      # as Kafka's ReplicaManager: only coordinators write them
+                parts.append(ProducePartitionResult(p.index, ErrorCode.invalid_topic_exception))
                 continue
             if not p.records:
                 parts.append(ProducePartitionResult(p.index, ErrorCode.invalid_record, -1, -1,
