@@ -272,3 +272,90 @@ def test_produce_to_internal_topic_is_refused(mc: MiniClient, server: ServerHand
     prod.produce("__consumer_offsets", b"v", key=b"k", partition=0, on_delivery=lambda e, _m: errors.append(e))
     assert prod.flush(10) == 0
     assert errors[0] is not None and errors[0].code() == KafkaError.TOPIC_EXCEPTION
+
+
+# -- every version of every group API ------------------------------------------------------------
+
+ISSUE_RANGES = {10: (0, 4), 11: (0, 9), 14: (0, 5), 12: (0, 4), 13: (0, 5), 8: (0, 8), 9: (0, 8), 15: (0, 5),
+                16: (0, 4), 42: (0, 2), 47: (0, 0)}
+
+
+def test_api_versions_advertise_the_group_api_ranges(mc: MiniClient) -> None:
+    r = mc.request(18, 3, client_software_name="t", client_software_version="1")
+    got = {k.api_key: (k.min_version, k.max_version) for k in r.api_keys}
+    assert {k: got.get(k) for k in ISSUE_RANGES} == ISSUE_RANGES
+
+
+@pytest.mark.parametrize("v", range(10))
+def test_group_life_cycle_at_each_version(mc: MiniClient, server: ServerHandle, v: int) -> None:
+    """JoinGroup v, SyncGroup/LeaveGroup/DescribeGroups min(v, 5), Heartbeat/FindCoordinator min(v, 4)."""
+    group = gid()
+    fv = min(v, 4)
+    if fv >= 4:
+        c = mc.request(10, fv, key_type=0, coordinator_keys=(group,)).coordinators[0]
+    else:
+        c = mc.request(10, fv, key=group, key_type=0)
+    assert (c.error_code, c.node_id, c.port) == (0, 0, server.kafka_port)
+    r = join(mc, group, version=v)
+    if v >= 4:
+        assert r.error_code == MEMBER_ID_REQUIRED
+        r = join(mc, group, member_id=r.member_id, version=v)
+    assert (r.error_code, r.generation_id, r.leader) == (0, 1, r.member_id)
+    assert r.protocol_name == "range" and len(r.members) == 1
+    if v >= 7:
+        assert r.protocol_type == "consumer"
+    sv = min(v, 5)
+    a = MiniClient.cls(14, sv, "SyncGroupRequestAssignment")
+    s = mc.request(14, sv, group_id=group, generation_id=1, member_id=r.member_id, group_instance_id=None,
+                   protocol_type="consumer", protocol_name="range",
+                   assignments=(a(member_id=r.member_id, assignment=b"A"),))
+    assert (s.error_code, s.assignment) == (0, b"A")
+    hv = min(v, 4)
+    assert mc.request(12, hv, group_id=group, generation_id=1, member_id=r.member_id,
+                      group_instance_id=None).error_code == 0
+    d = mc.request(15, sv, groups=(group,), include_authorized_operations=False).groups[0]
+    assert (d.group_state, d.protocol_data, d.members[0].member_assignment) == ("Stable", "range", b"A")
+    if sv < 3:
+        assert mc.request(13, sv, group_id=group, member_id=r.member_id).error_code == 0
+    else:
+        lm = MiniClient.cls(13, sv, "MemberIdentity")
+        extra = {"reason": "done"} if sv >= 5 else {}
+        lr = mc.request(13, sv, group_id=group, members=(lm(member_id=r.member_id, group_instance_id=None,
+                                                                **extra),))
+        assert (lr.error_code, lr.members[0].error_code) == (0, 0)
+    assert mc.request(15, sv, groups=(group,), include_authorized_operations=False).groups[0].group_state == "Empty"
+
+
+@pytest.mark.parametrize("v", range(9))
+def test_offset_commit_and_fetch_at_each_version(mc: MiniClient, topic: str, v: int) -> None:
+    group = gid()
+    assert _commit(mc, v, group, topic, {0: 10 + v, 1: 20 + v}) == {0: 0, 1: 0}
+    if v < 2:
+        ft = MiniClient.cls(9, 1, "OffsetFetchRequestTopic")
+        r = mc.request(9, v, group_id=group, topics=(ft(name=topic, partition_indexes=(0, 1)),))
+        got = {p.partition_index: (p.committed_offset, p.metadata) for p in r.topics[0].partitions}
+    elif v < 8:
+        r = mc.request(9, v, group_id=group, topics=None, require_stable=False)
+        assert r.error_code == 0
+        got = {p.partition_index: (p.committed_offset, p.metadata) for p in r.topics[0].partitions}
+    else:
+        g = MiniClient.cls(9, 8, "OffsetFetchRequestGroup")
+        r = mc.request(9, 8, groups=(g(group_id=group, topics=None),), require_stable=True)
+        got = {p.partition_index: (p.committed_offset, p.metadata) for p in r.groups[0].topics[0].partitions}
+    assert got == {0: (10 + v, f"md{10 + v}"), 1: (20 + v, f"md{20 + v}")}
+
+
+@pytest.mark.parametrize("v", range(5))
+def test_list_describe_delete_groups_at_each_version(mc: MiniClient, topic: str, v: int) -> None:
+    group = gid()
+    assert _commit(mc, 8, group, topic, {0: 1}) == {0: 0}
+    lr = mc.request(16, v, states_filter=("Empty",))
+    assert lr.error_code == 0 and group in {g.group_id for g in lr.groups}
+    if v >= 4:
+        assert {g.group_state for g in lr.groups} == {"Empty"}
+    dv = min(v + 1, 5) if v == 4 else v        # DescribeGroups 0..5
+    d = mc.request(15, dv, groups=(group,), include_authorized_operations=True).groups[0]
+    assert (d.error_code, d.group_state, d.protocol_type) == (0, "Empty", "")
+    if v <= 2:
+        res = mc.request(42, v, groups_names=(group, gid())).results
+        assert [x.error_code for x in res] == [0, GROUP_ID_NOT_FOUND]
