@@ -17,7 +17,9 @@ from keystream.commands.introspection import record_command_latency
 from keystream.commands.registry import COMMANDS, Command
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import OK, QUEUED, encode_into
+from keystream.resp.writer import BULK_HEADERS as _BULK_HDR
+from keystream.resp.writer import INT_REPLIES as _INT_CACHE
+from keystream.resp.writer import OK, QUEUED, Raw, encode_into
 
 if TYPE_CHECKING:
     from keystream.resp.connection import Client
@@ -99,23 +101,33 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
             cmd.rejected_calls += 1
             _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
             return
-    server.cmd_time_ms = _time_ns() // 1_000_000
-    client.propagate_override = None
+    # The command clock keeps its int object while the millisecond does not change: keys
+    # written in the same millisecond then share one access-time object (see keyspace/db.py).
+    # One clock read gives the command time and the start of its duration (Redis 7.0 times
+    # call() with the wall clock too); a clock stepped back counts as zero.
+    t0 = _time_ns()
+    now = t0 // 1_000_000
+    if now != server.cmd_time_ms:
+        server.cmd_time_ms = now
+    if client.propagate_override is not None:
+        client.propagate_override = None
     client.last_cmd = cmd.name
     dirty = server.dirty
-    t0 = _perf()
     try:
         reply = cmd.handler(client, argv)  # type: ignore[misc]
     except CommandError as e:
         reply = e
     except Exception:  # a bug of ours: report it, keep serving
         reply = _internal_error(cmd)
-    usec = (_perf() - t0) * 1e6
+    usec = (_time_ns() - t0) / 1000
+    if usec < 0.0:  # noqa: PLR1730 (cheaper than a max() call here)
+        usec = 0.0
     cmd.calls += 1
     cmd.usec += usec
-    if (dirty != server.dirty or usec >= 1000.0 or usec >= server.slowlog_threshold >= 0
-            or server.monitors or client.propagate_override is not None
-            or type(reply) is CommandError):
+    if (usec >= 1000.0 or usec >= server.slowlog_threshold >= 0 or server.monitors
+            or type(reply) is CommandError
+            or (server.propagate_listeners
+                and (dirty != server.dirty or client.propagate_override is not None))):
         _after(client, cmd, argv, reply, usec, dirty)
     if server.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
         server.serve_ready_keys()
@@ -126,11 +138,16 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
         return
     t = type(reply)
     if t is bytes:
-        out.append(b"$%d\r\n" % len(reply))
+        n = len(reply)
+        out.append(_BULK_HDR[n] if n <= 1024 else b"$%d\r\n" % n)
         out.append(reply)
         out.append(b"\r\n")
     elif reply is OK:
         out.append(b"+OK\r\n")
+    elif t is int and -1 <= reply <= 10000:
+        out.append(_INT_CACHE[reply + 1])
+    elif t is Raw:
+        out.append(reply)
     else:
         encode_into(out, reply, client.proto)
 

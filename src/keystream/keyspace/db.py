@@ -13,9 +13,13 @@ and (later) keyspace events and blocked clients see it. In-place changes to a co
 value must call `touch(key)`.
 
 Access tracking (OBJECT IDLETIME / OBJECT FREQ, eviction): `get` and `set` store one int
-per key in `access`: the command time in ms of the last access, or, while an LFU
-`maxmemory-policy` is selected, Redis's LFU word `(minutes << 8) | log-counter`. As in
-Redis, values written under one policy are reinterpreted under the other after a switch.
+per key: the command time in ms of the last access, or, while an LFU `maxmemory-policy` is
+selected, Redis's LFU word `(minutes << 8) | log-counter`. As in Redis, values written under
+one policy are reinterpreted under the other after a switch. A container value keeps it in
+its own `atime` slot (every registered type but `bytes` must have one): that costs 8 bytes
+per key where a side table costs ~50, and the value carries it along on RENAME/MOVE. Strings
+(`bytes`, which cannot carry a slot) use the `access` dict. The int itself is the server's
+command clock object, shared by all the keys accessed in the same millisecond.
 `peek` is the lookup that does not count as an access (TYPE, TTL, EXISTS, OBJECT, ...).
 """
 
@@ -37,6 +41,8 @@ TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
 
 
 def register_type(cls: type, name: bytes) -> None:
+    if not hasattr(cls, "atime"):
+        raise TypeError(f"{cls.__name__} needs an 'atime' slot (see access tracking in keyspace/db.py)")
     TYPE_NAMES[cls] = name
 
 
@@ -82,7 +88,8 @@ class Database:
         self.expires: dict[bytes, int] = {}
         # key -> list of clients WATCHing it in this database
         self.watched: dict[bytes, list[Any]] = {}
-        # key -> last access time in ms (OBJECT IDLETIME) or LFU counter state
+        # string key -> last access time in ms (OBJECT IDLETIME) or LFU counter state
+        # (containers keep theirs in their `atime` slot)
         self.access: dict[bytes, int] = {}
         self.server = server
         self.expired_stale_perc = 0.0
@@ -123,9 +130,11 @@ class Database:
                 self._expire(key)
                 return None
         if self.lfu:
-            self._lfu_hit(key)
-        else:
+            self._lfu_hit(key, value)
+        elif type(value) is bytes:
             self.access[key] = self._clock.cmd_time_ms
+        else:
+            value.atime = self._clock.cmd_time_ms
         return value
 
     def peek(self, key: bytes) -> Any:
@@ -185,17 +194,35 @@ class Database:
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store value at key; the key's TTL is removed unless keep_ttl. Counts as an access
         (under LFU an overwritten key keeps its counter, a new one starts at LFU_INIT_VAL)."""
-        self.data[key] = value
-        if not keep_ttl and key in self.expires:
-            del self.expires[key]
-        if self.lfu:
-            if key not in self.access:
-                self.access[key] = self._lfu_minutes() << 8 | LFU_INIT_VAL
+        data = self.data
+        if type(value) is bytes:
+            if self.lfu:
+                word = self._access_word(key, data.get(key))
+                self.access[key] = self._lfu_minutes() << 8 | LFU_INIT_VAL if word is None else word
+            else:
+                self.access[key] = self._clock.cmd_time_ms
         else:
-            self.access[key] = self._clock.cmd_time_ms
+            if self.lfu:
+                word = self._access_word(key, data.get(key))
+                value.atime = self._lfu_minutes() << 8 | LFU_INIT_VAL if word is None else word
+            else:
+                value.atime = self._clock.cmd_time_ms
+            if self.access:
+                self.access.pop(key, None)  # the key may have held a string
+        data[key] = value
+        if not keep_ttl and self.expires and key in self.expires:
+            del self.expires[key]
         if self.raw_strings:
             self.raw_strings.pop(key, None)
-        self.touch(key)
+        # touch(key), inlined: this is the write hot path
+        if self.watched:
+            self._dirty_watchers(key)
+        server = self.server
+        if server is not None:
+            server.dirty += 1
+            if server.key_listeners:
+                for listener in server.key_listeners:
+                    listener(self, key)
 
     def mark_raw(self, key: bytes) -> None:
         """Record that the string at key was just modified in place (APPEND, SETRANGE): OBJECT
@@ -206,7 +233,8 @@ class Database:
 
     def take_entry(self, key: bytes) -> tuple[Any, int | None, int | None, bytes | None]:
         """Remove key (which must exist) and return what moves with it to another name or
-        database: (value, deadline ms, access data, raw marker). Does not touch the key."""
+        database: (value, deadline ms, access data of a string, raw marker). Does not touch
+        the key (a container carries its access data in its `atime` slot)."""
         entry = (self.data.pop(key), self.expires.pop(key, None), self.access.pop(key, None),
                  self.raw_strings.pop(key, None) if self.raw_strings else None)
         return entry
@@ -244,22 +272,25 @@ class Database:
     def touch(self, key: bytes) -> None:
         """Record that key was modified: WATCHers become dirty, the dirty counter grows."""
         if self.watched:
-            clients = self.watched.get(key)
-            if clients:
-                for c in clients:
-                    if c.watched_stale and (self.id, key) in c.watched_stale:
-                        # Watched while already expired: deleting it now is no change (and,
-                        # as in Redis 7.0, neither is overwriting it).
-                        if key not in self.data:
-                            c.watched_stale.discard((self.id, key))
-                        continue
-                    c.dirty_cas = True
+            self._dirty_watchers(key)
         server = self.server
         if server is not None:
             server.dirty += 1
             if server.key_listeners:
                 for listener in server.key_listeners:
                     listener(self, key)
+
+    def _dirty_watchers(self, key: bytes) -> None:
+        clients = self.watched.get(key)
+        if clients:
+            for c in clients:
+                if c.watched_stale and (self.id, key) in c.watched_stale:
+                    # Watched while already expired: deleting it now is no change (and,
+                    # as in Redis 7.0, neither is overwriting it).
+                    if key not in self.data:
+                        c.watched_stale.discard((self.id, key))
+                    continue
+                c.dirty_cas = True
 
     def flush(self) -> int:
         """Remove every key; returns how many there were. WATCHers of keys that existed
@@ -323,37 +354,53 @@ class Database:
             counter = max(0, counter - elapsed // decay)
         return counter
 
-    def _lfu_hit(self, key: bytes) -> None:
-        word = self.access.get(key)
+    def _access_word(self, key: bytes, value: Any) -> int | None:
+        """The access data of key holding value (None: none recorded, or no such key)."""
+        if value is None:
+            return None
+        if type(value) is bytes:
+            return self.access.get(key)
+        return getattr(value, "atime", None)
+
+    def _set_access(self, key: bytes, value: Any, word: int) -> None:
+        if type(value) is bytes:
+            self.access[key] = word
+        else:
+            value.atime = word
+
+    def _lfu_hit(self, key: bytes, value: Any) -> None:
+        word = self._access_word(key, value)
         counter = LFU_INIT_VAL if word is None else self._lfu_counter(word)
         if counter < 255:
             factor = self.server.config["lfu-log-factor"] if self.server is not None else 10
             base = max(counter - LFU_INIT_VAL, 0)
             if random.random() < 1.0 / (base * factor + 1):
                 counter += 1
-        self.access[key] = self._lfu_minutes() << 8 | counter
+        self._set_access(key, value, self._lfu_minutes() << 8 | counter)
 
     def idle_ms(self, key: bytes) -> int:
         """Milliseconds since the last access of key (LRU tracking)."""
-        last = self.access.get(key)
+        last = self._access_word(key, self.data.get(key))
         if last is None:
             return 0
         return max(0, self._clock.cmd_time_ms - last)
 
     def frequency(self, key: bytes) -> int:
         """The LFU access-frequency counter of key, decayed to now (LFU tracking)."""
-        word = self.access.get(key)
+        word = self._access_word(key, self.data.get(key))
         return LFU_INIT_VAL if word is None else self._lfu_counter(word)
 
     def set_idle(self, key: bytes, idle_ms: int) -> None:
         """Make key look last accessed idle_ms ago (RESTORE IDLETIME; no-op under LFU)."""
-        if not self.lfu:
-            self.access[key] = self._clock.cmd_time_ms - idle_ms
+        value = self.data.get(key)
+        if not self.lfu and value is not None:
+            self._set_access(key, value, self._clock.cmd_time_ms - idle_ms)
 
     def set_frequency(self, key: bytes, freq: int) -> None:
         """Set key's LFU counter (RESTORE FREQ; no-op unless LFU)."""
-        if self.lfu:
-            self.access[key] = self._lfu_minutes() << 8 | max(0, min(255, freq))
+        value = self.data.get(key)
+        if self.lfu and value is not None:
+            self._set_access(key, value, self._lfu_minutes() << 8 | max(0, min(255, freq)))
 
     # -- expiry ------------------------------------------------------------------------
     def _now(self) -> int:

@@ -101,8 +101,10 @@ NULL_ARRAY = NullArray()
 _NULL2 = b"$-1\r\n"
 _NULL3 = b"_\r\n"
 _NULLARR2 = b"*-1\r\n"
-_INT_CACHE = [b":%d\r\n" % i for i in range(-1, 10001)]
-_BULK_HDR = [b"$%d\r\n" % i for i in range(0, 1025)]
+# Encoded integers -1..10000 (index i + 1) and bulk headers for lengths 0..1024, shared with
+# the executor's inline reply encoding.
+INT_REPLIES = _INT_CACHE = [b":%d\r\n" % i for i in range(-1, 10001)]
+BULK_HEADERS = _BULK_HDR = [b"$%d\r\n" % i for i in range(0, 1025)]
 _ARR_HDR = [b"*%d\r\n" % i for i in range(0, 1025)]
 
 

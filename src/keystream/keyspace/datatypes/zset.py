@@ -34,7 +34,7 @@ LEX_MAX: Any = object()
 
 
 class ZSet:
-    __slots__ = ("bulk", "scores", "skiplist", "sl")
+    __slots__ = ("atime", "bulk", "scores", "skiplist", "sl")
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
