@@ -6,6 +6,8 @@ Keys and values are Kafka's (non-flexible) schemas, so a Kafka tool reading our
     OffsetCommitKey v1     version i16=1, group string, topic string, partition i32
     OffsetCommitValue v3   version i16=3, offset i64, leader_epoch i32, metadata string,
                            commit_timestamp i64
+                      (v1  version i16=1, offset i64, metadata string, commit_timestamp i64,
+                           expire_timestamp i64 — written for commits with an explicit retention)
     GroupMetadataKey v2    version i16=2, group string
     GroupMetadataValue v3  version i16=3, protocol_type string, generation i32,
                            protocol string?, leader string?, current_state_timestamp i64,
@@ -171,6 +173,10 @@ def encode_group_key(group: str) -> bytes:
 
 
 def encode_offset_value(rec: OffsetRecord) -> bytes:
+    """Value v3; v1 when the commit set an explicit expiry (v3 has no field for it), as Kafka does."""
+    if rec.expire_timestamp is not None:
+        return _I16.pack(1) + _I64.pack(rec.offset) + _str(rec.metadata) + \
+            _I64.pack(rec.commit_timestamp) + _I64.pack(rec.expire_timestamp)
     return _OFFSET_VALUE.pack(3, rec.offset, rec.leader_epoch) + _str(rec.metadata) + _I64.pack(rec.commit_timestamp)
 
 
