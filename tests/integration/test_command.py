@@ -67,3 +67,30 @@ def test_count_and_list_are_ours(pair3: Pair) -> None:
     assert b"client|list" in names and b"config|get" in names
     assert pair3.ks.call("COMMAND", "COUNT") == len(pair3.ks.call("COMMAND"))
     assert b"multi" in pair3.ks.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "transaction")
+
+
+def _commands_of(*modules: str) -> list[str]:
+    from keystream.commands.registry import COMMANDS, load_all
+
+    load_all()
+    return sorted(c.name for c in COMMANDS.values()
+                  if c.handler is not None and c.handler.__module__.rsplit(".", 1)[-1] in modules)
+
+
+@pytest.mark.parametrize("name", _commands_of("strings", "bitmaps", "keys"))
+def test_command_info_of_strings_bitmaps_keys_matches_redis(pair3: Pair, name) -> None:
+    """Key specs (flags, notes), tips and key positions exactly as Redis 7.0 reports them."""
+    ks, ref = pair3.both("COMMAND", "INFO", name)
+    ours, theirs = _norm_info(ks[0]), _norm_info(ref[0])
+    assert ours[:9] == theirs[:9]
+    pair3.run("COMMAND", "GETKEYSANDFLAGS", name, "k1", "k2", "k3", "k4")
+
+
+@pytest.mark.parametrize("args", [
+    ("set", "k", "v"), ("set", "k", "v", "GET"), ("set", "k", "v", "EX", "1", "get"),
+    ("bitfield", "k", "GET", "u8", "0"), ("bitfield", "k", "get", "u8", "0", "SET", "u8", "0", "1"),
+    ("bitfield", "k", "INCRBY", "u8", "0", "1"), ("bitfield", "k"), ("bitfield", "k", "GET", "u8"),
+    ("bitfield", "k", "OVERFLOW", "SAT", "GET", "u8", "0"), ("bitfield", "k", "OVERFLOW"),
+])
+def test_getkeysandflags_of_variable_flags_commands(pair3: Pair, args) -> None:
+    pair3.run("COMMAND", "GETKEYSANDFLAGS", *args)

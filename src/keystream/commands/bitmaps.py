@@ -11,7 +11,7 @@ Deliberate difference: none known.
 
 from __future__ import annotations
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec
 from keystream.commands.util import parse_int
 from keystream.resp.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, WRONGTYPE, CommandError
 
@@ -41,7 +41,27 @@ def _bit_offset(client, arg: bytes, bits: int = 0) -> int:
     return offset
 
 
+# Redis 7 key spec (COMMAND INFO) of the read-only commands.
+_RO = (key_spec(1, "RO", "access"),)
+
+
+def _bitfield_key_flags(argv: list[bytes]) -> tuple[str, ...]:
+    """BITFIELD only reads its key when every subcommand is a well-formed GET or OVERFLOW
+    (COMMAND GETKEYSANDFLAGS); anything else, even a syntax error, counts as a write."""
+    i, n = 2, len(argv)
+    while i < n:
+        op = argv[i].lower()
+        if op == b"get" and n - i > 2:
+            i += 3
+        elif op == b"overflow" and n - i > 1:
+            i += 2
+        else:
+            return ("RW", "access", "update")
+    return ("RO", "access")
+
+
 @command("setbit", 4, "write denyoom", 1, 1, 1, acl="bitmap", group="bitmap", since="2.2.0",
+         key_specs=(key_spec(1, "RW", "access", "update"),),
          summary="Sets or clears the bit at offset in the string value stored at key")
 def setbit_command(client, argv):
     """SETBIT key offset value"""
@@ -70,6 +90,7 @@ def setbit_command(client, argv):
 
 
 @command("getbit", 3, "readonly fast", 1, 1, 1, acl="bitmap", group="bitmap", since="2.2.0",
+         key_specs=_RO,
          summary="Returns the bit value at offset in the string value stored at key")
 def getbit_command(client, argv):
     """GETBIT key offset"""
@@ -119,6 +140,7 @@ def _parse_unit(arg: bytes) -> bool:
 
 
 @command("bitcount", -2, "readonly", 1, 1, 1, acl="bitmap", group="bitmap", since="2.6.0",
+         key_specs=_RO,
          summary="Count set bits in a string", complexity="O(N)")
 def bitcount_command(client, argv):
     """BITCOUNT key [start end [BYTE | BIT]]"""
@@ -155,6 +177,7 @@ def _first_bit(value: bytes, first: int, last: int, bit: int) -> int:
 
 
 @command("bitpos", -3, "readonly", 1, 1, 1, acl="bitmap", group="bitmap", since="2.8.7",
+         key_specs=_RO,
          summary="Find first bit set or clear in a string", complexity="O(N)")
 def bitpos_command(client, argv):
     """BITPOS key bit [start [end [BYTE | BIT]]]"""
@@ -195,6 +218,7 @@ def bitpos_command(client, argv):
 
 
 @command("bitop", -4, "write denyoom", 2, -1, 1, acl="bitmap", group="bitmap", since="2.6.0",
+         key_specs=(key_spec(2, "OW", "update"), key_spec(3, "RO", "access", lastkey=-1)),
          summary="Perform bitwise operations between strings", complexity="O(N)")
 def bitop_command(client, argv):
     """BITOP <AND | OR | XOR | NOT> destkey key [key ...]"""
@@ -365,6 +389,9 @@ def _bitfield(client, argv: list[bytes], readonly_cmd: bool) -> list:
 
 
 @command("bitfield", -2, "write denyoom", 1, 1, 1, acl="bitmap", group="bitmap", since="3.2.0",
+         key_specs=(key_spec(1, "RW", "access", "update", "variable_flags",
+                             notes="This command allows both access and modification of the key"),),
+         key_flags=_bitfield_key_flags,
          summary="Perform arbitrary bitfield integer operations on strings",
          complexity="O(1) for each subcommand specified")
 def bitfield_command(client, argv):
@@ -374,6 +401,7 @@ def bitfield_command(client, argv):
 
 
 @command("bitfield_ro", -2, "readonly fast", 1, 1, 1, acl="bitmap", group="bitmap",
+         key_specs=_RO,
          since="6.0.0", complexity="O(1) for each subcommand specified",
          summary="Perform arbitrary bitfield integer operations on strings. Read-only variant "
                  "of BITFIELD")

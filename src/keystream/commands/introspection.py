@@ -80,6 +80,8 @@ def _key_spec_reply(spec: KeySpec) -> dict:
     else:
         find = {b"type": b"unknown", b"spec": {}}
     out: dict = {}
+    if spec.notes:
+        out[b"notes"] = spec.notes.encode()
     if spec.flags:
         out[b"flags"] = SetReply(Status(f.encode()) for f in spec.flags)
     else:
@@ -235,6 +237,8 @@ def _keys_with_flags(argv: list[bytes]) -> tuple[list[int], list[tuple[str, ...]
         cmd = cmd.subcommands.get(argv[1].lower()) or cmd
     if cmd is None or cmd.handler is None:
         raise CommandError("ERR Invalid command specified")
+    if cmd.first_key <= 0 and cmd.get_keys is None and not cmd.key_specs:
+        raise CommandError("ERR The command has no key arguments")
     n = len(argv)
     if (cmd.arity > 0 and n != cmd.arity) or n < -cmd.arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
@@ -243,9 +247,9 @@ def _keys_with_flags(argv: list[bytes]) -> tuple[list[int], list[tuple[str, ...]
     except CommandError:
         raise CommandError("ERR Invalid arguments specified for command") from None
     if not idx:
-        if cmd.first_key <= 0 and cmd.get_keys is None and not cmd.key_specs:
-            raise CommandError("ERR The command has no key arguments")
         raise CommandError("ERR Invalid arguments specified for command")
+    if cmd.key_flags is not None:
+        return idx, [cmd.key_flags(argv)] * len(idx)
     specs = key_specs_of(cmd)
     flags = specs[0].flags if len(specs) == 1 else ()
     return idx, [_spec_flags_for(cmd, specs, i) if len(specs) > 1 else flags for i in idx]

@@ -18,7 +18,7 @@ Redis shares (integers 0..9999) and 1 otherwise. Keyspace notifications are not 
 
 from __future__ import annotations
 
-from keystream.commands.registry import command, container
+from keystream.commands.registry import command, container, key_spec
 from keystream.commands.util import LLONG_MAX, LLONG_MIN, parse_int
 from keystream.keyspace.db import TYPE_NAMES, Database
 from keystream.keyspace.glob import compile_matcher
@@ -77,8 +77,15 @@ def _other_db(client, arg: bytes) -> Database:
     return dbs[index]
 
 
+# Redis 7 key specs (COMMAND INFO) shared by several commands.
+_RO = (key_spec(1, "RO", "access"),)
+_RW_UPDATE = (key_spec(1, "RW", "update"),)
+_DELETE = (key_spec(1, "RM", "delete", lastkey=-1),)
+
+
 # -- DEL UNLINK EXISTS TYPE TOUCH ----------------------------------------------------------
 @command("del", -2, "write", 1, -1, 1, acl="keyspace", group="generic",
+         key_specs=_DELETE,
          summary="Delete a key", complexity="O(N) where N is the number of keys that will be removed.",
          tips=("request_policy:multi_shard", "response_policy:agg_sum"))
 def del_command(client, argv):
@@ -88,6 +95,7 @@ def del_command(client, argv):
 
 
 @command("unlink", -2, "write fast", 1, -1, 1, acl="keyspace", group="generic", since="4.0.0",
+         key_specs=_DELETE,
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
                  "but non blocking.",
          complexity="O(1) for each key removed regardless of its size.",
@@ -246,6 +254,7 @@ def _rename(client, argv, nx: bool):
 
 
 @command("rename", 3, "write", 1, 2, 1, acl="keyspace", group="generic",
+         key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "OW", "update")),
          summary="Rename a key")
 def rename_command(client, argv):
     """RENAME key newkey"""
@@ -253,6 +262,7 @@ def rename_command(client, argv):
 
 
 @command("renamenx", 3, "write fast", 1, 2, 1, acl="keyspace", group="generic",
+         key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "OW", "insert")),
          summary="Rename a key, only if the new key does not exist",
          history=(("3.2.0", ("The command no longer returns an error when source and "
                              "destination names are the same.")),))
@@ -262,6 +272,7 @@ def renamenx_command(client, argv):
 
 
 @command("move", 3, "write fast", 1, 1, 1, acl="keyspace", group="generic",
+         key_specs=(key_spec(1, "RW", "access", "update"),),
          summary="Move a key to another database")
 def move_command(client, argv):
     """MOVE key db"""
@@ -279,6 +290,7 @@ def move_command(client, argv):
 
 
 @command("copy", -3, "write denyoom", 1, 2, 1, acl="keyspace", group="generic", since="6.2.0",
+         key_specs=(key_spec(1, "RO", "access"), key_spec(2, "OW", "update")),
          summary="Copy a key",
          complexity="O(N) worst case for collections, where N is the number of nested items. O(1) "
                     "for string values.")
@@ -397,6 +409,7 @@ _EXPIRE_HISTORY = (("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),)
 
 
 @command("expire", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic",
+         key_specs=_RW_UPDATE,
          summary="Set a key's time to live in seconds", history=_EXPIRE_HISTORY)
 def expire_command(client, argv):
     """EXPIRE key seconds [NX | XX | GT | LT]"""
@@ -404,6 +417,7 @@ def expire_command(client, argv):
 
 
 @command("pexpire", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
+         key_specs=_RW_UPDATE,
          summary="Set a key's time to live in milliseconds", history=_EXPIRE_HISTORY)
 def pexpire_command(client, argv):
     """PEXPIRE key milliseconds [NX | XX | GT | LT]"""
@@ -411,6 +425,7 @@ def pexpire_command(client, argv):
 
 
 @command("expireat", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="1.2.0",
+         key_specs=_RW_UPDATE,
          summary="Set the expiration for a key as a UNIX timestamp", history=_EXPIRE_HISTORY)
 def expireat_command(client, argv):
     """EXPIREAT key unix-time-seconds [NX | XX | GT | LT]"""
@@ -418,6 +433,7 @@ def expireat_command(client, argv):
 
 
 @command("pexpireat", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
+         key_specs=_RW_UPDATE,
          summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds",
          history=_EXPIRE_HISTORY)
 def pexpireat_command(client, argv):
@@ -437,6 +453,7 @@ def _ttl(client, key: bytes, in_ms: bool, absolute: bool) -> int:
 
 
 @command("ttl", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic",
+         key_specs=_RO,
          summary="Get the time to live for a key in seconds", tips=("nondeterministic_output",),
          history=(("2.8.0", "Added the -2 reply."),))
 def ttl_command(client, argv):
@@ -445,6 +462,7 @@ def ttl_command(client, argv):
 
 
 @command("pttl", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
+         key_specs=_RO,
          summary="Get the time to live for a key in milliseconds", tips=("nondeterministic_output",),
          history=(("2.8.0", "Added the -2 reply."),))
 def pttl_command(client, argv):
@@ -453,6 +471,7 @@ def pttl_command(client, argv):
 
 
 @command("expiretime", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic", since="7.0.0",
+         key_specs=_RO,
          summary="Get the expiration Unix timestamp for a key")
 def expiretime_command(client, argv):
     """EXPIRETIME key"""
@@ -460,6 +479,7 @@ def expiretime_command(client, argv):
 
 
 @command("pexpiretime", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic", since="7.0.0",
+         key_specs=_RO,
          summary="Get the expiration Unix timestamp for a key in milliseconds")
 def pexpiretime_command(client, argv):
     """PEXPIRETIME key"""
@@ -467,6 +487,7 @@ def pexpiretime_command(client, argv):
 
 
 @command("persist", 2, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.2.0",
+         key_specs=_RW_UPDATE,
          summary="Remove the expiration from a key")
 def persist_command(client, argv):
     """PERSIST key"""

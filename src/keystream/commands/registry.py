@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from keystream.resp.errors import CommandError
 
-__all__ = ["Command", "KeySpec", "command", "COMMANDS", "lookup", "load_all", "Handler"]
+__all__ = ["Command", "KeySpec", "command", "key_spec", "COMMANDS", "lookup", "load_all", "Handler"]
 
 Handler = Callable[..., Any]
 
@@ -41,6 +41,13 @@ class KeySpec:
     begin_search: tuple
     find_keys: tuple
     flags: tuple[str, ...] = ()
+    notes: str = ""
+
+
+def key_spec(pos: int, *flags: str, lastkey: int = 0, step: int = 1, notes: str = "") -> KeySpec:
+    """A key spec for keys from argv[pos] (a range ending `lastkey` after it, -1: the last
+    argument), with Redis 7 key-spec flags (RW RO OW RM, access insert update delete ...)."""
+    return KeySpec(("index", pos), ("range", lastkey, step, 0), flags, notes)
 
 
 @dataclass
@@ -66,6 +73,8 @@ class Command:
     history: tuple[tuple[str, str], ...] = ()
     # For commands whose keys are not at fixed positions (movablekeys): argv -> key indexes.
     get_keys: Callable[[list[bytes]], list[int]] | None = None
+    # For key specs flagged variable_flags: argv -> the flags this invocation's key gets.
+    key_flags: Callable[[list[bytes]], tuple[str, ...]] | None = None
     container: "Command | None" = None
     subcommands: dict[bytes, "Command"] = field(default_factory=dict)
     # Per-command statistics (INFO commandstats).
@@ -113,6 +122,7 @@ def command(
     tips: tuple[str, ...] = (),
     arguments: tuple[dict, ...] = (),
     get_keys: Callable[[list[bytes]], list[int]] | None = None,
+    key_flags: Callable[[list[bytes]], tuple[str, ...]] | None = None,
     doc_flags: tuple[str, ...] = (),
     deprecated_since: str = "",
     replaced_by: str = "",
@@ -143,7 +153,7 @@ def command(
                 name=name, handler=fn, arity=arity, flags=flagset, first_key=first_key,
                 last_key=last_key, step=step, acl_categories=cats, group=group or parent.group,
                 summary=summary, since=since, complexity=complexity, key_specs=key_specs,
-                tips=tips, arguments=arguments, get_keys=get_keys, container=parent,
+                tips=tips, arguments=arguments, get_keys=get_keys, key_flags=key_flags, container=parent,
                 doc_flags=doc_flags, deprecated_since=deprecated_since, replaced_by=replaced_by,
                 history=history,
             )
@@ -154,7 +164,7 @@ def command(
                 name=name, handler=fn, arity=arity, flags=flagset, first_key=first_key,
                 last_key=last_key, step=step, acl_categories=cats, group=group or "generic",
                 summary=summary, since=since, complexity=complexity, key_specs=key_specs,
-                tips=tips, arguments=arguments, get_keys=get_keys, doc_flags=doc_flags,
+                tips=tips, arguments=arguments, get_keys=get_keys, key_flags=key_flags, doc_flags=doc_flags,
                 deprecated_since=deprecated_since, replaced_by=replaced_by, history=history,
             )
             if existing is not None and existing.handler is None:

@@ -15,7 +15,7 @@ Deliberate difference: none known. Keyspace notifications are not sent yet.
 
 from __future__ import annotations
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec
 from keystream.commands.util import LLONG_MAX, LLONG_MIN, parse_int
 from keystream.keyspace.datatypes.longdouble import (
     add_long_double,
@@ -111,7 +111,21 @@ def _check_length(client, size: int, append: int) -> None:
         raise CommandError(STRING_TOO_LONG)
 
 
+# Redis 7 key specs (COMMAND INFO) shared by several commands.
+_RO = (key_spec(1, "RO", "access"),)
+_RW_UPDATE = (key_spec(1, "RW", "access", "update"),)
+_OW_UPDATE = (key_spec(1, "OW", "update"),)
+
+
+def _set_key_flags(argv: list[bytes]) -> tuple[str, ...]:
+    """SET's key is read too only with GET (COMMAND GETKEYSANDFLAGS)."""
+    if any(a.lower() == b"get" for a in argv[3:]):
+        return ("RW", "access", "update")
+    return ("OW", "update")
+
+
 @command("get", 2, "readonly fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RO,
          summary="Get the value of a key")
 def get_command(client, argv):
     """GET key"""
@@ -122,6 +136,9 @@ def get_command(client, argv):
 
 
 @command("set", -3, "write denyoom", 1, 1, 1, acl="string", group="string",
+         key_specs=(key_spec(1, "RW", "access", "update", "variable_flags",
+                             notes="RW and ACCESS due to the optional `GET` argument"),),
+         key_flags=_set_key_flags,
          summary="Set the string value of a key")
 def set_command(client, argv):
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
@@ -157,6 +174,7 @@ def _set_generic(client, argv: list[bytes], name: str, flags: int, value: bytes,
 
 
 @command("setnx", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=(key_spec(1, "OW", "insert"),),
          summary="Set the value of a key, only if the key does not exist")
 def setnx_command(client, argv):
     """SETNX key value"""
@@ -168,6 +186,7 @@ def setnx_command(client, argv):
 
 
 @command("setex", 4, "write denyoom", 1, 1, 1, acl="string", group="string", since="2.0.0",
+         key_specs=_OW_UPDATE,
          summary="Set the value and expiration of a key")
 def setex_command(client, argv):
     """SETEX key seconds value"""
@@ -175,6 +194,7 @@ def setex_command(client, argv):
 
 
 @command("psetex", 4, "write denyoom", 1, 1, 1, acl="string", group="string", since="2.6.0",
+         key_specs=_OW_UPDATE,
          summary="Set the value and expiration in milliseconds of a key")
 def psetex_command(client, argv):
     """PSETEX key milliseconds value"""
@@ -182,6 +202,7 @@ def psetex_command(client, argv):
 
 
 @command("getex", -2, "write fast", 1, 1, 1, acl="string", group="string", since="6.2.0",
+         key_specs=(key_spec(1, "RW", "access", "update", notes="RW and UPDATE because it changes the TTL"),),
          summary="Get the value of a key and optionally set its expiration")
 def getex_command(client, argv):
     """GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
@@ -208,6 +229,7 @@ def getex_command(client, argv):
 
 
 @command("getdel", 2, "write fast", 1, 1, 1, acl="string", group="string", since="6.2.0",
+         key_specs=(key_spec(1, "RW", "access", "delete"),),
          summary="Get the value of a key and delete the key")
 def getdel_command(client, argv):
     """GETDEL key"""
@@ -221,6 +243,7 @@ def getdel_command(client, argv):
 
 
 @command("getset", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RW_UPDATE,
          summary="Set the string value of a key and return its old value",
          deprecated_since="6.2.0", replaced_by="`SET` with the `!GET` argument",
          doc_flags=("deprecated",))
@@ -234,6 +257,7 @@ def getset_command(client, argv):
 
 
 @command("mget", -2, "readonly fast", 1, -1, 1, acl="string", group="string",
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),), tips=("request_policy:multi_shard",),
          summary="Get the values of all the given keys", complexity="O(N)")
 def mget_command(client, argv):
     """MGET key [key ...]"""
@@ -247,6 +271,8 @@ def mget_command(client, argv):
 
 
 @command("mset", -3, "write denyoom", 1, -1, 2, acl="string", group="string", since="1.0.1",
+         key_specs=(key_spec(1, "OW", "update", lastkey=-1, step=2),),
+         tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
          summary="Set multiple keys to multiple values", complexity="O(N)")
 def mset_command(client, argv):
     """MSET key value [key value ...]"""
@@ -260,6 +286,8 @@ def mset_command(client, argv):
 
 
 @command("msetnx", -3, "write denyoom", 1, -1, 2, acl="string", group="string", since="1.0.1",
+         key_specs=(key_spec(1, "OW", "insert", lastkey=-1, step=2),),
+         tips=("request_policy:multi_shard", "response_policy:agg_min"),
          summary="Set multiple keys to multiple values, only if none of the keys exist",
          complexity="O(N)")
 def msetnx_command(client, argv):
@@ -295,6 +323,7 @@ def _incr_by(client, key: bytes, incr: int) -> int:
 
 
 @command("incr", 2, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RW_UPDATE,
          summary="Increment the integer value of a key by one")
 def incr_command(client, argv):
     """INCR key"""
@@ -302,6 +331,7 @@ def incr_command(client, argv):
 
 
 @command("decr", 2, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RW_UPDATE,
          summary="Decrement the integer value of a key by one")
 def decr_command(client, argv):
     """DECR key"""
@@ -309,6 +339,7 @@ def decr_command(client, argv):
 
 
 @command("incrby", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RW_UPDATE,
          summary="Increment the integer value of a key by the given amount")
 def incrby_command(client, argv):
     """INCRBY key increment"""
@@ -316,6 +347,7 @@ def incrby_command(client, argv):
 
 
 @command("decrby", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RW_UPDATE,
          summary="Decrement the integer value of a key by the given number")
 def decrby_command(client, argv):
     """DECRBY key decrement"""
@@ -326,6 +358,7 @@ def decrby_command(client, argv):
 
 
 @command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=_RW_UPDATE,
          since="2.6.0", summary="Increment the float value of a key by the given amount")
 def incrbyfloat_command(client, argv):
     """INCRBYFLOAT key increment"""
@@ -349,6 +382,7 @@ def incrbyfloat_command(client, argv):
 
 
 @command("append", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
+         key_specs=(key_spec(1, "RW", "insert"),),
          since="2.0.0", summary="Append a value to a key")
 def append_command(client, argv):
     """APPEND key value"""
@@ -365,6 +399,7 @@ def append_command(client, argv):
 
 
 @command("strlen", 2, "readonly fast", 1, 1, 1, acl="string", group="string", since="2.2.0",
+         key_specs=(key_spec(1, "RO"),),
          summary="Get the length of the value stored in a key")
 def strlen_command(client, argv):
     """STRLEN key"""
@@ -393,6 +428,7 @@ def _getrange(client, argv):
 
 
 @command("getrange", 4, "readonly", 1, 1, 1, acl="string", group="string", since="2.4.0",
+         key_specs=_RO,
          summary="Get a substring of the string stored at a key", complexity="O(N)")
 def getrange_command(client, argv):
     """GETRANGE key start end"""
@@ -400,6 +436,7 @@ def getrange_command(client, argv):
 
 
 @command("substr", 4, "readonly", 1, 1, 1, acl="string", group="string",
+         key_specs=_RO,
          summary="Get a substring of the string stored at a key", complexity="O(N)",
          deprecated_since="2.0.0", replaced_by="`GETRANGE`", doc_flags=("deprecated",))
 def substr_command(client, argv):
@@ -408,6 +445,7 @@ def substr_command(client, argv):
 
 
 @command("setrange", 4, "write denyoom", 1, 1, 1, acl="string", group="string", since="2.2.0",
+         key_specs=(key_spec(1, "RW", "update"),),
          summary="Overwrite part of a string at key starting at the specified offset")
 def setrange_command(client, argv):
     """SETRANGE key offset value"""
@@ -431,6 +469,7 @@ def setrange_command(client, argv):
 
 
 @command("lcs", -3, "readonly", 1, 2, 1, acl="string", group="string", since="7.0.0",
+         key_specs=(key_spec(1, "RO", "access", lastkey=1),),
          summary="Find longest common substring", complexity="O(N*M)")
 def lcs_command(client, argv):
     """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"""
