@@ -72,3 +72,20 @@ def test_bind_flag_and_sigint_stops_cleanly(tmp_path) -> None:
         assert f"127.0.0.1:{h.port}" in h.log()
     finally:
         assert h.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize("mode", ["no", "local"])
+def test_enable_debug_command_is_honoured(mode) -> None:
+    from tests.conftest import start_redis
+    from tests.differential import Pair
+
+    ks, ref = start_keystream("--enable-debug-command", mode), start_redis("--enable-debug-command", mode)
+    try:
+        pair = Pair(ks.port, ref.port)
+        reply = pair.run("DEBUG", "SLEEP", "0")
+        assert (reply == b"OK") == (mode == "local")  # our clients connect over loopback
+        pair.run("CONFIG", "GET", "enable-debug-command")
+        pair.close()
+    finally:
+        ks.stop()
+        ref.stop()

@@ -7,7 +7,9 @@ Redis 7.0 syntax, replies and error texts. Deliberate differences:
   what is written. The server stops cleanly and exits with status 0, as on SIGTERM.
   SHUTDOWN ABORT replies that no shutdown is in progress (ours never waits for replicas).
 - DEBUG implements SLEEP, SET-ACTIVE-EXPIRE, LOG, PROTOCOL and HELP; other families register more in
-  `DEBUG_SUBCOMMANDS` (name -> (min args, max args or -1, handler)).
+  `DEBUG_SUBCOMMANDS` (name -> (min args, max args or -1, handler)). `enable-debug-command`
+  defaults to yes (Redis: no), so tests and the conformance suite can use DEBUG; no/local are
+  honoured, but the refusal comes when DEBUG runs, not when MULTI queues it.
 """
 
 from __future__ import annotations
@@ -195,11 +197,26 @@ def _debug_help(client: Any, argv: list[bytes]) -> Any:
     return [Status(line.encode()) for line in lines]
 
 
+_DEBUG_NOT_ALLOWED = (
+    'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it '
+    "from a local connection, otherwise you need to set this option in the configuration file, and then "
+    "restart the server.")
+
+
+def _is_local(client: Any) -> bool:
+    """A connection over a Unix socket or the loopback interface (enable-debug-command local)."""
+    addr = client.addr or ""
+    return addr.startswith(("127.0.0.1:", "[::1]:")) or ":" not in addr
+
+
 @command("debug", -2, "admin noscript loading stale", group="server",
          summary="Debugging and testing helpers", since="1.0.0", complexity="Depends on subcommand.",
          doc_flags=("syscmd",))
 def debug_command(client, argv):
     """DEBUG <subcommand> [arg ...]"""
+    allowed = client.server.config["enable-debug-command"]
+    if allowed == "no" or (allowed == "local" and not _is_local(client)):
+        raise CommandError(_DEBUG_NOT_ALLOWED)
     sub = argv[1].lower()
     entry = DEBUG_SUBCOMMANDS.get(sub)
     nargs = len(argv) - 2
