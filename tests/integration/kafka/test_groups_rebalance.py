@@ -33,6 +33,7 @@ def server() -> Iterator[ServerHandle]:
     h = start_keystream("--group.initial.rebalance.delay.ms", "300", "--group.min.session.timeout.ms", "500",
                         "--offsets.topic.num.partitions", "4", "--offsets.retention.check.interval.ms", "100",
                         kafka=True)
+    wait_until(lambda: _listening(h.kafka_port), what="the Kafka listener")
     yield h
     h.stop()
     if "Traceback" in h.log():
@@ -206,6 +207,7 @@ def test_initial_rebalance_delay(pool: ThreadPoolExecutor) -> None:
     h = start_keystream("--group.initial.rebalance.delay.ms", "1200", "--offsets.topic.num.partitions", "1",
                         kafka=True)
     try:
+        wait_until(lambda: _listening(h.kafka_port), what="the Kafka listener")
         group = gid()
         solo = Member(h, group)
         started = time.monotonic()
