@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keystream.config import Config
@@ -33,6 +33,7 @@ def batch_count(chunk: bytes | memoryview) -> int:
 
 
 @settings(max_examples=60, deadline=None)
+@example([("append", [43], 3), ("delete_records", 3), ("append", [0], 1), ("retention", 0)], "300", "0")
 @given(ops, st.sampled_from(["300", "700", "5000"]), st.sampled_from(["0", "150", "4096"]))
 def test_log_matches_model(operations, segment_bytes, interval):
     data_dir = tempfile.mkdtemp(prefix="h8-model-")
