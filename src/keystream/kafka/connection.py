@@ -1,7 +1,9 @@
 """One Kafka client connection: a thin asyncio.Protocol over the sans-I/O codec.
 
-Plan: `data_received` splits frames (FrameReader), parses each request header, decodes the
-body with kio and calls the registered handler. Results are encoded into buffers and queued
+Plan: a BufferedProtocol: the socket reads straight into a `FrameBuffer`, which hands out
+complete frames as memoryviews (a Produce frame is decoded from there without a copy; other,
+small, frames are copied to bytes first); each request header is parsed, the body decoded
+with kio, and the registered handler called. Results are encoded into buffers and queued
 in request order; a handler that must wait (Fetch long polling) leaves a pending slot, and
 later responses wait behind it, so responses always leave in request order even with many
 requests in flight. All responses ready after one read are written with one `writelines`.
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from keystream.kafka.apis.registry import APIS, NO_RESPONSE, Encoded, RequestContext
 from keystream.kafka.codec import messages
-from keystream.kafka.codec.framing import FrameError, FrameReader
+from keystream.kafka.codec.framing import FrameBuffer, FrameError
 from keystream.kafka.codec.header import parse_request_header, peek_api
 from keystream.kafka.codec.primitives import I32
 
@@ -34,6 +36,7 @@ log = logging.getLogger("keystream.kafka")
 __all__ = ["KafkaConnection"]
 
 _API_VERSIONS = 18
+_PRODUCE_KEY = b"\x00\x00"     # api key 0 as the frame's first two bytes
 
 
 class _Slot:
@@ -46,10 +49,10 @@ class _Slot:
         self.task: asyncio.Future[Any] | None = None
 
 
-class KafkaConnection(asyncio.Protocol):
+class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, broker: KafkaBroker) -> None:
         self.broker = broker
-        self.reader = FrameReader(broker.config["socket.request.max.bytes"])
+        self.reader = FrameBuffer(broker.config["socket.request.max.bytes"])
         self.transport: asyncio.Transport | None = None
         self.pending: deque[_Slot] = deque()
         self.out: list[bytes | memoryview] = []
@@ -91,16 +94,20 @@ class KafkaConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.reader.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            frames = self.reader.feed(data)
+            frames = self.reader.buffer_updated(nbytes)
         except FrameError as e:
             self.abort(str(e))
             return
         for frame in frames:
             if self.closed:
                 return
-            self.handle_frame(frame)
+            # frames are views of the receive buffer: decoded now, never kept past this loop
+            self.handle_frame(frame if frame[:2] == _PRODUCE_KEY else frame.tobytes())
         self.flush()
 
     # -- requests ---------------------------------------------------------------------
@@ -110,7 +117,7 @@ class KafkaConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def handle_frame(self, frame: bytes) -> None:
+    def handle_frame(self, frame: bytes | memoryview) -> None:
         try:
             api_key, version, correlation_id = peek_api(frame)
         except ValueError as e:

@@ -34,7 +34,7 @@ class RequestHeader:
     body_offset: int
 
 
-def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+def read_uvarint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     """Read an unsigned varint (at most 5 bytes); returns (value, new position)."""
     value = 0
     shift = 0
@@ -51,7 +51,7 @@ def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
             raise HeaderError("varint too long")
 
 
-def skip_tagged_fields(buf: bytes, pos: int) -> int:
+def skip_tagged_fields(buf: bytes | memoryview, pos: int) -> int:
     count, pos = read_uvarint(buf, pos)
     for _ in range(count):
         _tag, pos = read_uvarint(buf, pos)
@@ -62,7 +62,7 @@ def skip_tagged_fields(buf: bytes, pos: int) -> int:
     return pos
 
 
-def parse_request_header(frame: bytes, flexible: bool) -> RequestHeader:
+def parse_request_header(frame: bytes | memoryview, flexible: bool) -> RequestHeader:
     """Parse a v1 (or, if `flexible`, v2) request header at the start of `frame`."""
     if len(frame) < 10:
         raise HeaderError("truncated request header")
@@ -72,7 +72,7 @@ def parse_request_header(frame: bytes, flexible: bool) -> RequestHeader:
     if n >= 0:
         if pos + n > len(frame):
             raise HeaderError("truncated client id")
-        client_id = frame[pos:pos + n].decode("utf-8", "replace")
+        client_id = str(frame[pos:pos + n], "utf-8", "replace")   # frame: bytes or memoryview
         pos += n
     elif n != -1:
         raise HeaderError("bad client id length")
@@ -81,7 +81,7 @@ def parse_request_header(frame: bytes, flexible: bool) -> RequestHeader:
     return RequestHeader(api_key, api_version, correlation_id, client_id, pos)
 
 
-def peek_api(frame: bytes) -> tuple[int, int, int]:
+def peek_api(frame: bytes | memoryview) -> tuple[int, int, int]:
     """(api_key, api_version, correlation_id) of a frame, before knowing its header version."""
     if len(frame) < 8:
         raise HeaderError("truncated request header")
