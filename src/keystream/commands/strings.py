@@ -308,17 +308,20 @@ def _incr_by(client, key: bytes, incr: int) -> int:
     db = client.db
     old = db.get(key)
     if old is None:
-        value = 0
-    elif type(old) is not bytes:
+        if incr > LLONG_MAX or incr < LLONG_MIN:
+            raise CommandError(OVERFLOW)
+        db.set(key, b"%d" % incr)
+        return incr
+    if type(old) is not bytes:
         raise CommandError(WRONGTYPE)
-    elif len(old) < 19 and old.isdigit() and (old[0] != 48 or len(old) == 1):
+    if len(old) < 19 and old.isdigit() and (old[0] != 48 or len(old) == 1):
         value = int(old)  # common case: small non-negative counter, no range check needed
     else:
         value = parse_int(old)
     value += incr
     if value > LLONG_MAX or value < LLONG_MIN:
         raise CommandError(OVERFLOW)
-    db.set(key, b"%d" % value, keep_ttl=True)
+    db.replace(key, b"%d" % value)
     return value
 
 
