@@ -11,13 +11,23 @@ grow past `zset-max-listpack-entries` or get a member longer than
 `zset-max-listpack-value`, and never converts back. `skiplist` is that sticky flag; the
 commands set it with the thresholds in force when the set grew.
 
+Memory: a SortedList carries an instance dict and four lists (~400 bytes) before its first
+element, more than a small set's data. A set of up to `SMALL_MAX` elements therefore keeps
+them in a `SmallSortedList` (a plain sorted list with the part of SortedList's interface
+the commands use; insertion is a memmove, cheap at that size) and moves to a SortedList
+when it grows past it (`insert`). Scores are shared through a bounded pool like hash fields
+(see `keyspace.datatypes.hash.share`), so the same score in many sets is one float.
+
 Lexicographic ranges (ZRANGEBYLEX and friends) assume, as Redis does, that every member
 has the same score; with mixed scores the answer is whatever the binary search finds.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left as _bisect_left
+from bisect import insort as _insort
 from collections.abc import Iterator
+from itertools import islice as _islice
 from math import inf, nextafter
 from typing import Any
 
@@ -25,12 +35,50 @@ from sortedcontainers import SortedList
 
 from keystream.keyspace.db import register_type
 
-__all__ = ["LEX_MAX", "LEX_MIN", "LexBound", "ZSet"]
+__all__ = ["LEX_MAX", "LEX_MIN", "SMALL_MAX", "LexBound", "SmallSortedList", "ZSet", "share_score"]
 
 # A lexicographic bound: (value, exclusive). `LEX_MIN`/`LEX_MAX` stand for `-` and `+`.
 LexBound = tuple[Any, bool]
 LEX_MIN: Any = object()
 LEX_MAX: Any = object()
+
+# Sets up to this many elements keep them in a SmallSortedList.
+SMALL_MAX = 128
+# Scores shared through `share_score`: at most this many distinct values.
+_SCORE_POOL_MAX = 65536
+_SCORE_POOL: dict[float, float] = {}
+
+
+def share_score(score: float) -> float:
+    """The pooled float equal to score (score itself for zeros, whose sign the pool would
+    lose since -0.0 == 0.0, or when the pool is full)."""
+    s = _SCORE_POOL.get(score)
+    if s is not None and score:
+        return s
+    if score and len(_SCORE_POOL) < _SCORE_POOL_MAX:
+        _SCORE_POOL[score] = score
+    return score
+
+
+class SmallSortedList(list):
+    """A sorted list of (score, member) with the SortedList methods the commands use."""
+
+    __slots__ = ()
+
+    def add(self, value: Any) -> None:
+        _insort(self, value)
+
+    def remove(self, value: Any) -> None:
+        i = _bisect_left(self, value)
+        if i == len(self) or self[i] != value:
+            raise ValueError(f"{value!r} not in list")
+        del self[i]
+
+    def bisect_left(self, value: Any) -> int:
+        return _bisect_left(self, value)
+
+    def islice(self, start: int | None = None, stop: int | None = None) -> Iterator[Any]:
+        return _islice(self, start, stop)
 
 
 class ZSet:
@@ -38,7 +86,7 @@ class ZSet:
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
-        self.sl: SortedList = SortedList()
+        self.sl: SortedList | SmallSortedList = SmallSortedList()
         self.skiplist = False
         # member -> its wire form, cached by the commands for big sets (dropped on removal)
         self.bulk: dict[bytes, bytes] | None = None
@@ -56,17 +104,24 @@ class ZSet:
     def copy(self) -> ZSet:
         z = ZSet()
         z.scores = dict(self.scores)
-        z.sl = SortedList(self.sl)
+        z.sl = type(self.sl)(self.sl)
         z.skiplist = self.skiplist
         return z
 
     # -- updates -----------------------------------------------------------------------
+    def insert(self, entry: tuple[float, bytes]) -> None:
+        """Add a (score, member) entry to the sorted list (the caller keeps `scores`)."""
+        sl = self.sl
+        sl.add(entry)
+        if len(sl) > SMALL_MAX and type(sl) is SmallSortedList:
+            self.sl = SortedList(sl)
+
     def set(self, member: bytes, score: float) -> bool:
         """Insert member or move it to score; True if it is new."""
         cur = self.scores.get(member)
         if cur is None:
             self.scores[member] = score
-            self.sl.add((score, member))
+            self.insert((score, member))
             return True
         if cur != score:
             self.sl.remove((cur, member))
