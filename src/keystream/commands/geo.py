@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec, keyword_spec
 from keystream.commands.util import parse_int
 from keystream.commands.zsets import parse_score, zadd_generic
 from keystream.keyspace.datatypes import geohash as gh
@@ -116,10 +116,14 @@ def _member_pos(zs: ZSet, member: bytes) -> tuple[float, float]:
     return gh.decode_score(score)
 
 
+_RO_ACCESS = (key_spec(1, "RO", "access"),)
+
+
 # -- GEOADD ---------------------------------------------------------------------------------------
 @command("geoadd", -5, "write denyoom", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(log(N)) for each item added",
-         summary="Add one or more geospatial items in the geospatial index represented using a sorted set")
+         summary="Add one or more geospatial items in the geospatial index represented using a sorted set",
+         key_specs=(key_spec(1, "RW", "update"),))
 def geoadd_command(client, argv):
     """GEOADD key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]"""
     nx = xx = False
@@ -152,7 +156,8 @@ def geoadd_command(client, argv):
 # -- GEOPOS / GEODIST / GEOHASH ------------------------------------------------------------------
 @command("geopos", -2, "readonly", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(N) where N is the number of members requested.",
-         summary="Returns longitude and latitude of members of a geospatial index")
+         summary="Returns longitude and latitude of members of a geospatial index",
+         key_specs=_RO_ACCESS)
 def geopos_command(client, argv):
     """GEOPOS key [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -169,7 +174,8 @@ def geopos_command(client, argv):
 
 
 @command("geodist", -4, "readonly", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
-         complexity="O(log(N))", summary="Returns the distance between two members of a geospatial index")
+         complexity="O(log(N))", summary="Returns the distance between two members of a geospatial index",
+         key_specs=_RO_ACCESS)
 def geodist_command(client, argv):
     """GEODIST key member1 member2 [M|KM|FT|MI]"""
     to_meter = 1.0
@@ -191,7 +197,8 @@ def geodist_command(client, argv):
 
 @command("geohash", -2, "readonly", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(log(N)) for each member requested",
-         summary="Returns members of a geospatial index as standard geohash strings")
+         summary="Returns members of a geospatial index as standard geohash strings",
+         key_specs=_RO_ACCESS)
 def geohash_command(client, argv):
     """GEOHASH key [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -473,7 +480,13 @@ _GEO = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
          deprecated_since="6.2.0",
          replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
          summary="Query a sorted set representing a geospatial index to fetch members matching a given "
-                 "maximum distance from a point", **_GEO)
+                 "maximum distance from a point", **_GEO,
+         first_key=1, last_key=1, step=1,
+         key_specs=(
+             key_spec(1, "RO", "access"),
+             keyword_spec("STORE", 6, "OW", "update"),
+             keyword_spec("STOREDIST", 6, "OW", "update"),
+         ))
 def georadius_command(client, argv):
     """GEORADIUS key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]"""
@@ -482,7 +495,8 @@ def georadius_command(client, argv):
 
 @command("georadius_ro", -6, "readonly", 1, 1, 1, since="3.2.10", deprecated_since="6.2.0",
          replaced_by="`GEOSEARCH` with the `BYRADIUS` argument",
-         summary="A read-only variant for GEORADIUS", **_GEO)
+         summary="A read-only variant for GEORADIUS", **_GEO,
+         key_specs=_RO_ACCESS)
 def georadius_ro_command(client, argv):
     """GEORADIUS_RO key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC|DESC]"""
@@ -493,7 +507,13 @@ def georadius_ro_command(client, argv):
          deprecated_since="6.2.0",
          replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
          summary="Query a sorted set representing a geospatial index to fetch members matching a given "
-                 "maximum distance from a member", **_GEO)
+                 "maximum distance from a member", **_GEO,
+         first_key=1, last_key=1, step=1,
+         key_specs=(
+             key_spec(1, "RO", "access"),
+             keyword_spec("STORE", 5, "OW", "update"),
+             keyword_spec("STOREDIST", 5, "OW", "update"),
+         ))
 def georadiusbymember_command(client, argv):
     """GEORADIUSBYMEMBER key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]"""
@@ -502,7 +522,8 @@ def georadiusbymember_command(client, argv):
 
 @command("georadiusbymember_ro", -5, "readonly", 1, 1, 1, since="3.2.10", deprecated_since="6.2.0",
          replaced_by="`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
-         summary="A read-only variant for GEORADIUSBYMEMBER", **_GEO)
+         summary="A read-only variant for GEORADIUSBYMEMBER", **_GEO,
+         key_specs=_RO_ACCESS)
 def georadiusbymember_ro_command(client, argv):
     """GEORADIUSBYMEMBER_RO key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC|DESC]"""
@@ -511,7 +532,8 @@ def georadiusbymember_ro_command(client, argv):
 
 @command("geosearch", -7, "readonly", 1, 1, 1, since="6.2.0",
          summary="Query a sorted set representing a geospatial index to fetch members inside an area of "
-                 "a box or a circle.", **_GEO)
+                 "a box or a circle.", **_GEO,
+         key_specs=_RO_ACCESS)
 def geosearch_command(client, argv):
     """GEOSEARCH key FROMMEMBER member|FROMLONLAT longitude latitude
     BYRADIUS radius M|KM|FT|MI|BYBOX width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]]
@@ -521,7 +543,8 @@ def geosearch_command(client, argv):
 
 @command("geosearchstore", -8, "write denyoom", 1, 2, 1, since="6.2.0",
          summary="Query a sorted set representing a geospatial index to fetch members inside an area of "
-                 "a box or a circle, and store the result in another key.", **_GEO)
+                 "a box or a circle, and store the result in another key.", **_GEO,
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")))
 def geosearchstore_command(client, argv):
     """GEOSEARCHSTORE destination source FROMMEMBER member|FROMLONLAT longitude latitude
     BYRADIUS radius M|KM|FT|MI|BYBOX width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec
 from keystream.commands.util import parse_cursor, parse_int, parse_scan_options
 from keystream.keyspace.datatypes.hash import Hash, share
 from keystream.keyspace.datatypes.longdouble import (
@@ -52,11 +52,17 @@ def _store(client, key: bytes, new: Hash | None) -> None:
         client.db.touch(key)
 
 
+_RO_ACCESS = (key_spec(1, "RO", "access"),)
+_RW_ACCESS_UPDATE = (key_spec(1, "RW", "access", "update"),)
+_RW_UPDATE = (key_spec(1, "RW", "update"),)
+
+
 @command("hset", -4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
          summary="Set the string value of a hash field", since="2.0.0",
          complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs "
                     "when the command is called with multiple field/value pairs.",
-         history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),))
+         history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
+         key_specs=_RW_UPDATE)
 def hset_command(client, argv):
     """HSET key field value [field value ...]"""
     if len(argv) != 4:
@@ -88,7 +94,8 @@ def hset_command(client, argv):
          summary="Set multiple hash fields to multiple values", since="2.0.0",
          complexity="O(N) where N is the number of fields being set.",
          deprecated_since="4.0.0", replaced_by="`HSET` with multiple field-value pairs",
-         doc_flags=("deprecated",))
+         doc_flags=("deprecated",),
+         key_specs=_RW_UPDATE)
 def hmset_command(client, argv):
     """HMSET key field value [field value ...]"""
     n = len(argv)
@@ -124,7 +131,8 @@ def _hset_many(client, argv: list[bytes]) -> int:
 
 
 @command("hsetnx", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Set the value of a hash field, only if the field does not exist", since="2.0.0")
+         summary="Set the value of a hash field, only if the field does not exist", since="2.0.0",
+         key_specs=(key_spec(1, "RW", "insert"),))
 def hsetnx_command(client, argv):
     """HSETNX key field value"""
     key, field, value = argv[1], argv[2], argv[3]
@@ -142,7 +150,8 @@ def hsetnx_command(client, argv):
 
 
 @command("hget", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Get the value of a hash field", since="2.0.0")
+         summary="Get the value of a hash field", since="2.0.0",
+         key_specs=_RO_ACCESS)
 def hget_command(client, argv):
     """HGET key field"""
     h = client.db.get(argv[1])
@@ -155,7 +164,8 @@ def hget_command(client, argv):
 
 @command("hmget", -3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the values of all the given hash fields", since="2.0.0",
-         complexity="O(N) where N is the number of fields being requested.")
+         complexity="O(N) where N is the number of fields being requested.",
+         key_specs=_RO_ACCESS)
 def hmget_command(client, argv):
     """HMGET key field [field ...]"""
     h = _read(client, argv[1])
@@ -168,7 +178,8 @@ def hmget_command(client, argv):
 @command("hdel", -3, "write fast", 1, 1, 1, acl="hash", group="hash",
          summary="Delete one or more hash fields", since="2.0.0",
          complexity="O(N) where N is the number of fields to be removed.",
-         history=(("2.4.0", "Accepts multiple `field` arguments."),))
+         history=(("2.4.0", "Accepts multiple `field` arguments."),),
+         key_specs=(key_spec(1, "RW", "delete"),))
 def hdel_command(client, argv):
     """HDEL key field [field ...]"""
     key = argv[1]
@@ -221,7 +232,8 @@ _ALL_TIPS = ("nondeterministic_output_order",)
 
 @command("hkeys", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get all the fields in a hash", since="2.0.0",
-         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS)
+         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
+         key_specs=_RO_ACCESS)
 def hkeys_command(client, argv):
     """HKEYS key"""
     h = _read(client, argv[1])
@@ -230,7 +242,8 @@ def hkeys_command(client, argv):
 
 @command("hvals", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get all the values in a hash", since="2.0.0",
-         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS)
+         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
+         key_specs=_RO_ACCESS)
 def hvals_command(client, argv):
     """HVALS key"""
     h = _read(client, argv[1])
@@ -239,7 +252,8 @@ def hvals_command(client, argv):
 
 @command("hgetall", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get all the fields and values in a hash", since="2.0.0",
-         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS)
+         complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
+         key_specs=_RO_ACCESS)
 def hgetall_command(client, argv):
     """HGETALL key"""
     h = _read(client, argv[1])
@@ -264,7 +278,8 @@ def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, val
 
 
 @command("hincrby", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Increment the integer value of a hash field by the given number", since="2.0.0")
+         summary="Increment the integer value of a hash field by the given number", since="2.0.0",
+         key_specs=_RW_ACCESS_UPDATE)
 def hincrby_command(client, argv):
     """HINCRBY key field increment"""
     key, field = argv[1], argv[2]
@@ -283,7 +298,8 @@ def hincrby_command(client, argv):
 
 
 @command("hincrbyfloat", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Increment the float value of a hash field by the given amount", since="2.6.0")
+         summary="Increment the float value of a hash field by the given amount", since="2.6.0",
+         key_specs=_RW_ACCESS_UPDATE)
 def hincrbyfloat_command(client, argv):
     """HINCRBYFLOAT key field increment"""
     key, field = argv[1], argv[2]
@@ -313,7 +329,8 @@ def hincrbyfloat_command(client, argv):
 @command("hrandfield", -2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get one or multiple random fields from a hash", since="6.2.0",
          complexity="O(N) where N is the number of fields returned",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         key_specs=_RO_ACCESS)
 def hrandfield_command(client, argv):
     """HRANDFIELD key [count [WITHVALUES]]"""
     n = len(argv)
@@ -367,7 +384,8 @@ def _random_field(h: Hash) -> bytes:
          complexity="O(1) for every call. O(N) for a complete iteration, including enough "
                     "command calls for the cursor to return back to 0. N is the number of "
                     "elements inside the collection..",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         key_specs=_RO_ACCESS)
 def hscan_command(client, argv):
     """HSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])

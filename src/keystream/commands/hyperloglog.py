@@ -10,7 +10,7 @@ PFDEBUG (internal debugging) are not implemented.
 
 from __future__ import annotations
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec
 from keystream.keyspace.datatypes import hll
 from keystream.resp.errors import WRONGTYPE, CommandError
 from keystream.resp.writer import OK
@@ -33,7 +33,8 @@ def _hll_or_none(db, key: bytes) -> bytes | None:
 
 @command("pfadd", -2, "write denyoom fast", 1, 1, 1, acl="hyperloglog", group="hyperloglog",
          since="2.8.9", summary="Adds the specified elements to the specified HyperLogLog.",
-         complexity="O(1) to add every element.")
+         complexity="O(1) to add every element.",
+         key_specs=(key_spec(1, "RW", "insert"),))
 def pfadd_command(client, argv):
     """PFADD key [element [element ...]]"""
     db = client.db
@@ -57,7 +58,10 @@ def pfadd_command(client, argv):
                  "HyperLogLog at key(s).",
          complexity="O(1) with a very small average constant time when called with a single "
                     "key. O(N) with N being the number of keys, and much bigger constant times, "
-                    "when called with multiple keys.")
+                    "when called with multiple keys.",
+         key_specs=(
+             key_spec(1, "RW", "access", lastkey=-1, notes="RW because it may change the internal representation of the key, and propagate to replicas"),
+         ))
 def pfcount_command(client, argv):
     """PFCOUNT key [key ...]"""
     db = client.db
@@ -89,7 +93,8 @@ def pfcount_command(client, argv):
 
 @command("pfmerge", -2, "write denyoom", 1, -1, 1, acl="hyperloglog", group="hyperloglog",
          since="2.8.9", summary="Merge N different HyperLogLogs into a single one.",
-         complexity="O(N) to merge N HyperLogLogs, but with high constant times.")
+         complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
+         key_specs=(key_spec(1, "RW", "access", "insert"), key_spec(2, "RO", "access", lastkey=-1)))
 def pfmerge_command(client, argv):
     """PFMERGE destkey [sourcekey [sourcekey ...]]"""
     db = client.db

@@ -234,7 +234,7 @@ def command_list_command(client, argv):
 def _keys_with_flags(argv: list[bytes]) -> tuple[list[int], list[tuple[str, ...]]]:
     cmd = _find(argv[0])
     if cmd is not None and cmd.subcommands and len(argv) >= 2:
-        cmd = cmd.subcommands.get(argv[1].lower()) or cmd
+        cmd = cmd.subcommands.get(argv[1].lower())
     if cmd is None or cmd.handler is None:
         raise CommandError("ERR Invalid command specified")
     if cmd.first_key <= 0 and cmd.get_keys is None and not cmd.key_specs:
@@ -251,18 +251,44 @@ def _keys_with_flags(argv: list[bytes]) -> tuple[list[int], list[tuple[str, ...]
     if cmd.key_flags is not None:
         return idx, [cmd.key_flags(argv)] * len(idx)
     specs = key_specs_of(cmd)
-    flags = specs[0].flags if len(specs) == 1 else ()
-    return idx, [_spec_flags_for(cmd, specs, i) if len(specs) > 1 else flags for i in idx]
+    found = [_spec_positions(s, argv) for s in specs]
+    return idx, [_flags_of_key(specs, found, i) for i in idx]
 
 
-def _spec_flags_for(cmd: Command, specs: tuple[KeySpec, ...], index: int) -> tuple[str, ...]:
-    """Flags of the key spec whose begin index is nearest below `index` (simple forms)."""
-    best: KeySpec | None = None
-    for s in specs:
-        if (s.begin_search[0] == "index" and s.begin_search[1] <= index
-                and (best is None or s.begin_search[1] > best.begin_search[1])):
-            best = s
-    return best.flags if best is not None else ()
+def _spec_positions(spec: KeySpec, argv: list[bytes]) -> range:
+    """The argv indexes a key spec names in this invocation (empty for an unknown spec)."""
+    argc = len(argv)
+    bs, fk = spec.begin_search, spec.find_keys
+    if bs[0] == "index":
+        start = bs[1]
+    elif bs[0] == "keyword":
+        word = bs[1].lower().encode()
+        order = range(bs[2], argc) if bs[2] >= 0 else range(argc + bs[2], 0, -1)
+        start = next((i + 1 for i in order if argv[i].lower() == word), argc)
+    else:
+        return range(0)
+    if start >= argc:
+        return range(0)
+    if fk[0] == "range":
+        last = start + fk[1] if fk[1] >= 0 else argc + fk[1]
+        return range(start, min(last, argc - 1) + 1, fk[2])
+    if fk[0] == "keynum" and start + fk[1] < argc:
+        try:
+            numkeys = int(argv[start + fk[1]])
+        except ValueError:
+            return range(0)
+        first = start + fk[2]
+        return range(first, min(first + numkeys * fk[3], argc), fk[3])
+    return range(0)
+
+
+def _flags_of_key(specs: tuple[KeySpec, ...], found: list[range], index: int) -> tuple[str, ...]:
+    """Flags of the first key spec naming argv[index]; a key no spec places (SORT's STORE
+    destination) takes the last spec's flags."""
+    for spec, positions in zip(specs, found):
+        if index in positions:
+            return spec.flags
+    return specs[-1].flags if specs else ()
 
 
 @command("command|getkeys", -4, "loading stale", acl="connection",

@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from keystream.resp.errors import CommandError
 
-__all__ = ["Command", "KeySpec", "command", "key_spec", "COMMANDS", "lookup", "load_all", "Handler"]
+__all__ = ["Command", "KeySpec", "command", "key_spec", "keyword_spec", "keynum_spec", "unknown_spec",
+           "COMMANDS", "lookup", "load_all", "Handler"]
 
 Handler = Callable[..., Any]
 
@@ -48,6 +49,25 @@ def key_spec(pos: int, *flags: str, lastkey: int = 0, step: int = 1, notes: str 
     """A key spec for keys from argv[pos] (a range ending `lastkey` after it, -1: the last
     argument), with Redis 7 key-spec flags (RW RO OW RM, access insert update delete ...)."""
     return KeySpec(("index", pos), ("range", lastkey, step, 0), flags, notes)
+
+
+def keyword_spec(keyword: str, startfrom: int, *flags: str, lastkey: int = 0, step: int = 1,
+                 notes: str = "") -> KeySpec:
+    """A key spec for keys after `keyword`, searched from argv[startfrom] (negative: backwards
+    from the end), e.g. GEORADIUS's `STORE key`."""
+    return KeySpec(("keyword", keyword, startfrom), ("range", lastkey, step, 0), flags, notes)
+
+
+def keynum_spec(pos: int, *flags: str, keynumidx: int = 0, firstkey: int = 1, step: int = 1,
+                notes: str = "") -> KeySpec:
+    """A key spec for `numkeys key [key ...]` with numkeys at argv[pos + keynumidx] and the first
+    key `firstkey` after argv[pos], e.g. ZUNIONSTORE's sources."""
+    return KeySpec(("index", pos), ("keynum", keynumidx, firstkey, step), flags, notes)
+
+
+def unknown_spec(*flags: str, notes: str = "") -> KeySpec:
+    """A key spec Redis cannot describe by position (SORT's BY/GET patterns and STORE key)."""
+    return KeySpec(("unknown",), ("unknown",), flags, notes)
 
 
 @dataclass

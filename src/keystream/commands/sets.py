@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec, keynum_spec
 from keystream.commands.util import parse_cursor, parse_int, parse_scan_options
 from keystream.keyspace.datatypes.set import Set, is_int_member
 from keystream.keyspace.glob import compile_matcher
@@ -46,11 +46,15 @@ def _max_intset(client) -> int:
     return client.server.config.values["set-max-intset-entries"]
 
 
+_RO_ACCESS = (key_spec(1, "RO", "access"),)
+
+
 @command("sadd", -3, "write denyoom fast", 1, 1, 1, acl="set", group="set",
          summary="Add one or more members to a set", since="1.0.0",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
                     "is called with multiple arguments.",
-         history=(("2.4.0", "Accepts multiple `member` arguments."),))
+         history=(("2.4.0", "Accepts multiple `member` arguments."),),
+         key_specs=(key_spec(1, "RW", "insert"),))
 def sadd_command(client, argv):
     """SADD key member [member ...]"""
     db = client.db
@@ -82,7 +86,8 @@ def sadd_command(client, argv):
 @command("srem", -3, "write fast", 1, 1, 1, acl="set", group="set",
          summary="Remove one or more members from a set", since="1.0.0",
          complexity="O(N) where N is the number of members to be removed.",
-         history=(("2.4.0", "Accepts multiple `member` arguments."),))
+         history=(("2.4.0", "Accepts multiple `member` arguments."),),
+         key_specs=(key_spec(1, "RW", "delete"),))
 def srem_command(client, argv):
     """SREM key member [member ...]"""
     key = argv[1]
@@ -119,7 +124,8 @@ def sismember_command(client, argv):
 @command("smismember", -3, "readonly fast", 1, 1, 1, acl="set", group="set",
          summary="Returns the membership associated with the given elements for a set",
          since="6.2.0",
-         complexity="O(N) where N is the number of elements being checked for membership")
+         complexity="O(N) where N is the number of elements being checked for membership",
+         key_specs=_RO_ACCESS)
 def smismember_command(client, argv):
     """SMISMEMBER key member [member ...]"""
     s = _read(client, argv[1])
@@ -130,7 +136,8 @@ def smismember_command(client, argv):
 
 @command("smembers", 2, "readonly", 1, 1, 1, acl="set", group="set",
          summary="Get all the members in a set", since="1.0.0",
-         complexity="O(N) where N is the set cardinality.", tips=_ORDER_TIPS)
+         complexity="O(N) where N is the set cardinality.", tips=_ORDER_TIPS,
+         key_specs=_RO_ACCESS)
 def smembers_command(client, argv):
     """SMEMBERS key"""
     s = _read(client, argv[1])
@@ -149,7 +156,8 @@ def _random_member(s: Set) -> bytes:
          summary="Get one or multiple random members from a set", since="1.0.0",
          complexity="Without the count argument O(1), otherwise O(N) where N is the absolute "
                     "value of the passed count.",
-         tips=_RANDOM_TIPS, history=(("2.6.0", "Added the optional `count` argument."),))
+         tips=_RANDOM_TIPS, history=(("2.6.0", "Added the optional `count` argument."),),
+         key_specs=_RO_ACCESS)
 def srandmember_command(client, argv):
     """SRANDMEMBER key [count]"""
     n = len(argv)
@@ -177,7 +185,8 @@ def srandmember_command(client, argv):
          summary="Remove and return one or multiple random members from a set", since="1.0.0",
          complexity="Without the count argument O(1), otherwise O(N) where N is the value of "
                     "the passed count.",
-         tips=_RANDOM_TIPS, history=(("3.2.0", "Added the `count` argument."),))
+         tips=_RANDOM_TIPS, history=(("3.2.0", "Added the `count` argument."),),
+         key_specs=(key_spec(1, "RW", "access", "delete"),))
 def spop_command(client, argv):
     """SPOP key [count]"""
     n = len(argv)
@@ -223,7 +232,8 @@ def spop_command(client, argv):
 
 
 @command("smove", 4, "write fast", 1, 2, 1, acl="set", group="set",
-         summary="Move a member from one set to another", since="1.0.0")
+         summary="Move a member from one set to another", since="1.0.0",
+         key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "RW", "insert")))
 def smove_command(client, argv):
     """SMOVE source destination member"""
     src_key, dst_key, member = argv[1], argv[2], argv[3]
@@ -285,7 +295,8 @@ def _store_result(client, dst: bytes, members) -> int:
 @command("sinter", -2, "readonly", 1, -1, 1, acl="set", group="set",
          summary="Intersect multiple sets", since="1.0.0",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
-                    "the number of sets.", tips=_ORDER_TIPS)
+                    "the number of sets.", tips=_ORDER_TIPS,
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),))
 def sinter_command(client, argv):
     """SINTER key [key ...]"""
     sets = _read_all(client, argv[1:])
@@ -306,7 +317,8 @@ def _sintercard_keys(argv: list[bytes]) -> list[int]:
          summary="Intersect multiple sets and return the cardinality of the result",
          since="7.0.0",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
-                    "the number of sets.", get_keys=_sintercard_keys)
+                    "the number of sets.", get_keys=_sintercard_keys,
+         key_specs=(keynum_spec(1, "RO", "access"),))
 def sintercard_command(client, argv):
     """SINTERCARD numkeys key [key ...] [LIMIT limit]"""
     numkeys = parse_int(argv[1], errors.NUMKEYS_POSITIVE)
@@ -346,7 +358,8 @@ def sintercard_command(client, argv):
 @command("sinterstore", -3, "write denyoom", 1, -1, 1, acl="set", group="set",
          summary="Intersect multiple sets and store the resulting set in a key", since="1.0.0",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
-                    "the number of sets.")
+                    "the number of sets.",
+         key_specs=(key_spec(1, "RW", "update"), key_spec(2, "RO", "access", lastkey=-1)))
 def sinterstore_command(client, argv):
     """SINTERSTORE destination key [key ...]"""
     sets = _read_all(client, argv[2:])
@@ -373,7 +386,8 @@ def _ordered_result(client, members: set[bytes]) -> SetReply:
 @command("sunion", -2, "readonly", 1, -1, 1, acl="set", group="set",
          summary="Add multiple sets", since="1.0.0",
          complexity="O(N) where N is the total number of elements in all given sets.",
-         tips=_ORDER_TIPS)
+         tips=_ORDER_TIPS,
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),))
 def sunion_command(client, argv):
     """SUNION key [key ...]"""
     return _ordered_result(client, _union(_read_all(client, argv[1:])))
@@ -381,7 +395,8 @@ def sunion_command(client, argv):
 
 @command("sunionstore", -3, "write denyoom", 1, -1, 1, acl="set", group="set",
          summary="Add multiple sets and store the resulting set in a key", since="1.0.0",
-         complexity="O(N) where N is the total number of elements in all given sets.")
+         complexity="O(N) where N is the total number of elements in all given sets.",
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)))
 def sunionstore_command(client, argv):
     """SUNIONSTORE destination key [key ...]"""
     return _store_result(client, argv[1], _union(_read_all(client, argv[2:])))
@@ -390,7 +405,8 @@ def sunionstore_command(client, argv):
 @command("sdiff", -2, "readonly", 1, -1, 1, acl="set", group="set",
          summary="Subtract multiple sets", since="1.0.0",
          complexity="O(N) where N is the total number of elements in all given sets.",
-         tips=_ORDER_TIPS)
+         tips=_ORDER_TIPS,
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),))
 def sdiff_command(client, argv):
     """SDIFF key [key ...]"""
     return _ordered_result(client, _diff(_read_all(client, argv[1:])))
@@ -398,7 +414,8 @@ def sdiff_command(client, argv):
 
 @command("sdiffstore", -3, "write denyoom", 1, -1, 1, acl="set", group="set",
          summary="Subtract multiple sets and store the resulting set in a key", since="1.0.0",
-         complexity="O(N) where N is the total number of elements in all given sets.")
+         complexity="O(N) where N is the total number of elements in all given sets.",
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)))
 def sdiffstore_command(client, argv):
     """SDIFFSTORE destination key [key ...]"""
     return _store_result(client, argv[1], _diff(_read_all(client, argv[2:])))
@@ -409,7 +426,8 @@ def sdiffstore_command(client, argv):
          complexity="O(1) for every call. O(N) for a complete iteration, including enough "
                     "command calls for the cursor to return back to 0. N is the number of "
                     "elements inside the collection..",
-         tips=_RANDOM_TIPS)
+         tips=_RANDOM_TIPS,
+         key_specs=_RO_ACCESS)
 def sscan_command(client, argv):
     """SSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])

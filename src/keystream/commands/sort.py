@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec, unknown_spec
 from keystream.commands.util import parse_int
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.list import ListValue, decode_element
@@ -242,12 +242,25 @@ def _sorted(db, elements: list[bytes], sortby: bytes | None, alpha: bool, desc: 
     return [e for _, e in keyed]
 
 
+# Redis's key specs of SORT: the sorted key, the keys BY/GET patterns name (known only at run
+# time) and the STORE destination (a keyword anywhere among the arguments).
+_BY_GET_SPEC = unknown_spec("RO", "access", notes="For the optional BY/GET keyword. It is marked "
+                            "'unknown' because the key names derive from the content of the key we sort")
+_STORE_SPEC = unknown_spec("OW", "update", notes="For the optional STORE keyword. It is marked "
+                           "'unknown' because the keyword can appear anywhere in the argument array")
+
+
 @command("sort", -2, "write denyoom movablekeys", 1, 1, 1, acl="set sortedset list dangerous", group="generic",
          summary="Sort the elements in a list, set or sorted set",
          complexity="O(N+M*log(M)) where N is the number of elements in the list or set to sort, "
                     "and M the number of returned elements. When the elements are not sorted, "
                     "complexity is O(N).",
-         get_keys=sort_keys)
+         get_keys=sort_keys,
+         key_specs=(
+             key_spec(1, "RO", "access"),
+             _BY_GET_SPEC,
+             _STORE_SPEC,
+         ))
 def sort_command(client, argv):
     """SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC]
     [ALPHA] [STORE destination]"""
@@ -260,7 +273,11 @@ def sort_command(client, argv):
          complexity="O(N+M*log(M)) where N is the number of elements in the list or set to sort, "
                     "and M the number of returned elements. When the elements are not sorted, "
                     "complexity is O(N).",
-         get_keys=sort_keys)
+         get_keys=sort_keys,
+         key_specs=(
+             key_spec(1, "RO", "access"),
+             _BY_GET_SPEC,
+         ))
 def sort_ro_command(client, argv):
     """SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC]
     [ALPHA]"""
