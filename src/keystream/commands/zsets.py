@@ -23,7 +23,7 @@ from math import isfinite, isinf, isnan
 from operator import itemgetter
 from typing import Any
 
-from keystream.commands.registry import command
+from keystream.commands.registry import command, key_spec, keynum_spec
 from keystream.commands.util import parse_int
 from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.hash import share
@@ -325,9 +325,15 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
     return added + updated if flags & 4 else added
 
 
+_RO_ACCESS = (key_spec(1, "RO", "access"),)
+_RW_ACCESS_DELETE = (key_spec(1, "RW", "access", "delete"),)
+_RW_DELETE = (key_spec(1, "RW", "delete"),)
+
+
 @command("zadd", -4, "write denyoom fast", 1, 1, 1, acl="sortedset", group="sorted_set",
          since="1.2.0", complexity="O(log(N)) for each item added",
-         summary="Add one or more members to a sorted set, or update its score if it already exists")
+         summary="Add one or more members to a sorted set, or update its score if it already exists",
+         key_specs=(key_spec(1, "RW", "update"),))
 def zadd_command(client, argv):
     """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"""
     # Fast path (benchmarked): one numeric score-member pair into an existing sorted set.
@@ -365,14 +371,16 @@ def zadd_command(client, argv):
 
 
 @command("zincrby", 4, "write denyoom fast", 1, 1, 1, acl="sortedset", group="sorted_set",
-         since="1.2.0", complexity="O(log(N))", summary="Increment the score of a member in a sorted set")
+         since="1.2.0", complexity="O(log(N))", summary="Increment the score of a member in a sorted set",
+         key_specs=(key_spec(1, "RW", "access", "update"),))
 def zincrby_command(client, argv):
     """ZINCRBY key increment member"""
     return zadd_generic(client, argv, 8)
 
 
 @command("zrem", -3, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
-         complexity="O(M*log(N))", summary="Remove one or more members from a sorted set")
+         complexity="O(M*log(N))", summary="Remove one or more members from a sorted set",
+         key_specs=_RW_DELETE)
 def zrem_command(client, argv):
     """ZREM key member [member ...]"""
     db = client.db
@@ -404,7 +412,8 @@ def zcard_command(client, argv):
 
 
 @command("zscore", 3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
-         summary="Get the score associated with the given member in a sorted set")
+         summary="Get the score associated with the given member in a sorted set",
+         key_specs=_RO_ACCESS)
 def zscore_command(client, argv):
     """ZSCORE key member"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -415,7 +424,8 @@ def zscore_command(client, argv):
 
 @command("zmscore", -3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="6.2.0",
          complexity="O(N) where N is the number of members being requested.",
-         summary="Get the score associated with the given members in a sorted set")
+         summary="Get the score associated with the given members in a sorted set",
+         key_specs=_RO_ACCESS)
 def zmscore_command(client, argv):
     """ZMSCORE key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -436,7 +446,8 @@ def _zrank(client: Any, argv: list[bytes], reverse: bool) -> Any:
 
 
 @command("zrank", 3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.0.0",
-         complexity="O(log(N))", summary="Determine the index of a member in a sorted set")
+         complexity="O(log(N))", summary="Determine the index of a member in a sorted set",
+         key_specs=_RO_ACCESS)
 def zrank_command(client, argv):
     """ZRANK key member"""
     return _zrank(client, argv, False)
@@ -444,7 +455,8 @@ def zrank_command(client, argv):
 
 @command("zrevrank", 3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.0.0",
          complexity="O(log(N))",
-         summary="Determine the index of a member in a sorted set, with scores ordered from high to low")
+         summary="Determine the index of a member in a sorted set, with scores ordered from high to low",
+         key_specs=_RO_ACCESS)
 def zrevrank_command(client, argv):
     """ZREVRANK key member"""
     return _zrank(client, argv, True)
@@ -452,7 +464,8 @@ def zrevrank_command(client, argv):
 
 @command("zcount", 4, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.0.0",
          complexity="O(log(N))",
-         summary="Count the members in a sorted set with scores within the given values")
+         summary="Count the members in a sorted set with scores within the given values",
+         key_specs=_RO_ACCESS)
 def zcount_command(client, argv):
     """ZCOUNT key min max"""
     rng = parse_score_range(argv[2], argv[3])
@@ -465,7 +478,8 @@ def zcount_command(client, argv):
 
 @command("zlexcount", 4, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set",
          since="2.8.9", complexity="O(log(N))",
-         summary="Count the number of members in a sorted set between a given lexicographical range")
+         summary="Count the number of members in a sorted set between a given lexicographical range",
+         key_specs=_RO_ACCESS)
 def zlexcount_command(client, argv):
     """ZLEXCOUNT key min max"""
     lo, hi = parse_lex_range(argv[2], argv[3])
@@ -567,14 +581,16 @@ _RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N
 
 
 @command("zrange", -4, "readonly", 1, 1, 1, since="1.2.0",
-         summary="Return a range of members in a sorted set", **_RANGE_ARGS)
+         summary="Return a range of members in a sorted set", **_RANGE_ARGS,
+         key_specs=_RO_ACCESS)
 def zrange_command(client, argv):
     """ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, 0, None)
 
 
 @command("zrangestore", -5, "write denyoom", 1, 2, 1, since="6.2.0",
-         summary="Store a range of members from sorted set into another key", **_RANGE_ARGS)
+         summary="Store a range of members from sorted set into another key", **_RANGE_ARGS,
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")))
 def zrangestore_command(client, argv):
     """ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 2, argv[1], 0, None)
@@ -583,7 +599,8 @@ def zrangestore_command(client, argv):
 @command("zrevrange", -4, "readonly", 1, 1, 1, since="1.2.0", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `REV` argument",
          summary="Return a range of members in a sorted set, by index, with scores ordered from high to low",
-         **_RANGE_ARGS)
+         **_RANGE_ARGS,
+         key_specs=_RO_ACCESS)
 def zrevrange_command(client, argv):
     """ZREVRANGE key start stop [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, _RANK, True)
@@ -591,7 +608,8 @@ def zrevrange_command(client, argv):
 
 @command("zrangebyscore", -4, "readonly", 1, 1, 1, since="1.0.5", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `BYSCORE` argument",
-         summary="Return a range of members in a sorted set, by score", **_RANGE_ARGS)
+         summary="Return a range of members in a sorted set, by score", **_RANGE_ARGS,
+         key_specs=_RO_ACCESS)
 def zrangebyscore_command(client, argv):
     """ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, False)
@@ -600,7 +618,8 @@ def zrangebyscore_command(client, argv):
 @command("zrevrangebyscore", -4, "readonly", 1, 1, 1, since="2.2.0", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `REV` and `BYSCORE` arguments",
          summary="Return a range of members in a sorted set, by score, with scores ordered from high to low",
-         **_RANGE_ARGS)
+         **_RANGE_ARGS,
+         key_specs=_RO_ACCESS)
 def zrevrangebyscore_command(client, argv):
     """ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, True)
@@ -608,7 +627,8 @@ def zrevrangebyscore_command(client, argv):
 
 @command("zrangebylex", -4, "readonly", 1, 1, 1, since="2.8.9", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `BYLEX` argument",
-         summary="Return a range of members in a sorted set, by lexicographical range", **_RANGE_ARGS)
+         summary="Return a range of members in a sorted set, by lexicographical range", **_RANGE_ARGS,
+         key_specs=_RO_ACCESS)
 def zrangebylex_command(client, argv):
     """ZRANGEBYLEX key min max [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, False)
@@ -617,7 +637,8 @@ def zrangebylex_command(client, argv):
 @command("zrevrangebylex", -4, "readonly", 1, 1, 1, since="2.8.9", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `REV` and `BYLEX` arguments",
          summary="Return a range of members in a sorted set, by lexicographical range, ordered from "
-                 "higher to lower strings.", **_RANGE_ARGS)
+                 "higher to lower strings.", **_RANGE_ARGS,
+         key_specs=_RO_ACCESS)
 def zrevrangebylex_command(client, argv):
     """ZREVRANGEBYLEX key max min [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, True)
@@ -660,14 +681,16 @@ def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
 
 
 @command("zremrangebyrank", 4, "write", 1, 1, 1, since="2.0.0",
-         summary="Remove all members in a sorted set within the given indexes", **_RANGE_ARGS)
+         summary="Remove all members in a sorted set within the given indexes", **_RANGE_ARGS,
+         key_specs=_RW_DELETE)
 def zremrangebyrank_command(client, argv):
     """ZREMRANGEBYRANK key start stop"""
     return _zremrange(client, argv, _RANK)
 
 
 @command("zremrangebyscore", 4, "write", 1, 1, 1, since="1.2.0",
-         summary="Remove all members in a sorted set within the given scores", **_RANGE_ARGS)
+         summary="Remove all members in a sorted set within the given scores", **_RANGE_ARGS,
+         key_specs=_RW_DELETE)
 def zremrangebyscore_command(client, argv):
     """ZREMRANGEBYSCORE key min max"""
     return _zremrange(client, argv, _SCORE)
@@ -675,7 +698,8 @@ def zremrangebyscore_command(client, argv):
 
 @command("zremrangebylex", 4, "write", 1, 1, 1, since="2.8.9",
          summary="Remove all members in a sorted set between the given lexicographical range",
-         **_RANGE_ARGS)
+         **_RANGE_ARGS,
+         key_specs=_RW_DELETE)
 def zremrangebylex_command(client, argv):
     """ZREMRANGEBYLEX key min max"""
     return _zremrange(client, argv, _LEX)
@@ -724,7 +748,8 @@ def _zpop(client: Any, argv: list[bytes], maximum: bool) -> Any:
 
 @command("zpopmin", -2, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="5.0.0",
          complexity="O(log(N)*M)",
-         summary="Remove and return members with the lowest scores in a sorted set")
+         summary="Remove and return members with the lowest scores in a sorted set",
+         key_specs=_RW_ACCESS_DELETE)
 def zpopmin_command(client, argv):
     """ZPOPMIN key [count]"""
     return _zpop(client, argv, False)
@@ -732,7 +757,8 @@ def zpopmin_command(client, argv):
 
 @command("zpopmax", -2, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="5.0.0",
          complexity="O(log(N)*M)",
-         summary="Remove and return members with the highest scores in a sorted set")
+         summary="Remove and return members with the highest scores in a sorted set",
+         key_specs=_RW_ACCESS_DELETE)
 def zpopmax_command(client, argv):
     """ZPOPMAX key [count]"""
     return _zpop(client, argv, True)
@@ -778,7 +804,8 @@ def _mpop_keys(numkeys_idx: int) -> Any:
 
 @command("zmpop", -4, "write", acl="sortedset", group="sorted_set", since="7.0.0",
          complexity="O(K) + O(M*log(N))", get_keys=_mpop_keys(1),
-         summary="Remove and return members with scores in a sorted set")
+         summary="Remove and return members with scores in a sorted set",
+         key_specs=(keynum_spec(1, "RW", "access", "delete"),))
 def zmpop_command(client, argv):
     """ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 1)
@@ -827,7 +854,8 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
 @command("bzpopmin", -3, "write noscript fast blocking", 1, -2, 1, acl="sortedset",
          group="sorted_set", since="5.0.0", complexity="O(log(N))",
          summary="Remove and return the member with the lowest score from one or more sorted sets, "
-                 "or block until one is available")
+                 "or block until one is available",
+         key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),))
 def bzpopmin_command(client, argv):
     """BZPOPMIN key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
@@ -837,7 +865,8 @@ def bzpopmin_command(client, argv):
 @command("bzpopmax", -3, "write noscript fast blocking", 1, -2, 1, acl="sortedset",
          group="sorted_set", since="5.0.0", complexity="O(log(N))",
          summary="Remove and return the member with the highest score from one or more sorted sets, "
-                 "or block until one is available")
+                 "or block until one is available",
+         key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),))
 def bzpopmax_command(client, argv):
     """BZPOPMAX key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
@@ -846,7 +875,8 @@ def bzpopmax_command(client, argv):
 
 @command("bzmpop", -5, "write blocking", acl="sortedset", group="sorted_set", since="7.0.0",
          complexity="O(K) + O(M*log(N))", get_keys=_mpop_keys(2),
-         summary="Remove and return members with scores in a sorted set or block until one is available")
+         summary="Remove and return members with scores in a sorted set or block until one is available",
+         key_specs=(keynum_spec(2, "RW", "access", "delete"),))
 def bzmpop_command(client, argv):
     """BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 2)
@@ -857,7 +887,8 @@ def bzmpop_command(client, argv):
 # -- ZRANDMEMBER -----------------------------------------------------------------------------
 @command("zrandmember", -2, "readonly", 1, 1, 1, acl="sortedset", group="sorted_set", since="6.2.0",
          complexity="O(N) where N is the number of elements returned",
-         summary="Get one or multiple random elements from a sorted set")
+         summary="Get one or multiple random elements from a sorted set",
+         key_specs=_RO_ACCESS, tips=("nondeterministic_output",))
 def zrandmember_command(client, argv):
     """ZRANDMEMBER key [count [WITHSCORES]]"""
     db = client.db
@@ -904,12 +935,15 @@ def _as_scores(value: Any) -> dict[bytes, float]:
 
 def _setop_keys(numkeys_idx: int) -> Any:
     def get_keys(argv: list[bytes]) -> list[int]:
-        keys = [1] if numkeys_idx == 2 else []
+        # As Redis: no keys at all (not even the destination) unless numkeys is in range.
         try:
             numkeys = int(argv[numkeys_idx])
         except (ValueError, IndexError):
-            return keys
-        return keys + list(range(numkeys_idx + 1, min(len(argv), numkeys_idx + 1 + max(numkeys, 0))))
+            return []
+        if not 0 < numkeys <= len(argv) - numkeys_idx - 1:
+            return []
+        keys = [1] if numkeys_idx == 2 else []
+        return keys + list(range(numkeys_idx + 1, numkeys_idx + 1 + numkeys))
     return get_keys
 
 
@@ -1027,21 +1061,24 @@ _SETOP_ARGS = {"acl": "sortedset", "group": "sorted_set"}
 
 
 @command("zunion", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
-         complexity="O(N)+O(M*log(M))", summary="Add multiple sorted sets", **_SETOP_ARGS)
+         complexity="O(N)+O(M*log(M))", summary="Add multiple sorted sets", **_SETOP_ARGS,
+         key_specs=(keynum_spec(1, "RO", "access"),))
 def zunion_command(client, argv):
     """ZUNION numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _UNION)
 
 
 @command("zinter", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
-         complexity="O(N*K)+O(M*log(M))", summary="Intersect multiple sorted sets", **_SETOP_ARGS)
+         complexity="O(N*K)+O(M*log(M))", summary="Intersect multiple sorted sets", **_SETOP_ARGS,
+         key_specs=(keynum_spec(1, "RO", "access"),))
 def zinter_command(client, argv):
     """ZINTER numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _INTER)
 
 
 @command("zdiff", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
-         complexity="O(L + (N-K)log(N))", summary="Subtract multiple sorted sets", **_SETOP_ARGS)
+         complexity="O(L + (N-K)log(N))", summary="Subtract multiple sorted sets", **_SETOP_ARGS,
+         key_specs=(keynum_spec(1, "RO", "access"),))
 def zdiff_command(client, argv):
     """ZDIFF numkeys key [key ...] [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _DIFF)
@@ -1049,7 +1086,9 @@ def zdiff_command(client, argv):
 
 @command("zunionstore", -4, "write denyoom", get_keys=_setop_keys(2), since="2.0.0",
          complexity="O(N)+O(M log(M))",
-         summary="Add multiple sorted sets and store the resulting sorted set in a new key", **_SETOP_ARGS)
+         summary="Add multiple sorted sets and store the resulting sorted set in a new key", **_SETOP_ARGS,
+         first_key=1, last_key=1, step=1,
+         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")))
 def zunionstore_command(client, argv):
     """ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]"""
     return _setop_generic(client, argv, 2, argv[1], _UNION)
@@ -1058,7 +1097,9 @@ def zunionstore_command(client, argv):
 @command("zinterstore", -4, "write denyoom", get_keys=_setop_keys(2), since="2.0.0",
          complexity="O(N*K)+O(M*log(M))",
          summary="Intersect multiple sorted sets and store the resulting sorted set in a new key",
-         **_SETOP_ARGS)
+         **_SETOP_ARGS,
+         first_key=1, last_key=1, step=1,
+         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")))
 def zinterstore_command(client, argv):
     """ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]"""
     return _setop_generic(client, argv, 2, argv[1], _INTER)
@@ -1067,7 +1108,9 @@ def zinterstore_command(client, argv):
 @command("zdiffstore", -4, "write denyoom", get_keys=_setop_keys(2), since="6.2.0",
          complexity="O(L + (N-K)log(N))",
          summary="Subtract multiple sorted sets and store the resulting sorted set in a new key",
-         **_SETOP_ARGS)
+         **_SETOP_ARGS,
+         first_key=1, last_key=1, step=1,
+         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")))
 def zdiffstore_command(client, argv):
     """ZDIFFSTORE destination numkeys key [key ...]"""
     return _setop_generic(client, argv, 2, argv[1], _DIFF)
@@ -1075,7 +1118,8 @@ def zdiffstore_command(client, argv):
 
 @command("zintercard", -3, "readonly", get_keys=_setop_keys(1), since="7.0.0",
          complexity="O(N*K)",
-         summary="Intersect multiple sorted sets and return the cardinality of the result", **_SETOP_ARGS)
+         summary="Intersect multiple sorted sets and return the cardinality of the result", **_SETOP_ARGS,
+         key_specs=(keynum_spec(1, "RO", "access"),))
 def zintercard_command(client, argv):
     """ZINTERCARD numkeys key [key ...] [LIMIT limit]"""
     return _setop_generic(client, argv, 1, None, _INTER, card_only=True)
@@ -1095,7 +1139,8 @@ def parse_cursor(b: bytes) -> int:
 
 @command("zscan", -3, "readonly", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.8.0",
          complexity="O(1) for every call. O(N) for a complete iteration",
-         summary="Incrementally iterate sorted sets elements and associated scores")
+         summary="Incrementally iterate sorted sets elements and associated scores",
+         key_specs=_RO_ACCESS, tips=("nondeterministic_output",))
 def zscan_command(client, argv):
     """ZSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
