@@ -437,3 +437,64 @@ def test_cli_groups_shows_lag(bs: str) -> None:
                          capture_output=True, text=True, timeout=30, check=True).stdout
     rows = [line.split() for line in out.splitlines()[1:]]
     assert [r[:6] for r in rows] == [[group, topic, "0", "2", "5", "3"], [group, topic, "1", "5", "5", "0"]]
+
+
+def test_protocol_selection_across_client_libraries(bs: str) -> None:
+    """librdkafka offers only roundrobin, kafka-python range then roundrobin: roundrobin wins."""
+    from kafka import KafkaConsumer
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+
+    from keystream.kafka.groups.client import MiniClient
+
+    topic = make_topic(bs, 6)
+    produce(bs, topic, 2, 6)
+    group = new_name("g")
+    c = consumer(bs, group, **{"partition.assignment.strategy": "roundrobin"})
+    c.subscribe([topic])
+    k = KafkaConsumer(topic, bootstrap_servers=bs, group_id=group, auto_offset_reset="earliest",
+                      enable_auto_commit=False, session_timeout_ms=SESSION_MS, heartbeat_interval_ms=500,
+                      partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor))
+    host, port = bs.split(":")
+    seen: list[int] = []
+    r = Reader([c])
+
+    def both_assigned() -> bool:
+        r.step()
+        for records in k.poll(timeout_ms=50).values():
+            seen.extend(m.partition for m in records)
+        mine = {tp.partition for tp in c.assignment()}
+        theirs = {tp.partition for tp in k.assignment()}
+        return len(mine) == 3 and len(theirs) == 3 and not mine & theirs
+
+    wait_until(both_assigned, timeout=30, what="a 3/3 roundrobin split")
+    with MiniClient(host, int(port)) as mc:
+        d = mc.request(15, 5, groups=(group,), include_authorized_operations=False).groups[0]
+    assert (d.group_state, d.protocol_data, len(d.members)) == ("Stable", "roundrobin", 2)
+    k.close()
+    c.close()
+
+
+def test_static_member_fenced_by_a_second_incarnation(bs: str) -> None:
+    """Two librdkafka consumers with one group.instance.id: the older one gets FENCED_INSTANCE_ID
+    (a fatal error in librdkafka) and the newer one takes its place without a rebalance."""
+    topic = make_topic(bs, 2)
+    group = new_name("g")
+    errors: list[KafkaError] = []
+    first = consumer(bs, group, **{"group.instance.id": "same"})
+    first.subscribe([topic])
+    r = Reader([first])
+    wait_until(lambda: len(r.assignments()[0]) == 2, step=r.step, what="first owns both partitions")
+    second = consumer(bs, group, **{"group.instance.id": "same"})
+    second.subscribe([topic])
+    r2 = Reader([second])
+
+    def fenced() -> bool:
+        msg = first.poll(0.05)                 # librdkafka hands the fatal error to poll()
+        if msg is not None and msg.error():
+            errors.append(msg.error())
+        return any(e.code() == KafkaError._FATAL and "fenced" in e.str() for e in errors)
+
+    wait_until(lambda: (r2.step(), fenced())[1] and len(r2.assignments()[0]) == 2, timeout=30,
+               what="the first incarnation fenced, the second owning both partitions")
+    second.close()
