@@ -93,10 +93,26 @@ def start_keystream(*args: str, data_dir: str | None = None, kafka: bool = False
     log.close()
     try:
         wait_for_port(port, proc)
+        if kafka_port:
+            wait_for_listener(kafka_port, proc)
     except Exception:
         proc.kill()
         raise RuntimeError("keystream did not start:\n" + Path(log_path).read_text(errors="replace"))
     return ServerHandle(port, proc, data_dir, kafka_port, log_path)
+
+
+def wait_for_listener(port: int, proc: subprocess.Popen | None, timeout: float = 20.0) -> None:
+    """Wait until a TCP connect to port succeeds (a listener that speaks no RESP: Kafka)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout}s")
 
 
 def start_redis(*args: str) -> ServerHandle:
