@@ -96,3 +96,39 @@ def test_command_info_matches_redis(pair3: Pair, name) -> None:
 ])
 def test_getkeysandflags_per_invocation(pair3: Pair, args) -> None:
     pair3.run("COMMAND", "GETKEYSANDFLAGS", *args)
+
+
+def _docs_facts(doc: dict) -> dict:
+    """A COMMAND DOCS entry without our own prose: summary and history texts are ours, the
+    complexity only has to be there when Redis gives one; subcommands are compared one by one."""
+    doc = dict(doc)
+    doc.pop(b"summary", None)
+    doc.pop(b"subcommands", None)
+    if b"complexity" in doc:
+        doc[b"complexity"] = True
+    if b"history" in doc:
+        doc[b"history"] = sorted(entry[0] for entry in doc[b"history"])
+    return doc
+
+
+@pytest.mark.parametrize("name", _registered())
+def test_command_docs_match_redis(pair3: Pair, name) -> None:
+    """since, group, doc flags, deprecation, history versions and the whole argument tree
+    (names, types, tokens, key spec indexes, flags, since) exactly as Redis 7.0 gives them."""
+    ks, ref = pair3.both("COMMAND", "DOCS", name)
+    assert list(ks) == [name.encode()]
+    assert _docs_facts(ks[name.encode()]) == _docs_facts(ref[name.encode()])
+
+
+def test_command_docs_resp2_shape(keystream_server, redis_server) -> None:
+    """In RESP2 the maps are flat arrays: the same keys in the same order, the same arguments."""
+    pair = Pair(keystream_server.port, redis_server.port, proto=2)
+    try:
+        ks, ref = pair.both("COMMAND", "DOCS", "zadd", "set", "sort", "client|kill")
+        assert ks[::2] == ref[::2]
+        for ours, theirs in zip(ks[1::2], ref[1::2]):
+            assert ours[::2] == theirs[::2]
+            o, t = dict(zip(ours[::2], ours[1::2])), dict(zip(theirs[::2], theirs[1::2]))
+            assert o[b"arguments"] == t[b"arguments"]
+    finally:
+        pair.close()

@@ -62,7 +62,8 @@ def _bitfield_key_flags(argv: list[bytes]) -> tuple[str, ...]:
 
 @command("setbit", 4, "write denyoom", 1, 1, 1, acl="bitmap", group="bitmap", since="2.2.0",
          key_specs=(key_spec(1, "RW", "access", "update"),),
-         summary="Sets or clears the bit at offset in the string value stored at key")
+         summary="Sets or clears the bit at offset in the string value stored at key",
+         args="key offset:int value:int")
 def setbit_command(client, argv):
     """SETBIT key offset value"""
     offset = _bit_offset(client, argv[2])
@@ -91,7 +92,8 @@ def setbit_command(client, argv):
 
 @command("getbit", 3, "readonly fast", 1, 1, 1, acl="bitmap", group="bitmap", since="2.2.0",
          key_specs=_RO,
-         summary="Returns the bit value at offset in the string value stored at key")
+         summary="Returns the bit value at offset in the string value stored at key",
+         args="key offset:int")
 def getbit_command(client, argv):
     """GETBIT key offset"""
     offset = _bit_offset(client, argv[2])
@@ -141,7 +143,9 @@ def _parse_unit(arg: bytes) -> bool:
 
 @command("bitcount", -2, "readonly", 1, 1, 1, acl="bitmap", group="bitmap", since="2.6.0",
          key_specs=_RO,
-         summary="Count set bits in a string", complexity="O(N)")
+         summary="Count set bits in a string", complexity="O(N)",
+         args="key index=[start:int end:int index_unit=[BYTE | BIT]@7.0.0]",
+         history=(("7.0.0", "The BYTE and BIT units."),))
 def bitcount_command(client, argv):
     """BITCOUNT key [start end [BYTE | BIT]]"""
     value = _string_or_none(client.db, argv[1])
@@ -178,7 +182,9 @@ def _first_bit(value: bytes, first: int, last: int, bit: int) -> int:
 
 @command("bitpos", -3, "readonly", 1, 1, 1, acl="bitmap", group="bitmap", since="2.8.7",
          key_specs=_RO,
-         summary="Find first bit set or clear in a string", complexity="O(N)")
+         summary="Find first bit set or clear in a string", complexity="O(N)",
+         args="key bit:int index=[start:int end_index=[end:int index_unit=[BYTE | BIT]@7.0.0]]",
+         history=(("7.0.0", "The BYTE and BIT units."),))
 def bitpos_command(client, argv):
     """BITPOS key bit [start [end [BYTE | BIT]]]"""
     bit = parse_int(argv[2])
@@ -219,9 +225,10 @@ def bitpos_command(client, argv):
 
 @command("bitop", -4, "write denyoom", 2, -1, 1, acl="bitmap", group="bitmap", since="2.6.0",
          key_specs=(key_spec(2, "OW", "update"), key_spec(3, "RO", "access", lastkey=-1)),
-         summary="Perform bitwise operations between strings", complexity="O(N)")
+         summary="Perform bitwise operations between strings", complexity="O(N)",
+         args="operation destkey:key key:key1...")
 def bitop_command(client, argv):
-    """BITOP <AND | OR | XOR | NOT> destkey key [key ...]"""
+    """BITOP operation destkey key [key ...]"""
     op = argv[1].lower()
     if op not in (b"and", b"or", b"xor", b"not"):
         raise CommandError(SYNTAX)
@@ -393,10 +400,15 @@ def _bitfield(client, argv: list[bytes], readonly_cmd: bool) -> list:
                              notes="This command allows both access and modification of the key"),),
          key_flags=_bitfield_key_flags,
          summary="Perform arbitrary bitfield integer operations on strings",
-         complexity="O(1) for each subcommand specified")
+         complexity="O(1) for each subcommand specified",
+         args="key operation=[encoding_offset=GET (encoding offset:int) | "
+              "write=([wrap_sat_fail=OVERFLOW (WRAP | SAT | FAIL)] "
+              "write_operation=(encoding_offset_value=SET (encoding offset:int value:int) | "
+              "encoding_offset_increment=INCRBY (encoding offset:int increment:int)))]...")
 def bitfield_command(client, argv):
-    """BITFIELD key [GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>]
-    <SET encoding offset value | INCRBY encoding offset increment> ...]"""
+    """BITFIELD key [<GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>] <SET encoding offset
+    value | INCRBY encoding offset increment>> [<GET encoding offset | [OVERFLOW <WRAP | SAT |
+    FAIL>] <SET encoding offset value | INCRBY encoding offset increment>> ...]]"""
     return _bitfield(client, argv, False)
 
 
@@ -404,7 +416,8 @@ def bitfield_command(client, argv):
          key_specs=_RO,
          since="6.0.0", complexity="O(1) for each subcommand specified",
          summary="Perform arbitrary bitfield integer operations on strings. Read-only variant "
-                 "of BITFIELD")
+                 "of BITFIELD",
+         args="key [encoding_offset=GET (encoding offset:int)...T]")
 def bitfield_ro_command(client, argv):
-    """BITFIELD_RO key [GET encoding offset ...]"""
+    """BITFIELD_RO key [GET encoding offset [GET encoding offset ...]]"""
     return _bitfield(client, argv, True)

@@ -137,7 +137,8 @@ def client_id_command(client, argv):
 
 
 @command("client|setname", 3, "noscript loading stale", acl="connection",
-         summary="Name the connection", since="2.6.9")
+         summary="Name the connection", since="2.6.9",
+         args="connection-name")
 def client_setname_command(client, argv):
     """CLIENT SETNAME connection-name"""
     validate_client_name(argv[2])
@@ -155,9 +156,19 @@ def client_getname_command(client, argv):
 @command("client|list", -2, "admin noscript loading stale", acl="connection",
          summary="One line per connected client", since="2.4.0",
          complexity="O(N) where N is the number of client connections",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         args="[normal_master_replica_pubsub=TYPE (NORMAL | MASTER | REPLICA | PUBSUB)@5.0.0] [ID "
+              "(client-id:int...)@6.2.0]",
+         history=(
+             ("2.8.12", "The id field."),
+             ("5.0.0", "The TYPE filter."),
+             ("6.0.0", "The user field."),
+             ("6.2.0", "The argv-mem, tot-mem, laddr and redir fields; the ID filter."),
+             ("7.0.0", "The resp, multi-mem, rbs and rbp fields."),
+             ("7.0.3", "The ssub field."),
+         ))
 def client_list_command(client, argv):
-    """CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"""
+    """CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]"""
     clients = list(client.server.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
         kind = _parse_type(argv[3])
@@ -194,10 +205,23 @@ def _kill(target: Any, me: Any) -> None:
 
 @command("client|kill", -3, "admin noscript loading stale", acl="connection",
          summary="Close connections chosen by address or by filters", since="2.4.0",
-         complexity="O(N) where N is the number of client connections")
+         complexity="O(N) where N is the number of client connections",
+         args="filter=(ip:port!2.8.12 | new-format=([ID client-id:int@2.8.12] | "
+              "[normal_master_slave_pubsub=TYPE (NORMAL | MASTER@3.2.0 | SLAVE | REPLICA@5.0.0 | "
+              "PUBSUB)@2.8.12] | [USER username] | [ADDR ip:port] | [LADDR ip:port@6.2.0] | "
+              "[SKIPME yes/no])...)",
+         history=(
+             ("2.8.12", "The filter form."),
+             ("2.8.12", "The ID filter."),
+             ("3.2.0", "TYPE master."),
+             ("5.0.0", "TYPE replica (slave stays an alias)."),
+             ("6.2.0", "The LADDR filter."),
+         ))
 def client_kill_command(client, argv):
-    """CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port]
-    [LADDR ip:port] [SKIPME yes|no]"""
+    """CLIENT KILL <ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>]
+    | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no]> [<[ID client-id] | [TYPE
+    <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR
+    ip:port] | [SKIPME yes/no]> ...]>"""
     server = client.server
     if len(argv) == 3:
         addr = argv[2].decode("utf-8", "replace")
@@ -264,9 +288,10 @@ def client_kill_command(client, argv):
 
 @command("client|pause", -3, "admin noscript loading stale", acl="connection",
          summary="Hold back the commands of all clients, or only writes, for a while",
-         since="3.0.0", history=(("6.2.0", "The WRITE and ALL modes."),))
+         since="2.9.50", history=(("6.2.0", "The WRITE and ALL modes."),),
+         args="timeout:int mode=[WRITE | ALL]@6.2.0")
 def client_pause_command(client, argv):
-    """CLIENT PAUSE timeout [WRITE|ALL]"""
+    """CLIENT PAUSE timeout [WRITE | ALL]"""
     try:
         timeout = parse_int(argv[2])
     except CommandError:
@@ -297,9 +322,10 @@ def client_unpause_command(client, argv):
 
 @command("client|reply", 3, "noscript loading stale", acl="connection",
          summary="Turn replies to this connection on or off, or skip the next one",
-         since="3.2.0")
+         since="3.2.0",
+         args="on_off_skip=(ON | OFF | SKIP)")
 def client_reply_command(client, argv):
-    """CLIENT REPLY ON|OFF|SKIP"""
+    """CLIENT REPLY <ON | OFF | SKIP>"""
     mode = argv[2].lower()
     if mode == b"on":
         client.reply_mode = "on"
@@ -316,9 +342,10 @@ def client_reply_command(client, argv):
 
 
 @command("client|no-evict", 3, "admin noscript loading stale", acl="connection",
-         summary="Exempt this connection from client eviction", since="7.0.0")
+         summary="Exempt this connection from client eviction", since="7.0.0",
+         args="enabled=(ON | OFF)")
 def client_no_evict_command(client, argv):
-    """CLIENT NO-EVICT ON|OFF"""
+    """CLIENT NO-EVICT <ON | OFF>"""
     mode = argv[2].lower()
     if mode == b"on":
         client.no_evict = True
@@ -331,9 +358,10 @@ def client_no_evict_command(client, argv):
 
 @command("client|unblock", -3, "admin noscript loading stale", acl="connection",
          summary="Wake a client blocked on keys, as a timeout or with an error",
-         since="5.0.0", complexity="O(log N) where N is the number of client connections")
+         since="5.0.0", complexity="O(log N) where N is the number of client connections",
+         args="client-id:int timeout_error=[TIMEOUT | ERROR]")
 def client_unblock_command(client, argv):
-    """CLIENT UNBLOCK client-id [TIMEOUT|ERROR]"""
+    """CLIENT UNBLOCK client-id [TIMEOUT | ERROR]"""
     target_id = parse_int(argv[2])
     error = False
     if len(argv) == 4:

@@ -22,7 +22,8 @@ container("config", "server", "Reading and changing settings", "2.0.0")
 @command("config|get", -3, "admin noscript loading stale", summary="The values of settings "
          "matching one or more patterns", since="2.0.0",
          complexity="O(N) when N is the number of configuration parameters provided",
-         history=(("7.0.0", "Several patterns in one call."),))
+         history=(("7.0.0", "Several patterns in one call."),),
+         args="parameter=(parameter)...")
 def config_get_command(client, argv):
     """CONFIG GET parameter [parameter ...]"""
     config = client.server.config
@@ -90,7 +91,8 @@ def _strict_int(text: str) -> int:
 @command("config|set", -4, "admin noscript loading stale", summary="Change settings at run time",
          since="2.0.0", complexity="O(N) when N is the number of configuration parameters provided",
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
-         history=(("7.0.0", "Several parameters in one call."),))
+         history=(("7.0.0", "Several parameters in one call."),),
+         args="parameter_value=(parameter value)...")
 def config_set_command(client, argv):
     """CONFIG SET parameter value [parameter value ...]"""
     if len(argv) % 2 != 0:

@@ -23,7 +23,8 @@ RESET = Status(b"RESET")
 
 @command("ping", -1, "fast", acl="connection", group="connection",
          summary="Check that the server answers", since="1.0.0", tips=("request_policy:all_shards",
-                                                                    "response_policy:all_succeeded"))
+                                                                    "response_policy:all_succeeded"),
+         args="[message]")
 def ping_command(client, argv):
     """PING [message]"""
     if len(argv) > 2:
@@ -35,7 +36,8 @@ def ping_command(client, argv):
 
 
 @command("echo", 2, "loading stale fast", acl="connection", group="connection",
-         summary="Reply with the given string")
+         summary="Reply with the given string",
+         args="message")
 def echo_command(client, argv):
     """ECHO message"""
     return argv[1]
@@ -50,7 +52,8 @@ def quit_command(client, argv):
 
 
 @command("select", 2, "loading stale fast", acl="connection", group="connection",
-         summary="Change the database of the connection")
+         summary="Change the database of the connection",
+         args="index:int")
 def select_command(client, argv):
     """SELECT index"""
     try:
@@ -80,7 +83,9 @@ def _auth_failed(client: Any) -> CommandError:
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="connection",
          group="connection", summary="Authenticate the connection", since="1.0.0",
-         complexity="O(N) where N is the number of passwords of the user")
+         complexity="O(N) where N is the number of passwords of the user",
+         args="[username@6.0.0] password",
+         history=(("6.0.0", "The optional username (ACL users)."),))
 def auth_command(client, argv):
     """AUTH [username] password"""
     if len(argv) > 3:
@@ -124,7 +129,12 @@ def hello_reply(client: Any) -> dict:
 
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="connection",
          group="connection", summary="Choose the protocol version; optionally authenticate "
-         "and name the connection", since="6.0.0")
+         "and name the connection", since="6.0.0",
+         args="arguments=[protover:int [username_password=AUTH (username password)] [SETNAME "
+              "clientname]]",
+         history=(
+             ("6.2.0", "protover is optional; with no arguments, the reply describes the connection."),
+         ))
 def hello_command(client, argv):
     """HELLO [protover [AUTH username password] [SETNAME clientname]]"""
     ver = 0

@@ -18,9 +18,10 @@ container("function", "scripting", "Redis Functions management", "7.0.0")
 @command("function|flush", -2, "write noscript", acl="scripting", group="scripting",
          summary="Delete every function library", since="7.0.0",
          complexity="O(N) where N is the number of functions deleted",
-         tips=("request_policy:all_shards", "response_policy:all_succeeded"))
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+         args="async=[ASYNC | SYNC]")
 def function_flush_command(client, argv):
-    """FUNCTION FLUSH [ASYNC|SYNC]"""
+    """FUNCTION FLUSH [ASYNC | SYNC]"""
     if len(argv) == 3:
         if argv[2].lower() not in (b"async", b"sync"):
             raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")

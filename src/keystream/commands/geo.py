@@ -123,9 +123,12 @@ _RO_ACCESS = (key_spec(1, "RO", "access"),)
 @command("geoadd", -5, "write denyoom", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(log(N)) for each item added",
          summary="Add one or more geospatial items in the geospatial index represented using a sorted set",
-         key_specs=(key_spec(1, "RW", "update"),))
+         key_specs=(key_spec(1, "RW", "update"),),
+         args="key condition=[NX | XX]@6.2.0 [change=CH@6.2.0] "
+              "longitude_latitude_member=(longitude:double latitude:double member)...",
+         history=(("6.2.0", "The NX, XX and CH options."),))
 def geoadd_command(client, argv):
-    """GEOADD key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]"""
+    """GEOADD key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]"""
     nx = xx = False
     i = 2
     n = len(argv)
@@ -157,9 +160,10 @@ def geoadd_command(client, argv):
 @command("geopos", -2, "readonly", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(N) where N is the number of members requested.",
          summary="Returns longitude and latitude of members of a geospatial index",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member...")
 def geopos_command(client, argv):
-    """GEOPOS key [member ...]"""
+    """GEOPOS key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
     proto = client.proto
     out: list = []
@@ -175,9 +179,10 @@ def geopos_command(client, argv):
 
 @command("geodist", -4, "readonly", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(log(N))", summary="Returns the distance between two members of a geospatial index",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member1 member2 unit=[M | KM | FT | MI]")
 def geodist_command(client, argv):
-    """GEODIST key member1 member2 [M|KM|FT|MI]"""
+    """GEODIST key member1 member2 [M | KM | FT | MI]"""
     to_meter = 1.0
     if len(argv) == 5:
         to_meter = _unit(argv[4])
@@ -198,9 +203,10 @@ def geodist_command(client, argv):
 @command("geohash", -2, "readonly", 1, 1, 1, acl="geo", group="geo", since="3.2.0",
          complexity="O(log(N)) for each member requested",
          summary="Returns members of a geospatial index as standard geohash strings",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member...")
 def geohash_command(client, argv):
-    """GEOHASH key [member ...]"""
+    """GEOHASH key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
     out: list = []
     for member in argv[2:]:
@@ -486,20 +492,28 @@ _GEO = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
              key_spec(1, "RO", "access"),
              keyword_spec("STORE", 6, "OW", "update"),
              keyword_spec("STOREDIST", 6, "OW", "update"),
-         ))
+         ),
+         args="key longitude:double latitude:double radius:double unit=(M | KM | FT | MI) "
+              "[WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:int [ANY@6.2.0]] order=[ASC | "
+              "DESC] [STORE key:key1] [STOREDIST key:key2]",
+         history=(("6.2.0", "COUNT takes ANY."), ("7.0.0", "Units may be given in capitals.")))
 def georadius_command(client, argv):
-    """GEORADIUS key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
-    [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]"""
+    """GEORADIUS key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH]
+    [COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]"""
     return _georadius_generic(client, argv, 1, _COORDS)
 
 
 @command("georadius_ro", -6, "readonly", 1, 1, 1, since="3.2.10", deprecated_since="6.2.0",
          replaced_by="`GEOSEARCH` with the `BYRADIUS` argument",
          summary="A read-only variant for GEORADIUS", **_GEO,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key longitude:double latitude:double radius:double unit=(M | KM | FT | MI) "
+              "[WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:int [ANY@6.2.0]] order=[ASC | "
+              "DESC]",
+         history=(("6.2.0", "COUNT takes ANY."),))
 def georadius_ro_command(client, argv):
-    """GEORADIUS_RO key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
-    [COUNT count [ANY]] [ASC|DESC]"""
+    """GEORADIUS_RO key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST]
+    [WITHHASH] [COUNT count [ANY]] [ASC | DESC]"""
     return _georadius_generic(client, argv, 1, _COORDS | _NOSTORE)
 
 
@@ -513,40 +527,56 @@ def georadius_ro_command(client, argv):
              key_spec(1, "RO", "access"),
              keyword_spec("STORE", 5, "OW", "update"),
              keyword_spec("STOREDIST", 5, "OW", "update"),
-         ))
+         ),
+         args="key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
+              "count=[COUNT count:int [ANY]] order=[ASC | DESC] [STORE key:key1] [STOREDIST "
+              "key:key2]",
+         history=(("7.0.0", "Units may be given in capitals."),))
 def georadiusbymember_command(client, argv):
-    """GEORADIUSBYMEMBER key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
-    [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]"""
+    """GEORADIUSBYMEMBER key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH]
+    [COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]"""
     return _georadius_generic(client, argv, 1, _MEMBER)
 
 
 @command("georadiusbymember_ro", -5, "readonly", 1, 1, 1, since="3.2.10", deprecated_since="6.2.0",
          replaced_by="`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
          summary="A read-only variant for GEORADIUSBYMEMBER", **_GEO,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
+              "count=[COUNT count:int [ANY]] order=[ASC | DESC]")
 def georadiusbymember_ro_command(client, argv):
-    """GEORADIUSBYMEMBER_RO key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
-    [COUNT count [ANY]] [ASC|DESC]"""
+    """GEORADIUSBYMEMBER_RO key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH]
+    [COUNT count [ANY]] [ASC | DESC]"""
     return _georadius_generic(client, argv, 1, _MEMBER | _NOSTORE)
 
 
 @command("geosearch", -7, "readonly", 1, 1, 1, since="6.2.0",
          summary="Query a sorted set representing a geospatial index to fetch members inside an area of "
                  "a box or a circle.", **_GEO,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key from=(FROMMEMBER member | longitude_latitude=FROMLONLAT (longitude:double "
+              "latitude:double)) by=(circle=(BYRADIUS radius:double unit=(M | KM | FT | MI)) | "
+              "box=(BYBOX width:double height:double unit=(M | KM | FT | MI))) order=[ASC | DESC] "
+              "count=[COUNT count:int [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]",
+         history=(("7.0.0", "Units may be given in capitals."),))
 def geosearch_command(client, argv):
-    """GEOSEARCH key FROMMEMBER member|FROMLONLAT longitude latitude
-    BYRADIUS radius M|KM|FT|MI|BYBOX width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]]
-    [WITHCOORD] [WITHDIST] [WITHHASH]"""
+    """GEOSEARCH key <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM |
+    FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [WITHCOORD]
+    [WITHDIST] [WITHHASH]"""
     return _georadius_generic(client, argv, 1, _SEARCH)
 
 
 @command("geosearchstore", -8, "write denyoom", 1, 2, 1, since="6.2.0",
          summary="Query a sorted set representing a geospatial index to fetch members inside an area of "
                  "a box or a circle, and store the result in another key.", **_GEO,
-         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")))
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")),
+         args="destination:key source:key1 from=(FROMMEMBER member | longitude_latitude=FROMLONLAT "
+              "(longitude:double latitude:double)) by=(circle=(BYRADIUS radius:double unit=(M | KM "
+              "| FT | MI)) | box=(BYBOX width:double height:double unit=(M | KM | FT | MI))) "
+              "order=[ASC | DESC] count=[COUNT count:int [ANY]] [STOREDIST]",
+         history=(("7.0.0", "Units may be given in capitals."),))
 def geosearchstore_command(client, argv):
-    """GEOSEARCHSTORE destination source FROMMEMBER member|FROMLONLAT longitude latitude
-    BYRADIUS radius M|KM|FT|MI|BYBOX width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]]
-    [STOREDIST]"""
+    """GEOSEARCHSTORE destination source <FROMMEMBER member | FROMLONLAT longitude latitude>
+    <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT
+    count [ANY]] [STOREDIST]"""
     return _georadius_generic(client, argv, 2, _SEARCH | _SEARCHSTORE)

@@ -62,7 +62,8 @@ _RW_UPDATE = (key_spec(1, "RW", "update"),)
          complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs "
                     "when the command is called with multiple field/value pairs.",
          history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
-         key_specs=_RW_UPDATE)
+         key_specs=_RW_UPDATE,
+         args="key field_value=(field value)...")
 def hset_command(client, argv):
     """HSET key field value [field value ...]"""
     if len(argv) != 4:
@@ -95,7 +96,8 @@ def hset_command(client, argv):
          complexity="O(N) where N is the number of fields being set.",
          deprecated_since="4.0.0", replaced_by="`HSET` with multiple field-value pairs",
          doc_flags=("deprecated",),
-         key_specs=_RW_UPDATE)
+         key_specs=_RW_UPDATE,
+         args="key field_value=(field value)...")
 def hmset_command(client, argv):
     """HMSET key field value [field value ...]"""
     n = len(argv)
@@ -132,7 +134,8 @@ def _hset_many(client, argv: list[bytes]) -> int:
 
 @command("hsetnx", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
          summary="Set the value of a hash field, only if the field does not exist", since="2.0.0",
-         key_specs=(key_spec(1, "RW", "insert"),))
+         key_specs=(key_spec(1, "RW", "insert"),),
+         args="key field value")
 def hsetnx_command(client, argv):
     """HSETNX key field value"""
     key, field, value = argv[1], argv[2], argv[3]
@@ -151,7 +154,8 @@ def hsetnx_command(client, argv):
 
 @command("hget", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the value of a hash field", since="2.0.0",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key field")
 def hget_command(client, argv):
     """HGET key field"""
     h = client.db.get(argv[1])
@@ -165,7 +169,8 @@ def hget_command(client, argv):
 @command("hmget", -3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the values of all the given hash fields", since="2.0.0",
          complexity="O(N) where N is the number of fields being requested.",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key field...")
 def hmget_command(client, argv):
     """HMGET key field [field ...]"""
     h = _read(client, argv[1])
@@ -179,7 +184,8 @@ def hmget_command(client, argv):
          summary="Delete one or more hash fields", since="2.0.0",
          complexity="O(N) where N is the number of fields to be removed.",
          history=(("2.4.0", "Accepts multiple `field` arguments."),),
-         key_specs=(key_spec(1, "RW", "delete"),))
+         key_specs=(key_spec(1, "RW", "delete"),),
+         args="key field...")
 def hdel_command(client, argv):
     """HDEL key field [field ...]"""
     key = argv[1]
@@ -201,7 +207,8 @@ def hdel_command(client, argv):
 
 
 @command("hlen", 2, "readonly fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Get the number of fields in a hash", since="2.0.0")
+         summary="Get the number of fields in a hash", since="2.0.0",
+         args="key")
 def hlen_command(client, argv):
     """HLEN key"""
     h = _read(client, argv[1])
@@ -209,7 +216,8 @@ def hlen_command(client, argv):
 
 
 @command("hstrlen", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Get the length of the value of a hash field", since="3.2.0")
+         summary="Get the length of the value of a hash field", since="3.2.0",
+         args="key field")
 def hstrlen_command(client, argv):
     """HSTRLEN key field"""
     h = _read(client, argv[1])
@@ -220,7 +228,8 @@ def hstrlen_command(client, argv):
 
 
 @command("hexists", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
-         summary="Determine if a hash field exists", since="2.0.0")
+         summary="Determine if a hash field exists", since="2.0.0",
+         args="key field")
 def hexists_command(client, argv):
     """HEXISTS key field"""
     h = _read(client, argv[1])
@@ -233,7 +242,8 @@ _ALL_TIPS = ("nondeterministic_output_order",)
 @command("hkeys", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get all the fields in a hash", since="2.0.0",
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key")
 def hkeys_command(client, argv):
     """HKEYS key"""
     h = _read(client, argv[1])
@@ -243,7 +253,8 @@ def hkeys_command(client, argv):
 @command("hvals", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get all the values in a hash", since="2.0.0",
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key")
 def hvals_command(client, argv):
     """HVALS key"""
     h = _read(client, argv[1])
@@ -253,7 +264,8 @@ def hvals_command(client, argv):
 @command("hgetall", 2, "readonly", 1, 1, 1, acl="hash", group="hash",
          summary="Get all the fields and values in a hash", since="2.0.0",
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key")
 def hgetall_command(client, argv):
     """HGETALL key"""
     h = _read(client, argv[1])
@@ -279,7 +291,8 @@ def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, val
 
 @command("hincrby", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
          summary="Increment the integer value of a hash field by the given number", since="2.0.0",
-         key_specs=_RW_ACCESS_UPDATE)
+         key_specs=_RW_ACCESS_UPDATE,
+         args="key field increment:int")
 def hincrby_command(client, argv):
     """HINCRBY key field increment"""
     key, field = argv[1], argv[2]
@@ -299,7 +312,8 @@ def hincrby_command(client, argv):
 
 @command("hincrbyfloat", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
          summary="Increment the float value of a hash field by the given amount", since="2.6.0",
-         key_specs=_RW_ACCESS_UPDATE)
+         key_specs=_RW_ACCESS_UPDATE,
+         args="key field increment:double")
 def hincrbyfloat_command(client, argv):
     """HINCRBYFLOAT key field increment"""
     key, field = argv[1], argv[2]
@@ -330,7 +344,8 @@ def hincrbyfloat_command(client, argv):
          summary="Get one or multiple random fields from a hash", since="6.2.0",
          complexity="O(N) where N is the number of fields returned",
          tips=("nondeterministic_output",),
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key options=[count:int [WITHVALUES]]")
 def hrandfield_command(client, argv):
     """HRANDFIELD key [count [WITHVALUES]]"""
     n = len(argv)
@@ -385,7 +400,8 @@ def _random_field(h: Hash) -> bytes:
                     "command calls for the cursor to return back to 0. N is the number of "
                     "elements inside the collection..",
          tips=("nondeterministic_output",),
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
 def hscan_command(client, argv):
     """HSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])

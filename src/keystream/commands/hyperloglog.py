@@ -34,7 +34,8 @@ def _hll_or_none(db, key: bytes) -> bytes | None:
 @command("pfadd", -2, "write denyoom fast", 1, 1, 1, acl="hyperloglog", group="hyperloglog",
          since="2.8.9", summary="Adds the specified elements to the specified HyperLogLog.",
          complexity="O(1) to add every element.",
-         key_specs=(key_spec(1, "RW", "insert"),))
+         key_specs=(key_spec(1, "RW", "insert"),),
+         args="key [element...]")
 def pfadd_command(client, argv):
     """PFADD key [element [element ...]]"""
     db = client.db
@@ -61,7 +62,8 @@ def pfadd_command(client, argv):
                     "when called with multiple keys.",
          key_specs=(
              key_spec(1, "RW", "access", lastkey=-1, notes="RW because it may change the internal representation of the key, and propagate to replicas"),
-         ))
+         ),
+         args="key...")
 def pfcount_command(client, argv):
     """PFCOUNT key [key ...]"""
     db = client.db
@@ -94,9 +96,10 @@ def pfcount_command(client, argv):
 @command("pfmerge", -2, "write denyoom", 1, -1, 1, acl="hyperloglog", group="hyperloglog",
          since="2.8.9", summary="Merge N different HyperLogLogs into a single one.",
          complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
-         key_specs=(key_spec(1, "RW", "access", "insert"), key_spec(2, "RO", "access", lastkey=-1)))
+         key_specs=(key_spec(1, "RW", "access", "insert"), key_spec(2, "RO", "access", lastkey=-1)),
+         args="destkey:key sourcekey:key1...")
 def pfmerge_command(client, argv):
-    """PFMERGE destkey [sourcekey [sourcekey ...]]"""
+    """PFMERGE destkey sourcekey [sourcekey ...]"""
     db = client.db
     acc = [0]
     use_dense = False

@@ -376,7 +376,8 @@ def info_text(server: Any, names: list[str]) -> str:
 @command("info", -1, "loading stale", acl="dangerous", group="server",
          summary="Information and statistics about the server", since="1.0.0",
          tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"),
-         history=(("7.0.0", "Several sections in one call."),))
+         history=(("7.0.0", "Several sections in one call."),),
+         args="[section...]")
 def info_command(client, argv):
     """INFO [section [section ...]]"""
     names = [a.decode("utf-8", "replace") for a in argv[1:]]

@@ -110,12 +110,14 @@ def command_docs(cmd: Command) -> dict:
         doc[b"summary"] = cmd.summary.encode()
     if cmd.since:
         doc[b"since"] = cmd.since.encode()
-    doc[b"group"] = cmd.group.encode()
+    doc[b"group"] = cmd.group.replace("_", "-").encode()  # sorted_set -> sorted-set, as Redis
     complexity = cmd.complexity if cmd.handler is not None else "Depends on subcommand."
     if complexity:
         doc[b"complexity"] = complexity.encode()
-    if cmd.doc_flags:
-        doc[b"doc_flags"] = SetReply(Status(f.encode()) for f in cmd.doc_flags)
+    doc_flags = cmd.doc_flags + (("deprecated",) if cmd.deprecated_since and "deprecated" not in
+                                 cmd.doc_flags else ())
+    if doc_flags:
+        doc[b"doc_flags"] = SetReply(Status(f.encode()) for f in doc_flags)
     if cmd.deprecated_since:
         doc[b"deprecated_since"] = cmd.deprecated_since.encode()
     if cmd.replaced_by:
@@ -123,22 +125,24 @@ def command_docs(cmd: Command) -> dict:
     if cmd.history:
         doc[b"history"] = SetReply([v.encode(), text.encode()] for v, text in cmd.history)
     if cmd.arguments:
-        doc[b"arguments"] = [_to_reply(a) for a in cmd.arguments]
+        doc[b"arguments"] = [_argument_reply(a) for a in cmd.arguments]
     if cmd.subcommands:
         doc[b"subcommands"] = {s.name.encode(): command_docs(s) for s in cmd.subcommands.values()}
     return doc
 
 
-def _to_reply(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_to_reply(k): _to_reply(v) for k, v in value.items()}
-    if isinstance(value, SetReply):  # e.g. an argument's flags: a set of status strings
-        return SetReply(_to_reply(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [_to_reply(v) for v in value]
-    if isinstance(value, str):
-        return value.encode()
-    return value
+def _argument_reply(arg: dict) -> dict:
+    """One node of an argument tree (`syntax.parse_args`) as Redis replies it."""
+    out: dict = {}
+    for k, v in arg.items():
+        if k == "flags":
+            v = SetReply(Status(f.encode()) for f in v)
+        elif k == "arguments":
+            v = [_argument_reply(a) for a in v]
+        elif isinstance(v, str):
+            v = v.encode()
+        out[k.encode()] = v
+    return out
 
 
 def _find(name: bytes) -> Command | None:
@@ -172,9 +176,10 @@ def command_count_command(client, argv):
          summary="Details about some or all commands", since="2.8.13",
          complexity="O(N) where N is the number of commands to look up",
          tips=("nondeterministic_output_order",),
-         history=(("7.0.0", "No argument means every command."),))
+         history=(("7.0.0", "No argument means every command."),),
+         args="[command-name...]")
 def command_info_command(client, argv):
-    """COMMAND INFO [command-name ...]"""
+    """COMMAND INFO [command-name [command-name ...]]"""
     if len(argv) == 2:
         return [command_info(c) for c in COMMANDS.values()]
     out: list = []
@@ -187,9 +192,10 @@ def command_info_command(client, argv):
 @command("command|docs", -2, "loading stale", acl="connection",
          summary="Documentation of some or all commands", since="7.0.0",
          complexity="O(N) where N is the number of commands to look up",
-         tips=("nondeterministic_output_order",))
+         tips=("nondeterministic_output_order",),
+         args="[command-name...]")
 def command_docs_command(client, argv):
-    """COMMAND DOCS [command-name ...]"""
+    """COMMAND DOCS [command-name [command-name ...]]"""
     if len(argv) == 2:
         return {c.name.encode(): command_docs(c) for c in COMMANDS.values()}
     out: dict = {}
@@ -209,9 +215,10 @@ def _glob(pattern: bytes, name: bytes) -> bool:
 @command("command|list", -2, "loading stale", acl="connection",
          summary="Names of all commands, or of those matching a filter", since="7.0.0",
          complexity="O(N) where N is the total number of Redis commands",
-         tips=("nondeterministic_output_order",))
+         tips=("nondeterministic_output_order",),
+         args="[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
 def command_list_command(client, argv):
-    """COMMAND LIST [FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"""
+    """COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]"""
     every: list[Command] = []
     for c in COMMANDS.values():
         every.append(c)
@@ -341,7 +348,8 @@ def command_help_command(client, argv):
 @command("slowlog|get", -2, "admin loading stale", summary="The latest slow log entries",
          since="2.2.12", complexity="O(N) where N is the number of entries returned",
          tips=("request_policy:all_nodes", "nondeterministic_output"),
-         history=(("4.0.0", "Entries carry the client's address and name."),))
+         history=(("4.0.0", "Entries carry the client's address and name."),),
+         args="[count:int]")
 def slowlog_get_command(client, argv):
     """SLOWLOG GET [count]"""
     count = 10
@@ -452,7 +460,8 @@ def latency_latest_command(client, argv):
 
 @command("latency|history", 3, "admin noscript loading stale", summary="The latency samples "
          "of one event", since="2.8.13",
-         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
+         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
+         args="event")
 def latency_history_command(client, argv):
     """LATENCY HISTORY event"""
     samples = latency_monitor(client.server).events.get(argv[2].decode("utf-8", "replace"), ())
@@ -461,9 +470,10 @@ def latency_history_command(client, argv):
 
 @command("latency|reset", -2, "admin noscript loading stale", summary="Forget the latency "
          "samples of some or all events", since="2.8.13",
-         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+         args="[event...]")
 def latency_reset_command(client, argv):
-    """LATENCY RESET [event ...]"""
+    """LATENCY RESET [event [event ...]]"""
     mon = latency_monitor(client.server)
     if len(argv) == 2:
         n = len(mon.events)
@@ -526,7 +536,7 @@ def latency_help_command(client, argv):
 
 # -- MONITOR ---------------------------------------------------------------------------
 @command("monitor", 1, "admin noscript loading stale", group="server",
-         summary="Stream every command the server runs", since="1.0.0")
+         summary="Stream every command the server runs", since="1.0.0", complexity="")
 def monitor_command(client, argv):
     """MONITOR"""
     if client.in_exec:

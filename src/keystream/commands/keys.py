@@ -87,7 +87,8 @@ _DELETE = (key_spec(1, "RM", "delete", lastkey=-1),)
 @command("del", -2, "write", 1, -1, 1, acl="keyspace", group="generic",
          key_specs=_DELETE,
          summary="Delete a key", complexity="O(N) where N is the number of keys that will be removed.",
-         tips=("request_policy:multi_shard", "response_policy:agg_sum"))
+         tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+         args="key...")
 def del_command(client, argv):
     """DEL key [key ...]"""
     delete = client.db.delete
@@ -99,7 +100,8 @@ def del_command(client, argv):
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
                  "but non blocking.",
          complexity="O(1) for each key removed regardless of its size.",
-         tips=("request_policy:multi_shard", "response_policy:agg_sum"))
+         tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+         args="key...")
 def unlink_command(client, argv):
     """UNLINK key [key ...]"""
     delete = client.db.delete
@@ -109,7 +111,8 @@ def unlink_command(client, argv):
 @command("exists", -2, "readonly fast", 1, -1, 1, acl="keyspace", group="generic",
          summary="Determine if a key exists", complexity="O(N) where N is the number of keys to check.",
          history=(("3.0.3", "Accepts multiple `key` arguments."),),
-         tips=("request_policy:multi_shard", "response_policy:agg_sum"))
+         tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+         args="key...")
 def exists_command(client, argv):
     """EXISTS key [key ...]"""
     peek = client.db.peek
@@ -117,7 +120,8 @@ def exists_command(client, argv):
 
 
 @command("type", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic",
-         summary="Determine the type stored at key")
+         summary="Determine the type stored at key",
+         args="key")
 def type_command(client, argv):
     """TYPE key"""
     value = client.db.peek(argv[1])
@@ -128,7 +132,8 @@ def type_command(client, argv):
          summary="Alters the last access time of a key(s). Returns the number of existing keys "
                  "specified.",
          complexity="O(N) where N is the number of keys that will be touched.",
-         tips=("request_policy:multi_shard", "response_policy:agg_sum"))
+         tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+         args="key...")
 def touch_command(client, argv):
     """TOUCH key [key ...]"""
     get = client.db.get
@@ -140,7 +145,8 @@ def touch_command(client, argv):
          summary="Find all keys matching the given pattern",
          complexity="O(N) with N being the number of keys in the database, under the assumption "
                     "that the key names in the database and the given pattern have limited length.",
-         tips=("request_policy:all_shards", "nondeterministic_output_order"))
+         tips=("request_policy:all_shards", "nondeterministic_output_order"),
+         args="pattern:pattern")
 def keys_command(client, argv):
     """KEYS pattern"""
     db = client.db
@@ -183,7 +189,8 @@ def parse_scan_cursor(arg: bytes) -> int:
                     "calls for the cursor to return back to 0. N is the number of elements inside "
                     "the collection.",
          history=(("6.0.0", "Added the `TYPE` subcommand."),),
-         tips=("nondeterministic_output", "request_policy:special"))
+         tips=("nondeterministic_output", "request_policy:special"),
+         args="cursor:int [MATCH pattern:pattern] [COUNT count:int] [TYPE type@6.0.0]")
 def scan_command(client, argv):
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]"""
     cursor = parse_scan_cursor(argv[1])
@@ -255,7 +262,8 @@ def _rename(client, argv, nx: bool):
 
 @command("rename", 3, "write", 1, 2, 1, acl="keyspace", group="generic",
          key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "OW", "update")),
-         summary="Rename a key")
+         summary="Rename a key",
+         args="key newkey:key1")
 def rename_command(client, argv):
     """RENAME key newkey"""
     return _rename(client, argv, False)
@@ -265,7 +273,8 @@ def rename_command(client, argv):
          key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "OW", "insert")),
          summary="Rename a key, only if the new key does not exist",
          history=(("3.2.0", ("The command no longer returns an error when source and "
-                             "destination names are the same.")),))
+                             "destination names are the same.")),),
+         args="key newkey:key1")
 def renamenx_command(client, argv):
     """RENAMENX key newkey"""
     return _rename(client, argv, True)
@@ -273,7 +282,8 @@ def renamenx_command(client, argv):
 
 @command("move", 3, "write fast", 1, 1, 1, acl="keyspace", group="generic",
          key_specs=(key_spec(1, "RW", "access", "update"),),
-         summary="Move a key to another database")
+         summary="Move a key to another database",
+         args="key db:int")
 def move_command(client, argv):
     """MOVE key db"""
     src = client.db
@@ -293,7 +303,8 @@ def move_command(client, argv):
          key_specs=(key_spec(1, "RO", "access"), key_spec(2, "OW", "update")),
          summary="Copy a key",
          complexity="O(N) worst case for collections, where N is the number of nested items. O(1) "
-                    "for string values.")
+                    "for string values.",
+         args="source:key destination:key1 [DB destination-db:int] [REPLACE]")
 def copy_command(client, argv):
     """COPY source destination [DB destination-db] [REPLACE]"""
     src = dst = client.db
@@ -330,7 +341,8 @@ def copy_command(client, argv):
 @command("swapdb", 3, "write fast", acl="keyspace dangerous", group="server", since="4.0.0",
          summary="Swaps two Redis databases",
          complexity="O(N) where N is the count of clients watching or blocking on keys from both "
-                    "databases.")
+                    "databases.",
+         args="index1:int index2:int")
 def swapdb_command(client, argv):
     """SWAPDB index1 index2"""
     id1 = _parse_c_int(argv[1], INVALID_FIRST_DB)
@@ -410,7 +422,8 @@ _EXPIRE_HISTORY = (("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),)
 
 @command("expire", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic",
          key_specs=_RW_UPDATE,
-         summary="Set a key's time to live in seconds", history=_EXPIRE_HISTORY)
+         summary="Set a key's time to live in seconds", history=_EXPIRE_HISTORY,
+         args="key seconds:int condition=[NX | XX | GT | LT]@7.0.0")
 def expire_command(client, argv):
     """EXPIRE key seconds [NX | XX | GT | LT]"""
     return _expire(client, argv, client.server.cmd_time_ms, 1000)
@@ -418,7 +431,8 @@ def expire_command(client, argv):
 
 @command("pexpire", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
          key_specs=_RW_UPDATE,
-         summary="Set a key's time to live in milliseconds", history=_EXPIRE_HISTORY)
+         summary="Set a key's time to live in milliseconds", history=_EXPIRE_HISTORY,
+         args="key milliseconds:int condition=[NX | XX | GT | LT]@7.0.0")
 def pexpire_command(client, argv):
     """PEXPIRE key milliseconds [NX | XX | GT | LT]"""
     return _expire(client, argv, client.server.cmd_time_ms, 1)
@@ -426,7 +440,8 @@ def pexpire_command(client, argv):
 
 @command("expireat", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="1.2.0",
          key_specs=_RW_UPDATE,
-         summary="Set the expiration for a key as a UNIX timestamp", history=_EXPIRE_HISTORY)
+         summary="Set the expiration for a key as a UNIX timestamp", history=_EXPIRE_HISTORY,
+         args="key unix-time-seconds:time condition=[NX | XX | GT | LT]@7.0.0")
 def expireat_command(client, argv):
     """EXPIREAT key unix-time-seconds [NX | XX | GT | LT]"""
     return _expire(client, argv, 0, 1000)
@@ -435,7 +450,8 @@ def expireat_command(client, argv):
 @command("pexpireat", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
          key_specs=_RW_UPDATE,
          summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-         history=_EXPIRE_HISTORY)
+         history=_EXPIRE_HISTORY,
+         args="key unix-time-milliseconds:time condition=[NX | XX | GT | LT]@7.0.0")
 def pexpireat_command(client, argv):
     """PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]"""
     return _expire(client, argv, 0, 1)
@@ -455,7 +471,8 @@ def _ttl(client, key: bytes, in_ms: bool, absolute: bool) -> int:
 @command("ttl", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic",
          key_specs=_RO,
          summary="Get the time to live for a key in seconds", tips=("nondeterministic_output",),
-         history=(("2.8.0", "Added the -2 reply."),))
+         history=(("2.8.0", "Added the -2 reply."),),
+         args="key")
 def ttl_command(client, argv):
     """TTL key"""
     return _ttl(client, argv[1], False, False)
@@ -464,7 +481,8 @@ def ttl_command(client, argv):
 @command("pttl", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
          key_specs=_RO,
          summary="Get the time to live for a key in milliseconds", tips=("nondeterministic_output",),
-         history=(("2.8.0", "Added the -2 reply."),))
+         history=(("2.8.0", "Added the -2 reply."),),
+         args="key")
 def pttl_command(client, argv):
     """PTTL key"""
     return _ttl(client, argv[1], True, False)
@@ -472,7 +490,8 @@ def pttl_command(client, argv):
 
 @command("expiretime", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic", since="7.0.0",
          key_specs=_RO,
-         summary="Get the expiration Unix timestamp for a key")
+         summary="Get the expiration Unix timestamp for a key",
+         args="key")
 def expiretime_command(client, argv):
     """EXPIRETIME key"""
     return _ttl(client, argv[1], False, True)
@@ -480,7 +499,8 @@ def expiretime_command(client, argv):
 
 @command("pexpiretime", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic", since="7.0.0",
          key_specs=_RO,
-         summary="Get the expiration Unix timestamp for a key in milliseconds")
+         summary="Get the expiration Unix timestamp for a key in milliseconds",
+         args="key")
 def pexpiretime_command(client, argv):
     """PEXPIRETIME key"""
     return _ttl(client, argv[1], True, True)
@@ -488,7 +508,8 @@ def pexpiretime_command(client, argv):
 
 @command("persist", 2, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.2.0",
          key_specs=_RW_UPDATE,
-         summary="Remove the expiration from a key")
+         summary="Remove the expiration from a key",
+         args="key")
 def persist_command(client, argv):
     """PERSIST key"""
     db = client.db
@@ -524,7 +545,8 @@ def _object_value(client, key: bytes):
 
 @command("object|encoding", 3, "readonly", 2, 2, 1, acl="keyspace", group="generic",
          since="2.2.3", summary="Inspect the internal encoding of a Redis object",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         args="key")
 def object_encoding_command(client, argv):
     """OBJECT ENCODING key"""
     value = _object_value(client, argv[2])
@@ -537,7 +559,8 @@ def object_encoding_command(client, argv):
 
 @command("object|freq", 3, "readonly", 2, 2, 1, acl="keyspace", group="generic", since="4.0.0",
          summary="Get the logarithmic access frequency counter of a Redis object",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         args="key")
 def object_freq_command(client, argv):
     """OBJECT FREQ key"""
     if _object_value(client, argv[2]) is None:
@@ -550,7 +573,8 @@ def object_freq_command(client, argv):
 
 @command("object|idletime", 3, "readonly", 2, 2, 1, acl="keyspace", group="generic",
          since="2.2.3", summary="Get the time since a Redis object was last accessed",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         args="key")
 def object_idletime_command(client, argv):
     """OBJECT IDLETIME key"""
     if _object_value(client, argv[2]) is None:
@@ -563,7 +587,8 @@ def object_idletime_command(client, argv):
 
 @command("object|refcount", 3, "readonly", 2, 2, 1, acl="keyspace", group="generic",
          since="2.2.3", summary="Get the number of references to the value of the key",
-         tips=("nondeterministic_output",))
+         tips=("nondeterministic_output",),
+         args="key")
 def object_refcount_command(client, argv):
     """OBJECT REFCOUNT key"""
     value = _object_value(client, argv[2])

@@ -123,7 +123,8 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
          summary="Prepend one or multiple elements to a list",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
-         history=(("2.4.0", "Accepts multiple `element` arguments."),))
+         history=(("2.4.0", "Accepts multiple `element` arguments."),),
+         args="key element...")
 def lpush_command(client, argv):
     """LPUSH key element [element ...]"""
     db = client.db
@@ -143,7 +144,8 @@ def lpush_command(client, argv):
          summary="Append one or multiple elements to a list",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
-         history=(("2.4.0", "Accepts multiple `element` arguments."),))
+         history=(("2.4.0", "Accepts multiple `element` arguments."),),
+         args="key element...")
 def rpush_command(client, argv):
     """RPUSH key element [element ...]"""
     db = client.db
@@ -163,7 +165,8 @@ def rpush_command(client, argv):
          summary="Prepend an element to a list, only if the list exists",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
-         history=(("4.0.0", "Accepts multiple `element` arguments."),))
+         history=(("4.0.0", "Accepts multiple `element` arguments."),),
+         args="key element...")
 def lpushx_command(client, argv):
     """LPUSHX key element [element ...]"""
     return _push(client, argv, True, True)
@@ -174,7 +177,8 @@ def lpushx_command(client, argv):
          summary="Append an element to a list, only if the list exists",
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
          "is called with multiple arguments.",
-         history=(("4.0.0", "Accepts multiple `element` arguments."),))
+         history=(("4.0.0", "Accepts multiple `element` arguments."),),
+         args="key element...")
 def rpushx_command(client, argv):
     """RPUSHX key element [element ...]"""
     return _push(client, argv, False, True)
@@ -221,7 +225,8 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
          acl="list", group="list",
          summary="Remove and get the first elements in a list",
          complexity="O(N) where N is the number of elements returned",
-         history=(("6.2.0", "Added the `count` argument."),))
+         history=(("6.2.0", "Added the `count` argument."),),
+         args="key [count:int@6.2.0]")
 def lpop_command(client, argv):
     """LPOP key [count]"""
     if len(argv) == 2:
@@ -245,7 +250,8 @@ def lpop_command(client, argv):
          acl="list", group="list",
          summary="Remove and get the last elements in a list",
          complexity="O(N) where N is the number of elements returned",
-         history=(("6.2.0", "Added the `count` argument."),))
+         history=(("6.2.0", "Added the `count` argument."),),
+         args="key [count:int@6.2.0]")
 def rpop_command(client, argv):
     """RPOP key [count]"""
     if len(argv) == 2:
@@ -268,7 +274,8 @@ def rpop_command(client, argv):
 # -- reads --------------------------------------------------------------------------------
 @command("llen", 2, "readonly fast", 1, 1, 1, key_specs=(_spec(1, "RO"),),
          acl="list", group="list",
-         summary="Get the length of a list")
+         summary="Get the length of a list",
+         args="key")
 def llen_command(client, argv):
     """LLEN key"""
     lst = _get_list(client.db, argv[1])
@@ -301,7 +308,8 @@ def _range_parts(lst: ListValue, start: int, end: int) -> list[bytes] | None:
          summary="Get a range of elements from a list",
          complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
          "from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in "
-         "the specified range.")
+         "the specified range.",
+         args="key start:int stop:int")
 def lrange_command(client, argv):
     """LRANGE key start stop"""
     start = parse_int(argv[2])
@@ -321,7 +329,8 @@ def lrange_command(client, argv):
          acl="list", group="list",
          summary="Get an element from a list by its index",
          complexity="O(N) where N is the number of elements to traverse to get to the element "
-         "at index. This makes asking for the first or the last element of the list O(1).")
+         "at index. This makes asking for the first or the last element of the list O(1).",
+         args="key index:int")
 def lindex_command(client, argv):
     """LINDEX key index"""
     lst = _get_list(client.db, argv[1])
@@ -341,7 +350,8 @@ def lindex_command(client, argv):
          summary="Return the index of matching elements on a list",
          complexity="O(N) where N is the number of elements in the list, for the average case. "
          "When searching for elements near the head or the tail of the list, or when the MAXLEN "
-         "option is provided, the command may run in constant time.")
+         "option is provided, the command may run in constant time.",
+         args="key element [RANK rank:int] [COUNT num-matches:int] [MAXLEN len:int]")
 def lpos_command(client, argv):
     """LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]"""
     rank = 1
@@ -399,7 +409,8 @@ def lpos_command(client, argv):
          acl="list", group="list",
          summary="Set the value of an element in a list by its index",
          complexity="O(N) where N is the length of the list. Setting either the first or the "
-         "last element of the list is O(1).")
+         "last element of the list is O(1).",
+         args="key index:int element")
 def lset_command(client, argv):
     """LSET key index element"""
     db = client.db
@@ -423,7 +434,8 @@ def lset_command(client, argv):
          summary="Insert an element before or after another element in a list",
          complexity="O(N) where N is the number of elements to traverse before seeing the value "
          "pivot. This means that inserting somewhere on the left end on the list (head) can be "
-         "considered O(1) and inserting somewhere on the right end (tail) is O(N).")
+         "considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+         args="key where=(BEFORE | AFTER) pivot element")
 def linsert_command(client, argv):
     """LINSERT key <BEFORE | AFTER> pivot element"""
     where = argv[2].lower()
@@ -451,7 +463,8 @@ def linsert_command(client, argv):
          acl="list", group="list",
          summary="Remove elements from a list",
          complexity="O(N+M) where N is the length of the list and M is the number of elements "
-         "removed.")
+         "removed.",
+         args="key count:int element")
 def lrem_command(client, argv):
     """LREM key count element"""
     toremove = parse_int(argv[2])
@@ -487,7 +500,8 @@ def lrem_command(client, argv):
 @command("ltrim", 4, "write", 1, 1, 1, key_specs=(_spec(1, "RW", "delete"),),
          acl="list", group="list",
          summary="Trim a list to the specified range",
-         complexity="O(N) where N is the number of elements to be removed by the operation.")
+         complexity="O(N) where N is the number of elements to be removed by the operation.",
+         args="key start:int stop:int")
 def ltrim_command(client, argv):
     """LTRIM key start stop"""
     start = parse_int(argv[2])
@@ -550,7 +564,8 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
 
 @command("lmove", 5, "write denyoom", 1, 2, 1, key_specs=_MOVE_SPEC,
          acl="list", group="list", since="6.2.0",
-         summary="Pop an element from a list, push it to another list and return it")
+         summary="Pop an element from a list, push it to another list and return it",
+         args="source:key destination:key1 wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)")
 def lmove_command(client, argv):
     """LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>"""
     wherefrom = _where(argv[3])
@@ -562,7 +577,8 @@ def lmove_command(client, argv):
          acl="list", group="list", since="1.2.0",
          summary="Remove the last element in a list, prepend it to another list and return it",
          deprecated_since="6.2.0", replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
-         doc_flags=("deprecated",))
+         doc_flags=("deprecated",),
+         args="source:key destination:key1")
 def rpoplpush_command(client, argv):
     """RPOPLPUSH source destination"""
     return _move(client, argv[1], argv[2], _RIGHT, _LEFT)
@@ -627,7 +643,8 @@ def _mpop_first(client, keys: list[bytes], where: int, count: int) -> Raw | None
          acl="list", group="list", since="7.0.0",
          summary="Pop elements from a list",
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
-         "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 1))
+         "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 1),
+         args="numkeys:int key... where=(LEFT | RIGHT) [COUNT count:int]")
 def lmpop_command(client, argv):
     """LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"""
     keys, where, count = _parse_mpop(argv, 1)
@@ -667,7 +684,8 @@ def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> 
          acl="list", group="list",
          since="2.0.0", summary="Remove and get the first element in a list, or block until "
          "one is available", complexity="O(N) where N is the number of provided keys.",
-         history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),))
+         history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
+         args="key... timeout:double")
 def blpop_command(client, argv):
     """BLPOP key [key ...] timeout"""
     return _blocking_pop(client, argv[1:-1], _LEFT, argv[-1])
@@ -677,7 +695,8 @@ def blpop_command(client, argv):
          acl="list", group="list",
          since="2.0.0", summary="Remove and get the last element in a list, or block until "
          "one is available", complexity="O(N) where N is the number of provided keys.",
-         history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),))
+         history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
+         args="key... timeout:double")
 def brpop_command(client, argv):
     """BRPOP key [key ...] timeout"""
     return _blocking_pop(client, argv[1:-1], _RIGHT, argv[-1])
@@ -707,7 +726,9 @@ def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, where
 @command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, key_specs=_MOVE_SPEC,
          acl="list", group="list",
          since="6.2.0", summary="Pop an element from a list, push it to another list and return "
-         "it; or block until one is available")
+         "it; or block until one is available",
+         args="source:key destination:key1 wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) "
+              "timeout:double")
 def blmove_command(client, argv):
     """BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"""
     wherefrom = _where(argv[3])
@@ -721,7 +742,8 @@ def blmove_command(client, argv):
          since="2.2.0", summary="Pop an element from a list, push it to another list and return "
          "it; or block until one is available", deprecated_since="6.2.0",
          replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments", doc_flags=("deprecated",),
-         history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),))
+         history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
+         args="source:key destination:key1 timeout:double")
 def brpoplpush_command(client, argv):
     """BRPOPLPUSH source destination timeout"""
     return _blocking_move(client, argv[1], argv[2], _RIGHT, _LEFT, argv[3],
@@ -732,7 +754,8 @@ def brpoplpush_command(client, argv):
          acl="list", group="list", since="7.0.0",
          summary="Pop elements from a list, or block until one is available",
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
-         "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 2))
+         "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 2),
+         args="timeout:double numkeys:int key... where=(LEFT | RIGHT) [COUNT count:int]")
 def blmpop_command(client, argv):
     """BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"""
     keys, where, count = _parse_mpop(argv, 2)

@@ -28,7 +28,7 @@ from keystream.commands.registry import KeySpec, command, container
 from keystream.commands.util import parse_int
 from keystream.keyspace.memsize import DEFAULT_SAMPLES, key_size, value_size
 from keystream.resp.errors import SYNTAX, CommandError
-from keystream.resp.writer import OK, SetReply, Status, Verbatim
+from keystream.resp.writer import OK, Status, Verbatim
 
 container("memory", "server", "Memory diagnostics", "4.0.0", acl="slow")
 
@@ -43,9 +43,7 @@ _CLIENT_BUF_LIMIT = 200 * 1024  # average bytes per client above which the docto
          summary="Estimate how many bytes a key and its value take",
          complexity="O(N) where N is the number of samples.",
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RO",)),),
-         arguments=({"name": "key", "type": "key", "key_spec_index": 0},
-                    {"name": "count", "type": "integer", "token": "SAMPLES",
-                     "flags": SetReply([Status(b"optional")])}))
+         args="key [SAMPLES count:int]")
 def memory_usage_command(client, argv):
     """MEMORY USAGE key [SAMPLES count]"""
     samples = DEFAULT_SAMPLES

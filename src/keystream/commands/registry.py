@@ -23,6 +23,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from keystream.commands.syntax import parse_args
 from keystream.resp.errors import CommandError
 
 __all__ = ["Command", "KeySpec", "command", "key_spec", "keyword_spec", "keynum_spec", "unknown_spec",
@@ -141,6 +142,7 @@ def command(
     key_specs: tuple[KeySpec, ...] = (),
     tips: tuple[str, ...] = (),
     arguments: tuple[dict, ...] = (),
+    args: str = "",
     get_keys: Callable[[list[bytes]], list[int]] | None = None,
     key_flags: Callable[[list[bytes]], tuple[str, ...]] | None = None,
     doc_flags: tuple[str, ...] = (),
@@ -154,7 +156,12 @@ def command(
     flags: space-separated Redis command flags (write readonly denyoom fast admin noscript
            loading stale blocking pubsub skip_monitor no_multi ...).
     acl: space-separated ACL categories without '@' (the flags imply some, as in Redis).
+    args: the arguments in our notation (see `keystream.commands.syntax`), from which COMMAND
+          DOCS's argument tree comes; the handler's docstring opens with the syntax line they
+          render to.
     """
+    if args:
+        arguments = parse_args(args)
 
     def deco(fn: Handler) -> Handler:
         flagset = frozenset(flags.split())

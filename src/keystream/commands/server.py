@@ -40,9 +40,10 @@ def _flush_mode(client: Any, argv: list[bytes]) -> None:
          summary="Remove every key of every database", since="1.0.0",
          complexity="O(N) where N is the total number of keys in all databases",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
-         history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")))
+         history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")),
+         args="async=[ASYNC@4.0.0 | SYNC@6.2.0]")
 def flushall_command(client, argv):
-    """FLUSHALL [ASYNC|SYNC]"""
+    """FLUSHALL [ASYNC | SYNC]"""
     _flush_mode(client, argv)
     for db in client.server.dbs:
         db.flush()
@@ -54,9 +55,10 @@ def flushall_command(client, argv):
          summary="Remove every key of the current database", since="1.0.0",
          complexity="O(N) where N is the number of keys in the selected database",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
-         history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")))
+         history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")),
+         args="async=[ASYNC@4.0.0 | SYNC@6.2.0]")
 def flushdb_command(client, argv):
-    """FLUSHDB [ASYNC|SYNC]"""
+    """FLUSHDB [ASYNC | SYNC]"""
     _flush_mode(client, argv)
     client.db.flush()
     client.server.dirty += 1
@@ -83,9 +85,10 @@ def time_command(client, argv):
          summary="Stop the server", since="1.0.0",
          complexity="O(N) when saving, where N is the total number of keys in all databases "
                     "when saving data, otherwise O(1)",
-         history=(("7.0.0", "NOW, FORCE and ABORT options."),))
+         history=(("7.0.0", "NOW, FORCE and ABORT options."),),
+         args="nosave_save=[NOSAVE | SAVE] [NOW@7.0.0] [FORCE@7.0.0] [ABORT@7.0.0]")
 def shutdown_command(client, argv):
-    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"""
+    """SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"""
     opts = set()
     for a in argv[1:]:
         low = a.lower()

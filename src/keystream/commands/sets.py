@@ -54,7 +54,8 @@ _RO_ACCESS = (key_spec(1, "RO", "access"),)
          complexity="O(1) for each element added, so O(N) to add N elements when the command "
                     "is called with multiple arguments.",
          history=(("2.4.0", "Accepts multiple `member` arguments."),),
-         key_specs=(key_spec(1, "RW", "insert"),))
+         key_specs=(key_spec(1, "RW", "insert"),),
+         args="key member...")
 def sadd_command(client, argv):
     """SADD key member [member ...]"""
     db = client.db
@@ -87,7 +88,8 @@ def sadd_command(client, argv):
          summary="Remove one or more members from a set", since="1.0.0",
          complexity="O(N) where N is the number of members to be removed.",
          history=(("2.4.0", "Accepts multiple `member` arguments."),),
-         key_specs=(key_spec(1, "RW", "delete"),))
+         key_specs=(key_spec(1, "RW", "delete"),),
+         args="key member...")
 def srem_command(client, argv):
     """SREM key member [member ...]"""
     key = argv[1]
@@ -106,7 +108,8 @@ def srem_command(client, argv):
 
 
 @command("scard", 2, "readonly fast", 1, 1, 1, acl="set", group="set",
-         summary="Get the number of members in a set", since="1.0.0")
+         summary="Get the number of members in a set", since="1.0.0",
+         args="key")
 def scard_command(client, argv):
     """SCARD key"""
     s = _read(client, argv[1])
@@ -114,7 +117,8 @@ def scard_command(client, argv):
 
 
 @command("sismember", 3, "readonly fast", 1, 1, 1, acl="set", group="set",
-         summary="Determine if a given value is a member of a set", since="1.0.0")
+         summary="Determine if a given value is a member of a set", since="1.0.0",
+         args="key member")
 def sismember_command(client, argv):
     """SISMEMBER key member"""
     s = _read(client, argv[1])
@@ -125,7 +129,8 @@ def sismember_command(client, argv):
          summary="Returns the membership associated with the given elements for a set",
          since="6.2.0",
          complexity="O(N) where N is the number of elements being checked for membership",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member...")
 def smismember_command(client, argv):
     """SMISMEMBER key member [member ...]"""
     s = _read(client, argv[1])
@@ -137,7 +142,8 @@ def smismember_command(client, argv):
 @command("smembers", 2, "readonly", 1, 1, 1, acl="set", group="set",
          summary="Get all the members in a set", since="1.0.0",
          complexity="O(N) where N is the set cardinality.", tips=_ORDER_TIPS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key")
 def smembers_command(client, argv):
     """SMEMBERS key"""
     s = _read(client, argv[1])
@@ -157,7 +163,8 @@ def _random_member(s: Set) -> bytes:
          complexity="Without the count argument O(1), otherwise O(N) where N is the absolute "
                     "value of the passed count.",
          tips=_RANDOM_TIPS, history=(("2.6.0", "Added the optional `count` argument."),),
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key [count:int@2.6.0]")
 def srandmember_command(client, argv):
     """SRANDMEMBER key [count]"""
     n = len(argv)
@@ -186,7 +193,8 @@ def srandmember_command(client, argv):
          complexity="Without the count argument O(1), otherwise O(N) where N is the value of "
                     "the passed count.",
          tips=_RANDOM_TIPS, history=(("3.2.0", "Added the `count` argument."),),
-         key_specs=(key_spec(1, "RW", "access", "delete"),))
+         key_specs=(key_spec(1, "RW", "access", "delete"),),
+         args="key [count:int@3.2.0]")
 def spop_command(client, argv):
     """SPOP key [count]"""
     n = len(argv)
@@ -233,7 +241,8 @@ def spop_command(client, argv):
 
 @command("smove", 4, "write fast", 1, 2, 1, acl="set", group="set",
          summary="Move a member from one set to another", since="1.0.0",
-         key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "RW", "insert")))
+         key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "RW", "insert")),
+         args="source:key destination:key1 member")
 def smove_command(client, argv):
     """SMOVE source destination member"""
     src_key, dst_key, member = argv[1], argv[2], argv[3]
@@ -296,7 +305,8 @@ def _store_result(client, dst: bytes, members) -> int:
          summary="Intersect multiple sets", since="1.0.0",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
                     "the number of sets.", tips=_ORDER_TIPS,
-         key_specs=(key_spec(1, "RO", "access", lastkey=-1),))
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),),
+         args="key...")
 def sinter_command(client, argv):
     """SINTER key [key ...]"""
     sets = _read_all(client, argv[1:])
@@ -318,7 +328,8 @@ def _sintercard_keys(argv: list[bytes]) -> list[int]:
          since="7.0.0",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
                     "the number of sets.", get_keys=_sintercard_keys,
-         key_specs=(keynum_spec(1, "RO", "access"),))
+         key_specs=(keynum_spec(1, "RO", "access"),),
+         args="numkeys:int key... [LIMIT limit:int]")
 def sintercard_command(client, argv):
     """SINTERCARD numkeys key [key ...] [LIMIT limit]"""
     numkeys = parse_int(argv[1], errors.NUMKEYS_POSITIVE)
@@ -359,7 +370,8 @@ def sintercard_command(client, argv):
          summary="Intersect multiple sets and store the resulting set in a key", since="1.0.0",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
                     "the number of sets.",
-         key_specs=(key_spec(1, "RW", "update"), key_spec(2, "RO", "access", lastkey=-1)))
+         key_specs=(key_spec(1, "RW", "update"), key_spec(2, "RO", "access", lastkey=-1)),
+         args="destination:key key:key1...")
 def sinterstore_command(client, argv):
     """SINTERSTORE destination key [key ...]"""
     sets = _read_all(client, argv[2:])
@@ -387,7 +399,8 @@ def _ordered_result(client, members: set[bytes]) -> SetReply:
          summary="Add multiple sets", since="1.0.0",
          complexity="O(N) where N is the total number of elements in all given sets.",
          tips=_ORDER_TIPS,
-         key_specs=(key_spec(1, "RO", "access", lastkey=-1),))
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),),
+         args="key...")
 def sunion_command(client, argv):
     """SUNION key [key ...]"""
     return _ordered_result(client, _union(_read_all(client, argv[1:])))
@@ -396,7 +409,8 @@ def sunion_command(client, argv):
 @command("sunionstore", -3, "write denyoom", 1, -1, 1, acl="set", group="set",
          summary="Add multiple sets and store the resulting set in a key", since="1.0.0",
          complexity="O(N) where N is the total number of elements in all given sets.",
-         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)))
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)),
+         args="destination:key key:key1...")
 def sunionstore_command(client, argv):
     """SUNIONSTORE destination key [key ...]"""
     return _store_result(client, argv[1], _union(_read_all(client, argv[2:])))
@@ -406,7 +420,8 @@ def sunionstore_command(client, argv):
          summary="Subtract multiple sets", since="1.0.0",
          complexity="O(N) where N is the total number of elements in all given sets.",
          tips=_ORDER_TIPS,
-         key_specs=(key_spec(1, "RO", "access", lastkey=-1),))
+         key_specs=(key_spec(1, "RO", "access", lastkey=-1),),
+         args="key...")
 def sdiff_command(client, argv):
     """SDIFF key [key ...]"""
     return _ordered_result(client, _diff(_read_all(client, argv[1:])))
@@ -415,7 +430,8 @@ def sdiff_command(client, argv):
 @command("sdiffstore", -3, "write denyoom", 1, -1, 1, acl="set", group="set",
          summary="Subtract multiple sets and store the resulting set in a key", since="1.0.0",
          complexity="O(N) where N is the total number of elements in all given sets.",
-         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)))
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)),
+         args="destination:key key:key1...")
 def sdiffstore_command(client, argv):
     """SDIFFSTORE destination key [key ...]"""
     return _store_result(client, argv[1], _diff(_read_all(client, argv[2:])))
@@ -427,7 +443,8 @@ def sdiffstore_command(client, argv):
                     "command calls for the cursor to return back to 0. N is the number of "
                     "elements inside the collection..",
          tips=_RANDOM_TIPS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
 def sscan_command(client, argv):
     """SSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])

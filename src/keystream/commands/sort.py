@@ -260,7 +260,9 @@ _STORE_SPEC = unknown_spec("OW", "update", notes="For the optional STORE keyword
              key_spec(1, "RO", "access"),
              _BY_GET_SPEC,
              _STORE_SPEC,
-         ))
+         ),
+         args="key [BY pattern:pattern1] [offset_count=LIMIT (offset:int count:int)] [GET "
+              "pattern:pattern1...T] order=[ASC | DESC] [sorting=ALPHA] [STORE destination:key2]")
 def sort_command(client, argv):
     """SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC]
     [ALPHA] [STORE destination]"""
@@ -277,7 +279,9 @@ def sort_command(client, argv):
          key_specs=(
              key_spec(1, "RO", "access"),
              _BY_GET_SPEC,
-         ))
+         ),
+         args="key [BY pattern:pattern1] [offset_count=LIMIT (offset:int count:int)] [GET "
+              "pattern:pattern1...T] order=[ASC | DESC] [sorting=ALPHA]")
 def sort_ro_command(client, argv):
     """SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC]
     [ALPHA]"""

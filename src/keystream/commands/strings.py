@@ -126,7 +126,8 @@ def _set_key_flags(argv: list[bytes]) -> tuple[str, ...]:
 
 @command("get", 2, "readonly fast", 1, 1, 1, acl="string", group="string",
          key_specs=_RO,
-         summary="Get the value of a key")
+         summary="Get the value of a key",
+         args="key")
 def get_command(client, argv):
     """GET key"""
     value = client.db.get(argv[1])
@@ -139,10 +140,19 @@ def get_command(client, argv):
          key_specs=(key_spec(1, "RW", "access", "update", "variable_flags",
                              notes="RW and ACCESS due to the optional `GET` argument"),),
          key_flags=_set_key_flags,
-         summary="Set the string value of a key")
+         summary="Set the string value of a key",
+         args="key value condition=[NX | XX]@2.6.12 [GET@6.2.0] expiration=[EX seconds:int@2.6.12 "
+              "| PX milliseconds:int@2.6.12 | EXAT unix-time-seconds:time@6.2.0 | PXAT "
+              "unix-time-milliseconds:time@6.2.0 | KEEPTTL@6.0.0]",
+         history=(
+             ("2.6.12", "EX, PX, NX and XX."),
+             ("6.0.0", "KEEPTTL."),
+             ("6.2.0", "GET, EXAT and PXAT."),
+             ("7.0.0", "NX and GET together."),
+         ))
 def set_command(client, argv):
-    """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
-    PXAT unix-time-milliseconds | KEEPTTL]"""
+    """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT
+    unix-time-milliseconds | KEEPTTL]"""
     if len(argv) == 3:
         client.db.set(argv[1], argv[2])
         return OK
@@ -175,7 +185,8 @@ def _set_generic(client, argv: list[bytes], name: str, flags: int, value: bytes,
 
 @command("setnx", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=(key_spec(1, "OW", "insert"),),
-         summary="Set the value of a key, only if the key does not exist")
+         summary="Set the value of a key, only if the key does not exist",
+         args="key value")
 def setnx_command(client, argv):
     """SETNX key value"""
     db = client.db
@@ -187,7 +198,8 @@ def setnx_command(client, argv):
 
 @command("setex", 4, "write denyoom", 1, 1, 1, acl="string", group="string", since="2.0.0",
          key_specs=_OW_UPDATE,
-         summary="Set the value and expiration of a key")
+         summary="Set the value and expiration of a key",
+         args="key seconds:int value")
 def setex_command(client, argv):
     """SETEX key seconds value"""
     return _set_generic(client, argv, "setex", _EX, argv[3], argv[2])
@@ -195,7 +207,8 @@ def setex_command(client, argv):
 
 @command("psetex", 4, "write denyoom", 1, 1, 1, acl="string", group="string", since="2.6.0",
          key_specs=_OW_UPDATE,
-         summary="Set the value and expiration in milliseconds of a key")
+         summary="Set the value and expiration in milliseconds of a key",
+         args="key milliseconds:int value")
 def psetex_command(client, argv):
     """PSETEX key milliseconds value"""
     return _set_generic(client, argv, "psetex", _PX, argv[3], argv[2])
@@ -203,10 +216,12 @@ def psetex_command(client, argv):
 
 @command("getex", -2, "write fast", 1, 1, 1, acl="string", group="string", since="6.2.0",
          key_specs=(key_spec(1, "RW", "access", "update", notes="RW and UPDATE because it changes the TTL"),),
-         summary="Get the value of a key and optionally set its expiration")
+         summary="Get the value of a key and optionally set its expiration",
+         args="key expiration=[EX seconds:int | PX milliseconds:int | EXAT unix-time-seconds:time "
+              "| PXAT unix-time-milliseconds:time | PERSIST]")
 def getex_command(client, argv):
-    """GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
-    PXAT unix-time-milliseconds | PERSIST]"""
+    """GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT
+    unix-time-milliseconds | PERSIST]"""
     flags, expire = _parse_options(argv, 2, _GETEX_OPTIONS)
     db = client.db
     key = argv[1]
@@ -230,7 +245,8 @@ def getex_command(client, argv):
 
 @command("getdel", 2, "write fast", 1, 1, 1, acl="string", group="string", since="6.2.0",
          key_specs=(key_spec(1, "RW", "access", "delete"),),
-         summary="Get the value of a key and delete the key")
+         summary="Get the value of a key and delete the key",
+         args="key")
 def getdel_command(client, argv):
     """GETDEL key"""
     db = client.db
@@ -246,7 +262,8 @@ def getdel_command(client, argv):
          key_specs=_RW_UPDATE,
          summary="Set the string value of a key and return its old value",
          deprecated_since="6.2.0", replaced_by="`SET` with the `!GET` argument",
-         doc_flags=("deprecated",))
+         doc_flags=("deprecated",),
+         args="key value")
 def getset_command(client, argv):
     """GETSET key value"""
     db = client.db
@@ -258,7 +275,8 @@ def getset_command(client, argv):
 
 @command("mget", -2, "readonly fast", 1, -1, 1, acl="string", group="string",
          key_specs=(key_spec(1, "RO", "access", lastkey=-1),), tips=("request_policy:multi_shard",),
-         summary="Get the values of all the given keys", complexity="O(N)")
+         summary="Get the values of all the given keys", complexity="O(N)",
+         args="key...")
 def mget_command(client, argv):
     """MGET key [key ...]"""
     get = client.db.get
@@ -273,7 +291,8 @@ def mget_command(client, argv):
 @command("mset", -3, "write denyoom", 1, -1, 2, acl="string", group="string", since="1.0.1",
          key_specs=(key_spec(1, "OW", "update", lastkey=-1, step=2),),
          tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
-         summary="Set multiple keys to multiple values", complexity="O(N)")
+         summary="Set multiple keys to multiple values", complexity="O(N)",
+         args="key_value=(key value)...")
 def mset_command(client, argv):
     """MSET key value [key value ...]"""
     n = len(argv)
@@ -289,7 +308,8 @@ def mset_command(client, argv):
          key_specs=(key_spec(1, "OW", "insert", lastkey=-1, step=2),),
          tips=("request_policy:multi_shard", "response_policy:agg_min"),
          summary="Set multiple keys to multiple values, only if none of the keys exist",
-         complexity="O(N)")
+         complexity="O(N)",
+         args="key_value=(key value)...")
 def msetnx_command(client, argv):
     """MSETNX key value [key value ...]"""
     n = len(argv)
@@ -327,7 +347,8 @@ def _incr_by(client, key: bytes, incr: int) -> int:
 
 @command("incr", 2, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=_RW_UPDATE,
-         summary="Increment the integer value of a key by one")
+         summary="Increment the integer value of a key by one",
+         args="key")
 def incr_command(client, argv):
     """INCR key"""
     return _incr_by(client, argv[1], 1)
@@ -335,7 +356,8 @@ def incr_command(client, argv):
 
 @command("decr", 2, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=_RW_UPDATE,
-         summary="Decrement the integer value of a key by one")
+         summary="Decrement the integer value of a key by one",
+         args="key")
 def decr_command(client, argv):
     """DECR key"""
     return _incr_by(client, argv[1], -1)
@@ -343,7 +365,8 @@ def decr_command(client, argv):
 
 @command("incrby", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=_RW_UPDATE,
-         summary="Increment the integer value of a key by the given amount")
+         summary="Increment the integer value of a key by the given amount",
+         args="key increment:int")
 def incrby_command(client, argv):
     """INCRBY key increment"""
     return _incr_by(client, argv[1], parse_int(argv[2]))
@@ -351,7 +374,8 @@ def incrby_command(client, argv):
 
 @command("decrby", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=_RW_UPDATE,
-         summary="Decrement the integer value of a key by the given number")
+         summary="Decrement the integer value of a key by the given number",
+         args="key decrement:int")
 def decrby_command(client, argv):
     """DECRBY key decrement"""
     incr = parse_int(argv[2])
@@ -362,7 +386,8 @@ def decrby_command(client, argv):
 
 @command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=_RW_UPDATE,
-         since="2.6.0", summary="Increment the float value of a key by the given amount")
+         since="2.6.0", summary="Increment the float value of a key by the given amount",
+         args="key increment:double")
 def incrbyfloat_command(client, argv):
     """INCRBYFLOAT key increment"""
     db = client.db
@@ -386,7 +411,8 @@ def incrbyfloat_command(client, argv):
 
 @command("append", 3, "write denyoom fast", 1, 1, 1, acl="string", group="string",
          key_specs=(key_spec(1, "RW", "insert"),),
-         since="2.0.0", summary="Append a value to a key")
+         since="2.0.0", summary="Append a value to a key",
+         args="key value")
 def append_command(client, argv):
     """APPEND key value"""
     db = client.db
@@ -403,7 +429,8 @@ def append_command(client, argv):
 
 @command("strlen", 2, "readonly fast", 1, 1, 1, acl="string", group="string", since="2.2.0",
          key_specs=(key_spec(1, "RO"),),
-         summary="Get the length of the value stored in a key")
+         summary="Get the length of the value stored in a key",
+         args="key")
 def strlen_command(client, argv):
     """STRLEN key"""
     value = _get_string(client.db, argv[1])
@@ -432,7 +459,8 @@ def _getrange(client, argv):
 
 @command("getrange", 4, "readonly", 1, 1, 1, acl="string", group="string", since="2.4.0",
          key_specs=_RO,
-         summary="Get a substring of the string stored at a key", complexity="O(N)")
+         summary="Get a substring of the string stored at a key", complexity="O(N)",
+         args="key start:int end:int")
 def getrange_command(client, argv):
     """GETRANGE key start end"""
     return _getrange(client, argv)
@@ -441,7 +469,8 @@ def getrange_command(client, argv):
 @command("substr", 4, "readonly", 1, 1, 1, acl="string", group="string",
          key_specs=_RO,
          summary="Get a substring of the string stored at a key", complexity="O(N)",
-         deprecated_since="2.0.0", replaced_by="`GETRANGE`", doc_flags=("deprecated",))
+         deprecated_since="2.0.0", replaced_by="`GETRANGE`", doc_flags=("deprecated",),
+         args="key start:int end:int")
 def substr_command(client, argv):
     """SUBSTR key start end"""
     return _getrange(client, argv)
@@ -449,7 +478,8 @@ def substr_command(client, argv):
 
 @command("setrange", 4, "write denyoom", 1, 1, 1, acl="string", group="string", since="2.2.0",
          key_specs=(key_spec(1, "RW", "update"),),
-         summary="Overwrite part of a string at key starting at the specified offset")
+         summary="Overwrite part of a string at key starting at the specified offset",
+         args="key offset:int value")
 def setrange_command(client, argv):
     """SETRANGE key offset value"""
     offset = parse_int(argv[2])
@@ -473,9 +503,10 @@ def setrange_command(client, argv):
 
 @command("lcs", -3, "readonly", 1, 2, 1, acl="string", group="string", since="7.0.0",
          key_specs=(key_spec(1, "RO", "access", lastkey=1),),
-         summary="Find longest common substring", complexity="O(N*M)")
+         summary="Find longest common substring", complexity="O(N*M)",
+         args="key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:int] [WITHMATCHLEN]")
 def lcs_command(client, argv):
-    """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"""
+    """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]"""
     db = client.db
     a = db.get(argv[1])
     b = db.get(argv[2])

@@ -106,7 +106,8 @@ def exec_command(client, argv):
 @command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, acl="transaction",
          group="transactions", summary="Watch keys: a later EXEC fails if any changed",
          since="2.2.0", complexity="O(1) for every key.",
-         key_specs=(KeySpec(("index", 1), ("range", -1, 1, 0), ("RO",)),))
+         key_specs=(KeySpec(("index", 1), ("range", -1, 1, 0), ("RO",)),),
+         args="key...")
 def watch_command(client, argv):
     """WATCH key [key ...]"""
     if client.multi is not None:

@@ -333,9 +333,16 @@ _RW_DELETE = (key_spec(1, "RW", "delete"),)
 @command("zadd", -4, "write denyoom fast", 1, 1, 1, acl="sortedset", group="sorted_set",
          since="1.2.0", complexity="O(log(N)) for each item added",
          summary="Add one or more members to a sorted set, or update its score if it already exists",
-         key_specs=(key_spec(1, "RW", "update"),))
+         key_specs=(key_spec(1, "RW", "update"),),
+         args="key condition=[NX | XX]@3.0.2 comparison=[GT | LT]@6.2.0 [change=CH@3.0.2] "
+              "[increment=INCR@3.0.2] score_member=(score:double member)...",
+         history=(
+             ("2.4.0", "Several score-member pairs in one call."),
+             ("3.0.2", "XX, NX, CH and INCR."),
+             ("6.2.0", "GT and LT."),
+         ))
 def zadd_command(client, argv):
-    """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"""
+    """ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]"""
     # Fast path (benchmarked): one numeric score-member pair into an existing sorted set.
     if len(argv) == 4 and argv[2][:1] and argv[2][0] in _NUM_START:
         key = argv[1]
@@ -372,7 +379,8 @@ def zadd_command(client, argv):
 
 @command("zincrby", 4, "write denyoom fast", 1, 1, 1, acl="sortedset", group="sorted_set",
          since="1.2.0", complexity="O(log(N))", summary="Increment the score of a member in a sorted set",
-         key_specs=(key_spec(1, "RW", "access", "update"),))
+         key_specs=(key_spec(1, "RW", "access", "update"),),
+         args="key increment:int member")
 def zincrby_command(client, argv):
     """ZINCRBY key increment member"""
     return zadd_generic(client, argv, 8)
@@ -380,7 +388,9 @@ def zincrby_command(client, argv):
 
 @command("zrem", -3, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
          complexity="O(M*log(N))", summary="Remove one or more members from a sorted set",
-         key_specs=_RW_DELETE)
+         key_specs=_RW_DELETE,
+         args="key member...",
+         history=(("2.4.0", "Several members in one call."),))
 def zrem_command(client, argv):
     """ZREM key member [member ...]"""
     db = client.db
@@ -404,7 +414,8 @@ def zrem_command(client, argv):
 
 # -- reads ---------------------------------------------------------------------------------
 @command("zcard", 2, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
-         summary="Get the number of members in a sorted set")
+         summary="Get the number of members in a sorted set",
+         args="key")
 def zcard_command(client, argv):
     """ZCARD key"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -413,7 +424,8 @@ def zcard_command(client, argv):
 
 @command("zscore", 3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
          summary="Get the score associated with the given member in a sorted set",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member")
 def zscore_command(client, argv):
     """ZSCORE key member"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -425,7 +437,8 @@ def zscore_command(client, argv):
 @command("zmscore", -3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="6.2.0",
          complexity="O(N) where N is the number of members being requested.",
          summary="Get the score associated with the given members in a sorted set",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member...")
 def zmscore_command(client, argv):
     """ZMSCORE key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
@@ -447,7 +460,8 @@ def _zrank(client: Any, argv: list[bytes], reverse: bool) -> Any:
 
 @command("zrank", 3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.0.0",
          complexity="O(log(N))", summary="Determine the index of a member in a sorted set",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member")
 def zrank_command(client, argv):
     """ZRANK key member"""
     return _zrank(client, argv, False)
@@ -456,7 +470,8 @@ def zrank_command(client, argv):
 @command("zrevrank", 3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.0.0",
          complexity="O(log(N))",
          summary="Determine the index of a member in a sorted set, with scores ordered from high to low",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key member")
 def zrevrank_command(client, argv):
     """ZREVRANK key member"""
     return _zrank(client, argv, True)
@@ -465,7 +480,8 @@ def zrevrank_command(client, argv):
 @command("zcount", 4, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.0.0",
          complexity="O(log(N))",
          summary="Count the members in a sorted set with scores within the given values",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key min:double max:double")
 def zcount_command(client, argv):
     """ZCOUNT key min max"""
     rng = parse_score_range(argv[2], argv[3])
@@ -479,7 +495,8 @@ def zcount_command(client, argv):
 @command("zlexcount", 4, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set",
          since="2.8.9", complexity="O(log(N))",
          summary="Count the number of members in a sorted set between a given lexicographical range",
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key min max")
 def zlexcount_command(client, argv):
     """ZLEXCOUNT key min max"""
     lo, hi = parse_lex_range(argv[2], argv[3])
@@ -582,17 +599,22 @@ _RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N
 
 @command("zrange", -4, "readonly", 1, 1, 1, since="1.2.0",
          summary="Return a range of members in a sorted set", **_RANGE_ARGS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key start stop sortby=[BYSCORE | BYLEX]@6.2.0 [REV@6.2.0] [offset_count=LIMIT "
+              "(offset:int count:int)@6.2.0] [WITHSCORES]",
+         history=(("6.2.0", "REV, BYSCORE, BYLEX and LIMIT."),))
 def zrange_command(client, argv):
-    """ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"""
+    """ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, 0, None)
 
 
 @command("zrangestore", -5, "write denyoom", 1, 2, 1, since="6.2.0",
          summary="Store a range of members from sorted set into another key", **_RANGE_ARGS,
-         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")))
+         key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")),
+         args="dst:key src:key1 min max sortby=[BYSCORE | BYLEX] [REV] [offset_count=LIMIT "
+              "(offset:int count:int)]")
 def zrangestore_command(client, argv):
-    """ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"""
+    """ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 2, argv[1], 0, None)
 
 
@@ -600,7 +622,8 @@ def zrangestore_command(client, argv):
          replaced_by="`ZRANGE` with the `REV` argument",
          summary="Return a range of members in a sorted set, by index, with scores ordered from high to low",
          **_RANGE_ARGS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key start:int stop:int [WITHSCORES]")
 def zrevrange_command(client, argv):
     """ZREVRANGE key start stop [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, _RANK, True)
@@ -609,7 +632,10 @@ def zrevrange_command(client, argv):
 @command("zrangebyscore", -4, "readonly", 1, 1, 1, since="1.0.5", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `BYSCORE` argument",
          summary="Return a range of members in a sorted set, by score", **_RANGE_ARGS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key min:double max:double [WITHSCORES@2.0.0] [offset_count=LIMIT (offset:int "
+              "count:int)]",
+         history=(("2.0.0", "WITHSCORES."),))
 def zrangebyscore_command(client, argv):
     """ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, False)
@@ -619,7 +645,9 @@ def zrangebyscore_command(client, argv):
          replaced_by="`ZRANGE` with the `REV` and `BYSCORE` arguments",
          summary="Return a range of members in a sorted set, by score, with scores ordered from high to low",
          **_RANGE_ARGS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key max:double min:double [WITHSCORES] [offset_count=LIMIT (offset:int count:int)]",
+         history=(("2.1.6", "Exclusive min and max."),))
 def zrevrangebyscore_command(client, argv):
     """ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, True)
@@ -628,7 +656,8 @@ def zrevrangebyscore_command(client, argv):
 @command("zrangebylex", -4, "readonly", 1, 1, 1, since="2.8.9", deprecated_since="6.2.0",
          replaced_by="`ZRANGE` with the `BYLEX` argument",
          summary="Return a range of members in a sorted set, by lexicographical range", **_RANGE_ARGS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key min max [offset_count=LIMIT (offset:int count:int)]")
 def zrangebylex_command(client, argv):
     """ZRANGEBYLEX key min max [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, False)
@@ -638,7 +667,8 @@ def zrangebylex_command(client, argv):
          replaced_by="`ZRANGE` with the `REV` and `BYLEX` arguments",
          summary="Return a range of members in a sorted set, by lexicographical range, ordered from "
                  "higher to lower strings.", **_RANGE_ARGS,
-         key_specs=_RO_ACCESS)
+         key_specs=_RO_ACCESS,
+         args="key max min [offset_count=LIMIT (offset:int count:int)]")
 def zrevrangebylex_command(client, argv):
     """ZREVRANGEBYLEX key max min [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, True)
@@ -682,7 +712,8 @@ def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
 
 @command("zremrangebyrank", 4, "write", 1, 1, 1, since="2.0.0",
          summary="Remove all members in a sorted set within the given indexes", **_RANGE_ARGS,
-         key_specs=_RW_DELETE)
+         key_specs=_RW_DELETE,
+         args="key start:int stop:int")
 def zremrangebyrank_command(client, argv):
     """ZREMRANGEBYRANK key start stop"""
     return _zremrange(client, argv, _RANK)
@@ -690,7 +721,8 @@ def zremrangebyrank_command(client, argv):
 
 @command("zremrangebyscore", 4, "write", 1, 1, 1, since="1.2.0",
          summary="Remove all members in a sorted set within the given scores", **_RANGE_ARGS,
-         key_specs=_RW_DELETE)
+         key_specs=_RW_DELETE,
+         args="key min:double max:double")
 def zremrangebyscore_command(client, argv):
     """ZREMRANGEBYSCORE key min max"""
     return _zremrange(client, argv, _SCORE)
@@ -699,7 +731,8 @@ def zremrangebyscore_command(client, argv):
 @command("zremrangebylex", 4, "write", 1, 1, 1, since="2.8.9",
          summary="Remove all members in a sorted set between the given lexicographical range",
          **_RANGE_ARGS,
-         key_specs=_RW_DELETE)
+         key_specs=_RW_DELETE,
+         args="key min max")
 def zremrangebylex_command(client, argv):
     """ZREMRANGEBYLEX key min max"""
     return _zremrange(client, argv, _LEX)
@@ -749,7 +782,8 @@ def _zpop(client: Any, argv: list[bytes], maximum: bool) -> Any:
 @command("zpopmin", -2, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="5.0.0",
          complexity="O(log(N)*M)",
          summary="Remove and return members with the lowest scores in a sorted set",
-         key_specs=_RW_ACCESS_DELETE)
+         key_specs=_RW_ACCESS_DELETE,
+         args="key [count:int]")
 def zpopmin_command(client, argv):
     """ZPOPMIN key [count]"""
     return _zpop(client, argv, False)
@@ -758,7 +792,8 @@ def zpopmin_command(client, argv):
 @command("zpopmax", -2, "write fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="5.0.0",
          complexity="O(log(N)*M)",
          summary="Remove and return members with the highest scores in a sorted set",
-         key_specs=_RW_ACCESS_DELETE)
+         key_specs=_RW_ACCESS_DELETE,
+         args="key [count:int]")
 def zpopmax_command(client, argv):
     """ZPOPMAX key [count]"""
     return _zpop(client, argv, True)
@@ -805,9 +840,10 @@ def _mpop_keys(numkeys_idx: int) -> Any:
 @command("zmpop", -4, "write", acl="sortedset", group="sorted_set", since="7.0.0",
          complexity="O(K) + O(M*log(N))", get_keys=_mpop_keys(1),
          summary="Remove and return members with scores in a sorted set",
-         key_specs=(keynum_spec(1, "RW", "access", "delete"),))
+         key_specs=(keynum_spec(1, "RW", "access", "delete"),),
+         args="numkeys:int key... where=(MIN | MAX) [COUNT count:int]")
 def zmpop_command(client, argv):
-    """ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]"""
+    """ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 1)
     found = _first_zset(client.db, keys)
     if found is None:
@@ -855,7 +891,9 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
          group="sorted_set", since="5.0.0", complexity="O(log(N))",
          summary="Remove and return the member with the lowest score from one or more sorted sets, "
                  "or block until one is available",
-         key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),))
+         key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),),
+         args="key... timeout:double",
+         history=(("6.0.0", "The timeout is a double (it was an integer)."),))
 def bzpopmin_command(client, argv):
     """BZPOPMIN key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
@@ -866,7 +904,9 @@ def bzpopmin_command(client, argv):
          group="sorted_set", since="5.0.0", complexity="O(log(N))",
          summary="Remove and return the member with the highest score from one or more sorted sets, "
                  "or block until one is available",
-         key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),))
+         key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),),
+         args="key... timeout:double",
+         history=(("6.0.0", "The timeout is a double (it was an integer)."),))
 def bzpopmax_command(client, argv):
     """BZPOPMAX key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
@@ -876,9 +916,10 @@ def bzpopmax_command(client, argv):
 @command("bzmpop", -5, "write blocking", acl="sortedset", group="sorted_set", since="7.0.0",
          complexity="O(K) + O(M*log(N))", get_keys=_mpop_keys(2),
          summary="Remove and return members with scores in a sorted set or block until one is available",
-         key_specs=(keynum_spec(2, "RW", "access", "delete"),))
+         key_specs=(keynum_spec(2, "RW", "access", "delete"),),
+         args="timeout:double numkeys:int key... where=(MIN | MAX) [COUNT count:int]")
 def bzmpop_command(client, argv):
-    """BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]"""
+    """BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 2)
     timeout = blocking.parse_timeout(argv[1])
     return _block_pop(client, keys, timeout, maximum, count, True)
@@ -888,7 +929,8 @@ def bzmpop_command(client, argv):
 @command("zrandmember", -2, "readonly", 1, 1, 1, acl="sortedset", group="sorted_set", since="6.2.0",
          complexity="O(N) where N is the number of elements returned",
          summary="Get one or multiple random elements from a sorted set",
-         key_specs=_RO_ACCESS, tips=("nondeterministic_output",))
+         key_specs=_RO_ACCESS, tips=("nondeterministic_output",),
+         args="key options=[count:int [WITHSCORES]]")
 def zrandmember_command(client, argv):
     """ZRANDMEMBER key [count [WITHSCORES]]"""
     db = client.db
@@ -1062,23 +1104,30 @@ _SETOP_ARGS = {"acl": "sortedset", "group": "sorted_set"}
 
 @command("zunion", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
          complexity="O(N)+O(M*log(M))", summary="Add multiple sorted sets", **_SETOP_ARGS,
-         key_specs=(keynum_spec(1, "RO", "access"),))
+         key_specs=(keynum_spec(1, "RO", "access"),),
+         args="numkeys:int key... [WEIGHTS weight:int...] [AGGREGATE (SUM | MIN | MAX)] "
+              "[WITHSCORES]")
 def zunion_command(client, argv):
-    """ZUNION numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"""
+    """ZUNION numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]
+    [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _UNION)
 
 
 @command("zinter", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
          complexity="O(N*K)+O(M*log(M))", summary="Intersect multiple sorted sets", **_SETOP_ARGS,
-         key_specs=(keynum_spec(1, "RO", "access"),))
+         key_specs=(keynum_spec(1, "RO", "access"),),
+         args="numkeys:int key... [WEIGHTS weight:int...] [AGGREGATE (SUM | MIN | MAX)] "
+              "[WITHSCORES]")
 def zinter_command(client, argv):
-    """ZINTER numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"""
+    """ZINTER numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]
+    [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _INTER)
 
 
 @command("zdiff", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
          complexity="O(L + (N-K)log(N))", summary="Subtract multiple sorted sets", **_SETOP_ARGS,
-         key_specs=(keynum_spec(1, "RO", "access"),))
+         key_specs=(keynum_spec(1, "RO", "access"),),
+         args="numkeys:int key... [WITHSCORES]")
 def zdiff_command(client, argv):
     """ZDIFF numkeys key [key ...] [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _DIFF)
@@ -1088,9 +1137,12 @@ def zdiff_command(client, argv):
          complexity="O(N)+O(M log(M))",
          summary="Add multiple sorted sets and store the resulting sorted set in a new key", **_SETOP_ARGS,
          first_key=1, last_key=1, step=1,
-         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")))
+         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
+         args="destination:key numkeys:int key:key1... [WEIGHTS weight:int...] [AGGREGATE (SUM | "
+              "MIN | MAX)]")
 def zunionstore_command(client, argv):
-    """ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]"""
+    """ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM |
+    MIN | MAX>]"""
     return _setop_generic(client, argv, 2, argv[1], _UNION)
 
 
@@ -1099,9 +1151,12 @@ def zunionstore_command(client, argv):
          summary="Intersect multiple sorted sets and store the resulting sorted set in a new key",
          **_SETOP_ARGS,
          first_key=1, last_key=1, step=1,
-         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")))
+         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
+         args="destination:key numkeys:int key:key1... [WEIGHTS weight:int...] [AGGREGATE (SUM | "
+              "MIN | MAX)]")
 def zinterstore_command(client, argv):
-    """ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]"""
+    """ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM |
+    MIN | MAX>]"""
     return _setop_generic(client, argv, 2, argv[1], _INTER)
 
 
@@ -1110,7 +1165,8 @@ def zinterstore_command(client, argv):
          summary="Subtract multiple sorted sets and store the resulting sorted set in a new key",
          **_SETOP_ARGS,
          first_key=1, last_key=1, step=1,
-         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")))
+         key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
+         args="destination:key numkeys:int key:key1...")
 def zdiffstore_command(client, argv):
     """ZDIFFSTORE destination numkeys key [key ...]"""
     return _setop_generic(client, argv, 2, argv[1], _DIFF)
@@ -1119,7 +1175,8 @@ def zdiffstore_command(client, argv):
 @command("zintercard", -3, "readonly", get_keys=_setop_keys(1), since="7.0.0",
          complexity="O(N*K)",
          summary="Intersect multiple sorted sets and return the cardinality of the result", **_SETOP_ARGS,
-         key_specs=(keynum_spec(1, "RO", "access"),))
+         key_specs=(keynum_spec(1, "RO", "access"),),
+         args="numkeys:int key... [LIMIT limit:int]")
 def zintercard_command(client, argv):
     """ZINTERCARD numkeys key [key ...] [LIMIT limit]"""
     return _setop_generic(client, argv, 1, None, _INTER, card_only=True)
@@ -1140,7 +1197,8 @@ def parse_cursor(b: bytes) -> int:
 @command("zscan", -3, "readonly", 1, 1, 1, acl="sortedset", group="sorted_set", since="2.8.0",
          complexity="O(1) for every call. O(N) for a complete iteration",
          summary="Incrementally iterate sorted sets elements and associated scores",
-         key_specs=_RO_ACCESS, tips=("nondeterministic_output",))
+         key_specs=_RO_ACCESS, tips=("nondeterministic_output",),
+         args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
 def zscan_command(client, argv):
     """ZSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
