@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from keystream.commands.registry import COMMANDS, command, container
+from keystream.commands.util import parse_int
 from keystream.config import ConfigError, Setting, parse_memory
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
@@ -67,6 +68,8 @@ def _check_value(s: Setting, text: str) -> str | None:
     if kind in ("int", "memory"):
         try:
             value = parse_memory(text) if kind == "memory" else _strict_int(text)
+            if kind == "memory" and not text[:1].isdigit():
+                raise ValueError(text)  # Redis's memtoull: digits first (no sign, no space)
         except ValueError:
             return ("argument must be a memory value" if kind == "memory"
                     else "argument couldn't be parsed into an integer")
@@ -82,10 +85,11 @@ def _check_value(s: Setting, text: str) -> str | None:
 
 
 def _strict_int(text: str) -> int:
-    t = text.strip()
-    if t != text or not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
-        raise ValueError(text)
-    return int(t)
+    """text as Redis's string2ll reads a number setting (no sign, spaces, leading zeros, -0)."""
+    try:
+        return parse_int(text.encode())
+    except CommandError:
+        raise ValueError(text) from None
 
 
 @command("config|set", -4, "admin noscript loading stale", summary="Change settings at run time",

@@ -333,6 +333,8 @@ def copy_command(client, argv):
             return 0
         dst.delete(newkey)
     dst.set(newkey, value if type(value) is bytes else value.copy())
+    if src.raw_strings and src.raw_strings.get(key) is value:
+        dst.mark_raw(newkey)  # Redis duplicates a raw string as a raw string
     if when is not None:
         dst.expires[newkey] = when
     return 1
