@@ -157,3 +157,42 @@ def test_redis_py_geo(r: redis.Redis) -> None:
     assert r.geodist("g", "Palermo", "Catania", "km") == 166.2742
     assert r.geosearch("g", longitude=15, latitude=37, radius=200, unit="km", sort="ASC") == [
         b"Catania", b"Palermo"]
+
+
+_gkeys = st.sampled_from(["g1", "g2", "str", "lst"])
+_members = st.sampled_from(["a", "b", "c", "Palermo"])
+_lonlat = st.sampled_from([("13.361389", "38.115556"), ("15.087269", "37.502669"), ("0", "0"),
+                           ("-179.9", "85.05"), ("181", "0"), ("0", "86"), ("x", "1")])
+_units = st.sampled_from(["m", "km", "mi", "ft", "parsecs"])
+_geo_cmds = st.one_of(
+    st.tuples(st.just("GEOADD"), _gkeys, st.sampled_from([(), ("NX",), ("XX",), ("CH",)]),
+              _lonlat, _members).map(lambda t: (t[0], t[1], *t[2], *t[3], t[4])),
+    st.tuples(st.just("GEOPOS"), _gkeys, _members, _members),
+    st.tuples(st.just("GEODIST"), _gkeys, _members, _members, _units),
+    st.tuples(st.just("GEOHASH"), _gkeys, _members),
+    st.tuples(st.sampled_from(["GEOSEARCH", "GEOSEARCHSTORE"]), _gkeys, _members,
+              st.sampled_from(["100", "2000", "-1"]), _units, st.booleans()).map(
+        lambda t: (t[0], *(("dst",) if t[0] == "GEOSEARCHSTORE" else ()), t[1], "FROMMEMBER",
+                   t[2], *(("BYBOX", t[3], t[3]) if t[5] else ("BYRADIUS", t[3])), t[4], "ASC")),
+    st.tuples(st.sampled_from(["GEORADIUS", "GEORADIUS_RO"]), _gkeys, _lonlat,
+              st.sampled_from(["100", "2000"]), _units).map(
+        lambda t: (t[0], t[1], *t[2], t[3], t[4], "WITHDIST", "ASC")),
+    st.tuples(st.just("GEORADIUSBYMEMBER"), _gkeys, _members, st.just("500"), _units,
+              st.sampled_from([(), ("STORE", "dst"), ("STOREDIST", "str")])).map(
+        lambda t: (*t[:5], *t[5])),
+    st.tuples(st.sampled_from(["ZREM", "ZSCORE"]), _gkeys, _members),
+    st.tuples(st.just("ZRANGE"), st.sampled_from(["g1", "g2", "dst"]), st.just("0"), st.just("-1"),
+              st.just("WITHSCORES")),
+    st.tuples(st.just("SET"), st.just("str"), _members),
+    st.tuples(st.just("RPUSH"), st.just("lst"), _members),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_geo_cmds, min_size=1, max_size=20))
+def test_hypothesis_sequences_with_wrong_types(pair: Pair, cmds) -> None:
+    pair.both("FLUSHALL")
+    for cmd in cmds:
+        pair.run(*cmd)
+    for key in ("g1", "g2", "dst"):
+        pair.run("ZRANGE", key, "0", "-1", "WITHSCORES")

@@ -116,7 +116,7 @@ def test_wrong_type(pair: Pair) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.tuples(
-    st.sampled_from(["PFADD", "PFCOUNT", "PFMERGE", "GET", "SETRANGE"]),
+    st.sampled_from(["PFADD", "PFCOUNT", "PFMERGE", "GET", "SETRANGE", "RPUSH", "SADD"]),
     st.sampled_from(["h1", "h2", "h3"]),
     st.lists(st.binary(max_size=6), max_size=60),
     st.integers(0, 40),
@@ -134,6 +134,8 @@ def test_generated_sequences(keystream_server, redis_server, ops) -> None:
                 pair.run(name, key, "h1", "h3")
             elif name == "SETRANGE":
                 pair.run(name, key, n, bytes(elements[0]) if elements else b"\x7f")
+            elif name in ("RPUSH", "SADD"):  # wrong-type values for the HLL commands
+                pair.run(name, key, b"x")
             else:
                 pair.run(name, key)
     finally:

@@ -224,9 +224,9 @@ _CMDS = st.one_of(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cmds=st.lists(_CMDS, min_size=1, max_size=25))
-def test_hypothesis_sequences(keystream_server, redis_server, cmds):
-    p = Pair(keystream_server.port, redis_server.port, 2)
+@given(cmds=st.lists(_CMDS, min_size=1, max_size=25), proto=st.sampled_from([2, 3]))
+def test_hypothesis_sequences(keystream_server, redis_server, cmds, proto):
+    p = Pair(keystream_server.port, redis_server.port, proto)
     try:
         p.run("FLUSHALL")
         for cmd in cmds:
