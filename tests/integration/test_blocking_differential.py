@@ -199,8 +199,9 @@ def test_list_waiters_fifo_across_commands(check) -> None:
 
 def test_list_waiters_woken_inside_multi(check) -> None:
     check(3, [
-        ("send", 0, "BLPOP", "a", 0), ("send", 1, "BLMOVE", "b", "a", "RIGHT", "LEFT", 0),
-        ("send", 2, "BLMPOP", 0, 1, "a", "LEFT", "COUNT", 3), ("blocked", 0, 1, 2),
+        ("send", 0, "BLPOP", "a", 0), ("blocked", 0),
+        ("send", 1, "BLMOVE", "b", "a", "RIGHT", "LEFT", 0), ("blocked", 1),
+        ("send", 2, "BLMPOP", 0, 1, "a", "LEFT", "COUNT", 3), ("blocked", 2),
         ("ctl", "MULTI"), ("ctl", "RPUSH", "b", "x", "y"), ("ctl", "LPUSH", "a", "z"),
         ("ctl", "LMOVE", "b", "a", "LEFT", "RIGHT"), ("ctl", "EXEC"),
         ("read", 0), ("read", 1), ("read", 2),
@@ -221,3 +222,29 @@ def test_list_timeouts_and_client_unblock(check) -> None:
         ("unblock", 0, "TIMEOUT"), ("read", 0), ("unblock", 1, "ERROR"), ("read", 1),
         ("unblock", 1, "TIMEOUT"), ("unblock", 1, "FOO"),
     ])
+
+
+@pytest.mark.parametrize("block,setup,action", [
+    (("BLPOP", "k", 0), [("RPUSH", "src", 3, 1, 2)], ("SORT", "src", "STORE", "k")),
+    (("BLPOP", "k", 0), [("RPUSH", "src", "a")], ("COPY", "src", "k")),
+    (("BLPOP", "k", 0), [("RPUSH", "src", "a")], ("RENAME", "src", "k")),
+    (("BLPOP", "k", 0), [("SELECT", 1), ("RPUSH", "k", "a"), ("SELECT", 0)], ("SWAPDB", 0, 1)),
+    (("BLPOP", "k", 0), [("SELECT", 1), ("RPUSH", "k", "a")], ("MOVE", "k", 0)),
+    (("BZPOPMIN", "k", 0), [("ZADD", "src", 1, "a")], ("ZUNIONSTORE", "k", 1, "src")),
+    (("BZPOPMIN", "k", 0), [("ZADD", "src", 1, "a")], ("ZRANGESTORE", "k", "src", 0, -1)),
+    (("BZPOPMIN", "k", 0), [("ZADD", "src", 1, "a")], ("ZINTERSTORE", "k", 1, "src")),
+    (("BZPOPMIN", "k", 0), [("ZADD", "src", 1, "a")], ("ZDIFFSTORE", "k", 1, "src")),
+    (("BZPOPMIN", "k", 0), [("ZADD", "src", 1, "a")], ("COPY", "src", "k")),
+    (("BZPOPMIN", "k", 0), [("ZADD", "src", 1, "a")], ("RENAME", "src", "k")),
+    (("BZPOPMIN", "k", 0), [("SADD", "src", "a")], ("ZUNIONSTORE", "k", 1, "src")),
+    (("BZPOPMIN", "k", 0), [("GEOADD", "src", 1, 1, "a")],
+     ("GEOSEARCHSTORE", "k", "src", "FROMLONLAT", 1, 1, "BYRADIUS", 10, "km")),
+    (("BZPOPMIN", "k", 0), [("GEOADD", "src", 1, 1, "a")],
+     ("GEORADIUS", "src", 1, 1, 10, "km", "STORE", "k")),
+    (("BZPOPMIN", "k", 0), [], ("GEOADD", "k", 1, 1, "a")),
+    (("BZMPOP", 0, 1, "k", "MAX"), [], ("ZINCRBY", "k", 1, "a")),
+    (("BLMOVE", "k", "d", "LEFT", "LEFT", 0), [("RPUSH", "a", "x")], ("LMOVE", "a", "k", "LEFT", "LEFT")),
+])
+def test_waiter_woken_by_any_command_that_creates_the_key(check, block, setup, action) -> None:
+    check(1, [*[("ctl", *c) for c in setup], ("send", 0, *block), ("blocked", 0),
+              ("ctl", *action), ("read", 0)])
