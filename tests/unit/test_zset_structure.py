@@ -6,8 +6,9 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sortedcontainers import SortedList
 
-from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, ZSet
+from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, SMALL_MAX, SmallSortedList, ZSet
 
 
 def build(pairs: dict[bytes, float]) -> ZSet:
@@ -90,3 +91,41 @@ def test_lex_range_matches_a_filter(members, lo, lo_ex, hi, hi_ex) -> None:
     want = [m for m in sorted(set(members))
             if (m > lo if lo_ex else m >= lo) and (m < hi if hi_ex else m <= hi)]
     assert got == want
+
+
+def _filtered(pairs: dict[bytes, float], lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> list[bytes]:
+    return [m for s, m in sorted((s, m) for m, s in pairs.items())
+            if (s > lo if lo_ex else s >= lo) and (s < hi if hi_ex else s <= hi)]
+
+
+_BOUND = st.one_of(st.floats(allow_nan=False), st.sampled_from([0.0, -0.0, 1.0, 2.5, 7.0]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.binary(max_size=3), st.floats(allow_nan=False), max_size=30),
+       _BOUND, st.booleans(), _BOUND, st.booleans())
+def test_score_items_of_a_small_set_match_a_filter(pairs, lo, lo_ex, hi, hi_ex) -> None:
+    z = build(pairs)
+    assert [m for _, m in z.score_items(lo, lo_ex, hi, hi_ex)] == _filtered(pairs, lo, lo_ex, hi, hi_ex)
+
+
+_BIG = {b"m%d" % i: float(i % 11) - 3 for i in range(300)}
+_BIG.update({b"inf": math.inf, b"-inf": -math.inf, b"neg0": -0.0, b"huge": 1e300})
+
+
+@settings(max_examples=100, deadline=None)
+@given(_BOUND, st.booleans(), _BOUND, st.booleans())
+def test_score_items_across_sortedlist_sublists_match_a_filter(lo, lo_ex, hi, hi_ex) -> None:
+    z = build(_BIG)
+    assert type(z.sl) is SortedList
+    z.sl._reset(8)  # many short sublists, so ranges start and end in different ones
+    assert [m for _, m in z.score_items(lo, lo_ex, hi, hi_ex)] == _filtered(_BIG, lo, lo_ex, hi, hi_ex)
+
+
+def test_small_set_moves_to_a_sortedlist_when_it_grows() -> None:
+    z = build({b"m%d" % i: float(-i) for i in range(SMALL_MAX)})
+    assert type(z.sl) is SmallSortedList
+    z.set(b"last", 0.5)
+    assert type(z.sl) is SortedList
+    assert [m for _, m in z.sl] == [b"m%d" % i for i in range(SMALL_MAX - 1, 0, -1)] + [b"m0", b"last"]
+    assert type(z.copy().sl) is SortedList and type(build({b"a": 1.0}).copy().sl) is SmallSortedList

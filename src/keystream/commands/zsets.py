@@ -574,6 +574,10 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
                 items.reverse()
             else:
                 items = sl[start:end + 1]
+    elif rangetype == _SCORE and offset == 0 and limit < 0:  # no LIMIT: no ranks needed
+        items = zs.score_items(*srange)
+        if reverse:
+            items.reverse()
     else:
         lo, hi = zs.score_range(*srange) if rangetype == _SCORE else zs.lex_range(*lrange)
         if offset < 0 or lo >= hi:

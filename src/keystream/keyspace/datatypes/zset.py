@@ -181,6 +181,40 @@ class ZSet:
             end = sl.bisect_left((nextafter(hi, inf),))
         return start, max(start, end)
 
+    def score_items(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> list[tuple[float, bytes]]:
+        """The entries with lo <(=) score <(=) hi, in order: `score_range` plus a slice, but
+        without ranks. A big SortedList turns positions into ranks through an index that
+        costs more than the range itself, so its sublists are cut and joined directly."""
+        if lo_ex and lo == inf:
+            return []
+        lo_key = (nextafter(lo, inf),) if lo_ex else (lo,)
+        hi_key = (hi,) if hi_ex else None if hi == inf else (nextafter(hi, inf),)
+        sl = self.sl
+        if type(sl) is SmallSortedList:
+            start = _bisect_left(sl, lo_key)
+            return sl[start:len(sl) if hi_key is None else _bisect_left(sl, hi_key)]
+        maxes = sl._maxes
+        lists = sl._lists
+        pos = _bisect_left(maxes, lo_key)
+        if pos == len(maxes):
+            return []
+        idx = _bisect_left(lists[pos], lo_key)
+        end_pos = len(maxes) if hi_key is None else _bisect_left(maxes, hi_key)
+        if end_pos == len(maxes):
+            end_pos -= 1
+            end_idx = len(lists[end_pos])
+        else:
+            end_idx = _bisect_left(lists[end_pos], hi_key)
+        if pos == end_pos:
+            return lists[pos][idx:end_idx]
+        if pos > end_pos:
+            return []
+        items = lists[pos][idx:]
+        for p in range(pos + 1, end_pos):
+            items += lists[p]
+        items += lists[end_pos][:end_idx]
+        return items
+
     def lex_range(self, lo: LexBound, hi: LexBound) -> tuple[int, int]:
         """Ranks [start, end) of the members inside the lexicographic range."""
         n = len(self.sl)
