@@ -10,8 +10,16 @@ LLONG_MIN = -(2**63)
 LLONG_MAX = 2**63 - 1
 
 
+# The canonical text of small integers (indexes, counts, increments) -> its value: one dict
+# lookup instead of the checks below for the arguments most commands get.
+_SMALL_INTS: dict[bytes, int] = {b"%d" % i: i for i in range(-1024, 10001)}
+
+
 def parse_int(b: bytes, error: str = NOT_INTEGER) -> int:
     """A signed 64-bit integer written exactly as Redis's string2ll accepts it."""
+    v = _SMALL_INTS.get(b)
+    if v is not None:
+        return v
     n = len(b)
     if n == 0 or n > 20:
         raise CommandError(error)
