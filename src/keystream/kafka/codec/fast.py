@@ -11,6 +11,7 @@ checks every version byte-for-byte against kio's generic encoder.
 
 from __future__ import annotations
 
+import struct
 import uuid
 from dataclasses import dataclass, field
 
@@ -52,27 +53,34 @@ class ProducePartitionResult:
     error_message: str | None = None
 
 
+_PRODUCE_PART_V3 = struct.Struct(">ihqq")      # index, error code, base offset, log append time
+_PRODUCE_PART_V5 = struct.Struct(">ihqqq")     # ... log start offset
+
+
 def encode_produce_response(version: int, topics: list[tuple[str, list[ProducePartitionResult]]],
                             throttle_ms: int = 0) -> Buffers:
     flex = version >= 9
+    tags = TAGS_NONE if flex else b""
+    v5 = version >= 5
+    v8 = version >= 8
+    errors = array_len(0, flex) if v8 else b""              # record errors: always none
+    ok_tail = errors + nullable_string(None, flex) + tags if v8 else tags
     out = [array_len(len(topics), flex)]
     for name, parts in topics:
-        out.append(string(name.encode(), flex))
-        out.append(array_len(len(parts), flex))
+        out.append(string(name.encode(), flex) + array_len(len(parts), flex))
         for p in parts:
-            out.append(I32(p.index) + I16(p.error_code) + I64(p.base_offset) + I64(p.log_append_time))
-            if version >= 5:
-                out.append(I64(p.log_start_offset))
-            if version >= 8:
-                msg = None if p.error_message is None else p.error_message.encode()
-                out.append(array_len(0, flex) + nullable_string(msg, flex))
-            if flex:
-                out.append(TAGS_NONE)
+            if v5:
+                head = _PRODUCE_PART_V5.pack(p.index, p.error_code, p.base_offset, p.log_append_time,
+                                             p.log_start_offset)
+            else:
+                head = _PRODUCE_PART_V3.pack(p.index, p.error_code, p.base_offset, p.log_append_time)
+            if p.error_message is None or not v8:
+                out.append(head + ok_tail)
+            else:
+                out.append(head + errors + nullable_string(p.error_message.encode(), flex) + tags)
         if flex:
             out.append(TAGS_NONE)
-    out.append(I32(throttle_ms))
-    if flex:
-        out.append(TAGS_NONE)
+    out.append(I32(throttle_ms) + tags)
     return out
 
 
