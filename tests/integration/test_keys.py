@@ -298,11 +298,17 @@ def test_object_subcommands(pair):
     pair.run("OBJECT")
 
 
-@pytest.mark.xfail(strict=False, reason="APPEND must call db.mark_raw (strings module)")
 def test_object_encoding_after_append_and_incr(pair):
     pair.run("SET", "a", "foo")
     pair.run("APPEND", "a", "bar")
     pair.run("OBJECT", "ENCODING", "a")
+    pair.run("APPEND", "fresh", "123")
+    pair.run("OBJECT", "ENCODING", "fresh")
+    pair.run("SETRANGE", "r1", "0", "12")
+    pair.run("OBJECT", "ENCODING", "r1")
+    pair.run("SET", "r2", "abc")
+    pair.run("SETRANGE", "r2", "1", "x")
+    pair.run("OBJECT", "ENCODING", "r2")
     pair.run("SET", "a", "foo")
     pair.run("OBJECT", "ENCODING", "a")
     pair.run("SET", "n", "1")

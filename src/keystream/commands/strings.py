@@ -424,6 +424,7 @@ def append_command(client, argv):
     _check_length(client, len(old), len(argv[2]))
     value = old + argv[2]
     db.set(key, value, keep_ttl=True)
+    db.mark_raw(key)  # Redis appends in place to an unshared (raw) string
     return len(value)
 
 
@@ -498,6 +499,7 @@ def setrange_command(client, argv):
         old = old + bytes(offset - len(old))
     value = old[:offset] + chunk + old[offset + len(chunk):]
     db.set(key, value, keep_ttl=True)
+    db.mark_raw(key)  # Redis edits a raw string in place (and creates a raw one)
     return len(value)
 
 
