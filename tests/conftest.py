@@ -83,6 +83,8 @@ def start_keystream(*args: str, data_dir: str | None = None, kafka: bool = False
     """Start `keystream serve` on free ports; returns once it answers PING."""
     port = free_port()
     kafka_port = free_port() if kafka else 0
+    if "--kafka-port" in args:  # the caller chose the Kafka port (e.g. to keep it across restarts)
+        kafka_port = int(args[list(args).index("--kafka-port") + 1])
     data_dir = data_dir or tempfile.mkdtemp(prefix="ks-test-")
     log_path = os.path.join(data_dir, "server.log")
     cmd = [sys.executable, "-m", "keystream", "serve", "--port", str(port),
