@@ -79,13 +79,20 @@ _FAST: dict[bytes, Command] = {}
 _FAST_CAP = 4096
 
 
-def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
+def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int = 0) -> int:
     """Run one command and append its encoded reply to `out`.
 
     This is the hot path of every RESP request: the common case (a cached command name,
     no transaction, no pause, authenticated, not subscribed) runs the handler inline with
     only the statistics every command needs; the rare bookkeeping (slow log, latency
     monitor, MONITOR feeds, propagation, errors) is in `_after`.
+
+    Clock: like Redis's call(), a command reads the wall clock when it starts (its command
+    time, and the start of its duration) and when it ends. A caller running a batch of
+    pipelined commands passes as `now_ns` what the previous one returned: the time it
+    ended, which is the next one's start, so a command costs one clock read, not two.
+    0 (the default) makes the command read the clock itself. Returns the end time in ns
+    (0 when something ran after the command that took time of its own).
     """
     server = client.server
     cmd = _FAST.get(argv[0])
@@ -93,19 +100,18 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
             or client.channels or client.patterns or server.pause is not None):
         cmd = _checked(client, argv, out)
         if cmd is None:
-            return
+            return now_ns
     else:
         arity = cmd.arity
         n = len(argv)
         if (arity > 0 and n != arity) or n < -arity:
             cmd.rejected_calls += 1
             _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
-            return
+            return now_ns
     # The command clock keeps its int object while the millisecond does not change: keys
     # written in the same millisecond then share one access-time object (see keyspace/db.py).
-    # One clock read gives the command time and the start of its duration (Redis 7.0 times
-    # call() with the wall clock too); a clock stepped back counts as zero.
-    t0 = _time_ns()
+    # Redis 7.0 times call() with the wall clock too; a clock stepped back counts as zero.
+    t0 = now_ns or _time_ns()
     now = t0 // 1_000_000
     if now != server.cmd_time_ms:
         server.cmd_time_ms = now
@@ -119,7 +125,8 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
         reply = e
     except Exception:  # a bug of ours: report it, keep serving
         reply = _internal_error(cmd)
-    usec = (_time_ns() - t0) / 1000
+    t1 = _time_ns()
+    usec = (t1 - t0) / 1000
     if usec < 0.0:  # noqa: PLR1730 (cheaper than a max() call here)
         usec = 0.0
     cmd.calls += 1
@@ -131,11 +138,12 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
         _after(client, cmd, argv, reply, usec, dirty)
     if server.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
         server.serve_ready_keys()
+        t1 = 0
     if reply is BLOCKED:
-        return
+        return t1
     if client.reply_mode != "on" or client.skip_next:
         _swallow(client)
-        return
+        return t1
     t = type(reply)
     if t is bytes:
         n = len(reply)
@@ -150,6 +158,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes]) -> None:
         out.append(reply)
     else:
         encode_into(out, reply, client.proto)
+    return t1
 
 
 def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command | None:

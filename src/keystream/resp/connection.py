@@ -218,14 +218,16 @@ class RespProtocol(asyncio.Protocol):
         execute = self.server.execute
         n = len(cmds)
         i = 0
+        now_ns = 0  # the end of the previous command: the next one's start (see execute)
         while i < n:
-            execute(client, cmds[i], out)
+            now_ns = execute(client, cmds[i], out, now_ns)
             i += 1
             if client.blocked is not None or client.close_after_reply:
                 break
             if not i & 63 and out:
                 self.write(b"".join(out))
                 out.clear()
+                now_ns = 0
                 if self.write_paused:
                     break
         if i < n and not client.close_after_reply:
