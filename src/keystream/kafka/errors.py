@@ -17,6 +17,7 @@ __all__ = ["ErrorCode", "error_for"]
 _MAP: dict[type[Exception], ErrorCode] = {
     log_errors.CorruptRecordError: ErrorCode.corrupt_message,
     log_errors.RecordTooLargeError: ErrorCode.message_too_large,
+    log_errors.RecordListTooLargeError: ErrorCode.record_list_too_large,
     log_errors.InvalidRecordError: ErrorCode.invalid_record,
     log_errors.OffsetOutOfRangeError: ErrorCode.offset_out_of_range,
     log_errors.TopicExistsError: ErrorCode.topic_already_exists,

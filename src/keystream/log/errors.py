@@ -15,6 +15,7 @@ __all__ = [
     "LogError",
     "OffsetOutOfRangeError",
     "PolicyViolationError",
+    "RecordListTooLargeError",
     "RecordTooLargeError",
     "TopicExistsError",
     "UnknownTopicError",
@@ -30,7 +31,11 @@ class CorruptRecordError(LogError):
 
 
 class RecordTooLargeError(LogError):
-    """A batch over max.message.bytes or segment.bytes (MESSAGE_TOO_LARGE)."""
+    """A batch over max.message.bytes (MESSAGE_TOO_LARGE)."""
+
+
+class RecordListTooLargeError(LogError):
+    """The records of one partition in a Produce request exceed segment.bytes (RECORD_LIST_TOO_LARGE)."""
 
 
 class InvalidRecordError(LogError):

@@ -13,8 +13,12 @@ record at or after the time (records are decoded for uncompressed and gzip batch
 snappy, lz4 and zstd batches the batch's first offset is returned, as we carry no codec for
 them); MAX_TIMESTAMP likewise.
 
-Deliberate differences: a request bigger than segment.bytes raises RecordTooLargeError (Kafka
-answers RECORD_LIST_TOO_LARGE); deleted segments are unlinked at once rather than after
+As Kafka's UnifiedLog.append: the records of one request are refused as a whole when they are
+larger than segment.bytes (RecordListTooLargeError: RECORD_LIST_TOO_LARGE, with Kafka's text),
+even if each batch is within max.message.bytes; records that fit in a segment but not in what
+is left of the active one roll a new segment first.
+
+Deliberate differences: deleted segments are unlinked at once rather than after
 file.delete.delay.ms (reads hold copies, never file mappings); message.timestamp.difference.max.ms
 and compression.type are accepted and reported but not enforced (batches are stored as the
 producer compressed them). Compaction (cleanup.policy=compact) is cleaner.py's: it rewrites
@@ -33,7 +37,7 @@ from typing import NamedTuple
 
 from keystream.log.batch import patch_log_append_time, read_records, validate_batches
 from keystream.log.cleaner import recover_swaps
-from keystream.log.errors import OffsetOutOfRangeError, RecordTooLargeError
+from keystream.log.errors import OffsetOutOfRangeError, RecordListTooLargeError
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -135,8 +139,9 @@ class PartitionLog:
         infos = validate_batches(mv, cfg.max_message_bytes)
         total = len(mv)
         if total > cfg.segment_bytes:
-            raise RecordTooLargeError(
-                f"The request of {total} bytes is larger than the segment size {cfg.segment_bytes}")
+            raise RecordListTooLargeError(
+                f"Message batch size is {total} bytes in append to partition {self.topic}-{self.index}, "
+                f"which exceeds the maximum configured segment size of {cfg.segment_bytes}.")
         base = self.log_end_offset
         staged = None
         if mv[43] < 0x80 or len(infos) > 1:   # the first batch has a producer id (>= 0), or several

@@ -7,7 +7,12 @@ import os
 import pytest
 from kafka.record.default_records import DefaultRecordBatch
 
-from keystream.log.errors import CorruptRecordError, OffsetOutOfRangeError, RecordTooLargeError
+from keystream.log.errors import (
+    CorruptRecordError,
+    OffsetOutOfRangeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from tests.unit.log.conftest import reopen
 from tests.unit.log.records import make_batch
 
@@ -64,6 +69,29 @@ def test_max_message_bytes(manager):
     with pytest.raises(RecordTooLargeError):
         p.append(make_batch([b"x" * 600]), 0)
     p.append(make_batch([b"x" * 300]), 0)
+
+
+def test_records_larger_than_segment_bytes_are_refused_as_kafka_does(manager):
+    # Kafka's UnifiedLog.append: RecordBatchTooLargeException (RECORD_LIST_TOO_LARGE) when the
+    # request's records exceed segment.bytes, even within max.message.bytes; nothing is written.
+    manager.create_topic("t", 1, {"segment.bytes": "1000", "max.message.bytes": "100000"})
+    p = manager.partition("t", 0)
+    p.append(make_batch([b"a" * 100]), 0)
+    with pytest.raises(RecordListTooLargeError, match="exceeds the maximum configured segment size of 1000"):
+        p.append(make_batch([b"x" * 1200]), 0)
+    with pytest.raises(RecordListTooLargeError):   # two batches that fit alone but not together
+        p.append(make_batch([b"y" * 500]) + make_batch([b"z" * 500]), 0)
+    assert p.log_end_offset == 1 and len(p.segments) == 1
+
+
+def test_records_that_do_not_fit_the_active_segment_roll_a_new_one(manager):
+    manager.create_topic("t", 1, {"segment.bytes": "1000"})
+    p = manager.partition("t", 0)
+    p.append(make_batch([b"a" * 400]), 0)
+    p.append(make_batch([b"b" * 400]), 0)         # 2 x ~470 bytes: still fits
+    p.append(make_batch([b"c" * 900]), 0)         # fits a segment, not the rest of this one
+    assert [s.base_offset for s in p.segments] == [0, 2]
+    assert [v for _o, _t, v in records_of(p.read(2, 10**6))] == [b"c" * 900]
 
 
 def test_log_append_time(manager):
