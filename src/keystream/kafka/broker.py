@@ -10,6 +10,11 @@ policy every second at most (`LogManager.flush_async` decides what is due; the f
 a worker thread), and `flush_appended` when a Produce must not be acknowledged before its
 fsync (`log.flush.interval.messages` reached).
 
+Dynamic broker configs: settings changed through AlterConfigs/IncrementalAlterConfigs are kept
+in `<dir>/meta/broker-configs.json` (name -> text; Kafka keeps them in its metadata log) and
+applied again at start, over the file/environment/flag values, as Kafka's dynamic configs
+override server.properties.
+
 Single node: this broker is the controller and the leader of every partition (epoch 0).
 """
 
@@ -18,12 +23,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from keystream.config import ConfigError
 from keystream.kafka.apis.registry import load_all
 from keystream.kafka.connection import KafkaConnection
 from keystream.kafka.groups.coordinator import GroupCoordinator
@@ -60,12 +68,12 @@ class KafkaBroker:
         self.connections: set[KafkaConnection] = set()
         self.waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
         self._listener: asyncio.AbstractServer | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}   # the next firing of each periodic job
         self._flush_running: asyncio.Future[None] | None = None
-        self._cleaner_timer: asyncio.TimerHandle | None = None
         # Broker settings changed through AlterConfigs, and their values before the first change.
         self.dynamic_settings: set[str] = set()
         self.startup_settings: dict[str, Any] = {}
+        self._load_dynamic_settings()
         self.groups = GroupCoordinator(self)
 
     # -- life cycle --------------------------------------------------------------------
@@ -87,7 +95,7 @@ class KafkaBroker:
 
     async def stop(self) -> None:
         await self.groups.stop()
-        for t in self._timers:
+        for t in self._timers.values():
             t.cancel()
         self._timers.clear()
         if self._listener is not None:
@@ -128,12 +136,51 @@ class KafkaBroker:
         os.replace(tmp, path)
         return text
 
+    def _dynamic_settings_path(self) -> str:
+        return os.path.join(self.data_dir, "meta", "broker-configs.json")
+
+    def _load_dynamic_settings(self) -> None:
+        """Apply the dynamic broker configs saved by an earlier run (before the logs resolve theirs)."""
+        try:
+            with open(self._dynamic_settings_path()) as f:
+                saved = json.load(f)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as e:
+            log.error("ignoring unreadable dynamic broker configs: %s", e)
+            return
+        for name, text in saved.items():
+            try:
+                setting = self.config.setting(name)
+                if setting.redis_visible or not setting.mutable:
+                    raise ConfigError(f"'{name}' is not a dynamic broker config")
+                before = self.config[name]
+                self.config.set_text(name, text)
+            except (ConfigError, TypeError) as e:
+                log.error("ignoring dynamic broker config %s=%r: %s", name, text, e)
+                continue
+            self.startup_settings.setdefault(setting.name, before)
+            self.dynamic_settings.add(setting.name)
+
+    def save_dynamic_settings(self) -> None:
+        """Write the dynamic broker configs (atomically: tmp, fsync, rename)."""
+        data = {n: self.config.setting(n).render(self.config[n]) for n in sorted(self.dynamic_settings)}
+        path = self._dynamic_settings_path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
     # -- timers ------------------------------------------------------------------------
+    def _call_later(self, delay: float, job: Callable[[], None]) -> None:
+        """Schedule job, replacing the handle of its previous (fired) run."""
+        self._timers[job.__name__] = asyncio.get_running_loop().call_later(delay, job)
+
     def _schedule_retention(self) -> None:
-        loop = asyncio.get_running_loop()
-        delay = self.config["log.retention.check.interval.ms"] / 1000
-        self._timers = [t for t in self._timers if not t.cancelled()]
-        self._timers.append(loop.call_later(delay, self._retention_tick))
+        self._call_later(self.config["log.retention.check.interval.ms"] / 1000, self._retention_tick)
 
     def _retention_tick(self) -> None:
         try:
@@ -150,13 +197,11 @@ class KafkaBroker:
                 plog.producers.remove_expired(now, ttl)
         except Exception:
             log.exception("producer id expiration failed")
-        delay = self.config["producer.id.expiration.check.interval.ms"] / 1000
-        self._timers.append(asyncio.get_running_loop().call_later(delay, self._expire_producers_tick))
+        self._call_later(self.config["producer.id.expiration.check.interval.ms"] / 1000,
+                         self._expire_producers_tick)
 
     def _schedule_flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        delay = max(0.01, min(self.config["log.flush.interval.ms"], 1000) / 1000)
-        self._timers.append(loop.call_later(delay, self._flush_tick))
+        self._call_later(max(0.01, min(self.config["log.flush.interval.ms"], 1000) / 1000), self._flush_tick)
 
     def _flush_tick(self) -> None:
         if self._flush_running is None or self._flush_running.done():
@@ -178,11 +223,7 @@ class KafkaBroker:
         except Exception:
             log.exception("log cleaner failed")
             more = False
-        if self._cleaner_timer in self._timers:
-            self._timers.remove(self._cleaner_timer)
-        delay = 0.01 if more else self.config["log.cleaner.backoff.ms"] / 1000
-        self._cleaner_timer = asyncio.get_running_loop().call_later(delay, self._cleaner_tick)
-        self._timers.append(self._cleaner_timer)
+        self._call_later(0.01 if more else self.config["log.cleaner.backoff.ms"] / 1000, self._cleaner_tick)
 
     async def flush_appended(self) -> None:
         """Return once everything appended so far that the flush policy says is due is fsynced.
@@ -239,7 +280,4 @@ class KafkaBroker:
         return _now_ms()
 
     def topic_by_id(self, topic_id: uuid.UUID) -> Any:
-        for meta in self.logs.topics.values():
-            if meta.topic_id == topic_id:
-                return meta
-        return None
+        return self.logs.topics_by_id.get(topic_id)

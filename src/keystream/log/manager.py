@@ -97,6 +97,7 @@ class LogManager:
         self.kafka_dir = os.path.join(data_dir, "kafka")
         self.meta_dir = os.path.join(data_dir, "meta", "topics")
         self.topics: dict[str, TopicMeta] = {}
+        self.topics_by_id: dict[uuid.UUID, TopicMeta] = {}   # the same topics, by topic id (Fetch v13+)
         self._logs: dict[str, list[PartitionLog]] = {}
         self._checkpoint_lock = threading.Lock()
         self.truncated_bytes = 0     # bytes recovery cut off in the last load()
@@ -125,6 +126,7 @@ class LogManager:
             meta = TopicMeta(data["name"], uuid.UUID(data["topic_id"]), int(data["num_partitions"]),
                              dict(data.get("configs", {})))
             self.topics[meta.name] = meta
+            self.topics_by_id[meta.topic_id] = meta
         wanted: set[str] = set()
         now = _now_ms()
         for meta in self.topics.values():
@@ -174,6 +176,7 @@ class LogManager:
             return meta
         self._write_meta(meta)
         self.topics[name] = meta
+        self.topics_by_id[meta.topic_id] = meta
         cfg = self._resolve(meta)
         now = _now_ms()
         self._logs[name] = [
@@ -191,6 +194,7 @@ class LogManager:
             pass
         _fsync_dir(self.meta_dir)
         del self.topics[name]
+        del self.topics_by_id[meta.topic_id]
         doomed: list[str] = []
         for log in self._logs.pop(name, []):
             self.cleaner.forget(log)
@@ -372,6 +376,7 @@ class LogManager:
         _atomic_write(os.path.join(self.kafka_dir, _CLEAN_SHUTDOWN), b"")
         self._logs = {}
         self.topics = {}
+        self.topics_by_id = {}
 
 
 def _remove_dirs(paths: list[str]) -> None:

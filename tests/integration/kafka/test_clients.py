@@ -76,8 +76,8 @@ def test_codec_confluent_to_kafka_python(bootstrap: str, topic_name: str, codec:
 def test_codec_kafka_python_to_confluent(bootstrap: str, topic_name: str, codec: str) -> None:
     from kafka import KafkaProducer
 
-    # kafka-python 3 is idempotent by default, which needs InitProducerId (transactions issue).
-    p = KafkaProducer(bootstrap_servers=bootstrap, compression_type=codec, linger_ms=10, enable_idempotence=False)
+    # kafka-python 3 is idempotent by default (InitProducerId, sequence numbers): kept on.
+    p = KafkaProducer(bootstrap_servers=bootstrap, compression_type=codec, linger_ms=10)
     for i in range(100):
         p.send(topic_name, key=b"%d" % i, value=None if i == 7 else b"kp-%d" % i, timestamp_ms=1_700_000_000_000 + i)
     p.flush(10)
@@ -134,7 +134,7 @@ def test_kafka_python_admin_and_offsets(bootstrap: str, topic_name: str) -> None
         entry = res["topic"][topic_name]["retention.ms"]  # kafka-python lists the non-default ones
         assert entry["value"] == "60000" and entry["config_source"] == "DYNAMIC_TOPIC_CONFIG"
         admin.create_partitions({topic_name: NewPartitions(3)})
-        p = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+        p = KafkaProducer(bootstrap_servers=bootstrap)
         for i in range(5):
             p.send(topic_name, value=b"%d" % i, partition=1, timestamp_ms=5000 + i).get(10)
         p.close()

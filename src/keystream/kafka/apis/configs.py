@@ -9,7 +9,8 @@ Behavior:
   settings table (`num.partitions`, `log.retention.ms`, ...). Settings that are mutable at run
   time can be altered; the others are read-only (INVALID_REQUEST "Cannot update these configs
   dynamically", as Kafka). The empty name (cluster-wide dynamic defaults) is the same node here.
-  Altered broker settings live until restart (Kafka keeps them in its metadata log).
+  Altered broker settings are dynamic configs: reported with source DYNAMIC_BROKER_CONFIG and
+  kept across restarts in <dir>/meta (Kafka keeps them in its metadata log).
 - AlterConfigs replaces the whole set of a topic's overrides (and of the broker's dynamically
   set values); IncrementalAlterConfigs applies SET/DELETE/APPEND/SUBTRACT per key, APPEND and
   SUBTRACT only on LIST configs.
@@ -34,7 +35,7 @@ __all__ = ["handle_alter_configs", "handle_describe_configs", "handle_incrementa
 TOPIC = 2
 BROKER = 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
-_STATIC_BROKER, _DEFAULT = 4, 5
+_DYNAMIC_BROKER, _STATIC_BROKER, _DEFAULT = 2, 4, 5   # Kafka ConfigSource ids
 _TYPE_CODES = {"BOOLEAN": 1, "STRING": 2, "INT": 3, "LONG": 5, "DOUBLE": 6, "LIST": 7}
 _INT_MAX = 2**31 - 1
 
@@ -102,28 +103,34 @@ def _describe_topic(ctx: RequestContext, request: Any, name: str, keys: set[str]
             synonyms.append((key, meta.configs[key], config_source("topic")))
         broker_text, broker_source = topic_config.broker_default(broker.config, key)
         if broker_source == "broker":
-            synonyms.append((d.broker_setting, broker_text, _STATIC_BROKER))
+            dynamic = d.broker_setting in broker.dynamic_settings
+            synonyms.append((d.broker_setting, broker_text, _DYNAMIC_BROKER if dynamic else _STATIC_BROKER))
         default_text = topic_config.render(key, topic_config.validate_value(
             key, topic_config.render(key, setting.default)))
         synonyms.append((d.broker_setting, default_text, _DEFAULT))
-        out.append(_entry(ctx, request, key, value, config_source(source), False, synonyms,
+        out.append(_entry(ctx, request, key, value, synonyms[0][2], False, synonyms,
                           _TYPE_CODES.get(d.type, 0), d.doc))
     return out
 
 
 def _describe_broker(ctx: RequestContext, request: Any, name: str, keys: set[str] | None) -> list[Any]:
     _check_broker_name(ctx, name)
-    config = ctx.broker.config
+    broker = ctx.broker
+    config = broker.config
     out = []
     for s in broker_settings():
         if keys is not None and s.name not in keys:
             continue
         value = config[s.name]
         text = _kafka_text(s, value)
-        source = _DEFAULT if value == s.default else _STATIC_BROKER
-        synonyms = [(s.name, text, source)]
-        if source != _DEFAULT:
-            synonyms.append((s.name, _kafka_text(s, s.default), _DEFAULT))
+        synonyms = []
+        if s.name in broker.dynamic_settings:
+            synonyms.append((s.name, text, _DYNAMIC_BROKER))
+            value = broker.startup_settings.get(s.name, s.default)
+        if value != s.default:
+            synonyms.append((s.name, _kafka_text(s, value), _STATIC_BROKER))
+        synonyms.append((s.name, _kafka_text(s, s.default), _DEFAULT))
+        source = synonyms[0][2]
         out.append(_entry(ctx, request, s.name, text, source, not s.mutable, synonyms, _setting_type(s), s.help))
     return out
 
@@ -189,6 +196,8 @@ def _broker_changes(ctx: RequestContext, changes: dict[str, str | None], validat
             broker.dynamic_settings.discard(name)
         else:
             broker.dynamic_settings.add(name)
+    if parsed:
+        broker.save_dynamic_settings()
 
 
 def _alter_result(ctx: RequestContext, r: Any, fn: Any) -> Any:
