@@ -6,7 +6,7 @@ Starts `keystream serve` as a subprocess (free ports, data in a temp dir) and me
 - produce throughput with 1 MB batches (batch.size=1000000, linger.ms=20) and 16 KB batches
   (batch.size=16384, linger.ms=5), acks=1 and acks=all, one and eight partitions;
 - consume throughput (a consumer assigned to every partition from offset 0, reading all of
-  what the 1 MB / acks=1 runs wrote);
+  what each 1 MB / acks=1 run wrote, right after that run);
 - end-to-end latency p50/p99 at a fixed rate (default 20 MB/s, paced every millisecond):
   the producer (acks=1, linger.ms=1) writes time.time_ns() into each value, a consumer in
   another process polls one message at a time and measures on receipt.
@@ -14,7 +14,11 @@ Starts `keystream serve` as a subprocess (free ports, data in a temp dir) and me
 For each run it prints MB/s, msgs/s, the broker's CPU seconds per GB (utime+stime from
 /proc/<pid>/stat before and after) and the client's (this process, librdkafka's threads
 included). Client and broker share the machine; with --repeat N each throughput test runs N
-times and the fastest is printed with the others' rates. The producer uses
+times and the fastest is printed with the others' rates. Repeats go round-robin over the
+configurations (all of them once, then all again), and each run's topic is deleted once it is
+measured, so every configuration meets the same machine: kept topics pile up page cache, and
+on this VM writes into the page cache cost several times more system CPU once some 6 GB are
+cached (seen as acks=all and 8-partition runs, which came last, looking slower). The producer uses
 `produce_batch` (no per-message delivery callback); a run ends with `flush()` and its count is
 checked against the partitions' high watermarks, so a lost message fails the run.
 
@@ -134,6 +138,12 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name]
     fut.result(timeout=30)
+
+
+def delete_topic(bootstrap: str, name: str) -> None:
+    """Delete a measured run's topic (the broker removes its files, which frees their page cache)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.delete_topics([name])[name].result(timeout=30)
 
 
 def high_watermarks(bootstrap: str, topic: str, partitions: int) -> int:
@@ -326,7 +336,6 @@ def main() -> None:
           f"(librdkafka {__import__('confluent_kafka').libversion()[0]}), {os.cpu_count()} cores")
     run_id = os.urandom(3).hex()
     try:
-        written: dict[int, list[str]] = {}
         if "produce" in only or "consume" in only:
             runs = [("1MB", "1", 1), ("1MB", "1", 8), ("1MB", "all", 1), ("1MB", "all", 8),
                     ("16KB", "1", 1), ("16KB", "1", 8), ("16KB", "all", 1), ("16KB", "all", 8)]
@@ -334,18 +343,24 @@ def main() -> None:
                 runs = [r for r in runs if r[0] in args.batches.split(",")]
             if "produce" not in only:
                 runs = runs[:2]
-            for batch, acks, parts in runs:
-                results = []
-                for i in range(args.repeat):
+            produced: dict[tuple[str, str, int], list[Result]] = {r: [] for r in runs}
+            consumed: dict[int, list[Result]] = {}
+            for i in range(args.repeat):
+                for batch, acks, parts in runs:
                     topic = f"bench-{batch}-{acks}-{parts}p-{run_id}-{i}"
-                    results.append(produce_run(bootstrap, pid, topic, parts, batch, acks, args.mb))
-                    if batch == "1MB" and acks == "1":
-                        written.setdefault(parts, []).append(topic)
-                if "produce" in only:
+                    r = produce_run(bootstrap, pid, topic, parts, batch, acks, args.mb)
+                    produced[(batch, acks, parts)].append(r)
+                    print(f"#   {r.line()}", flush=True)
+                    if "consume" in only and batch == "1MB" and acks == "1":
+                        c = consume_run(bootstrap, pid, topic, parts)
+                        consumed.setdefault(parts, []).append(c)
+                        print(f"#   {c.line()}", flush=True)
+                    delete_topic(bootstrap, topic)
+            if "produce" in only:
+                for results in produced.values():
                     print(best(results), flush=True)
-        if "consume" in only:
-            for parts, topics in written.items():
-                print(best([consume_run(bootstrap, pid, t, parts) for t in topics]), flush=True)
+            for results in consumed.values():
+                print(best(results), flush=True)
         if "e2e" in only:
             print(e2e_run(bootstrap, pid, args.e2e_rate_mb, args.e2e_seconds, args.e2e_linger_ms).line(),
                   flush=True)
