@@ -203,3 +203,34 @@ def test_delete_records(bootstrap: str, topic_name: str) -> None:
         assert c.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10) == (4, 10)
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("partitioner", ["consistent_random", "murmur2_random"])
+def test_key_placement_is_the_clients_own(bootstrap: str, topic_name: str, partitioner: str) -> None:
+    """The broker never re-partitions: librdkafka's default puts a key on crc32(key) % n, and
+    murmur2_random on Java's murmur2 (as kafka-python's default partitioner, checked too)."""
+    import zlib
+
+    from kafka import KafkaProducer
+    from kafka.partitioner.default import murmur2
+
+    n = 7
+    _create(bootstrap, topic_name, partitions=n)
+    keys = [b"key-%d" % i for i in range(50)]
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": partitioner})
+    for k in keys:
+        p.produce(topic_name, key=k, value=b"ck")
+    assert p.flush(10) == 0
+    kp = KafkaProducer(bootstrap_servers=bootstrap)
+    for k in keys:
+        kp.send(topic_name, key=k, value=b"kp")
+    kp.flush(10)
+    kp.close()
+
+    def java(k: bytes) -> int:
+        return (murmur2(k) & 0x7FFFFFFF) % n
+
+    expected_ck = {k: (zlib.crc32(k) % n if partitioner == "consistent_random" else java(k)) for k in keys}
+    got = {(m.key(), m.value()): m.partition() for m in _consume(bootstrap, topic_name, n, 2 * len(keys))}
+    assert {k: got[(k, b"ck")] for k in keys} == expected_ck
+    assert {k: got[(k, b"kp")] for k in keys} == {k: java(k) for k in keys}
