@@ -41,6 +41,11 @@ _HiredisProtocolError = hiredis.ProtocolError
 # The pattern is not anchored to line starts (an anchored alternation made the search 15x
 # slower); a value that merely contains such digits just takes the exact path too.
 _BIG_MULTIBULK = re.compile(rb"\*[0-9]{7}")
+# hiredis also turns simple strings, verbatim strings and big numbers (`+`, `=`, `(`) into
+# bytes, where a request may only hold bulk strings: reads that may contain one take the
+# exact path, which replies "expected '$', got '+'". The one-byte tests are memchr-fast;
+# the regex runs only when one of those bytes occurs at all.
+_NON_BULK_ELEMENT = re.compile(rb"\n[+=(]")
 
 
 class RequestParser:
@@ -67,7 +72,9 @@ class RequestParser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        if not self._buf and data[:1] == b"*" and _BIG_MULTIBULK.search(data) is None:
+        if (not self._buf and data[:1] == b"*" and _BIG_MULTIBULK.search(data) is None
+                and not ((b"+" in data or b"=" in data or b"(" in data)
+                         and _NON_BULK_ELEMENT.search(data) is not None)):
             cmds = self._fast(data)
             if cmds is not None:
                 return cmds

@@ -76,3 +76,15 @@ def test_split_inline_quotes_and_escapes() -> None:
     assert split_inline(b'set "unterminated') is None
     assert split_inline(b'"a"b') is None
     assert split_inline(b"   ") == []
+
+
+def test_simple_strings_and_other_resp3_types_are_not_requests() -> None:
+    for frame, got in ((b"*1\r\n+PING\r\n", "+"), (b"*1\r\n=8\r\ntxt:PING\r\n", "="),
+                       (b"*1\r\n(12\r\n", "("), (b"*2\r\n$3\r\nGET\r\n+k\r\n", "+")):
+        p = RequestParser()
+        assert p.feed(frame) == []
+        assert p.error == f"Protocol error: expected '$', got '{got}'"
+    # Values that merely contain those bytes still parse (on whichever path).
+    p = RequestParser()
+    assert p.feed(b"*2\r\n$4\r\nECHO\r\n$5\r\na+=(b\r\n") == [[b"ECHO", b"a+=(b"]]
+    assert p.feed(b"*2\r\n$4\r\nECHO\r\n$3\r\n\n+x\r\n") == [[b"ECHO", b"\n+x"]]
