@@ -256,9 +256,11 @@ _sort_cmds = st.one_of(
 def test_sort_sequences_with_wrong_types(pair2, cmds):
     pair2.both("FLUSHALL")
     for cmd in cmds:
-        if cmd[0].startswith("SORT") and cmd[1] == "s" and "BY" in cmd and "nosort" not in cmd:
-            continue  # ties in BY weights leave a set's order undefined
+        # Redis walks a set's (and, when sorting, a sorted set's) hash table, whose order
+        # is randomly seeded: ties leave the result order undefined.
+        if cmd[0].startswith("SORT") and cmd[1] in ("s", "z") and "BY" in cmd and "nosort" not in cmd:
+            continue
         got, want = pair2.both(*cmd)
-        if cmd[0].startswith("SORT") and cmd[1] == "s" and isinstance(want, list):
+        if cmd[0].startswith("SORT") and cmd[1] in ("s", "z") and isinstance(want, list):
             got, want = sorted(map(repr, got)), sorted(map(repr, want))
         assert got == want, (cmd, got, want)
