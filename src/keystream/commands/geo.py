@@ -110,7 +110,7 @@ def _box(shape: gh.Shape, w: bytes, h: bytes, unit: bytes) -> None:
 
 
 def _member_pos(zs: ZSet, member: bytes) -> tuple[float, float]:
-    score = zs.scores.get(member)
+    score = zs.score(member)
     if score is None:
         raise CommandError(GEO_NO_MEMBER)
     return gh.decode_score(score)
@@ -168,7 +168,7 @@ def geopos_command(client, argv):
     proto = client.proto
     out: list = []
     for member in argv[2:]:
-        score = zs.scores.get(member) if zs is not None else None
+        score = zs.score(member) if zs is not None else None
         if score is None:
             out.append(NULL_ARRAY)
         else:
@@ -191,8 +191,8 @@ def geodist_command(client, argv):
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
         return None
-    s1 = zs.scores.get(argv[2])
-    s2 = zs.scores.get(argv[3])
+    s1 = zs.score(argv[2])
+    s2 = zs.score(argv[3])
     if s1 is None or s2 is None:
         return None
     lon1, lat1 = gh.decode_score(s1)
@@ -210,7 +210,7 @@ def geohash_command(client, argv):
     zs = client.db.get_typed(argv[1], ZSet)
     out: list = []
     for member in argv[2:]:
-        score = zs.scores.get(member) if zs is not None else None
+        score = zs.score(member) if zs is not None else None
         out.append(None if score is None else gh.geohash_string(score))
     return out
 
@@ -224,7 +224,6 @@ def _search_zset(zs: ZSet, shape: gh.Shape, limit: int) -> list[tuple[float, flo
     found: list[tuple[float, float, float, float, bytes]] = []
     cells = gh.search_boxes(shape)
     last = 0
-    sl = zs.sl
     for idx, cell in enumerate(cells):
         if cell == (0, 0):
             continue
@@ -236,7 +235,7 @@ def _search_zset(zs: ZSet, shape: gh.Shape, limit: int) -> list[tuple[float, flo
         bits, step = cell
         start, end = zs.score_range(float(gh.align52(bits, step)), False,
                                     float(gh.align52(bits + 1, step)), True)
-        for score, member in sl.islice(start, end):
+        for score, member in zs.items(start, end):
             lon, lat = gh.decode_score(score)
             d = shape.contains(lon, lat)
             if d is not None:
@@ -471,10 +470,8 @@ def _store(client: Any, dst: bytes, items: list[tuple[float, bytes]]) -> int:
         db.delete(dst)
         return 0
     cfg = client.server.config.values
-    zs = ZSet()
-    zs.skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
-    for s, m in items:
-        zs.set(m, s if s or zs.skiplist else 0.0)
+    skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
+    zs = ZSet.build(items, skiplist)
     db.set(dst, zs)
     return len(zs)
 

@@ -179,10 +179,9 @@ def _sort(client, argv: list[bytes], readonly: bool):
             elements = list(islice(source, start, end + 1))
         else:
             if desc:
-                pairs = value.sl.islice(size - 1 - end, size - start)
+                elements = value.members(size - 1 - end, size - start)
             else:
-                pairs = value.sl.islice(start, end + 1)
-            elements = [m for _, m in pairs]
+                elements = value.members(start, end + 1)
             if desc:
                 elements.reverse()
         start, end = 0, len(elements) - 1
@@ -192,7 +191,7 @@ def _sort(client, argv: list[bytes], readonly: bool):
         elif type(value) is Set:
             elements = value.ordered()
         else:
-            elements = list(value.scores)
+            elements = list(value)
         if not dontsort:
             elements = _sorted(db, elements, sortby, alpha, desc)
 

@@ -199,14 +199,15 @@ def _with_scores(items: Any, proto: int) -> list:
 def _members_reply(zs: ZSet, items: list[tuple[float, bytes]]) -> Any:
     """The RESP array of the members of items (the same bytes in RESP2 and RESP3).
 
-    Big (skiplist-encoded) sets keep each member's encoded bulk string once it has been
-    read, so a range reply is a join of cached pieces; small sets return the list.
+    Big sets keep each member's encoded bulk string once it has been read, so a range
+    reply is a join of cached pieces; small sets return the list.
     """
-    if not zs.skiplist:
+    big = zs.big
+    if big is None:
         return [m for _, m in items]
-    bulk = zs.bulk
+    bulk = big.bulk
     if bulk is None:
-        bulk = zs.bulk = {}
+        bulk = big.bulk = {}
     try:
         body = b"".join(map(bulk.__getitem__, map(_MEMBER, items)))
     except KeyError:
@@ -224,14 +225,8 @@ def _store_zset(client: Any, dst: bytes, items: Any) -> int:
         db.delete(dst)
         return 0
     cfg = client.server.config.values
-    zs = ZSet()
-    zs.skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
-    if zs.skiplist:
-        for s, m in items:
-            zs.set(m, s)
-    else:
-        for s, m in items:
-            zs.set(m, s or 0.0)  # a listpack reads -0 back as 0
+    skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
+    zs = ZSet.build(items, skiplist)
     db.set(dst, zs)
     return len(zs)
 
@@ -278,18 +273,17 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
         max_entries = cfg[_ENTRIES]
         max_value = cfg[_VALUE]
         if max_entries == 0 or len(argv[i + 1]) > max_value:
-            zs.skiplist = True
+            zs.to_skiplist()
         db.set(key, zs)
     else:
         cfg = client.server.config.values
         max_entries = cfg[_ENTRIES]
         max_value = cfg[_VALUE]
-    dscores = zs.scores
-    sl = zs.sl
+    big = zs.big
     try:
         for j, score in enumerate(scores):
             member = argv[i + 1 + 2 * j]
-            cur = dscores.get(member)
+            cur = zs.score(member) if big is None else big.scores.get(member)
             if cur is not None:
                 if nx:
                     continue
@@ -301,20 +295,14 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
                     continue
                 processed += 1
                 if score != cur:
-                    # A listpack stores scores as text, where -0 reads back as 0.
-                    stored = share_score(score) if score or zs.skiplist else 0.0
-                    sl.remove((cur, member))
-                    sl.add((stored, member))
-                    dscores[member] = stored
+                    zs.move(member, cur, score)
                     updated += 1
             elif not xx:
-                if not zs.skiplist and (len(dscores) >= max_entries or len(member) > max_value):
-                    zs.skiplist = True
-                stored = share_score(score) if score or zs.skiplist else 0.0
-                member = share(member)
-                dscores[member] = stored
-                zs.insert((stored, member))
-                sl = zs.sl
+                if (big is None or not big.skiplist) and (len(zs) >= max_entries
+                                                          or len(member) > max_value):
+                    zs.to_skiplist()
+                zs.insert(member, score)
+                big = zs.big
                 added += 1
                 processed += 1
     finally:
@@ -351,27 +339,35 @@ def zadd_command(client, argv):
         if type(zs) is ZSet:
             score = parse_score(argv[2])
             member = argv[3]
-            cur = zs.scores.get(member)
+            big = zs.big
+            if big is not None and big.skiplist:
+                scores = big.scores
+                cur = scores.get(member)
+                if cur is None:
+                    score = share_score(score)
+                    member = share(member)
+                    scores[member] = score
+                    big.sl.add((score, member))
+                    db.touch(key)
+                    return 1
+                if cur != score:
+                    score = share_score(score)
+                    sl = big.sl
+                    sl.remove((cur, member))
+                    sl.add((score, member))
+                    scores[member] = score
+                    db.touch(key)
+                return 0
+            cur = zs.score(member)
             if cur is None:
-                if not zs.skiplist:
-                    cfg = client.server.config.values
-                    if len(zs.scores) >= cfg[_ENTRIES] or len(member) > cfg[_VALUE]:
-                        zs.skiplist = True
-                    elif not score:
-                        score = 0.0  # a listpack reads -0 back as 0
-                score = share_score(score)
-                member = share(member)
-                zs.scores[member] = score
-                zs.insert((score, member))
+                cfg = client.server.config.values
+                if len(zs) >= cfg[_ENTRIES] or len(member) > cfg[_VALUE]:
+                    zs.to_skiplist()
+                zs.insert(member, score)
                 db.touch(key)
                 return 1
             if cur != score:
-                if not score and not zs.skiplist:
-                    score = 0.0
-                score = share_score(score)
-                zs.sl.remove((cur, member))
-                zs.sl.add((score, member))
-                zs.scores[member] = score
+                zs.move(member, cur, score)
                 db.touch(key)
             return 0
     return zadd_generic(client, argv, 0)
@@ -431,7 +427,7 @@ def zscore_command(client, argv):
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
         return None
-    return zs.scores.get(argv[2])
+    return zs.score(argv[2])
 
 
 @command("zmscore", -3, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="6.2.0",
@@ -444,7 +440,7 @@ def zmscore_command(client, argv):
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
         return [None] * (len(argv) - 2)
-    get = zs.scores.get
+    get = zs.score if zs.big is None else zs.big.scores.get
     return [get(m) for m in argv[2:]]
 
 
@@ -556,8 +552,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
         if store is not None:
             return _store_zset(client, store, ())
         return []
-    sl = zs.sl
-    llen = len(sl)
+    llen = len(zs)
     if rangetype == _RANK:
         if start < 0:
             start += llen
@@ -570,10 +565,10 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
             if end >= llen:
                 end = llen - 1
             if reverse:
-                items = sl[llen - 1 - end:llen - start]
+                items = zs.items(llen - 1 - end, llen - start)
                 items.reverse()
             else:
-                items = sl[start:end + 1]
+                items = zs.items(start, end + 1)
     elif rangetype == _SCORE and offset == 0 and limit < 0:  # no LIMIT: no ranks needed
         items = zs.score_items(*srange)
         if reverse:
@@ -585,12 +580,12 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
         elif reverse:
             top = hi - offset
             bottom = lo if limit < 0 else max(lo, top - limit)
-            items = sl[bottom:top] if top > bottom else []
+            items = zs.items(bottom, top) if top > bottom else []
             items.reverse()
         else:
             first = lo + offset
             last = hi if limit < 0 else min(hi, first + limit)
-            items = sl[first:last] if last > first else []
+            items = zs.items(first, last) if last > first else []
     if store is not None:
         return _store_zset(client, store, items)
     if withscores:
@@ -746,13 +741,14 @@ def zremrangebylex_command(client, argv):
 def _pop_from(client: Any, key: bytes, zs: ZSet, maximum: bool, count: int) -> list[tuple[float, bytes]]:
     """Pop up to count elements from the zset at key (deleting it when emptied)."""
     db = client.db
-    n = min(count, len(zs))
+    size = len(zs)
+    n = min(count, size)
     if maximum:
-        items = zs.sl[len(zs) - n:]
+        items = zs.items(size - n, size)
         items.reverse()
-        zs.delete_slice(len(zs) - n, len(zs))
+        zs.delete_slice(size - n, size)
     else:
-        items = zs.sl[:n]
+        items = zs.items(0, n)
         zs.delete_slice(0, n)
     if zs:
         db.touch(key)
@@ -942,7 +938,7 @@ def zrandmember_command(client, argv):
         zs = db.get_typed(argv[1], ZSet)
         if zs is None:
             return None
-        return zs.sl[random.randrange(len(zs))][1]
+        return zs.item(random.randrange(len(zs)))[1]
     count = _range_long(argv[2], -LONG_MAX, LONG_MAX)
     withscores = False
     if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withscores"):
@@ -954,16 +950,16 @@ def zrandmember_command(client, argv):
     zs = db.get_typed(argv[1], ZSet)
     if zs is None or count == 0:
         return []
-    sl = zs.sl
-    size = len(sl)
+    size = len(zs)
+    item = zs.item
     if count < 0:
-        idx = [random.randrange(size) for _ in range(-count)]
-        items = [sl[i] for i in idx]
+        items = [item(random.randrange(size)) for _ in range(-count)]
     elif count >= size:
         # The whole set, in the order Redis's zset iterator walks it (highest first).
-        items = list(reversed(sl))
+        items = zs.items(0, size)
+        items.reverse()
     else:
-        items = [sl[i] for i in random.sample(range(size), count)]
+        items = [item(i) for i in random.sample(range(size), count)]
     if withscores:
         return _with_scores(items, client.proto)
     return [m for _, m in items]
@@ -975,7 +971,7 @@ _UNION, _INTER, _DIFF = 1, 2, 3
 
 def _as_scores(value: Any) -> dict[bytes, float]:
     if type(value) is ZSet:
-        return value.scores
+        return value.score_map()
     return dict.fromkeys(value, 1.0)
 
 
@@ -1225,14 +1221,14 @@ def zscan_command(client, argv):
             j += 2
         else:
             raise CommandError(SYNTAX)
+    scores = zs.score_map()
     if not zs.skiplist:
         # A listpack-encoded set is returned whole in one call, as Redis does.
-        next_cursor, members = 0, [m for _, m in zs.sl]
+        next_cursor, members = 0, zs.members(0, len(zs))
     else:
-        next_cursor, members = CURSORS.scan(zs.scores, cursor, count)
+        next_cursor, members = CURSORS.scan(scores, cursor, count)
     matcher = compile_matcher(match) if match is not None and match != b"*" else None
     out: list[bytes] = []
-    scores = zs.scores
     for m in members:
         s = scores.get(m)
         if s is None or (matcher is not None and not matcher(m)):

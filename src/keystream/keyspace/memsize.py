@@ -11,9 +11,10 @@ What is counted, per type:
 - hash: the dict table plus, per field, the field and value objects.
 - set: the set table plus the member objects.
 - list: the deque blocks plus the stored (RESP-encoded) element objects.
-- sorted set: the member -> score dict, the score floats, and the sorted list's
+- sorted set, compact form: the one bytes object that packs it.
+  Big form: the member -> score dict, the score floats, and the sorted list's
   (score, member) tuples and the pointers to them; plus the cached reply bulks when the
-  commands keep them for a big set.
+  commands keep them.
 - any other value: `sys.getsizeof` of the object itself.
 
 Objects shared between keys (the short hash fields `datatypes.hash.share` pools, equal
@@ -99,9 +100,13 @@ def _scaled(sampled: tuple[int, int], count: int) -> int:
 
 def _zset_size(z: ZSet, samples: int) -> int:
     n = len(z)
-    size = (_getsizeof(z) + _getsizeof(z.scores) + _SORTED_LIST
-            + _scaled(_sizes(z.scores, samples), n) + n * _ZSET_NODE)
-    bulk = z.bulk
+    lp = z.lp
+    if lp is not None:
+        return _getsizeof(z) + _getsizeof(lp)
+    big = z.big
+    size = (_getsizeof(z) + _getsizeof(big) + _getsizeof(big.scores) + _SORTED_LIST
+            + _scaled(_sizes(big.scores, samples), n) + n * _ZSET_NODE)
+    bulk = big.bulk
     if bulk:
         size += _getsizeof(bulk) + _scaled(_sizes(bulk.values(), samples), len(bulk))
     return size

@@ -1,22 +1,38 @@
-"""The sorted set: a member -> score dict beside a sorted list of (score, member) pairs.
+"""The sorted set, in two forms: one packed bytes object for small sets, a dict + SortedList
+for big ones.
 
-The dict answers ZSCORE/ZADD lookups in O(1); the `SortedList` (sortedcontainers) keeps
-the Redis order (score, then member bytes) so that ranks and range queries are
-O(log n + m), as Redis's skiplist is. Scores are IEEE doubles; NaN never gets in (the
-commands refuse it), so tuple comparison is a total order. `-0.0` and `0.0` compare equal,
-which is what Redis does too.
+Order is Redis's: by score, then by member bytes. Scores are IEEE doubles; NaN never gets
+in (the commands refuse it), so the order is total. `-0.0` and `0.0` compare equal, which
+is what Redis does too.
 
-Encoding: Redis keeps small sets as a listpack and converts them to a skiplist once they
-grow past `zset-max-listpack-entries` or get a member longer than
-`zset-max-listpack-value`, and never converts back. `skiplist` is that sticky flag; the
-commands set it with the thresholds in force when the set grew.
+Compact form (`lp`, in the spirit of Redis's listpack): while the set is listpack-encoded
+and has at most `SMALL_MAX` members, it is one immutable bytes object:
 
-Memory: a SortedList carries an instance dict and four lists (~400 bytes) before its first
-element, more than a small set's data. A set of up to `SMALL_MAX` elements therefore keeps
-them in a `SmallSortedList` (a plain sorted list with the part of SortedList's interface
-the commands use; insertion is a memmove, cheap at that size) and moves to a SortedList
-when it grows past it (`insert`). Scores are shared through a bounded pool like hash fields
-(see `keyspace.datatypes.hash.share`), so the same score in many sets is one float.
+    [n: 1 byte] [n scores: little-endian doubles, in order] [0 m0 0 m1 ... 0 m(n-1) 0]
+
+The members, in order, each follow a zero byte, with one more zero at the end; inside a
+member, 0x01 is written 01 03 and 0x00 is written 01 02, so zeros only ever separate. A
+member is then found by one `bytes.find` of `0 member 0` and its rank is the count of
+zeros before it; the scores are one `struct` unpack, the members one `split`: every access
+runs in C, in O(n) as Redis's listpack scan. A change builds a new object (O(n) at n <= 128;
+Redis's listpack insert is a memmove too).
+
+Measured on 200k sets of 5 members (benchmarks/memory.py's), with tracemalloc, key and
+database entry included, per key: this form ~250 bytes; a tuple (members then scores) ~360
+(~3.1x Redis's used_memory at 1M keys); a flat list subclass ~330 exact-sized, ~375 once
+`insert` over-allocates; the dict + SortedList (even with a plain sorted list of tuples for
+small sets) ~915.
+
+Big form (`big`, a `Skiplist`): a member -> score dict answers lookups in O(1), a
+`SortedList` (sortedcontainers) of (score, member) pairs keeps the order so that ranks
+and ranges are O(log n + m), as Redis's skiplist is. A set moves there, one way, when it
+is converted to the skiplist encoding (`to_skiplist`, called by the commands with the
+thresholds in force) or grows past `SMALL_MAX` while a large
+`zset-max-listpack-entries` still calls it a listpack (`Skiplist.skiplist` False).
+
+A listpack holds scores as text, where -0 reads back as 0: a listpack-encoded set stores
+0.0 for -0.0. The big form shares short members and scores through bounded pools
+(`keyspace.datatypes.hash.share`, `share_score`), so the same one in many sets is one object.
 
 Lexicographic ranges (ZRANGEBYLEX and friends) assume, as Redis does, that every member
 has the same score; with mixed scores the answer is whatever the binary search finds.
@@ -25,28 +41,75 @@ has the same score; with mixed scores the answer is whatever the binary search f
 from __future__ import annotations
 
 from bisect import bisect_left as _bisect_left
-from bisect import insort as _insort
-from collections.abc import Iterator
-from itertools import islice as _islice
+from bisect import bisect_right as _bisect_right
+from collections.abc import Iterable, Iterator
 from math import inf, nextafter
+from struct import Struct
 from typing import Any
 
 from sortedcontainers import SortedList
 
+from keystream.keyspace.datatypes.hash import share
 from keystream.keyspace.db import register_type
 
-__all__ = ["LEX_MAX", "LEX_MIN", "SMALL_MAX", "LexBound", "SmallSortedList", "ZSet", "share_score"]
+__all__ = ["LEX_MAX", "LEX_MIN", "SMALL_MAX", "LexBound", "Skiplist", "ZSet", "share_score"]
 
 # A lexicographic bound: (value, exclusive). `LEX_MIN`/`LEX_MAX` stand for `-` and `+`.
 LexBound = tuple[Any, bool]
 LEX_MIN: Any = object()
 LEX_MAX: Any = object()
 
-# Sets up to this many elements keep them in a SmallSortedList.
+# Listpack-encoded sets up to this many members keep the compact form (n fits its byte).
 SMALL_MAX = 128
 # Scores shared through `share_score`: at most this many distinct values.
 _SCORE_POOL_MAX = 65536
 _SCORE_POOL: dict[float, float] = {}
+
+# -- the compact form ------------------------------------------------------------------
+_EMPTY = b"\x00\x00"  # n = 0, then the closing zero
+_SCORE = Struct("<d")
+_SCORES = [Struct(f"<{i}d") for i in range(SMALL_MAX + 1)]
+
+
+def _esc(member: bytes) -> bytes:
+    if b"\x00" in member or b"\x01" in member:
+        return member.replace(b"\x01", b"\x01\x03").replace(b"\x00", b"\x01\x02")
+    return member
+
+
+def _unesc(e: bytes) -> bytes:
+    return e.replace(b"\x01\x02", b"\x00").replace(b"\x01\x03", b"\x01")
+
+
+def _escs(lp: bytes) -> list[bytes]:
+    """The compact set's members, still escaped."""
+    n = lp[0]
+    return lp[2 + 8 * n:-1].split(b"\x00") if n else []
+
+
+def _members(lp: bytes) -> list[bytes]:
+    escs = _escs(lp)
+    if b"\x01" in lp[1 + 8 * lp[0]:]:
+        return [_unesc(e) if b"\x01" in e else e for e in escs]
+    return escs
+
+
+def _scores(lp: bytes) -> tuple[float, ...]:
+    return _SCORES[lp[0]].unpack_from(lp, 1)
+
+
+def _find(lp: bytes, member: bytes) -> int:
+    """The rank of member in the compact set, or -1."""
+    base = 1 + 8 * lp[0]
+    p = lp.find(b"\x00" + _esc(member) + b"\x00", base)
+    return p if p < 0 else lp.count(b"\x00", base, p)
+
+
+def _pack(escs: list[bytes], scores: Any) -> bytes:
+    n = len(escs)
+    if not n:
+        return _EMPTY
+    return b"%c%s\x00%s\x00" % (n, _SCORES[n].pack(*scores), b"\x00".join(escs))
 
 
 def share_score(score: float) -> float:
@@ -60,113 +123,225 @@ def share_score(score: float) -> float:
     return score
 
 
-class SmallSortedList(list):
-    """A sorted list of (score, member) with the SortedList methods the commands use."""
+class Skiplist:
+    """The big form: member -> score, the (score, member) pairs in order, and the members'
+    encoded bulk strings that the commands cache for range replies (dropped on removal).
+    `skiplist` is False while the set is still listpack-encoded (see the module docstring)."""
 
-    __slots__ = ()
+    __slots__ = ("bulk", "scores", "skiplist", "sl")
 
-    def add(self, value: Any) -> None:
-        _insort(self, value)
-
-    def remove(self, value: Any) -> None:
-        i = _bisect_left(self, value)
-        if i == len(self) or self[i] != value:
-            raise ValueError(f"{value!r} not in list")
-        del self[i]
-
-    def bisect_left(self, value: Any) -> int:
-        return _bisect_left(self, value)
-
-    def islice(self, start: int | None = None, stop: int | None = None) -> Iterator[Any]:
-        return _islice(self, start, stop)
+    def __init__(self, scores: dict[bytes, float], sl: SortedList, skiplist: bool) -> None:
+        self.scores = scores
+        self.sl = sl
+        self.skiplist = skiplist
+        self.bulk: dict[bytes, bytes] | None = None
 
 
 class ZSet:
-    __slots__ = ("atime", "bulk", "scores", "skiplist", "sl")
+    __slots__ = ("atime", "big", "lp")
 
     def __init__(self) -> None:
-        self.scores: dict[bytes, float] = {}
-        self.sl: SortedList | SmallSortedList = SmallSortedList()
-        self.skiplist = False
-        # member -> its wire form, cached by the commands for big sets (dropped on removal)
-        self.bulk: dict[bytes, bytes] | None = None
+        # Exactly one of the two forms is in use: `lp` (compact) or `big`.
+        self.lp: bytes | None = _EMPTY
+        self.big: Skiplist | None = None
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[float, bytes]], skiplist: bool) -> ZSet:
+        """A new set of the (score, member) items (distinct members, any order)."""
+        z = cls()
+        pairs = sorted(items) if skiplist else sorted((s or 0.0, m) for s, m in items)
+        if skiplist or len(pairs) > SMALL_MAX:
+            z.lp = None
+            z.big = Skiplist({m: s for s, m in pairs}, SortedList(pairs), skiplist)
+        else:
+            z.lp = _pack([_esc(m) for _, m in pairs], [s for s, _ in pairs])
+        return z
 
     def __len__(self) -> int:
-        return len(self.scores)
+        lp = self.lp
+        return lp[0] if lp is not None else len(self.big.scores)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.scores)
+        """The members (in order in the compact form, in insertion order in the big one)."""
+        lp = self.lp
+        if lp is not None:
+            return iter(_members(lp))
+        return iter(self.big.scores)
 
     # -- encoding ----------------------------------------------------------------------
+    @property
+    def skiplist(self) -> bool:
+        """True once the set has the skiplist encoding (never goes back)."""
+        big = self.big
+        return big is not None and big.skiplist
+
     def encoding(self, config: Any) -> bytes:
-        return b"skiplist" if self.skiplist else b"listpack"
+        big = self.big
+        return b"skiplist" if big is not None and big.skiplist else b"listpack"
+
+    def to_skiplist(self) -> Skiplist:
+        """Convert to the skiplist encoding (in the big form); returns the big form."""
+        big = self.big
+        if big is None:
+            big = self._to_big()
+        big.skiplist = True
+        return big
+
+    def _to_big(self) -> Skiplist:
+        lp = self.lp
+        members, scores = _members(lp), _scores(lp)
+        big = self.big = Skiplist(dict(zip(members, scores)), SortedList(zip(scores, members)), False)
+        self.lp = None
+        return big
 
     def copy(self) -> ZSet:
         z = ZSet()
-        z.scores = dict(self.scores)
-        z.sl = type(self.sl)(self.sl)
-        z.skiplist = self.skiplist
+        z.lp = self.lp  # bytes: shared, never changed in place
+        big = self.big
+        if big is not None:
+            z.big = Skiplist(dict(big.scores), SortedList(big.sl), big.skiplist)
         return z
 
+    def score_map(self) -> dict[bytes, float]:
+        """member -> score (the big form's own dict: do not change it)."""
+        lp = self.lp
+        if lp is not None:
+            return dict(zip(_members(lp), _scores(lp)))
+        return self.big.scores
+
     # -- updates -----------------------------------------------------------------------
-    def insert(self, entry: tuple[float, bytes]) -> None:
-        """Add a (score, member) entry to the sorted list (the caller keeps `scores`)."""
-        sl = self.sl
-        sl.add(entry)
-        if len(sl) > SMALL_MAX and type(sl) is SmallSortedList:
-            self.sl = SortedList(sl)
+    def insert(self, member: bytes, score: float) -> None:
+        """Add member, which is not in the set, with score."""
+        lp = self.lp
+        if lp is None or lp[0] >= SMALL_MAX:
+            big = self.big if lp is None else self._to_big()
+            score = share_score(score) if score or big.skiplist else 0.0
+            member = share(member)
+            big.scores[member] = score
+            big.sl.add((score, member))
+            return
+        n = lp[0]
+        scores = list(_scores(lp))
+        escs = _escs(lp)
+        r = _bisect_left(scores, score)
+        while r < n and scores[r] == score and _unesc(escs[r]) < member:
+            r += 1
+        scores.insert(r, score or 0.0)
+        escs.insert(r, _esc(member))
+        self.lp = _pack(escs, scores)
+
+    def move(self, member: bytes, cur: float, score: float) -> None:
+        """Give member, now at score cur, the new score."""
+        big = self.big
+        if big is not None:
+            score = share_score(score) if score or big.skiplist else 0.0
+            sl = big.sl
+            sl.remove((cur, member))
+            sl.add((score, member))
+            big.scores[member] = score
+            return
+        self.remove(member)
+        self.insert(member, score)
 
     def set(self, member: bytes, score: float) -> bool:
         """Insert member or move it to score; True if it is new."""
-        cur = self.scores.get(member)
+        cur = self.score(member)
         if cur is None:
-            self.scores[member] = score
-            self.insert((score, member))
+            self.insert(member, score)
             return True
         if cur != score:
-            self.sl.remove((cur, member))
-            self.sl.add((score, member))
-            self.scores[member] = score
+            self.move(member, cur, score)
         return False
 
     def remove(self, member: bytes) -> bool:
-        score = self.scores.pop(member, None)
+        lp = self.lp
+        if lp is not None:
+            i = _find(lp, member)
+            if i < 0:
+                return False
+            self.delete_slice(i, i + 1)
+            return True
+        big = self.big
+        score = big.scores.pop(member, None)
         if score is None:
             return False
-        self.sl.remove((score, member))
-        if self.bulk is not None:
-            self.bulk.pop(member, None)
+        big.sl.remove((score, member))
+        if big.bulk is not None:
+            big.bulk.pop(member, None)
         return True
 
     def delete_slice(self, lo: int, hi: int) -> int:
-        """Remove the elements at ranks lo..hi-1; returns how many."""
+        """Remove the elements at ranks lo..hi-1 (0 <= lo, hi <= len); returns how many."""
         if hi <= lo:
             return 0
-        scores = self.scores
-        bulk = self.bulk if self.bulk is not None else {}
-        for _, member in self.sl.islice(lo, hi):
-            del scores[member]
+        lp = self.lp
+        if lp is not None:
+            scores = _scores(lp)
+            escs = _escs(lp)
+            self.lp = _pack(escs[:lo] + escs[hi:], scores[:lo] + scores[hi:])
+            return hi - lo
+        big: Skiplist = self.big
+        scores_d = big.scores
+        bulk = big.bulk if big.bulk is not None else {}
+        sl = big.sl
+        for _, member in sl.islice(lo, hi):
+            del scores_d[member]
             bulk.pop(member, None)
-        del self.sl[lo:hi]
+        del sl[lo:hi]
         return hi - lo
 
-    def pop(self, index: int) -> tuple[float, bytes]:
-        score, member = self.sl.pop(index)
-        del self.scores[member]
-        if self.bulk is not None:
-            self.bulk.pop(member, None)
-        return score, member
-
     # -- queries -----------------------------------------------------------------------
+    def score(self, member: bytes) -> float | None:
+        lp = self.lp
+        if lp is None:
+            return self.big.scores.get(member)
+        i = _find(lp, member)
+        return None if i < 0 else _SCORE.unpack_from(lp, 1 + 8 * i)[0]
+
     def rank(self, member: bytes) -> int | None:
-        score = self.scores.get(member)
+        lp = self.lp
+        if lp is not None:
+            i = _find(lp, member)
+            return None if i < 0 else i
+        big: Skiplist = self.big
+        score = big.scores.get(member)
         if score is None:
             return None
-        return self.sl.bisect_left((score, member))
+        return big.sl.bisect_left((score, member))
+
+    def item(self, rank: int) -> tuple[float, bytes]:
+        """The (score, member) at rank (0 <= rank < len)."""
+        lp = self.lp
+        if lp is not None:
+            return _SCORE.unpack_from(lp, 1 + 8 * rank)[0], _members(lp)[rank]
+        return self.big.sl[rank]
+
+    def items(self, start: int, stop: int) -> list[tuple[float, bytes]]:
+        """The (score, member) pairs at ranks start..stop-1 (0 <= start, stop <= len)."""
+        lp = self.lp
+        if lp is not None:
+            if stop <= start:
+                return []
+            scores = _SCORES[stop - start].unpack_from(lp, 1 + 8 * start)
+            return list(zip(scores, _members(lp)[start:stop]))
+        return self.big.sl[start:stop]
+
+    def members(self, start: int, stop: int) -> list[bytes]:
+        """The members at ranks start..stop-1 (0 <= start, stop <= len)."""
+        lp = self.lp
+        if lp is not None:
+            return _members(lp)[start:stop]
+        return [m for _, m in self.big.sl.islice(start, stop)]
 
     def score_range(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
         """Ranks [start, end) of the elements with lo <(=) score <(=) hi."""
-        sl = self.sl
+        lp = self.lp
+        if lp is not None:
+            scores = _scores(lp)
+            start = (_bisect_right if lo_ex else _bisect_left)(scores, lo)
+            stop = (_bisect_left if hi_ex else _bisect_right)(scores, hi)
+            return start, max(start, stop)
+        sl = self.big.sl
         if lo_ex:
             if lo == inf:
                 return 0, 0
@@ -174,25 +349,24 @@ class ZSet:
         else:
             start = sl.bisect_left((lo,))
         if hi_ex:
-            end = sl.bisect_left((hi,))
+            stop = sl.bisect_left((hi,))
         elif hi == inf:
-            end = len(sl)
+            stop = len(sl)
         else:
-            end = sl.bisect_left((nextafter(hi, inf),))
-        return start, max(start, end)
+            stop = sl.bisect_left((nextafter(hi, inf),))
+        return start, max(start, stop)
 
     def score_items(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> list[tuple[float, bytes]]:
         """The entries with lo <(=) score <(=) hi, in order: `score_range` plus a slice, but
         without ranks. A big SortedList turns positions into ranks through an index that
         costs more than the range itself, so its sublists are cut and joined directly."""
+        if self.lp is not None:
+            return self.items(*self.score_range(lo, lo_ex, hi, hi_ex))
         if lo_ex and lo == inf:
             return []
         lo_key = (nextafter(lo, inf),) if lo_ex else (lo,)
         hi_key = (hi,) if hi_ex else None if hi == inf else (nextafter(hi, inf),)
-        sl = self.sl
-        if type(sl) is SmallSortedList:
-            start = _bisect_left(sl, lo_key)
-            return sl[start:len(sl) if hi_key is None else _bisect_left(sl, hi_key)]
+        sl = self.big.sl
         maxes = sl._maxes
         lists = sl._lists
         pos = _bisect_left(maxes, lo_key)
@@ -217,18 +391,21 @@ class ZSet:
 
     def lex_range(self, lo: LexBound, hi: LexBound) -> tuple[int, int]:
         """Ranks [start, end) of the members inside the lexicographic range."""
-        n = len(self.sl)
+        n = len(self)
         lo_v, hi_v = lo[0], hi[0]
         if lo_v is LEX_MAX or hi_v is LEX_MIN:
             return 0, 0
-        start = 0 if lo_v is LEX_MIN else self._lex_bisect(lo_v, lo[1])
-        end = n if hi_v is LEX_MAX else self._lex_bisect(hi_v, not hi[1])
+        start = 0 if lo_v is LEX_MIN else self._lex_bisect(lo_v, lo[1], n)
+        end = n if hi_v is LEX_MAX else self._lex_bisect(hi_v, not hi[1], n)
         return start, max(start, end)
 
-    def _lex_bisect(self, value: bytes, after: bool) -> int:
+    def _lex_bisect(self, value: bytes, after: bool, n: int) -> int:
         """First rank whose member is >= value (> value when `after`)."""
-        sl = self.sl
-        lo, hi = 0, len(sl)
+        lp = self.lp
+        if lp is not None:
+            return (_bisect_right if after else _bisect_left)(_members(lp), value)
+        sl = self.big.sl
+        lo, hi = 0, n
         while lo < hi:
             mid = (lo + hi) // 2
             m = sl[mid][1]
