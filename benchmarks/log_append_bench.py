@@ -17,6 +17,7 @@ import time
 from crc32c import crc32c
 
 from keystream.config import Config
+from keystream.log.batch import encode_varint
 from keystream.log.manager import LogManager
 
 
@@ -26,23 +27,12 @@ def build_batch(total_bytes: int, record_size: int = 1024) -> bytes:
     n = max(1, total_bytes // (record_size + 16))
     recs = []
     for i in range(n):
-        body = b"\x00" + _varint(0) + _varint(i) + _varint(-1) + _varint(len(value)) + value + _varint(0)
-        recs.append(_varint(len(body)) + body)
+        body = b"\x00" + encode_varint(0) + encode_varint(i) + encode_varint(-1) + encode_varint(len(value)) + value + encode_varint(0)
+        recs.append(encode_varint(len(body)) + body)
     records = b"".join(recs)
     after_crc = struct.pack(">hiqqqhii", 0, n - 1, 1_700_000_000_000, 1_700_000_000_000, -1, -1, -1, n) + records
     body = struct.pack(">ibI", 0, 2, crc32c(after_crc)) + after_crc
     return struct.pack(">qi", 0, len(body)) + body
-
-
-def _varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        if z < 0x80:
-            out.append(z)
-            return bytes(out)
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
 
 
 def run(data_dir: str, size: int, seconds: float) -> tuple[float, float]:

@@ -23,26 +23,17 @@ import cramjam
 from crc32c import crc32c
 
 from keystream.config import Config
+from keystream.log.batch import encode_varint
 from keystream.log.manager import LogManager
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 
-def _varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z >= 0x80:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
-
-
 def batch(pairs: list[tuple[bytes, bytes]], codec: str, ts: int) -> bytes:
     recs = []
     for i, (k, v) in enumerate(pairs):
-        body = b"\x00" + _varint(0) + _varint(i) + _varint(len(k)) + k + _varint(len(v)) + v + _varint(0)
-        recs.append(_varint(len(body)) + body)
+        body = b"\x00" + encode_varint(0) + encode_varint(i) + encode_varint(len(k)) + k + encode_varint(len(v)) + v + encode_varint(0)
+        recs.append(encode_varint(len(body)) + body)
     data = b"".join(recs)
     if codec == "gzip":
         data = bytes(cramjam.gzip.compress(data))

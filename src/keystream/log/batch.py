@@ -1,4 +1,5 @@
-"""Record batch v2 bytes: validation, offset assignment, and a light record reader.
+"""Record batch v2 bytes: validation, offset assignment, a light record reader, record
+varints, and building uncompressed batches (the group coordinator's `__consumer_offsets`).
 
 The broker never rewrites a producer's batch beyond what Kafka itself patches: the base
 offset (8 bytes that the CRC does not cover) and, for `message.timestamp.type=LogAppendTime`,
@@ -35,8 +36,11 @@ __all__ = [
     "TIMESTAMP_TYPE_BIT",
     "BatchInfo",
     "batch_header",
+    "build_batch",
+    "encode_varint",
     "patch_log_append_time",
     "read_records",
+    "read_varint",
     "validate_batches",
 ]
 
@@ -49,6 +53,8 @@ TRANSACTIONAL_BIT = 0x10
 CONTROL_BIT = 0x20
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
+_BATCH_HEAD = struct.Struct(">qiibI")       # baseOffset, batchLength, partitionLeaderEpoch, magic, crc
+_AFTER_CRC = struct.Struct(">hiqqqhii")     # attributes .. recordCount (the CRC covers these and the records)
 _PREFIX = struct.Struct(">qi")          # baseOffset, batchLength
 _I64 = struct.Struct(">q")
 _U32 = struct.Struct(">I")
@@ -129,9 +135,20 @@ def patch_log_append_time(batch: memoryview, now_ms: int) -> list[bytes | memory
     return [batch[8:17], _U32.pack(crc), attrs_b, mid, ts_b, tail]
 
 
-# -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
+# -- record varints and building a batch ----------------------------------------------------------
 
-def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+def encode_varint(n: int) -> bytes:
+    """n as a zig-zag varint (the signed varint of record fields)."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z >= 0x80:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     """Zig-zag varint at pos -> (value, next pos)."""
     shift = 0
     raw = 0
@@ -146,6 +163,23 @@ def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
             raise ValueError("varint is too long")
     return (raw >> 1) ^ -(raw & 1), pos
 
+
+def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int) -> bytes:
+    """One uncompressed record batch v2 (base offset 0, producer id -1) of (key, value) records.
+
+    Every record carries timestamp; a value of None is a tombstone (null value)."""
+    body = bytearray()
+    for i, (key, value) in enumerate(records):
+        rec = b"".join((b"\x00", b"\x00", encode_varint(i), encode_varint(len(key)), key,
+                        b"\x01" if value is None else encode_varint(len(value)) + value, b"\x00"))
+        body += encode_varint(len(rec))
+        body += rec
+    n = len(records)
+    tail = _AFTER_CRC.pack(0, n - 1, timestamp, timestamp, -1, -1, -1, n) + bytes(body)
+    return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
+
+
+# -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
 
 def _records_bytes(batch: memoryview) -> bytes | memoryview | None:
     codec = _I16.unpack_from(batch, 21)[0] & COMPRESSION_MASK
@@ -176,10 +210,10 @@ def read_records(batch: memoryview) -> list[tuple[int, int]] | None:
             return None
         pos = 0
         for _ in range(count):
-            length, pos = _varint(data, pos)
+            length, pos = read_varint(data, pos)
             end = pos + length
-            ts_delta, p = _varint(data, pos + 1)     # skip the attributes byte
-            offset_delta, _ = _varint(data, p)
+            ts_delta, p = read_varint(data, pos + 1)     # skip the attributes byte
+            offset_delta, _ = read_varint(data, p)
             out.append((base + offset_delta, max_ts if log_append else first_ts + ts_delta))
             pos = end
     except (IndexError, ValueError, EOFError, OSError, zlib.error):

@@ -69,6 +69,8 @@ from keystream.log.batch import (
     TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
     batch_header,
+    encode_varint,
+    read_varint,
 )
 from keystream.log.index import OffsetIndex, TimeIndex
 from keystream.log.segment import Segment, segment_name
@@ -146,20 +148,6 @@ def _compress(codec: int, data: bytes, original: bytes | memoryview) -> bytes:
 
 # -- records -------------------------------------------------------------------------------------
 
-def _varint_slow(buf: bytes, p: int) -> tuple[int, int]:
-    raw = 0
-    shift = 0
-    while True:
-        b = buf[p]
-        p += 1
-        raw |= (b & 0x7F) << shift
-        if b < 0x80:
-            return (raw >> 1) ^ -(raw & 1), p
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint is too long")
-
-
 def _zigzag(b: int) -> int:
     return (b >> 1) ^ -(b & 1)
 
@@ -179,7 +167,7 @@ def _parse_records(data: bytes, pos: int, count: int) -> list[tuple]:
         if b < 0x80:
             length, pos = _zigzag(b), pos + 1
         else:
-            length, pos = _varint_slow(data, pos)
+            length, pos = read_varint(data, pos)
         end = pos + length
         if length < 0 or end > end_all:
             raise ValueError("record runs past its batch")
@@ -188,38 +176,28 @@ def _parse_records(data: bytes, pos: int, count: int) -> list[tuple]:
         if b < 0x80:
             ts_delta, pos = _zigzag(b), pos + 1
         else:
-            ts_delta, pos = _varint_slow(data, pos)
+            ts_delta, pos = read_varint(data, pos)
         ts_end = pos
         b = data[pos]
         if b < 0x80:
             offset_delta, pos = _zigzag(b), pos + 1
         else:
-            offset_delta, pos = _varint_slow(data, pos)
+            offset_delta, pos = read_varint(data, pos)
         b = data[pos]
         if b < 0x80:
             klen, pos = _zigzag(b), pos + 1
         else:
-            klen, pos = _varint_slow(data, pos)
+            klen, pos = read_varint(data, pos)
         if klen >= 0:
             key = data[pos:pos + klen]
             pos += klen
         else:
             key = None
         b = data[pos]
-        tombstone = b == 1 if b < 0x80 else _varint_slow(data, pos)[0] < 0
+        tombstone = b == 1 if b < 0x80 else read_varint(data, pos)[0] < 0
         append((start, end, ts_delta, ts_end, offset_delta, key, tombstone))
         pos = end
     return out
-
-
-def _encode_varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z >= 0x80:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
 
 
 def _batch_records(batch: bytes, codec: int, count: int) -> tuple[bytes, int, list[tuple]] | None:
@@ -291,8 +269,8 @@ def clean_batch(batch: bytes, offset_map: dict[bytes, int], now_ms: int,
         attrs |= DELETE_HORIZON_BIT
         parts = []
         for start, end, ts_delta, ts_end, _od, _k, _t in kept:
-            body = b"\x00" + _encode_varint(first_ts + ts_delta - new_base_ts) + data[ts_end:end]
-            parts.append(_encode_varint(len(body)) + body)
+            body = b"\x00" + encode_varint(first_ts + ts_delta - new_base_ts) + data[ts_end:end]
+            parts.append(encode_varint(len(body)) + body)
         records_bytes = b"".join(parts)
     else:
         records_bytes = b"".join([data[r[0]:r[1]] for r in kept])

@@ -16,7 +16,7 @@ Keys and values are Kafka's (non-flexible) schemas, so a Kafka tool reading our
                            session_timeout i32, subscription bytes, assignment bytes]
 
 A tombstone is a record with a null value. Records travel in uncompressed record batches v2
-(producer id -1) built by `build_batch`; `iter_records` reads batches back (uncompressed and
+(producer id -1) built by `keystream.log.batch.build_batch`; `iter_records` reads batches back (uncompressed and
 gzip; batches of other codecs are skipped, as we never write them). Older value versions
 (OffsetCommitValue v0/v1 with expire timestamp, GroupMetadataValue v0-v2) are read too.
 """
@@ -28,7 +28,15 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from crc32c import crc32c
+from keystream.log.batch import (
+    COMPRESSION_MASK,
+    CONTROL_BIT,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    batch_header,
+    build_batch,
+    read_varint,
+)
 
 __all__ = [
     "GroupRecord",
@@ -51,9 +59,6 @@ _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _I64 = struct.Struct(">q")
 _OFFSET_VALUE = struct.Struct(">hqi")
-_BATCH_HEAD = struct.Struct(">qiib")         # baseOffset, batchLength, partitionLeaderEpoch, magic
-_BATCH_BODY = struct.Struct(">hiqqqhii")     # attributes .. recordCount (CRC covers these and the records)
-_HEADER = struct.Struct(">qiibIhiqqqhii")
 
 
 @dataclass(slots=True)
@@ -236,45 +241,6 @@ def decode_group_value(value: bytes) -> GroupRecord:
 
 # -- record batches ----------------------------------------------------------------------------
 
-def _varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
-
-
-def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int) -> bytes:
-    """One uncompressed record batch v2 (base offset 0, producer id -1) of (key, value) records."""
-    body = bytearray()
-    for i, (key, value) in enumerate(records):
-        rec = b"".join((b"\x00", b"\x00", _varint(i), _varint(len(key)), key,
-                        b"\x01" if value is None else _varint(len(value)) + value, b"\x00"))
-        body += _varint(len(rec))
-        body += rec
-    n = len(records)
-    tail = _BATCH_BODY.pack(0, n - 1, timestamp, timestamp, -1, -1, -1, n) + bytes(body)
-    crc = crc32c(tail)
-    return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2) + struct.pack(">I", crc) + tail
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    shift = 0
-    raw = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        raw |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint is too long")
-    return (raw >> 1) ^ -(raw & 1), pos
-
-
 def next_offset(chunk: memoryview) -> int | None:
     """The offset after the last complete batch of a run of stored batches (None: no complete batch).
 
@@ -285,9 +251,9 @@ def next_offset(chunk: memoryview) -> int | None:
     pos = 0
     total = len(chunk)
     out = None
-    while total - pos >= 61:
-        base, length, _epoch, _magic, _crc, _attrs, last_delta = _HEADER.unpack_from(chunk, pos)[:7]
-        end = pos + 12 + length
+    while total - pos >= HEADER_SIZE:
+        base, length, _epoch, _magic, _crc, _attrs, last_delta = batch_header(chunk, pos)[:7]
+        end = pos + LOG_OVERHEAD + length
         if end > total:
             break
         out = base + last_delta + 1
@@ -299,19 +265,19 @@ def iter_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes |
     """(offset, key, value) of every record in a run of stored batches; stops at a torn tail."""
     pos = 0
     total = len(chunk)
-    while total - pos >= 61:
+    while total - pos >= HEADER_SIZE:
         (base, length, _epoch, _magic, _crc, attrs, _last, _fts, _mts, _pid, _pep, _seq, count) = \
-            _HEADER.unpack_from(chunk, pos)
-        end = pos + 12 + length
+            batch_header(chunk, pos)
+        end = pos + LOG_OVERHEAD + length
         if end > total:
             return
-        codec = attrs & 0x07
-        control = attrs & 0x20
+        codec = attrs & COMPRESSION_MASK
+        control = attrs & CONTROL_BIT
         data: bytes | None
         if codec == 0:
-            data = bytes(chunk[pos + 61:end])
+            data = bytes(chunk[pos + HEADER_SIZE:end])
         elif codec == 1:
-            data = zlib.decompress(bytes(chunk[pos + 61:end]), 16 + zlib.MAX_WBITS)
+            data = zlib.decompress(bytes(chunk[pos + HEADER_SIZE:end]), 16 + zlib.MAX_WBITS)
         else:
             data = None
         pos = end
@@ -319,15 +285,15 @@ def iter_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes |
             continue
         p = 0
         for _ in range(count):
-            length_, p = _read_varint(data, p)
+            length_, p = read_varint(data, p)
             rec_end = p + length_
             p += 1                                   # attributes
-            _ts, p = _read_varint(data, p)
-            delta, p = _read_varint(data, p)
-            klen, p = _read_varint(data, p)
+            _ts, p = read_varint(data, p)
+            delta, p = read_varint(data, p)
+            klen, p = read_varint(data, p)
             key = None if klen < 0 else data[p:p + klen]
             p += max(klen, 0)
-            vlen, p = _read_varint(data, p)
+            vlen, p = read_varint(data, p)
             value = None if vlen < 0 else data[p:p + vlen]
             yield base + delta, key, value
             p = rec_end
