@@ -17,6 +17,7 @@ import os
 import struct
 from array import array
 from bisect import bisect_right
+from collections.abc import Iterator
 
 __all__ = ["OffsetIndex", "TimeIndex"]
 
@@ -24,7 +25,30 @@ _OFFSET_ENTRY = struct.Struct(">II")
 _TIME_ENTRY = struct.Struct(">qI")
 
 
-class OffsetIndex:
+class _IndexFile:
+    """What both indexes share: the file is the entries, appended to as they come."""
+
+    __slots__ = ()
+    path: str
+    offsets: array
+    written: int
+
+    def _pack(self, start: int) -> bytes:
+        """The file bytes of entries start.. ."""
+        raise NotImplementedError
+
+    def write_file(self, rewrite: bool = False) -> None:
+        """Append the entries not yet in the file (or write it anew)."""
+        if rewrite:
+            self.written = 0
+        n = len(self.offsets)
+        if self.written == n and not rewrite:
+            return
+        _write(self.path, self._pack(self.written), truncate=rewrite)
+        self.written = n
+
+
+class OffsetIndex(_IndexFile):
     """Sorted (absolute offset, position) pairs of one segment."""
 
     __slots__ = ("base_offset", "offsets", "path", "positions", "written")
@@ -50,16 +74,12 @@ class OffsetIndex:
 
     def load(self, log_size: int) -> bool:
         """Read the file; False if it is missing or inconsistent (then the index is left empty)."""
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            return False
-        if len(data) % 8:
+        entries = _read_entries(self.path, _OFFSET_ENTRY)
+        if entries is None:
             return False
         prev_off, prev_pos = -1, -1
         base = self.base_offset
-        for rel, pos in _OFFSET_ENTRY.iter_unpack(data):
+        for rel, pos in entries:
             if rel <= prev_off or pos <= prev_pos or pos >= log_size:
                 self.offsets = array("q")
                 self.positions = array("q")
@@ -70,22 +90,14 @@ class OffsetIndex:
         self.written = len(self.offsets)
         return True
 
-    def write_file(self, rewrite: bool = False) -> None:
-        """Append the entries not yet in the file (or write it anew)."""
-        if rewrite:
-            self.written = 0
-        n = len(self.offsets)
-        if self.written == n and not rewrite:
-            return
+    def _pack(self, start: int) -> bytes:
         base = self.base_offset
         pack = _OFFSET_ENTRY.pack
-        data = b"".join(pack(o - base, p) for o, p in
-                        zip(self.offsets[self.written:], self.positions[self.written:]))
-        _write(self.path, data, truncate=rewrite)
-        self.written = n
+        return b"".join(pack(o - base, p) for o, p in
+                        zip(self.offsets[start:], self.positions[start:]))
 
 
-class TimeIndex:
+class TimeIndex(_IndexFile):
     """Sorted (max timestamp so far, absolute offset) pairs of one segment."""
 
     __slots__ = ("base_offset", "offsets", "path", "timestamps", "written")
@@ -116,16 +128,13 @@ class TimeIndex:
         return (self.timestamps[-1], self.offsets[-1]) if self.timestamps else (-1, -1)
 
     def load(self, next_offset_bound: int) -> bool:
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            return False
-        if len(data) % 12:
+        """Read the file; False if it is missing or inconsistent (then the index is left empty)."""
+        entries = _read_entries(self.path, _TIME_ENTRY)
+        if entries is None:
             return False
         prev_ts, prev_off = -1, -1
         base = self.base_offset
-        for ts, rel in _TIME_ENTRY.iter_unpack(data):
+        for ts, rel in entries:
             if ts <= prev_ts or rel <= prev_off or base + rel >= next_offset_bound:
                 self.timestamps = array("q")
                 self.offsets = array("q")
@@ -136,18 +145,23 @@ class TimeIndex:
         self.written = len(self.offsets)
         return True
 
-    def write_file(self, rewrite: bool = False) -> None:
-        if rewrite:
-            self.written = 0
-        n = len(self.offsets)
-        if self.written == n and not rewrite:
-            return
+    def _pack(self, start: int) -> bytes:
         base = self.base_offset
         pack = _TIME_ENTRY.pack
-        data = b"".join(pack(t, o - base) for t, o in
-                        zip(self.timestamps[self.written:], self.offsets[self.written:]))
-        _write(self.path, data, truncate=rewrite)
-        self.written = n
+        return b"".join(pack(t, o - base) for t, o in
+                        zip(self.timestamps[start:], self.offsets[start:]))
+
+
+def _read_entries(path: str, entry: struct.Struct) -> Iterator[tuple[int, int]] | None:
+    """The entries of an index file; None if it is missing or not a whole number of entries."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    if len(data) % entry.size:
+        return None
+    return entry.iter_unpack(data)
 
 
 def _write(path: str, data: bytes, truncate: bool) -> None:
