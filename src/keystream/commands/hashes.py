@@ -16,7 +16,13 @@ from __future__ import annotations
 import random
 
 from keystream.commands.registry import command, key_spec
-from keystream.commands.util import parse_cursor, parse_int, parse_scan_options
+from keystream.commands.util import (
+    parse_cursor,
+    parse_int,
+    parse_scan_options,
+    random_element,
+    touch_or_delete,
+)
 from keystream.keyspace.datatypes.hash import Hash, share
 from keystream.keyspace.datatypes.longdouble import (
     add_long_double,
@@ -199,10 +205,7 @@ def hdel_command(client, argv):
             if not h:
                 break
     if deleted:
-        if h:
-            client.db.touch(key)
-        else:
-            client.db.delete(key)
+        touch_or_delete(client.db, key, h)
     return deleted
 
 
@@ -353,7 +356,7 @@ def hrandfield_command(client, argv):
         h = _read(client, argv[1])
         if h is None:
             return None
-        return _random_field(h)
+        return random_element(h)
     count = parse_int(argv[2])
     if count < -_LONG_MAX:
         raise CommandError(errors.LONG_RANGE)
@@ -384,14 +387,6 @@ def hrandfield_command(client, argv):
         out.append(f)
         out.append(h[f])
     return out
-
-
-def _random_field(h: Hash) -> bytes:
-    i = random.randrange(len(h))
-    for j, f in enumerate(h):
-        if j == i:
-            return f
-    raise AssertionError("unreachable")
 
 
 @command("hscan", -3, "readonly", 1, 1, 1, acl="hash", group="hash",

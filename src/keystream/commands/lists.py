@@ -19,7 +19,7 @@ from itertools import islice
 from typing import Any
 
 from keystream.commands.registry import KeySpec, command
-from keystream.commands.util import LLONG_MIN, parse_int
+from keystream.commands.util import LLONG_MIN, parse_int, touch_or_delete
 from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.list import ListValue, encode_element
 from keystream.resp.errors import (
@@ -73,14 +73,6 @@ def _get_list(db, key: bytes) -> ListValue | None:
     return value
 
 
-def _removed(db, key: bytes, lst: ListValue) -> None:
-    """Record a removal: delete the key when the list became empty."""
-    if lst:
-        db.touch(key)
-    else:
-        db.delete(key)
-
-
 def _where(arg: bytes) -> int:
     low = arg.lower()
     if low == b"left":
@@ -130,7 +122,7 @@ def lpush_command(client, argv):
     db = client.db
     key = argv[1]
     lst = db.get(key)
-    if type(lst) is _LIST and len(argv) == 3:  # the common case, kept lean
+    if type(lst) is _LIST and len(argv) == 3:  # hot path: _push's one-element case, inlined on purpose
         v = argv[2]
         n = len(v)
         lst.appendleft((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
@@ -151,7 +143,7 @@ def rpush_command(client, argv):
     db = client.db
     key = argv[1]
     lst = db.get(key)
-    if type(lst) is _LIST and len(argv) == 3:  # the common case, kept lean
+    if type(lst) is _LIST and len(argv) == 3:  # hot path: _push's one-element case, inlined on purpose
         v = argv[2]
         n = len(v)
         lst.append((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
@@ -212,12 +204,12 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
         return NULL_ARRAY if has_count else None
     if not has_count:
         e = lst.popleft() if where == _LEFT else lst.pop()
-        _removed(db, key, lst)
+        touch_or_delete(db, key, lst)
         return Raw(e)
     if count == 0:
         return _EMPTY
     parts = _pop_range(lst, where, count)
-    _removed(db, key, lst)
+    touch_or_delete(db, key, lst)
     return Raw(_array_header(len(parts)) + b"".join(parts))
 
 
@@ -229,7 +221,7 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
          args="key [count:int@6.2.0]")
 def lpop_command(client, argv):
     """LPOP key [count]"""
-    if len(argv) == 2:
+    if len(argv) == 2:  # hot path: the no-count pop of _pop, inlined on purpose
         db = client.db
         key = argv[1]
         lst = db.get(key)
@@ -254,7 +246,7 @@ def lpop_command(client, argv):
          args="key [count:int@6.2.0]")
 def rpop_command(client, argv):
     """RPOP key [count]"""
-    if len(argv) == 2:
+    if len(argv) == 2:  # hot path: the no-count pop of _pop, inlined on purpose
         db = client.db
         key = argv[1]
         lst = db.get(key)
@@ -493,7 +485,7 @@ def lrem_command(client, argv):
     if removed:
         lst.clear()
         lst.extend(kept)
-        _removed(db, key, lst)
+        touch_or_delete(db, key, lst)
     return removed
 
 
@@ -533,7 +525,7 @@ def ltrim_command(client, argv):
             kept = list(islice(lst, start, end + 1))
             lst.clear()
             lst.extend(kept)
-    _removed(db, key, lst)
+    touch_or_delete(db, key, lst)
     return OK
 
 
@@ -558,7 +550,7 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
     else:
         db.touch(dst_key)
     if src is not dst:
-        _removed(db, src_key, src)
+        touch_or_delete(db, src_key, src)
     return Raw(e)
 
 
@@ -624,7 +616,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], int, 
 def _mpop_from(client, key: bytes, lst: ListValue, where: int, count: int) -> Raw:
     """Pop up to count from lst at key; reply [key, [elements]] and propagate [LR]POP key n."""
     parts = _pop_range(lst, where, count)
-    _removed(client.db, key, lst)
+    touch_or_delete(client.db, key, lst)
     n = len(parts)
     client.propagate([b"LPOP" if where == _LEFT else b"RPOP", key, b"%d" % n])
     return Raw(b"".join((_ARR2, encode_element(key), _array_header(n), *parts)))
@@ -656,7 +648,7 @@ def lmpop_command(client, argv):
 def _bpop_reply(client, key: bytes, lst: ListValue, where: int) -> Raw:
     """Pop one element for BLPOP/BRPOP: reply [key, element], propagate [LR]POP key."""
     e = lst.popleft() if where == _LEFT else lst.pop()
-    _removed(client.db, key, lst)
+    touch_or_delete(client.db, key, lst)
     client.propagate([b"LPOP" if where == _LEFT else b"RPOP", key])
     return Raw(b"".join((_ARR2, encode_element(key), e)))
 

@@ -16,7 +16,13 @@ from __future__ import annotations
 import random
 
 from keystream.commands.registry import command, key_spec, keynum_spec
-from keystream.commands.util import parse_cursor, parse_int, parse_scan_options
+from keystream.commands.util import (
+    parse_cursor,
+    parse_int,
+    parse_scan_options,
+    random_element,
+    touch_or_delete,
+)
 from keystream.keyspace.datatypes.set import Set, is_int_member
 from keystream.keyspace.glob import compile_matcher
 from keystream.keyspace.scan import CURSORS
@@ -100,10 +106,7 @@ def srem_command(client, argv):
     s.difference_update(argv[2:])
     deleted = n - len(s)
     if deleted:
-        if s:
-            client.db.touch(key)
-        else:
-            client.db.delete(key)
+        touch_or_delete(client.db, key, s)
     return deleted
 
 
@@ -150,14 +153,6 @@ def smembers_command(client, argv):
     return SetReply() if s is None else SetReply(s.ordered())
 
 
-def _random_member(s: Set) -> bytes:
-    i = random.randrange(len(s))
-    for j, m in enumerate(s):
-        if j == i:
-            return m
-    raise AssertionError("unreachable")
-
-
 @command("srandmember", -2, "readonly", 1, 1, 1, acl="set", group="set",
          summary="Get one or multiple random members from a set", since="1.0.0",
          complexity="Without the count argument O(1), otherwise O(N) where N is the absolute "
@@ -172,7 +167,7 @@ def srandmember_command(client, argv):
         raise CommandError(errors.SYNTAX)
     if n == 2:
         s = _read(client, argv[1])
-        return None if s is None else _random_member(s)
+        return None if s is None else random_element(s)
     count = parse_int(argv[2])
     if count < -_LONG_MAX:
         raise CommandError(errors.LONG_RANGE)
@@ -206,13 +201,10 @@ def spop_command(client, argv):
         s = _read(client, key)
         if s is None:
             return None
-        member = _random_member(s)
+        member = random_element(s)
         s.discard(member)
         client.propagate([b"SREM", key, member])
-        if s:
-            db.touch(key)
-        else:
-            db.delete(key)
+        touch_or_delete(db, key, s)
         return member
     count = parse_int(argv[2], errors.NEGATIVE_COUNT)
     if count < 0:
@@ -257,10 +249,7 @@ def smove_command(client, argv):
     if member not in src:
         return 0
     src.discard(member)
-    if src:
-        client.db.touch(src_key)
-    else:
-        client.db.delete(src_key)
+    touch_or_delete(client.db, src_key, src)
     if dst is None:
         client.db.set(dst_key, Set.build((member,), _max_intset(client)))
     elif member not in dst:

@@ -1,10 +1,18 @@
-"""Argument parsing helpers shared by command modules (Redis's string2ll / string2ld rules)."""
+"""Helpers shared by command modules: argument parsing (Redis's string2ll / string2ld rules),
+SCAN-family options, and what container commands share (recording a removal, picking a random
+element)."""
 
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Collection, Sized
+from typing import TYPE_CHECKING
 
 from keystream.resp.errors import INVALID_CURSOR, NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
+
+if TYPE_CHECKING:
+    from keystream.keyspace.db import Database
 
 LLONG_MIN = -(2**63)
 LLONG_MAX = 2**63 - 1
@@ -88,3 +96,21 @@ def parse_scan_options(argv: list[bytes], start: int, allow_type: bool = False
             raise CommandError(SYNTAX)
         i += 2
     return count, pattern, type_name
+
+
+def touch_or_delete(db: Database, key: bytes, container: Sized) -> None:
+    """Record that elements left the container at key: touch the key, or delete it when the
+    container became empty (empty containers are never stored)."""
+    if container:
+        db.touch(key)
+    else:
+        db.delete(key)
+
+
+def random_element(container: Collection[bytes]) -> bytes:
+    """One element (a hash's field, a set's member) of a non-empty container, uniformly at random."""
+    i = random.randrange(len(container))
+    for j, e in enumerate(container):
+        if j == i:
+            return e
+    raise AssertionError("unreachable")
