@@ -19,7 +19,7 @@ Redis shares (integers 0..9999) and 1 otherwise. Keyspace notifications are not 
 from __future__ import annotations
 
 from keystream.commands.registry import command, container, key_spec
-from keystream.commands.util import LLONG_MAX, LLONG_MIN, parse_int
+from keystream.commands.util import LLONG_MAX, LLONG_MIN, parse_cursor, parse_int, parse_scan_options
 from keystream.keyspace.db import TYPE_NAMES, Database
 from keystream.keyspace.glob import compile_matcher
 from keystream.keyspace.scan import CURSORS
@@ -28,7 +28,6 @@ from keystream.resp.errors import (
     EXPIRE_GT_LT_CONFLICT,
     EXPIRE_NX_CONFLICT,
     INT_RANGE,
-    INVALID_CURSOR,
     INVALID_EXPIRE,
     INVALID_FIRST_DB,
     INVALID_SECOND_DB,
@@ -45,7 +44,6 @@ from keystream.resp.writer import OK, Status
 
 _INT_MIN = -(2**31)
 _INT_MAX = 2**31 - 1
-_ULONG_MAX = 2**64 - 1
 _SHARED_REFCOUNT = 2**31 - 1  # Redis's OBJ_SHARED_REFCOUNT (INT_MAX)
 _SHARED_INTEGERS = 10000
 _NONE = Status(b"none")
@@ -164,25 +162,6 @@ def keys_command(client, argv):
     return keys
 
 
-def parse_scan_cursor(arg: bytes) -> int:
-    """A SCAN cursor as Redis's strtoul-based parser accepts it (sign allowed, '' is 0)."""
-    if arg[:1].isspace():
-        raise CommandError(INVALID_CURSOR)
-    body = arg[1:] if arg[:1] in (b"+", b"-") else arg
-    if body and not body.isdigit():
-        raise CommandError(INVALID_CURSOR)
-    if not body:
-        if arg:  # a lone sign: strtoul parses nothing, so the end pointer is not at the end
-            raise CommandError(INVALID_CURSOR)
-        return 0
-    value = int(body)
-    if value > _ULONG_MAX:
-        raise CommandError(INVALID_CURSOR)
-    if arg[:1] == b"-":
-        value = (-value) & _ULONG_MAX
-    return value
-
-
 @command("scan", -2, "readonly", acl="keyspace", group="generic", since="2.8.0",
          summary="Incrementally iterate the keys space",
          complexity="O(1) for every call. O(N) for a complete iteration, including enough command "
@@ -193,27 +172,10 @@ def parse_scan_cursor(arg: bytes) -> int:
          args="cursor:int [MATCH pattern:pattern] [COUNT count:int] [TYPE type@6.0.0]")
 def scan_command(client, argv):
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]"""
-    cursor = parse_scan_cursor(argv[1])
-    count = 10
-    pattern = None
-    typename = None
-    i = 2
-    n = len(argv)
-    while i < n:
-        opt = argv[i].lower()
-        if opt == b"count" and i + 1 < n:
-            count = parse_int(argv[i + 1])
-            if count < 1:
-                raise CommandError(SYNTAX)
-        elif opt == b"match" and i + 1 < n:
-            pattern = argv[i + 1]
-            if pattern == b"*":
-                pattern = None
-        elif opt == b"type" and i + 1 < n:
-            typename = argv[i + 1].lower()
-        else:
-            raise CommandError(SYNTAX)
-        i += 2
+    cursor = parse_cursor(argv[1])
+    count, pattern, typename = parse_scan_options(argv, 2, allow_type=True)
+    if typename is not None:
+        typename = typename.lower()
     db = client.db
     data = db.data
     cursor, batch = CURSORS.scan(data, cursor, count)
