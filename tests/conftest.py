@@ -14,11 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+
+from tests.differential import Pair
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,6 +105,21 @@ def start_keystream(*args: str, data_dir: str | None = None, kafka: bool = False
     return ServerHandle(port, proc, data_dir, kafka_port, log_path)
 
 
+def wait_until(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition",
+               step: Callable[[], None] | None = None, interval: float = 0.02) -> None:
+    """Wait until cond() is true, calling step() (e.g. a client poll) before each check if given
+    (then without sleeping); AssertionError naming what after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if step is not None:
+            step()
+        if cond():
+            return
+        if step is None:
+            time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_for_listener(port: int, proc: subprocess.Popen | None, timeout: float = 20.0) -> None:
     """Wait until a TCP connect to port succeeds (a listener that speaks no RESP: Kafka)."""
     deadline = time.monotonic() + timeout
@@ -134,50 +151,55 @@ def start_redis(*args: str) -> ServerHandle:
     return ServerHandle(port, proc, data_dir, 0, log_path)
 
 
-@pytest.fixture(scope="module")
-def keystream_server() -> Iterator[ServerHandle]:
-    h = start_keystream()
+def _serve(h: ServerHandle) -> Iterator[ServerHandle]:
+    """Yield a started server, then stop it and remove its data directory."""
     yield h
     h.stop()
     shutil.rmtree(h.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def keystream_server() -> Iterator[ServerHandle]:
+    yield from _serve(start_keystream())
 
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[ServerHandle]:
-    h = start_redis()
-    yield h
-    h.stop()
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from _serve(start_redis())
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def pair(request, keystream_server: ServerHandle, redis_server: ServerHandle) -> Iterator[Pair]:
+    """A differential Pair on flushed Keystream and redis-server, in RESP2 and in RESP3."""
+    p = Pair(keystream_server.port, redis_server.port, request.param)
+    p.both("FLUSHALL")
+    yield p
+    p.close()
+
+
+def _flushed_client(port: int, protocol: int):
+    """Yield a redis-py client on a flushed server, then close it."""
+    import redis
+
+    c = redis.Redis(host="127.0.0.1", port=port, protocol=protocol, socket_timeout=10)
+    c.flushall()
+    yield c
+    c.close()
 
 
 @pytest.fixture
 def r(keystream_server: ServerHandle):
     """A redis-py RESP2 client on a flushed Keystream."""
-    import redis
-
-    c = redis.Redis(host="127.0.0.1", port=keystream_server.port, protocol=2, socket_timeout=10)
-    c.flushall()
-    yield c
-    c.close()
+    yield from _flushed_client(keystream_server.port, 2)
 
 
 @pytest.fixture
 def r3(keystream_server: ServerHandle):
     """A redis-py RESP3 client on a flushed Keystream."""
-    import redis
-
-    c = redis.Redis(host="127.0.0.1", port=keystream_server.port, protocol=3, socket_timeout=10)
-    c.flushall()
-    yield c
-    c.close()
+    yield from _flushed_client(keystream_server.port, 3)
 
 
 @pytest.fixture
 def ref(redis_server: ServerHandle):
     """A redis-py RESP2 client on a flushed real redis-server."""
-    import redis
-
-    c = redis.Redis(host="127.0.0.1", port=redis_server.port, protocol=2, socket_timeout=10)
-    c.flushall()
-    yield c
-    c.close()
+    yield from _flushed_client(redis_server.port, 2)

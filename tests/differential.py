@@ -8,6 +8,7 @@ back as `("ERR", text)` tuples so they compare by text.
 
 from __future__ import annotations
 
+import shlex
 import socket
 from typing import Any
 
@@ -73,3 +74,11 @@ class Pair:
     def close(self) -> None:
         self.ks.close()
         self.ref.close()
+
+
+def run_script(pair: Pair, script: str) -> None:
+    """Run each line of script (shell-quoted words; blank lines and # comments skipped) on pair."""
+    for line in script.strip().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            pair.run(*shlex.split(line))

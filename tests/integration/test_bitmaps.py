@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Pair
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
-def run_script(pair: Pair, script: str) -> None:
-    for line in script.strip().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            pair.run(*shlex.split(line))
+from tests.differential import Pair, run_script
 
 
 def test_setbit_getbit(pair: Pair) -> None:

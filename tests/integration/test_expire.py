@@ -6,30 +6,11 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from keystream.commands import executor
 from keystream.config import Config
 from keystream.resp.connection import Client
 from keystream.server import Server
-from tests.differential import Pair
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout:.1f}s")
+from tests.conftest import wait_until
 
 
 def close(got, want, slack: int) -> bool:

@@ -3,22 +3,11 @@ hypothesis-generated points and searches so cell choice, distances and formattin
 
 from __future__ import annotations
 
-import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.differential import Pair
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.ks.call("FLUSHALL")
-    p.ref.call("FLUSHALL")
-    yield p
-    p.close()
-
 
 PLACES = ("13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania",
           "12.758489", "38.788135", "edge1", "17.241510", "38.222625", "edge2",

@@ -10,14 +10,6 @@ from hypothesis import strategies as st
 from tests.differential import Pair
 
 
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
 def test_hset_hget_basics(pair):
     pair.run("HSET", "h", "a", "1", "b", "2")
     pair.run("HSET", "h", "a", "10", "c", "3")

@@ -14,14 +14,6 @@ from tests.conftest import start_keystream
 from tests.differential import Pair
 
 
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
 @pytest.fixture
 def pair2(keystream_server, redis_server):
     p = Pair(keystream_server.port, redis_server.port, 2)

@@ -18,14 +18,6 @@ from hypothesis import strategies as st
 from tests.differential import Pair
 
 
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
 def _shape(reply):
     """A reply with every number replaced by its type (what we compare for our figures)."""
     if isinstance(reply, dict):

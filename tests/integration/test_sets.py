@@ -22,14 +22,6 @@ def run_unordered(pair, *args):
     assert _canon(got) == _canon(want), f"{args!r}: keystream {got!r} != redis {want!r}"
 
 
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
 def test_sadd_srem_basics(pair):
     pair.run("SADD", "s", "a", "b", "c", "a")
     pair.run("SADD", "s", "a")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 
 import pytest
@@ -10,22 +9,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Pair
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
-def run_script(pair: Pair, script: str) -> None:
-    for line in script.strip().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            pair.run(*shlex.split(line))
+from tests.differential import Pair, run_script
 
 
 def make_list(pair: Pair, key: str) -> None:

@@ -23,14 +23,6 @@ _DEFAULTS = {
 }
 
 
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, keystream_server, redis_server):
-    p = Pair(keystream_server.port, redis_server.port, request.param)
-    p.both("FLUSHALL")
-    yield p
-    p.close()
-
-
 def _restore_defaults(p: Pair) -> None:
     for name, value in _DEFAULTS.items():
         p.both("CONFIG", "SET", name, value)

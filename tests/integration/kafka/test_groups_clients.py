@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, start_keystream, wait_until
 
 GROUP_ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4")
 SESSION_MS = 6000
@@ -40,19 +40,6 @@ def server() -> Iterator[ServerHandle]:
 @pytest.fixture
 def bs(server: ServerHandle) -> str:
     return f"127.0.0.1:{server.kafka_port}"
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 20.0, step: Callable[[], None] | None = None,
-               what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if step is not None:
-            step()
-        if cond():
-            return
-        if step is None:
-            time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def new_name(prefix: str) -> str:

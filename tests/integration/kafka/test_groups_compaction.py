@@ -10,27 +10,18 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from keystream.kafka.groups import records as rec
 from keystream.kafka.groups.client import MiniClient
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, start_keystream, wait_until
 
 ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "1",
         "--offsets.topic.segment.bytes", "16384", "--log.cleaner.backoff.ms", "50",
         "--log.cleaner.delete.retention.ms", "0")
 COORDINATOR_LOAD_IN_PROGRESS = 14
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -158,9 +149,9 @@ def test_offsets_topic_is_compacted_and_reloads(data_dir: str) -> None:
             written = log_end(mc)
             assert written > 3000
             # each record is > 50 bytes: uncompacted, the segments would hold > 150 kB
-            wait_until(lambda: log_bytes(data_dir) < 40_000, what="__consumer_offsets to shrink")
+            wait_until(lambda: log_bytes(data_dir) < 40_000, timeout=30, what="__consumer_offsets to shrink")
             # the delete horizon is 0 ms: the second pass drops the tombstones themselves
-            wait_until(lambda: not gone_keys & set(stored_keys(data_dir)[:-200]),
+            wait_until(lambda: not gone_keys & set(stored_keys(data_dir)[:-200]), timeout=30,
                        what="tombstones of the deleted group to be cleaned away")
             keys = stored_keys(data_dir)
             keep_key = rec.encode_offset_key(keep, topic, 0)

@@ -11,7 +11,7 @@ import struct
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from keystream.kafka.groups import records as rec
 from keystream.kafka.groups.client import MiniClient
 from keystream.kafka.groups.records import java_string_hash
 from keystream.log.manager import LogManager
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, start_keystream, wait_until
 
 REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, INCONSISTENT_GROUP_PROTOCOL = 27, 25, 23
 COORDINATOR_LOAD_IN_PROGRESS = 14
@@ -92,15 +92,6 @@ def state(server: ServerHandle, group: str) -> tuple[str, str, int]:
     with MiniClient("127.0.0.1", server.kafka_port) as c:
         d = c.request(15, 5, groups=(group,), include_authorized_operations=False).groups[0]
         return d.group_state, d.protocol_data, len(d.members)
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _listening(port: int) -> bool:
