@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sortedcontainers import SortedList
 
-from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, SMALL_MAX, ZSet
+from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, SMALL_MAX, ZSet, score_key
 
 # Either form: False builds a compact (listpack) set, True a big (skiplist) one.
 FORMS = st.booleans()
@@ -198,3 +198,18 @@ def test_build_sorts_and_picks_the_form() -> None:
     assert big.encoding(None) == b"skiplist" and members(big) == [b"z", b"a", b"b"]
     many = ZSet.build([(float(i), b"%d" % i) for i in range(SMALL_MAX + 1)], False)
     assert many.big is not None and many.encoding(None) == b"listpack"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=False), st.binary(max_size=3)), max_size=30))
+def test_score_keys_sort_as_score_then_member(pairs) -> None:
+    by_key = sorted(pairs, key=lambda p: score_key(*p))
+    assert [(s or 0.0, m) for s, m in by_key] == sorted((s or 0.0, m) for s, m in pairs)
+    assert score_key(-0.0, b"a") == score_key(0.0, b"a")
+
+
+def test_skiplist_keeps_negative_zero_and_moves_it_as_zero() -> None:
+    z = build({b"a": -0.0, b"b": 0.0, b"c": -1.0}, True)
+    assert members(z) == [b"c", b"a", b"b"] and math.copysign(1.0, z.item(1)[0]) == -1.0
+    assert z.score_range(0.0, False, 0.0, False) == (1, 3) and z.score_range(-0.0, True, 1.0, False)[0] == 3
+    assert z.remove(b"a") and members(z) == [b"c", b"b"]

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import random
 from math import isfinite, isinf, isnan
-from operator import itemgetter
 from typing import Any
 
 from keystream.commands.registry import command, key_spec, keynum_spec
 from keystream.commands.util import parse_int
 from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.hash import share
-from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, LexBound, ZSet, share_score
+from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, LexBound, Skiplist, ZSet, score_key
 from keystream.keyspace.db import TYPE_NAMES
 from keystream.keyspace.glob import compile_matcher
 from keystream.keyspace.scan import CURSORS
@@ -63,7 +62,6 @@ _WS_SET = frozenset(_WS)
 _NONZERO = frozenset(b"123456789abcdefABCDEF")
 _DEC_EDGE = frozenset(b"+-.0123456789")
 _NUM_START = frozenset(b"+-.0123456789")
-_MEMBER = itemgetter(1)
 _ENTRIES = "zset-max-listpack-entries"
 _VALUE = "zset-max-listpack-value"
 
@@ -196,26 +194,23 @@ def _with_scores(items: Any, proto: int) -> list:
     return out
 
 
-def _members_reply(zs: ZSet, items: list[tuple[float, bytes]]) -> Any:
-    """The RESP array of the members of items (the same bytes in RESP2 and RESP3).
+def _keys_reply(big: Skiplist, keys: list[bytes]) -> Raw:
+    """The RESP array of the members of a big set's keys (the same bytes in RESP2 and RESP3).
 
     Big sets keep each member's encoded bulk string once it has been read, so a range
-    reply is a join of cached pieces; small sets return the list.
+    reply is a join of cached pieces.
     """
-    big = zs.big
-    if big is None:
-        return [m for _, m in items]
     bulk = big.bulk
     if bulk is None:
         bulk = big.bulk = {}
     try:
-        body = b"".join(map(bulk.__getitem__, map(_MEMBER, items)))
+        body = b"".join(map(bulk.__getitem__, keys))
     except KeyError:
-        for _, m in items:
-            if m not in bulk:
-                bulk[m] = b"$%d\r\n%s\r\n" % (len(m), m)
-        body = b"".join(map(bulk.__getitem__, map(_MEMBER, items)))
-    return Raw(b"*%d\r\n%s" % (len(items), body))
+        for k in keys:
+            if k not in bulk:
+                bulk[k] = b"$%d\r\n%s\r\n" % (len(k) - 8, k[8:])
+        body = b"".join(map(bulk.__getitem__, keys))
+    return Raw(b"*%d\r\n%s" % (len(keys), body))
 
 
 def _store_zset(client: Any, dst: bytes, items: Any) -> int:
@@ -344,18 +339,19 @@ def zadd_command(client, argv):
                 scores = big.scores
                 cur = scores.get(member)
                 if cur is None:
-                    score = share_score(score)
                     member = share(member)
                     scores[member] = score
-                    big.sl.add((score, member))
+                    big.sl.add(score_key(score, member))
                     db.touch(key)
                     return 1
                 if cur != score:
-                    score = share_score(score)
+                    old = score_key(cur, member)
                     sl = big.sl
-                    sl.remove((cur, member))
-                    sl.add((score, member))
+                    sl.remove(old)
+                    sl.add(score_key(score, member))
                     scores[member] = score
+                    if big.bulk is not None:
+                        big.bulk.pop(old, None)
                     db.touch(key)
                 return 0
             cur = zs.score(member)
@@ -552,6 +548,8 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
         if store is not None:
             return _store_zset(client, store, ())
         return []
+    # A big set's members alone come from its keys, without (score, member) pairs.
+    big = zs.big if store is None and not withscores else None
     llen = len(zs)
     if rangetype == _RANK:
         if start < 0:
@@ -560,37 +558,40 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
             end += llen
         start = max(start, 0)
         if start > end or start >= llen:
-            items: Any = []
+            first = last = 0
         else:
             if end >= llen:
                 end = llen - 1
-            if reverse:
-                items = zs.items(llen - 1 - end, llen - start)
-                items.reverse()
-            else:
-                items = zs.items(start, end + 1)
+            first, last = (llen - 1 - end, llen - start) if reverse else (start, end + 1)
     elif rangetype == _SCORE and offset == 0 and limit < 0:  # no LIMIT: no ranks needed
-        items = zs.score_items(*srange)
+        items = zs.score_items(*srange) if big is None else zs.score_keys(*srange)
         if reverse:
             items.reverse()
+        first = last = -1
     else:
         lo, hi = zs.score_range(*srange) if rangetype == _SCORE else zs.lex_range(*lrange)
         if offset < 0 or lo >= hi:
-            items = []
+            first = last = 0
         elif reverse:
-            top = hi - offset
-            bottom = lo if limit < 0 else max(lo, top - limit)
-            items = zs.items(bottom, top) if top > bottom else []
-            items.reverse()
+            last = hi - offset
+            first = lo if limit < 0 else max(lo, last - limit)
         else:
             first = lo + offset
             last = hi if limit < 0 else min(hi, first + limit)
-            items = zs.items(first, last) if last > first else []
+    if first >= 0:
+        if last <= first:
+            items = []
+        else:
+            items = zs.items(first, last) if big is None else big.sl[first:last]
+            if reverse:
+                items.reverse()
+    if big is not None:
+        return _keys_reply(big, items)
     if store is not None:
         return _store_zset(client, store, items)
     if withscores:
         return _with_scores(items, client.proto)
-    return _members_reply(zs, items)
+    return [m for _, m in items]
 
 
 _RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}

@@ -12,8 +12,8 @@ What is counted, per type:
 - set: the set table plus the member objects.
 - list: the deque blocks plus the stored (RESP-encoded) element objects.
 - sorted set, compact form: the one bytes object that packs it.
-  Big form: the member -> score dict, the score floats, and the sorted list's
-  (score, member) tuples and the pointers to them; plus the cached reply bulks when the
+  Big form: the member -> score dict, the score floats, and the sorted list's keys
+  (score bytes + member) and the pointers to them; plus the cached reply bulks when the
   commands keep them.
 - any other value: `sys.getsizeof` of the object itself.
 
@@ -44,9 +44,10 @@ _POINTER = 8
 # A CPython dict entry (hash, key and value pointers) and its index slot, in a table that
 # is resized once two thirds full: what one more key costs the database's dict.
 _DICT_ENTRY = (3 * _POINTER + _POINTER) * 3 // 2
-# One (score, member) entry of a sorted set's SortedList: the 2-tuple, its float (the
-# member object itself is counted once, as the dict key) and the sublist's pointer to it.
-_ZSET_NODE = _getsizeof((0.0, b"")) + _getsizeof(0.0) + _POINTER
+# What a big sorted set's element costs beside its member object (counted as the dict key):
+# its score float, and its SortedList key (the member's bytes again plus 8 bytes of
+# score, counted with the member's size) and the sublist's pointer to it.
+_ZSET_NODE = _getsizeof(0.0) + 8 + _POINTER
 # The SortedList object and its bookkeeping lists (_lists, _maxes, _index), when empty.
 _SORTED_LIST = 4 * _getsizeof([]) + 64
 
@@ -105,7 +106,7 @@ def _zset_size(z: ZSet, samples: int) -> int:
         return _getsizeof(z) + _getsizeof(lp)
     big = z.big
     size = (_getsizeof(z) + _getsizeof(big) + _getsizeof(big.scores) + _SORTED_LIST
-            + _scaled(_sizes(big.scores, samples), n) + n * _ZSET_NODE)
+            + 2 * _scaled(_sizes(big.scores, samples), n) + n * _ZSET_NODE)
     bulk = big.bulk
     if bulk:
         size += _getsizeof(bulk) + _scaled(_sizes(bulk.values(), samples), len(bulk))
