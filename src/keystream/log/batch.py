@@ -25,6 +25,7 @@ import struct
 import zlib
 from typing import NamedTuple
 
+import cramjam
 from crc32c import crc32c
 
 from keystream.log.errors import CorruptRecordError, InvalidRecordError, RecordTooLargeError
@@ -34,9 +35,11 @@ __all__ = [
     "HEADER_SIZE",
     "LOG_OVERHEAD",
     "TIMESTAMP_TYPE_BIT",
+    "XERIAL_MAGIC",
     "BatchInfo",
     "batch_header",
     "build_batch",
+    "decompress_records",
     "encode_varint",
     "patch_log_append_time",
     "read_records",
@@ -181,23 +184,47 @@ def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int) -> by
 
 # -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
 
+XERIAL_MAGIC = b"\x82SNAPPY\x00"  # the framing Java clients use for snappy
+
+
+def decompress_records(codec: int, body: bytes | memoryview) -> bytes | None:
+    """The records part of a batch compressed with codec (1 gzip, 2 snappy in raw or xerial
+    framing, 3 lz4, 4 zstd); None if they cannot be inflated (gzip output is capped)."""
+    try:
+        if codec == 1:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = inflater.decompress(body, _MAX_INFLATED)
+            return None if inflater.unconsumed_tail else data
+        if codec == 2:
+            if bytes(body[:8]) == XERIAL_MAGIC:
+                out = []
+                pos, end = 16, len(body)
+                while pos < end:
+                    n = int.from_bytes(body[pos:pos + 4], "big")
+                    out.append(bytes(cramjam.snappy.decompress_raw(body[pos + 4:pos + 4 + n])))
+                    pos += 4 + n
+                return b"".join(out)
+            return bytes(cramjam.snappy.decompress_raw(body))
+        if codec == 3:
+            return bytes(cramjam.lz4.decompress(body))
+        if codec == 4:
+            return bytes(cramjam.zstd.decompress(body))
+    except (zlib.error, cramjam.DecompressionError, ValueError, OSError):
+        return None
+    return None
+
+
 def _records_bytes(batch: memoryview) -> bytes | memoryview | None:
     codec = _I16.unpack_from(batch, 21)[0] & COMPRESSION_MASK
     body = batch[HEADER_SIZE:]
-    if codec == 0:
-        return body
-    if codec == 1:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        data = inflater.decompress(body, _MAX_INFLATED)
-        return None if inflater.unconsumed_tail else data     # refuse a decompression bomb
-    return None   # snappy, lz4, zstd: no codec library in the broker
+    return body if codec == 0 else decompress_records(codec, body)
 
 
 def read_records(batch: memoryview) -> list[tuple[int, int]] | None:
     """(absolute offset, timestamp) of each record of one stored batch; None if not decodable.
 
-    None for codecs we carry no library for and for records that do not parse (the CRC only
-    proves the producer sent these bytes). For a LogAppendTime batch every record carries the
+    None for records that cannot be inflated or do not parse (the CRC only proves the
+    producer sent these bytes). For a LogAppendTime batch every record carries the
     batch's max timestamp, as in Kafka.
     """
     (base, _len, _epoch, _magic, _crc, attrs, _last, first_ts, max_ts, *_rest, count) = \

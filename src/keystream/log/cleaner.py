@@ -62,6 +62,8 @@ import cramjam
 from crc32c import crc32c
 
 from keystream.log.batch import (
+    XERIAL_MAGIC,
+    decompress_records,
     COMPRESSION_MASK,
     CONTROL_BIT,
     HEADER_SIZE,
@@ -89,48 +91,20 @@ _HEADER = struct.Struct(">qiibIhiqqqhii")
 _AFTER_CRC = struct.Struct(">hiqqqhii")
 _CHUNK = 1024 * 1024
 _WRITE_BUFFER = 1024 * 1024
-_MAX_INFLATED = 64 * 1024 * 1024
 _MAP_ENTRY_COST = 128          # bytes of the dedupe buffer one map entry counts for
 _REL_OFFSET_MAX = 2**31 - 1
-_XERIAL_MAGIC = b"\x82SNAPPY\x00"
-_XERIAL_HEADER = _XERIAL_MAGIC + struct.pack(">ii", 1, 1)
+_XERIAL_HEADER = XERIAL_MAGIC + struct.pack(">ii", 1, 1)
 _XERIAL_BLOCK = 32 * 1024
 
 
 # -- compression ---------------------------------------------------------------------------------
-
-def _decompress(codec: int, body: bytes | memoryview) -> bytes | None:
-    """The records of a compressed batch, None if they cannot be inflated."""
-    try:
-        if codec == 1:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            data = inflater.decompress(body, _MAX_INFLATED)
-            return None if inflater.unconsumed_tail else data
-        if codec == 2:
-            if bytes(body[:8]) == _XERIAL_MAGIC:
-                out = []
-                pos, end = 16, len(body)
-                while pos < end:
-                    n = int.from_bytes(body[pos:pos + 4], "big")
-                    out.append(bytes(cramjam.snappy.decompress_raw(body[pos + 4:pos + 4 + n])))
-                    pos += 4 + n
-                return b"".join(out)
-            return bytes(cramjam.snappy.decompress_raw(body))
-        if codec == 3:
-            return bytes(cramjam.lz4.decompress(body))
-        if codec == 4:
-            return bytes(cramjam.zstd.decompress(body))
-    except (zlib.error, cramjam.DecompressionError, ValueError, OSError):
-        return None
-    return None
-
 
 def _compress(codec: int, data: bytes, original: bytes | memoryview) -> bytes:
     """data compressed with codec, in the same framing as the producer's original body."""
     if codec == 1:
         return zlib.compress(data, 6, 16 + zlib.MAX_WBITS)
     if codec == 2:
-        if bytes(original[:8]) != _XERIAL_MAGIC:
+        if bytes(original[:8]) != XERIAL_MAGIC:
             return bytes(cramjam.snappy.compress_raw(data))
         parts = [_XERIAL_HEADER]
         for i in range(0, len(data), _XERIAL_BLOCK):
@@ -205,7 +179,7 @@ def _batch_records(batch: bytes, codec: int, count: int) -> tuple[bytes, int, li
     try:
         if codec == 0:
             return batch, HEADER_SIZE, _parse_records(batch, HEADER_SIZE, count)
-        data = _decompress(codec, memoryview(batch)[HEADER_SIZE:])
+        data = decompress_records(codec, memoryview(batch)[HEADER_SIZE:])
         if data is None:
             return None
         return data, 0, _parse_records(data, 0, count)

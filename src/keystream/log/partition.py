@@ -9,9 +9,8 @@ Kafka behaviours kept: segment roll by segment.bytes / segment.ms (timestamps of
 batch and of the incoming one, as Kafka measures) / relative offsets overflowing 32 bits;
 retention by time, size and log start offset deletes whole segments from the oldest, rolling
 first when the active segment itself is due; ListOffsets by timestamp returns the first
-record at or after the time (records are decoded for uncompressed and gzip batches; for
-snappy, lz4 and zstd batches the batch's first offset is returned, as we carry no codec for
-them); MAX_TIMESTAMP likewise.
+record at or after the time (records are decoded, compressed batches inflated with their
+codec); MAX_TIMESTAMP likewise.
 
 As Kafka's UnifiedLog.append: the records of one request are refused as a whole when they are
 larger than segment.bytes (RecordListTooLargeError: RECORD_LIST_TOO_LARGE, with Kafka's text),

@@ -126,6 +126,18 @@ def test_offset_for_timestamp_and_max(manager):
         m2.close()
 
 
+@pytest.mark.parametrize("codec", [1, 2, 3, 4], ids=["gzip", "snappy", "lz4", "zstd"])
+def test_offset_for_timestamp_inside_compressed_batches(manager, codec):
+    manager.create_topic("t", 1, {})
+    p = manager.partition("t", 0)
+    for i in range(3):     # offsets 3i..3i+2 with timestamps 100i, 100i+10, 100i+20
+        p.append(make_batch([b"a", b"b", b"c"], timestamps=[100 * i, 100 * i + 10, 100 * i + 20],
+                            codec=codec), 0)
+    assert p.offset_for_timestamp(111) == (5, 120)   # a record inside the second batch
+    assert p.offset_for_timestamp(201) == (7, 210)
+    assert p.max_timestamp() == (8, 220)
+
+
 def test_roll_by_size_and_index_lookups(manager):
     manager.create_topic("t", 1, {"segment.bytes": "2000", "index.interval.bytes": "150"})
     p = manager.partition("t", 0)
