@@ -548,8 +548,9 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
         if store is not None:
             return _store_zset(client, store, ())
         return []
-    # A big set's members alone come from its keys, without (score, member) pairs.
-    big = zs.big if store is None and not withscores else None
+    # Members alone come without (score, member) pairs: a big set's from its keys.
+    members_only = store is None and not withscores
+    big = zs.big
     llen = len(zs)
     if rangetype == _RANK:
         if start < 0:
@@ -563,8 +564,8 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
             if end >= llen:
                 end = llen - 1
             first, last = (llen - 1 - end, llen - start) if reverse else (start, end + 1)
-    elif rangetype == _SCORE and offset == 0 and limit < 0:  # no LIMIT: no ranks needed
-        items = zs.score_items(*srange) if big is None else zs.score_keys(*srange)
+    elif rangetype == _SCORE and offset == 0 and limit < 0 and big is not None:  # no ranks needed
+        items = zs.score_keys(*srange) if members_only else zs.score_items(*srange)
         if reverse:
             items.reverse()
         first = last = -1
@@ -581,17 +582,17 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     if first >= 0:
         if last <= first:
             items = []
+        elif not members_only:
+            items = zs.items(first, last)
         else:
-            items = zs.items(first, last) if big is None else big.sl[first:last]
-            if reverse:
-                items.reverse()
-    if big is not None:
-        return _keys_reply(big, items)
+            items = zs.members(first, last) if big is None else big.sl[first:last]
+        if reverse:
+            items.reverse()
+    if members_only:
+        return items if big is None else _keys_reply(big, items)
     if store is not None:
         return _store_zset(client, store, items)
-    if withscores:
-        return _with_scores(items, client.proto)
-    return [m for _, m in items]
+    return _with_scores(items, client.proto)
 
 
 _RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}
