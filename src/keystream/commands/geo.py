@@ -20,7 +20,7 @@ from typing import Any
 
 from keystream.commands.registry import command, key_spec, keyword_spec
 from keystream.commands.util import parse_int
-from keystream.commands.zsets import parse_score, zadd_generic
+from keystream.commands.zsets import parse_score, store_zset, zadd_generic
 from keystream.keyspace.datatypes import geohash as gh
 from keystream.keyspace.datatypes.zset import ZSet
 from keystream.resp.errors import (
@@ -43,8 +43,6 @@ from keystream.resp.errors import (
 from keystream.resp.writer import NULL_ARRAY, Raw
 
 _UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
-_ENTRIES = "zset-max-listpack-entries"
-_VALUE = "zset-max-listpack-value"
 
 
 
@@ -445,7 +443,7 @@ def _georadius_generic(client: Any, argv: list[bytes], src_idx: int, flags: int)
     conv = shape.conversion
     if store is not None:
         items = sorted(((d / conv) if storedist else score, member) for d, score, _, _, member in found)
-        return _store(client, store, items)
+        return store_zset(client, store, items)
     proto = client.proto
     options = withdist or withhash or withcoord
     out: list = []
@@ -462,18 +460,6 @@ def _georadius_generic(client: Any, argv: list[bytes], src_idx: int, flags: int)
             entry.append([_coord_reply(lon, proto), _coord_reply(lat, proto)])
         out.append(entry)
     return out
-
-
-def _store(client: Any, dst: bytes, items: list[tuple[float, bytes]]) -> int:
-    db = client.db
-    if not items:
-        db.delete(dst)
-        return 0
-    cfg = client.server.config.values
-    skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
-    zs = ZSet.build(items, skiplist)
-    db.set(dst, zs)
-    return len(zs)
 
 
 _GEO = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}

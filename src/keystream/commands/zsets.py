@@ -213,7 +213,7 @@ def _keys_reply(big: Skiplist, keys: list[bytes]) -> Raw:
     return Raw(b"*%d\r\n%s" % (len(keys), body))
 
 
-def _store_zset(client: Any, dst: bytes, items: Any) -> int:
+def store_zset(client: Any, dst: bytes, items: Any) -> int:
     """Store [(score, member)...] at dst as a new sorted set (deleting dst if empty)."""
     db = client.db
     if not items:
@@ -546,7 +546,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     zs = client.db.get_typed(argv[src_idx], ZSet)
     if zs is None:
         if store is not None:
-            return _store_zset(client, store, ())
+            return store_zset(client, store, ())
         return []
     # Members alone come without (score, member) pairs: a big set's from its keys.
     members_only = store is None and not withscores
@@ -591,7 +591,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     if members_only:
         return items if big is None else _keys_reply(big, items)
     if store is not None:
-        return _store_zset(client, store, items)
+        return store_zset(client, store, items)
     return _with_scores(items, client.proto)
 
 
@@ -1086,7 +1086,7 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
                 result[member] = s
     items = sorted((s, m) for m, s in result.items())
     if dst is not None:
-        return _store_zset(client, dst, items)
+        return store_zset(client, dst, items)
     if withscores:
         return _with_scores(items, client.proto)
     return [m for _, m in items]
