@@ -17,15 +17,17 @@ import signal
 import socket
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from keystream import REDIS_VERSION, __version__
 from keystream.commands import executor
 from keystream.commands.registry import load_all
-from keystream.config import Config
+from keystream.config import Config, parse_memory
 from keystream.keyspace import blocking
 from keystream.keyspace.db import Database
 from keystream.resp.connection import Client, RespProtocol
+from keystream.resp.writer import Status
 
 log = logging.getLogger("keystream")
 
@@ -110,8 +112,6 @@ class Server:
         for i in range(0, len(spec) - 3, 4):
             if spec[i] == cls:
                 try:
-                    from keystream.config import parse_memory
-
                     return parse_memory(spec[i + 1])
                 except ValueError:
                     return 0
@@ -152,8 +152,6 @@ class Server:
         parts = " ".join('"' + _repr_arg(a) + '"' for a in argv)
         addr = "lua" if client.conn is None else client.addr
         line = f"{t:.6f} [{client.db_index} {addr}] {parts}".encode()
-        from keystream.resp.writer import Status
-
         for m in list(self.monitors):
             m.send(Status(line))
 
@@ -262,7 +260,7 @@ def _repr_arg(a: bytes) -> str:
         elif 32 <= b < 127:
             out.append(chr(b))
         else:
-            out.append("\\x%02x" % b)
+            out.append(f"\\x{b:02x}")
     return "".join(out)
 
 

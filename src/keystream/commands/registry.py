@@ -20,14 +20,24 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from keystream.commands.syntax import parse_args
-from keystream.resp.errors import CommandError
 
-__all__ = ["Command", "KeySpec", "command", "key_spec", "keyword_spec", "keynum_spec", "unknown_spec",
-           "COMMANDS", "lookup", "load_all", "Handler"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "Handler",
+    "KeySpec",
+    "command",
+    "key_spec",
+    "keynum_spec",
+    "keyword_spec",
+    "load_all",
+    "unknown_spec",
+]
 
 Handler = Callable[..., Any]
 
@@ -96,8 +106,8 @@ class Command:
     get_keys: Callable[[list[bytes]], list[int]] | None = None
     # For key specs flagged variable_flags: argv -> the flags this invocation's key gets.
     key_flags: Callable[[list[bytes]], tuple[str, ...]] | None = None
-    container: "Command | None" = None
-    subcommands: dict[bytes, "Command"] = field(default_factory=dict)
+    container: Command | None = None
+    subcommands: dict[bytes, Command] = field(default_factory=dict)
     # Per-command statistics (INFO commandstats).
     calls: int = 0
     usec: float = 0.0
@@ -215,24 +225,6 @@ def container(name: str, group: str, summary: str = "", since: str = "1.0.0", ac
     cmd.summary = summary
     cmd.since = since
     cmd.acl_categories = tuple(c for c in acl.split() if c)
-
-
-def lookup(argv: list[bytes]) -> Command:
-    """The Command for argv (resolving subcommands), or raise the error Redis gives."""
-    name = argv[0].lower()
-    cmd = COMMANDS.get(name)
-    if cmd is None:
-        from keystream.resp.errors import unknown_command
-
-        raise CommandError(unknown_command(argv[0], argv[1:]))
-    if cmd.subcommands and len(argv) >= 2:
-        sub = cmd.subcommands.get(argv[1].lower())
-        if sub is None:
-            from keystream.resp.errors import unknown_subcommand
-
-            raise CommandError(unknown_subcommand(argv[1], cmd.name))
-        return sub
-    return cmd
 
 
 _FLAG_CATEGORIES = {
