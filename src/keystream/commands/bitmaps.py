@@ -36,7 +36,7 @@ def _bit_offset(client, arg: bytes, bits: int = 0) -> int:
     offset = parse_int(arg[1:] if usehash else arg, BIT_OFFSET)
     if usehash:
         offset *= bits
-    if offset < 0 or (offset >> 3) >= client.server.config["proto-max-bulk-len"]:
+    if offset < 0 or (offset >> 3) >= client.engine.config["proto-max-bulk-len"]:
         raise CommandError(BIT_OFFSET)
     return offset
 
@@ -83,10 +83,10 @@ def setbit_command(client, argv):
         if was == on:
             return was
         byteval = byteval | mask if on else byteval & ~mask
-        db.set(key, b"".join((old[:byte], bytes((byteval,)), old[byte + 1:])), keep_ttl=True)
+        db.set(key, b"".join((old[:byte], bytes((byteval,)), old[byte + 1:])), keep_ttl=True, kind="setbit")
         return was
     grown = old + bytes(byte - len(old)) + (bytes((mask,)) if on else b"\0")
-    db.set(key, grown, keep_ttl=True)
+    db.set(key, grown, keep_ttl=True, kind="setbit")
     return 0
 
 
@@ -391,7 +391,7 @@ def _bitfield(client, argv: list[bytes], readonly_cmd: bool) -> list:
         if grown or old != new:
             changes += 1
     if changes or grown:
-        db.set(key, bytes(buf), keep_ttl=True)
+        db.set(key, bytes(buf), keep_ttl=True, kind="setbit")
     return out
 
 

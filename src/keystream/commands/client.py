@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from keystream.commands import blocking
 from keystream.commands.connection import validate_client_name
 from keystream.commands.executor import pause_clients, unpause_clients
 from keystream.commands.registry import command, container
 from keystream.commands.util import parse_int
-from keystream.keyspace import blocking
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status, Verbatim
@@ -52,7 +52,7 @@ def _parse_type(arg: bytes) -> str:
 
 def _flags(c: Any) -> str:
     f = ""
-    if c in c.server.monitors:
+    if c in c.engine.monitors:
         f += "O"
     if c.subscribed:
         f += "P"
@@ -82,7 +82,7 @@ def _resp_len(argv: list[bytes]) -> int:
 
 def _resize_query_buffer(c: Any, now: float) -> None:
     """Redis's clientsCronResizeQueryBuffer, applied lazily once per cron period."""
-    period = 1.0 / max(1, c.server.config["hz"])
+    period = 1.0 / max(1, c.engine.config["hz"])
     last = getattr(c, "qbuf_checked", 0.0)
     if now - last < period:
         return
@@ -169,7 +169,7 @@ def client_getname_command(client, argv):
          ))
 def client_list_command(client, argv):
     """CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]"""
-    clients = list(client.server.clients.values())
+    clients = list(client.engine.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
         kind = _parse_type(argv[3])
         clients = [c for c in clients if _client_type(c) == kind]
@@ -180,7 +180,7 @@ def client_list_command(client, argv):
                 ids.append(parse_int(a))
             except CommandError:
                 raise CommandError("ERR Invalid client ID") from None
-        by_id = client.server.clients
+        by_id = client.engine.clients
         clients = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
     elif len(argv) != 2:
         raise CommandError(errors.SYNTAX)
@@ -222,10 +222,10 @@ def client_kill_command(client, argv):
     | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no]> [<[ID client-id] | [TYPE
     <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR
     ip:port] | [SKIPME yes/no]> ...]>"""
-    server = client.server
+    engine = client.engine
     if len(argv) == 3:
         addr = argv[2].decode("utf-8", "replace")
-        for c in list(server.clients.values()):
+        for c in list(engine.clients.values()):
             if c.addr == addr:
                 _kill(c, client)
                 return OK
@@ -268,7 +268,7 @@ def client_kill_command(client, argv):
         else:
             raise CommandError(errors.SYNTAX)
     killed = 0
-    for c in list(server.clients.values()):
+    for c in list(engine.clients.values()):
         if want_id is not None and c.id != want_id:
             continue
         if kind is not None and _client_type(c) != kind:
@@ -307,7 +307,7 @@ def client_pause_command(client, argv):
             raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
     elif len(argv) > 4:
         raise CommandError(_subcommand_syntax("pause"))
-    pause_clients(client.server, time.time_ns() // 1_000_000 + timeout, all_commands)
+    pause_clients(client.engine, time.time_ns() // 1_000_000 + timeout, all_commands)
     return OK
 
 
@@ -316,7 +316,7 @@ def client_pause_command(client, argv):
          complexity="O(N) Where N is the number of paused clients")
 def client_unpause_command(client, argv):
     """CLIENT UNPAUSE"""
-    unpause_clients(client.server)
+    unpause_clients(client.engine)
     return OK
 
 
@@ -372,7 +372,7 @@ def client_unblock_command(client, argv):
             raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     elif len(argv) > 4:
         raise CommandError(_subcommand_syntax("unblock"))
-    target = client.server.clients.get(target_id)
+    target = client.engine.clients.get(target_id)
     if target is None or target.blocked is None:
         return 0
     return 1 if blocking.unblock_client(target, error) else 0

@@ -8,7 +8,7 @@ marked Redis-visible in `keystream.config.SETTINGS` are seen here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import COMMANDS, command, container
 from keystream.commands.util import parse_int
@@ -16,6 +16,9 @@ from keystream.config import ConfigError, Setting, parse_memory
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status
+
+if TYPE_CHECKING:
+    from keystream.engine import Engine
 
 container("config", "server", "Reading and changing settings", "2.0.0")
 
@@ -27,7 +30,7 @@ container("config", "server", "Reading and changing settings", "2.0.0")
          args="parameter=(parameter)...")
 def config_get_command(client, argv):
     """CONFIG GET parameter [parameter ...]"""
-    config = client.server.config
+    config = client.engine.config
     out: dict[bytes, bytes] = {}
     for pattern in argv[2:]:
         for name, text in config.get_matching(pattern.decode("utf-8", "replace")):
@@ -101,7 +104,7 @@ def config_set_command(client, argv):
     """CONFIG SET parameter value [parameter value ...]"""
     if len(argv) % 2 != 0:
         raise CommandError(errors.SYNTAX)
-    config = client.server.config
+    config = client.engine.config
     changes: list[tuple[Setting, str, str]] = []
     seen: set[str] = set()
     for i in range(2, len(argv), 2):
@@ -134,12 +137,9 @@ def config_set_command(client, argv):
     return OK
 
 
-def reset_stats(server: Any) -> None:
+def reset_stats(engine: Engine) -> None:
     """What CONFIG RESETSTAT clears: counters, command and error statistics."""
-    for attr, value in list(vars(server).items()):
-        if attr.startswith("stat_") and isinstance(value, (int, float)):
-            setattr(server, attr, type(value)(0))
-    server.error_stats.clear()
+    engine.reset_stats()
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
             c.calls = 0
@@ -152,7 +152,7 @@ def reset_stats(server: Any) -> None:
          "INFO reports", since="2.0.0")
 def config_resetstat_command(client, argv):
     """CONFIG RESETSTAT"""
-    reset_stats(client.server)
+    reset_stats(client.engine)
     return OK
 
 
@@ -161,7 +161,7 @@ def config_resetstat_command(client, argv):
 def config_rewrite_command(client, argv):
     """CONFIG REWRITE"""
     try:
-        client.server.config.rewrite()
+        client.engine.config.rewrite()
     except ConfigError as e:
         raise CommandError(f"ERR {e}") from None
     except OSError as e:

@@ -21,7 +21,7 @@ from keystream.resp.writer import OK, PONG, Status
 RESET = Status(b"RESET")
 
 
-@command("ping", -1, "fast", acl="connection", group="connection",
+@command("ping", -1, "fast while_subscribed", acl="connection", group="connection",
          summary="Check that the server answers", since="1.0.0", tips=("request_policy:all_shards",
                                                                     "response_policy:all_succeeded"),
          args="[message]")
@@ -43,7 +43,7 @@ def echo_command(client, argv):
     return argv[1]
 
 
-@command("quit", -1, "allow_busy noscript loading stale fast no_auth", acl="connection",
+@command("quit", -1, "allow_busy noscript loading stale fast no_auth runs_in_multi while_subscribed", acl="connection",
          group="connection", summary="Close the connection after replying")
 def quit_command(client, argv):
     """QUIT"""
@@ -60,7 +60,7 @@ def select_command(client, argv):
         index = parse_int(argv[1])
     except CommandError:
         raise CommandError(errors.NOT_INTEGER) from None
-    if not 0 <= index < len(client.server.dbs):
+    if not 0 <= index < len(client.engine.dbs):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     client.select(index)
     return OK
@@ -70,14 +70,14 @@ def check_password(client: Any, username: bytes, password: bytes) -> bool:
     """True if (username, password) names the default user with its password."""
     if username != b"default":
         return False
-    required = client.server.config["requirepass"]
+    required = client.engine.config["requirepass"]
     if not required:
         return True
     return hmac.compare_digest(password, required.encode())
 
 
 def _auth_failed(client: Any) -> CommandError:
-    client.server.stat_auth_failures = getattr(client.server, "stat_auth_failures", 0) + 1
+    client.engine.stats.auth_failures += 1
     return CommandError(errors.WRONGPASS)
 
 
@@ -91,7 +91,7 @@ def auth_command(client, argv):
     if len(argv) > 3:
         raise CommandError(errors.SYNTAX)
     if len(argv) == 2:
-        if not client.server.config["requirepass"]:
+        if not client.engine.config["requirepass"]:
             raise CommandError(
                 "ERR AUTH <password> called without any password configured for the default "
                 "user. Are you sure your configuration is correct?")
@@ -181,17 +181,17 @@ def hello_command(client, argv):
     return hello_reply(client)
 
 
-@command("reset", 1, "noscript loading stale fast no_auth allow_busy", acl="connection",
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy runs_in_multi while_subscribed", acl="connection",
          group="connection", summary="Reset the connection to its initial state", since="6.2.0")
 def reset_command(client, argv):
     """RESET"""
-    server = client.server
+    engine = client.engine
     client.multi = None
     client.multi_error = False
     unwatch_all(client)
-    if client in server.monitors:
-        server.monitors.remove(client)
-    for hook in server.client_reset_hooks:
+    if client in engine.monitors:
+        engine.monitors.remove(client)
+    for hook in engine.client_reset_hooks:
         hook(client)
     client.channels.clear()
     client.patterns.clear()
@@ -203,6 +203,6 @@ def reset_command(client, argv):
     client.no_evict = False
     client.no_touch = False
     client.user = b"default"
-    client.authenticated = not server.config["requirepass"]
+    client.authenticated = not engine.config["requirepass"]
     client.flags.discard("monitor")
     return RESET

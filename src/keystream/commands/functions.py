@@ -28,8 +28,6 @@ def function_flush_command(client, argv):
     elif len(argv) > 3:
         raise CommandError("ERR unknown subcommand or wrong number of arguments for 'flush'. "
                            "Try FUNCTION HELP.")
-    libraries = client.server.__dict__.get("function_libraries")
-    if libraries:
-        libraries.clear()
-    client.server.dirty += 1
+    client.engine.function_libraries.clear()
+    client.engine.dirty += 1
     return OK

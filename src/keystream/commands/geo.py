@@ -147,9 +147,9 @@ def geoadd_command(client, argv):
         bits = gh.encode(lon, lat, gh.STEP_MAX) or 0
         zargv.append(b"%d" % gh.align52(bits, gh.STEP_MAX))
         zargv.append(argv[j + 2])
-    dirty = client.server.dirty
+    dirty = client.engine.dirty
     reply = zadd_generic(client, zargv, 0)
-    if client.server.dirty != dirty:  # as ZADD: nothing changed, nothing propagated
+    if client.engine.dirty != dirty:  # as ZADD: nothing changed, nothing propagated
         client.propagate(zargv)
     return reply
 
@@ -443,7 +443,7 @@ def _georadius_generic(client: Any, argv: list[bytes], src_idx: int, flags: int)
     conv = shape.conversion
     if store is not None:
         items = sorted(((d / conv) if storedist else score, member) for d, score, _, _, member in found)
-        return store_zset(client, store, items)
+        return store_zset(client, store, items, "geosearchstore" if search else "georadiusstore")
     proto = client.proto
     options = withdist or withhash or withcoord
     out: list = []

@@ -50,12 +50,13 @@ def _read(client, key: bytes) -> Hash | None:
     return h
 
 
-def _store(client, key: bytes, new: Hash | None) -> None:
-    """Record a change: store a hash created by this command, or touch the existing one."""
+def _store(client, key: bytes, new: Hash | None, kind: str) -> None:
+    """Record a change (write event kind): store a hash created by this command, or touch
+    the existing one."""
     if new is not None:
-        client.db.set(key, new)
+        client.db.set(key, new, kind=kind)
     else:
-        client.db.touch(key)
+        client.db.touch(key, kind)
 
 
 _RO_ACCESS = (key_spec(1, "RO", "access"),)
@@ -89,11 +90,11 @@ def hset_command(client, argv):
     created = field not in h
     h[share(field)] = share(value)
     if not h.big:
-        values = client.server.config.values
+        values = client.engine.config.values
         limit = values["hash-max-listpack-value"]
         if len(field) > limit or len(value) > limit or len(h) > values["hash-max-listpack-entries"]:
             h.big = True
-    db.touch(key)
+    db.touch(key, "hset")
     return 1 if created else 0
 
 
@@ -128,13 +129,13 @@ def _hset_many(client, argv: list[bytes]) -> int:
         h[share(argv[i])] = share(argv[i + 1])
     created = len(h) - before
     if not h.big:
-        values = client.server.config.values
+        values = client.engine.config.values
         h.note_lengths(argv[2:], values["hash-max-listpack-value"])
         h.note_size(values["hash-max-listpack-entries"])
     if new is not None:
-        db.set(key, new)
+        db.set(key, new, kind="hset")
     else:
-        db.touch(key)
+        db.touch(key, "hset")
     return created
 
 
@@ -151,10 +152,10 @@ def hsetnx_command(client, argv):
     new = Hash() if h is None else None
     target = h if h is not None else new
     target[share(field)] = share(value)
-    values = client.server.config.values
+    values = client.engine.config.values
     target.note_lengths((field, value), values["hash-max-listpack-value"])
     target.note_size(values["hash-max-listpack-entries"])
-    _store(client, key, new)
+    _store(client, key, new, "hset")
     return 1
 
 
@@ -205,7 +206,7 @@ def hdel_command(client, argv):
             if not h:
                 break
     if deleted:
-        touch_or_delete(client.db, key, h)
+        touch_or_delete(client.db, key, h, "hdel")
     return deleted
 
 
@@ -284,12 +285,13 @@ def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
     return h, None
 
 
-def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes) -> None:
+def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes,
+                kind: str) -> None:
     h[share(field)] = share(value)
-    values = client.server.config.values
+    values = client.engine.config.values
     h.note_lengths((field, value), values["hash-max-listpack-value"])
     h.note_size(values["hash-max-listpack-entries"])
-    _store(client, key, new)
+    _store(client, key, new, kind)
 
 
 @command("hincrby", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
@@ -309,7 +311,7 @@ def hincrby_command(client, argv):
     result = value + incr
     if result > _LLONG_MAX or result < _LLONG_MIN:
         raise CommandError(errors.OVERFLOW)
-    _set_result(client, key, h, new, field, b"%d" % result)
+    _set_result(client, key, h, new, field, b"%d" % result, "hincrby")
     return result
 
 
@@ -337,7 +339,7 @@ def hincrbyfloat_command(client, argv):
     if result is None:
         raise CommandError(errors.NAN_OR_INF)
     text = format_long_double_human(result)
-    _set_result(client, key, h, new, field, text)
+    _set_result(client, key, h, new, field, text, "hincrbyfloat")
     # Replicate as HSET of the result so float formatting cannot make replicas differ.
     client.propagate([b"HSET", key, field, text])
     return text

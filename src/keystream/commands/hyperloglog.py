@@ -41,11 +41,11 @@ def pfadd_command(client, argv):
     db = client.db
     key = argv[1]
     value = _hll_or_none(db, key)
-    changed, out = hll.add(value, argv[2:], client.server.config["hll-sparse-max-bytes"])
+    changed, out = hll.add(value, argv[2:], client.engine.config["hll-sparse-max-bytes"])
     if changed < 0:
         raise CommandError(_CORRUPT)
     if changed:
-        db.set(key, out, keep_ttl=True)
+        db.set(key, out, keep_ttl=True, kind="pfadd")
         db.mark_raw(key)
         return 1
     if value is not None:
@@ -87,7 +87,7 @@ def pfcount_command(client, argv):
     # The cached cardinality is part of the value: store it (and so propagate the change).
     buf = bytearray(value)
     hll.set_cached_card(buf, card)
-    db.set(key, bytes(buf), keep_ttl=True)
+    db.update_cache(key, bytes(buf))
     db.mark_raw(key)
     client.propagate(argv)  # a read command, so it must ask: Redis propagates this PFCOUNT
     return card
@@ -124,8 +124,8 @@ def pfmerge_command(client, argv):
         # The destination was one of the inputs: its registers are exactly the maxima.
         hll.set_dense_registers(buf, maxregs)
     else:
-        buf = hll.set_registers(buf, maxregs, client.server.config["hll-sparse-max-bytes"])
+        buf = hll.set_registers(buf, maxregs, client.engine.config["hll-sparse-max-bytes"])
     hll.invalidate_cache(buf)
-    db.set(dest, bytes(buf), keep_ttl=current is not None)
+    db.set(dest, bytes(buf), keep_ttl=current is not None, kind="pfadd")
     db.mark_raw(dest)
     return OK

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
 
 from keystream.commands.registry import COMMANDS, Command, KeySpec, command, container
+from keystream.config import Config
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, SetReply, Status, Verbatim
@@ -361,10 +361,10 @@ def slowlog_get_command(client, argv):
         if count < -1:
             raise CommandError("ERR count should be greater than or equal to -1")
         if count == -1:
-            count = len(client.server.slowlog)
+            count = len(client.engine.slowlog)
     elif len(argv) > 3:
         raise CommandError(errors.wrong_arity("slowlog|get"))
-    entries = list(client.server.slowlog)[:count]
+    entries = list(client.engine.slowlog)[:count]
     return [[e[0], e[1], e[2], list(e[3]), e[4], e[5]] for e in entries]
 
 
@@ -373,7 +373,7 @@ def slowlog_get_command(client, argv):
                                "nondeterministic_output"))
 def slowlog_len_command(client, argv):
     """SLOWLOG LEN"""
-    return len(client.server.slowlog)
+    return len(client.engine.slowlog)
 
 
 @command("slowlog|reset", 2, "admin loading stale", summary="Empty the slow log", since="2.2.12",
@@ -381,7 +381,7 @@ def slowlog_len_command(client, argv):
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
 def slowlog_reset_command(client, argv):
     """SLOWLOG RESET"""
-    client.server.slowlog.clear()
+    client.engine.slowlog.clear()
     return OK
 
 
@@ -414,6 +414,13 @@ class LatencyMonitor:
         self.events: dict[str, deque[tuple[int, int]]] = {}
         self.max: dict[str, int] = {}
 
+    def record_command(self, config: Config, cmd: Command, usec: float) -> None:
+        """A command took usec (>= 1 ms): a sample if over latency-monitor-threshold."""
+        threshold = config["latency-monitor-threshold"]
+        ms = int(usec // 1000)
+        if threshold and ms >= threshold:
+            self.add("fast-command" if "fast" in cmd.flags else "command", ms)
+
     def add(self, event: str, ms: int) -> None:
         now = int(time.time())
         samples = self.events.get(event)
@@ -429,27 +436,12 @@ class LatencyMonitor:
             self.max[event] = ms
 
 
-def latency_monitor(server: Any) -> LatencyMonitor:
-    mon = server.__dict__.get("latency_monitor")
-    if mon is None:
-        mon = server.latency_monitor = LatencyMonitor()
-    return mon
-
-
-def record_command_latency(server: Any, cmd: Command, usec: float) -> None:
-    """Called by the executor for commands slower than 1 ms."""
-    threshold = server.config["latency-monitor-threshold"]
-    ms = int(usec // 1000)
-    if threshold and ms >= threshold:
-        latency_monitor(server).add("fast-command" if "fast" in cmd.flags else "command", ms)
-
-
 @command("latency|latest", 2, "admin noscript loading stale", summary="The latest latency "
          "sample of every event", since="2.8.13",
          tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
 def latency_latest_command(client, argv):
     """LATENCY LATEST"""
-    mon = latency_monitor(client.server)
+    mon = client.engine.latency_monitor
     out = []
     for event, samples in mon.events.items():
         if samples:
@@ -464,7 +456,7 @@ def latency_latest_command(client, argv):
          args="event")
 def latency_history_command(client, argv):
     """LATENCY HISTORY event"""
-    samples = latency_monitor(client.server).events.get(argv[2].decode("utf-8", "replace"), ())
+    samples = client.engine.latency_monitor.events.get(argv[2].decode("utf-8", "replace"), ())
     return [[ts, ms] for ts, ms in samples]
 
 
@@ -474,7 +466,7 @@ def latency_history_command(client, argv):
          args="[event...]")
 def latency_reset_command(client, argv):
     """LATENCY RESET [event [event ...]]"""
-    mon = latency_monitor(client.server)
+    mon = client.engine.latency_monitor
     if len(argv) == 2:
         n = len(mon.events)
         mon.events.clear()
@@ -494,8 +486,8 @@ def latency_reset_command(client, argv):
          tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
 def latency_doctor_command(client, argv):
     """LATENCY DOCTOR"""
-    mon = latency_monitor(client.server)
-    threshold = client.server.config["latency-monitor-threshold"]
+    mon = client.engine.latency_monitor
+    threshold = client.engine.config["latency-monitor-threshold"]
     if not mon.events:
         if threshold == 0:
             text = ("The latency monitor is disabled: set latency-monitor-threshold to a number "
@@ -541,8 +533,8 @@ def monitor_command(client, argv):
     """MONITOR"""
     if client.in_exec:
         raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
-    server = client.server
-    if client not in server.monitors:
-        server.monitors.append(client)
+    engine = client.engine
+    if client not in engine.monitors:
+        engine.monitors.append(client)
     return OK
 

@@ -69,7 +69,7 @@ def _parse_c_int(arg: bytes, error: str | None = None) -> int:
 def _other_db(client, arg: bytes) -> Database:
     """The database numbered arg (MOVE, COPY DB)."""
     index = _parse_c_int(arg)
-    dbs = client.server.dbs
+    dbs = client.engine.dbs
     if not 0 <= index < len(dbs):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     return dbs[index]
@@ -150,7 +150,7 @@ def keys_command(client, argv):
     db = client.db
     pattern = argv[1]
     expires = db.expires
-    now = client.server.cmd_time_ms
+    now = client.engine.cmd_time_ms
     if pattern == b"*":
         keys = list(db.data)
     else:
@@ -214,11 +214,9 @@ def _rename(client, argv, nx: bool):
     if db.get(dst) is not None:
         if nx:
             return 0
-        db.delete(dst)
+        db.remove(dst)  # overwritten: Redis notifies only rename_from / rename_to
     # The value moves with its deadline and its access data (Redis moves the object).
-    db.put_entry(dst, db.take_entry(src))
-    db.touch(src)
-    db.touch(dst)
+    db.put_entry(dst, db.take_entry(src, "rename_from"), "rename_to")
     return 1 if nx else OK
 
 
@@ -255,9 +253,7 @@ def move_command(client, argv):
     key = argv[1]
     if src.get(key) is None or dst.get(key) is not None:
         return 0
-    dst.put_entry(key, src.take_entry(key))
-    src.touch(key)
-    dst.touch(key)
+    dst.put_entry(key, src.take_entry(key, "move_from"), "move_to")
     return 1
 
 
@@ -289,16 +285,13 @@ def copy_command(client, argv):
     value = src.get(key)
     if value is None:
         return 0
-    when = src.expires.get(key)
     if dst.get(newkey) is not None:
         if not replace:
             return 0
-        dst.delete(newkey)
-    dst.set(newkey, value if type(value) is bytes else value.copy())
-    if src.raw_strings and src.raw_strings.get(key) is value:
-        dst.mark_raw(newkey)  # Redis duplicates a raw string as a raw string
-    if when is not None:
-        dst.expires[newkey] = when
+        dst.remove(newkey)  # overwritten: Redis notifies only copy_to
+    # Redis duplicates a raw string as a raw string.
+    raw = bool(src.raw_strings) and src.raw_strings.get(key) is value
+    dst.put_copy(newkey, value if type(value) is bytes else value.copy(), src.ttl_ms(key), raw)
     return 1
 
 
@@ -311,18 +304,18 @@ def swapdb_command(client, argv):
     """SWAPDB index1 index2"""
     id1 = _parse_c_int(argv[1], INVALID_FIRST_DB)
     id2 = _parse_c_int(argv[2], INVALID_SECOND_DB)
-    server = client.server
-    dbs = server.dbs
+    engine = client.engine
+    dbs = engine.dbs
     if not (0 <= id1 < len(dbs) and 0 <= id2 < len(dbs)):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     if id1 != id2:
         dbs[id1].swap_contents(dbs[id2])
         # Clients blocked on a key that now exists in their database may be served.
-        from keystream.keyspace import blocking
+        from keystream.commands import blocking
 
         blocking.signal_db_ready(dbs[id1])
         blocking.signal_db_ready(dbs[id2])
-    server.dirty += 1
+    engine.dirty += 1
     return OK
 
 
@@ -370,9 +363,9 @@ def _expire(client, argv, base_ms: int, unit_ms: int):
             return 0
         if flags & _LT and current is not None and when >= current:
             return 0
-    if when <= client.server.cmd_time_ms:
+    if when <= client.engine.cmd_time_ms:
         db.delete(key)
-        lazy = client.server.config["lazyfree-lazy-expire"]
+        lazy = client.engine.config["lazyfree-lazy-expire"]
         client.propagate([b"UNLINK" if lazy else b"DEL", key])
         return 1
     db.set_expire(key, when)
@@ -390,7 +383,7 @@ _EXPIRE_HISTORY = (("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),)
          args="key seconds:int condition=[NX | XX | GT | LT]@7.0.0")
 def expire_command(client, argv):
     """EXPIRE key seconds [NX | XX | GT | LT]"""
-    return _expire(client, argv, client.server.cmd_time_ms, 1000)
+    return _expire(client, argv, client.engine.cmd_time_ms, 1000)
 
 
 @command("pexpire", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
@@ -399,7 +392,7 @@ def expire_command(client, argv):
          args="key milliseconds:int condition=[NX | XX | GT | LT]@7.0.0")
 def pexpire_command(client, argv):
     """PEXPIRE key milliseconds [NX | XX | GT | LT]"""
-    return _expire(client, argv, client.server.cmd_time_ms, 1)
+    return _expire(client, argv, client.engine.cmd_time_ms, 1)
 
 
 @command("expireat", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="1.2.0",
@@ -428,7 +421,7 @@ def _ttl(client, key: bytes, in_ms: bool, absolute: bool) -> int:
     when = db.expires.get(key)
     if when is None:
         return -1
-    ttl = max(when if absolute else when - client.server.cmd_time_ms, 0)
+    ttl = max(when if absolute else when - client.engine.cmd_time_ms, 0)
     return ttl if in_ms else (ttl + 500) // 1000
 
 
@@ -518,7 +511,7 @@ def object_encoding_command(client, argv):
         return None
     if type(value) is bytes:
         return string_encoding(client.db, argv[2], value)
-    return value.encoding(client.server.config)
+    return value.encoding(client.engine.config)
 
 
 @command("object|freq", 3, "readonly", 2, 2, 1, acl="keyspace", group="generic", since="4.0.0",
@@ -567,7 +560,7 @@ def object_refcount_command(client, argv):
 
 def _no_shared_integers(client) -> bool:
     """Redis stops sharing integer objects when maxmemory evicts by LRU/LFU."""
-    config = client.server.config
+    config = client.engine.config
     return bool(config["maxmemory"]) and ("lru" in config["maxmemory-policy"]
                                           or "lfu" in config["maxmemory-policy"])
 

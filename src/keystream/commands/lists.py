@@ -5,7 +5,7 @@ BLMOVE BRPOPLPUSH BLMPOP.
 Elements are stored already encoded as RESP bulks (`keyspace.datatypes.list`), so replies
 made of elements are `Raw` bytes joined from storage. Empty lists are deleted.
 
-Blocking commands use `keyspace.blocking`: inside MULTI/EXEC or a script they reply at
+Blocking commands use `commands.blocking`: inside MULTI/EXEC or a script they reply at
 once as a timeout would (BLMOVE/BRPOPLPUSH: a null bulk, as Redis). Propagation follows
 Redis 7.0: a blocking pop served at once or later propagates as LPOP/RPOP (with the count
 popped for BLMPOP and LMPOP), BLMOVE as LMOVE, BRPOPLPUSH as RPOPLPUSH.
@@ -18,9 +18,9 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
+from keystream.commands import blocking
 from keystream.commands.registry import KeySpec, command
 from keystream.commands.util import LLONG_MIN, parse_int, touch_or_delete
-from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.list import ListValue, encode_element
 from keystream.resp.errors import (
     INDEX_OUT_OF_RANGE,
@@ -83,6 +83,7 @@ def _where(arg: bytes) -> int:
 
 
 _SIDE = (b"LEFT", b"RIGHT")
+_POP_EVENT = ("lpop", "rpop")  # the write event of a pop, by _LEFT / _RIGHT
 
 
 # -- push ---------------------------------------------------------------------------------
@@ -103,10 +104,11 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
         v = argv[i]
         n = len(v)
         add((hdr[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+    kind = "lpush" if left else "rpush"
     if created:
-        db.set(key, lst)
+        db.set(key, lst, kind=kind)
     else:
-        db.touch(key)
+        db.touch(key, kind)
     return len(lst)
 
 
@@ -126,7 +128,7 @@ def lpush_command(client, argv):
         v = argv[2]
         n = len(v)
         lst.appendleft((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
-        db.touch(key)
+        db.touch(key, "lpush")
         return len(lst)
     return _push(client, argv, True, False)
 
@@ -147,7 +149,7 @@ def rpush_command(client, argv):
         v = argv[2]
         n = len(v)
         lst.append((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
-        db.touch(key)
+        db.touch(key, "rpush")
         return len(lst)
     return _push(client, argv, False, False)
 
@@ -204,12 +206,12 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
         return NULL_ARRAY if has_count else None
     if not has_count:
         e = lst.popleft() if where == _LEFT else lst.pop()
-        touch_or_delete(db, key, lst)
+        touch_or_delete(db, key, lst, _POP_EVENT[where])
         return Raw(e)
     if count == 0:
         return _EMPTY
     parts = _pop_range(lst, where, count)
-    touch_or_delete(db, key, lst)
+    touch_or_delete(db, key, lst, _POP_EVENT[where])
     return Raw(_array_header(len(parts)) + b"".join(parts))
 
 
@@ -230,9 +232,8 @@ def lpop_command(client, argv):
         if type(lst) is not _LIST:
             raise CommandError(WRONGTYPE)
         e = lst.popleft()
-        if lst:
-            db.touch(key)
-        else:
+        db.touch(key, "lpop")
+        if not lst:
             db.delete(key)
         return Raw(e)
     return _pop(client, argv, _LEFT)
@@ -255,9 +256,8 @@ def rpop_command(client, argv):
         if type(lst) is not _LIST:
             raise CommandError(WRONGTYPE)
         e = lst.pop()
-        if lst:
-            db.touch(key)
-        else:
+        db.touch(key, "rpop")
+        if not lst:
             db.delete(key)
         return Raw(e)
     return _pop(client, argv, _RIGHT)
@@ -417,7 +417,7 @@ def lset_command(client, argv):
     if not 0 <= index < n:
         raise CommandError(INDEX_OUT_OF_RANGE)
     lst[index] = encode_element(argv[3])
-    db.touch(key)
+    db.touch(key, "lset")
     return OK
 
 
@@ -447,7 +447,7 @@ def linsert_command(client, argv):
     except ValueError:
         return -1
     lst.insert(i + 1 if after else i, encode_element(argv[4]))
-    db.touch(key)
+    db.touch(key, "linsert")
     return len(lst)
 
 
@@ -485,7 +485,7 @@ def lrem_command(client, argv):
     if removed:
         lst.clear()
         lst.extend(kept)
-        touch_or_delete(db, key, lst)
+        touch_or_delete(db, key, lst, "lrem")
     return removed
 
 
@@ -525,7 +525,9 @@ def ltrim_command(client, argv):
             kept = list(islice(lst, start, end + 1))
             lst.clear()
             lst.extend(kept)
-    touch_or_delete(db, key, lst)
+    # Redis notifies "ltrim" even when nothing was removed, but counts (and so propagates)
+    # only removals.
+    touch_or_delete(db, key, lst, "ltrim", dirty=n - len(lst))
     return OK
 
 
@@ -545,12 +547,13 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
         dst.appendleft(e)
     else:
         dst.append(e)
+    # As Redis: the push on the destination is notified first, then the source's pop.
+    push = "lpush" if whereto == _LEFT else "rpush"
     if created:
-        db.set(dst_key, dst)
+        db.set(dst_key, dst, kind=push)
     else:
-        db.touch(dst_key)
-    if src is not dst:
-        touch_or_delete(db, src_key, src)
+        db.touch(dst_key, push)
+    touch_or_delete(db, src_key, src, _POP_EVENT[wherefrom])
     return Raw(e)
 
 
@@ -616,7 +619,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], int, 
 def _mpop_from(client, key: bytes, lst: ListValue, where: int, count: int) -> Raw:
     """Pop up to count from lst at key; reply [key, [elements]] and propagate [LR]POP key n."""
     parts = _pop_range(lst, where, count)
-    touch_or_delete(client.db, key, lst)
+    touch_or_delete(client.db, key, lst, _POP_EVENT[where])
     n = len(parts)
     client.propagate([b"LPOP" if where == _LEFT else b"RPOP", key, b"%d" % n])
     return Raw(b"".join((_ARR2, encode_element(key), _array_header(n), *parts)))
@@ -648,12 +651,12 @@ def lmpop_command(client, argv):
 def _bpop_reply(client, key: bytes, lst: ListValue, where: int) -> Raw:
     """Pop one element for BLPOP/BRPOP: reply [key, element], propagate [LR]POP key."""
     e = lst.popleft() if where == _LEFT else lst.pop()
-    touch_or_delete(client.db, key, lst)
+    touch_or_delete(client.db, key, lst, _POP_EVENT[where])
     client.propagate([b"LPOP" if where == _LEFT else b"RPOP", key])
     return Raw(b"".join((_ARR2, encode_element(key), e)))
 
 
-def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> Any:
+def _blocking_pop(client, argv: list[bytes], keys: list[bytes], where: int, timeout_arg: bytes) -> Any:
     timeout = blocking.parse_timeout(timeout_arg)
     db = client.db
     for key in keys:
@@ -669,7 +672,7 @@ def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> 
             return None
         return _bpop_reply(c, key, lst, where)
 
-    return blocking.block_client(client, keys, timeout, on_ready)
+    return blocking.block_client(client, argv, keys, timeout, on_ready)
 
 
 @command("blpop", -3, "write noscript blocking", 1, -2, 1, key_specs=(_spec(1, "RW", "access", "delete", lastkey=-2),),
@@ -680,7 +683,7 @@ def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> 
          args="key... timeout:double")
 def blpop_command(client, argv):
     """BLPOP key [key ...] timeout"""
-    return _blocking_pop(client, argv[1:-1], _LEFT, argv[-1])
+    return _blocking_pop(client, argv, argv[1:-1], _LEFT, argv[-1])
 
 
 @command("brpop", -3, "write noscript blocking", 1, -2, 1, key_specs=(_spec(1, "RW", "access", "delete", lastkey=-2),),
@@ -691,11 +694,11 @@ def blpop_command(client, argv):
          args="key... timeout:double")
 def brpop_command(client, argv):
     """BRPOP key [key ...] timeout"""
-    return _blocking_pop(client, argv[1:-1], _RIGHT, argv[-1])
+    return _blocking_pop(client, argv, argv[1:-1], _RIGHT, argv[-1])
 
 
-def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int,
-                   timeout_arg: bytes, propagate_as: list[bytes]) -> Any:
+def _blocking_move(client, argv: list[bytes], src_key: bytes, dst_key: bytes, wherefrom: int,
+                   whereto: int, timeout_arg: bytes, propagate_as: list[bytes]) -> Any:
     timeout = blocking.parse_timeout(timeout_arg)
     if _get_list(client.db, src_key) is not None:
         reply = _move(client, src_key, dst_key, wherefrom, whereto)
@@ -712,7 +715,7 @@ def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, where
         c.propagate(propagate_as)
         return reply
 
-    return blocking.block_client(client, [src_key], timeout, on_ready)
+    return blocking.block_client(client, argv, [src_key], timeout, on_ready)
 
 
 @command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, key_specs=_MOVE_SPEC,
@@ -725,7 +728,7 @@ def blmove_command(client, argv):
     """BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"""
     wherefrom = _where(argv[3])
     whereto = _where(argv[4])
-    return _blocking_move(client, argv[1], argv[2], wherefrom, whereto, argv[5],
+    return _blocking_move(client, argv, argv[1], argv[2], wherefrom, whereto, argv[5],
                           [b"LMOVE", argv[1], argv[2], _SIDE[wherefrom], _SIDE[whereto]])
 
 
@@ -738,7 +741,7 @@ def blmove_command(client, argv):
          args="source:key destination:key1 timeout:double")
 def brpoplpush_command(client, argv):
     """BRPOPLPUSH source destination timeout"""
-    return _blocking_move(client, argv[1], argv[2], _RIGHT, _LEFT, argv[3],
+    return _blocking_move(client, argv, argv[1], argv[2], _RIGHT, _LEFT, argv[3],
                           [b"RPOPLPUSH", argv[1], argv[2]])
 
 
@@ -764,4 +767,4 @@ def blmpop_command(client, argv):
             return None
         return _mpop_from(c, key, lst, where, count)
 
-    return blocking.block_client(client, keys, timeout, on_ready)
+    return blocking.block_client(client, argv, keys, timeout, on_ready)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.info import rss_bytes
 from keystream.commands.registry import KeySpec, command, container
@@ -29,6 +29,9 @@ from keystream.commands.util import parse_int
 from keystream.keyspace.memsize import DEFAULT_SAMPLES, key_size, value_size
 from keystream.resp.errors import SYNTAX, CommandError
 from keystream.resp.writer import OK, Status, Verbatim
+
+if TYPE_CHECKING:
+    from keystream.engine import Engine
 
 container("memory", "server", "Memory diagnostics", "4.0.0", acl="slow")
 
@@ -63,16 +66,16 @@ def memory_usage_command(client, argv):
 
 
 # -- STATS -------------------------------------------------------------------------------
-def _overhead(server: Any) -> dict[str, Any]:
+def _overhead(engine: Engine) -> dict[str, Any]:
     """The figures MEMORY STATS and MEMORY DOCTOR are made of (Redis's redisMemOverhead)."""
     total = rss_bytes()
     # Peak and startup figures are kept on the server, shared with INFO memory.
-    peak = max(server.__dict__.get("mem_peak", 0), total)
-    server.mem_peak = peak
-    startup = server.__dict__.get("mem_startup") or total
-    server.mem_startup = startup
+    peak = max(engine.mem_peak, total)
+    engine.mem_peak = peak
+    startup = engine.mem_startup or total
+    engine.mem_startup = startup
     clients_normal = 0
-    for c in server.clients.values():
+    for c in engine.clients.values():
         clients_normal += c.qbuf_alloc
         conn = c.conn
         if conn is not None and conn.transport is not None and not conn.closed:
@@ -80,7 +83,7 @@ def _overhead(server: Any) -> dict[str, Any]:
     dbs = []
     keys = 0
     overhead = startup + clients_normal
-    for db in server.dbs:
+    for db in engine.dbs:
         if not db.data:
             continue
         keys += len(db.data)
@@ -92,7 +95,7 @@ def _overhead(server: Any) -> dict[str, Any]:
     dataset = max(0, total - overhead)
     return {
         "peak": peak, "total": total, "startup": startup, "clients_normal": clients_normal,
-        "clients": len(server.clients), "dbs": dbs, "overhead": overhead, "keys": keys,
+        "clients": len(engine.clients), "dbs": dbs, "overhead": overhead, "keys": keys,
         "bytes_per_key": net // keys if keys and net > 0 else 0, "dataset": dataset,
         "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
         "peak_perc": total * 100.0 / peak if peak else 100.0,
@@ -103,7 +106,7 @@ def _overhead(server: Any) -> dict[str, Any]:
          summary="Report how the server's memory is used", tips=_STATS_TIPS)
 def memory_stats_command(client, argv):
     """MEMORY STATS"""
-    mh = _overhead(client.server)
+    mh = _overhead(client.engine)
     total = mh["total"]
     reply: dict[bytes, Any] = {
         b"peak.allocated": mh["peak"],
@@ -171,7 +174,7 @@ _DOCTOR_OUTRO = b"Look after yourself, Sam. I am here to help.\n"
          summary="Report memory problems of the server, if any", tips=_STATS_TIPS)
 def memory_doctor_command(client, argv):
     """MEMORY DOCTOR"""
-    mh = _overhead(client.server)
+    mh = _overhead(client.engine)
     if mh["total"] - mh["startup"] < _EMPTY_BELOW:
         return Verbatim(_DOCTOR_EMPTY)
     findings = []

@@ -27,6 +27,7 @@ from typing import Any
 from keystream.commands.syntax import parse_args
 
 __all__ = [
+    "BLOCKED",
     "COMMANDS",
     "Command",
     "Handler",
@@ -40,6 +41,15 @@ __all__ = [
 ]
 
 Handler = Callable[..., Any]
+
+
+class _Blocked:
+    """Returned by a handler that parked the client (blocking list/zset/stream ops)."""
+
+    __slots__ = ()
+
+
+BLOCKED = _Blocked()
 
 
 @dataclass
@@ -115,7 +125,16 @@ class Command:
     failed_calls: int = 0
 
     def __post_init__(self) -> None:
-        self.is_write = "write" in self.flags
+        flags = self.flags
+        self.is_write = "write" in flags
+        # What dispatch checks, read once from the flags (see `command`).
+        self.no_auth = "no_auth" in flags
+        self.runs_in_multi = "runs_in_multi" in flags
+        self.while_subscribed = "while_subscribed" in flags
+        self.no_multi = "no_multi" in flags
+        self.may_replicate = self.is_write or "may_replicate" in flags
+        self.denyoom = "denyoom" in flags
+        self.noscript = "noscript" in flags
 
     @property
     def fullname(self) -> str:
@@ -164,7 +183,13 @@ def command(
 
     arity: as Redis: N means exactly N arguments including the name, -N means at least N.
     flags: space-separated Redis command flags (write readonly denyoom fast admin noscript
-           loading stale blocking pubsub skip_monitor no_multi ...).
+           loading stale blocking pubsub skip_monitor no_multi no_auth may_replicate ...),
+           which dispatch reads: no_auth (runs before AUTH), no_multi (refused inside MULTI),
+           may_replicate (held back by CLIENT PAUSE WRITE, as writes), denyoom, noscript; and
+           two of ours that COMMAND INFO does not show, for what Redis decides by command:
+           runs_in_multi (runs at once inside MULTI instead of being queued: EXEC, DISCARD,
+           MULTI, WATCH, QUIT, RESET) and while_subscribed (allowed to a RESP2 client in
+           subscribed state: (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET).
     acl: space-separated ACL categories without '@' (the flags imply some, as in Redis).
     args: the arguments in our notation (see `keystream.commands.syntax`), from which COMMAND
           DOCS's argument tree comes; the handler's docstring opens with the syntax line they

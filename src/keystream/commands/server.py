@@ -45,9 +45,9 @@ def _flush_mode(client: Any, argv: list[bytes]) -> None:
 def flushall_command(client, argv):
     """FLUSHALL [ASYNC | SYNC]"""
     _flush_mode(client, argv)
-    for db in client.server.dbs:
+    for db in client.engine.dbs:
         db.flush()
-    client.server.dirty += 1  # always propagated, even when there was nothing to remove
+    client.engine.dirty += 1  # always propagated, even when there was nothing to remove
     return OK
 
 
@@ -61,7 +61,7 @@ def flushdb_command(client, argv):
     """FLUSHDB [ASYNC | SYNC]"""
     _flush_mode(client, argv)
     client.db.flush()
-    client.server.dirty += 1
+    client.engine.dirty += 1
     return OK
 
 
@@ -99,11 +99,11 @@ def shutdown_command(client, argv):
         raise CommandError(errors.SYNTAX)
     if b"abort" in opts:
         raise CommandError("ERR No shutdown in progress.")
-    server = client.server
+    engine = client.engine
     # True: SAVE, False: NOSAVE, None: as configured (read by the persistence layer's hook)
-    server.shutdown_save = True if b"save" in opts else False if b"nosave" in opts else None
+    engine.shutdown_save = True if b"save" in opts else False if b"nosave" in opts else None
     log.warning("User requested shutdown...")
-    server.request_shutdown()
+    engine.request_shutdown()
     # As Redis, the client gets no reply: the connection closes with the server.
     client.close_after_reply = True
     return Raw(b"")
@@ -142,7 +142,7 @@ def _debug_set_active_expire(client: Any, argv: list[bytes]) -> Any:
         flag = int(argv[2])
     except ValueError:
         flag = 0
-    client.server.active_expire_enabled = bool(flag)
+    client.engine.active_expire_enabled = bool(flag)
     return OK
 
 
@@ -217,7 +217,7 @@ def _is_local(client: Any) -> bool:
          doc_flags=("syscmd",))
 def debug_command(client, argv):
     """DEBUG <subcommand> [arg ...]"""
-    allowed = client.server.config["enable-debug-command"]
+    allowed = client.engine.config["enable-debug-command"]
     if allowed == "no" or (allowed == "local" and not _is_local(client)):
         raise CommandError(_DEBUG_NOT_ALLOWED)
     sub = argv[1].lower()

@@ -49,7 +49,7 @@ def _read(client, key: bytes) -> Set | None:
 
 
 def _max_intset(client) -> int:
-    return client.server.config.values["set-max-intset-entries"]
+    return client.engine.config.values["set-max-intset-entries"]
 
 
 _RO_ACCESS = (key_spec(1, "RO", "access"),)
@@ -69,8 +69,8 @@ def sadd_command(client, argv):
     s = db.get(key)
     if s is None:
         s = Set()
-        added = s.add_members(argv[2:], client.server.config.values["set-max-intset-entries"])
-        db.set(key, s)
+        added = s.add_members(argv[2:], client.engine.config.values["set-max-intset-entries"])
+        db.set(key, s, kind="sadd")
         return added
     if type(s) is not Set:
         raise CommandError(WRONGTYPE)
@@ -80,13 +80,13 @@ def sadd_command(client, argv):
             return 0
         s.add(member)
         if not s.big and (not is_int_member(member)
-                          or len(s) > client.server.config.values["set-max-intset-entries"]):
+                          or len(s) > client.engine.config.values["set-max-intset-entries"]):
             s.big = True
-        db.touch(key)
+        db.touch(key, "sadd")
         return 1
-    added = s.add_members(argv[2:], client.server.config.values["set-max-intset-entries"])
+    added = s.add_members(argv[2:], client.engine.config.values["set-max-intset-entries"])
     if added:
-        db.touch(key)
+        db.touch(key, "sadd")
     return added
 
 
@@ -106,7 +106,7 @@ def srem_command(client, argv):
     s.difference_update(argv[2:])
     deleted = n - len(s)
     if deleted:
-        touch_or_delete(client.db, key, s)
+        touch_or_delete(client.db, key, s, "srem")
     return deleted
 
 
@@ -204,7 +204,7 @@ def spop_command(client, argv):
         member = random_element(s)
         s.discard(member)
         client.propagate([b"SREM", key, member])
-        touch_or_delete(db, key, s)
+        touch_or_delete(db, key, s, "spop")
         return member
     count = parse_int(argv[2], errors.NEGATIVE_COUNT)
     if count < 0:
@@ -215,6 +215,7 @@ def spop_command(client, argv):
     size = len(s)
     if count >= size:
         popped = Set.build(s, _max_intset(client)).ordered()
+        db.touch(key, "spop")
         db.delete(key)
         client.propagate([b"DEL", key])
         return SetReply(popped)
@@ -222,11 +223,11 @@ def spop_command(client, argv):
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
         popped = random.sample(list(s), count)
         s.difference_update(popped)
-        db.touch(key)
+        db.touch(key, "spop")
     else:
         kept = random.sample(list(s), remaining)
         popped = list(s.difference(kept))
-        db.set(key, Set.build(kept, _max_intset(client)), keep_ttl=True)
+        db.set(key, Set.build(kept, _max_intset(client)), keep_ttl=True, kind="spop")
     client.propagate(*([b"SREM", key, m] for m in popped))
     return SetReply(popped)
 
@@ -249,12 +250,12 @@ def smove_command(client, argv):
     if member not in src:
         return 0
     src.discard(member)
-    touch_or_delete(client.db, src_key, src)
+    touch_or_delete(client.db, src_key, src, "srem")
     if dst is None:
-        client.db.set(dst_key, Set.build((member,), _max_intset(client)))
+        client.db.set(dst_key, Set.build((member,), _max_intset(client)), kind="sadd")
     elif member not in dst:
         dst.add_members((member,), _max_intset(client))
-        client.db.touch(dst_key)
+        client.db.touch(dst_key, "sadd")
     return 1
 
 
@@ -280,11 +281,12 @@ def _intersection(sets: list[Set]) -> list[bytes]:
     return list(common)
 
 
-def _store_result(client, dst: bytes, members) -> int:
-    """Store members at dst as a new set (or delete dst when empty); returns the size."""
+def _store_result(client, dst: bytes, members, kind: str) -> int:
+    """Store members at dst as a new set (write event kind: "sinterstore", ...), or delete
+    dst when empty; returns the size."""
     if members:
         s = Set.build(members, _max_intset(client))
-        client.db.set(dst, s)
+        client.db.set(dst, s, kind=kind)
         return len(s)
     client.db.delete(dst)
     return 0
@@ -365,7 +367,7 @@ def sinterstore_command(client, argv):
     """SINTERSTORE destination key [key ...]"""
     sets = _read_all(client, argv[2:])
     members = [] if None in sets else _intersection(sets)
-    return _store_result(client, argv[1], members)
+    return _store_result(client, argv[1], members, "sinterstore")
 
 
 def _union(sets: list[Set | None]) -> set[bytes]:
@@ -402,7 +404,7 @@ def sunion_command(client, argv):
          args="destination:key key:key1...")
 def sunionstore_command(client, argv):
     """SUNIONSTORE destination key [key ...]"""
-    return _store_result(client, argv[1], _union(_read_all(client, argv[2:])))
+    return _store_result(client, argv[1], _union(_read_all(client, argv[2:])), "sunionstore")
 
 
 @command("sdiff", -2, "readonly", 1, -1, 1, acl="set", group="set",
@@ -423,7 +425,7 @@ def sdiff_command(client, argv):
          args="destination:key key:key1...")
 def sdiffstore_command(client, argv):
     """SDIFFSTORE destination key [key ...]"""
-    return _store_result(client, argv[1], _diff(_read_all(client, argv[2:])))
+    return _store_result(client, argv[1], _diff(_read_all(client, argv[2:])), "sdiffstore")
 
 
 @command("sscan", -3, "readonly", 1, 1, 1, acl="set", group="set",

@@ -205,7 +205,7 @@ def _sort(client, argv: list[bytes], readonly: bool):
     else:
         out = selected
     if out:
-        db.set(storekey, ListValue.from_values(out))
+        db.set(storekey, ListValue.from_values(out), kind="sortstore")
     else:
         db.delete(storekey)
     return len(out)

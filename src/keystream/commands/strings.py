@@ -93,7 +93,7 @@ def _expire_at_ms(client, arg: bytes, flags: int, name: str) -> int:
     if seconds:
         value *= 1000
     if flags & (_EX | _PX):
-        value += client.server.cmd_time_ms
+        value += client.engine.cmd_time_ms
     if value > LLONG_MAX:
         raise CommandError(INVALID_EXPIRE.format(name))
     return value
@@ -107,7 +107,7 @@ def _get_string(db, key: bytes) -> bytes | None:
 
 
 def _check_length(client, size: int, append: int) -> None:
-    if size + append > client.server.config["proto-max-bulk-len"]:
+    if size + append > client.engine.config["proto-max-bulk-len"]:
         raise CommandError(STRING_TOO_LONG)
 
 
@@ -230,10 +230,10 @@ def getex_command(client, argv):
         return None
     if expire is not None:
         when = _expire_at_ms(client, expire, flags, "getex")
-        if flags & (_EXAT | _PXAT) and when <= client.server.cmd_time_ms:
+        if flags & (_EXAT | _PXAT) and when <= client.engine.cmd_time_ms:
             # An absolute time already in the past deletes the key.
             db.delete(key)
-            lazy = client.server.config["lazyfree-lazy-expire"]
+            lazy = client.engine.config["lazyfree-lazy-expire"]
             client.propagate([b"UNLINK" if lazy else b"DEL", key])
         else:
             db.set_expire(key, when)
@@ -253,7 +253,7 @@ def getdel_command(client, argv):
     value = _get_string(db, argv[1])
     if value is not None:
         db.delete(argv[1])
-        lazy = client.server.config["lazyfree-lazy-user-del"]
+        lazy = client.engine.config["lazyfree-lazy-user-del"]
         client.propagate([b"UNLINK" if lazy else b"DEL", argv[1]])
     return value
 
@@ -330,7 +330,7 @@ def _incr_by(client, key: bytes, incr: int) -> int:
     if old is None:
         if incr > LLONG_MAX or incr < LLONG_MIN:
             raise CommandError(OVERFLOW)
-        db.set(key, b"%d" % incr)
+        db.set(key, b"%d" % incr, kind="incrby")
         return incr
     if type(old) is not bytes:
         raise CommandError(WRONGTYPE)
@@ -341,7 +341,7 @@ def _incr_by(client, key: bytes, incr: int) -> int:
     value += incr
     if value > LLONG_MAX or value < LLONG_MIN:
         raise CommandError(OVERFLOW)
-    db.replace(key, b"%d" % value)
+    db.replace(key, b"%d" % value, "incrby")
     return value
 
 
@@ -403,7 +403,7 @@ def incrbyfloat_command(client, argv):
     if total is None:
         raise CommandError(NAN_OR_INF)
     result = format_long_double_human(total)
-    db.set(key, result, keep_ttl=True)
+    db.set(key, result, keep_ttl=True, kind="incrbyfloat")
     # Replicate the final value, so float formatting cannot make replicas differ.
     client.propagate([b"SET", key, result, b"KEEPTTL"])
     return result
@@ -419,11 +419,11 @@ def append_command(client, argv):
     key = argv[1]
     old = _get_string(db, key)
     if old is None:
-        db.set(key, argv[2])
+        db.set(key, argv[2], kind="append")
         return len(argv[2])
     _check_length(client, len(old), len(argv[2]))
     value = old + argv[2]
-    db.set(key, value, keep_ttl=True)
+    db.set(key, value, keep_ttl=True, kind="append")
     db.mark_raw(key)  # Redis appends in place to an unshared (raw) string
     return len(value)
 
@@ -498,7 +498,7 @@ def setrange_command(client, argv):
     if len(old) < offset:
         old = old + bytes(offset - len(old))
     value = old[:offset] + chunk + old[offset + len(chunk):]
-    db.set(key, value, keep_ttl=True)
+    db.set(key, value, keep_ttl=True, kind="setrange")
     db.mark_raw(key)  # Redis edits a raw string in place (and creates a raw one)
     return len(value)
 
@@ -537,7 +537,7 @@ def lcs_command(client, argv):
     if getlen and getidx:
         raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
     alen, blen = len(a), len(b)
-    if (alen + 1) * (blen + 1) * 4 > client.server.config["proto-max-bulk-len"]:
+    if (alen + 1) * (blen + 1) * 4 > client.engine.config["proto-max-bulk-len"]:
         raise CommandError(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
     table = _lcs_table(a, b)
@@ -600,8 +600,7 @@ def _lcs_table(a: bytes, b: bytes) -> list[list[int]]:
                 left = prev[jj] + 1
             else:
                 up = prev[jj + 1]
-                if up > left:
-                    left = up
+                left = max(left, up)
             row[jj + 1] = left
         table.append(row)
         prev = row

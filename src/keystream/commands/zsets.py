@@ -22,9 +22,9 @@ import random
 from math import isfinite, isinf, isnan
 from typing import Any
 
+from keystream.commands import blocking
 from keystream.commands.registry import command, key_spec, keynum_spec
-from keystream.commands.util import parse_int
-from keystream.keyspace import blocking
+from keystream.commands.util import parse_int, touch_or_delete
 from keystream.keyspace.datatypes.hash import share
 from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, LexBound, Skiplist, ZSet, score_key
 from keystream.keyspace.db import TYPE_NAMES
@@ -213,16 +213,17 @@ def _keys_reply(big: Skiplist, keys: list[bytes]) -> Raw:
     return Raw(b"*%d\r\n%s" % (len(keys), body))
 
 
-def store_zset(client: Any, dst: bytes, items: Any) -> int:
-    """Store [(score, member)...] at dst as a new sorted set (deleting dst if empty)."""
+def store_zset(client: Any, dst: bytes, items: Any, kind: str) -> int:
+    """Store [(score, member)...] at dst as a new sorted set, write event kind
+    ("zunionstore", "zrangestore", "geosearchstore", ...); deleting dst if empty."""
     db = client.db
     if not items:
         db.delete(dst)
         return 0
-    cfg = client.server.config.values
+    cfg = client.engine.config.values
     skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
     zs = ZSet.build(items, skiplist)
-    db.set(dst, zs)
+    db.set(dst, zs, kind=kind)
     return len(zs)
 
 
@@ -264,14 +265,15 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
         if xx:
             return None if incr else 0
         zs = ZSet()
-        cfg = client.server.config.values
+        cfg = client.engine.config.values
         max_entries = cfg[_ENTRIES]
         max_value = cfg[_VALUE]
         if max_entries == 0 or len(argv[i + 1]) > max_value:
             zs.to_skiplist()
-        db.set(key, zs)
+        created = True
     else:
-        cfg = client.server.config.values
+        created = False
+        cfg = client.engine.config.values
         max_entries = cfg[_ENTRIES]
         max_value = cfg[_VALUE]
     big = zs.big
@@ -301,8 +303,13 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
                 added += 1
                 processed += 1
     finally:
-        if added or updated:
-            db.touch(key)
+        # As Redis: one event for the whole command, the new key stored with it.
+        kind = "zincr" if incr else "zadd"
+        if created:
+            if zs:
+                db.set(key, zs, kind=kind)
+        elif added or updated:
+            db.touch(key, kind)
     if incr:
         return score if processed else None
     return added + updated if flags & 4 else added
@@ -342,7 +349,7 @@ def zadd_command(client, argv):
                     member = share(member)
                     scores[member] = score
                     big.sl.add(score_key(score, member))
-                    db.touch(key)
+                    db.touch(key, "zadd")
                     return 1
                 if cur != score:
                     old = score_key(cur, member)
@@ -352,19 +359,19 @@ def zadd_command(client, argv):
                     scores[member] = score
                     if big.bulk is not None:
                         big.bulk.pop(old, None)
-                    db.touch(key)
+                    db.touch(key, "zadd")
                 return 0
             cur = zs.score(member)
             if cur is None:
-                cfg = client.server.config.values
+                cfg = client.engine.config.values
                 if len(zs) >= cfg[_ENTRIES] or len(member) > cfg[_VALUE]:
                     zs.to_skiplist()
                 zs.insert(member, score)
-                db.touch(key)
+                db.touch(key, "zadd")
                 return 1
             if cur != score:
                 zs.move(member, cur, score)
-                db.touch(key)
+                db.touch(key, "zadd")
             return 0
     return zadd_generic(client, argv, 0)
 
@@ -397,10 +404,7 @@ def zrem_command(client, argv):
             if not zs:
                 break
     if deleted:
-        if zs:
-            db.touch(key)
-        else:
-            db.delete(key)
+        touch_or_delete(db, key, zs, "zrem")
     return deleted
 
 
@@ -546,7 +550,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     zs = client.db.get_typed(argv[src_idx], ZSet)
     if zs is None:
         if store is not None:
-            return store_zset(client, store, ())
+            return store_zset(client, store, (), "zrangestore")
         return []
     # Members alone come without (score, member) pairs: a big set's from its keys.
     members_only = store is None and not withscores
@@ -591,7 +595,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     if members_only:
         return items if big is None else _keys_reply(big, items)
     if store is not None:
-        return store_zset(client, store, items)
+        return store_zset(client, store, items, "zrangestore")
     return _with_scores(items, client.proto)
 
 
@@ -676,6 +680,9 @@ def zrevrangebylex_command(client, argv):
 
 
 # -- ZREMRANGEBY* ------------------------------------------------------------------------------
+_ZREMRANGE_EVENT = {_RANK: "zremrangebyrank", _SCORE: "zremrangebyscore", _LEX: "zremrangebylex"}
+
+
 def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
     if rangetype == _RANK:
         start, end = parse_int(argv[2]), parse_int(argv[3])
@@ -704,10 +711,7 @@ def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
         lo, hi = zs.lex_range(*lrange)
     deleted = zs.delete_slice(lo, hi)
     if deleted:
-        if zs:
-            db.touch(key)
-        else:
-            db.delete(key)
+        touch_or_delete(db, key, zs, _ZREMRANGE_EVENT[rangetype])
     return deleted
 
 
@@ -752,10 +756,7 @@ def _pop_from(client: Any, key: bytes, zs: ZSet, maximum: bool, count: int) -> l
     else:
         items = zs.items(0, n)
         zs.delete_slice(0, n)
-    if zs:
-        db.touch(key)
-    else:
-        db.delete(key)
+    touch_or_delete(db, key, zs, "zpopmax" if maximum else "zpopmin")
     return items
 
 
@@ -859,8 +860,8 @@ def zmpop_command(client, argv):
 
 
 # -- blocking pops -----------------------------------------------------------------------------
-def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, count: int,
-               mpop: bool) -> Any:
+def _block_pop(client: Any, argv: list[bytes], keys: list[bytes], timeout_ms: int, maximum: bool,
+               count: int, mpop: bool) -> Any:
     """Serve BZPOPMIN/BZPOPMAX/BZMPOP at once if a key has elements, else block."""
 
     def serve(key: bytes, zs: ZSet) -> Any:
@@ -886,7 +887,7 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
             return None
         return serve(key, zs)
 
-    return blocking.block_client(client, keys, timeout_ms, on_ready)
+    return blocking.block_client(client, argv, keys, timeout_ms, on_ready)
 
 
 @command("bzpopmin", -3, "write noscript fast blocking", 1, -2, 1, acl="sortedset",
@@ -899,7 +900,7 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
 def bzpopmin_command(client, argv):
     """BZPOPMIN key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
-    return _block_pop(client, argv[1:-1], timeout, False, -1, False)
+    return _block_pop(client, argv, argv[1:-1], timeout, False, -1, False)
 
 
 @command("bzpopmax", -3, "write noscript fast blocking", 1, -2, 1, acl="sortedset",
@@ -912,7 +913,7 @@ def bzpopmin_command(client, argv):
 def bzpopmax_command(client, argv):
     """BZPOPMAX key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
-    return _block_pop(client, argv[1:-1], timeout, True, -1, False)
+    return _block_pop(client, argv, argv[1:-1], timeout, True, -1, False)
 
 
 @command("bzmpop", -5, "write blocking", acl="sortedset", group="sorted_set", since="7.0.0",
@@ -924,7 +925,7 @@ def bzmpop_command(client, argv):
     """BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 2)
     timeout = blocking.parse_timeout(argv[1])
-    return _block_pop(client, keys, timeout, maximum, count, True)
+    return _block_pop(client, argv, keys, timeout, maximum, count, True)
 
 
 # -- ZRANDMEMBER -----------------------------------------------------------------------------
@@ -1086,7 +1087,7 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
                 result[member] = s
     items = sorted((s, m) for m, s in result.items())
     if dst is not None:
-        return store_zset(client, dst, items)
+        return store_zset(client, dst, items, argv[0].decode().lower())  # zunionstore, ...
     if withscores:
         return _with_scores(items, client.proto)
     return [m for _, m in items]
