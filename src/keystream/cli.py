@@ -17,7 +17,7 @@ from keystream import __version__
 from keystream.config import SETTINGS, Config, ConfigError
 
 
-def _setting_options(fn):  # type: ignore[no-untyped-def]
+def _setting_options(fn):
     for i, s in reversed(list(enumerate(SETTINGS))):
         default = s.render(s.default)
         fn = click.option(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from keystream.engine import Engine
     from keystream.keyspace.db import Database
 
-__all__ = ["Client", "Connection"]
+__all__ = ["Client", "Connection", "TrackingState"]
 
 
 class Connection(Protocol):
@@ -38,6 +38,23 @@ class Connection(Protocol):
 
     def run_pending(self) -> None:
         """Run the pending commands (after an unblock or an unpause)."""
+
+    def authenticated(self) -> None:
+        """The client authenticated: lift the limits on what an unauthenticated one may send."""
+
+    def input_buffered(self) -> int:
+        """Bytes received and not parsed into commands yet (CLIENT LIST qbuf)."""
+        return 0
+
+    def output_buffered(self) -> int:
+        """Bytes of replies not sent yet (CLIENT LIST omem, INFO, MEMORY); 0 once closed."""
+        return 0
+
+
+class TrackingState(Protocol):
+    """A client's CLIENT TRACKING state, as the client-tracking layer keeps it."""
+
+    redirect: int
 
 
 class Client:
@@ -77,6 +94,7 @@ class Client:
         # query buffer accounting for CLIENT LIST qbuf/qbuf-free (see RespProtocol)
         self.qbuf_alloc = 0
         self.qbuf_peak = 0
+        self.qbuf_checked = 0.0  # when CLIENT LIST last resized the query buffer
         # set by a handler to replace what is propagated for the current command
         self.propagate_override: list[list[bytes]] | None = None
         # blocking operations (lists, zsets, streams): the wait state, or None
@@ -86,7 +104,8 @@ class Client:
         self.patterns: set[bytes] = set()
         self.no_evict = False
         self.no_touch = False
-        self.tracking: Any = None
+        self.shard_channels: set[bytes] = set()
+        self.tracking: TrackingState | None = None
 
     # -- database ----------------------------------------------------------------------
     def select(self, index: int) -> None:

@@ -47,7 +47,8 @@ from keystream.log.maintenance import LogMaintenance
 from keystream.log.manager import LogManager
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import Status
+from keystream.resp.values import raw_value
+from keystream.resp.writer import Raw, Status
 
 if TYPE_CHECKING:
     from keystream.commands.blocking import BlockingState
@@ -210,7 +211,8 @@ class Engine:
 
     # -- execution ---------------------------------------------------------------------
     def call(self, client: Client, argv: list[bytes]) -> Any:
-        """Resolve argv and run it for client; the reply value (a CommandError for an error).
+        """Resolve argv and run it for client; the reply value (a CommandError for an error,
+        never bytes in wire form).
 
         The command joins the open execution unit (EXEC, a script) or is a unit of its own.
         Context checks that belong to a connection (authentication, queuing inside MULTI,
@@ -222,7 +224,10 @@ class Engine:
         except CommandError as e:
             self.count_error(e.text, rejected=True)
             return e
-        return self.run(client, cmd, argv)
+        reply = self.run(client, cmd, argv)
+        if type(reply) is Raw:  # kept in wire form for connections: give the value
+            return raw_value(reply)
+        return reply
 
     def run(self, client: Client, cmd: Command, argv: list[bytes]) -> Any:
         """Run a resolved command (EXEC's queue, unpaused clients, `call`): as `call`."""

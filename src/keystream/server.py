@@ -38,7 +38,7 @@ class Server:
         self.kafka: KafkaBroker | None = (
             KafkaBroker(self.engine, config) if config["kafka-port"] else None)
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.listeners: list[asyncio.AbstractServer] = []
+        self.listeners: list[asyncio.Server] = []
         self.shutdown_event: asyncio.Event | None = None
 
     # -- timers ----------------------------------------------------------------------

@@ -255,6 +255,20 @@ def test_blocking_pop_inside_multi_does_not_block() -> None:
     assert client.blocked is None and rig.take()[0] == []
 
 
+# -- plain values for non-RESP readers -------------------------------------------------------
+def test_types_that_cache_encoded_replies_expose_plain_values(rig: _Rig) -> None:
+    rig.call("RPUSH l a bb")
+    rig.call("LRANGE l 0 -1")
+    lst = rig.engine.dbs[0].data[b"l"]
+    assert list(lst.values()) == [b"a", b"bb"]
+    rig.call("CONFIG SET zset-max-listpack-entries 0")
+    rig.call("ZADD z 2 b 1 a")
+    assert rig.call("ZRANGE z 0 -1") == [b"a", b"b"]  # fills the big form's reply cache
+    zs = rig.engine.dbs[0].data[b"z"]
+    assert zs.big is not None and zs.big.bulk
+    assert zs.entries() == [(b"a", 1.0), (b"b", 2.0)]
+
+
 # -- the log belongs to the engine ---------------------------------------------------------
 def test_partition_log_exists_with_the_kafka_listener_off(tmp_path) -> None:
     config = Config()

@@ -83,11 +83,10 @@ def _resp_len(argv: list[bytes]) -> int:
 def _resize_query_buffer(c: Any, now: float) -> None:
     """Redis's clientsCronResizeQueryBuffer, applied lazily once per cron period."""
     period = 1.0 / max(1, c.engine.config["hz"])
-    last = getattr(c, "qbuf_checked", 0.0)
-    if now - last < period:
+    if now - c.qbuf_checked < period:
         return
     c.qbuf_checked = now
-    used = c.conn.parser.buffered if c.conn is not None and c.conn.parser is not None else 0
+    used = c.conn.input_buffered() if c.conn is not None else 0
     if c.qbuf_alloc - used > 4096:
         if now - c.last_interaction > 2:
             c.qbuf_alloc = used
@@ -101,13 +100,11 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
     now = time.time()
     _resize_query_buffer(c, now)
     conn = c.conn
-    qbuf = conn.parser.buffered if conn is not None and conn.parser is not None else 0
+    qbuf = conn.input_buffered() if conn is not None else 0
     if c is current and argv is not None:
         qbuf += _resp_len(argv)
     alloc = max(c.qbuf_alloc, qbuf)
-    omem = 0
-    if conn is not None and conn.transport is not None and not conn.closed:
-        omem = conn.transport.get_write_buffer_size()
+    omem = conn.output_buffered() if conn is not None else 0
     multi = -1 if c.multi is None else len(c.multi)
     multi_mem = 0 if c.multi is None else sum(_resp_len(a) for _, a in c.multi)
     argv_mem = sum(len(a) for a in argv) if (c is current and argv) else 0
@@ -117,12 +114,12 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
     events = "r" + ("w" if omem else "")
     redir = -1
     if c.tracking is not None:
-        redir = getattr(c.tracking, "redirect", -1) or -1
+        redir = c.tracking.redirect or -1
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
         f"age={int(now - c.created)} idle={int(now - c.last_interaction)} flags={_flags(c)} "
         f"db={c.db_index} sub={len(c.channels)} psub={len(c.patterns)} "
-        f"ssub={len(getattr(c, 'shard_channels', ()))} multi={multi} qbuf={qbuf} "
+        f"ssub={len(c.shard_channels)} multi={multi} qbuf={qbuf} "
         f"qbuf-free={alloc - qbuf} argv-mem={argv_mem} multi-mem={multi_mem} rbs=16384 "
         f"rbp=16384 obl=0 oll=0 omem={omem} tot-mem={tot} events={events} cmd={c.last_cmd} "
         f"user={user} redir={redir} resp={c.proto}"

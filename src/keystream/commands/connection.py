@@ -102,8 +102,8 @@ def auth_command(client, argv):
         raise _auth_failed(client)
     client.authenticated = True
     client.user = username
-    if client.conn is not None and client.conn.parser is not None:
-        client.conn.parser.authenticated = True
+    if client.conn is not None:
+        client.conn.authenticated()
     return OK
 
 
@@ -165,8 +165,8 @@ def hello_command(client, argv):
             raise _auth_failed(client)
         client.authenticated = True
         client.user = auth[0]
-        if client.conn is not None and client.conn.parser is not None:
-            client.conn.parser.authenticated = True
+        if client.conn is not None:
+            client.conn.authenticated()
     if name is not None:
         validate_client_name(name)
     if not client.authenticated:

@@ -462,7 +462,7 @@ def _georadius_generic(client: Any, argv: list[bytes], src_idx: int, flags: int)
     return out
 
 
-_GEO = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
+_GEO: dict[str, Any] = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
 
 
 @command("georadius", -6, "write denyoom", get_keys=_store_keys(6), since="3.2.0",

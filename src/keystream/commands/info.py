@@ -98,9 +98,8 @@ def _section_clients(engine: Engine) -> list[str]:
     max_in = max((c.qbuf_peak for c in clients), default=0)
     max_out = 0
     for c in clients:
-        t = c.conn.transport if c.conn is not None else None
-        if t is not None and not c.conn.closed:
-            max_out = max(max_out, t.get_write_buffer_size())
+        if c.conn is not None:
+            max_out = max(max_out, c.conn.output_buffered())
     tracking = sum(1 for c in clients if c.tracking is not None)
     blocked = engine.blocking.count + paused_count(engine)
     return [
@@ -307,7 +306,7 @@ def _section_errorstats(engine: Engine) -> list[str]:
 
 def _section_latencystats(engine: Engine) -> list[str]:
     # Per-command percentiles need latency histograms, which we do not keep: report the mean.
-    lines = []
+    lines: list[str] = []
     if not engine.config["latency-tracking"]:
         return lines
     for c in _all_commands():

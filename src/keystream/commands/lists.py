@@ -541,7 +541,7 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
     dst = _get_list(db, dst_key)
     e = src.popleft() if wherefrom == _LEFT else src.pop()
     created = dst is None
-    if created:
+    if dst is None:
         dst = _LIST()
     if whereto == _LEFT:
         dst.appendleft(e)

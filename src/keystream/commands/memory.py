@@ -77,9 +77,8 @@ def _overhead(engine: Engine) -> dict[str, Any]:
     clients_normal = 0
     for c in engine.clients.values():
         clients_normal += c.qbuf_alloc
-        conn = c.conn
-        if conn is not None and conn.transport is not None and not conn.closed:
-            clients_normal += conn.transport.get_write_buffer_size()
+        if c.conn is not None:
+            clients_normal += c.conn.output_buffered()
     dbs = []
     keys = 0
     overhead = startup + clients_normal

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from itertools import islice
+from typing import Any
 
 from keystream.commands.registry import command, key_spec, unknown_spec
 from keystream.commands.util import parse_int
@@ -215,12 +216,11 @@ def _sorted(db, elements: list[bytes], sortby: bytes | None, alpha: bool, desc: 
     if alpha:
         if sortby is None:
             return sorted(elements, reverse=desc)
-        keyed = []
+        keyed: list[tuple[tuple[Any, bytes], bytes]] = []
         for e in elements:
             cmp = _lookup(db, sortby, e)
             keyed.append(((cmp is not None, cmp or b""), e))
     else:
-        keyed = []
         bad = False
         for e in elements:
             if sortby is None:

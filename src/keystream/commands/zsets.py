@@ -108,7 +108,7 @@ def parse_score(b: bytes, error: str = NOT_FLOAT) -> float:
     try:
         v = float(b)
     except ValueError:
-        v = None
+        pass
     else:
         # Fast path: a plain decimal number (it starts and ends with a digit or a dot, so
         # no spaces; no underscores) that neither overflowed nor underflowed to zero.
@@ -599,7 +599,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     return _with_scores(items, client.proto)
 
 
-_RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}
+_RANGE_ARGS: dict[str, Any] = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}
 
 
 @command("zrange", -4, "readonly", 1, 1, 1, since="1.2.0",
@@ -1077,9 +1077,8 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
                 cur = result.get(member)
                 result[member] = score if cur is None else _aggregate(cur, score, aggregate)
     else:
-        first = srcs[0]
         others_d = [s for s in srcs[1:] if s]
-        for member, s in first.items():
+        for member, s in srcs[0].items():
             for other in others_d:
                 if member in other:
                     break
@@ -1102,7 +1101,7 @@ def _aggregate(target: float, val: float, aggregate: bytes) -> float:
     return max(target, val)
 
 
-_SETOP_ARGS = {"acl": "sortedset", "group": "sorted_set"}
+_SETOP_ARGS: dict[str, Any] = {"acl": "sortedset", "group": "sorted_set"}
 
 
 @command("zunion", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",

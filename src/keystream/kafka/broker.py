@@ -60,7 +60,7 @@ class KafkaBroker:
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
-        self._listener: asyncio.AbstractServer | None = None
+        self._listener: asyncio.Server | None = None
         # Broker settings changed through AlterConfigs, and their values before the first change.
         self.dynamic_settings: set[str] = set()
         self.startup_settings: dict[str, Any] = {}

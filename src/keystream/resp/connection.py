@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from keystream.client import Client
 from keystream.commands.executor import execute
@@ -55,8 +55,8 @@ class RespProtocol(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         engine = self.engine
-        self.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        self.transport = t = cast(asyncio.Transport, transport)  # a stream server's transport
+        t.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
         cfg = engine.config
         self.parser = RequestParser(cfg["proto-max-bulk-len"], cfg["client-query-buffer-limit"])
         client = Client(engine, engine.next_client_id(), self)
@@ -70,7 +70,7 @@ class RespProtocol(asyncio.Protocol):
         self.client = client
         self.parser.authenticated = client.authenticated
         if len(engine.clients) >= cfg["maxclients"]:
-            transport.write(b"-ERR max number of clients reached\r\n")
+            t.write(b"-ERR max number of clients reached\r\n")
             self.closed = True
             transport.close()
             return
@@ -170,6 +170,19 @@ class RespProtocol(asyncio.Protocol):
         cmds = list(self.pending)
         self.pending.clear()
         self._run(cmds)
+
+    # -- what the command layer asks of a connection (keystream.client.Connection) ----------
+    def authenticated(self) -> None:
+        if self.parser is not None:
+            self.parser.authenticated = True
+
+    def input_buffered(self) -> int:
+        return self.parser.buffered if self.parser is not None else 0
+
+    def output_buffered(self) -> int:
+        if self.transport is None or self.closed:
+            return 0
+        return self.transport.get_write_buffer_size()
 
     # -- output ---------------------------------------------------------------------------
     def write(self, data: bytes) -> None:

@@ -863,7 +863,7 @@ class GroupCoordinator:
             return 0, [ErrorCode.unknown_member_id for _ in leaving]
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available, []
-        out = []
+        out: list[int] = []
         for member_id, instance_id in leaving:
             if instance_id is not None:
                 current = group.static_members.get(instance_id)
