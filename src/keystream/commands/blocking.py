@@ -4,7 +4,7 @@ How a blocking command uses it (lists, sorted sets, streams all work the same wa
 
     from keystream.commands import blocking
 
-    def blpop_command(client, argv):
+    def blpop_command(client: Client, argv: list[bytes]) -> Any:
         timeout_ms = blocking.parse_timeout(argv[-1])        # raises Redis's errors
         ...try to serve at once; if something was served, return the reply...
         if not blocking.may_block(client):                     # inside MULTI/EXEC or a script

@@ -11,7 +11,7 @@ GETREDIR, TRACKINGINFO (client-side caching is another family's).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands import blocking
 from keystream.commands.connection import validate_client_name
@@ -21,6 +21,9 @@ from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status, Verbatim
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 container("client", "connection", "Connection management commands", "2.4.0")
 
@@ -128,7 +131,7 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
 
 @command("client|id", 2, "noscript loading stale", acl="connection",
          summary="The unique id of the connection", since="5.0.0")
-def client_id_command(client, argv):
+def client_id_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT ID"""
     return client.id
 
@@ -136,7 +139,7 @@ def client_id_command(client, argv):
 @command("client|setname", 3, "noscript loading stale", acl="connection",
          summary="Name the connection", since="2.6.9",
          args="connection-name")
-def client_setname_command(client, argv):
+def client_setname_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT SETNAME connection-name"""
     validate_client_name(argv[2])
     client.name = argv[2]
@@ -145,7 +148,7 @@ def client_setname_command(client, argv):
 
 @command("client|getname", 2, "noscript loading stale", acl="connection",
          summary="The name of the connection", since="2.6.9")
-def client_getname_command(client, argv):
+def client_getname_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT GETNAME"""
     return client.name or None
 
@@ -164,7 +167,7 @@ def client_getname_command(client, argv):
              ("7.0.0", "The resp, multi-mem, rbs and rbp fields."),
              ("7.0.3", "The ssub field."),
          ))
-def client_list_command(client, argv):
+def client_list_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]"""
     clients = list(client.engine.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
@@ -188,7 +191,7 @@ def client_list_command(client, argv):
 @command("client|info", 2, "noscript loading stale", acl="connection",
          summary="Information about the current connection", since="6.2.0",
          tips=("nondeterministic_output",))
-def client_info_command(client, argv):
+def client_info_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT INFO"""
     return Verbatim((client_info_line(client, client, argv) + "\n").encode())
 
@@ -214,7 +217,7 @@ def _kill(target: Any, me: Any) -> None:
              ("5.0.0", "TYPE replica (slave stays an alias)."),
              ("6.2.0", "The LADDR filter."),
          ))
-def client_kill_command(client, argv):
+def client_kill_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT KILL <ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>]
     | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no]> [<[ID client-id] | [TYPE
     <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR
@@ -287,7 +290,7 @@ def client_kill_command(client, argv):
          summary="Hold back the commands of all clients, or only writes, for a while",
          since="2.9.50", history=(("6.2.0", "The WRITE and ALL modes."),),
          args="timeout:int mode=[WRITE | ALL]@6.2.0")
-def client_pause_command(client, argv):
+def client_pause_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT PAUSE timeout [WRITE | ALL]"""
     try:
         timeout = parse_int(argv[2])
@@ -311,7 +314,7 @@ def client_pause_command(client, argv):
 @command("client|unpause", 2, "admin noscript loading stale", acl="connection",
          summary="End a CLIENT PAUSE", since="6.2.0",
          complexity="O(N) Where N is the number of paused clients")
-def client_unpause_command(client, argv):
+def client_unpause_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT UNPAUSE"""
     unpause_clients(client.engine)
     return OK
@@ -321,7 +324,7 @@ def client_unpause_command(client, argv):
          summary="Turn replies to this connection on or off, or skip the next one",
          since="3.2.0",
          args="on_off_skip=(ON | OFF | SKIP)")
-def client_reply_command(client, argv):
+def client_reply_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT REPLY <ON | OFF | SKIP>"""
     mode = argv[2].lower()
     if mode == b"on":
@@ -341,7 +344,7 @@ def client_reply_command(client, argv):
 @command("client|no-evict", 3, "admin noscript loading stale", acl="connection",
          summary="Exempt this connection from client eviction", since="7.0.0",
          args="enabled=(ON | OFF)")
-def client_no_evict_command(client, argv):
+def client_no_evict_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT NO-EVICT <ON | OFF>"""
     mode = argv[2].lower()
     if mode == b"on":
@@ -357,7 +360,7 @@ def client_no_evict_command(client, argv):
          summary="Wake a client blocked on keys, as a timeout or with an error",
          since="5.0.0", complexity="O(log N) where N is the number of client connections",
          args="client-id:int timeout_error=[TIMEOUT | ERROR]")
-def client_unblock_command(client, argv):
+def client_unblock_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT UNBLOCK client-id [TIMEOUT | ERROR]"""
     target_id = parse_int(argv[2])
     error = False
@@ -416,6 +419,6 @@ _HELP = [
 
 @command("client|help", 2, "loading stale", acl="connection", summary="Show the CLIENT subcommands",
          since="5.0.0")
-def client_help_command(client, argv):
+def client_help_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT HELP"""
     return [Status(line.encode()) for line in _HELP]

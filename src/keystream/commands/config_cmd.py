@@ -18,6 +18,7 @@ from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status
 
 if TYPE_CHECKING:
+    from keystream.client import Client
     from keystream.engine import Engine
 
 container("config", "server", "Reading and changing settings", "2.0.0")
@@ -28,7 +29,7 @@ container("config", "server", "Reading and changing settings", "2.0.0")
          complexity="O(N) when N is the number of configuration parameters provided",
          history=(("7.0.0", "Several patterns in one call."),),
          args="parameter=(parameter)...")
-def config_get_command(client, argv):
+def config_get_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG GET parameter [parameter ...]"""
     config = client.engine.config
     out: dict[bytes, bytes] = {}
@@ -100,7 +101,7 @@ def _strict_int(text: str) -> int:
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
          history=(("7.0.0", "Several parameters in one call."),),
          args="parameter_value=(parameter value)...")
-def config_set_command(client, argv):
+def config_set_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG SET parameter value [parameter value ...]"""
     if len(argv) % 2 != 0:
         raise CommandError(errors.SYNTAX)
@@ -150,7 +151,7 @@ def reset_stats(engine: Engine) -> None:
 
 @command("config|resetstat", 2, "admin noscript loading stale", summary="Reset the statistics "
          "INFO reports", since="2.0.0")
-def config_resetstat_command(client, argv):
+def config_resetstat_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG RESETSTAT"""
     reset_stats(client.engine)
     return OK
@@ -158,7 +159,7 @@ def config_resetstat_command(client, argv):
 
 @command("config|rewrite", 2, "admin noscript loading stale", summary="Write the current "
          "settings to the configuration file", since="2.8.0")
-def config_rewrite_command(client, argv):
+def config_rewrite_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG REWRITE"""
     try:
         client.engine.config.rewrite()
@@ -185,6 +186,6 @@ _HELP = [
 
 
 @command("config|help", 2, "loading stale", summary="Show the CONFIG subcommands", since="5.0.0")
-def config_help_command(client, argv):
+def config_help_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG HELP"""
     return [Status(line.encode()) for line in _HELP]

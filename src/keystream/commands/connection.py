@@ -8,7 +8,7 @@ and `AUTH <pass>` are the accepted forms. CLIENT lives in `client.py`.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream import REDIS_VERSION
 from keystream.commands.registry import command
@@ -18,6 +18,9 @@ from keystream.resp import errors
 from keystream.resp.errors import DB_INDEX_OUT_OF_RANGE, CommandError
 from keystream.resp.writer import OK, PONG, Status
 
+if TYPE_CHECKING:
+    from keystream.client import Client
+
 RESET = Status(b"RESET")
 
 
@@ -25,7 +28,7 @@ RESET = Status(b"RESET")
          summary="Check that the server answers", since="1.0.0", tips=("request_policy:all_shards",
                                                                     "response_policy:all_succeeded"),
          args="[message]")
-def ping_command(client, argv):
+def ping_command(client: Client, argv: list[bytes]) -> Any:
     """PING [message]"""
     if len(argv) > 2:
         raise CommandError(errors.wrong_arity("ping"))
@@ -38,14 +41,14 @@ def ping_command(client, argv):
 @command("echo", 2, "loading stale fast", acl="connection", group="connection",
          summary="Reply with the given string",
          args="message")
-def echo_command(client, argv):
+def echo_command(client: Client, argv: list[bytes]) -> Any:
     """ECHO message"""
     return argv[1]
 
 
 @command("quit", -1, "allow_busy noscript loading stale fast no_auth runs_in_multi while_subscribed", acl="connection",
          group="connection", summary="Close the connection after replying")
-def quit_command(client, argv):
+def quit_command(client: Client, argv: list[bytes]) -> Any:
     """QUIT"""
     client.close_after_reply = True
     return OK
@@ -54,7 +57,7 @@ def quit_command(client, argv):
 @command("select", 2, "loading stale fast", acl="connection", group="connection",
          summary="Change the database of the connection",
          args="index:int")
-def select_command(client, argv):
+def select_command(client: Client, argv: list[bytes]) -> Any:
     """SELECT index"""
     try:
         index = parse_int(argv[1])
@@ -86,7 +89,7 @@ def _auth_failed(client: Any) -> CommandError:
          complexity="O(N) where N is the number of passwords of the user",
          args="[username@6.0.0] password",
          history=(("6.0.0", "The optional username (ACL users)."),))
-def auth_command(client, argv):
+def auth_command(client: Client, argv: list[bytes]) -> Any:
     """AUTH [username] password"""
     if len(argv) > 3:
         raise CommandError(errors.SYNTAX)
@@ -135,7 +138,7 @@ def hello_reply(client: Any) -> dict:
          history=(
              ("6.2.0", "protover is optional; with no arguments, the reply describes the connection."),
          ))
-def hello_command(client, argv):
+def hello_command(client: Client, argv: list[bytes]) -> Any:
     """HELLO [protover [AUTH username password] [SETNAME clientname]]"""
     ver = 0
     if len(argv) >= 2:
@@ -183,7 +186,7 @@ def hello_command(client, argv):
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy runs_in_multi while_subscribed", acl="connection",
          group="connection", summary="Reset the connection to its initial state", since="6.2.0")
-def reset_command(client, argv):
+def reset_command(client: Client, argv: list[bytes]) -> Any:
     """RESET"""
     engine = client.engine
     client.multi = None

@@ -14,6 +14,7 @@ would try to build the reply.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, key_spec
 from keystream.commands.util import (
@@ -34,6 +35,9 @@ from keystream.keyspace.scan import CURSORS
 from keystream.resp import errors
 from keystream.resp.errors import WRONGTYPE, CommandError
 from keystream.resp.writer import OK
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _LLONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
@@ -71,7 +75,7 @@ _RW_UPDATE = (key_spec(1, "RW", "update"),)
          history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
          key_specs=_RW_UPDATE,
          args="key field_value=(field value)...")
-def hset_command(client, argv):
+def hset_command(client: Client, argv: list[bytes]) -> Any:
     """HSET key field value [field value ...]"""
     if len(argv) != 4:
         if len(argv) & 1:
@@ -105,7 +109,7 @@ def hset_command(client, argv):
          doc_flags=("deprecated",),
          key_specs=_RW_UPDATE,
          args="key field_value=(field value)...")
-def hmset_command(client, argv):
+def hmset_command(client: Client, argv: list[bytes]) -> Any:
     """HMSET key field value [field value ...]"""
     n = len(argv)
     if n & 1:
@@ -143,7 +147,7 @@ def _hset_many(client, argv: list[bytes]) -> int:
          summary="Set the value of a hash field, only if the field does not exist", since="2.0.0",
          key_specs=(key_spec(1, "RW", "insert"),),
          args="key field value")
-def hsetnx_command(client, argv):
+def hsetnx_command(client: Client, argv: list[bytes]) -> Any:
     """HSETNX key field value"""
     key, field, value = argv[1], argv[2], argv[3]
     h = _read(client, key)
@@ -151,6 +155,7 @@ def hsetnx_command(client, argv):
         return 0
     new = Hash() if h is None else None
     target = h if h is not None else new
+    assert target is not None
     target[share(field)] = share(value)
     values = client.engine.config.values
     target.note_lengths((field, value), values["hash-max-listpack-value"])
@@ -163,7 +168,7 @@ def hsetnx_command(client, argv):
          summary="Get the value of a hash field", since="2.0.0",
          key_specs=_RO_ACCESS,
          args="key field")
-def hget_command(client, argv):
+def hget_command(client: Client, argv: list[bytes]) -> Any:
     """HGET key field"""
     h = client.db.get(argv[1])
     if h is None:
@@ -178,7 +183,7 @@ def hget_command(client, argv):
          complexity="O(N) where N is the number of fields being requested.",
          key_specs=_RO_ACCESS,
          args="key field...")
-def hmget_command(client, argv):
+def hmget_command(client: Client, argv: list[bytes]) -> Any:
     """HMGET key field [field ...]"""
     h = _read(client, argv[1])
     if h is None:
@@ -193,7 +198,7 @@ def hmget_command(client, argv):
          history=(("2.4.0", "Accepts multiple `field` arguments."),),
          key_specs=(key_spec(1, "RW", "delete"),),
          args="key field...")
-def hdel_command(client, argv):
+def hdel_command(client: Client, argv: list[bytes]) -> Any:
     """HDEL key field [field ...]"""
     key = argv[1]
     h = _read(client, key)
@@ -213,7 +218,7 @@ def hdel_command(client, argv):
 @command("hlen", 2, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the number of fields in a hash", since="2.0.0",
          args="key")
-def hlen_command(client, argv):
+def hlen_command(client: Client, argv: list[bytes]) -> Any:
     """HLEN key"""
     h = _read(client, argv[1])
     return 0 if h is None else len(h)
@@ -222,7 +227,7 @@ def hlen_command(client, argv):
 @command("hstrlen", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the length of the value of a hash field", since="3.2.0",
          args="key field")
-def hstrlen_command(client, argv):
+def hstrlen_command(client: Client, argv: list[bytes]) -> Any:
     """HSTRLEN key field"""
     h = _read(client, argv[1])
     if h is None:
@@ -234,7 +239,7 @@ def hstrlen_command(client, argv):
 @command("hexists", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Determine if a hash field exists", since="2.0.0",
          args="key field")
-def hexists_command(client, argv):
+def hexists_command(client: Client, argv: list[bytes]) -> Any:
     """HEXISTS key field"""
     h = _read(client, argv[1])
     return 1 if h is not None and argv[2] in h else 0
@@ -248,7 +253,7 @@ _ALL_TIPS = ("nondeterministic_output_order",)
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def hkeys_command(client, argv):
+def hkeys_command(client: Client, argv: list[bytes]) -> Any:
     """HKEYS key"""
     h = _read(client, argv[1])
     return [] if h is None else list(h)
@@ -259,7 +264,7 @@ def hkeys_command(client, argv):
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def hvals_command(client, argv):
+def hvals_command(client: Client, argv: list[bytes]) -> Any:
     """HVALS key"""
     h = _read(client, argv[1])
     return [] if h is None else list(h.values())
@@ -270,7 +275,7 @@ def hvals_command(client, argv):
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def hgetall_command(client, argv):
+def hgetall_command(client: Client, argv: list[bytes]) -> Any:
     """HGETALL key"""
     h = _read(client, argv[1])
     return {} if h is None else dict(h)
@@ -298,7 +303,7 @@ def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, val
          summary="Increment the integer value of a hash field by the given number", since="2.0.0",
          key_specs=_RW_ACCESS_UPDATE,
          args="key field increment:int")
-def hincrby_command(client, argv):
+def hincrby_command(client: Client, argv: list[bytes]) -> Any:
     """HINCRBY key field increment"""
     key, field = argv[1], argv[2]
     incr = parse_int(argv[3])
@@ -319,7 +324,7 @@ def hincrby_command(client, argv):
          summary="Increment the float value of a hash field by the given amount", since="2.6.0",
          key_specs=_RW_ACCESS_UPDATE,
          args="key field increment:double")
-def hincrbyfloat_command(client, argv):
+def hincrbyfloat_command(client: Client, argv: list[bytes]) -> Any:
     """HINCRBYFLOAT key field increment"""
     key, field = argv[1], argv[2]
     incr = parse_long_double(argv[3])
@@ -329,9 +334,8 @@ def hincrbyfloat_command(client, argv):
         raise CommandError(errors.VALUE_NAN_OR_INF)
     h, new = _lookup_for_incr(client, key)
     current = h.get(field)
-    if current is None:
-        value = 0
-    else:
+    value: Any = 0
+    if current is not None:
         value = parse_long_double(current)
         if value is None:
             raise CommandError(errors.HASH_NOT_FLOAT)
@@ -351,7 +355,7 @@ def hincrbyfloat_command(client, argv):
          tips=("nondeterministic_output",),
          key_specs=_RO_ACCESS,
          args="key options=[count:int [WITHVALUES]]")
-def hrandfield_command(client, argv):
+def hrandfield_command(client: Client, argv: list[bytes]) -> Any:
     """HRANDFIELD key [count [WITHVALUES]]"""
     n = len(argv)
     if n == 2:
@@ -399,7 +403,7 @@ def hrandfield_command(client, argv):
          tips=("nondeterministic_output",),
          key_specs=_RO_ACCESS,
          args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
-def hscan_command(client, argv):
+def hscan_command(client: Client, argv: list[bytes]) -> Any:
     """HSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
     h = _read(client, argv[1])

@@ -10,10 +10,15 @@ PFDEBUG (internal debugging) are not implemented.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, key_spec
 from keystream.keyspace.datatypes import hll
 from keystream.resp.errors import WRONGTYPE, CommandError
 from keystream.resp.writer import OK
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
 _CORRUPT = "INVALIDOBJ Corrupted HLL object detected"
@@ -36,7 +41,7 @@ def _hll_or_none(db, key: bytes) -> bytes | None:
          complexity="O(1) to add every element.",
          key_specs=(key_spec(1, "RW", "insert"),),
          args="key [element...]")
-def pfadd_command(client, argv):
+def pfadd_command(client: Client, argv: list[bytes]) -> Any:
     """PFADD key [element [element ...]]"""
     db = client.db
     key = argv[1]
@@ -64,7 +69,7 @@ def pfadd_command(client, argv):
              key_spec(1, "RW", "access", lastkey=-1, notes="RW because it may change the internal representation of the key, and propagate to replicas"),
          ),
          args="key...")
-def pfcount_command(client, argv):
+def pfcount_command(client: Client, argv: list[bytes]) -> Any:
     """PFCOUNT key [key ...]"""
     db = client.db
     if len(argv) > 2:
@@ -98,7 +103,7 @@ def pfcount_command(client, argv):
          complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
          key_specs=(key_spec(1, "RW", "access", "insert"), key_spec(2, "RO", "access", lastkey=-1)),
          args="destkey:key sourcekey:key1...")
-def pfmerge_command(client, argv):
+def pfmerge_command(client: Client, argv: list[bytes]) -> Any:
     """PFMERGE destkey sourcekey [sourcekey ...]"""
     db = client.db
     acc = [0]

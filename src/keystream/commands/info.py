@@ -27,6 +27,7 @@ from keystream.commands.registry import COMMANDS, command
 from keystream.resp.writer import Verbatim
 
 if TYPE_CHECKING:
+    from keystream.client import Client
     from keystream.engine import Engine
 
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
@@ -375,7 +376,7 @@ def info_text(engine: Engine, names: list[str]) -> str:
          tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"),
          history=(("7.0.0", "Several sections in one call."),),
          args="[section...]")
-def info_command(client, argv):
+def info_command(client: Client, argv: list[bytes]) -> Any:
     """INFO [section [section ...]]"""
     names = [a.decode("utf-8", "replace") for a in argv[1:]]
     return Verbatim(info_text(client.engine, names).encode())

@@ -16,7 +16,7 @@ Deliberate difference: none known. Keyspace notifications are not sent yet.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands import blocking
 from keystream.commands.registry import KeySpec, command
@@ -37,6 +37,9 @@ from keystream.resp.errors import (
     wrong_arity,
 )
 from keystream.resp.writer import NULL_ARRAY, OK, Raw
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _HDR = [b"$%d\r\n" % i for i in range(1025)]
 
@@ -119,7 +122,7 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
          "is called with multiple arguments.",
          history=(("2.4.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def lpush_command(client, argv):
+def lpush_command(client: Client, argv: list[bytes]) -> Any:
     """LPUSH key element [element ...]"""
     db = client.db
     key = argv[1]
@@ -140,7 +143,7 @@ def lpush_command(client, argv):
          "is called with multiple arguments.",
          history=(("2.4.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def rpush_command(client, argv):
+def rpush_command(client: Client, argv: list[bytes]) -> Any:
     """RPUSH key element [element ...]"""
     db = client.db
     key = argv[1]
@@ -161,7 +164,7 @@ def rpush_command(client, argv):
          "is called with multiple arguments.",
          history=(("4.0.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def lpushx_command(client, argv):
+def lpushx_command(client: Client, argv: list[bytes]) -> Any:
     """LPUSHX key element [element ...]"""
     return _push(client, argv, True, True)
 
@@ -173,7 +176,7 @@ def lpushx_command(client, argv):
          "is called with multiple arguments.",
          history=(("4.0.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def rpushx_command(client, argv):
+def rpushx_command(client: Client, argv: list[bytes]) -> Any:
     """RPUSHX key element [element ...]"""
     return _push(client, argv, False, True)
 
@@ -221,7 +224,7 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
          complexity="O(N) where N is the number of elements returned",
          history=(("6.2.0", "Added the `count` argument."),),
          args="key [count:int@6.2.0]")
-def lpop_command(client, argv):
+def lpop_command(client: Client, argv: list[bytes]) -> Any:
     """LPOP key [count]"""
     if len(argv) == 2:  # hot path: the no-count pop of _pop, inlined on purpose
         db = client.db
@@ -245,7 +248,7 @@ def lpop_command(client, argv):
          complexity="O(N) where N is the number of elements returned",
          history=(("6.2.0", "Added the `count` argument."),),
          args="key [count:int@6.2.0]")
-def rpop_command(client, argv):
+def rpop_command(client: Client, argv: list[bytes]) -> Any:
     """RPOP key [count]"""
     if len(argv) == 2:  # hot path: the no-count pop of _pop, inlined on purpose
         db = client.db
@@ -268,7 +271,7 @@ def rpop_command(client, argv):
          acl="list", group="list",
          summary="Get the length of a list",
          args="key")
-def llen_command(client, argv):
+def llen_command(client: Client, argv: list[bytes]) -> Any:
     """LLEN key"""
     lst = _get_list(client.db, argv[1])
     return 0 if lst is None else len(lst)
@@ -302,7 +305,7 @@ def _range_parts(lst: ListValue, start: int, end: int) -> list[bytes] | None:
          "from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in "
          "the specified range.",
          args="key start:int stop:int")
-def lrange_command(client, argv):
+def lrange_command(client: Client, argv: list[bytes]) -> Any:
     """LRANGE key start stop"""
     start = parse_int(argv[2])
     end = parse_int(argv[3])
@@ -323,7 +326,7 @@ def lrange_command(client, argv):
          complexity="O(N) where N is the number of elements to traverse to get to the element "
          "at index. This makes asking for the first or the last element of the list O(1).",
          args="key index:int")
-def lindex_command(client, argv):
+def lindex_command(client: Client, argv: list[bytes]) -> Any:
     """LINDEX key index"""
     lst = _get_list(client.db, argv[1])
     if lst is None:
@@ -344,7 +347,7 @@ def lindex_command(client, argv):
          "When searching for elements near the head or the tail of the list, or when the MAXLEN "
          "option is provided, the command may run in constant time.",
          args="key element [RANK rank:int] [COUNT num-matches:int] [MAXLEN len:int]")
-def lpos_command(client, argv):
+def lpos_command(client: Client, argv: list[bytes]) -> Any:
     """LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]"""
     rank = 1
     count = -1
@@ -403,7 +406,7 @@ def lpos_command(client, argv):
          complexity="O(N) where N is the length of the list. Setting either the first or the "
          "last element of the list is O(1).",
          args="key index:int element")
-def lset_command(client, argv):
+def lset_command(client: Client, argv: list[bytes]) -> Any:
     """LSET key index element"""
     db = client.db
     key = argv[1]
@@ -428,7 +431,7 @@ def lset_command(client, argv):
          "pivot. This means that inserting somewhere on the left end on the list (head) can be "
          "considered O(1) and inserting somewhere on the right end (tail) is O(N).",
          args="key where=(BEFORE | AFTER) pivot element")
-def linsert_command(client, argv):
+def linsert_command(client: Client, argv: list[bytes]) -> Any:
     """LINSERT key <BEFORE | AFTER> pivot element"""
     where = argv[2].lower()
     if where == b"after":
@@ -457,7 +460,7 @@ def linsert_command(client, argv):
          complexity="O(N+M) where N is the length of the list and M is the number of elements "
          "removed.",
          args="key count:int element")
-def lrem_command(client, argv):
+def lrem_command(client: Client, argv: list[bytes]) -> Any:
     """LREM key count element"""
     toremove = parse_int(argv[2])
     db = client.db
@@ -494,7 +497,7 @@ def lrem_command(client, argv):
          summary="Trim a list to the specified range",
          complexity="O(N) where N is the number of elements to be removed by the operation.",
          args="key start:int stop:int")
-def ltrim_command(client, argv):
+def ltrim_command(client: Client, argv: list[bytes]) -> Any:
     """LTRIM key start stop"""
     start = parse_int(argv[2])
     end = parse_int(argv[3])
@@ -561,7 +564,7 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
          acl="list", group="list", since="6.2.0",
          summary="Pop an element from a list, push it to another list and return it",
          args="source:key destination:key1 wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)")
-def lmove_command(client, argv):
+def lmove_command(client: Client, argv: list[bytes]) -> Any:
     """LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>"""
     wherefrom = _where(argv[3])
     whereto = _where(argv[4])
@@ -574,7 +577,7 @@ def lmove_command(client, argv):
          deprecated_since="6.2.0", replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
          doc_flags=("deprecated",),
          args="source:key destination:key1")
-def rpoplpush_command(client, argv):
+def rpoplpush_command(client: Client, argv: list[bytes]) -> Any:
     """RPOPLPUSH source destination"""
     return _move(client, argv[1], argv[2], _RIGHT, _LEFT)
 
@@ -640,7 +643,7 @@ def _mpop_first(client, keys: list[bytes], where: int, count: int) -> Raw | None
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
          "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 1),
          args="numkeys:int key... where=(LEFT | RIGHT) [COUNT count:int]")
-def lmpop_command(client, argv):
+def lmpop_command(client: Client, argv: list[bytes]) -> Any:
     """LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"""
     keys, where, count = _parse_mpop(argv, 1)
     reply = _mpop_first(client, keys, where, count)
@@ -681,7 +684,7 @@ def _blocking_pop(client, argv: list[bytes], keys: list[bytes], where: int, time
          "one is available", complexity="O(N) where N is the number of provided keys.",
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
          args="key... timeout:double")
-def blpop_command(client, argv):
+def blpop_command(client: Client, argv: list[bytes]) -> Any:
     """BLPOP key [key ...] timeout"""
     return _blocking_pop(client, argv, argv[1:-1], _LEFT, argv[-1])
 
@@ -692,7 +695,7 @@ def blpop_command(client, argv):
          "one is available", complexity="O(N) where N is the number of provided keys.",
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
          args="key... timeout:double")
-def brpop_command(client, argv):
+def brpop_command(client: Client, argv: list[bytes]) -> Any:
     """BRPOP key [key ...] timeout"""
     return _blocking_pop(client, argv, argv[1:-1], _RIGHT, argv[-1])
 
@@ -724,7 +727,7 @@ def _blocking_move(client, argv: list[bytes], src_key: bytes, dst_key: bytes, wh
          "it; or block until one is available",
          args="source:key destination:key1 wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) "
               "timeout:double")
-def blmove_command(client, argv):
+def blmove_command(client: Client, argv: list[bytes]) -> Any:
     """BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"""
     wherefrom = _where(argv[3])
     whereto = _where(argv[4])
@@ -739,7 +742,7 @@ def blmove_command(client, argv):
          replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments", doc_flags=("deprecated",),
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
          args="source:key destination:key1 timeout:double")
-def brpoplpush_command(client, argv):
+def brpoplpush_command(client: Client, argv: list[bytes]) -> Any:
     """BRPOPLPUSH source destination timeout"""
     return _blocking_move(client, argv, argv[1], argv[2], _RIGHT, _LEFT, argv[3],
                           [b"RPOPLPUSH", argv[1], argv[2]])
@@ -751,7 +754,7 @@ def brpoplpush_command(client, argv):
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
          "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 2),
          args="timeout:double numkeys:int key... where=(LEFT | RIGHT) [COUNT count:int]")
-def blmpop_command(client, argv):
+def blmpop_command(client: Client, argv: list[bytes]) -> Any:
     """BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"""
     keys, where, count = _parse_mpop(argv, 2)
     timeout = blocking.parse_timeout(argv[1])

@@ -31,6 +31,7 @@ from keystream.resp.errors import SYNTAX, CommandError
 from keystream.resp.writer import OK, Status, Verbatim
 
 if TYPE_CHECKING:
+    from keystream.client import Client
     from keystream.engine import Engine
 
 container("memory", "server", "Memory diagnostics", "4.0.0", acl="slow")
@@ -47,7 +48,7 @@ _CLIENT_BUF_LIMIT = 200 * 1024  # average bytes per client above which the docto
          complexity="O(N) where N is the number of samples.",
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RO",)),),
          args="key [SAMPLES count:int]")
-def memory_usage_command(client, argv):
+def memory_usage_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY USAGE key [SAMPLES count]"""
     samples = DEFAULT_SAMPLES
     i = 3
@@ -103,7 +104,7 @@ def _overhead(engine: Engine) -> dict[str, Any]:
 
 @command("memory|stats", 2, "", group="server", since="4.0.0",
          summary="Report how the server's memory is used", tips=_STATS_TIPS)
-def memory_stats_command(client, argv):
+def memory_stats_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY STATS"""
     mh = _overhead(client.engine)
     total = mh["total"]
@@ -171,7 +172,7 @@ _DOCTOR_OUTRO = b"Look after yourself, Sam. I am here to help.\n"
 
 @command("memory|doctor", 2, "", group="server", since="4.0.0",
          summary="Report memory problems of the server, if any", tips=_STATS_TIPS)
-def memory_doctor_command(client, argv):
+def memory_doctor_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY DOCTOR"""
     mh = _overhead(client.engine)
     if mh["total"] - mh["startup"] < _EMPTY_BELOW:
@@ -190,7 +191,7 @@ def memory_doctor_command(client, argv):
 @command("memory|malloc-stats", 2, "", group="server", since="4.0.0",
          summary="Report the memory allocator's own statistics",
          complexity="Depends on how much memory is allocated, could be slow", tips=_STATS_TIPS)
-def memory_malloc_stats_command(client, argv):
+def memory_malloc_stats_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY MALLOC-STATS"""
     return _MALLOC_STATS
 
@@ -199,7 +200,7 @@ def memory_malloc_stats_command(client, argv):
          summary="Collect garbage so that freed memory can be reused",
          complexity="Depends on how much memory is allocated, could be slow",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"))
-def memory_purge_command(client, argv):
+def memory_purge_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY PURGE"""
     gc.collect()
     return OK
@@ -227,6 +228,6 @@ _MEMORY_HELP = [
 
 @command("memory|help", 2, "loading stale", group="server", since="4.0.0",
          summary="Show helpful text about the different subcommands")
-def memory_help_command(client, argv):
+def memory_help_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY HELP"""
     return _MEMORY_HELP

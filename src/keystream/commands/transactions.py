@@ -15,18 +15,21 @@ expired when watched (deleting those is no change; see `Database.touch`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import KeySpec, command
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import NULL_ARRAY, OK
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
 
 @command("multi", 1, "noscript loading stale fast allow_busy runs_in_multi", acl="transaction",
          group="transactions", summary="Start a transaction", since="1.2.0")
-def multi_command(client, argv):
+def multi_command(client: Client, argv: list[bytes]) -> Any:
     """MULTI"""
     if client.multi is not None:
         raise CommandError("ERR MULTI calls can not be nested")
@@ -44,7 +47,7 @@ def discard_transaction(client: Any) -> None:
 @command("discard", 1, "noscript loading stale fast allow_busy runs_in_multi", acl="transaction",
          group="transactions", summary="Discard the queued commands of a transaction",
          since="2.0.0", complexity="O(N), when N is the number of queued commands")
-def discard_command(client, argv):
+def discard_command(client: Client, argv: list[bytes]) -> Any:
     """DISCARD"""
     if client.multi is None:
         raise CommandError("ERR DISCARD without MULTI")
@@ -63,7 +66,7 @@ def _watched_key_expired(client: Any) -> bool:
 @command("exec", 1, "noscript loading stale skip_slowlog runs_in_multi", acl="transaction",
          group="transactions", summary="Run the queued commands of a transaction",
          since="1.2.0", complexity="Depends on commands in the transaction")
-def exec_command(client, argv):
+def exec_command(client: Client, argv: list[bytes]) -> Any:
     """EXEC"""
     if client.multi is None:
         raise CommandError("ERR EXEC without MULTI")
@@ -97,7 +100,7 @@ def exec_command(client, argv):
          since="2.2.0", complexity="O(1) for every key.",
          key_specs=(KeySpec(("index", 1), ("range", -1, 1, 0), ("RO",)),),
          args="key...")
-def watch_command(client, argv):
+def watch_command(client: Client, argv: list[bytes]) -> Any:
     """WATCH key [key ...]"""
     if client.multi is not None:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
@@ -133,7 +136,7 @@ def unwatch_all(client: Any) -> None:
 @command("unwatch", 1, "noscript loading stale fast allow_busy", acl="transaction",
          group="transactions", summary="Forget every key watched by the connection",
          since="2.2.0")
-def unwatch_command(client, argv):
+def unwatch_command(client: Client, argv: list[bytes]) -> Any:
     """UNWATCH"""
     unwatch_all(client)
     return OK

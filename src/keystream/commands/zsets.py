@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from math import isfinite, isinf, isnan
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands import blocking
 from keystream.commands.registry import command, key_spec, keynum_spec
@@ -55,6 +55,9 @@ from keystream.resp.errors import (
     CommandError,
 )
 from keystream.resp.writer import NULL_ARRAY, Raw, format_double
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 LONG_MAX = 2**63 - 1
 _WS = b" \t\n\v\f\r"
@@ -331,7 +334,7 @@ _RW_DELETE = (key_spec(1, "RW", "delete"),)
              ("3.0.2", "XX, NX, CH and INCR."),
              ("6.2.0", "GT and LT."),
          ))
-def zadd_command(client, argv):
+def zadd_command(client: Client, argv: list[bytes]) -> Any:
     """ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]"""
     # Fast path (benchmarked): one numeric score-member pair into an existing sorted set.
     if len(argv) == 4 and argv[2][:1] and argv[2][0] in _NUM_START:
@@ -380,7 +383,7 @@ def zadd_command(client, argv):
          since="1.2.0", complexity="O(log(N))", summary="Increment the score of a member in a sorted set",
          key_specs=(key_spec(1, "RW", "access", "update"),),
          args="key increment:int member")
-def zincrby_command(client, argv):
+def zincrby_command(client: Client, argv: list[bytes]) -> Any:
     """ZINCRBY key increment member"""
     return zadd_generic(client, argv, 8)
 
@@ -390,7 +393,7 @@ def zincrby_command(client, argv):
          key_specs=_RW_DELETE,
          args="key member...",
          history=(("2.4.0", "Several members in one call."),))
-def zrem_command(client, argv):
+def zrem_command(client: Client, argv: list[bytes]) -> Any:
     """ZREM key member [member ...]"""
     db = client.db
     key = argv[1]
@@ -412,7 +415,7 @@ def zrem_command(client, argv):
 @command("zcard", 2, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
          summary="Get the number of members in a sorted set",
          args="key")
-def zcard_command(client, argv):
+def zcard_command(client: Client, argv: list[bytes]) -> Any:
     """ZCARD key"""
     zs = client.db.get_typed(argv[1], ZSet)
     return len(zs) if zs is not None else 0
@@ -422,7 +425,7 @@ def zcard_command(client, argv):
          summary="Get the score associated with the given member in a sorted set",
          key_specs=_RO_ACCESS,
          args="key member")
-def zscore_command(client, argv):
+def zscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZSCORE key member"""
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
@@ -435,7 +438,7 @@ def zscore_command(client, argv):
          summary="Get the score associated with the given members in a sorted set",
          key_specs=_RO_ACCESS,
          args="key member...")
-def zmscore_command(client, argv):
+def zmscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZMSCORE key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
@@ -458,7 +461,7 @@ def _zrank(client: Any, argv: list[bytes], reverse: bool) -> Any:
          complexity="O(log(N))", summary="Determine the index of a member in a sorted set",
          key_specs=_RO_ACCESS,
          args="key member")
-def zrank_command(client, argv):
+def zrank_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANK key member"""
     return _zrank(client, argv, False)
 
@@ -468,7 +471,7 @@ def zrank_command(client, argv):
          summary="Determine the index of a member in a sorted set, with scores ordered from high to low",
          key_specs=_RO_ACCESS,
          args="key member")
-def zrevrank_command(client, argv):
+def zrevrank_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANK key member"""
     return _zrank(client, argv, True)
 
@@ -478,7 +481,7 @@ def zrevrank_command(client, argv):
          summary="Count the members in a sorted set with scores within the given values",
          key_specs=_RO_ACCESS,
          args="key min:double max:double")
-def zcount_command(client, argv):
+def zcount_command(client: Client, argv: list[bytes]) -> Any:
     """ZCOUNT key min max"""
     rng = parse_score_range(argv[2], argv[3])
     zs = client.db.get_typed(argv[1], ZSet)
@@ -493,7 +496,7 @@ def zcount_command(client, argv):
          summary="Count the number of members in a sorted set between a given lexicographical range",
          key_specs=_RO_ACCESS,
          args="key min max")
-def zlexcount_command(client, argv):
+def zlexcount_command(client: Client, argv: list[bytes]) -> Any:
     """ZLEXCOUNT key min max"""
     lo, hi = parse_lex_range(argv[2], argv[3])
     zs = client.db.get_typed(argv[1], ZSet)
@@ -608,7 +611,7 @@ _RANGE_ARGS: dict[str, Any] = {"acl": "sortedset", "group": "sorted_set", "compl
          args="key start stop sortby=[BYSCORE | BYLEX]@6.2.0 [REV@6.2.0] [offset_count=LIMIT "
               "(offset:int count:int)@6.2.0] [WITHSCORES]",
          history=(("6.2.0", "REV, BYSCORE, BYLEX and LIMIT."),))
-def zrange_command(client, argv):
+def zrange_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, 0, None)
 
@@ -618,7 +621,7 @@ def zrange_command(client, argv):
          key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")),
          args="dst:key src:key1 min max sortby=[BYSCORE | BYLEX] [REV] [offset_count=LIMIT "
               "(offset:int count:int)]")
-def zrangestore_command(client, argv):
+def zrangestore_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 2, argv[1], 0, None)
 
@@ -629,7 +632,7 @@ def zrangestore_command(client, argv):
          **_RANGE_ARGS,
          key_specs=_RO_ACCESS,
          args="key start:int stop:int [WITHSCORES]")
-def zrevrange_command(client, argv):
+def zrevrange_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANGE key start stop [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, _RANK, True)
 
@@ -641,7 +644,7 @@ def zrevrange_command(client, argv):
          args="key min:double max:double [WITHSCORES@2.0.0] [offset_count=LIMIT (offset:int "
               "count:int)]",
          history=(("2.0.0", "WITHSCORES."),))
-def zrangebyscore_command(client, argv):
+def zrangebyscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, False)
 
@@ -653,7 +656,7 @@ def zrangebyscore_command(client, argv):
          key_specs=_RO_ACCESS,
          args="key max:double min:double [WITHSCORES] [offset_count=LIMIT (offset:int count:int)]",
          history=(("2.1.6", "Exclusive min and max."),))
-def zrevrangebyscore_command(client, argv):
+def zrevrangebyscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, True)
 
@@ -663,7 +666,7 @@ def zrevrangebyscore_command(client, argv):
          summary="Return a range of members in a sorted set, by lexicographical range", **_RANGE_ARGS,
          key_specs=_RO_ACCESS,
          args="key min max [offset_count=LIMIT (offset:int count:int)]")
-def zrangebylex_command(client, argv):
+def zrangebylex_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGEBYLEX key min max [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, False)
 
@@ -674,7 +677,7 @@ def zrangebylex_command(client, argv):
                  "higher to lower strings.", **_RANGE_ARGS,
          key_specs=_RO_ACCESS,
          args="key max min [offset_count=LIMIT (offset:int count:int)]")
-def zrevrangebylex_command(client, argv):
+def zrevrangebylex_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANGEBYLEX key max min [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, True)
 
@@ -719,7 +722,7 @@ def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
          summary="Remove all members in a sorted set within the given indexes", **_RANGE_ARGS,
          key_specs=_RW_DELETE,
          args="key start:int stop:int")
-def zremrangebyrank_command(client, argv):
+def zremrangebyrank_command(client: Client, argv: list[bytes]) -> Any:
     """ZREMRANGEBYRANK key start stop"""
     return _zremrange(client, argv, _RANK)
 
@@ -728,7 +731,7 @@ def zremrangebyrank_command(client, argv):
          summary="Remove all members in a sorted set within the given scores", **_RANGE_ARGS,
          key_specs=_RW_DELETE,
          args="key min:double max:double")
-def zremrangebyscore_command(client, argv):
+def zremrangebyscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZREMRANGEBYSCORE key min max"""
     return _zremrange(client, argv, _SCORE)
 
@@ -738,7 +741,7 @@ def zremrangebyscore_command(client, argv):
          **_RANGE_ARGS,
          key_specs=_RW_DELETE,
          args="key min max")
-def zremrangebylex_command(client, argv):
+def zremrangebylex_command(client: Client, argv: list[bytes]) -> Any:
     """ZREMRANGEBYLEX key min max"""
     return _zremrange(client, argv, _LEX)
 
@@ -787,7 +790,7 @@ def _zpop(client: Any, argv: list[bytes], maximum: bool) -> Any:
          summary="Remove and return members with the lowest scores in a sorted set",
          key_specs=_RW_ACCESS_DELETE,
          args="key [count:int]")
-def zpopmin_command(client, argv):
+def zpopmin_command(client: Client, argv: list[bytes]) -> Any:
     """ZPOPMIN key [count]"""
     return _zpop(client, argv, False)
 
@@ -797,7 +800,7 @@ def zpopmin_command(client, argv):
          summary="Remove and return members with the highest scores in a sorted set",
          key_specs=_RW_ACCESS_DELETE,
          args="key [count:int]")
-def zpopmax_command(client, argv):
+def zpopmax_command(client: Client, argv: list[bytes]) -> Any:
     """ZPOPMAX key [count]"""
     return _zpop(client, argv, True)
 
@@ -845,7 +848,7 @@ def _mpop_keys(numkeys_idx: int) -> Any:
          summary="Remove and return members with scores in a sorted set",
          key_specs=(keynum_spec(1, "RW", "access", "delete"),),
          args="numkeys:int key... where=(MIN | MAX) [COUNT count:int]")
-def zmpop_command(client, argv):
+def zmpop_command(client: Client, argv: list[bytes]) -> Any:
     """ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 1)
     found = _first_zset(client.db, keys)
@@ -897,7 +900,7 @@ def _block_pop(client: Any, argv: list[bytes], keys: list[bytes], timeout_ms: in
          key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),),
          args="key... timeout:double",
          history=(("6.0.0", "The timeout is a double (it was an integer)."),))
-def bzpopmin_command(client, argv):
+def bzpopmin_command(client: Client, argv: list[bytes]) -> Any:
     """BZPOPMIN key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
     return _block_pop(client, argv, argv[1:-1], timeout, False, -1, False)
@@ -910,7 +913,7 @@ def bzpopmin_command(client, argv):
          key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),),
          args="key... timeout:double",
          history=(("6.0.0", "The timeout is a double (it was an integer)."),))
-def bzpopmax_command(client, argv):
+def bzpopmax_command(client: Client, argv: list[bytes]) -> Any:
     """BZPOPMAX key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
     return _block_pop(client, argv, argv[1:-1], timeout, True, -1, False)
@@ -921,7 +924,7 @@ def bzpopmax_command(client, argv):
          summary="Remove and return members with scores in a sorted set or block until one is available",
          key_specs=(keynum_spec(2, "RW", "access", "delete"),),
          args="timeout:double numkeys:int key... where=(MIN | MAX) [COUNT count:int]")
-def bzmpop_command(client, argv):
+def bzmpop_command(client: Client, argv: list[bytes]) -> Any:
     """BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 2)
     timeout = blocking.parse_timeout(argv[1])
@@ -934,7 +937,7 @@ def bzmpop_command(client, argv):
          summary="Get one or multiple random elements from a sorted set",
          key_specs=_RO_ACCESS, tips=("nondeterministic_output",),
          args="key options=[count:int [WITHSCORES]]")
-def zrandmember_command(client, argv):
+def zrandmember_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANDMEMBER key [count [WITHSCORES]]"""
     db = client.db
     if len(argv) == 2:
@@ -1109,7 +1112,7 @@ _SETOP_ARGS: dict[str, Any] = {"acl": "sortedset", "group": "sorted_set"}
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [WEIGHTS weight:int...] [AGGREGATE (SUM | MIN | MAX)] "
               "[WITHSCORES]")
-def zunion_command(client, argv):
+def zunion_command(client: Client, argv: list[bytes]) -> Any:
     """ZUNION numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]
     [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _UNION)
@@ -1120,7 +1123,7 @@ def zunion_command(client, argv):
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [WEIGHTS weight:int...] [AGGREGATE (SUM | MIN | MAX)] "
               "[WITHSCORES]")
-def zinter_command(client, argv):
+def zinter_command(client: Client, argv: list[bytes]) -> Any:
     """ZINTER numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]
     [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _INTER)
@@ -1130,7 +1133,7 @@ def zinter_command(client, argv):
          complexity="O(L + (N-K)log(N))", summary="Subtract multiple sorted sets", **_SETOP_ARGS,
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [WITHSCORES]")
-def zdiff_command(client, argv):
+def zdiff_command(client: Client, argv: list[bytes]) -> Any:
     """ZDIFF numkeys key [key ...] [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _DIFF)
 
@@ -1142,7 +1145,7 @@ def zdiff_command(client, argv):
          key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
          args="destination:key numkeys:int key:key1... [WEIGHTS weight:int...] [AGGREGATE (SUM | "
               "MIN | MAX)]")
-def zunionstore_command(client, argv):
+def zunionstore_command(client: Client, argv: list[bytes]) -> Any:
     """ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM |
     MIN | MAX>]"""
     return _setop_generic(client, argv, 2, argv[1], _UNION)
@@ -1156,7 +1159,7 @@ def zunionstore_command(client, argv):
          key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
          args="destination:key numkeys:int key:key1... [WEIGHTS weight:int...] [AGGREGATE (SUM | "
               "MIN | MAX)]")
-def zinterstore_command(client, argv):
+def zinterstore_command(client: Client, argv: list[bytes]) -> Any:
     """ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM |
     MIN | MAX>]"""
     return _setop_generic(client, argv, 2, argv[1], _INTER)
@@ -1169,7 +1172,7 @@ def zinterstore_command(client, argv):
          first_key=1, last_key=1, step=1,
          key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
          args="destination:key numkeys:int key:key1...")
-def zdiffstore_command(client, argv):
+def zdiffstore_command(client: Client, argv: list[bytes]) -> Any:
     """ZDIFFSTORE destination numkeys key [key ...]"""
     return _setop_generic(client, argv, 2, argv[1], _DIFF)
 
@@ -1179,7 +1182,7 @@ def zdiffstore_command(client, argv):
          summary="Intersect multiple sorted sets and return the cardinality of the result", **_SETOP_ARGS,
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [LIMIT limit:int]")
-def zintercard_command(client, argv):
+def zintercard_command(client: Client, argv: list[bytes]) -> Any:
     """ZINTERCARD numkeys key [key ...] [LIMIT limit]"""
     return _setop_generic(client, argv, 1, None, _INTER, card_only=True)
 
@@ -1201,7 +1204,7 @@ def parse_cursor(b: bytes) -> int:
          summary="Incrementally iterate sorted sets elements and associated scores",
          key_specs=_RO_ACCESS, tips=("nondeterministic_output",),
          args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
-def zscan_command(client, argv):
+def zscan_command(client: Client, argv: list[bytes]) -> Any:
     """ZSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
     zs = client.db.get_typed(argv[1], ZSet)

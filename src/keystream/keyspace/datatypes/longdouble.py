@@ -123,7 +123,7 @@ def _checked(q: Fraction, sign: bytes) -> Fraction | None:
     return -v if sign == b"-" else v
 
 
-def add_long_double(a: LongDouble, b: LongDouble) -> LongDouble | None:
+def add_long_double(a: LongDouble, b: LongDouble) -> Fraction | None:
     """a + b rounded to a long double; None if the sum is infinite or NaN."""
     if isinstance(a, float) or isinstance(b, float):
         return None
