@@ -164,6 +164,15 @@ class Engine:
             hook()
         self.logs.close()
 
+    # -- the Kafka side -----------------------------------------------------------------
+    def now_ms(self) -> int:
+        """The wall clock in ms, as the log and the group coordinator read it."""
+        return _time_ns() // 1_000_000
+
+    def notify_append(self, topic: str, partition: int) -> None:
+        """A partition log grew (see `LogMaintenance.notify_append`)."""
+        self.log_tasks.notify_append(topic, partition)
+
     # -- clients -----------------------------------------------------------------------
     def next_client_id(self) -> int:
         self._next_client_id += 1

@@ -216,10 +216,10 @@ def _sort(client, argv: list[bytes], readonly: bool):
 
 
 def _sorted(db, elements: list[bytes], sortby: bytes | None, alpha: bool, desc: bool) -> list[bytes]:
+    keyed: list[tuple[tuple[Any, bytes], bytes]] = []
     if alpha:
         if sortby is None:
             return sorted(elements, reverse=desc)
-        keyed: list[tuple[tuple[Any, bytes], bytes]] = []
         for e in elements:
             cmp = _lookup(db, sortby, e)
             keyed.append(((cmp is not None, cmp or b""), e))

@@ -48,7 +48,6 @@ import asyncio
 import enum
 import logging
 import struct
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -269,7 +268,7 @@ class GroupCoordinator:
             self._cancel_group_timers(group)
 
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return self.engine.now_ms()
 
     # -- partitions and the offsets topic --------------------------------------------------
     def num_partitions(self) -> int:
@@ -300,7 +299,7 @@ class GroupCoordinator:
             return
         now = self.now_ms()
         self._partition_log(partition).append(rec.build_batch(records, now), now)
-        self.engine.log_tasks.notify_append(OFFSETS_TOPIC, partition)
+        self.engine.notify_append(OFFSETS_TOPIC, partition)
 
     def coordinator_error(self, group_id: str) -> int:
         """COORDINATOR_LOAD_IN_PROGRESS while the group's partition loads, else 0."""
