@@ -127,6 +127,9 @@ class Engine:
         self.active_expire_enabled = True
         self.pause: PauseState | None = None
         self.blocking: BlockingState = BlockingState(self)
+        # The blocking layer's dict of keys made ready, referenced here so that the fast
+        # path tests one attribute after each command.
+        self.ready_keys = self.blocking.ready_keys
         self.client_gone_hooks: list[Callable[[Client], None]] = []
         # RESET: each hook clears one family's per-client state (pub/sub, tracking, ...)
         self.client_reset_hooks: list[Callable[[Client], None]] = []

@@ -121,7 +121,7 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
         engine.after_command(client, cmd, argv, reply, usec, dirty)
     if engine.effects:  # the end of this command's execution unit
         engine.emit_effects()
-    if engine.blocking.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
+    if engine.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
         engine.blocking.serve_ready_keys()
         t1 = 0
     if reply is BLOCKED:
