@@ -4,13 +4,15 @@ Each handler is registered once with its metadata (name, arity, flags, key posit
 categories, docs). Dispatch, arity and unknown-command errors, `COMMAND` and its
 subcommands, ACL checks and cluster key hashing all read this one table.
 
-Handlers have the signature `handler(client, argv) -> reply` where `argv[0]` is the
-command name as sent. They return a reply value (see `keystream.resp.writer`) or raise
-`CommandError`. A write handler records what it changed through the database API
-(`db.set`, `db.delete`, `db.touch`), which bumps the dirty counter and WATCH state; it
-may call `client.propagate(argv)` to replace the command it propagates to the
-append-only file and replicas (e.g. INCRBYFLOAT -> SET). Everything else (statistics,
-slow log, MONITOR, transactions' queuing, reply encoding) is done by `execute`.
+Handlers have the signature `handler(client: Client, argv: list[bytes]) -> reply` where
+`argv[0]` is the command name as sent. They return a reply value (see
+`keystream.resp.writer`) or raise `CommandError`. A write handler records what it changed
+through the database API (`db.set(..., kind=)`, `db.delete`, `db.touch(key, kind)`: typed
+write events, the dirty counter, WATCH); a command that moved the dirty counter is an
+effect of its execution unit as it came, unless it calls `client.propagate(argv, ...)` to
+say what it did instead (INCRBYFLOAT -> SET, BLPOP -> LPOP). Everything else (statistics,
+slow log, MONITOR, effects, transactions' queuing, reply encoding) is done by the engine's
+call path (`Engine.run`, `executor.execute`).
 
 Subcommands ("container" commands such as CONFIG, CLIENT, OBJECT) register as
 `"config|get"`; the container itself is created implicitly.

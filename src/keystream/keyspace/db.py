@@ -25,7 +25,7 @@ selected, Redis's LFU word `(minutes << 8) | log-counter`. As in Redis, values w
 one policy are reinterpreted under the other after a switch. A container value keeps it in
 its own `atime` slot (every registered type but `bytes` must have one): that costs 8 bytes
 per key where a side table costs ~50, and the value carries it along on RENAME/MOVE. Strings
-(`bytes`, which cannot carry a slot) use the `access` dict. The int itself is the server's
+(`bytes`, which cannot carry a slot) use the `access` dict. The int itself is the engine's
 command clock object, shared by all the keys accessed in the same millisecond.
 `peek` is the lookup that does not count as an access (TYPE, TTL, EXISTS, OBJECT, ...).
 """
