@@ -89,6 +89,19 @@ class Stats:
 
 
 class Engine:
+    # Every part is declared here and set in __init__: nothing is added later (and the
+    # command path reads slots, not a dict).
+    __slots__ = (
+        "_next_client_id", "active_expire_enabled", "blocking", "client_gone_hooks",
+        "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "dirty", "effect_subscribers",
+        "effects", "error_stats", "event_subscribers", "function_libraries", "groups",
+        "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors", "pause",
+        "persistence_info", "producer_ids", "pubsub_channel_count", "pubsub_pattern_count",
+        "ready_keys", "redis_version", "replication_info", "request_shutdown", "resp_addresses",
+        "run_id", "shutdown_hooks", "shutdown_save", "slowlog", "slowlog_next_id", "slowlog_threshold",
+        "started", "started_mono", "stats", "unit_depth", "version",
+    )
+
     def __init__(self, config: Config) -> None:
         load_all()
         from keystream.commands.blocking import BlockingState

@@ -114,13 +114,14 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
         usec = 0.0
     cmd.calls += 1
     cmd.usec += usec
+    # Effects are only ever buffered while someone subscribes to them.
     if (usec >= 1000.0 or usec >= engine.slowlog_threshold >= 0 or engine.monitors
             or type(reply) is CommandError
             or (engine.effect_subscribers
-                and (dirty != engine.dirty or client.propagate_override is not None))):
+                and (dirty != engine.dirty or client.propagate_override is not None or engine.effects))):
         engine.after_command(client, cmd, argv, reply, usec, dirty)
-    if engine.effects:  # the end of this command's execution unit
-        engine.emit_effects()
+        if engine.effects:  # the end of this command's execution unit
+            engine.emit_effects()
     if engine.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
         engine.blocking.serve_ready_keys()
         t1 = 0
