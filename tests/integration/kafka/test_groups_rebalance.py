@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import socket
 import struct
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from keystream.kafka.groups import records as rec
 from keystream.kafka.groups.client import MiniClient
 from keystream.kafka.groups.records import java_string_hash
 from keystream.log.manager import LogManager
-from tests.conftest import ServerHandle, start_keystream, wait_until
+from tests.conftest import ServerHandle, _serve, start_keystream, wait_until
 
 REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, INCONSISTENT_GROUP_PROTOCOL = 27, 25, 23
 COORDINATOR_LOAD_IN_PROGRESS = 14
@@ -34,11 +33,7 @@ def server() -> Iterator[ServerHandle]:
                         "--offsets.topic.num.partitions", "4", "--offsets.retention.check.interval.ms", "100",
                         kafka=True)
     wait_until(lambda: _listening(h.kafka_port), what="the Kafka listener")
-    yield h
-    h.stop()
-    if "Traceback" in h.log():
-        sys.stderr.write(h.log())
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from _serve(h)
 
 
 @pytest.fixture
