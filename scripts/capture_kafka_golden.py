@@ -95,7 +95,12 @@ def _name(prefix: str) -> str:
 def drive_librdkafka(bs: str) -> None:
     from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
     from confluent_kafka.admin import (
-        AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic,
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        NewPartitions,
+        NewTopic,
     )
 
     cid = "golden-librdkafka"
