@@ -11,6 +11,7 @@ from keystream.log.errors import (
     InvalidConfigError,
     InvalidPartitionsError,
     InvalidTopicError,
+    LogError,
     TopicExistsError,
     UnknownTopicError,
 )
@@ -155,6 +156,28 @@ def test_topic_config_sources_and_alter(data_dir):
         assert m.partition("t", 0).config.retention_bytes == 7000
         m = reopen(m)
         assert m.topics["t"].configs == {"flush.ms": "5"}
+    finally:
+        m.close()
+
+
+def test_topic_creation_failing_on_disk_leaves_no_half_made_topic(manager, data_dir):
+    # a file where the second partition's directory must go: makedirs fails as on a bad disk
+    open(os.path.join(data_dir, "kafka", "t-1"), "w").close()
+    with pytest.raises(LogError, match="Cannot create topic t"):
+        manager.create_topic("t", 2, {})
+    assert "t" not in manager.topics
+    assert not os.path.exists(os.path.join(data_dir, "kafka", "t-0"))
+    m = reopen(manager)
+    try:
+        assert "t" not in m.topics
+        os.unlink(os.path.join(data_dir, "kafka", "t-1"))
+        m.create_topic("t", 1, {})
+        open(os.path.join(data_dir, "kafka", "t-2"), "w").close()
+        with pytest.raises(LogError, match="Cannot add partitions to t"):
+            m.create_partitions("t", 3)
+        assert m.topics["t"].num_partitions == 1
+        m = reopen(m)
+        assert m.topics["t"].num_partitions == 1
     finally:
         m.close()
 
