@@ -193,13 +193,27 @@ def check_servers(handles: list[ServerHandle]) -> None:
         pytest.fail("a server the test used went wrong:\n" + "\n\n".join(problems), pytrace=False)
 
 
-@pytest.fixture(autouse=True)
-def _servers_stay_healthy() -> Iterator[None]:
-    """After each test, check every server started so far (module-scoped ones too)."""
-    yield
+def _check_watched() -> None:
     handles = list(_WATCHED)
     _WATCHED[:] = [h for h in handles if h.proc.poll() is None]
     check_servers(handles)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+    """Right after each test body (before its fixtures tear down and remove a server's files),
+    check every server started so far, module-scoped ones too: a problem fails this test."""
+    try:
+        return (yield)
+    finally:
+        _check_watched()
+
+
+@pytest.fixture(autouse=True)
+def _servers_stay_healthy() -> Iterator[None]:
+    """And again after the test's fixtures are torn down (a server that went wrong stopping)."""
+    yield
+    _check_watched()
 
 
 def start_keystream(*args: str, data_dir: str | None = None, kafka: bool = False,
