@@ -93,7 +93,13 @@ def _name(prefix: str) -> str:
 
 
 def drive_librdkafka(bs: str) -> None:
-    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+    from confluent_kafka import (
+        Consumer,
+        ConsumerGroupTopicPartitions,
+        KafkaException,
+        Producer,
+        TopicPartition,
+    )
     from confluent_kafka.admin import (
         AdminClient,
         AlterConfigOpType,
@@ -101,6 +107,7 @@ def drive_librdkafka(bs: str) -> None:
         ConfigResource,
         NewPartitions,
         NewTopic,
+        OffsetSpec,
     )
 
     cid = "golden-librdkafka"
@@ -111,6 +118,8 @@ def drive_librdkafka(bs: str) -> None:
     admin.create_partitions([NewPartitions(other, 2)])[other].result(30)
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
     admin.describe_configs([res])[res].result(30)
+    legacy = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"retention.ms": "86400000"})
+    admin.alter_configs([legacy])[legacy].result(30)
     res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
         ConfigEntry("retention.ms", "86400000", incremental_operation=AlterConfigOpType.SET)])
     admin.incremental_alter_configs([res])[res].result(30)
@@ -136,6 +145,9 @@ def drive_librdkafka(bs: str) -> None:
     c.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
     c.offsets_for_times([TopicPartition(topic, 0, 0)], timeout=30)
     c.close()
+    admin.delete_records([TopicPartition(topic, 0, 5)])[TopicPartition(topic, 0, 5)].result(30)
+    admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.latest()})[TopicPartition(topic, 0)].result(30)
+    admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(30)
     admin.list_consumer_groups().result(30)
     admin.describe_consumer_groups([group])[group].result(30)
     try:
@@ -166,21 +178,25 @@ def drive_kafka_python(bs: str) -> None:
         p.close()
     group = _name("g")
     c = KafkaConsumer(topic, bootstrap_servers=bs, client_id=cid, group_id=group, auto_offset_reset="earliest",
-                      enable_auto_commit=False, consumer_timeout_ms=20000)
+                      enable_auto_commit=False, consumer_timeout_ms=20000, heartbeat_interval_ms=100)
     got = 0
     for _ in c:
         got += 1
         if got == 40:
             break
     assert got == 40, got
+    c.poll(timeout_ms=1500)   # heart-beats go on meanwhile
     c.commit()
     c.committed(TopicPartition(topic, 0))
     c.end_offsets([TopicPartition(topic, 0)])
     c.offsets_for_times({TopicPartition(topic, 0): 0})
     c.close()
+    admin.delete_records({TopicPartition(topic, 0): 5})
+    admin.describe_log_dirs()
     admin.list_groups()
     admin.describe_groups([group])
     admin.list_group_offsets(group)
+    admin.delete_group_offsets(group, [TopicPartition(topic, 1)])
     admin.delete_groups([group])
     admin.describe_cluster()
     admin.delete_topics([other])
@@ -189,7 +205,7 @@ def drive_kafka_python(bs: str) -> None:
 
 def drive_aiokafka(bs: str) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
     cid = "golden-aiokafka"
 
@@ -207,7 +223,7 @@ def drive_aiokafka(bs: str) -> None:
             await p.stop()
         group = _name("g")
         c = AIOKafkaConsumer(topic, bootstrap_servers=bs, client_id=cid, group_id=group,
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+                             auto_offset_reset="earliest", enable_auto_commit=False, heartbeat_interval_ms=100)
         await c.start()
         got = 0
         deadline = time.monotonic() + 60
@@ -215,11 +231,13 @@ def drive_aiokafka(bs: str) -> None:
             batch = await c.getmany(timeout_ms=500)
             got += sum(len(v) for v in batch.values())
         assert got == 40, got
+        await asyncio.sleep(1.5)   # heart-beats go on meanwhile
         await c.commit()
         await c.committed(TopicPartition(topic, 0))
         await c.end_offsets([TopicPartition(topic, 0)])
         await c.offsets_for_times({TopicPartition(topic, 0): 0})
         await c.stop()
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(5)})
         await admin.list_consumer_groups()
         await admin.describe_consumer_groups([group])
         await admin.list_consumer_group_offsets(group)
@@ -251,19 +269,21 @@ const id = () => Math.random().toString(16).slice(2, 10);
     await p.disconnect();
   }
   const group = "g-" + id();
-  const c = kafka.consumer({ groupId: group, sessionTimeout: 10000 });
+  const c = kafka.consumer({ groupId: group, sessionTimeout: 10000, heartbeatInterval: 100 });
   await c.connect();
   await c.subscribe({ topic, fromBeginning: true });
   let got = 0;
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("only " + got + " messages")), 60000);
-    c.run({ autoCommit: false, eachMessage: async ({ partition, message }) => {
+    c.run({ autoCommit: false, eachMessage: async ({ partition, message, heartbeat }) => {
       got += 1;
       await c.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      await heartbeat();
       if (got === 40) { clearTimeout(timer); resolve(); }
     } });
   });
   await c.disconnect();
+  await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: "5" }] });
   await admin.fetchTopicOffsets(topic);
   await admin.fetchTopicOffsetsByTimestamp(topic, 0);
   await admin.fetchOffsets({ groupId: group, topics: [topic] });
