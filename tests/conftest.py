@@ -4,8 +4,8 @@ Integration tests talk to these over TCP with real client libraries. Servers are
 once per test module; tests that change server-wide state should restore it or use
 their own server via `start_keystream()`.
 
-Every server started here is watched: after each test (and when a module's server stops) its log
-since the previous check is searched for a traceback, an "internal error" reply or an ERROR /
+Every server started here is watched: right after each test body, again after the test's
+fixtures, and when a module's server stops, its log since the previous check is searched for a traceback, an "internal error" reply or an ERROR /
 CRITICAL line, and its process for an exit nobody asked for (`stop()` or `expect_exit()`); any of
 these fails the test that was running, with the log tail. A test that provokes such a line on
 purpose (a disk-error test) says so with `ServerHandle.allow_log(pattern)`.
