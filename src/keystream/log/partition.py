@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from keystream.log.batch import patch_log_append_time, read_records, validate_batches
 from keystream.log.cleaner import recover_swaps
-from keystream.log.errors import OffsetOutOfRangeError, RecordListTooLargeError
+from keystream.log.errors import LogError, OffsetOutOfRangeError, RecordListTooLargeError
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -171,7 +171,10 @@ class PartitionLog:
         last = base + count - 1
         seg = self.segments[-1]
         if seg.size and self._should_roll(seg, total, last, now_ms if log_append else max_ts, now_ms):
-            seg = self._roll(now_ms)
+            try:
+                seg = self._roll(now_ms)
+            except OSError as e:   # a full, read-only or failing disk: KAFKA_STORAGE_ERROR, nothing appended
+                raise LogError(f"Cannot roll a new segment of {self.topic}-{self.index}: {e}") from None
         seg.write(pieces, total)
         interval = cfg.index_interval_bytes
         offset = base

@@ -89,9 +89,15 @@ NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
 NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
 def _show(b: bytes, limit: int = 128) -> str:
-    """Render client bytes inside an error the way Redis does (sdscatrepr-free, truncated)."""
-    s = b[:limit].decode("utf-8", "replace")
+    """Render client bytes inside an error the way Redis does: the bytes themselves (kept through
+    surrogateescape, which the reply encoders reverse), truncated, newlines made spaces."""
+    s = b[:limit].decode("utf-8", "surrogateescape")
     return s.replace("\r", " ").replace("\n", " ")
+
+
+def expected_bulk(got: int) -> str:
+    """A multibulk element that does not start with '$' (got is the byte found instead)."""
+    return f"Protocol error: expected '$', got '{_show(bytes([got]))}'"
 
 
 # Sorted sets (t_zset.c) and geo (geo.c).
