@@ -104,6 +104,9 @@ class Setting:
                 f"Invalid argument '{text}' for CONFIG SET '{self.name}' - "
                 f"argument must be between {self.minimum} and {self.maximum}"
             )
+        refusal = NOT_YET.get(self.name)
+        if refusal is not None and refusal[0](value):
+            raise ConfigError(f"'{self.name} {text}' is not supported yet: {refusal[1]}")
         return value
 
     def render(self, value: Any) -> str:
@@ -114,6 +117,13 @@ class Setting:
             return text[:-2] if text.endswith(".0") else text
         return str(value)
 
+
+# Values that would promise something the server does not do yet: refused by name rather
+# than accepted and ignored. Setting name -> (refuse this value?, why).
+NOT_YET: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "appendonly": (lambda v: v is True, "Keystream does not write an append-only file yet"),
+    "save": (lambda v: bool(str(v).strip()), "Keystream does not write snapshots yet"),
+}
 
 _INT_MAX = 2**31 - 1
 _LONG_MAX = 2**63 - 1
@@ -181,7 +191,7 @@ SETTINGS: list[Setting] = [
     Setting("appendonly", "bool", False, True, "Append-only file of effects"),
     Setting("appendfsync", "enum", "everysec", True, "fsync policy", choices=("always", "everysec", "no")),
     Setting("appendfilename", "str", "appendonly.aof", False, "AOF base name"),
-    Setting("save", "str", "3600 1 300 100 60 10000", True, "Snapshot points: <seconds> <changes> ..."),
+    Setting("save", "str", "", True, "Snapshot points: <seconds> <changes> ..."),
     Setting("dbfilename", "str", "dump.rdb", True, "Snapshot file name"),
     Setting("rdbcompression", "bool", True, True, "Compress snapshot strings"),
     Setting("rdbchecksum", "bool", True, True, "Checksum snapshots"),
