@@ -441,6 +441,9 @@ class Config:
     values: dict[str, Any] = field(default_factory=dict)
     config_file: str | None = None
     listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
+    # Names of the settings given a value by some source (file, environment, flag, CONFIG
+    # SET) rather than left at their default (the dump's location depends on it).
+    explicit: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for s in SETTINGS:
@@ -461,6 +464,7 @@ class Config:
         """Parse and set one setting (no mutability check: that is the caller's)."""
         s = self.setting(name)
         self.values[s.name] = s.parse(text)
+        self.explicit.add(s.name)
         for cb in self.listeners:
             cb(s.name, self.values[s.name])
 

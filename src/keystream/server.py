@@ -26,6 +26,8 @@ from keystream.commands.registry import load_all
 from keystream.config import Config, parse_memory
 from keystream.keyspace import blocking
 from keystream.keyspace.db import Database
+from keystream.persistence.snapshot import Snapshots
+from keystream.resp import errors
 from keystream.resp.connection import Client, RespProtocol
 from keystream.resp.writer import Status
 
@@ -75,6 +77,10 @@ class Server:
         # RESET: each hook clears one family's per-client state (pub/sub, tracking, ...)
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
+        # True while some commands may be refused (loading, MISCONF): sends every command
+        # through the executor's checked path, which asks `command_refusal`.
+        self.gated = False
+        self.snapshots = Snapshots(self)
         config.listeners.append(self._on_config_change)
         if config["kafka-port"]:
             from keystream.kafka.broker import KafkaBroker
@@ -159,6 +165,17 @@ class Server:
         for listener in self.propagate_listeners:
             listener(db_index, commands)
 
+    def command_refusal(self, cmd: Any) -> str | None:
+        """Why cmd may not run now (MISCONF after a failed save, LOADING), or None."""
+        snapshots = self.snapshots
+        if cmd.is_write or cmd.name == "ping":
+            denied = snapshots.write_denied()
+            if denied is not None:
+                return denied
+        if snapshots.loading and "loading" not in cmd.flags:
+            return errors.LOADING
+        return None
+
     def on_key_expired(self, db: Database, key: bytes) -> None:
         self.propagate(db.id, [[b"DEL", key]])
         for listener in self.expire_listeners:
@@ -188,6 +205,7 @@ class Server:
             for c in list(self.clients.values()):
                 if c.blocked is None and not c.subscribed and now - c.last_interaction > timeout:
                     c.close()
+        self.snapshots.cron()
         loop.call_later(1.0 / hz, self._cron)
 
     # -- life cycle ------------------------------------------------------------------
@@ -206,6 +224,17 @@ class Server:
         for service in self.extra_services:
             await service.start()
         self.loop.call_soon(self._cron)
+        await self.snapshots.load_at_startup()
+
+    def shutdown_on_signal(self) -> None:
+        """SIGTERM/SIGINT: save as SHUTDOWN without options would, then stop (as Redis, stay
+        up if that save fails)."""
+        log.warning("Received signal, scheduling shutdown...")
+        if self.snapshots.prepare_shutdown(None, False):
+            self.request_shutdown()
+        else:
+            log.warning("SIGTERM received but errors trying to shut down the server, check the logs "
+                        "for more information")
 
     def request_shutdown(self) -> None:
         if self.shutdown_event is not None:
@@ -278,7 +307,7 @@ def run(config: Config, ready: Callable[[Server], None] | None = None) -> None:
         await server.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.request_shutdown)
+            loop.add_signal_handler(sig, server.shutdown_on_signal)
         if ready is not None:
             ready(server)
         await server.serve_until_shutdown()

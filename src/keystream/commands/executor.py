@@ -97,7 +97,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int =
     server = client.server
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns or server.pause is not None):
+            or client.channels or client.patterns or server.pause is not None or server.gated):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return now_ns
@@ -170,6 +170,10 @@ def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command |
         name = cmd.name.encode() if cmd.container is None else cmd.container.name.encode()
         if not client.authenticated and name not in _NO_AUTH:
             raise CommandError(errors.NOAUTH)
+        if client.server.gated:
+            refusal = client.server.command_refusal(cmd)
+            if refusal is not None:
+                raise CommandError(refusal)
         if client.multi is not None and name not in _MULTI_IMMEDIATE and "no_multi" in cmd.flags:
             raise CommandError("ERR Command not allowed inside a transaction")
         if client.proto == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_OK:

@@ -8,7 +8,7 @@ case. `INFO server` also says who we are: `keystream_version`.
 The values are ours: memory figures come from the process (`used_memory` is the resident
 set size, as we have no allocator statistics), persistence and replication report an
 instance without snapshots or replicas unless those layers publish their state on the
-server (`server.persistence_info()` / `server.replication_info()`, when present).
+server (`server.snapshots.info_lines()`, `server.replication_info()` when present).
 Deliberately absent: Sentinel sections.
 """
 
@@ -177,17 +177,8 @@ def _section_memory(server: Any) -> list[str]:
 
 
 def _section_persistence(server: Any) -> list[str]:
-    hook = getattr(server, "persistence_info", None)
-    if hook is not None:
-        return list(hook())
     return [
-        "loading:0", "async_loading:0", "current_cow_peak:0", "current_cow_size:0",
-        "current_cow_size_age:0", "current_fork_perc:0.00", "current_save_keys_processed:0",
-        "current_save_keys_total:0", f"rdb_changes_since_last_save:{server.dirty}",
-        "rdb_bgsave_in_progress:0", f"rdb_last_save_time:{int(server.started)}",
-        "rdb_last_bgsave_status:ok", "rdb_last_bgsave_time_sec:-1",
-        "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "rdb_last_cow_size:0",
-        "rdb_last_load_keys_expired:0", "rdb_last_load_keys_loaded:0",
+        *server.snapshots.info_lines(),
         f"aof_enabled:{int(bool(server.config['appendonly']))}", "aof_rewrite_in_progress:0",
         "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
         "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",

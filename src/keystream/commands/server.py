@@ -3,8 +3,9 @@
 Redis 7.0 syntax, replies and error texts. Deliberate differences:
 - FLUSHALL/FLUSHDB ASYNC free the old keyspace at once (dropping Python references is
   already cheap); the reply and propagation are Redis's.
-- SHUTDOWN: NOSAVE/SAVE/NOW/FORCE are accepted; the persistence layer's shutdown hooks decide
-  what is written. The server stops cleanly and exits with status 0, as on SIGTERM.
+- SHUTDOWN: saves as Redis does (SAVE, NOSAVE, or by default when save points are set; a
+  failed save refuses to shut down unless FORCE). NOW is accepted (ours never waits for
+  replicas). The server stops cleanly and exits with status 0, as on SIGTERM.
   SHUTDOWN ABORT replies that no shutdown is in progress (ours never waits for replicas).
 - DEBUG implements SLEEP, SET-ACTIVE-EXPIRE, LOG, PROTOCOL and HELP; other families register more in
   `DEBUG_SUBCOMMANDS` (name -> (min args, max args or -1, handler)). `enable-debug-command`
@@ -100,9 +101,11 @@ def shutdown_command(client, argv):
     if b"abort" in opts:
         raise CommandError("ERR No shutdown in progress.")
     server = client.server
-    # True: SAVE, False: NOSAVE, None: as configured (read by the persistence layer's hook)
-    server.shutdown_save = True if b"save" in opts else False if b"nosave" in opts else None
     log.warning("User requested shutdown...")
+    # SAVE: save; NOSAVE: do not; neither: save when save points are configured.
+    save = True if b"save" in opts else False if b"nosave" in opts else None
+    if not server.snapshots.prepare_shutdown(save, b"force" in opts):
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     server.request_shutdown()
     # As Redis, the client gets no reply: the connection closes with the server.
     client.close_after_reply = True

@@ -157,7 +157,7 @@ def encode_string(v: bytes, compress: bool) -> bytes:
     return (_LENGTHS[n] if n < 16384 else _length(n)) + v
 
 
-def _quicklist_nodes(values: list[bytes], fill: int) -> list[list[bytes]]:
+def quicklist_nodes(values: list[bytes], fill: int) -> list[list[bytes]]:
     """Cut a list's elements into nodes as Redis's quicklist fills them pushing at the tail."""
     nodes: list[list[bytes]] = []
     if fill < 0:
@@ -205,7 +205,7 @@ def encode_value(value: Any, limits: Limits) -> tuple[int, bytes]:
         return T_STRING, encode_string(value, compress)
     if cls is ListValue:
         parts = []
-        nodes = _quicklist_nodes(list(map(decode_element, value)), limits.list_fill)
+        nodes = quicklist_nodes(list(map(decode_element, value)), limits.list_fill)
         parts.append(encode_length(len(nodes)))
         for node in nodes:
             parts.append(b"\x02")

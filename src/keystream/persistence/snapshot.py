@@ -1,0 +1,413 @@
+"""RDB snapshots of the keyspace: SAVE, BGSAVE, save points, loading, shutdown saves.
+
+As Redis does it (rdb.c, server.c):
+- A snapshot is written to `temp-<pid>.rdb` next to the dump, fsynced, then renamed over
+  the dump (and the directory fsynced), so a crash mid-save never leaves a broken dump.
+- BGSAVE forks: the child writes the file from its copy-on-write image of the keyspace and
+  exits (status 0: success); the parent keeps serving and reaps the child from the cron
+  (`waitpid(WNOHANG)`, never blocking). On success the dirty counter drops by what it was
+  at the fork and LASTSAVE moves; on failure `rdb_last_bgsave_status` is err and, with
+  save points configured and `stop-writes-on-bgsave-error`, writes are refused (MISCONF)
+  until a save succeeds.
+- Save points (`save "3600 1 300 100 60 10000"`, Redis's default): the cron starts a BGSAVE
+  when, for some point, at least <changes> writes happened and <seconds> passed since the
+  last successful save (after a failed one, not before 5 seconds have passed).
+- Loading at start-up happens with the listeners open: the file is parsed in a worker
+  thread (nothing is installed until all of it parsed and its checksum matched) while
+  clients get LOADING errors; a corrupt file stops the server with the reason logged.
+- Where the dump lives: `<dir>/<dbfilename>` when `dir` or `dbfilename` is set (every
+  redis.conf sets them; tools and Redis's test suite look there); otherwise under the data
+  directory's `redis/` folder (`./keystream-data/redis/dump.rdb`), beside the Kafka data.
+
+Memory: CPython's reference counting writes to every object the child visits, so a
+BGSAVE's copy-on-write can approach the keyspace's size (Redis copies only pages written
+during the save).
+
+Not here: the append-only file; function libraries beyond carrying their RDB payloads
+(`functions`) from a loaded file to the next saved one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import time
+from typing import TYPE_CHECKING
+
+from keystream.keyspace.db import LFU_INIT_VAL
+from keystream.persistence.rdb import Limits, RdbContents, RdbError, RdbWriter, parse_rdb
+from keystream.resp import errors
+
+if TYPE_CHECKING:
+    from keystream.server import Server
+
+log = logging.getLogger("keystream.persistence")
+
+__all__ = ["Snapshots"]
+
+_BGSAVE_RETRY_DELAY = 5  # seconds after a failed BGSAVE before save points try again
+
+
+def parse_save_points(text: str) -> list[tuple[int, int]]:
+    """The (seconds, changes) pairs of a `save` setting; ValueError if malformed."""
+    words = text.split()
+    if len(words) % 2:
+        raise ValueError("Invalid save parameters")
+    points = []
+    for i in range(0, len(words), 2):
+        seconds, changes = int(words[i]), int(words[i + 1])
+        if seconds < 1 or changes < 0:
+            raise ValueError("Invalid save parameters")
+        points.append((seconds, changes))
+    return points
+
+
+class Snapshots:
+    """The server's RDB persistence state and operations."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.last_bgsave_try = 0
+        self.last_bgsave_time_sec = -1
+        self.saves = 0
+        self.child_pid: int | None = None
+        self.child_started = 0.0
+        self.child_tmp = ""
+        self.dirty_at_fork = 0
+        self.bgsave_scheduled = False
+        self.loading = False
+        self.loading_started = 0
+        self.loading_bytes = 0
+        self.last_load_keys_loaded = 0
+        self.last_load_keys_expired = 0
+        # FUNCTION2 payloads of the last loaded file, written back on save (until the
+        # scripting layer keeps libraries of its own).
+        self.functions: list[bytes] = []
+
+    # -- where ----------------------------------------------------------------------------
+    def rdb_path(self) -> str:
+        config = self.server.config
+        if {"dir", "dbfilename"} & config.explicit:
+            return os.path.join(config["dir"], config["dbfilename"])
+        return os.path.join(config["dir"], "redis", config["dbfilename"])
+
+    def limits(self) -> Limits:
+        return Limits.from_config(self.server.config)
+
+    # -- writing --------------------------------------------------------------------------
+    def _write(self, path: str) -> None:
+        """Write the whole keyspace to path atomically (temp file, fsync, rename)."""
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f"temp-{os.getpid()}.rdb")
+        server = self.server
+        config = server.config
+        try:
+            with open(tmp, "wb") as f:
+                w = RdbWriter(f, self.limits(), bool(config["rdbchecksum"]))
+                w.aux(b"redis-ver", server.redis_version.encode())
+                w.aux(b"redis-bits", b"64")
+                w.aux(b"ctime", b"%d" % int(time.time()))
+                w.aux(b"used-mem", b"%d" % _rss_bytes())
+                w.aux(b"aof-base", b"0")
+                for code in self.functions:
+                    w.function(code)
+                policy = str(config["maxmemory-policy"])
+                lru, lfu = "lru" in policy, "lfu" in policy
+                for db in server.dbs:
+                    data = db.data
+                    if not data:
+                        continue
+                    expires = db.expires
+                    w.select_db(db.id, len(data), len(expires))
+                    for key, value in data.items():
+                        w.key(key, value, expires.get(key),
+                              db.idle_ms(key) // 1000 if lru else None,
+                              db.frequency(key) if lfu else None)
+                w.finish()
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(directory)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def save(self) -> bool:
+        """SAVE: write in the foreground. True on success (state updated as Redis's rdbSave)."""
+        path = self.rdb_path()
+        try:
+            self._write(path)
+        except OSError as e:
+            log.warning("Failed saving the DB: %s", e.strerror or e)
+            self.last_bgsave_ok = False
+            self._update_gate()
+            return False
+        log.info("DB saved on disk")
+        self.server.dirty = 0
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self._update_gate()
+        self.saves += 1
+        return True
+
+    def bgsave(self) -> bool:
+        """Fork a child that writes the snapshot; False if fork failed."""
+        path = self.rdb_path()
+        self.last_bgsave_try = int(time.time())
+        self.dirty_at_fork = self.server.dirty
+        gc.collect(0)
+        try:
+            pid = os.fork()
+        except OSError as e:
+            log.warning("Can't save in background: fork: %s", e.strerror)
+            self.last_bgsave_ok = False
+            self._update_gate()
+            return False
+        if pid == 0:  # the child: write and leave without running any parent cleanup
+            code = 1
+            try:
+                gc.disable()
+                self._write(path)
+                code = 0
+            finally:
+                os._exit(code)
+        log.info("Background saving started by pid %d", pid)
+        self.child_pid = pid
+        self.child_started = time.monotonic()
+        self.child_tmp = os.path.join(os.path.dirname(path) or ".", f"temp-{pid}.rdb")
+        self.bgsave_scheduled = False
+        return True
+
+    def _update_gate(self) -> None:
+        self.server.gated = self.loading or not self.last_bgsave_ok
+
+    def child_active(self) -> bool:
+        return self.child_pid is not None
+
+    def _child_done(self, ok: bool) -> None:
+        self.last_bgsave_time_sec = int(time.monotonic() - self.child_started)
+        self.child_pid = None
+        if ok:
+            log.info("Background saving terminated with success")
+            self.server.dirty = max(0, self.server.dirty - self.dirty_at_fork)
+            self.lastsave = int(time.time())
+            self.last_bgsave_ok = True
+            self._update_gate()
+            self.saves += 1
+        else:
+            log.warning("Background saving error")
+            self.last_bgsave_ok = False
+            self._update_gate()
+            try:
+                os.unlink(self.child_tmp)
+            except OSError:
+                pass
+
+    def kill_child(self) -> None:
+        """Stop a running BGSAVE (SHUTDOWN, FLUSHALL, DEBUG RELOAD) and remove its temp file."""
+        pid = self.child_pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+        self.child_pid = None
+        try:
+            os.unlink(self.child_tmp)
+        except OSError:
+            pass
+
+    # -- cron -----------------------------------------------------------------------------
+    def cron(self) -> None:
+        """Reap a finished child; start a scheduled BGSAVE or one a save point asks for."""
+        pid = self.child_pid
+        if pid is not None:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 1 << 8
+            if done:
+                self._child_done(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+            return
+        if self.loading:
+            return
+        if self.bgsave_scheduled:
+            self.bgsave()
+            return
+        dirty = self.server.dirty
+        if not dirty:
+            return
+        now = int(time.time())
+        for seconds, changes in self.save_points():
+            if (dirty >= changes and now - self.lastsave > seconds
+                    and (self.last_bgsave_ok or now - self.last_bgsave_try > _BGSAVE_RETRY_DELAY)):
+                log.info("%d changes in %d seconds. Saving...", changes, seconds)
+                self.bgsave()
+                return
+
+    def save_points(self) -> list[tuple[int, int]]:
+        try:
+            return parse_save_points(str(self.server.config["save"]))
+        except ValueError:
+            return []
+
+    def write_denied(self) -> str | None:
+        """The MISCONF error while writes are refused after a failed save, else None."""
+        if (not self.last_bgsave_ok and self.server.config["stop-writes-on-bgsave-error"]
+                and self.save_points()):
+            return errors.MISCONF
+        return None
+
+    # -- loading --------------------------------------------------------------------------
+    def read(self, path: str) -> RdbContents:
+        """Parse the dump at path (RdbError if it is corrupt, OSError if unreadable)."""
+        with open(path, "rb") as f:
+            data = f.read()
+        self.loading_bytes = len(data)
+        config = self.server.config
+        return parse_rdb(data, self.limits(), int(time.time() * 1000), config["databases"],
+                         bool(config["rdbchecksum"]))
+
+    def install(self, contents: RdbContents, merge: bool = False) -> None:
+        """Put a parsed dump's keys into the databases (MERGE: replacing keys that exist)."""
+        server = self.server
+        now = int(time.time() * 1000)
+        minutes = (now // 60_000) & 0xFFFF
+        loaded = 0
+        for index, keys in contents.dbs.items():
+            db = server.dbs[index]
+            data = db.data
+            lfu = db.lfu
+            for lk in keys:
+                if merge and lk.key in data:
+                    db.take_entry(lk.key)
+                if lfu:
+                    access = minutes << 8 | (LFU_INIT_VAL if lk.freq is None else lk.freq)
+                else:
+                    access = now - lk.idle_s * 1000 if lk.idle_s is not None else now
+                value = lk.value
+                if type(value) is bytes:
+                    db.put_entry(lk.key, (value, lk.expire_ms, access, None))
+                else:
+                    value.atime = access
+                    db.put_entry(lk.key, (value, lk.expire_ms, None, None))
+                loaded += 1
+        self.functions = list(contents.functions)
+        self.last_load_keys_loaded = loaded
+        self.last_load_keys_expired = contents.keys_expired
+
+    async def load_at_startup(self) -> None:
+        """Load the dump if there is one, serving LOADING errors meanwhile; exit on a bad file."""
+        path = self.rdb_path()
+        if not os.path.exists(path):
+            return
+        self.loading = True
+        self._update_gate()
+        self.loading_started = int(time.time())
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            contents = await loop.run_in_executor(None, self.read, path)
+        except (OSError, RdbError) as e:
+            log.critical("Fatal error loading the DB %s: %s. Exiting.", path, e)
+            raise SystemExit(1) from None
+        finally:
+            self.loading = False
+            self._update_gate()
+        self.install(contents)
+        log.info("DB loaded from disk: %.3f seconds (%d keys, %d expired keys skipped)",
+                 time.monotonic() - started, self.last_load_keys_loaded, self.last_load_keys_expired)
+
+    def reload(self, save: bool, flush: bool, merge: bool) -> str | None:
+        """DEBUG RELOAD: save (unless told not to), empty (unless told not to), load back.
+        Returns an error text, or None."""
+        if save and not self.save():
+            return "ERR"
+        try:
+            contents = self.read(self.rdb_path())
+        except (OSError, RdbError) as e:
+            log.warning("DEBUG RELOAD: %s", e)
+            return "ERR Error trying to load the RDB dump, check server logs."
+        server = self.server
+        if flush:
+            dirty = server.dirty
+            for db in server.dbs:
+                db.flush()
+            server.dirty = dirty
+        elif not merge:
+            for index, keys in contents.dbs.items():
+                data = server.dbs[index].data
+                if any(lk.key in data for lk in keys):
+                    log.warning("DEBUG RELOAD NOFLUSH: a key of the dump already exists")
+                    return "ERR Error trying to load the RDB dump, check server logs."
+        self.install(contents, merge=merge)
+        log.warning("DB reloaded by DEBUG RELOAD")
+        return None
+
+    # -- shutdown -------------------------------------------------------------------------
+    def prepare_shutdown(self, save: bool | None, force: bool) -> bool:
+        """What Redis does before exiting: stop a BGSAVE child; save when asked to (or, by
+        default, when save points are configured). False if the save failed (and not FORCE)."""
+        self.kill_child()
+        if save is None:
+            save = bool(self.save_points())
+        if save:
+            log.warning("Saving the final RDB snapshot before exiting.")
+            if not self.save():
+                if not force:
+                    log.warning("Error trying to save the DB, can't exit.")
+                    return False
+                log.warning("Error trying to save the DB. Exit anyway.")
+        return True
+
+    # -- INFO -----------------------------------------------------------------------------
+    def info_lines(self) -> list[str]:
+        server = self.server
+        now = time.monotonic()
+        child = self.child_pid is not None
+        lines = [f"loading:{int(self.loading)}", "async_loading:0"]
+        if self.loading:
+            lines += [f"loading_start_time:{self.loading_started}",
+                      f"loading_total_bytes:{self.loading_bytes}", "loading_rdb_used_mem:0",
+                      "loading_loaded_bytes:0", "loading_loaded_perc:0.00", "loading_eta_seconds:1"]
+        lines += [
+            "current_cow_peak:0", "current_cow_size:0", "current_cow_size_age:0",
+            "current_fork_perc:0.00", "current_save_keys_processed:0", "current_save_keys_total:0",
+            f"rdb_changes_since_last_save:{server.dirty}",
+            f"rdb_bgsave_in_progress:{int(child)}",
+            f"rdb_last_save_time:{self.lastsave}",
+            f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
+            f"rdb_last_bgsave_time_sec:{self.last_bgsave_time_sec}",
+            f"rdb_current_bgsave_time_sec:{int(now - self.child_started) if child else -1}",
+            f"rdb_saves:{self.saves}", "rdb_last_cow_size:0",
+            f"rdb_last_load_keys_expired:{self.last_load_keys_expired}",
+            f"rdb_last_load_keys_loaded:{self.last_load_keys_loaded}",
+        ]
+        return lines
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
