@@ -104,9 +104,11 @@ class Setting:
                 f"Invalid argument '{text}' for CONFIG SET '{self.name}' - "
                 f"argument must be between {self.minimum} and {self.maximum}"
             )
-        refusal = NOT_YET.get(self.name)
-        if refusal is not None and refusal[0](value):
-            raise ConfigError(f"'{self.name} {text}' is not supported yet: {refusal[1]}")
+        check = CHECKS.get(self.name)
+        if check is not None:
+            reason = check(value)
+            if reason is not None:
+                raise ConfigError(reason)
         return value
 
     def render(self, value: Any) -> str:
@@ -118,11 +120,25 @@ class Setting:
         return str(value)
 
 
-# Values that would promise something the server does not do yet: refused by name rather
-# than accepted and ignored. Setting name -> (refuse this value?, why).
-NOT_YET: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "appendonly": (lambda v: v is True, "Keystream does not write an append-only file yet"),
-    "save": (lambda v: bool(str(v).strip()), "Keystream does not write snapshots yet"),
+def _check_save_points(text: str) -> str | None:
+    """Redis's rule for `save`: pairs of <seconds >= 1> <changes >= 0>."""
+    words = text.split()
+    if len(words) % 2:
+        return "Invalid save parameters"
+    for i, w in enumerate(words):
+        if not w.lstrip("-").isdigit() or int(w) < (1 if i % 2 == 0 else 0):
+            return "Invalid save parameters"
+    return None
+
+
+# Extra checks of a parsed value: setting name -> reason to refuse it, or None. Values that
+# would promise something the server does not do yet are refused by name here rather than
+# accepted and ignored.
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "appendonly": lambda v: ("'appendonly yes' is not supported yet: Keystream does not write an "
+                             "append-only file yet") if v else None,
+    "save": _check_save_points,
+    "dbfilename": lambda v: "dbfilename can't be a path, just a filename" if "/" in v else None,
 }
 
 _INT_MAX = 2**31 - 1
@@ -191,9 +207,12 @@ SETTINGS: list[Setting] = [
     Setting("appendonly", "bool", False, True, "Append-only file of effects"),
     Setting("appendfsync", "enum", "everysec", True, "fsync policy", choices=("always", "everysec", "no")),
     Setting("appendfilename", "str", "appendonly.aof", False, "AOF base name"),
-    Setting("save", "str", "", True, "Snapshot points: <seconds> <changes> ..."),
+    Setting("save", "str", "3600 1 300 100 60 10000", True,
+            "Snapshot points: BGSAVE after <seconds> if at least <changes> writes ..."),
     Setting("dbfilename", "str", "dump.rdb", True, "Snapshot file name"),
     Setting("rdbcompression", "bool", True, True, "Compress snapshot strings"),
+    Setting("stop-writes-on-bgsave-error", "bool", True, True,
+            "Refuse writes (MISCONF) while the last background save failed and save points are set"),
     Setting("rdbchecksum", "bool", True, True, "Checksum snapshots"),
     Setting("sanitize-dump-payload", "enum", "no", True, "Check RESTORE payloads",
             choices=("no", "yes", "clients")),
@@ -403,7 +422,6 @@ SETTINGS += [
     Setting("shutdown-on-sigterm", "str", 'default', True, _COMPAT),
     Setting("shutdown-timeout", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("socket-mark-id", "int", 0, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
-    Setting("stop-writes-on-bgsave-error", "bool", True, True, _COMPAT),
     Setting("supervised", "enum", 'no', False, _COMPAT, choices=('upstart', 'systemd', 'auto', 'no')),
     Setting("syslog-enabled", "bool", False, False, _COMPAT),
     Setting("syslog-facility", "enum", 'local0', False, _COMPAT, choices=('user', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7')),

@@ -47,6 +47,10 @@ REDIS_IMMUTABLE = frozenset({
 })
 
 
+# Settings Redis 7.0 protects: CONFIG SET refuses them unless enable-protected-configs.
+PROTECTED = frozenset({"dir", "dbfilename"})
+
+
 def _unchanged(config: Any, s: Setting, raw: bytes) -> bool:
     if s.name in REDIS_IMMUTABLE:
         return False
@@ -115,6 +119,9 @@ def config_set_command(client, argv):
         if not s.mutable and not _unchanged(config, s, argv[i + 1]):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set immutable config")
+        if s.name in PROTECTED and not config["enable-protected-configs"]:
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                               "can't set protected config")
         if s.name in seen:
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "duplicate parameter")
