@@ -47,7 +47,8 @@ REDIS_IMMUTABLE = frozenset({
 })
 
 
-# Settings Redis 7.0 protects: CONFIG SET refuses them unless enable-protected-configs.
+# Settings Redis 7.0 protects: CONFIG SET refuses to change them unless
+# enable-protected-configs (setting the value they have is a no-op, as for immutable ones).
 PROTECTED = frozenset({"dir", "dbfilename"})
 
 
@@ -119,7 +120,8 @@ def config_set_command(client, argv):
         if not s.mutable and not _unchanged(config, s, argv[i + 1]):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set immutable config")
-        if s.name in PROTECTED and not config["enable-protected-configs"]:
+        if (s.name in PROTECTED and not config["enable-protected-configs"]
+                and not _unchanged(config, s, argv[i + 1])):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set protected config")
         if s.name in seen:
