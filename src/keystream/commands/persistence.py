@@ -105,7 +105,7 @@ def dump_command(client, argv):
          history=(("3.0.0", "Added the `REPLACE` modifier."),
                   ("5.0.0", "Added the `ABSTTL` modifier."),
                   ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")),
-         args="key ttl:int serialized-value:string [REPLACE@3.0.0] [ABSTTL@5.0.0] "
+         args="key ttl:int serialized-value [REPLACE@3.0.0] [ABSTTL@5.0.0] "
               "[IDLETIME seconds:int@5.0.0] [FREQ frequency:int@5.0.0]")
 def restore_command(client, argv):
     """RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"""
