@@ -389,3 +389,36 @@ def test_debug_reload_object_and_digests_match_redis(ref: ServerHandle) -> None:
 def _flushed(r: redis.Redis) -> redis.Redis:
     r.flushall()
     return r
+
+
+def test_save_points_start_a_bgsave_and_flushall_writes_the_empty_dump() -> None:
+    ks = _ks("--save", "1 2")
+    data_dir = ks.data_dir
+    try:
+        kr = _client(ks)
+        kr.set("a", "1")
+        kr.set("b", "2")
+        wait_until(lambda: kr.info("persistence")["rdb_saves"] >= 1, timeout=10,
+                   what="a save point's BGSAVE")
+        assert kr.info("persistence")["rdb_changes_since_last_save"] == 0
+        assert kr.config_get("save") == {"save": "1 2"}
+        kr.flushall()
+        ks.stop(9)  # no save at exit: what is on disk is FLUSHALL's
+        ks = _ks("--save", "", data_dir=data_dir)
+        assert _client(ks).dbsize() == 0
+    finally:
+        _stop(ks)
+
+
+def test_save_setting_is_checked_as_redis_checks_it(ref: ServerHandle) -> None:
+    ks = _ks()
+    pair = Pair(ks.port, ref.port)
+    try:
+        for value in ("10 1 20 2", "abc", "10", "0 1", "10 -1", ""):
+            pair.run("CONFIG", "SET", "save", value)
+            pair.run("CONFIG", "GET", "save")
+        pair.run("CONFIG", "SET", "dbfilename", "other.rdb")
+        pair.run("CONFIG", "SET", "dir", "/")
+    finally:
+        pair.close()
+        _stop(ks)

@@ -46,9 +46,13 @@ def _flush_mode(client: Any, argv: list[bytes]) -> None:
 def flushall_command(client, argv):
     """FLUSHALL [ASYNC | SYNC]"""
     _flush_mode(client, argv)
-    for db in client.server.dbs:
+    server = client.server
+    for db in server.dbs:
         db.flush()
-    client.server.dirty += 1  # always propagated, even when there was nothing to remove
+    # As Redis: a running BGSAVE is stopped, and with save points the (empty) dump is written
+    # now, so that a restart does not bring the old keys back.
+    server.snapshots.after_flushall()
+    server.dirty += 1  # always propagated, even when there was nothing to remove
     return OK
 
 

@@ -227,6 +227,11 @@ class Snapshots:
         except OSError:
             pass
 
+    def after_flushall(self) -> None:
+        self.kill_child()
+        if self.save_points():
+            self.save()
+
     # -- cron -----------------------------------------------------------------------------
     def cron(self) -> None:
         """Reap a finished child; start a scheduled BGSAVE or one a save point asks for."""
