@@ -117,13 +117,13 @@ def config_set_command(client, argv):
             s = None
         if s is None or not s.redis_visible:
             raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-        if not s.mutable and not _unchanged(config, s, argv[i + 1]):
-            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
-                               "can't set immutable config")
         if (s.name in PROTECTED and not config["enable-protected-configs"]
                 and not _unchanged(config, s, argv[i + 1])):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set protected config")
+        if not s.mutable and not _unchanged(config, s, argv[i + 1]):
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                               "can't set immutable config")
         if s.name in seen:
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "duplicate parameter")
