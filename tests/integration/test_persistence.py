@@ -19,7 +19,7 @@ import time
 import pytest
 import redis
 
-from keystream.persistence.rdb import crc64
+from keystream.persistence.rdb import Limits, RdbWriter, crc64
 from tests.conftest import ServerHandle, free_port, start_keystream, start_redis, wait_until
 from tests.differential import Pair, RawClient
 
@@ -218,11 +218,12 @@ def test_save_bgsave_lastsave_and_restart_keep_the_data() -> None:
         populate(kr)
         want = digest(kr)
         before = kr.lastsave()
+        saves = kr.info("persistence")["rdb_saves"]  # FLUSHALL in populate() saved once
         assert kr.info("persistence")["rdb_changes_since_last_save"] > 0
         assert kr.execute_command("BGSAVE") is True  # redis-py's reading of the status reply
         wait_until(lambda: kr.info("persistence")["rdb_bgsave_in_progress"] == 0, what="BGSAVE to end")
         info = kr.info("persistence")
-        assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_saves"] == 1
+        assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_saves"] == saves + 1
         assert info["rdb_changes_since_last_save"] == 0
         assert kr.lastsave() >= before
         with pytest.raises(redis.ResponseError, match="syntax error"):
@@ -422,3 +423,39 @@ def test_save_setting_is_checked_as_redis_checks_it(ref: ServerHandle) -> None:
     finally:
         pair.close()
         _stop(ks)
+
+
+def test_clients_get_loading_errors_while_the_dump_loads(tmp_path) -> None:
+    data_dir = str(tmp_path)
+    with open(os.path.join(data_dir, "dump.rdb"), "wb") as f:
+        w = RdbWriter(f, Limits())
+        w.select_db(0, 300_000, 0)
+        for i in range(300_000):
+            w.key(b"key:%d" % i, b"value:%d" % i)
+        w.finish()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "keystream", "serve", "--port", str(port),
+                             "--kafka-port", "0", "--dir", data_dir], cwd=data_dir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    replies: list[object] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                raw = RawClient(port)
+            except OSError:
+                time.sleep(0.01)
+                continue
+            reply = raw.call("GET", "key:1")
+            if not replies:
+                replies.append(raw.call("INFO", "persistence"))
+            raw.close()
+            replies.append(reply)
+            if reply == b"value:1":
+                break
+        assert ("ERR", "LOADING Redis is loading the dataset in memory") in replies
+        assert b"loading:1" in replies[0]
+        assert replies[-1] == b"value:1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -58,7 +58,7 @@ from keystream.persistence.encodings import (
 __all__ = [
     "RDB_VERSION",
     "Limits",
-    "LoadedKey",
+    "LoadedDb",
     "PayloadError",
     "RdbContents",
     "RdbError",
@@ -361,6 +361,18 @@ class _Reader:
         return n
 
     def string(self) -> bytes:
+        data = self.data
+        p = self.pos
+        b = data[p]  # past the end: IndexError, reported as a short read
+        if b < 0x40:  # the common case: a raw string shorter than 64 bytes
+            end = p + 1 + b
+            if end > self.size:
+                raise _Truncated
+            self.pos = end
+            return data[p + 1:end]
+        return self._string()
+
+    def _string(self) -> bytes:
         n, special = self.length()
         if not special:
             return self.read(n)
@@ -385,12 +397,14 @@ class _Reader:
 
 
 @dataclass
-class LoadedKey:
-    key: bytes
-    value: Any
-    expire_ms: int | None
-    idle_s: int | None
-    freq: int | None
+class LoadedDb:
+    """One database of a parsed file: values, expiries (ms), and the LRU idle seconds / LFU
+    counters of the keys that had them."""
+
+    data: dict[bytes, Any] = field(default_factory=dict)
+    expires: dict[bytes, int] = field(default_factory=dict)
+    idle: dict[bytes, int] = field(default_factory=dict)
+    freq: dict[bytes, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -398,9 +412,12 @@ class RdbContents:
     version: int = RDB_VERSION
     aux: dict[bytes, bytes] = field(default_factory=dict)
     functions: list[bytes] = field(default_factory=list)
-    dbs: dict[int, list[LoadedKey]] = field(default_factory=dict)
+    dbs: dict[int, LoadedDb] = field(default_factory=dict)
     keys_expired: int = 0
     empty_keys_skipped: int = 0
+
+    def key_count(self) -> int:
+        return sum(len(db.data) for db in self.dbs.values())
 
 
 def _check_pairs(values: list[bytes]) -> None:
@@ -543,7 +560,12 @@ def parse_rdb(data: bytes, limits: Limits, now_ms: int, databases: int = 16,
     except _Truncated:
         raise RdbError(f"Short read loading DB: the file ends at byte {r.size} inside a record "
                        f"(truncated or corrupt)") from None
-    except (EncodingError, IndexError, struct.error, OverflowError) as e:
+    except IndexError:
+        if r.pos >= r.size:
+            raise RdbError(f"Short read loading DB: the file ends at byte {r.size} inside a record "
+                           f"(truncated or corrupt)") from None
+        raise RdbError(f"corrupt data near byte {r.pos}") from None
+    except (EncodingError, struct.error, OverflowError) as e:
         raise RdbError(f"corrupt data near byte {r.pos}: {e or type(e).__name__}") from None
     except RdbError as e:
         raise RdbError(f"{e} (near byte {r.pos})") from None
@@ -558,59 +580,66 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
     if version < 1 or version > RDB_VERSION:
         raise RdbError(f"Can't handle RDB format version {version}")
     out = RdbContents(version=version)
-    db: list[LoadedKey] | None = None
+    db: LoadedDb | None = None
     expire: int | None = None
     idle: int | None = None
     freq: int | None = None
+    read_string = r.string
     while True:
-        t = r.byte()
+        t = data[r.pos]
+        r.pos += 1
+        if t < 0xF5:  # a key of type t
+            key = read_string()
+            value = _load_object(r, t, limits) if t else read_string()
+            if db is None:
+                db = out.dbs.setdefault(0, LoadedDb())
+            if value is None:
+                out.empty_keys_skipped += 1
+            elif expire is not None and expire < now_ms:
+                out.keys_expired += 1
+            else:
+                values = db.data
+                n = len(values)
+                values[key] = value
+                if len(values) == n:
+                    raise RdbError(f"duplicate key '{key.decode('utf-8', 'replace')}'")
+                if expire is not None:
+                    db.expires[key] = expire
+                if idle is not None:
+                    db.idle[key] = idle
+                if freq is not None:
+                    db.freq[key] = freq
+            if expire is not None or idle is not None or freq is not None:
+                expire = idle = freq = None
+            continue
         if t == OP_EXPIRETIME_MS:
             expire = int.from_bytes(r.read(8), "little", signed=True)
-            continue
-        if t == OP_EXPIRETIME:
+        elif t == OP_EXPIRETIME:
             expire = int.from_bytes(r.read(4), "little", signed=True) * 1000
-            continue
-        if t == OP_IDLE:
+        elif t == OP_IDLE:
             idle = r.plain_length()
-            continue
-        if t == OP_FREQ:
+        elif t == OP_FREQ:
             freq = r.byte()
-            continue
-        if t == OP_AUX:
-            k = r.string()
-            out.aux[k] = r.string()
-            continue
-        if t == OP_RESIZEDB:
+        elif t == OP_AUX:
+            k = read_string()
+            out.aux[k] = read_string()
+        elif t == OP_RESIZEDB:
             r.plain_length()
             r.plain_length()
-            continue
-        if t == OP_SELECTDB:
+        elif t == OP_SELECTDB:
             index = r.plain_length()
             if index >= databases:
                 raise RdbError(f"Data file was created with a Redis server configured to handle more "
                                f"than {databases} databases")
-            db = out.dbs.setdefault(index, [])
-            continue
-        if t == OP_FUNCTION2:
-            out.functions.append(r.string())
-            continue
-        if t == OP_FUNCTION_PRE:
+            db = out.dbs.setdefault(index, LoadedDb())
+        elif t == OP_FUNCTION2:
+            out.functions.append(read_string())
+        elif t == OP_FUNCTION_PRE:
             raise RdbError("Pre-release function format not supported")
-        if t == OP_MODULE_AUX:
+        elif t == OP_MODULE_AUX:
             raise RdbError("module auxiliary data is not supported (no modules)")
-        if t == OP_EOF:
+        else:  # OP_EOF
             break
-        key = r.string()
-        value = _load_object(r, t, limits)
-        if db is None:
-            db = out.dbs.setdefault(0, [])
-        if value is None:
-            out.empty_keys_skipped += 1
-        elif expire is not None and expire < now_ms:
-            out.keys_expired += 1
-        else:
-            db.append(LoadedKey(key, value, expire, idle, freq))
-        expire = idle = freq = None
     if version >= 5:
         end = r.pos
         stored = int.from_bytes(r.read(8), "little")
@@ -618,12 +647,6 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
             actual = crc64(data[:end])
             if actual != stored:
                 raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x})")
-    seen: set[tuple[int, bytes]] = set()
-    for index, keys in out.dbs.items():
-        for lk in keys:
-            if (index, lk.key) in seen:
-                raise RdbError(f"duplicate key '{lk.key.decode('utf-8', 'replace')}' in db {index}")
-            seen.add((index, lk.key))
     return out
 
 

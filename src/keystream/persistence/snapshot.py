@@ -284,31 +284,36 @@ class Snapshots:
                          bool(config["rdbchecksum"]))
 
     def install(self, contents: RdbContents, merge: bool = False) -> None:
-        """Put a parsed dump's keys into the databases (MERGE: replacing keys that exist)."""
+        """Put a parsed dump's keys into the databases (MERGE: replacing keys that exist).
+        A loaded key counts as accessed now, or idle for the time its file recorded."""
         server = self.server
         now = int(time.time() * 1000)
-        minutes = (now // 60_000) & 0xFFFF
-        loaded = 0
-        for index, keys in contents.dbs.items():
+        new_word = ((now // 60_000) & 0xFFFF) << 8 | LFU_INIT_VAL
+        for index, loaded in contents.dbs.items():
             db = server.dbs[index]
-            data = db.data
-            lfu = db.lfu
-            for lk in keys:
-                if merge and lk.key in data:
-                    db.take_entry(lk.key)
-                if lfu:
-                    access = minutes << 8 | (LFU_INIT_VAL if lk.freq is None else lk.freq)
-                else:
-                    access = now - lk.idle_s * 1000 if lk.idle_s is not None else now
-                value = lk.value
+            data, expires, access = db.data, db.expires, db.access
+            if merge:
+                for key in loaded.data.keys() & data.keys():
+                    db.take_entry(key)
+            word = new_word if db.lfu else now
+            strings: list[bytes] = []
+            for key, value in loaded.data.items():
                 if type(value) is bytes:
-                    db.put_entry(lk.key, (value, lk.expire_ms, access, None))
+                    strings.append(key)
                 else:
-                    value.atime = access
-                    db.put_entry(lk.key, (value, lk.expire_ms, None, None))
-                loaded += 1
+                    value.atime = word
+            access.update(dict.fromkeys(strings, word))
+            data.update(loaded.data)
+            expires.update(loaded.expires)
+            # Keys whose file recorded their LRU idle time or LFU counter
+            if db.lfu:
+                for key, freq in loaded.freq.items():
+                    db.set_frequency(key, freq)
+            else:
+                for key, idle in loaded.idle.items():
+                    db.set_idle(key, idle * 1000)
         self.functions = list(contents.functions)
-        self.last_load_keys_loaded = loaded
+        self.last_load_keys_loaded = contents.key_count()
         self.last_load_keys_expired = contents.keys_expired
 
     async def load_at_startup(self) -> None:
@@ -350,9 +355,8 @@ class Snapshots:
                 db.flush()
             server.dirty = dirty
         elif not merge:
-            for index, keys in contents.dbs.items():
-                data = server.dbs[index].data
-                if any(lk.key in data for lk in keys):
+            for index, loaded in contents.dbs.items():
+                if loaded.data.keys() & server.dbs[index].data.keys():
                     log.warning("DEBUG RELOAD NOFLUSH: a key of the dump already exists")
                     return "ERR Error trying to load the RDB dump, check server logs."
         self.install(contents, merge=merge)

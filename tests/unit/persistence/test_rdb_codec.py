@@ -56,7 +56,7 @@ def _file(entries: list[tuple[bytes, object, int | None]], limits: Limits = L, c
 
 def _values(data: bytes, limits: Limits = L) -> dict[bytes, object]:
     c = parse_rdb(data, limits, NOW)
-    return {lk.key: lk.value for keys in c.dbs.values() for lk in keys}
+    return {key: value for db in c.dbs.values() for key, value in db.data.items()}
 
 
 def _hash(d: dict[bytes, bytes], big: bool = False) -> Hash:
@@ -202,8 +202,8 @@ def test_file_round_trip_with_expiry_and_several_databases() -> None:
     w.key(b"gone", b"x", NOW - 1)
     w.finish()
     c = parse_rdb(out.getvalue(), L, NOW)
-    assert [(lk.key, lk.expire_ms) for lk in c.dbs[0]] == [(b"a", NOW + 5000)]
-    assert [lk.key for lk in c.dbs[7]] == [b"b"]
+    assert c.dbs[0].data == {b"a": b"1"} and c.dbs[0].expires == {b"a": NOW + 5000}
+    assert list(c.dbs[7].data) == [b"b"]
     assert c.keys_expired == 1
     assert c.functions and c.functions[0].startswith(b"#!lua")
 
@@ -329,4 +329,4 @@ def test_ziplist_zipmap_intset_and_old_lists_load() -> None:
 def test_old_versions_without_checksum_and_second_expiries_load() -> None:
     records = b"\xfd" + (1_800_000_000).to_bytes(4, "little") + b"\x00" + _s(b"k") + _s(b"v")
     c = parse_rdb(_old_file(4, records), L, NOW)
-    assert [(lk.key, lk.expire_ms) for lk in c.dbs[0]] == [(b"k", 1_800_000_000_000)]
+    assert c.dbs[0].expires == {b"k": 1_800_000_000_000}
