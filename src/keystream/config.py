@@ -458,6 +458,8 @@ class Config:
 
     values: dict[str, Any] = field(default_factory=dict)
     config_file: str | None = None
+    # "toml", or "redis" for a redis.conf (CONFIG REWRITE writes the file back in its format)
+    config_format: str = "toml"
     listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
     # Names of the settings given a value by some source (file, environment, flag, CONFIG
     # SET) rather than left at their default (the dump's location depends on it).
@@ -501,6 +503,12 @@ class Config:
 
     # -- sources -------------------------------------------------------------------
     def load_file(self, path: str) -> None:
+        """Read a settings file: a redis.conf (Redis's syntax) or a keystream.toml."""
+        from keystream.redisconf import is_redis_conf, load_redis_conf
+
+        if is_redis_conf(path):
+            load_redis_conf(self, path)
+            return
         with open(path, "rb") as f:
             data = tomllib.load(f)
         self.config_file = os.path.abspath(path)
@@ -524,6 +532,11 @@ class Config:
         """Write the settings that differ from their defaults to the config file."""
         if not self.config_file:
             raise ConfigError("The server is running without a config file")
+        if self.config_format == "redis":
+            from keystream.redisconf import rewrite_redis_conf
+
+            rewrite_redis_conf(self, self.config_file)
+            return
         lines = ["# Written by CONFIG REWRITE: settings that differ from the defaults."]
         for s in SETTINGS:
             v = self.values[s.name]
