@@ -135,8 +135,6 @@ def _check_save_points(text: str) -> str | None:
 # would promise something the server does not do yet are refused by name here rather than
 # accepted and ignored.
 CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "appendonly": lambda v: ("'appendonly yes' is not supported yet: Keystream does not write an "
-                             "append-only file yet") if v else None,
     "save": _check_save_points,
     "dbfilename": lambda v: "dbfilename can't be a path, just a filename" if "/" in v else None,
 }
@@ -343,15 +341,17 @@ SETTINGS += [
     Setting("active-defrag-threshold-upper", "int", 100, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("activedefrag", "bool", False, True, _COMPAT),
     Setting("always-show-logo", "bool", False, False, _COMPAT),
-    Setting("aof-disable-auto-gc", "bool", False, True, _COMPAT),
-    Setting("aof-load-truncated", "bool", True, True, _COMPAT),
+    Setting("aof-disable-auto-gc", "bool", False, True, "Keep AOF files a rewrite made obsolete"),
+    Setting("aof-load-truncated", "bool", True, True, "Load an AOF whose last file ends mid-command"),
     Setting("aof-rewrite-incremental-fsync", "bool", True, True, _COMPAT),
-    Setting("aof-timestamp-enabled", "bool", False, True, _COMPAT),
-    Setting("aof-use-rdb-preamble", "bool", True, True, _COMPAT),
+    Setting("aof-timestamp-enabled", "bool", False, True, "Write #TS: annotations into the AOF"),
+    Setting("aof-use-rdb-preamble", "bool", True, True, "AOF base files in RDB format"),
     Setting("aof_rewrite_cpulist", "str", '', False, _COMPAT),
-    Setting("appenddirname", "str", 'appendonlydir', False, _COMPAT),
-    Setting("auto-aof-rewrite-min-size", "memory", 67108864, True, _COMPAT, minimum=0, maximum=_LONG_MAX),
-    Setting("auto-aof-rewrite-percentage", "int", 100, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
+    Setting("appenddirname", "str", 'appendonlydir', False, "Directory of the multi-part AOF"),
+    Setting("auto-aof-rewrite-min-size", "memory", 67108864, True, "AOF size below which no automatic rewrite",
+            minimum=0, maximum=_LONG_MAX),
+    Setting("auto-aof-rewrite-percentage", "int", 100, True, "AOF growth (%) that starts a rewrite (0: never)",
+            minimum=0, maximum=_INT_MAX),
     Setting("bgsave_cpulist", "str", '', False, _COMPAT),
     Setting("bind-source-addr", "str", '', True, _COMPAT),
     Setting("bio_cpulist", "str", '', False, _COMPAT),
@@ -390,7 +390,7 @@ SETTINGS += [
     Setting("maxmemory-eviction-tenacity", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("min-replicas-max-lag", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX, aliases=('min-slaves-max-lag',)),
     Setting("min-replicas-to-write", "int", 0, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX, aliases=('min-slaves-to-write',)),
-    Setting("no-appendfsync-on-rewrite", "bool", False, True, _COMPAT),
+    Setting("no-appendfsync-on-rewrite", "bool", False, True, "No AOF fsync while a child process runs"),
     Setting("oom-score-adj", "enum", 'no', True, _COMPAT, choices=('no', 'yes', 'relative', 'absolute')),
     Setting("oom-score-adj-values", "str", '0 200 800', True, _COMPAT),
     Setting("pidfile", "str", '', False, _COMPAT),

@@ -26,9 +26,11 @@ from keystream.commands.registry import load_all
 from keystream.config import Config, parse_memory
 from keystream.keyspace import blocking
 from keystream.keyspace.db import Database
+from keystream.persistence.aof import AofError
 from keystream.persistence.snapshot import Snapshots
 from keystream.resp import errors
 from keystream.resp.connection import Client, RespProtocol
+from keystream.resp.errors import CommandError
 from keystream.resp.writer import Status
 
 log = logging.getLogger("keystream")
@@ -206,6 +208,7 @@ class Server:
                 if c.blocked is None and not c.subscribed and now - c.last_interaction > timeout:
                     c.close()
         self.snapshots.cron()
+        self.snapshots.aof.cron()
         loop.call_later(1.0 / hz, self._cron)
 
     # -- life cycle ------------------------------------------------------------------
@@ -224,7 +227,22 @@ class Server:
         for service in self.extra_services:
             await service.start()
         self.loop.call_soon(self._cron)
-        await self.snapshots.load_at_startup()
+        await self.snapshots.load_at_startup(self._replay_command())
+
+    def _replay_command(self) -> Callable[[list[bytes]], None]:
+        """What replays AOF commands: a connectionless client running them one by one."""
+        client = Client(self, 0, None)
+        client.authenticated = True
+
+        def replay(argv: list[bytes]) -> None:
+            try:
+                cmd = executor.resolve(argv)
+            except CommandError as e:
+                raise AofError(f"{e.text} (command '{argv[0].decode('utf-8', 'replace')}' reading "
+                               f"the append only file)") from None
+            executor.run_command(client, cmd, argv)
+
+        return replay
 
     def shutdown_on_signal(self) -> None:
         """SIGTERM/SIGINT: save as SHUTDOWN without options would, then stop (as Redis, stay

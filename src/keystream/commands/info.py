@@ -177,14 +177,7 @@ def _section_memory(server: Any) -> list[str]:
 
 
 def _section_persistence(server: Any) -> list[str]:
-    return [
-        *server.snapshots.info_lines(),
-        f"aof_enabled:{int(bool(server.config['appendonly']))}", "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
-        "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",
-        "aof_rewrites_consecutive_failures:0", "aof_last_write_status:ok", "aof_last_cow_size:0",
-        "module_fork_in_progress:0", "module_fork_last_cow_size:0",
-    ]
+    return [*server.snapshots.info_lines(), *server.snapshots.aof.info_lines()]
 
 
 def _stat(server: Any, name: str) -> int:

@@ -1,4 +1,4 @@
-"""Persistence commands (rdb.c, cluster.c, debug.c): SAVE BGSAVE LASTSAVE DUMP RESTORE and
+"""Persistence commands (rdb.c, aof.c, cluster.c, debug.c): SAVE BGSAVE BGREWRITEAOF LASTSAVE DUMP RESTORE and
 DEBUG RELOAD / OBJECT / DIGEST / DIGEST-VALUE.
 
 Redis 7.0 syntax, replies and error texts. DUMP payloads are Redis's (RDB value, RDB
@@ -6,7 +6,7 @@ version 10, CRC-64), so they move between Redis 7.0 and Keystream both ways. The
 done by `keystream.persistence` (codec, snapshots, digest); these handlers parse arguments
 and shape replies.
 
-Deliberately not here: BGREWRITEAOF (no AOF yet). `sanitize-dump-payload` needs no deep
+BGREWRITEAOF starts the rewrite `keystream.persistence.aof` does. `sanitize-dump-payload` needs no deep
 mode: every RESTORE payload is decoded completely and checked before anything is stored.
 """
 
@@ -53,15 +53,20 @@ def save_command(client, argv):
          args="[SCHEDULE@3.2.2]")
 def bgsave_command(client, argv):
     """BGSAVE [SCHEDULE]"""
-    # SCHEDULE only matters while a child of another kind (an AOF rewrite) runs: there is
-    # no such child yet, so it is checked and otherwise changes nothing.
-    if len(argv) > 1 and (len(argv) > 2 or argv[1].lower() != b"schedule"):
-        raise CommandError(errors.SYNTAX)
+    schedule = False
+    if len(argv) > 1:
+        if len(argv) > 2 or argv[1].lower() != b"schedule":
+            raise CommandError(errors.SYNTAX)
+        schedule = True
     snapshots = client.server.snapshots
     if snapshots.child_active():
         raise CommandError("ERR Background save already in progress")
-    if client.in_exec:
-        # Redis never forks inside a transaction: the save starts from the cron.
+    if snapshots.aof.child_active() or client.in_exec:
+        # Redis never forks inside a transaction, nor while an AOF rewrite runs: with
+        # SCHEDULE (or in EXEC) the save starts from the cron once it may.
+        if not (schedule or client.in_exec):
+            raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                               "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
         snapshots.bgsave_scheduled = True
         return Status(b"Background saving scheduled")
     if not snapshots.bgsave():
@@ -75,6 +80,23 @@ def bgsave_command(client, argv):
 def lastsave_command(client, argv):
     """LASTSAVE"""
     return client.server.snapshots.lastsave
+
+
+@command("bgrewriteaof", 1, "admin noscript no_async_loading", acl="admin dangerous", group="server",
+         summary="Asynchronously rewrite the append-only file", since="1.0.0", complexity="O(1)")
+def bgrewriteaof_command(client, argv):
+    """BGREWRITEAOF"""
+    snapshots = client.server.snapshots
+    aof = snapshots.aof
+    if aof.child_active():
+        raise CommandError("ERR Background append only file rewriting already in progress")
+    if snapshots.child_active() or client.in_exec:
+        aof.rewrite_scheduled = True
+        return Status(b"Background append only file rewriting scheduled")
+    if not aof.rewrite():
+        raise CommandError("ERR Can't execute an AOF background rewriting. Please check the server "
+                           "logs for more information.")
+    return Status(b"Background append only file rewriting started")
 
 
 # -- DUMP / RESTORE --------------------------------------------------------------------------

@@ -34,9 +34,11 @@ import gc
 import logging
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from keystream.keyspace.db import LFU_INIT_VAL
+from keystream.persistence.aof import AofError, AppendOnly
 from keystream.persistence.rdb import Limits, RdbContents, RdbError, RdbWriter, parse_rdb
 from keystream.resp import errors
 
@@ -87,48 +89,59 @@ class Snapshots:
         # FUNCTION2 payloads of the last loaded file, written back on save (until the
         # scripting layer keeps libraries of its own).
         self.functions: list[bytes] = []
+        self.aof = AppendOnly(server, self)
+        server.config.listeners.append(self.on_config_change)
 
     # -- where ----------------------------------------------------------------------------
-    def rdb_path(self) -> str:
+    def base_dir(self) -> str:
+        """Where the dump and the AOF directory live (see the module docstring)."""
         config = self.server.config
-        if {"dir", "dbfilename"} & config.explicit:
-            return os.path.join(config["dir"], config["dbfilename"])
-        return os.path.join(config["dir"], "redis", config["dbfilename"])
+        if {"dir", "dbfilename", "appenddirname"} & config.explicit:
+            return str(config["dir"])
+        return os.path.join(config["dir"], "redis")
+
+    def rdb_path(self) -> str:
+        return os.path.join(self.base_dir(), self.server.config["dbfilename"])
 
     def limits(self) -> Limits:
         return Limits.from_config(self.server.config)
 
     # -- writing --------------------------------------------------------------------------
+    def write_rdb_to(self, f: Any, aof_base: bool = False) -> None:
+        """Write the whole keyspace as an RDB to the binary file f (aof_base: as the base of
+        an AOF, which its aux field says)."""
+        server = self.server
+        config = server.config
+        w = RdbWriter(f, self.limits(), bool(config["rdbchecksum"]))
+        w.aux(b"redis-ver", server.redis_version.encode())
+        w.aux(b"redis-bits", b"64")
+        w.aux(b"ctime", b"%d" % int(time.time()))
+        w.aux(b"used-mem", b"%d" % _rss_bytes())
+        w.aux(b"aof-base", b"1" if aof_base else b"0")
+        for code in self.functions:
+            w.function(code)
+        policy = str(config["maxmemory-policy"])
+        lru, lfu = "lru" in policy, "lfu" in policy
+        for db in server.dbs:
+            data = db.data
+            if not data:
+                continue
+            expires = db.expires
+            w.select_db(db.id, len(data), len(expires))
+            for key, value in data.items():
+                w.key(key, value, expires.get(key),
+                      db.idle_ms(key) // 1000 if lru else None,
+                      db.frequency(key) if lfu else None)
+        w.finish()
+
     def _write(self, path: str) -> None:
         """Write the whole keyspace to path atomically (temp file, fsync, rename)."""
         directory = os.path.dirname(path) or "."
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, f"temp-{os.getpid()}.rdb")
-        server = self.server
-        config = server.config
         try:
             with open(tmp, "wb") as f:
-                w = RdbWriter(f, self.limits(), bool(config["rdbchecksum"]))
-                w.aux(b"redis-ver", server.redis_version.encode())
-                w.aux(b"redis-bits", b"64")
-                w.aux(b"ctime", b"%d" % int(time.time()))
-                w.aux(b"used-mem", b"%d" % _rss_bytes())
-                w.aux(b"aof-base", b"0")
-                for code in self.functions:
-                    w.function(code)
-                policy = str(config["maxmemory-policy"])
-                lru, lfu = "lru" in policy, "lfu" in policy
-                for db in server.dbs:
-                    data = db.data
-                    if not data:
-                        continue
-                    expires = db.expires
-                    w.select_db(db.id, len(data), len(expires))
-                    for key, value in data.items():
-                        w.key(key, value, expires.get(key),
-                              db.idle_ms(key) // 1000 if lru else None,
-                              db.frequency(key) if lfu else None)
-                w.finish()
+                self.write_rdb_to(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -148,13 +161,13 @@ class Snapshots:
         except OSError as e:
             log.warning("Failed saving the DB: %s", e.strerror or e)
             self.last_bgsave_ok = False
-            self._update_gate()
+            self.update_gate()
             return False
         log.info("DB saved on disk")
         self.server.dirty = 0
         self.lastsave = int(time.time())
         self.last_bgsave_ok = True
-        self._update_gate()
+        self.update_gate()
         self.saves += 1
         return True
 
@@ -169,7 +182,7 @@ class Snapshots:
         except OSError as e:
             log.warning("Can't save in background: fork: %s", e.strerror)
             self.last_bgsave_ok = False
-            self._update_gate()
+            self.update_gate()
             return False
         if pid == 0:  # the child: write and leave without running any parent cleanup
             code = 1
@@ -186,11 +199,15 @@ class Snapshots:
         self.bgsave_scheduled = False
         return True
 
-    def _update_gate(self) -> None:
-        self.server.gated = self.loading or not self.last_bgsave_ok
+    def update_gate(self) -> None:
+        self.server.gated = self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
 
     def child_active(self) -> bool:
         return self.child_pid is not None
+
+    def any_child(self) -> bool:
+        """A save or an AOF rewrite child is running (one at a time, as in Redis)."""
+        return self.child_pid is not None or self.aof.child_pid is not None
 
     def _child_done(self, ok: bool) -> None:
         self.last_bgsave_time_sec = int(time.monotonic() - self.child_started)
@@ -200,12 +217,12 @@ class Snapshots:
             self.server.dirty = max(0, self.server.dirty - self.dirty_at_fork)
             self.lastsave = int(time.time())
             self.last_bgsave_ok = True
-            self._update_gate()
+            self.update_gate()
             self.saves += 1
         else:
             log.warning("Background saving error")
             self.last_bgsave_ok = False
-            self._update_gate()
+            self.update_gate()
             try:
                 os.unlink(self.child_tmp)
             except OSError:
@@ -229,6 +246,7 @@ class Snapshots:
 
     def after_flushall(self) -> None:
         self.kill_child()
+        self.aof.kill_child()
         if self.save_points():
             self.save()
 
@@ -244,7 +262,7 @@ class Snapshots:
             if done:
                 self._child_done(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
             return
-        if self.loading:
+        if self.loading or self.aof.child_pid is not None:
             return
         if self.bgsave_scheduled:
             self.bgsave()
@@ -267,7 +285,11 @@ class Snapshots:
             return []
 
     def write_denied(self) -> str | None:
-        """The MISCONF error while writes are refused after a failed save, else None."""
+        """The MISCONF error while writes are refused after a failed save (or AOF write),
+        else None."""
+        denied = self.aof.write_denied()
+        if denied is not None:
+            return denied
         if (not self.last_bgsave_ok and self.server.config["stop-writes-on-bgsave-error"]
                 and self.save_points()):
             return errors.MISCONF
@@ -316,13 +338,37 @@ class Snapshots:
         self.last_load_keys_loaded = contents.key_count()
         self.last_load_keys_expired = contents.keys_expired
 
-    async def load_at_startup(self) -> None:
-        """Load the dump if there is one, serving LOADING errors meanwhile; exit on a bad file."""
+    async def load_at_startup(self, run: Callable[[list[bytes]], None]) -> None:
+        """Load the dataset at start-up: the AOF when `appendonly` is on and one exists (as
+        Redis), else the dump if there is one (Redis would start empty when the AOF is on but
+        missing; we load the dump, which then becomes the AOF's base). A damaged file stops
+        the server with the reason logged. `run` replays one AOF command."""
+        aof = self.aof
+        if self.server.config["appendonly"] and aof.exists():
+            self.loading = True
+            self.update_gate()
+            started = time.monotonic()
+            try:
+                replayed = aof.load(run)
+            except (OSError, AofError, RdbError) as e:
+                log.critical("Fatal error loading the append only file: %s. Exiting.", e)
+                raise SystemExit(1) from None
+            finally:
+                self.loading = False
+                self.update_gate()
+            log.info("DB loaded from append only file: %.3f seconds (%d commands replayed)",
+                     time.monotonic() - started, replayed)
+        else:
+            await self._load_dump()
+        if self.server.config["appendonly"]:
+            aof.start_at_boot()
+
+    async def _load_dump(self) -> None:
         path = self.rdb_path()
         if not os.path.exists(path):
             return
         self.loading = True
-        self._update_gate()
+        self.update_gate()
         self.loading_started = int(time.time())
         started = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -333,10 +379,18 @@ class Snapshots:
             raise SystemExit(1) from None
         finally:
             self.loading = False
-            self._update_gate()
+            self.update_gate()
         self.install(contents)
         log.info("DB loaded from disk: %.3f seconds (%d keys, %d expired keys skipped)",
                  time.monotonic() - started, self.last_load_keys_loaded, self.last_load_keys_expired)
+
+    def on_config_change(self, name: str, value: Any) -> None:
+        """appendonly yes/no at run time (not while the server is starting)."""
+        if name == "appendonly" and self.server.loop is not None and not self.loading:
+            if value:
+                self.aof.enable()
+            else:
+                self.aof.disable()
 
     def reload(self, save: bool, flush: bool, merge: bool) -> str | None:
         """DEBUG RELOAD: save (unless told not to), empty (unless told not to), load back.
@@ -368,6 +422,7 @@ class Snapshots:
         """What Redis does before exiting: stop a BGSAVE child; save when asked to (or, by
         default, when save points are configured). False if the save failed (and not FORCE)."""
         self.kill_child()
+        self.aof.shutdown()
         if save is None:
             save = bool(self.save_points())
         if save:
