@@ -227,9 +227,9 @@ class Server:
         for service in self.extra_services:
             await service.start()
         self.loop.call_soon(self._cron)
-        await self.snapshots.load_at_startup(self._replay_command())
+        await self.snapshots.load_at_startup(self.replay_command())
 
-    def _replay_command(self) -> Callable[[list[bytes]], None]:
+    def replay_command(self) -> Callable[[list[bytes]], None]:
         """What replays AOF commands: a connectionless client running them one by one."""
         client = Client(self, 0, None)
         client.authenticated = True

@@ -254,3 +254,17 @@ def test_one_child_at_a_time_and_scheduling() -> None:
     finally:
         ks.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_debug_loadaof_replays_the_file() -> None:
+    ks = _ks("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+    try:
+        r = _client(ks)
+        r.rpush("l", "a", "b")
+        r.hset("h", "f", "v")
+        want = digest(r)
+        assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
+        assert digest(r) == want and r.lrange("l", 0, -1) == [b"a", b"b"]
+    finally:
+        ks.stop()
+        shutil.rmtree(ks.data_dir, ignore_errors=True)

@@ -459,3 +459,25 @@ def test_clients_get_loading_errors_while_the_dump_loads(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_function_libraries_in_a_dump_survive_a_round_trip_through_keystream(ref: ServerHandle) -> None:
+    rr = _client(ref)
+    code = "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return 1 end)"
+    rr.execute_command("FUNCTION", "LOAD", code)
+    rr.set("k", "v")
+    rr.save()
+    data_dir = tempfile.mkdtemp(prefix="ks-fn-")
+    shutil.copy(os.path.join(ref.data_dir, "dump.rdb"), os.path.join(data_dir, "dump.rdb"))
+    ks = _ks(data_dir=data_dir)
+    try:
+        _client(ks).save()
+    finally:
+        ks.stop()
+    rr.execute_command("FUNCTION", "FLUSH")
+    rr.flushall()
+    shutil.copy(os.path.join(data_dir, "dump.rdb"), os.path.join(ref.data_dir, "dump.rdb"))
+    rr.execute_command("DEBUG", "RELOAD", "NOSAVE")
+    assert rr.get("k") == b"v"
+    assert rr.execute_command("FCALL", "myfunc", "0") == 1
+    shutil.rmtree(data_dir, ignore_errors=True)

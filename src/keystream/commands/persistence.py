@@ -1,5 +1,5 @@
 """Persistence commands (rdb.c, aof.c, cluster.c, debug.c): SAVE BGSAVE BGREWRITEAOF LASTSAVE DUMP RESTORE and
-DEBUG RELOAD / OBJECT / DIGEST / DIGEST-VALUE.
+DEBUG RELOAD / LOADAOF / OBJECT / DIGEST / DIGEST-VALUE.
 
 Redis 7.0 syntax, replies and error texts. DUMP payloads are Redis's (RDB value, RDB
 version 10, CRC-64), so they move between Redis 7.0 and Keystream both ways. The work is
@@ -207,6 +207,16 @@ def _debug_reload(client, argv):
     snapshots = client.server.snapshots
     snapshots.kill_child()
     error = snapshots.reload(save, flush, merge)
+    if error is not None:
+        raise CommandError(error)
+    return OK
+
+
+@debug_subcommand("loadaof", 0, 0)
+def _debug_loadaof(client, argv):
+    """DEBUG LOADAOF: empty the keyspace and load it back from the AOF."""
+    server = client.server
+    error = server.snapshots.load_aof_now(server.replay_command())
     if error is not None:
         raise CommandError(error)
     return OK

@@ -384,6 +384,23 @@ class Snapshots:
         log.info("DB loaded from disk: %.3f seconds (%d keys, %d expired keys skipped)",
                  time.monotonic() - started, self.last_load_keys_loaded, self.last_load_keys_expired)
 
+    def load_aof_now(self, run: Callable[[list[bytes]], None]) -> str | None:
+        """DEBUG LOADAOF: write out what is buffered, empty the keyspace, replay the AOF.
+        Returns an error text, or None."""
+        aof = self.aof
+        aof.flush()
+        server = self.server
+        for db in server.dbs:
+            db.flush()
+        try:
+            aof.load(run)
+        except (OSError, AofError, RdbError) as e:
+            log.warning("DEBUG LOADAOF: %s", e)
+            return f"ERR Error loading the append only file: {e}"
+        server.dirty = 0
+        log.warning("Append Only File loaded by DEBUG LOADAOF")
+        return None
+
     def on_config_change(self, name: str, value: Any) -> None:
         """appendonly yes/no at run time (not while the server is starting)."""
         if name == "appendonly" and self.server.loop is not None and not self.loading:
