@@ -74,10 +74,26 @@ def _backlen(n: int) -> bytes:
 _SMALL_INT_ENTRY = [bytes((i, 1)) for i in range(128)]
 
 
+# Entries of short values already encoded: field names, flags and small numbers repeat
+# across the keys of a dataset. Bounded; it stops taking new values once full.
+_ENTRY_CACHE: dict[bytes, bytes] = {}
+_ENTRY_CACHE_MAX = 65536
+_DIGIT_OR_MINUS = frozenset(b"-0123456789")
+
+
 def lp_entry(v: bytes) -> bytes:
     """One listpack entry (encoding, data, backlen) holding v."""
+    e = _ENTRY_CACHE.get(v)
+    if e is None:
+        e = _lp_entry(v)
+        if len(v) <= 16 and len(_ENTRY_CACHE) < _ENTRY_CACHE_MAX:
+            _ENTRY_CACHE[v] = e
+    return e
+
+
+def _lp_entry(v: bytes) -> bytes:
     n = len(v)
-    if n <= 20 and is_int(v):
+    if n <= 20 and n and v[0] in _DIGIT_OR_MINUS and is_int(v):
         i = int(v)
         if 0 <= i <= 127:
             return _SMALL_INT_ENTRY[i]
@@ -100,7 +116,8 @@ def lp_entry(v: bytes) -> bytes:
 
 def listpack_encode(values: list[bytes]) -> bytes:
     """The listpack Redis builds by appending values in order."""
-    body = b"".join(map(lp_entry, values))
+    get = _ENTRY_CACHE.get
+    body = b"".join([get(v) or lp_entry(v) for v in values])
     return struct.pack("<IH", len(body) + 7, min(len(values), 65535)) + body + b"\xff"
 
 
@@ -114,6 +131,9 @@ def _backlen_size(n: int) -> int:
     return 1 if n <= 127 else 2 if n < 16383 else 3 if n < 2097151 else 4 if n < 268435455 else 5
 
 
+_SMALL_INT_TEXT = [b"%d" % i for i in range(128)]
+
+
 def listpack_decode(blob: bytes) -> list[bytes]:
     """The values of a listpack (integers as their decimal text)."""
     size = len(blob)
@@ -123,41 +143,37 @@ def listpack_decode(blob: bytes) -> list[bytes]:
     if total != size:
         raise EncodingError("listpack size mismatch")
     out: list[bytes] = []
+    append = out.append
+    small = _SMALL_INT_TEXT
     p = 6
     end = size - 1
     while p < end:
         b = blob[p]
-        if b < 0x80:
-            out.append(b"%d" % b)
-            n = 1
-        elif b & 0xC0 == 0x80:
-            ln = b & 0x3F
-            n = 1 + ln
-            out.append(blob[p + 1:p + n])
-        elif b & 0xE0 == 0xC0:
+        if b < 0x80:  # 7-bit unsigned integer: entry and backlen are one byte each
+            append(small[b])
+            p += 2
+            continue
+        if b < 0xC0:  # string shorter than 64 bytes
+            n = 1 + (b & 0x3F)
+            append(blob[p + 1:p + n])
+        elif b < 0xE0:
             u = ((b & 0x1F) << 8) | blob[p + 1]
-            out.append(b"%d" % (u - 8192 if u >= 4096 else u))
+            append(b"%d" % (u - 8192 if u >= 4096 else u))
             n = 2
-        elif b & 0xF0 == 0xE0:
-            ln = ((b & 0x0F) << 8) | blob[p + 1]
-            n = 2 + ln
-            out.append(blob[p + 2:p + n])
+        elif b < 0xF0:
+            n = 2 + (((b & 0x0F) << 8) | blob[p + 1])
+            append(blob[p + 2:p + n])
         elif b == 0xF0:
-            ln = int.from_bytes(blob[p + 1:p + 5], "little")
-            n = 5 + ln
-            out.append(blob[p + 5:p + n])
-        elif 0xF1 <= b <= 0xF4:
-            w = (2, 3, 4, 8)[b - 0xF1]
-            n = 1 + w
-            out.append(b"%d" % int.from_bytes(blob[p + 1:p + n], "little", signed=True))
+            n = 5 + int.from_bytes(blob[p + 1:p + 5], "little")
+            append(blob[p + 5:p + n])
+        elif b <= 0xF4:
+            n = 1 + (2, 3, 4, 8)[b - 0xF1]
+            append(b"%d" % int.from_bytes(blob[p + 1:p + n], "little", signed=True))
         else:
             raise EncodingError("bad listpack entry encoding")
-        if p + n > end:
+        p += n + (1 if n <= 127 else _backlen_size(n))
+        if p > end:
             raise EncodingError("listpack entry past the end")
-        bl = _backlen_size(n)
-        if p + n + bl > end:
-            raise EncodingError("listpack entry past the end")
-        p += n + bl
     if p != end:
         raise EncodingError("listpack entries overrun")
     if count != 65535 and count != len(out):

@@ -91,6 +91,7 @@ _FILL_BYTES = (4096, 8192, 16384, 32768, 65536)
 _SIZE_ESTIMATE_OVERHEAD = 8
 _SIZE_SAFETY_LIMIT = 8192
 _INF = float("inf")
+_DIGIT_OR_MINUS = frozenset(b"-0123456789")
 
 
 class RdbError(ValueError):
@@ -142,7 +143,7 @@ def encode_length(n: int) -> bytes:
 def encode_string(v: bytes, compress: bool) -> bytes:
     """A string as rdbSaveRawString writes it: integer, LZF or raw."""
     n = len(v)
-    if n <= 11 and is_int(v):
+    if n <= 11 and n and v[0] in _DIGIT_OR_MINUS and is_int(v):
         i = int(v)
         if -128 <= i <= 127:
             return b"\xc0" + i.to_bytes(1, "little", signed=True)
@@ -513,8 +514,12 @@ def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
         members = [r.string() for _ in range(n)]
         return _build_set(members, limits) if members else None
     if t == T_SET_INTSET:
-        members = intset_decode(r.string())
-        return _build_set(members, limits) if members else None
+        members = intset_decode(r.string())  # distinct integers: checked by the decoder
+        if not members:
+            return None
+        s = Set(members)
+        s.big = len(s) > limits.set_intset
+        return s
     if t == T_ZSET or t == T_ZSET_2:
         n = r.plain_length()
         items: list[tuple[float, bytes]] = []
