@@ -692,7 +692,9 @@ class AppendOnly:
             try:
                 os.fsync(self.fd)
             except OSError:
-                pass
+                return
+            self.synced = self.written
+            self._release()  # replies held for this fsync go out before the connections close
 
 
 def _command_offsets(data: bytes, count: int) -> list[int]:
