@@ -127,11 +127,14 @@ def test_restart_replays_the_aof_and_rewrites_keep_everything() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def test_aof_written_by_redis_loads_and_ours_loads_in_redis() -> None:
-    ref = start_redis("--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_aof_written_by_redis_loads_and_ours_loads_in_redis(preamble: str) -> None:
+    ref = start_redis("--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
     try:
         rr = redis.Redis(port=ref.port)
         populate(rr)
+        rr.execute_command("BGREWRITEAOF")  # a base file in the chosen form, then increments
+        wait_until(lambda: rr.info("persistence")["aof_rewrite_in_progress"] == 0, what="redis rewrite")
         rr.set("later", "x")
         want = digest(rr)
         rr.shutdown(nosave=True)  # the AOF is flushed and fsynced at shutdown
@@ -268,3 +271,26 @@ def test_debug_loadaof_replays_the_file() -> None:
     finally:
         ks.stop()
         shutil.rmtree(ks.data_dir, ignore_errors=True)
+
+
+def test_automatic_rewrite_and_timestamp_annotations() -> None:
+    ks = _ks("--appendonly", "yes", "--save", "", "--auto-aof-rewrite-min-size", "20000",
+             "--auto-aof-rewrite-percentage", "100", "--aof-timestamp-enabled", "yes")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        for i in range(300):
+            r.set(f"key:{i}", "x" * 100)
+        wait_until(lambda: r.info("persistence")["aof_rewrites"] >= 1, timeout=30, what="an automatic rewrite")
+        wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, what="the rewrite to end")
+        r.set("last", "1")
+        want = digest(r)
+        ks.stop()
+        incr = [n for n in os.listdir(os.path.join(data_dir, "appendonlydir")) if n.endswith(".incr.aof")]
+        with open(os.path.join(data_dir, "appendonlydir", incr[-1]), "rb") as f:
+            assert f.read().startswith(b"#TS:")
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        assert digest(_client(ks)) == want
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -428,7 +428,8 @@ class AppendOnly:
         if self.fd is not None:
             os.close(self.fd)
         self.fd = os.open(os.path.join(self.dir_path(), name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self.selected_db = -1
+        self.selected_db = -1  # each file starts with a SELECT (and a #TS: annotation when enabled)
+        self.last_ts = 0
         # Effects reach us only while a file is open: with the AOF off, writes skip this.
         listeners = self.server.propagate_listeners
         if self.feed not in listeners:
