@@ -61,10 +61,9 @@ def serve(conf: str | None, config_file: str | None, **flags: str | None) -> Non
 
     level = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
              "warning": logging.WARNING, "nothing": logging.CRITICAL}[config["loglevel"]]
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        filename=config["logfile"] or None,
-    )
+    # As Redis: the log goes to logfile, or to standard output when it is "".
+    log_to = {"filename": config["logfile"]} if config["logfile"] else {"stream": sys.stdout}
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", **log_to)
     data_dir = config["dir"]
     os.makedirs(data_dir, exist_ok=True)
     # The two lines tools that start Redis wait for (Redis's test suite among them).

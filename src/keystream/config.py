@@ -212,6 +212,12 @@ SETTINGS: list[Setting] = [
     Setting("stop-writes-on-bgsave-error", "bool", True, True,
             "Refuse writes (MISCONF) while the last background save failed and save points are set"),
     Setting("rdbchecksum", "bool", True, True, "Checksum snapshots"),
+    Setting("rdb-key-save-delay", "int", 0, True,
+            "Testing aid: microseconds to sleep per key saved (negative: 1 us every -N keys)",
+            minimum=-_INT_MAX - 1, maximum=_INT_MAX),
+    Setting("key-load-delay", "int", 0, True,
+            "Testing aid: microseconds to sleep per key loaded (negative: 1 us every -N keys)",
+            minimum=-_INT_MAX - 1, maximum=_INT_MAX),
     Setting("sanitize-dump-payload", "enum", "no", True, "Check RESTORE payloads",
             choices=("no", "yes", "clients")),
     # --- diagnostics ----------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_torn_tail_is_cut_when_allowed_and_refused_otherwise() -> None:
             [sys.executable, "-m", "keystream", "serve", "--port", str(port), "--kafka-port", "0",
              "--dir", data_dir, "--appendonly", "yes", "--aof-load-truncated", "no"],
             check=False, capture_output=True, text=True, timeout=60)
-        assert refused.returncode == 1 and "Unexpected end of file" in refused.stderr
+        assert refused.returncode == 1 and "Unexpected end of file" in refused.stdout
         ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
         r = _client(ks)
         assert r.mget("a", "b", "c") == [b"1", b"2", None]

@@ -351,7 +351,7 @@ def test_corrupt_dump_stops_the_server_with_the_reason() -> None:
                            "--kafka-port", "0", "--dir", data_dir], check=False, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 1
-    assert "Short read" in proc.stderr or "corrupt" in proc.stderr, proc.stderr
+    assert "Short read" in proc.stdout, proc.stdout + proc.stderr  # the log, on stdout as Redis's
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -557,11 +557,12 @@ def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
 
 
 def parse_rdb(data: bytes, limits: Limits, now_ms: int, databases: int = 16,
-              verify_checksum: bool = True) -> RdbContents:
-    """Parse a whole RDB file (everything is checked before anything is returned)."""
+              verify_checksum: bool = True, per_key: Callable[[int], None] | None = None) -> RdbContents:
+    """Parse a whole RDB file (everything is checked before anything is returned).
+    per_key(n) is called after the n-th key (the key-load-delay testing aid)."""
     r = _Reader(data)
     try:
-        return _parse(r, data, limits, now_ms, databases, verify_checksum)
+        return _parse(r, data, limits, now_ms, databases, verify_checksum, per_key)
     except _Truncated:
         raise RdbError(f"Short read loading DB: the file ends at byte {r.size} inside a record "
                        f"(truncated or corrupt)") from None
@@ -577,7 +578,7 @@ def parse_rdb(data: bytes, limits: Limits, now_ms: int, databases: int = 16,
 
 
 def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
-           verify_checksum: bool) -> RdbContents:
+           verify_checksum: bool, per_key: Callable[[int], None] | None) -> RdbContents:
     head = r.read(9) if r.size >= 9 else b""
     if not head.startswith(b"REDIS") or not head[5:].isdigit():
         raise RdbError("Wrong signature trying to load DB from file")
@@ -590,6 +591,7 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
     idle: int | None = None
     freq: int | None = None
     read_string = r.string
+    loaded = 0
     while True:
         t = data[r.pos]
         r.pos += 1
@@ -616,6 +618,9 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
                     db.freq[key] = freq
             if expire is not None or idle is not None or freq is not None:
                 expire = idle = freq = None
+            if per_key is not None:
+                loaded += 1
+                per_key(loaded)
             continue
         if t == OP_EXPIRETIME_MS:
             expire = int.from_bytes(r.read(8), "little", signed=True)

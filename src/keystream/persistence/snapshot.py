@@ -122,6 +122,8 @@ class Snapshots:
             w.function(code)
         policy = str(config["maxmemory-policy"])
         lru, lfu = "lru" in policy, "lfu" in policy
+        delay = config["rdb-key-save-delay"]
+        saved = 0
         for db in server.dbs:
             data = db.data
             if not data:
@@ -132,6 +134,9 @@ class Snapshots:
                 w.key(key, value, expires.get(key),
                       db.idle_ms(key) // 1000 if lru else None,
                       db.frequency(key) if lfu else None)
+                if delay:
+                    saved += 1
+                    debug_delay(delay, saved)
         w.finish()
 
     def _write(self, path: str) -> None:
@@ -302,8 +307,9 @@ class Snapshots:
             data = f.read()
         self.loading_bytes = len(data)
         config = self.server.config
+        delay = config["key-load-delay"]
         return parse_rdb(data, self.limits(), int(time.time() * 1000), config["databases"],
-                         bool(config["rdbchecksum"]))
+                         bool(config["rdbchecksum"]), (lambda n: debug_delay(delay, n)) if delay else None)
 
     def install(self, contents: RdbContents, merge: bool = False) -> None:
         """Put a parsed dump's keys into the databases (MERGE: replacing keys that exist).
@@ -475,6 +481,15 @@ class Snapshots:
             f"rdb_last_load_keys_loaded:{self.last_load_keys_loaded}",
         ]
         return lines
+
+
+def debug_delay(usec: int, count: int) -> None:
+    """rdb-key-save-delay / key-load-delay: usec > 0 sleeps usec microseconds (per key);
+    usec < 0 sleeps one microsecond every -usec keys."""
+    if usec > 0:
+        time.sleep(usec / 1e6)
+    elif count % -usec == 0:
+        time.sleep(1e-6)
 
 
 def _rss_bytes() -> int:
