@@ -66,9 +66,7 @@ def serve(conf: str | None, config_file: str | None, **flags: str | None) -> Non
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", **log_to)
     data_dir = config["dir"]
     os.makedirs(data_dir, exist_ok=True)
-    # The two lines tools that start Redis wait for (Redis's test suite among them).
     log = logging.getLogger("keystream")
-    log.info("Keystream %s starting, PID: %d", __version__, os.getpid())
 
     from keystream.server import run
 
@@ -79,11 +77,15 @@ def serve(conf: str | None, config_file: str | None, **flags: str | None) -> Non
         click.echo(f"Keystream {__version__} ready: RESP on {where}{kafka_where}; "
                    f"data in {os.path.abspath(data_dir)}")
         sys.stdout.flush()
+        # With the " PID: " line the server logs once it listens, the line tools that start
+        # Redis wait for (Redis's test suite among them).
         log.info("Ready to accept connections tcp")
 
     try:
         run(config, ready)
     except OSError as e:
+        # Redis's words, which tools that start servers on free ports look for
+        log.critical("Failed listening on port %s (tcp), aborting: %s", config["port"], e)
         click.echo(f"keystream: cannot start: {e}", err=True)
         sys.exit(1)
 

@@ -218,6 +218,9 @@ SETTINGS: list[Setting] = [
     Setting("key-load-delay", "int", 0, True,
             "Testing aid: microseconds to sleep per key loaded (negative: 1 us every -N keys)",
             minimum=-_INT_MAX - 1, maximum=_INT_MAX),
+    Setting("loading-process-events-interval-bytes", "memory", 2 * 1024 * 1024, True,
+            "Accepted for compatibility: clients are always served while a dump loads",
+            minimum=1024, maximum=_INT_MAX),
     Setting("sanitize-dump-payload", "enum", "no", True, "Check RESTORE payloads",
             choices=("no", "yes", "clients")),
     # --- diagnostics ----------------------------------------------------------------

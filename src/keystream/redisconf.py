@@ -152,14 +152,14 @@ def load_redis_conf(config: Config, path: str, _depth: int = 0) -> None:
             setting = config.setting(name)
         except ConfigError:
             raise bad(f"unknown directive '{words[0]}'") from None
-        if not args:
-            raise bad(f"'{words[0]}' needs a value")
-        if setting.name == "save":
+        if setting.name == "save":  # a multi-argument directive: `save` alone clears, as `save ""`
             pairs = [a for a in args if a]
             text = " ".join(pairs) if not saw_save else f"{config['save']} {' '.join(pairs)}".strip()
-            if args == [""]:
+            if not pairs:
                 text = ""
             saw_save = True
+        elif not args:
+            raise bad(f"'{words[0]}' needs a value")
         elif setting.name == "client-output-buffer-limit":
             if len(args) != 4:
                 raise bad("client-output-buffer-limit takes a class and three limits")

@@ -227,6 +227,9 @@ class Server:
         for service in self.extra_services:
             await service.start()
         self.loop.call_soon(self._cron)
+        # Listening, not loaded yet: clients get LOADING errors until the dataset is in.
+        log.info("Keystream %s, PID: %d, listening on %s", self.version, os.getpid(),
+                 ", ".join(self.listening_on()) or "nothing")
         await self.snapshots.load_at_startup(self.replay_command())
 
     def replay_command(self) -> Callable[[list[bytes]], None]:

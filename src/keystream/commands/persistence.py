@@ -222,6 +222,35 @@ def _debug_loadaof(client, argv):
     return OK
 
 
+@debug_subcommand("populate", 1, 3)
+def _debug_populate(client, argv):
+    """DEBUG POPULATE <count> [<prefix>] [<size>]: create string keys <prefix>:<n> holding
+    "value:<n>" (cut or zero-padded to size), skipping names that exist. Not a change the
+    dirty counter sees, as in Redis."""
+    count = _positive(argv[2])
+    prefix = argv[3] if len(argv) > 3 else b"key"
+    size = _positive(argv[4]) if len(argv) > 4 else 0
+    server = client.server
+    dirty = server.dirty
+    for j in range(count):
+        key = b"%s:%d" % (prefix, j)
+        if client.db.peek(key) is not None:
+            continue
+        value = b"value:%d" % j
+        if size:
+            value = value[:size].ljust(size, b"\x00")
+        client.db.set(key, value)
+    server.dirty = dirty
+    return OK
+
+
+def _positive(arg: bytes) -> int:
+    n = parse_int(arg)
+    if n < 0:
+        raise CommandError(errors.NEGATIVE_COUNT)
+    return n
+
+
 @debug_subcommand("object", 1, 1)
 def _debug_object(client, argv):
     """DEBUG OBJECT <key>: encoding, serialized length, LRU data (quicklist details for lists)."""

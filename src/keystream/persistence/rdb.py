@@ -656,7 +656,7 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
         if verify_checksum and stored:
             actual = crc64(data[:end])
             if actual != stored:
-                raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x})")
+                raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x}): RDB CRC error")
     return out
 
 

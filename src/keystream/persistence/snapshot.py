@@ -79,6 +79,8 @@ class Snapshots:
         self.child_pid: int | None = None
         self.child_started = 0.0
         self.child_tmp = ""
+        self.child_info: ChildInfoReader | None = None
+        self.last_cow_size = 0
         self.dirty_at_fork = 0
         self.bgsave_scheduled = False
         self.loading = False
@@ -107,7 +109,8 @@ class Snapshots:
         return Limits.from_config(self.server.config)
 
     # -- writing --------------------------------------------------------------------------
-    def write_rdb_to(self, f: Any, aof_base: bool = False) -> None:
+    def write_rdb_to(self, f: Any, aof_base: bool = False,
+                     progress: Callable[[int], None] | None = None) -> None:
         """Write the whole keyspace as an RDB to the binary file f (aof_base: as the base of
         an AOF, which its aux field says)."""
         server = self.server
@@ -134,19 +137,21 @@ class Snapshots:
                 w.key(key, value, expires.get(key),
                       db.idle_ms(key) // 1000 if lru else None,
                       db.frequency(key) if lfu else None)
+                saved += 1
                 if delay:
-                    saved += 1
                     debug_delay(delay, saved)
+                if progress is not None and not saved & 1023:
+                    progress(saved)
         w.finish()
 
-    def _write(self, path: str) -> None:
+    def _write(self, path: str, progress: Callable[[int], None] | None = None) -> None:
         """Write the whole keyspace to path atomically (temp file, fsync, rename)."""
         directory = os.path.dirname(path) or "."
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, f"temp-{os.getpid()}.rdb")
         try:
             with open(tmp, "wb") as f:
-                self.write_rdb_to(f)
+                self.write_rdb_to(f, progress=progress)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -182,9 +187,12 @@ class Snapshots:
         self.last_bgsave_try = int(time.time())
         self.dirty_at_fork = self.server.dirty
         gc.collect(0)
+        info_r, info_w = os.pipe()
         try:
             pid = os.fork()
         except OSError as e:
+            os.close(info_r)
+            os.close(info_w)
             log.warning("Can't save in background: fork: %s", e.strerror)
             self.last_bgsave_ok = False
             self.update_gate()
@@ -193,10 +201,16 @@ class Snapshots:
             code = 1
             try:
                 gc.disable()
-                self._write(path)
+                os.close(info_r)
+                reporter = ChildInfo(info_w)
+                self._write(path, reporter.progress)
+                reporter.done()
                 code = 0
             finally:
                 os._exit(code)
+        os.close(info_w)
+        os.set_blocking(info_r, False)
+        self.child_info = ChildInfoReader(info_r, sum(len(db.data) for db in self.server.dbs))
         log.info("Background saving started by pid %d", pid)
         self.child_pid = pid
         self.child_started = time.monotonic()
@@ -217,6 +231,13 @@ class Snapshots:
     def _child_done(self, ok: bool) -> None:
         self.last_bgsave_time_sec = int(time.monotonic() - self.child_started)
         self.child_pid = None
+        info = self.child_info
+        if info is not None:
+            info.poll()
+            if ok:
+                self.last_cow_size = info.final_cow
+            info.close()
+            self.child_info = None
         if ok:
             log.info("Background saving terminated with success")
             self.server.dirty = max(0, self.server.dirty - self.dirty_at_fork)
@@ -260,6 +281,8 @@ class Snapshots:
         """Reap a finished child; start a scheduled BGSAVE or one a save point asks for."""
         pid = self.child_pid
         if pid is not None:
+            if self.child_info is not None:
+                self.child_info.poll()
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
@@ -467,20 +490,105 @@ class Snapshots:
             lines += [f"loading_start_time:{self.loading_started}",
                       f"loading_total_bytes:{self.loading_bytes}", "loading_rdb_used_mem:0",
                       "loading_loaded_bytes:0", "loading_loaded_perc:0.00", "loading_eta_seconds:1"]
+        ci = self.child_info
+        if ci is not None:
+            age = int(time.monotonic() - ci.updated) if ci.updated else 0
+            perc = 100.0 * ci.keys / ci.total if ci.total else 0.0
+            lines += [f"current_cow_peak:{ci.cow_peak}", f"current_cow_size:{ci.cow}",
+                      f"current_cow_size_age:{age}", f"current_fork_perc:{perc:.2f}",
+                      f"current_save_keys_processed:{ci.keys}", f"current_save_keys_total:{ci.total}"]
+        else:
+            lines += ["current_cow_peak:0", "current_cow_size:0", "current_cow_size_age:0",
+                      "current_fork_perc:0.00", "current_save_keys_processed:0",
+                      "current_save_keys_total:0"]
         lines += [
-            "current_cow_peak:0", "current_cow_size:0", "current_cow_size_age:0",
-            "current_fork_perc:0.00", "current_save_keys_processed:0", "current_save_keys_total:0",
             f"rdb_changes_since_last_save:{server.dirty}",
             f"rdb_bgsave_in_progress:{int(child)}",
             f"rdb_last_save_time:{self.lastsave}",
             f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_time_sec}",
             f"rdb_current_bgsave_time_sec:{int(now - self.child_started) if child else -1}",
-            f"rdb_saves:{self.saves}", "rdb_last_cow_size:0",
+            f"rdb_saves:{self.saves}", f"rdb_last_cow_size:{self.last_cow_size}",
             f"rdb_last_load_keys_expired:{self.last_load_keys_expired}",
             f"rdb_last_load_keys_loaded:{self.last_load_keys_loaded}",
         ]
         return lines
+
+
+class ChildInfo:
+    """In a save child: reports progress to the parent through a pipe, at most once a second
+    (keys written, and the copy-on-write size: the child's private dirty memory), as Redis's
+    child-info pipe does."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.last = 0.0
+
+    def progress(self, keys: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 1.0:
+            self.last = now
+            self._send(b"P", keys)
+
+    def done(self) -> None:
+        self._send(b"F", 0)
+
+    def _send(self, kind: bytes, keys: int) -> None:
+        try:
+            os.write(self.fd, b"%s %d %d\n" % (kind, keys, private_dirty_bytes()))
+        except OSError:
+            pass
+
+
+class ChildInfoReader:
+    """In the parent: the latest progress a save child reported (INFO current_* fields)."""
+
+    def __init__(self, fd: int, total: int) -> None:
+        self.fd = fd
+        self.total = total
+        self.keys = 0
+        self.cow = 0
+        self.cow_peak = 0
+        self.final_cow = 0
+        self.updated = 0.0
+        self.buf = b""
+
+    def poll(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self.fd, 4096)
+                if not chunk:
+                    break
+                self.buf += chunk
+        except (BlockingIOError, OSError):
+            pass
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            kind, keys, cow = line.split()
+            if kind == b"P":
+                self.keys, self.cow = int(keys), int(cow)
+                self.cow_peak = max(self.cow_peak, self.cow)
+                self.updated = time.monotonic()
+            else:
+                self.final_cow = int(cow)
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def private_dirty_bytes() -> int:
+    """This process's private dirty memory (its copy-on-write size after a fork)."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Private_Dirty:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def debug_delay(usec: int, count: int) -> None:
