@@ -39,7 +39,7 @@ from keystream.resp.writer import OK, Status
          complexity="O(N) where N is the total number of keys in all databases")
 def save_command(client, argv):
     """SAVE"""
-    snapshots = client.server.snapshots
+    snapshots = client.engine.snapshots
     if snapshots.child_active():
         raise CommandError("ERR Background save already in progress")
     if not snapshots.save():
@@ -58,7 +58,7 @@ def bgsave_command(client, argv):
         if len(argv) > 2 or argv[1].lower() != b"schedule":
             raise CommandError(errors.SYNTAX)
         schedule = True
-    snapshots = client.server.snapshots
+    snapshots = client.engine.snapshots
     if snapshots.child_active():
         raise CommandError("ERR Background save already in progress")
     if snapshots.aof.child_active() or client.in_exec:
@@ -79,14 +79,14 @@ def bgsave_command(client, argv):
          tips=("nondeterministic_output",))
 def lastsave_command(client, argv):
     """LASTSAVE"""
-    return client.server.snapshots.lastsave
+    return client.engine.snapshots.lastsave
 
 
 @command("bgrewriteaof", 1, "admin noscript no_async_loading", acl="admin dangerous", group="server",
          summary="Asynchronously rewrite the append-only file", since="1.0.0", complexity="O(1)")
 def bgrewriteaof_command(client, argv):
     """BGREWRITEAOF"""
-    snapshots = client.server.snapshots
+    snapshots = client.engine.snapshots
     aof = snapshots.aof
     if aof.child_active():
         raise CommandError("ERR Background append only file rewriting already in progress")
@@ -113,7 +113,7 @@ def dump_command(client, argv):
     value = client.db.get(argv[1])
     if value is None:
         return None
-    return dump_payload(value, Limits.from_config(client.server.config))
+    return dump_payload(value, Limits.from_config(client.engine.config))
 
 
 @command("restore", -4, "write denyoom", 1, 1, 1, acl="keyspace dangerous", group="generic",
@@ -162,7 +162,7 @@ def restore_command(client, argv):
     ttl = parse_int(argv[2])
     if ttl < 0:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
-    config = client.server.config
+    config = client.engine.config
     try:
         value = restore_payload(argv[3], Limits.from_config(config))
     except PayloadError:
@@ -172,11 +172,11 @@ def restore_command(client, argv):
     deleted = db.delete(key) if replace else False
     if ttl and not absttl:
         ttl += time.time_ns() // 1_000_000
-    if ttl and ttl <= client.server.cmd_time_ms:
+    if ttl and ttl <= client.engine.cmd_time_ms:
         # Already expired: nothing is created; a replaced key is gone (propagated as DEL).
         client.propagate_override = [[b"DEL", key]] if deleted else []
         return OK
-    db.set(key, value)
+    db.set(key, value, kind="restore")
     if ttl:
         db.set_expire(key, ttl)
         if not absttl:
@@ -204,7 +204,7 @@ def _debug_reload(client, argv):
             save = False
         else:
             raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
-    snapshots = client.server.snapshots
+    snapshots = client.engine.snapshots
     snapshots.kill_child()
     error = snapshots.reload(save, flush, merge)
     if error is not None:
@@ -215,8 +215,8 @@ def _debug_reload(client, argv):
 @debug_subcommand("loadaof", 0, 0)
 def _debug_loadaof(client, argv):
     """DEBUG LOADAOF: empty the keyspace and load it back from the AOF."""
-    server = client.server
-    error = server.snapshots.load_aof_now(server.replay_command())
+    engine = client.engine
+    error = engine.snapshots.load_aof_now(engine.replay_command())
     if error is not None:
         raise CommandError(error)
     return OK
@@ -230,8 +230,8 @@ def _debug_populate(client, argv):
     count = _positive(argv[2])
     prefix = argv[3] if len(argv) > 3 else b"key"
     size = _positive(argv[4]) if len(argv) > 4 else 0
-    server = client.server
-    dirty = server.dirty
+    engine = client.engine
+    dirty = engine.dirty
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
         if client.db.peek(key) is not None:
@@ -240,7 +240,7 @@ def _debug_populate(client, argv):
         if size:
             value = value[:size].ljust(size, b"\x00")
         client.db.set(key, value)
-    server.dirty = dirty
+    engine.dirty = dirty
     return OK
 
 
@@ -259,7 +259,7 @@ def _debug_object(client, argv):
     value = db.data.get(key)
     if value is None:
         raise CommandError(errors.NO_SUCH_KEY)
-    config = client.server.config
+    config = client.engine.config
     limits = Limits.from_config(config)
     if type(value) is bytes:
         encoding = string_encoding(db, key, value)
@@ -288,7 +288,7 @@ def _debug_object(client, argv):
 @debug_subcommand("digest", 0, 0)
 def _debug_digest(client, argv):
     """DEBUG DIGEST: the digest of the whole dataset (40 zeros when it is empty)."""
-    return Status(dataset_digest(client.server.dbs).hex().encode())
+    return Status(dataset_digest(client.engine.dbs).hex().encode())
 
 
 @debug_subcommand("digest-value", 0, -1)

@@ -145,7 +145,7 @@ class PartitionLog:
         staged = None
         if mv[43] < 0x80 or len(infos) > 1:   # the first batch has a producer id (>= 0), or several
             staged = self.producers.prepare(mv, infos, base, now_ms if cfg.log_append_time else -1)
-            if type(staged) is BatchMetadata:   # a retry of an append that succeeded: its offsets
+            if isinstance(staged, BatchMetadata):   # a retry of an append that succeeded: its offsets
                 return AppendResult(staged.first_offset, staged.last_offset, staged.timestamp,
                                     self.log_start_offset, 0)
         log_append = cfg.log_append_time
@@ -180,7 +180,7 @@ class PartitionLog:
             seg.note_batch(offset - 1, size, now_ms if log_append else ts, interval)
         self.log_end_offset = offset
         self.unflushed_messages += count
-        if staged:
+        if isinstance(staged, dict) and staged:
             self.producers.commit(staged)
         return AppendResult(base, last, now_ms if log_append else -1, self.log_start_offset, count)
 

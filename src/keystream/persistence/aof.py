@@ -59,6 +59,7 @@ from keystream.persistence.rdb import RdbError, parse_rdb
 from keystream.redisconf import quote, split_args
 
 if TYPE_CHECKING:
+    from keystream.engine import Engine
     from keystream.persistence.snapshot import Snapshots
 
 log = logging.getLogger("keystream.persistence")
@@ -181,8 +182,8 @@ class Manifest:
 class AppendOnly:
     """The server's AOF: writing effects, fsync policy, rewrites, loading."""
 
-    def __init__(self, server: Any, snapshots: Snapshots) -> None:
-        self.server = server
+    def __init__(self, engine: Engine, snapshots: Snapshots) -> None:
+        self.engine = engine
         self.snapshots = snapshots
         self.manifest: Manifest | None = None
         self.fd: int | None = None
@@ -219,7 +220,7 @@ class AppendOnly:
     # -- paths ----------------------------------------------------------------------------
     @property
     def config(self) -> Any:
-        return self.server.config
+        return self.engine.config
 
     def dir_path(self) -> str:
         return os.path.join(self.snapshots.base_dir(), self.config["appenddirname"])
@@ -246,8 +247,8 @@ class AppendOnly:
         return self.fd is not None
 
     # -- effects in ---------------------------------------------------------------------------
-    def feed(self, db_index: int, commands: list[list[bytes]]) -> None:
-        """Append the effects of a write (called for every propagated command)."""
+    def feed(self, effects: list[tuple[int, list[bytes]]]) -> None:
+        """Append the effects of an execution unit (the engine's effects stream)."""
         if self.fd is None or self.loading:
             return
         buf = self.buf
@@ -256,15 +257,15 @@ class AppendOnly:
             if now != self.last_ts:
                 self.last_ts = now
                 buf.append(b"#TS:%d\r\n" % now)
-        if db_index != self.selected_db:
-            buf.append(encode_command([b"SELECT", b"%d" % db_index]))
-            self.selected_db = db_index
-        for argv in commands:
+        for db_index, argv in effects:
+            if db_index != self.selected_db:
+                buf.append(encode_command([b"SELECT", b"%d" % db_index]))
+                self.selected_db = db_index
             buf.append(encode_command(argv))
         self.generation += 1
         if not self.flush_scheduled:
             self.flush_scheduled = True
-            loop = self.server.loop
+            loop = self.engine.loop
             if loop is not None:
                 loop.call_soon(self.flush)
             else:
@@ -284,7 +285,7 @@ class AppendOnly:
             if not self.write_error:
                 log.warning("Error writing to the AOF file: %s", e.strerror)
             self.write_error = e.strerror or str(e)
-            self.server.gated = True
+            self.engine.gated = True
             return
         self.buf = []
         self.current_size += len(data)
@@ -313,7 +314,7 @@ class AppendOnly:
         target = self.written
         fd = self.fd
         future = self._pool.submit(os.fsync, fd)
-        loop = self.server.loop
+        loop = self.engine.loop
 
         def done(f: concurrent.futures.Future[None]) -> None:
             if loop is not None and loop.is_running():
@@ -329,7 +330,7 @@ class AppendOnly:
         if f.exception() is not None:
             log.warning("Error fsyncing the AOF: %s", f.exception())
             self.write_error = str(f.exception())
-            self.server.gated = True
+            self.engine.gated = True
             return
         self.synced = max(self.synced, target)
         self._release()
@@ -431,9 +432,9 @@ class AppendOnly:
         self.selected_db = -1  # each file starts with a SELECT (and a #TS: annotation when enabled)
         self.last_ts = 0
         # Effects reach us only while a file is open: with the AOF off, writes skip this.
-        listeners = self.server.propagate_listeners
-        if self.feed not in listeners:
-            listeners.append(self.feed)
+        subscribers = self.engine.effect_subscribers
+        if self.feed not in subscribers:
+            subscribers.append(self.feed)
 
     def enable(self) -> bool:
         """CONFIG SET appendonly yes: start from a rewrite of the current dataset."""
@@ -462,7 +463,7 @@ class AppendOnly:
             pass
         os.close(self.fd)
         self.fd = None
-        self.server.propagate_listeners.remove(self.feed)
+        self.engine.effect_subscribers.remove(self.feed)
         self.synced = self.written = self.generation
         self._release()
 
@@ -514,7 +515,7 @@ class AppendOnly:
             if self.config["aof-use-rdb-preamble"]:
                 self.snapshots.write_rdb_to(f, aof_base=True)
             else:
-                _write_commands(f, self.server.dbs)
+                _write_commands(f, self.engine.dbs)
             f.flush()
             if fsync:
                 os.fsync(f.fileno())

@@ -43,7 +43,7 @@ from keystream.persistence.rdb import Limits, RdbContents, RdbError, RdbWriter, 
 from keystream.resp import errors
 
 if TYPE_CHECKING:
-    from keystream.server import Server
+    from keystream.engine import Engine
 
 log = logging.getLogger("keystream.persistence")
 
@@ -69,8 +69,8 @@ def parse_save_points(text: str) -> list[tuple[int, int]]:
 class Snapshots:
     """The server's RDB persistence state and operations."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.lastsave = int(time.time())
         self.last_bgsave_ok = True
         self.last_bgsave_try = 0
@@ -91,32 +91,32 @@ class Snapshots:
         # FUNCTION2 payloads of the last loaded file, written back on save (until the
         # scripting layer keeps libraries of its own).
         self.functions: list[bytes] = []
-        self.aof = AppendOnly(server, self)
-        server.config.listeners.append(self.on_config_change)
+        self.aof = AppendOnly(engine, self)
+        engine.config.listeners.append(self.on_config_change)
 
     # -- where ----------------------------------------------------------------------------
     def base_dir(self) -> str:
         """Where the dump and the AOF directory live (see the module docstring)."""
-        config = self.server.config
+        config = self.engine.config
         if {"dir", "dbfilename", "appenddirname"} & config.explicit:
             return str(config["dir"])
         return os.path.join(config["dir"], "redis")
 
     def rdb_path(self) -> str:
-        return os.path.join(self.base_dir(), self.server.config["dbfilename"])
+        return os.path.join(self.base_dir(), self.engine.config["dbfilename"])
 
     def limits(self) -> Limits:
-        return Limits.from_config(self.server.config)
+        return Limits.from_config(self.engine.config)
 
     # -- writing --------------------------------------------------------------------------
     def write_rdb_to(self, f: Any, aof_base: bool = False,
                      progress: Callable[[int], None] | None = None) -> None:
         """Write the whole keyspace as an RDB to the binary file f (aof_base: as the base of
         an AOF, which its aux field says)."""
-        server = self.server
-        config = server.config
+        engine = self.engine
+        config = engine.config
         w = RdbWriter(f, self.limits(), bool(config["rdbchecksum"]))
-        w.aux(b"redis-ver", server.redis_version.encode())
+        w.aux(b"redis-ver", engine.redis_version.encode())
         w.aux(b"redis-bits", b"64")
         w.aux(b"ctime", b"%d" % int(time.time()))
         w.aux(b"used-mem", b"%d" % _rss_bytes())
@@ -127,7 +127,7 @@ class Snapshots:
         lru, lfu = "lru" in policy, "lfu" in policy
         delay = config["rdb-key-save-delay"]
         saved = 0
-        for db in server.dbs:
+        for db in engine.dbs:
             data = db.data
             if not data:
                 continue
@@ -174,7 +174,7 @@ class Snapshots:
             self.update_gate()
             return False
         log.info("DB saved on disk")
-        self.server.dirty = 0
+        self.engine.dirty = 0
         self.lastsave = int(time.time())
         self.last_bgsave_ok = True
         self.update_gate()
@@ -185,7 +185,7 @@ class Snapshots:
         """Fork a child that writes the snapshot; False if fork failed."""
         path = self.rdb_path()
         self.last_bgsave_try = int(time.time())
-        self.dirty_at_fork = self.server.dirty
+        self.dirty_at_fork = self.engine.dirty
         gc.collect(0)
         info_r, info_w = os.pipe()
         try:
@@ -210,7 +210,7 @@ class Snapshots:
                 os._exit(code)
         os.close(info_w)
         os.set_blocking(info_r, False)
-        self.child_info = ChildInfoReader(info_r, sum(len(db.data) for db in self.server.dbs))
+        self.child_info = ChildInfoReader(info_r, sum(len(db.data) for db in self.engine.dbs))
         log.info("Background saving started by pid %d", pid)
         self.child_pid = pid
         self.child_started = time.monotonic()
@@ -219,7 +219,7 @@ class Snapshots:
         return True
 
     def update_gate(self) -> None:
-        self.server.gated = self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
+        self.engine.gated = self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
 
     def child_active(self) -> bool:
         return self.child_pid is not None
@@ -240,7 +240,7 @@ class Snapshots:
             self.child_info = None
         if ok:
             log.info("Background saving terminated with success")
-            self.server.dirty = max(0, self.server.dirty - self.dirty_at_fork)
+            self.engine.dirty = max(0, self.engine.dirty - self.dirty_at_fork)
             self.lastsave = int(time.time())
             self.last_bgsave_ok = True
             self.update_gate()
@@ -295,7 +295,7 @@ class Snapshots:
         if self.bgsave_scheduled:
             self.bgsave()
             return
-        dirty = self.server.dirty
+        dirty = self.engine.dirty
         if not dirty:
             return
         now = int(time.time())
@@ -308,7 +308,7 @@ class Snapshots:
 
     def save_points(self) -> list[tuple[int, int]]:
         try:
-            return parse_save_points(str(self.server.config["save"]))
+            return parse_save_points(str(self.engine.config["save"]))
         except ValueError:
             return []
 
@@ -318,7 +318,7 @@ class Snapshots:
         denied = self.aof.write_denied()
         if denied is not None:
             return denied
-        if (not self.last_bgsave_ok and self.server.config["stop-writes-on-bgsave-error"]
+        if (not self.last_bgsave_ok and self.engine.config["stop-writes-on-bgsave-error"]
                 and self.save_points()):
             return errors.MISCONF
         return None
@@ -329,7 +329,7 @@ class Snapshots:
         with open(path, "rb") as f:
             data = f.read()
         self.loading_bytes = len(data)
-        config = self.server.config
+        config = self.engine.config
         delay = config["key-load-delay"]
         return parse_rdb(data, self.limits(), int(time.time() * 1000), config["databases"],
                          bool(config["rdbchecksum"]), (lambda n: debug_delay(delay, n)) if delay else None)
@@ -337,15 +337,15 @@ class Snapshots:
     def install(self, contents: RdbContents, merge: bool = False) -> None:
         """Put a parsed dump's keys into the databases (MERGE: replacing keys that exist).
         A loaded key counts as accessed now, or idle for the time its file recorded."""
-        server = self.server
+        engine = self.engine
         now = int(time.time() * 1000)
         new_word = ((now // 60_000) & 0xFFFF) << 8 | LFU_INIT_VAL
         for index, loaded in contents.dbs.items():
-            db = server.dbs[index]
+            db = engine.dbs[index]
             data, expires, access = db.data, db.expires, db.access
             if merge:
                 for key in loaded.data.keys() & data.keys():
-                    db.take_entry(key)
+                    db.delete(key)
             word = new_word if db.lfu else now
             strings: list[bytes] = []
             for key, value in loaded.data.items():
@@ -373,7 +373,7 @@ class Snapshots:
         missing; we load the dump, which then becomes the AOF's base). A damaged file stops
         the server with the reason logged. `run` replays one AOF command."""
         aof = self.aof
-        if self.server.config["appendonly"] and aof.exists():
+        if self.engine.config["appendonly"] and aof.exists():
             self.loading = True
             self.update_gate()
             started = time.monotonic()
@@ -389,7 +389,7 @@ class Snapshots:
                      time.monotonic() - started, replayed)
         else:
             await self._load_dump()
-        if self.server.config["appendonly"]:
+        if self.engine.config["appendonly"]:
             aof.start_at_boot()
 
     async def _load_dump(self) -> None:
@@ -418,21 +418,21 @@ class Snapshots:
         Returns an error text, or None."""
         aof = self.aof
         aof.flush()
-        server = self.server
-        for db in server.dbs:
+        engine = self.engine
+        for db in engine.dbs:
             db.flush()
         try:
             aof.load(run)
         except (OSError, AofError, RdbError) as e:
             log.warning("DEBUG LOADAOF: %s", e)
             return f"ERR Error loading the append only file: {e}"
-        server.dirty = 0
+        engine.dirty = 0
         log.warning("Append Only File loaded by DEBUG LOADAOF")
         return None
 
     def on_config_change(self, name: str, value: Any) -> None:
         """appendonly yes/no at run time (not while the server is starting)."""
-        if name == "appendonly" and self.server.loop is not None and not self.loading:
+        if name == "appendonly" and self.engine.loop is not None and not self.loading:
             if value:
                 self.aof.enable()
             else:
@@ -448,15 +448,15 @@ class Snapshots:
         except (OSError, RdbError) as e:
             log.warning("DEBUG RELOAD: %s", e)
             return "ERR Error trying to load the RDB dump, check server logs."
-        server = self.server
+        engine = self.engine
         if flush:
-            dirty = server.dirty
-            for db in server.dbs:
+            dirty = engine.dirty
+            for db in engine.dbs:
                 db.flush()
-            server.dirty = dirty
+            engine.dirty = dirty
         elif not merge:
             for index, loaded in contents.dbs.items():
-                if loaded.data.keys() & server.dbs[index].data.keys():
+                if loaded.data.keys() & engine.dbs[index].data.keys():
                     log.warning("DEBUG RELOAD NOFLUSH: a key of the dump already exists")
                     return "ERR Error trying to load the RDB dump, check server logs."
         self.install(contents, merge=merge)
@@ -482,7 +482,7 @@ class Snapshots:
 
     # -- INFO -----------------------------------------------------------------------------
     def info_lines(self) -> list[str]:
-        server = self.server
+        engine = self.engine
         now = time.monotonic()
         child = self.child_pid is not None
         lines = [f"loading:{int(self.loading)}", "async_loading:0"]
@@ -502,7 +502,7 @@ class Snapshots:
                       "current_fork_perc:0.00", "current_save_keys_processed:0",
                       "current_save_keys_total:0"]
         lines += [
-            f"rdb_changes_since_last_save:{server.dirty}",
+            f"rdb_changes_since_last_save:{engine.dirty}",
             f"rdb_bgsave_in_progress:{int(child)}",
             f"rdb_last_save_time:{self.lastsave}",
             f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
