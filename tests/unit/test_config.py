@@ -73,10 +73,3 @@ def test_rewrite_round_trips(tmp_path) -> None:
     assert d["maxmemory-policy"] == "allkeys-lfu"
     assert d["log.retention.ms"] == 1234
 
-
-def test_settings_that_cannot_work_yet_are_refused_by_name() -> None:
-    c = Config()
-    with pytest.raises(ConfigError, match="'appendonly yes' is not supported yet"):
-        c.set_text("appendonly", "yes")
-    c.set_text("appendonly", "no")
-    assert c["appendonly"] is False
