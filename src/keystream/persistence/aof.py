@@ -701,7 +701,7 @@ class AppendOnly:
 
 def _command_offsets(data: bytes, count: int) -> list[int]:
     """The start offset of each of the first `count` commands (annotations skipped)."""
-    offsets = []
+    offsets: list[int] = []
     pos = 0
     while len(offsets) < count:
         if data[pos] == 0x23:
