@@ -13,7 +13,9 @@ mode: every RESTORE payload is decoded completely and checked before anything is
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from keystream.client import Client
 from keystream.commands.keys import object_refcount_command, string_encoding
 from keystream.commands.registry import command, key_spec
 from keystream.commands.server import debug_subcommand
@@ -37,7 +39,7 @@ from keystream.resp.writer import OK, Status
 @command("save", 1, "admin noscript no_async_loading no_multi", acl="admin dangerous", group="server",
          summary="Synchronously save the dataset to disk", since="1.0.0",
          complexity="O(N) where N is the total number of keys in all databases")
-def save_command(client, argv):
+def save_command(client: Client, argv: list[bytes]) -> Any:
     """SAVE"""
     snapshots = client.engine.snapshots
     if snapshots.child_active():
@@ -51,7 +53,7 @@ def save_command(client, argv):
          summary="Asynchronously save the dataset to disk", since="1.0.0",
          complexity="O(1)", history=(("3.2.2", "Added the `SCHEDULE` option."),),
          args="[SCHEDULE@3.2.2]")
-def bgsave_command(client, argv):
+def bgsave_command(client: Client, argv: list[bytes]) -> Any:
     """BGSAVE [SCHEDULE]"""
     schedule = False
     if len(argv) > 1:
@@ -77,14 +79,14 @@ def bgsave_command(client, argv):
 @command("lastsave", 1, "loading stale fast", acl="admin dangerous", group="server",
          summary="The Unix time of the last successful save to disk", since="1.0.0",
          tips=("nondeterministic_output",))
-def lastsave_command(client, argv):
+def lastsave_command(client: Client, argv: list[bytes]) -> Any:
     """LASTSAVE"""
     return client.engine.snapshots.lastsave
 
 
 @command("bgrewriteaof", 1, "admin noscript no_async_loading", acl="admin dangerous", group="server",
          summary="Asynchronously rewrite the append-only file", since="1.0.0", complexity="O(1)")
-def bgrewriteaof_command(client, argv):
+def bgrewriteaof_command(client: Client, argv: list[bytes]) -> Any:
     """BGREWRITEAOF"""
     snapshots = client.engine.snapshots
     aof = snapshots.aof
@@ -108,7 +110,7 @@ def bgrewriteaof_command(client, argv):
                     "small string values the time complexity is thus O(1)+O(1*M) where M is small, "
                     "so simply O(1).",
          tips=("nondeterministic_output",), args="key")
-def dump_command(client, argv):
+def dump_command(client: Client, argv: list[bytes]) -> Any:
     """DUMP key"""
     value = client.db.get(argv[1])
     if value is None:
@@ -129,7 +131,7 @@ def dump_command(client, argv):
                   ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")),
          args="key ttl:int serialized-value [REPLACE@3.0.0] [ABSTTL@5.0.0] "
               "[IDLETIME seconds:int@5.0.0] [FREQ frequency:int@5.0.0]")
-def restore_command(client, argv):
+def restore_command(client: Client, argv: list[bytes]) -> Any:
     """RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"""
     replace = absttl = False
     idle = freq = -1
@@ -190,7 +192,7 @@ def restore_command(client, argv):
 
 # -- DEBUG -----------------------------------------------------------------------------------
 @debug_subcommand("reload", 0, -1)
-def _debug_reload(client, argv):
+def _debug_reload(client: Client, argv: list[bytes]) -> Any:
     """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load the dump back."""
     flush = save = True
     merge = False
@@ -213,7 +215,7 @@ def _debug_reload(client, argv):
 
 
 @debug_subcommand("loadaof", 0, 0)
-def _debug_loadaof(client, argv):
+def _debug_loadaof(client: Client, argv: list[bytes]) -> Any:
     """DEBUG LOADAOF: empty the keyspace and load it back from the AOF."""
     engine = client.engine
     error = engine.snapshots.load_aof_now(engine.replay_command())
@@ -223,7 +225,7 @@ def _debug_loadaof(client, argv):
 
 
 @debug_subcommand("populate", 1, 3)
-def _debug_populate(client, argv):
+def _debug_populate(client: Client, argv: list[bytes]) -> Any:
     """DEBUG POPULATE <count> [<prefix>] [<size>]: create string keys <prefix>:<n> holding
     "value:<n>" (cut or zero-padded to size), skipping names that exist. Not a change the
     dirty counter sees, as in Redis."""
@@ -252,7 +254,7 @@ def _positive(arg: bytes) -> int:
 
 
 @debug_subcommand("object", 1, 1)
-def _debug_object(client, argv):
+def _debug_object(client: Client, argv: list[bytes]) -> Any:
     """DEBUG OBJECT <key>: encoding, serialized length, LRU data (quicklist details for lists)."""
     db = client.db
     key = argv[2]
@@ -286,13 +288,13 @@ def _debug_object(client, argv):
 
 
 @debug_subcommand("digest", 0, 0)
-def _debug_digest(client, argv):
+def _debug_digest(client: Client, argv: list[bytes]) -> Any:
     """DEBUG DIGEST: the digest of the whole dataset (40 zeros when it is empty)."""
     return Status(dataset_digest(client.engine.dbs).hex().encode())
 
 
 @debug_subcommand("digest-value", 0, -1)
-def _debug_digest_value(client, argv):
+def _debug_digest_value(client: Client, argv: list[bytes]) -> Any:
     """DEBUG DIGEST-VALUE [key ...]: one digest per key (zeros for a missing key)."""
     db = client.db
     out = []
