@@ -481,3 +481,42 @@ def test_function_libraries_in_a_dump_survive_a_round_trip_through_keystream(ref
     assert rr.get("k") == b"v"
     assert rr.execute_command("FCALL", "myfunc", "0") == 1
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_debug_populate_matches_redis(ref: ServerHandle) -> None:
+    ks = _ks()
+    pair = Pair(ks.port, ref.port)
+    try:
+        pair.run("FLUSHALL")
+        pair.run("SET", "key:3", "mine")
+        pair.run("DEBUG", "POPULATE", "5")
+        pair.run("MGET", "key:0", "key:3", "key:4", "key:5")
+        pair.run("DEBUG", "POPULATE", "3", "pp", "12")
+        pair.run("GET", "pp:1")
+        pair.run("DEBUG", "POPULATE", "2", "short", "3")
+        pair.run("GET", "short:1")
+        pair.run("DEBUG", "POPULATE", "-1")
+        pair.run("DEBUG", "POPULATE", "x")
+        pair.run("DBSIZE")
+    finally:
+        pair.close()
+        _stop(ks)
+
+
+def test_bgsave_reports_its_progress_and_copy_on_write() -> None:
+    ks = _ks("--save", "")
+    try:
+        kr = _client(ks)
+        kr.execute_command("DEBUG", "POPULATE", "5000")
+        kr.config_set("rdb-key-save-delay", "300")  # ~1.5 s of saving: progress is reported
+        assert kr.execute_command("BGSAVE") is True
+        wait_until(lambda: kr.info("persistence")["current_save_keys_processed"] > 0, timeout=30,
+                   what="a progress report from the child")
+        info = kr.info("persistence")
+        assert info["current_save_keys_total"] == 5000 and info["current_cow_size"] > 0
+        assert 0 < info["current_fork_perc"] <= 100
+        wait_until(lambda: kr.info("persistence")["rdb_bgsave_in_progress"] == 0, timeout=60, what="BGSAVE")
+        info = kr.info("persistence")
+        assert info["rdb_last_cow_size"] > 0 and info["current_save_keys_processed"] == 0
+    finally:
+        _stop(ks)

@@ -96,3 +96,7 @@ def test_rewrite_keeps_lines_and_updates_values(tmp_path) -> None:
     again = Config()
     again.load_file(str(path))
     assert (again["save"], again["maxmemory"], again["maxclients"]) == ("60 5", 2097152, 99)
+
+
+def test_a_bare_save_line_clears_save_points(tmp_path) -> None:
+    assert _load(tmp_path, "save\n")["save"] == ""

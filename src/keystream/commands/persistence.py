@@ -247,7 +247,11 @@ def _debug_populate(client: Client, argv: list[bytes]) -> Any:
 
 
 def _positive(arg: bytes) -> int:
-    n = parse_int(arg)
+    """As Redis's getPositiveLongFromObjectOrReply: one error for non-numbers and negatives."""
+    try:
+        n = parse_int(arg)
+    except CommandError:
+        n = -1
     if n < 0:
         raise CommandError(errors.NEGATIVE_COUNT)
     return n
