@@ -224,6 +224,13 @@ def _debug_loadaof(client: Client, argv: list[bytes]) -> Any:
     return OK
 
 
+@debug_subcommand("aof-flush-sleep", 1, 1)
+def _debug_aof_flush_sleep(client: Client, argv: list[bytes]) -> Any:
+    """DEBUG AOF-FLUSH-SLEEP <microsec>: sleep this long before each AOF write (testing)."""
+    client.engine.snapshots.aof.flush_sleep_us = max(0, parse_int(argv[2]))
+    return OK
+
+
 @debug_subcommand("populate", 1, 3)
 def _debug_populate(client: Client, argv: list[bytes]) -> Any:
     """DEBUG POPULATE <count> [<prefix>] [<size>]: create string keys <prefix>:<n> holding

@@ -67,6 +67,7 @@ log = logging.getLogger("keystream.persistence")
 __all__ = ["AofError", "AppendOnly", "Manifest", "encode_command", "parse_commands"]
 
 _REWRITE_ITEMS_PER_CMD = 64  # as Redis's AOF_REWRITE_ITEMS_PER_CMD
+_MANIFEST_MAX_LINE = 1024  # as Redis's AOF_ANNOTATION_LINE_MAX_LEN
 
 
 class AofError(ValueError):
@@ -142,34 +143,47 @@ class Manifest:
     base: str | None = None
     base_seq: int = 0
     incrs: list[tuple[str, int]] = field(default_factory=list)
+    # Files a rewrite made obsolete, kept while aof-disable-auto-gc is yes
+    history: list[tuple[str, int]] = field(default_factory=list)
 
     def render(self) -> bytes:
         lines = []
         if self.base is not None:
             lines.append(f"file {quote(self.base)} seq {self.base_seq} type b")
+        lines.extend(f"file {quote(name)} seq {seq} type h" for name, seq in self.history)
         lines.extend(f"file {quote(name)} seq {seq} type i" for name, seq in self.incrs)
         return ("\n".join(lines) + "\n").encode()
 
     @classmethod
     def parse(cls, text: str) -> Manifest:
         m = cls()
-        for lineno, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
+        for lineno, raw in enumerate(text.split("\n"), 1):
+            if len(raw) > _MANIFEST_MAX_LINE:
+                raise AofError("The AOF manifest file contains too long line")
+            line = raw.strip()
+            if line.startswith("#"):
                 continue
+            if not line:
+                if raw == "" and lineno == len(text.split("\n")):
+                    continue  # the end of the last line
+                raise AofError(f"Invalid AOF manifest file format (blank line {lineno})")
             words = split_args(line)
             if words is None or len(words) % 2:
                 raise AofError(f"Invalid AOF manifest file format (line {lineno})")
             fields = dict(zip(words[::2], words[1::2], strict=True))
             name, seq, kind = fields.get("file"), fields.get("seq"), fields.get("type")
-            if name is None or seq is None or kind not in ("b", "h", "i") or not seq.isdigit():
+            if name is None or seq is None or kind is None or not seq.isdigit():
                 raise AofError(f"Invalid AOF manifest file format (line {lineno})")
+            if kind not in ("b", "h", "i"):
+                raise AofError(f"Unknown AOF file type '{kind}' (line {lineno})")
             if os.path.basename(name) != name:
                 raise AofError(f"Invalid AOF file name in the manifest: {name!r}")
             if kind == "b":
                 if m.base is not None:
                     raise AofError("Found duplicate base file information in the AOF manifest")
                 m.base, m.base_seq = name, int(seq)
+            elif kind == "h":
+                m.history.append((name, int(seq)))
             elif kind == "i":
                 if m.incrs and int(seq) <= m.incrs[-1][1]:
                     raise AofError("Found a non-monotonic sequence number in the AOF manifest")
@@ -213,6 +227,7 @@ class AppendOnly:
         self.last_rewrite_ok = True
         self.last_rewrite_time_sec = -1
         self.turn_on_pending = False  # appendonly yes waiting for another child to finish
+        self.flush_sleep_us = 0  # DEBUG AOF-FLUSH-SLEEP: a testing aid
         self._pending_base: tuple[str, int] = ("", 0)
         self._first_new_incr = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -277,6 +292,8 @@ class AppendOnly:
         if self.fd is None or not self.buf:
             return
         data = b"".join(self.buf)
+        if self.flush_sleep_us:
+            time.sleep(self.flush_sleep_us / 1e6)
         try:
             written = os.write(self.fd, data)
             while written < len(data):
@@ -419,9 +436,9 @@ class AppendOnly:
             m = Manifest(base, 1, [])
         if not m.incrs:
             seq = 1
-            m = Manifest(m.base, m.base_seq, [(self._name(seq, "incr.aof"), seq)])
+            m = Manifest(m.base, m.base_seq, [(self._name(seq, "incr.aof"), seq)], m.history)
+        self._open_incr(m.incrs[-1][0])  # created before the manifest names it
         self._write_manifest(m)
-        self._open_incr(m.incrs[-1][0])
         self.base_size = _size(os.path.join(self.dir_path(), m.base)) if m.base else 0
         self.current_size = self.base_size + sum(_size(os.path.join(self.dir_path(), n)) for n, _ in m.incrs)
 
@@ -450,6 +467,15 @@ class AppendOnly:
             self.rewrite_scheduled = self.turn_on_pending = True
             return True
         return self.rewrite(turning_on=True)
+
+    def delete_history(self) -> None:
+        """aof-disable-auto-gc no: delete the files kept as history, and forget them."""
+        m = self.manifest
+        if m is None or not m.history:
+            return
+        self._write_manifest(Manifest(m.base, m.base_seq, m.incrs))
+        for name, _ in m.history:
+            _unlink(os.path.join(self.dir_path(), name))
 
     def disable(self) -> None:
         """CONFIG SET appendonly no: flush, fsync, close; a rewrite in progress is stopped."""
@@ -505,9 +531,11 @@ class AppendOnly:
         if turning_on or self.fd is not None:
             # Effects from now on go to a new increment, recorded at once when the AOF is on
             # (a crash before the rewrite ends keeps old base + increments + this one).
-            if self.fd is not None:
-                self._write_manifest(Manifest(m.base, m.base_seq, [*m.incrs, (incr_name, next_incr)]))
-            self._open_incr(incr_name)
+            was_on = self.fd is not None
+            self._open_incr(incr_name)  # created before the manifest names it
+            if was_on:
+                self._write_manifest(Manifest(m.base, m.base_seq, [*m.incrs, (incr_name, next_incr)],
+                                              m.history))
         return True
 
     def _write_base(self, path: str, fsync: bool = True) -> None:
@@ -536,11 +564,16 @@ class AppendOnly:
         keep = [(n, s) for n, s in old.incrs if s >= self._first_new_incr]
         if self.fd is not None and not keep:
             keep = [(self._name(self._first_new_incr, "incr.aof"), self._first_new_incr)]
-        self._write_manifest(Manifest(base_name, base_seq, keep))
-        if not self.config["aof-disable-auto-gc"]:
-            for name in [old.base, *(n for n, s in old.incrs if s < self._first_new_incr)]:
-                if name and name != base_name:
-                    _unlink(os.path.join(d, name))
+        # Newest first, each rewrite's increments (last first) before its base, as Redis lists them
+        obsolete = [(n, s) for n, s in reversed(old.incrs) if s < self._first_new_incr] + (
+            [(old.base, old.base_seq)] if old.base else [])
+        history = [(n, s) for n, s in obsolete if n != base_name] + old.history
+        if self.config["aof-disable-auto-gc"]:
+            self._write_manifest(Manifest(base_name, base_seq, keep, history))
+        else:
+            self._write_manifest(Manifest(base_name, base_seq, keep))
+            for name, _ in history:
+                _unlink(os.path.join(d, name))
         self.base_size = _size(os.path.join(d, base_name))
         self.current_size = self.base_size + sum(_size(os.path.join(d, n)) for n, _ in keep)
         self.rewrites += 1
@@ -571,17 +604,22 @@ class AppendOnly:
         return os.path.join(self.snapshots.base_dir(), self.config["appendfilename"])
 
     def read_manifest(self) -> Manifest:
+        """The manifest on disk. A Redis 6 single-file AOF (`<dir>/<appendfilename>`) is moved
+        into the AOF directory under its own name and becomes the base, as Redis 7.0 upgrades
+        it; an upgrade interrupted after the manifest was written is finished."""
         path = self._manifest_path()
-        if not os.path.exists(path) and os.path.exists(self._old_single_file()):
-            # A Redis 6 single-file AOF: it becomes the base of a multi-part AOF.
+        old_file = self._old_single_file()
+        old_name = self.config["appendfilename"]
+        if not os.path.exists(path) and os.path.exists(old_file):
             os.makedirs(self.dir_path(), exist_ok=True)
-            kind = "base.rdb" if _starts_with_rdb(self._old_single_file()) else "base.aof"
-            name = self._name(1, kind)
-            os.replace(self._old_single_file(), os.path.join(self.dir_path(), name))
-            self._write_manifest(Manifest(name, 1, []))
-            return self.manifest  # type: ignore[return-value]
-        with open(path, encoding="utf-8") as f:
+            self._write_manifest(Manifest(old_name, 1, []))
+        with open(path, encoding="utf-8", errors="replace") as f:
             m = Manifest.parse(f.read())
+        if (m.base == old_name and not os.path.exists(os.path.join(self.dir_path(), old_name))
+                and os.path.exists(old_file)):
+            os.replace(old_file, os.path.join(self.dir_path(), old_name))
+            _fsync_dir(self.dir_path())
+            log.info("Successfully migrated an old-style AOF into the AOF directory")
         self.manifest = m
         return m
 
@@ -598,9 +636,8 @@ class AppendOnly:
                 path = os.path.join(d, name)
                 last = i == len(files) - 1
                 if not os.path.exists(path):
-                    if not is_base and last:
-                        continue  # an increment opened but never written to
-                    raise AofError(f"The AOF file {name} doesn't exist")
+                    raise AofError(f"Fatal error: can't open the append log file {name} for reading: "
+                                   f"No such file or directory")
                 with open(path, "rb") as f:
                     data = f.read()
                 if data.startswith(b"REDIS"):
@@ -612,6 +649,9 @@ class AppendOnly:
                     except RdbError as e:
                         raise AofError(f"Bad RDB preamble in {name}: {e}") from None
                     self.snapshots.install(contents)
+                    if contents.end < len(data):  # an old-style AOF: commands after the preamble
+                        replayed += self._replay(name, path, data[contents.end:], last, run,
+                                                 offset=contents.end)
                     continue
                 replayed += self._replay(name, path, data, last, run)
         finally:
@@ -619,7 +659,7 @@ class AppendOnly:
         return replayed
 
     def _replay(self, name: str, path: str, data: bytes, last: bool,
-                run: Callable[[list[bytes]], None]) -> int:
+                run: Callable[[list[bytes]], None], offset: int = 0) -> int:
         commands, end, why = parse_commands(data)
         # Commands of a MULTI are applied at its EXEC; an unclosed MULTI at the end is cut.
         good_end = end
@@ -659,7 +699,7 @@ class AppendOnly:
                                f"'aof-load-truncated' configuration option to yes and restart the server.")
             log.warning("!!! Warning: short read while loading the AOF file %s!!! AOF loaded anyway "
                         "because aof-load-truncated is enabled; truncated to offset %d", name, good_end)
-            os.truncate(path, good_end)
+            os.truncate(path, offset + good_end)
         return applied
 
     # -- INFO -------------------------------------------------------------------------------------

@@ -416,6 +416,7 @@ class RdbContents:
     dbs: dict[int, LoadedDb] = field(default_factory=dict)
     keys_expired: int = 0
     empty_keys_skipped: int = 0
+    end: int = 0  # the offset after the file's last byte (an AOF preamble's commands follow)
 
     def key_count(self) -> int:
         return sum(len(db.data) for db in self.dbs.values())
@@ -657,6 +658,7 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
             actual = crc64(data[:end])
             if actual != stored:
                 raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x}): RDB CRC error")
+    out.end = r.pos
     return out
 
 

@@ -431,12 +431,16 @@ class Snapshots:
         return None
 
     def on_config_change(self, name: str, value: Any) -> None:
-        """appendonly yes/no at run time (not while the server is starting)."""
-        if name == "appendonly" and self.engine.loop is not None and not self.loading:
+        """appendonly yes/no and aof-disable-auto-gc no at run time (not while starting)."""
+        if self.engine.loop is None or self.loading:
+            return
+        if name == "appendonly":
             if value:
                 self.aof.enable()
             else:
                 self.aof.disable()
+        elif name == "aof-disable-auto-gc" and not value:
+            self.aof.delete_history()
 
     def reload(self, save: bool, flush: bool, merge: bool) -> str | None:
         """DEBUG RELOAD: save (unless told not to), empty (unless told not to), load back.
