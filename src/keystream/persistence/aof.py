@@ -706,7 +706,7 @@ class AppendOnly:
     def info_lines(self) -> list[str]:
         child = self.child_pid is not None
         lines = [
-            f"aof_enabled:{int(self.fd is not None)}",
+            f"aof_enabled:{int(self.fd is not None or self.turn_on_pending)}",
             f"aof_rewrite_in_progress:{int(child)}",
             f"aof_rewrite_scheduled:{int(self.rewrite_scheduled)}",
             f"aof_last_rewrite_time_sec:{self.last_rewrite_time_sec}",
