@@ -23,8 +23,11 @@ Memory: CPython's reference counting writes to every object the child visits, so
 BGSAVE's copy-on-write can approach the keyspace's size (Redis copies only pages written
 during the save).
 
-Not here: the append-only file; function libraries beyond carrying their RDB payloads
-(`functions`) from a loaded file to the next saved one.
+The append-only file is persistence/aof.py; `Snapshots` owns it (`aof`) because the two
+share the one-child-at-a-time rule, the MISCONF gate and the start-up choice of what to load.
+
+Not here: function libraries beyond carrying their RDB payloads (`functions`) from a loaded
+file to the next saved one.
 """
 
 from __future__ import annotations
@@ -223,10 +226,6 @@ class Snapshots:
 
     def child_active(self) -> bool:
         return self.child_pid is not None
-
-    def any_child(self) -> bool:
-        """A save or an AOF rewrite child is running (one at a time, as in Redis)."""
-        return self.child_pid is not None or self.aof.child_pid is not None
 
     def _child_done(self, ok: bool) -> None:
         self.last_bgsave_time_sec = int(time.monotonic() - self.child_started)
