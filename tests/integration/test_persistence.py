@@ -245,8 +245,11 @@ def test_save_bgsave_lastsave_and_restart_keep_the_data() -> None:
         _stop(ks)
 
 
+REDIS_SAVE_POINTS = "3600 1 300 100 60 10000"  # Redis's default, and ours
+
+
 def test_sigterm_saves_when_save_points_are_set() -> None:
-    ks = _ks()
+    ks = _ks("--save", REDIS_SAVE_POINTS)
     data_dir = ks.data_dir
     try:
         _client(ks).set("k", "v")
@@ -256,7 +259,7 @@ def test_sigterm_saves_when_save_points_are_set() -> None:
         assert _client(ks).get("k") == b"v"
         _client(ks).set("k", "w")
         ks.stop()  # no save points: nothing written at exit
-        ks = _ks(data_dir=data_dir)
+        ks = _ks("--save", REDIS_SAVE_POINTS, data_dir=data_dir)
         assert _client(ks).get("k") == b"v"
     finally:
         _stop(ks)
@@ -301,7 +304,7 @@ def test_bgsave_keeps_serving_while_it_writes() -> None:
 
 
 def test_failed_save_refuses_writes_with_misconf_until_a_save_succeeds() -> None:
-    ks = _ks()
+    ks = _ks("--save", REDIS_SAVE_POINTS)  # MISCONF needs save points
     try:
         kr = _client(ks)
         kr.set("k", "v")
