@@ -12,6 +12,7 @@ mode: every RESTORE payload is decoded completely and checked before anything is
 
 from __future__ import annotations
 
+import logging
 import time
 
 from keystream.commands.keys import object_refcount_command, string_encoding
@@ -32,6 +33,8 @@ from keystream.persistence.rdb import (
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status
+
+log = logging.getLogger("keystream.persistence")
 
 
 @command("save", 1, "admin noscript no_async_loading no_multi", acl="admin dangerous", group="server",
@@ -164,10 +167,13 @@ def restore_command(client, argv):
         raise CommandError("ERR Invalid TTL value, must be >= 0")
     config = client.server.config
     try:
-        value = restore_payload(argv[3], Limits.from_config(config))
+        value = restore_payload(argv[3], Limits.from_config(config),
+                                not client.server.snapshots.skip_checksum_validation)
     except PayloadError:
         raise CommandError(errors.BAD_DUMP_PAYLOAD) from None
-    except RdbError:
+    except RdbError as e:
+        log.warning("RESTORE of '%s': DUMP payload integrity check failed: %s",
+                    key.decode("utf-8", "replace"), e)
         raise CommandError(errors.BAD_DATA_FORMAT) from None
     deleted = db.delete(key) if replace else False
     if ttl and not absttl:
@@ -226,6 +232,17 @@ def _debug_loadaof(client, argv):
 def _debug_aof_flush_sleep(client, argv):
     """DEBUG AOF-FLUSH-SLEEP <microsec>: sleep this long before each AOF write (testing)."""
     client.server.snapshots.aof.flush_sleep_us = max(0, parse_int(argv[2]))
+    return OK
+
+
+@debug_subcommand("set-skip-checksum-validation", 1, 1)
+def _debug_set_skip_checksum_validation(client, argv):
+    """DEBUG SET-SKIP-CHECKSUM-VALIDATION <0|1>: RESTORE without checking payload CRCs (testing)."""
+    try:
+        flag = int(argv[2])
+    except ValueError:
+        flag = 0
+    client.server.snapshots.skip_checksum_validation = bool(flag)
     return OK
 
 
