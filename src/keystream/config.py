@@ -457,6 +457,7 @@ SETTINGS += [
     Setting("tls-session-cache-timeout", "int", 300, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("tls-session-caching", "bool", True, True, _COMPAT),
     Setting("unixsocket", "str", '', False, _COMPAT),
+    Setting("use-exit-on-panic", "bool", False, False, _COMPAT),
     Setting("unixsocketperm", "int", 0, False, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
 ]
 

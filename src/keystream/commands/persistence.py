@@ -12,6 +12,7 @@ mode: every RESTORE payload is decoded completely and checked before anything is
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -34,6 +35,8 @@ from keystream.persistence.rdb import (
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status
+
+log = logging.getLogger("keystream.persistence")
 
 
 @command("save", 1, "admin noscript no_async_loading no_multi", acl="admin dangerous", group="server",
@@ -166,10 +169,13 @@ def restore_command(client: Client, argv: list[bytes]) -> Any:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
     config = client.engine.config
     try:
-        value = restore_payload(argv[3], Limits.from_config(config))
+        value = restore_payload(argv[3], Limits.from_config(config),
+                                not client.engine.snapshots.skip_checksum_validation)
     except PayloadError:
         raise CommandError(errors.BAD_DUMP_PAYLOAD) from None
-    except RdbError:
+    except RdbError as e:
+        log.warning("RESTORE of '%s': DUMP payload integrity check failed: %s",
+                    key.decode("utf-8", "replace"), e)
         raise CommandError(errors.BAD_DATA_FORMAT) from None
     deleted = db.delete(key) if replace else False
     if ttl and not absttl:
@@ -228,6 +234,17 @@ def _debug_loadaof(client: Client, argv: list[bytes]) -> Any:
 def _debug_aof_flush_sleep(client: Client, argv: list[bytes]) -> Any:
     """DEBUG AOF-FLUSH-SLEEP <microsec>: sleep this long before each AOF write (testing)."""
     client.engine.snapshots.aof.flush_sleep_us = max(0, parse_int(argv[2]))
+    return OK
+
+
+@debug_subcommand("set-skip-checksum-validation", 1, 1)
+def _debug_set_skip_checksum_validation(client: Client, argv: list[bytes]) -> Any:
+    """DEBUG SET-SKIP-CHECKSUM-VALIDATION <0|1>: RESTORE without checking payload CRCs (testing)."""
+    try:
+        flag = int(argv[2])
+    except ValueError:
+        flag = 0
+    client.engine.snapshots.skip_checksum_validation = bool(flag)
     return OK
 
 

@@ -193,8 +193,17 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
     out: list[bytes] = []
     p = 10
     end = size - 1
+    prev_len = 0  # each entry records the length of the one before it: checked
     while p < end:
-        p += 1 if blob[p] < 254 else 5
+        start = p
+        if blob[p] < 254:
+            prevlen = blob[p]
+            p += 1
+        else:
+            prevlen = int.from_bytes(blob[p + 1:p + 5], "little")
+            p += 5
+        if prevlen != prev_len:
+            raise EncodingError("ziplist entry with a wrong previous-entry length")
         if p >= end:
             raise EncodingError("ziplist entry past the end")
         e = blob[p]
@@ -213,6 +222,7 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
                 raise EncodingError("ziplist entry past the end")
             out.append(blob[p + h:p + h + ln])
             p += h + ln
+            prev_len = p - start
             continue
         if e == 0xC0:
             w = 2
@@ -227,6 +237,7 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
         elif 0xF1 <= e <= 0xFD:
             out.append(b"%d" % ((e & 0x0F) - 1))
             p += 1
+            prev_len = p - start
             continue
         else:
             raise EncodingError("bad ziplist entry encoding")
@@ -234,6 +245,7 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
             raise EncodingError("ziplist entry past the end")
         out.append(b"%d" % int.from_bytes(blob[p + 1:p + 1 + w], "little", signed=True))
         p += 1 + w
+        prev_len = p - start
     if p != end:
         raise EncodingError("ziplist entries overrun")
     if count != 65535 and count != len(out):

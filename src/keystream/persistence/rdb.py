@@ -29,6 +29,7 @@ Not here: files on disk, fork and scheduling (persistence/snapshot.py).
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 from collections.abc import Callable
@@ -72,6 +73,8 @@ __all__ = [
 
 RDB_VERSION = 10
 
+log = logging.getLogger("keystream.persistence")
+
 crc64: Callable[..., int] = crcmod.mkCrcFun(0x1AD93D23594C935A9, initCrc=0, rev=True, xorOut=0)
 
 # Value types (rdb.h)
@@ -84,6 +87,10 @@ T_LIST_QUICKLIST_2, T_STREAM_LISTPACKS_2 = 18, 19
 OP_FUNCTION2, OP_FUNCTION_PRE, OP_MODULE_AUX, OP_IDLE, OP_FREQ = 0xF5, 0xF6, 0xF7, 0xF8, 0xF9
 OP_AUX, OP_RESIZEDB, OP_EXPIRETIME_MS, OP_EXPIRETIME, OP_SELECTDB, OP_EOF = 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF
 
+_TYPE_NAMES = {T_STRING: "string", T_LIST: "list", T_LIST_ZIPLIST: "list", T_LIST_QUICKLIST: "list",
+               T_LIST_QUICKLIST_2: "list", T_SET: "set", T_SET_INTSET: "set", T_ZSET: "zset",
+               T_ZSET_2: "zset", T_ZSET_ZIPLIST: "zset", T_ZSET_LISTPACK: "zset", T_HASH: "hash",
+               T_HASH_ZIPMAP: "hash", T_HASH_ZIPLIST: "hash", T_HASH_LISTPACK: "hash"}
 _QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
 # quicklist.c: node size limits for negative list-max-listpack-size, the per-entry overhead
 # estimate, and the safety limit for count-limited nodes.
@@ -603,6 +610,7 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
                 db = out.dbs.setdefault(0, LoadedDb())
             if value is None:
                 out.empty_keys_skipped += 1
+                log.warning("rdbLoadObject skipping empty key: %s", _TYPE_NAMES.get(t, str(t)))
             elif expire is not None and expire < now_ms:
                 out.keys_expired += 1
             else:

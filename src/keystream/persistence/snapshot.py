@@ -94,6 +94,7 @@ class Snapshots:
         # FUNCTION2 payloads of the last loaded file, written back on save (until the
         # scripting layer keeps libraries of its own).
         self.functions: list[bytes] = []
+        self.skip_checksum_validation = False  # DEBUG SET-SKIP-CHECKSUM-VALIDATION
         self.aof = AppendOnly(engine, self)
         engine.config.listeners.append(self.on_config_change)
 
@@ -404,6 +405,7 @@ class Snapshots:
             contents = await loop.run_in_executor(None, self.read, path)
         except (OSError, RdbError) as e:
             log.critical("Fatal error loading the DB %s: %s. Exiting.", path, e)
+            log.critical("Terminating server after rdb file reading failure.")
             raise SystemExit(1) from None
         finally:
             self.loading = False
