@@ -503,6 +503,8 @@ def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
         for _ in range(r.plain_length()):
             container = r.plain_length() if t == T_LIST_QUICKLIST_2 else _QUICKLIST_PACKED
             blob = r.string()
+            if not blob:
+                raise RdbError("empty quicklist node")
             if container == _QUICKLIST_PLAIN:
                 values.append(blob)
             elif container == _QUICKLIST_PACKED:
