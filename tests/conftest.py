@@ -226,8 +226,10 @@ def start_keystream(*args: str, data_dir: str | None = None, kafka: bool = False
         kafka_port = int(args[list(args).index("--kafka-port") + 1])
     data_dir = data_dir or tempfile.mkdtemp(prefix="ks-test-")
     log_path = os.path.join(data_dir, "server.log")
+    # No save points unless a test asks (as the reference redis-server below): a FLUSHALL or a
+    # stop would otherwise write a dump each time.
     cmd = [*(launcher or [sys.executable, "-m", "keystream"]), "serve", "--port", str(port),
-           "--kafka-port", str(kafka_port), "--dir", data_dir, *args]
+           "--kafka-port", str(kafka_port), "--dir", data_dir, "--save", "", *args]
     log_start = os.path.getsize(log_path) if os.path.exists(log_path) else 0
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir,

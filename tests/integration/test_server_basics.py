@@ -113,6 +113,8 @@ def test_serve_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None:
     )
     try:
         line = proc.stdout.readline().decode()
+        while line and "ready:" not in line:  # log lines (PID, loading) may come first
+            line = proc.stdout.readline().decode()
         assert f"127.0.0.1:{port}" in line
         assert redis.Redis(port=port, protocol=2).ping()
     finally:
