@@ -80,7 +80,7 @@ def decode(cls: type, frame: bytes, offset: int) -> Any:
 
 
 @cache
-def _null_rules(cls: type) -> tuple[tuple[str, bool, bool], ...]:
+def _null_rules(cls: Any) -> tuple[tuple[str, bool, bool], ...]:
     """(field, may be null, holds entities to check too) for each field of an entity class."""
     hints = typing.get_type_hints(cls)
     rules = []
