@@ -97,7 +97,7 @@ def _null_rules(cls: Any) -> tuple[tuple[str, bool, bool], ...]:
 
 
 def _check_nulls(value: Any) -> None:
-    for name, nullable, nested in _null_rules(type(value)):
+    for name, nullable, nested in _null_rules(value.__class__):
         v = getattr(value, name)
         if v is None:
             if not nullable:
