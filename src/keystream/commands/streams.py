@@ -30,6 +30,7 @@ unblock clients waiting in XREADGROUP (Redis replies -UNBLOCKED).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from keystream.commands.registry import KeySpec, command, container, key_spec
@@ -53,6 +54,8 @@ from keystream.resp.writer import NULL_ARRAY, OK, MapReply, Status
 
 _LLONG_MAX = 2**63 - 1
 _XREAD_BLOCKED_DEFAULT_COUNT = 1000
+# Physical memory: an allocation above it is one Redis's allocator refuses (XAUTOCLAIM COUNT).
+_MEMORY_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 def _symbols(args: str) -> tuple[dict, ...]:
     """COMMAND DOCS arguments from our notation, with the leaves named equal, approximately,
@@ -1041,6 +1044,9 @@ def xautoclaim_command(client, argv):
     if value is not None and type(value) is not Stream:
         raise CommandError(E.WRONGTYPE)
     s, group = _group_or_nogroup(client, argv)
+    if count * 16 > _MEMORY_BYTES:
+        # Redis allocates room for COUNT deleted IDs up front and says so when it cannot.
+        raise CommandError(E.STREAM_XAUTOCLAIM_MEMORY)
     _no_propagation(client)
     key, groupname = argv[1], argv[2]
     now = _now(client)

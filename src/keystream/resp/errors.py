@@ -208,6 +208,7 @@ STREAM_XCLAIM_OPTION = "ERR Invalid {} option argument for XCLAIM"
 STREAM_XCLAIM_UNRECOGNIZED = "ERR Unrecognized XCLAIM option '{}'"
 STREAM_XAUTOCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XAUTOCLAIM"
 STREAM_XAUTOCLAIM_COUNT = "ERR COUNT must be > 0"
+STREAM_XAUTOCLAIM_MEMORY = "ERR Insufficient memory, failed allocating transient memory, COUNT too high."
 
 
 def subcommand_syntax(sub: bytes, container: str) -> str:
