@@ -24,8 +24,7 @@ these from other writes). A blocked XREADGROUP gets -NOGROUP when its group is d
 Group operations that Redis does not signal as key modifications (XREADGROUP, XACK, XCLAIM,
 XGROUP ...) count as changes (dirty) without invalidating WATCH, as in Redis 7.0.
 
-Deliberate differences: keyspace notifications are not sent yet; FLUSHALL/FLUSHDB do not
-unblock clients waiting in XREADGROUP (Redis replies -UNBLOCKED).
+Deliberate difference: keyspace notifications are not sent yet.
 """
 
 from __future__ import annotations
