@@ -113,3 +113,38 @@ def test_client_unblock_timeout_and_multi(check) -> None:
         ("send", 0, "EXEC"), ("read", 0),
         ("ctl", "XINFO", "GROUPS", "s"),
     ])
+
+
+def test_xreadgroup_unblocked_by_flush(check) -> None:
+    check(2, [
+        ("ctl", "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"),
+        ("send", 0, "XREADGROUP", "GROUP", "g", "c", "BLOCK", 0, "STREAMS", "s", ">"),
+        ("send", 1, "XREAD", "BLOCK", 0, "STREAMS", "s", "$"), ("blocked", 0, 1),
+        ("ctl", "FLUSHALL"), ("read", 0), ("blocked", 1),
+        ("ctl", "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"),
+        ("send", 0, "XREADGROUP", "GROUP", "g", "c", "BLOCK", 0, "STREAMS", "s", ">"), ("blocked", 0),
+        ("ctl", "FLUSHDB"), ("read", 0),
+        ("ctl", "XADD", "s", "1-0", "f", "v"), ("read", 1),
+    ])
+
+
+def test_blocked_command_ended_by_error_counts_as_failed(keystream_server) -> None:
+    from tests.differential import RawClient
+    from tests.integration.test_blocking import wait_blocked
+    from tests.integration.test_blocking_differential import Waiter
+
+    ctl = RawClient(keystream_server.port)
+    ctl.call("FLUSHALL")
+    ctl.call("CONFIG", "RESETSTAT")
+    ctl.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    w = Waiter(keystream_server.port, 2)
+    try:
+        w.send("XREADGROUP", "GROUP", "g", "c", "BLOCK", 0, "STREAMS", "s", ">")
+        wait_blocked(ctl, [w.id])
+        ctl.call("XGROUP", "DESTROY", "s", "g")
+        assert w.read().startswith(b"-NOGROUP")
+        stats = ctl.call("INFO", "commandstats").decode()
+        assert "cmdstat_xreadgroup:calls=1," in stats and "failed_calls=1" in stats.split("cmdstat_xreadgroup")[1]
+    finally:
+        w.close()
+        ctl.close()
