@@ -11,6 +11,7 @@ from keystream.keyspace.datatypes.stream import (
     MAX64,
     Group,
     Stream,
+    _encode_entry,
     _lp_entry_size,
     format_id,
     make_id,
@@ -121,6 +122,25 @@ def test_groups_pel_and_lag() -> None:
     assert s.length == 4 and copy.length == 3 and copy.groups[b"g"] is not g
 
 
+def test_reply_cache_is_bounded_and_follows_changes(monkeypatch) -> None:
+    from keystream.keyspace.datatypes import stream as mod
+
+    monkeypatch.setattr(mod, "ENCODED_NODES_MAX", 3)
+    s = _filled(100, max_entries=10)
+    assert s.range_encoded(0, ID_MAX, 0)[0] == [make_id(i, 0) for i in range(1, 101)]
+    assert sum(n.enc is not None for n in s.nodes) == 3  # only the last nodes built keep theirs
+    s.append(make_id(101, 0), [b"f", b"x"], 4096, 10)  # a new node
+    s.append(make_id(102, 0), [b"f", b"y"], 4096, 10)
+    s.nodes[-1].encoded()
+    s.append(make_id(103, 0), [b"g", b"z"], 4096, 10)  # extends the cached node
+    assert s.range_encoded(make_id(101, 0))[1] == [_encode_entry(make_id(101, 0), [b"f", b"x"]),
+                                                  _encode_entry(make_id(102, 0), [b"f", b"y"]),
+                                                  _encode_entry(make_id(103, 0), [b"g", b"z"])]
+    s.xdel([make_id(102, 0)])
+    assert s.range_encoded(make_id(101, 0))[0] == [make_id(101, 0), make_id(103, 0)]
+    assert s.exists(make_id(103, 0)) and not s.exists(make_id(102, 0))
+
+
 def test_rax_node_count() -> None:
     assert rax_node_count([]) == 1
     assert rax_node_count([make_id(1, 0)]) == 2
@@ -154,5 +174,8 @@ def test_operations_against_a_model(ops, max_entries) -> None:
             assert removed == sum(1 for i in model if i < bound)
             model = [i for i in model if i >= bound]
         assert [i for i, _ in s.range()] == model
+        ids, replies = s.range_encoded()
+        assert ids == model and replies == [_encode_entry(i, p) for i, p in s.range()]
+        assert s.range_encoded(0, ID_MAX, 3, rev=True)[0] == model[::-1][:3]
         assert len(s) == len(model)
         assert s.last_valid_id() == (model[-1] if model else 0)

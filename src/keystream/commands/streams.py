@@ -49,7 +49,7 @@ from keystream.keyspace.datatypes.stream import (
 )
 from keystream.resp import errors as E
 from keystream.resp.errors import CommandError, c_string, subcommand_syntax
-from keystream.resp.writer import NULL_ARRAY, OK, MapReply, Status
+from keystream.resp.writer import NULL_ARRAY, OK, MapReply, Raw, Status
 
 _LLONG_MAX = 2**63 - 1
 _XREAD_BLOCKED_DEFAULT_COUNT = 1000
@@ -184,6 +184,11 @@ def _entries(found: list[tuple[int, list[bytes]]]) -> list:
     return [[format_id(sid), pairs] for sid, pairs in found]
 
 
+def _raw_entries(replies: list[bytes]) -> Raw:
+    """An array of entries already in reply form (`Stream.range_encoded`)."""
+    return Raw(b"*%d\r\n%s" % (len(replies), b"".join(replies)))
+
+
 def _config_limits(client) -> tuple[int, int]:
     config = client.server.config
     return int(config["stream-node-max-bytes"]), int(config["stream-node-max-entries"])
@@ -225,6 +230,9 @@ class _TrimArgs:
         self.id_given = False
         self.seq_given = True
         self.no_mkstream = False
+
+
+_NO_OPTIONS = _TrimArgs()
 
 
 def _parse_add_trim(client, argv: list[bytes], xadd: bool) -> tuple[_TrimArgs, int]:
@@ -327,7 +335,10 @@ def _rewrite_trim(s: Stream, a: _TrimArgs, argv: list[bytes]) -> None:
 def xadd_command(client, argv):
     """XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value
     [field value ...]"""
-    a, id_pos = _parse_add_trim(client, argv, True)
+    if argv[2] == b"*":  # the common form: no options
+        a, id_pos = _NO_OPTIONS, 2
+    else:
+        a, id_pos = _parse_add_trim(client, argv, True)
     field_pos = id_pos + 1
     nfv = len(argv) - field_pos
     if nfv < 2 or nfv % 2:
@@ -353,10 +364,11 @@ def xadd_command(client, argv):
     if sid is None or sid <= s.last_id:
         raise CommandError(E.STREAM_ID_SMALL)
     pairs = argv[field_pos:]
-    if sum(map(len, pairs)) > LISTPACK_MAX_SIZE:
+    total = sum(map(len, pairs))
+    if total > LISTPACK_MAX_SIZE:
         raise CommandError(E.STREAM_TOO_LARGE)
     max_bytes, max_entries = _config_limits(client)
-    s.append(sid, pairs, max_bytes, max_entries)
+    s.append(sid, pairs, max_bytes, max_entries, total)
     s.signals += 1
     if created:
         db.set(key, s)
@@ -423,8 +435,7 @@ def _xrange(client, argv: list[bytes], rev: bool) -> Any:
     if count == 0:
         return NULL_ARRAY
     count = max(count, 0)
-    found = s.rev_range(start, end, count) if rev else s.range(start, end, count)
-    return _entries(found)
+    return _raw_entries(s.range_encoded(start, end, count, rev)[1])
 
 
 @command("xrange", -4, "readonly", 1, 1, 1, acl="stream", group="stream", since="5.0.0",
@@ -550,7 +561,7 @@ class _ReadGroup:
 
 
 def _serve_group(client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, start: int, count: int,
-                 history: bool, effects: list[list[bytes]]) -> list:
+                 history: bool, effects: list[list[bytes]]) -> Any:
     """streamReplyWithRange for a group: deliver entries >= start (or the consumer's history),
     recording pending entries and the effects Redis propagates for them."""
     now = _now(client)
@@ -577,18 +588,17 @@ def _serve_group(client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, st
                 nack.delivery_count += 1
                 out.append([format_id(sid), pairs])
         return out
-    out = []
     moved = False
-    for sid, pairs in s.range(start, ID_MAX, count):
+    ids, replies = s.range_encoded(start, ID_MAX, count)
+    for sid in ids:
         if s.advance_group(group, sid):
             moved = True
-        out.append([format_id(sid), pairs])
         if not rg.noack:
             nack = group.deliver(sid, consumer, now)
             effects.append(_xclaim_effect(key, rg.name, group, format_id(sid), nack))
     if moved and rg.noack:
         effects.append(_setid_effect(key, rg.name, group))
-    return out
+    return _raw_entries(replies)
 
 
 def _xread(client, argv: list[bytes], xreadgroup: bool) -> Any:
@@ -691,7 +701,7 @@ def _xread(client, argv: list[bytes], xreadgroup: bool) -> Any:
             entries = _serve_group(client, key, s, group, rg, start, count, history, effects)
             _dirty(client)
         else:
-            entries = _entries(s.range(start, ID_MAX, count))
+            entries = _raw_entries(s.range_encoded(start, ID_MAX, count)[1])
         served.append((key, entries))
     if effects:
         client.propagate(*effects)
@@ -749,7 +759,7 @@ def _block(client, keys: list[bytes], ids: list[int], rg: _ReadGroup | None, cou
             if effects:
                 c.propagate(*effects)
         else:
-            entries = _entries(value.range(gt + 1, ID_MAX, count))
+            entries = _raw_entries(value.range_encoded(gt + 1, ID_MAX, count)[1])
         return _read_reply(c, [(key, entries)])
 
     return blocking.block_client(client, list(state), timeout, on_ready)

@@ -34,7 +34,8 @@ Times are passed in (ms) by the caller; nothing reads a clock.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any
@@ -117,10 +118,12 @@ def _as_lp_int(s: bytes) -> int | None:
 
 
 def _lp_entry_size(s: bytes) -> int:
+    n = len(s)
+    if n and (s[0] > 57 or s[0] < 45 or s[0] == 46 or s[0] == 47) and n < 64:  # cannot be an integer
+        return n + 2
     v = _as_lp_int(s)
     if v is not None:
         return _lp_int_size(v)
-    n = len(s)
     enc = 1 + n if n < 64 else (2 + n if n < 4096 else 5 + n)
     return enc + _backlen(enc)
 
@@ -131,15 +134,6 @@ def _put_varint(buf: bytearray, n: int) -> None:
         buf.append((n & 0x7F) | 0x80)
         n >>= 7
     buf.append(n)
-
-
-def _put_bytes(buf: bytearray, s: bytes) -> None:
-    n = len(s)
-    if n < 0x80:
-        buf.append(n)
-    else:
-        _put_varint(buf, n)
-    buf += s
 
 
 def _get_varint(buf: bytearray, pos: int) -> tuple[int, int]:
@@ -158,14 +152,40 @@ def _get_varint(buf: bytearray, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def _encode_entry(sid: int, pairs: list[bytes]) -> bytes:
+    """An entry as its reply: the RESP array [ID, [field, value, ...]] (same in RESP2 and RESP3)."""
+    sid_b = b"%d-%d" % (sid >> 64, sid & MAX64)
+    parts = [b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(sid_b), sid_b, len(pairs))]
+    for v in pairs:
+        parts.append(b"$%d\r\n%s\r\n" % (len(v), v))
+    return b"".join(parts)
+
+
+# Nodes whose entries are cached in reply form, oldest first (bounded: see `_Node.encoded`).
+_ENCODED: deque[_Node] = deque()
+ENCODED_NODES_MAX = 1024
+
+
 class _Node:
     """One packed node (a Redis listpack): see the module docstring."""
 
-    __slots__ = ("buf", "deleted", "entry_bytes", "fields", "last", "live", "master", "master_bytes")
+    __slots__ = (
+        "buf",
+        "deleted",
+        "enc",
+        "entry_bytes",
+        "field_list",
+        "fields",
+        "last",
+        "live",
+        "master",
+        "master_bytes",
+    )
 
     def __init__(self, master: int, fields: tuple[bytes, ...]) -> None:
         self.master = master
         self.fields = fields
+        self.field_list = list(fields)
         self.buf = bytearray()
         self.live = 0
         self.deleted = 0
@@ -173,6 +193,8 @@ class _Node:
         # Redis listpack bytes: master fields + their count + terminator, and the entries
         self.master_bytes = _lp_int_size(len(fields)) + sum(map(_lp_entry_size, fields)) + _lp_int_size(0)
         self.entry_bytes = 0
+        # (IDs, replies) of the live entries while the node is in the bounded reply cache
+        self.enc: tuple[list[int], list[bytes]] | None = None
 
     def lp_bytes(self) -> int:
         """The size Redis's listpack of this node would have."""
@@ -180,9 +202,8 @@ class _Node:
 
     def append(self, sid: int, pairs: list[bytes]) -> None:
         buf = self.buf
-        fields = self.fields
-        n = len(pairs) // 2
-        same = n == len(fields) and all(pairs[2 * i] == fields[i] for i in range(n))
+        n = len(pairs) >> 1
+        same = pairs[0::2] == self.field_list
         master = self.master
         ms_delta = (sid >> 64) - (master >> 64)
         seq = sid & MAX64
@@ -190,31 +211,60 @@ class _Node:
         buf.append(_SAMEFIELDS if same else 0)
         if ms_delta < 0x80:
             buf.append(ms_delta)
+            size = 4  # the flags and the ms delta, 2 listpack bytes each
         else:
             _put_varint(buf, ms_delta)
+            size = 2 + _lp_int_size(ms_delta)
         stored_seq = seq_delta if ms_delta == 0 else seq
         if stored_seq < 0x80:
             buf.append(stored_seq)
         else:
             _put_varint(buf, stored_seq)
-        size = _lp_int_size(_SAMEFIELDS if same else 0) + _lp_int_size(ms_delta)
-        size += _lp_int_size(seq_delta if seq_delta >= -(2**63) else seq_delta + 2**64)
+        size += 2 if 0 <= seq_delta < 0x80 else _lp_int_size(
+            seq_delta if seq_delta >= -(2**63) else seq_delta + 2**64)
         if same:
-            for i in range(1, 2 * n, 2):
-                v = pairs[i]
-                _put_bytes(buf, v)
-                size += _lp_entry_size(v)
-            size += _lp_int_size(n + 3)
+            size += 2 if n + 3 < 0x80 else _lp_int_size(n + 3)
+            values = pairs[1::2]
         else:
             _put_varint(buf, n)
-            size += _lp_int_size(n)
-            for v in pairs:
-                _put_bytes(buf, v)
+            size += _lp_int_size(n) + _lp_int_size(2 * n + 4)
+            values = pairs
+        # each value: varint length + bytes; what it costs in a listpack (inlined: hot path)
+        for v in values:
+            k = len(v)
+            if k < 0x80:
+                buf.append(k)
+            else:
+                _put_varint(buf, k)
+            buf += v
+            if k and k < 64 and (v[0] > 57 or v[0] < 45 or v[0] == 46 or v[0] == 47):
+                size += k + 2
+            else:
                 size += _lp_entry_size(v)
-            size += _lp_int_size(2 * n + 4)
         self.entry_bytes += size
         self.live += 1
         self.last = sid
+        enc = self.enc
+        if enc is not None:
+            enc[0].append(sid)
+            enc[1].append(_encode_entry(sid, pairs))
+
+    def encoded(self) -> tuple[list[int], list[bytes]]:
+        """The live entries' IDs and replies. Built on first use; at most ENCODED_NODES_MAX
+        nodes keep theirs (the oldest built is dropped first), so a stream read from end to end
+        does not double its memory."""
+        enc = self.enc
+        if enc is None:
+            ids: list[int] = []
+            replies: list[bytes] = []
+            for _, _, sid, pairs in self.entries():
+                ids.append(sid)
+                replies.append(_encode_entry(sid, pairs))
+            enc = self.enc = (ids, replies)
+            _ENCODED.append(self)
+            if len(_ENCODED) > ENCODED_NODES_MAX:
+                _ENCODED.popleft().enc = None
+        return enc
 
     def entries(self, with_deleted: bool = False) -> Iterator[tuple[int, int, int, list[bytes]]]:
         """(position of the flags byte, flags, ID, [field, value, ...]) of each entry, in order."""
@@ -272,6 +322,7 @@ class _Node:
 
     def mark_deleted(self, pos: int) -> None:
         self.buf[pos] |= _DELETED
+        self.enc = None
         self.live -= 1
         self.deleted += 1
 
@@ -279,6 +330,8 @@ class _Node:
         n = _Node.__new__(_Node)
         n.master = self.master
         n.fields = self.fields
+        n.field_list = self.field_list
+        n.enc = None
         n.buf = bytearray(self.buf)
         n.live = self.live
         n.deleted = self.deleted
@@ -430,14 +483,23 @@ class Stream:
         return ms << 64
 
     # -- entries -----------------------------------------------------------------------
-    def append(self, sid: int, pairs: list[bytes], max_bytes: int, max_entries: int) -> None:
-        """Add an entry (sid must be above last_id; pairs: field, value, ...)."""
+    def append(self, sid: int, pairs: list[bytes], max_bytes: int, max_entries: int,
+               total: int = -1) -> None:
+        """Add an entry (sid must be above last_id; pairs: field, value, ...; total: the
+        summed length of pairs, if the caller has it)."""
         nodes = self.nodes
         node = nodes[-1] if nodes else None
         if node is not None:
             limit = max_bytes if 0 < max_bytes <= LISTPACK_MAX_SIZE else LISTPACK_MAX_SIZE
-            if node.lp_bytes() + sum(map(len, pairs)) >= limit or (
-                    max_entries and node.live + node.deleted >= max_entries):
+            if total < 0:
+                total = sum(map(len, pairs))
+            live = node.live
+            deleted = node.deleted
+            if live < 0x80 and deleted < 0x80:  # both counters take 2 listpack bytes
+                lp_bytes = 11 + node.master_bytes + node.entry_bytes
+            else:
+                lp_bytes = node.lp_bytes()
+            if lp_bytes + total >= limit or (max_entries and live + deleted >= max_entries):
                 node = None
         if node is None:
             node = _Node(sid, tuple(pairs[0::2]))
@@ -498,13 +560,61 @@ class Stream:
                     return out
         return out
 
+    def range_encoded(self, start: int = 0, end: int = ID_MAX, count: int = 0, rev: bool = False
+                      ) -> tuple[list[int], list[bytes]]:
+        """As `range` / `rev_range`, giving the IDs and each entry already in reply form."""
+        ids: list[int] = []
+        replies: list[bytes] = []
+        if start > end:
+            return ids, replies
+        nodes = self.nodes
+        if rev:
+            order = range(bisect_right(self.firsts, end) - 1, -1, -1)
+        else:
+            order = range(self._start_node(start), len(nodes))
+        for i in order:
+            node = nodes[i]
+            if rev:
+                if node.last < start:
+                    break
+            elif node.master > end:
+                break
+            if not node.live or node.last < start or node.master > end:
+                continue
+            nids, nreplies = node.encoded()
+            lo = bisect_left(nids, start)
+            hi = bisect_right(nids, end)
+            if lo >= hi:
+                continue
+            if rev:
+                if count:
+                    lo = max(lo, hi - (count - len(ids)))
+                ids.extend(reversed(nids[lo:hi]))
+                replies.extend(reversed(nreplies[lo:hi]))
+            else:
+                if count:
+                    hi = min(hi, lo + count - len(ids))
+                ids.extend(nids[lo:hi])
+                replies.extend(nreplies[lo:hi])
+            if count and len(ids) >= count:
+                break
+        return ids, replies
+
     def get(self, sid: int) -> list[bytes] | None:
         """The fields and values of the live entry sid, or None."""
         found = self.range(sid, sid, 1)
         return found[0][1] if found else None
 
     def exists(self, sid: int) -> bool:
-        return self._locate(sid) is not None
+        i = bisect_right(self.firsts, sid) - 1
+        if i < 0:
+            return False
+        node = self.nodes[i]
+        if sid > node.last or not node.live:
+            return False
+        ids = node.encoded()[0]
+        j = bisect_left(ids, sid)
+        return j < len(ids) and ids[j] == sid
 
     def _locate(self, sid: int) -> tuple[int, int] | None:
         """(node index, flags position) of the live entry sid."""
@@ -523,8 +633,8 @@ class Stream:
 
     def last_valid_id(self) -> int:
         """The ID of the last live entry (0 if none)."""
-        found = self.rev_range(0, ID_MAX, 1)
-        return found[0][0] if found else 0
+        ids = self.range_encoded(0, ID_MAX, 1, True)[0]
+        return ids[0] if ids else 0
 
     def edge_id(self, first: bool, skip_tombstones: bool) -> int:
         """streamGetEdgeID: the first/last entry ID (live only or not); when there is none,
