@@ -23,6 +23,13 @@ tree's). A new node starts when the last one reaches `stream-node-max-entries` e
 for that is the size the node's listpack would have in Redis (`_lp_entry_size`), so nodes
 split where Redis's do, which XTRIM ~ and XINFO's radix-tree-keys show.
 
+Reads reply from a per-node cache of the live entries already encoded as RESP arrays (`[ID,
+[field, value, ...]]`, the same bytes in RESP2 and RESP3), with their IDs for bisecting: built
+when a node is first read, extended by appends, dropped when an entry of the node is deleted.
+At most `ENCODED_NODES_MAX` nodes (all streams together) keep one, the oldest built dropped
+first, so reading a stream does not double its memory while the nodes being read (usually the
+tail) answer XRANGE/XREAD by joining bytes.
+
 Consumer groups keep Redis's state: last delivered ID, entries-read (None when unknown,
 Redis's SCG_INVALID_ENTRIES_READ), a pending entries list (PEL: ID -> `Nack`, in ID order)
 and consumers (each with its own PEL sharing the Nack objects, and a seen time). The lag
