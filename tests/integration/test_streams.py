@@ -584,3 +584,12 @@ XINFO GROUPS s
 """)
     finally:
         p.close()
+
+
+def test_memory_usage_is_within_reach_of_redis(pair: Pair) -> None:
+    for i in range(1, 2001):
+        pair.both("XADD", "s", f"{i}-0", "sensor", "temperature", "value", str(i % 100))
+    pair.both("XGROUP", "CREATE", "s", "g", "0")
+    pair.both("XREADGROUP", "GROUP", "g", "c", "COUNT", "50", "STREAMS", "s", ">")
+    ours, theirs = pair.both("MEMORY", "USAGE", "s")
+    assert 0.3 < ours / theirs < 3, (ours, theirs)
