@@ -1,7 +1,7 @@
 """Random sequences of stream commands run on Keystream and on real Redis 7.0, every raw reply
-compared: IDs (explicit, `ms-*`, too small), trimming (MAXLEN/MINID, = and ~, LIMIT) over small
-nodes, deletes, XSETID, consumer groups, reads through groups, acks, claims and auto-claims,
-and wrong-type mixes (the key turned into a string or a list and back). Replies that carry
+compared: IDs (explicit, `ms-*`, too small), trimming (MAXLEN/MINID, = and ~, LIMIT) over nodes
+of 1, 2, 3 and 100 entries, deletes, XSETID, consumer groups, reads through groups, acks,
+claims and auto-claims, and wrong-type mixes (the key turned into a string or a list and back). Replies that carry
 clock readings are left out (XPENDING extended, XINFO CONSUMERS, XINFO STREAM FULL).
 
 The default run is bounded; the slow mark runs many more sequences."""
@@ -109,8 +109,9 @@ def commands(draw) -> list[str]:
     return ["DEL", key]
 
 
-def _check(pair: Pair, seq: list[list[str]]) -> None:
+def _check(pair: Pair, seq: list[list[str]], node_entries: int) -> None:
     pair.both("FLUSHALL")
+    pair.both("CONFIG", "SET", "stream-node-max-entries", str(node_entries))
     for args in seq:
         pair.run(*args)
 
@@ -118,8 +119,6 @@ def _check(pair: Pair, seq: list[list[str]]) -> None:
 @pytest.fixture(scope="module")
 def pairs(keystream_server, redis_server):
     made = [Pair(keystream_server.port, redis_server.port, proto) for proto in (2, 3)]
-    for p in made:
-        p.both("CONFIG", "SET", "stream-node-max-entries", "3")
     yield made
     for p in made:
         p.both("CONFIG", "SET", "stream-node-max-entries", "100")
@@ -127,13 +126,13 @@ def pairs(keystream_server, redis_server):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(commands(), min_size=1, max_size=40), st.integers(0, 1))
-def test_stream_sequences(pairs, seq, proto) -> None:
-    _check(pairs[proto], seq)
+@given(st.lists(commands(), min_size=1, max_size=40), st.integers(0, 1), st.sampled_from([1, 2, 3, 100]))
+def test_stream_sequences(pairs, seq, proto, node_entries) -> None:
+    _check(pairs[proto], seq, node_entries)
 
 
 @pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(commands(), min_size=1, max_size=80), st.integers(0, 1))
-def test_stream_sequences_long(pairs, seq, proto) -> None:
-    _check(pairs[proto], seq)
+@given(st.lists(commands(), min_size=1, max_size=80), st.integers(0, 1), st.sampled_from([1, 2, 3, 100]))
+def test_stream_sequences_long(pairs, seq, proto, node_entries) -> None:
+    _check(pairs[proto], seq, node_entries)
