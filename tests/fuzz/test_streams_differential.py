@@ -4,9 +4,11 @@ of 1, 2, 3 and 100 entries, deletes, XSETID, consumer groups, reads through grou
 claims and auto-claims, and wrong-type mixes (the key turned into a string or a list and back). Replies that carry
 clock readings are left out (XPENDING extended, XINFO CONSUMERS, XINFO STREAM FULL).
 
-The default run is bounded; the slow mark runs many more sequences."""
+The default run is bounded; SLOW_TESTS=1 runs many more sequences."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from tests.differential import Pair
 
+EXAMPLES = 1500 if os.environ.get("SLOW_TESTS") else 80
 _KEYS = ["s", "t"]
 _GROUPS = ["g", "h"]
 _CONSUMERS = ["c1", "c2", "c3"]
@@ -125,14 +128,7 @@ def pairs(keystream_server, redis_server):
         p.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(commands(), min_size=1, max_size=40), st.integers(0, 1), st.sampled_from([1, 2, 3, 100]))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(commands(), min_size=1, max_size=60), st.integers(0, 1), st.sampled_from([1, 2, 3, 100]))
 def test_stream_sequences(pairs, seq, proto, node_entries) -> None:
-    _check(pairs[proto], seq, node_entries)
-
-
-@pytest.mark.slow
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(commands(), min_size=1, max_size=80), st.integers(0, 1), st.sampled_from([1, 2, 3, 100]))
-def test_stream_sequences_long(pairs, seq, proto, node_entries) -> None:
     _check(pairs[proto], seq, node_entries)
