@@ -579,14 +579,14 @@ def _serve_group(client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, st
         for sid in consumer.pel.irange(start):
             if count and len(out) >= count:
                 break
-            pairs = s.get(sid)
-            if pairs is None:
+            entry = s.entry_reply(sid)
+            if entry is None:
                 out.append([format_id(sid), NULL_ARRAY])
             else:
                 nack = consumer.pel[sid]
                 nack.delivery_time = now
                 nack.delivery_count += 1
-                out.append([format_id(sid), pairs])
+                out.append(Raw(entry))
         return out
     moved = False
     ids, replies = s.range_encoded(start, ID_MAX, count)
@@ -972,7 +972,8 @@ def xclaim_command(client, argv):
     for k in range(5, last_id_arg + 1):
         sid = ids[k - 5]
         nack = group.pel.get(sid)
-        if not s.exists(sid):
+        entry = s.entry_reply(sid)
+        if entry is None:
             if nack is not None:
                 effects.append(_xclaim_effect(key, groupname, group, argv[k], nack))
                 propagate_last_id = False
@@ -1000,7 +1001,7 @@ def xclaim_command(client, argv):
         if justid:
             out.append(format_id(sid))
         else:
-            out.append(_entry(sid, s.get(sid)))  # type: ignore[arg-type]
+            out.append(Raw(entry))
         effects.append(_xclaim_effect(key, groupname, group, argv[k], nack))
         propagate_last_id = False
         _dirty(client)
@@ -1075,7 +1076,8 @@ def xautoclaim_command(client, argv):
         attempts -= 1
         nack = pel[sid]
         sid_b = format_id(sid)
-        if not s.exists(sid):
+        entry = s.entry_reply(sid)
+        if entry is None:
             effects.append(_xclaim_effect(key, groupname, group, sid_b, nack))
             _dirty(client)
             group.ack(sid)
@@ -1090,7 +1092,7 @@ def xautoclaim_command(client, argv):
         nack.delivery_time = now
         if not justid:
             nack.delivery_count += 1
-        claimed.append(sid_b if justid else _entry(sid, s.get(sid)))  # type: ignore[arg-type]
+        claimed.append(sid_b if justid else Raw(entry))
         count -= 1
         effects.append(_xclaim_effect(key, groupname, group, sid_b, nack))
         _dirty(client)

@@ -607,21 +607,17 @@ class Stream:
                 break
         return ids, replies
 
-    def get(self, sid: int) -> list[bytes] | None:
-        """The fields and values of the live entry sid, or None."""
-        found = self.range(sid, sid, 1)
-        return found[0][1] if found else None
-
-    def exists(self, sid: int) -> bool:
+    def entry_reply(self, sid: int) -> bytes | None:
+        """The live entry sid in reply form (see `range_encoded`), or None."""
         i = bisect_right(self.firsts, sid) - 1
         if i < 0:
-            return False
+            return None
         node = self.nodes[i]
         if sid > node.last or not node.live:
-            return False
-        ids = node.encoded()[0]
+            return None
+        ids, replies = node.encoded()
         j = bisect_left(ids, sid)
-        return j < len(ids) and ids[j] == sid
+        return replies[j] if j < len(ids) and ids[j] == sid else None
 
     def _locate(self, sid: int) -> tuple[int, int] | None:
         """(node index, flags position) of the live entry sid."""
