@@ -30,12 +30,12 @@ Deliberate difference: keyspace notifications are not sent yet.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from keystream.commands import blocking
 from keystream.commands.registry import KeySpec, command, container, key_spec
 from keystream.commands.syntax import parse_args
 from keystream.commands.util import parse_int
-from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.stream import (
     ID_MAX,
     LISTPACK_MAX_SIZE,
@@ -50,6 +50,10 @@ from keystream.keyspace.datatypes.stream import (
 from keystream.resp import errors as E
 from keystream.resp.errors import CommandError, c_string, subcommand_syntax
 from keystream.resp.writer import NULL_ARRAY, OK, MapReply, Raw, Status
+
+if TYPE_CHECKING:
+    from keystream.client import Client
+    from keystream.keyspace.db import Database
 
 _LLONG_MAX = 2**63 - 1
 _XREAD_BLOCKED_DEFAULT_COUNT = 1000
@@ -160,20 +164,20 @@ def _range_bounds(start_arg: bytes, end_arg: bytes) -> tuple[int, int]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _get_stream(db, key: bytes) -> Stream | None:
+def _get_stream(db: Database, key: bytes) -> Stream | None:
     value = db.get(key)
     if value is not None and type(value) is not Stream:
         raise CommandError(E.WRONGTYPE)
     return value
 
 
-def _now(client) -> int:
-    return client.server.cmd_time_ms
+def _now(client: Client) -> int:
+    return client.engine.cmd_time_ms
 
 
-def _dirty(client, n: int = 1) -> None:
+def _dirty(client: Client, n: int = 1) -> None:
     """A change Redis counts (server.dirty) without signalling the key as modified."""
-    client.server.dirty += n
+    client.engine.dirty += n
 
 
 def _entry(sid: int, pairs: list[bytes]) -> list:
@@ -189,8 +193,8 @@ def _raw_entries(replies: list[bytes]) -> Raw:
     return Raw(b"*%d\r\n%s" % (len(replies), b"".join(replies)))
 
 
-def _config_limits(client) -> tuple[int, int]:
-    config = client.server.config
+def _config_limits(client: Client) -> tuple[int, int]:
+    config = client.engine.config
     return int(config["stream-node-max-bytes"]), int(config["stream-node-max-entries"])
 
 
@@ -208,7 +212,7 @@ def _setid_effect(key: bytes, groupname: bytes, group: Group) -> list[bytes]:
             b"%d" % (-1 if read is None else read)]
 
 
-def _no_propagation(client) -> None:
+def _no_propagation(client: Client) -> None:
     """preventCommandPropagation: the command propagates only what it added explicitly."""
     if client.propagate_override is None:
         client.propagate_override = []
@@ -235,7 +239,7 @@ class _TrimArgs:
 _NO_OPTIONS = _TrimArgs()
 
 
-def _parse_add_trim(client, argv: list[bytes], xadd: bool) -> tuple[_TrimArgs, int]:
+def _parse_add_trim(client: Client, argv: list[bytes], xadd: bool) -> tuple[_TrimArgs, int]:
     """streamParseAddOrTrimArgsOrReply: the options, and the index of the ID (XADD)."""
     a = _TrimArgs()
     limit_given = False
@@ -332,7 +336,7 @@ def _rewrite_trim(s: Stream, a: _TrimArgs, argv: list[bytes]) -> None:
          arguments=_symbols("key [NOMKSTREAM@6.2.0] [trim=(strategy=(MAXLEN | MINID@6.2.0) operator=[equal | "
                             "approximately] threshold [LIMIT count:int@6.2.0])] id_or_auto=(auto_id | id) "
                             "field_value=(field value)..."))
-def xadd_command(client, argv):
+def xadd_command(client: Client, argv: list[bytes]) -> Any:
     """XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value
     [field value ...]"""
     if argv[2] == b"*":  # the common form: no options
@@ -349,7 +353,7 @@ def xadd_command(client, argv):
     key = argv[1]
     s = _get_stream(db, key)
     created = s is None
-    if created:
+    if s is None:
         if a.no_mkstream:
             return None
         s = Stream()
@@ -371,13 +375,14 @@ def xadd_command(client, argv):
     s.append(sid, pairs, max_bytes, max_entries, total)
     s.signals += 1
     if created:
-        db.set(key, s)
+        db.set(key, s, kind="xadd")
     else:
-        db.touch(key)
+        db.touch(key, "xadd")
     reply = format_id(sid)
     effect = list(argv)
     if a.strategy:
-        _trim(s, a)
+        if _trim(s, a):
+            db.touch(key, "xtrim", 0)
         if a.approx:
             _rewrite_trim(s, a, effect)
     if not a.id_given or not a.seq_given:
@@ -396,7 +401,7 @@ def xadd_command(client, argv):
          history=(("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."),),
          arguments=_symbols("key trim=(strategy=(MAXLEN | MINID@6.2.0) operator=[equal | approximately] "
                             "threshold [LIMIT count:int@6.2.0])"))
-def xtrim_command(client, argv):
+def xtrim_command(client: Client, argv: list[bytes]) -> Any:
     """XTRIM key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]"""
     a, _ = _parse_add_trim(client, argv, False)
     db = client.db
@@ -410,13 +415,12 @@ def xtrim_command(client, argv):
         if a.approx:
             _rewrite_trim(s, a, effect)
         client.propagate(effect)
-        db.touch(key)
-        _dirty(client, deleted - 1)
+        db.touch(key, "xtrim", deleted)
     return deleted
 
 
 # -- reads -----------------------------------------------------------------------------------
-def _xrange(client, argv: list[bytes], rev: bool) -> Any:
+def _xrange(client: Client, argv: list[bytes], rev: bool) -> Any:
     start_arg, end_arg = (argv[3], argv[2]) if rev else (argv[2], argv[3])
     start, end = _range_bounds(start_arg, end_arg)
     count = -1
@@ -445,7 +449,7 @@ def _xrange(client, argv: list[bytes], rev: bool) -> Any:
          key_specs=(key_spec(1, "RO", "access"),),
          history=(("6.2.0", "Added exclusive ranges."),),
          args="key start end [COUNT count:int]")
-def xrange_command(client, argv):
+def xrange_command(client: Client, argv: list[bytes]) -> Any:
     """XRANGE key start end [COUNT count]"""
     return _xrange(client, argv, False)
 
@@ -458,7 +462,7 @@ def xrange_command(client, argv):
          key_specs=(key_spec(1, "RO", "access"),),
          history=(("6.2.0", "Added exclusive ranges."),),
          args="key end start [COUNT count:int]")
-def xrevrange_command(client, argv):
+def xrevrange_command(client: Client, argv: list[bytes]) -> Any:
     """XREVRANGE key end start [COUNT count]"""
     return _xrange(client, argv, True)
 
@@ -466,7 +470,7 @@ def xrevrange_command(client, argv):
 @command("xlen", 2, "readonly fast", 1, 1, 1, acl="stream", group="stream", since="5.0.0",
          summary="Return the number of entries in a stream", key_specs=(key_spec(1, "RO"),),
          args="key")
-def xlen_command(client, argv):
+def xlen_command(client: Client, argv: list[bytes]) -> Any:
     """XLEN key"""
     s = _get_stream(client.db, argv[1])
     return 0 if s is None else s.length
@@ -478,7 +482,7 @@ def xlen_command(client, argv):
          "deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
          complexity="O(1) for each single item to delete in the stream, regardless of the stream size.",
          key_specs=(key_spec(1, "RW", "delete"),), args="key id...")
-def xdel_command(client, argv):
+def xdel_command(client: Client, argv: list[bytes]) -> Any:
     """XDEL key id [id ...]"""
     db = client.db
     s = _get_stream(db, argv[1])
@@ -487,8 +491,7 @@ def xdel_command(client, argv):
     ids = [_strict_id(a) for a in argv[2:]]
     deleted = s.xdel(ids)
     if deleted:
-        db.touch(argv[1])
-        _dirty(client, deleted - 1)
+        db.touch(argv[1], "xdel", deleted)
     return deleted
 
 
@@ -498,7 +501,7 @@ def xdel_command(client, argv):
          history=(("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments."),),
          args="key last-id [ENTRIESADDED entries_added:int@7.0.0] "
               "[MAXDELETEDID max_deleted_entry_id@7.0.0]")
-def xsetid_command(client, argv):
+def xsetid_command(client: Client, argv: list[bytes]) -> Any:
     """XSETID key last-id [ENTRIESADDED entries_added] [MAXDELETEDID max_deleted_entry_id]"""
     sid = _strict_id(argv[2])
     entries_added = -1
@@ -533,7 +536,7 @@ def xsetid_command(client, argv):
         s.entries_added = entries_added
     if max_deleted:
         s.max_deleted = max_deleted
-    db.touch(argv[1])
+    db.touch(argv[1], "xsetid")
     return OK
 
 
@@ -560,7 +563,7 @@ class _ReadGroup:
         self.noack = noack
 
 
-def _serve_group(client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, start: int, count: int,
+def _serve_group(client: Client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, start: int, count: int,
                  history: bool, effects: list[list[bytes]]) -> Any:
     """streamReplyWithRange for a group: deliver entries >= start (or the consumer's history),
     recording pending entries and the effects Redis propagates for them."""
@@ -569,13 +572,13 @@ def _serve_group(client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, st
     if consumer is None:
         consumer = group.create_consumer(rg.consumer, now)
         assert consumer is not None
-        _dirty(client)
+        client.db.notify(key, "xgroup-createconsumer")
         if rg.noack:
             effects.append([b"XGROUP", b"CREATECONSUMER", key, rg.name, rg.consumer])
     else:
         consumer.seen_time = now
     if history:
-        out = []
+        out: list[Any] = []
         for sid in consumer.pel.irange(start):
             if count and len(out) >= count:
                 break
@@ -601,7 +604,7 @@ def _serve_group(client, key: bytes, s: Stream, group: Group, rg: _ReadGroup, st
     return _raw_entries(replies)
 
 
-def _xread(client, argv: list[bytes], xreadgroup: bool) -> Any:
+def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     timeout = -1
     count = 0
     streams_arg = 0
@@ -711,16 +714,16 @@ def _xread(client, argv: list[bytes], xreadgroup: bool) -> Any:
         return NULL_ARRAY
     if not blocking.may_block(client):
         return NULL_ARRAY
-    return _block(client, keys, ids, rg, count or _XREAD_BLOCKED_DEFAULT_COUNT, timeout)
+    return _block(client, argv, keys, ids, rg, count or _XREAD_BLOCKED_DEFAULT_COUNT, timeout)
 
 
-def _read_reply(client, served: list[tuple[bytes, list]]) -> Any:
+def _read_reply(client: Client, served: list[tuple[bytes, list]]) -> Any:
     if client.proto == 2:
         return [[key, entries] for key, entries in served]
     return MapReply(served)
 
 
-def _block(client, keys: list[bytes], ids: list[int], rg: _ReadGroup | None, count: int, timeout: int) -> Any:
+def _block(client: Client, argv: list[bytes], keys: list[bytes], ids: list[int], rg: _ReadGroup | None, count: int, timeout: int) -> Any:
     """Park the client until one of keys has entries for it (blockForKeys for streams)."""
     db = client.db
     state: dict[bytes, list[Any]] = {}
@@ -729,7 +732,7 @@ def _block(client, keys: list[bytes], ids: list[int], rg: _ReadGroup | None, cou
             value = db.peek(key)
             state[key] = [gt, value, value.signals if type(value) is Stream else 0]
 
-    def on_ready(c, key: bytes) -> Any:
+    def on_ready(c: Client, key: bytes) -> Any:
         st = state[key]
         value = c.db.peek(key)
         changed = value is not st[1]
@@ -762,7 +765,7 @@ def _block(client, keys: list[bytes], ids: list[int], rg: _ReadGroup | None, cou
             entries = _raw_entries(value.range_encoded(gt + 1, ID_MAX, count)[1])
         return _read_reply(c, [(key, entries)])
 
-    return blocking.block_client(client, list(state), timeout, on_ready)
+    return blocking.block_client(client, argv, list(state), timeout, on_ready)
 
 
 _XREAD_SPEC = (KeySpec(("keyword", "STREAMS", 1), ("range", -1, 1, 2), ("RO", "access")),)
@@ -777,7 +780,7 @@ _XREADGROUP_SPEC = (KeySpec(("keyword", "STREAMS", 4), ("range", -1, 1, 2), ("RO
          "will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
          key_specs=_XREAD_SPEC, get_keys=_xread_keys,
          args="[COUNT count:int] [BLOCK milliseconds:int] STREAMS (key... id...)")
-def xread_command(client, argv):
+def xread_command(client: Client, argv: list[bytes]) -> Any:
     """XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"""
     return _xread(client, argv, False)
 
@@ -792,7 +795,7 @@ def xread_command(client, argv):
          key_specs=_XREADGROUP_SPEC, get_keys=_xreadgroup_keys,
          args="group_consumer=GROUP (group consumer) [COUNT count:int] [BLOCK milliseconds:int] [NOACK] "
               "STREAMS (key... id...)")
-def xreadgroup_command(client, argv):
+def xreadgroup_command(client: Client, argv: list[bytes]) -> Any:
     """XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...]
     id [id ...]"""
     return _xread(client, argv, True)
@@ -805,7 +808,7 @@ def xreadgroup_command(client, argv):
          "successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
          complexity="O(1) for each message ID processed.",
          key_specs=(key_spec(1, "RW", "update"),), args="key group id...")
-def xack_command(client, argv):
+def xack_command(client: Client, argv: list[bytes]) -> Any:
     """XACK key group id [id ...]"""
     s = _get_stream(client.db, argv[1])
     group = s.groups.get(argv[2]) if s is not None else None
@@ -831,7 +834,7 @@ def xack_command(client, argv):
          key_specs=(key_spec(1, "RO", "access"),),
          history=(("6.2.0", "Added the `IDLE` option and exclusive range intervals."),),
          args="key group [filters=([IDLE min-idle-time:int@6.2.0] start end count:int [consumer])]")
-def xpending_command(client, argv):
+def xpending_command(client: Client, argv: list[bytes]) -> Any:
     """XPENDING key group [[IDLE min-idle-time] start end count [consumer]]"""
     n = len(argv)
     if n != 3 and (n < 6 or n > 9):
@@ -884,7 +887,7 @@ def xpending_command(client, argv):
 
 
 # -- XCLAIM / XAUTOCLAIM ---------------------------------------------------------------------
-def _group_or_nogroup(client, argv: list[bytes]) -> tuple[Stream, Group]:
+def _group_or_nogroup(client: Client, argv: list[bytes]) -> tuple[Stream, Group]:
     s = _get_stream(client.db, argv[1])
     group = s.groups.get(argv[2]) if s is not None else None
     if group is None:
@@ -892,12 +895,12 @@ def _group_or_nogroup(client, argv: list[bytes]) -> tuple[Stream, Group]:
     return s, group  # type: ignore[return-value]
 
 
-def _claimer(client, group: Group, name: bytes, key: bytes, now: int) -> Consumer:
+def _claimer(client: Client, group: Group, name: bytes, key: bytes, now: int) -> Consumer:
     consumer = group.consumer(name)
     if consumer is None:
         consumer = group.create_consumer(name, now)
         assert consumer is not None
-        _dirty(client)
+        client.db.notify(key, "xgroup-createconsumer")
     else:
         consumer.seen_time = now
     return consumer
@@ -911,7 +914,7 @@ def _claimer(client, group: Group, name: bytes, key: bytes, now: int) -> Consume
          key_specs=(key_spec(1, "RW", "update"),),
          args="key group consumer min-idle-time id... [IDLE ms:int] [TIME unix-time-milliseconds:time] "
               "[RETRYCOUNT count:int] [FORCE] [JUSTID] [LASTID id]")
-def xclaim_command(client, argv):
+def xclaim_command(client: Client, argv: list[bytes]) -> Any:
     """XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds]
     [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]"""
     s, group = _group_or_nogroup(client, argv)
@@ -1022,7 +1025,7 @@ def xclaim_command(client, argv):
          history=(("7.0.0", ("Added an element to the reply array, containing deleted entries the command "
                              "cleared from the PEL")),),
          args="key group consumer min-idle-time start [COUNT count:int] [JUSTID]")
-def xautoclaim_command(client, argv):
+def xautoclaim_command(client: Client, argv: list[bytes]) -> Any:
     """XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]"""
     db = client.db
     value = db.get(argv[1])
@@ -1102,7 +1105,7 @@ def xautoclaim_command(client, argv):
 
 
 # -- XGROUP ----------------------------------------------------------------------------------
-def _xgroup_target(client, argv: list[bytes], mkstream: bool) -> tuple[Stream | None, Group | None]:
+def _xgroup_target(client: Client, argv: list[bytes], mkstream: bool) -> tuple[Stream | None, Group | None]:
     """The stream and group an XGROUP subcommand names, with Redis's checks (key must exist
     unless MKSTREAM; SETID, CREATECONSUMER and DELCONSUMER need the group)."""
     s = _get_stream(client.db, argv[2])
@@ -1148,7 +1151,7 @@ _XGROUP_KEY = (KeySpec(("index", 2), ("range", 0, 1, 0), ("RW", "insert")),)
          summary="Create a consumer group.", key_specs=_XGROUP_KEY,
          history=(("7.0.0", "Added the `entries_read` named argument."),),
          arguments=_symbols("key groupname id=(id | new_id) [MKSTREAM] [ENTRIESREAD entries_read:int]"))
-def xgroup_create_command(client, argv):
+def xgroup_create_command(client: Client, argv: list[bytes]) -> Any:
     """XGROUP CREATE key groupname <id | $> [MKSTREAM] [ENTRIESREAD entries_read]"""
     mkstream, entries_read = _xgroup_options(argv)
     s, _ = _xgroup_target(client, argv, mkstream)
@@ -1161,11 +1164,13 @@ def xgroup_create_command(client, argv):
     db = client.db
     if s is None:
         s = Stream()
-        db.set(argv[2], s)
+        s.groups[argv[3]] = Group(sid, entries_read)
+        db.set(argv[2], s, kind="xgroup-create")  # Redis: a new key, then the group's event
+        return OK
     if argv[3] in s.groups:
         raise CommandError(E.STREAM_BUSYGROUP)
     s.groups[argv[3]] = Group(sid, entries_read)
-    _dirty(client)
+    db.notify(argv[2], "xgroup-create")
     return OK
 
 
@@ -1174,7 +1179,7 @@ def xgroup_create_command(client, argv):
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RW", "update")),),
          history=(("7.0.0", "Added the optional `entries_read` argument."),),
          arguments=_symbols("key groupname id=(id | new_id) [ENTRIESREAD entries_read:int]"))
-def xgroup_setid_command(client, argv):
+def xgroup_setid_command(client: Client, argv: list[bytes]) -> Any:
     """XGROUP SETID key groupname <id | $> [ENTRIESREAD entries_read]"""
     _, entries_read = _xgroup_options(argv)
     s, group = _xgroup_target(client, argv, False)
@@ -1184,7 +1189,7 @@ def xgroup_setid_command(client, argv):
     sid = s.last_id if argv[4] == b"$" else parse_id(argv[4])[0]
     group.last_id = sid
     group.entries_read = entries_read
-    _dirty(client)
+    client.db.notify(argv[2], "xgroup-setid")
     return OK
 
 
@@ -1193,30 +1198,29 @@ def xgroup_setid_command(client, argv):
          complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).",
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RW", "delete")),),
          args="key groupname")
-def xgroup_destroy_command(client, argv):
+def xgroup_destroy_command(client: Client, argv: list[bytes]) -> Any:
     """XGROUP DESTROY key groupname"""
     s, group = _xgroup_target(client, argv, False)
     if group is None:
         return 0
     assert s is not None
     del s.groups[argv[3]]
-    _dirty(client)
-    s.signals += 1
-    blocking.signal_key_ready(client.db, argv[2])
+    s.signals += 1  # clients blocked in XREADGROUP on this group get -NOGROUP
+    client.db.notify(argv[2], "xgroup-destroy")
     return 1
 
 
 @command("xgroup|createconsumer", 5, "write denyoom", 2, 2, 1, acl="stream", group="stream", since="6.2.0",
          summary="Create a consumer in a consumer group.", key_specs=_XGROUP_KEY,
          args="key groupname consumername")
-def xgroup_createconsumer_command(client, argv):
+def xgroup_createconsumer_command(client: Client, argv: list[bytes]) -> Any:
     """XGROUP CREATECONSUMER key groupname consumername"""
     _, group = _xgroup_target(client, argv, False)
     assert group is not None
     created = group.create_consumer(argv[4], _now(client))
     if created is None:
         return 0
-    _dirty(client)
+    client.db.notify(argv[2], "xgroup-createconsumer")
     return 1
 
 
@@ -1224,7 +1228,7 @@ def xgroup_createconsumer_command(client, argv):
          summary="Delete a consumer from a consumer group.",
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RW", "delete")),),
          args="key groupname consumername")
-def xgroup_delconsumer_command(client, argv):
+def xgroup_delconsumer_command(client: Client, argv: list[bytes]) -> Any:
     """XGROUP DELCONSUMER key groupname consumername"""
     _, group = _xgroup_target(client, argv, False)
     assert group is not None
@@ -1232,7 +1236,7 @@ def xgroup_delconsumer_command(client, argv):
     if consumer is None:
         return 0
     pending = group.delete_consumer(consumer)
-    _dirty(client)
+    client.db.notify(argv[2], "xgroup-delconsumer")
     return pending
 
 
@@ -1259,13 +1263,13 @@ _XGROUP_HELP = [Status(line.encode()) for line in (
 
 @command("xgroup|help", 2, "loading stale", acl="stream", group="stream", since="5.0.0",
          summary="Show helpful text about the different subcommands")
-def xgroup_help_command(client, argv):
+def xgroup_help_command(client: Client, argv: list[bytes]) -> Any:
     """XGROUP HELP"""
     return _XGROUP_HELP
 
 
 # -- XINFO -----------------------------------------------------------------------------------
-def _xinfo_stream(client, argv: list[bytes]) -> Any:
+def _xinfo_stream(client: Client, argv: list[bytes]) -> Any:
     s = _xinfo_target(client, argv)
     opts = argv[3:]
     full = bool(opts)
@@ -1323,7 +1327,7 @@ def _xinfo_stream(client, argv: list[bytes]) -> Any:
 def _limited(items: Any, count: int) -> Any:
     if not count:
         return list(items)
-    out = []
+    out: list[Any] = []
     for item in items:
         if len(out) == count:
             break
@@ -1331,7 +1335,7 @@ def _limited(items: Any, count: int) -> Any:
     return out
 
 
-def _xinfo_target(client, argv: list[bytes]) -> Stream:
+def _xinfo_target(client: Client, argv: list[bytes]) -> Stream:
     s = _get_stream(client.db, argv[2])
     if s is None:
         raise CommandError(E.NO_SUCH_KEY)
@@ -1345,7 +1349,7 @@ def _xinfo_target(client, argv: list[bytes]) -> Stream:
                   ("7.0.0", ("Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, "
                              "`entries-read` and `lag` fields"))),
          args="key [FULL ([COUNT count:int])]")
-def xinfo_stream_command(client, argv):
+def xinfo_stream_command(client: Client, argv: list[bytes]) -> Any:
     """XINFO STREAM key [FULL [COUNT count]]"""
     return _xinfo_stream(client, argv)
 
@@ -1355,7 +1359,7 @@ def xinfo_stream_command(client, argv):
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RO", "access")),),
          history=(("7.0.0", "Added the `entries-read` and `lag` fields"),),
          args="key")
-def xinfo_groups_command(client, argv):
+def xinfo_groups_command(client: Client, argv: list[bytes]) -> Any:
     """XINFO GROUPS key"""
     s = _xinfo_target(client, argv)
     out = []
@@ -1373,7 +1377,7 @@ def xinfo_groups_command(client, argv):
          summary="List the consumers in a consumer group", tips=("nondeterministic_output",),
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RO", "access")),),
          args="key groupname")
-def xinfo_consumers_command(client, argv):
+def xinfo_consumers_command(client: Client, argv: list[bytes]) -> Any:
     """XINFO CONSUMERS key groupname"""
     s = _xinfo_target(client, argv)
     g = s.groups.get(argv[3])
@@ -1400,6 +1404,6 @@ _XINFO_HELP = [Status(line.encode()) for line in (
 
 @command("xinfo|help", 2, "loading stale", acl="stream", group="stream", since="5.0.0",
          summary="Show helpful text about the different subcommands")
-def xinfo_help_command(client, argv):
+def xinfo_help_command(client: Client, argv: list[bytes]) -> Any:
     """XINFO HELP"""
     return _XINFO_HELP
