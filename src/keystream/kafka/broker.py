@@ -35,6 +35,7 @@ from keystream.config import ConfigError
 from keystream.kafka.apis.registry import load_all
 from keystream.kafka.connection import KafkaConnection
 from keystream.kafka.groups.coordinator import GroupCoordinator
+from keystream.kafka.txn.coordinator import TransactionCoordinator
 from keystream.kafka.txn.producer_ids import ProducerIdManager
 from keystream.log.manager import LogManager
 
@@ -75,6 +76,7 @@ class KafkaBroker:
         self.startup_settings: dict[str, Any] = {}
         self._load_dynamic_settings()
         self.groups = GroupCoordinator(self)
+        self.txn = TransactionCoordinator(self)
 
     # -- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -82,6 +84,7 @@ class KafkaBroker:
         self.logs.load()
         self.cluster_id = self._load_cluster_id()
         self.groups.start()      # loads __consumer_offsets in the background
+        self.txn.start()         # loads __transaction_state in the background
         from keystream.server import _bind_hosts
 
         self._listener = await loop.create_server(
@@ -94,6 +97,7 @@ class KafkaBroker:
         self._expire_producers_tick()
 
     async def stop(self) -> None:
+        await self.txn.stop()
         await self.groups.stop()
         for t in self._timers.values():
             t.cancel()

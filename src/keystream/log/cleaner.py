@@ -62,15 +62,15 @@ import cramjam
 from crc32c import crc32c
 
 from keystream.log.batch import (
-    XERIAL_MAGIC,
-    decompress_records,
     COMPRESSION_MASK,
     CONTROL_BIT,
     HEADER_SIZE,
     LOG_OVERHEAD,
     TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
+    XERIAL_MAGIC,
     batch_header,
+    decompress_records,
     encode_varint,
     read_varint,
 )
