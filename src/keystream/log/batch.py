@@ -45,6 +45,7 @@ __all__ = [
     "control_record_type",
     "decompress_records",
     "encode_varint",
+    "keyless_record_index",
     "patch_log_append_time",
     "read_records",
     "read_varint",
@@ -256,6 +257,30 @@ def _records_bytes(batch: memoryview) -> bytes | memoryview | None:
     codec = _I16.unpack_from(batch, 21)[0] & COMPRESSION_MASK
     body = batch[HEADER_SIZE:]
     return body if codec == 0 else decompress_records(codec, body)
+
+
+def keyless_record_index(batch: memoryview) -> int:
+    """The index of the first record of a stored-format batch without a key, -1 if every record
+    has one (compacted topics refuse keyless records). CorruptRecordError if the records
+    cannot be read."""
+    count = _HEADER.unpack_from(batch, 0)[12]
+    data = _records_bytes(batch)
+    if data is None:
+        raise CorruptRecordError("Record batch cannot be decompressed")
+    try:
+        pos = 0
+        for i in range(count):
+            length, pos = read_varint(data, pos)
+            end = pos + length
+            _ts, p = read_varint(data, pos + 1)          # after the attributes byte
+            _delta, p = read_varint(data, p)
+            key_len, _p = read_varint(data, p)
+            if key_len < 0:
+                return i
+            pos = end
+    except (IndexError, ValueError) as e:
+        raise CorruptRecordError("Record batch records cannot be read") from e
+    return -1
 
 
 def read_records(batch: memoryview) -> list[tuple[int, int]] | None:

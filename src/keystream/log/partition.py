@@ -12,6 +12,9 @@ first when the active segment itself is due; ListOffsets by timestamp returns th
 record at or after the time (records are decoded, compressed batches inflated with their
 codec); MAX_TIMESTAMP likewise.
 
+Compacted topics (cleanup.policy containing compact) refuse a client batch with a record
+without a key: INVALID_RECORD with Kafka's text (compressed batches are inflated to check).
+
 As Kafka's UnifiedLog.append: the records of one request are refused as a whole when they are
 larger than segment.bytes (RecordListTooLargeError: RECORD_LIST_TOO_LARGE, with Kafka's text),
 even if each batch is within max.message.bytes; records that fit in a segment but not in what
@@ -45,12 +48,13 @@ from keystream.log.batch import (
     BatchInfo,
     batch_header,
     build_control_batch,
+    keyless_record_index,
     patch_log_append_time,
     read_records,
     validate_batches,
 )
 from keystream.log.cleaner import recover_swaps
-from keystream.log.errors import OffsetOutOfRangeError, RecordListTooLargeError
+from keystream.log.errors import InvalidRecordError, OffsetOutOfRangeError, RecordListTooLargeError
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -179,6 +183,12 @@ class PartitionLog:
             mv = mv.cast("B")
         cfg = self.config
         infos = validate_batches(mv, cfg.max_message_bytes, from_client)
+        if cfg.compact_enabled and from_client:
+            for start, size, _n, _ts in infos:
+                if keyless_record_index(mv[start:start + size]) >= 0:
+                    raise InvalidRecordError(
+                        f"Compacted topic cannot accept message without key in topic partition "
+                        f"{self.topic}-{self.index}")
         total = len(mv)
         if total > cfg.segment_bytes:
             raise RecordListTooLargeError(

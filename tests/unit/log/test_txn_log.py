@@ -8,9 +8,10 @@ import struct
 import pytest
 
 from keystream.log.batch import control_record_type
-from keystream.log.errors import InvalidTxnStateError, TransactionCoordinatorFencedError
+from keystream.log.errors import InvalidRecordError, InvalidTxnStateError, TransactionCoordinatorFencedError
 from keystream.log.manager import LogManager
 from keystream.log.producer_state import InvalidProducerEpochError
+from tests.unit.log.records import make_batch
 from tests.unit.log.test_producer_state import idem_batch, partition
 from tests.unit.log.test_recovery import crash
 
@@ -138,3 +139,15 @@ def test_entries_past_a_truncated_log_end_are_dropped(manager, data_dir):
     assert p2.last_stable_offset == 0                   # the transaction is open again
     m2.close()
     manager._logs = {}
+
+
+def test_compacted_topic_refuses_keyless_records(manager):
+    p = partition(manager, configs={"cleanup.policy": "compact"})
+    with pytest.raises(InvalidRecordError, match="^Compacted topic cannot accept message without key in topic "
+                                                 "partition t-0$"):
+        p.append(idem_batch(1, 7, 0, 0), 0)              # idem_batch records have no key
+    assert p.append(make_batch([b"v"], keys=[b"k"]), 0).base_offset == 0
+    for codec in (0, 1, 4):                             # none, gzip, zstd
+        with pytest.raises(InvalidRecordError):
+            p.append(make_batch([b"v", b"w"], keys=[b"k", None], codec=codec), 0)
+        assert p.append(make_batch([b"v", b"w"], keys=[b"k", b"l"], codec=codec), 0).record_count == 2
