@@ -151,3 +151,48 @@ def test_compacted_topic_refuses_keyless_records(manager):
         with pytest.raises(InvalidRecordError):
             p.append(make_batch([b"v", b"w"], keys=[b"k", None], codec=codec), 0)
         assert p.append(make_batch([b"v", b"w"], keys=[b"k", b"l"], codec=codec), 0).record_count == 2
+
+
+def test_compaction_drops_aborted_keeps_markers_and_stops_at_the_lso(manager):
+    from keystream.log.batch import TRANSACTIONAL_BIT, build_batch
+    from tests.unit.log.test_cleaner import COMPACT, NOW, clean_all, consume
+
+    manager.create_topic("t", 1, {**COMPACT, "segment.bytes": "300"})
+    p = manager.partition("t", 0)
+
+    def txn(pid: int, pairs: list[tuple[bytes, bytes]]) -> None:
+        p.append(build_batch(pairs, NOW, pid, 0, TRANSACTIONAL_BIT), NOW, from_client=False)
+
+    txn(1, [(b"a", b"a-committed"), (b"b", b"b-committed")])
+    p.append_marker(1, 0, True, 0, NOW)
+    txn(2, [(b"a", b"a-aborted"), (b"c", b"c-aborted")])
+    p.append_marker(2, 0, False, 0, NOW)
+    p.append(build_batch([(b"b", b"b-plain")], NOW), NOW)
+    for i in range(4):                                 # so that the LSO's segment comes later
+        p.append(build_batch([(b"y%d" % i, b"." * 60)], NOW), NOW)
+    first_open = p.log_end_offset
+    txn(3, [(b"b", b"b-open")])                        # open: the LSO stays here
+    for i in range(6):
+        p.append(build_batch([(b"x%d" % i, b"." * 60)], NOW), NOW)
+    assert p.last_stable_offset == first_open and len(p.segments) > 3
+    lso_segment = max(s.base_offset for s in p.segments if s.base_offset <= first_open)
+    clean_all(manager)
+    kept = {(k, v) for _o, _t, k, v in consume(p)}
+    assert (b"a", b"a-committed") in kept               # no later committed value of a
+    assert (b"b", b"b-committed") not in kept           # shadowed by b-plain
+    assert not any(v.endswith(b"-aborted") for _k, v in kept if v)
+    assert (b"b", b"b-open") in kept                    # beyond the LSO: untouched
+    assert p.first_dirty_offset <= lso_segment
+    markers = []
+    off = p.log_start_offset
+    while off < p.log_end_offset:
+        chunk = bytes(p.read(off, 1 << 20)[0])
+        pos = 0
+        while pos < len(chunk):
+            base, length = struct.unpack_from(">qi", chunk, pos)
+            attrs, last_delta = struct.unpack_from(">hi", chunk, pos + 21)
+            if attrs & 0x20:
+                markers.append(base)
+            pos += 12 + length
+            off = base + last_delta + 1
+    assert len(markers) == 2
