@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import shutil
 import socket
 import struct
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 
 from keystream.kafka.codec import messages
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, start_keystream, wait_until
 from tests.integration.kafka.test_protocol import connect, frame, read_frame, response
 from tests.unit.log.test_producer_state import idem_batch
 
@@ -319,3 +321,29 @@ def test_fetch_offset_between_lso_and_high_watermark(sock: socket.socket) -> Non
         (f.error_code, f.high_watermark, f.last_stable_offset, len(f.records or b"")) == (0, 2, 0, 0)
     assert fetch(sock, topic, 3, 1).error_code == OUT_OF_RANGE
     assert end_txn(sock, tid, pid, epoch, True) == 0
+
+
+def test_state_is_replayed_at_start_and_ids_expire() -> None:
+    data = tempfile.mkdtemp(prefix="ks-txnexp-")
+    args = ("--transaction.state.log.num.partitions", "2", "--transactional.id.expiration.ms", "1500",
+            "--transaction.remove.expired.transaction.cleanup.interval.ms", "100")
+    try:
+        h = start_keystream(*args, data_dir=data, kafka=True)
+        with connect(h) as s:
+            first = init_pid(s, "kept")
+            assert first.error_code == 0
+        h.stop()
+        h = start_keystream(*args, "--kafka-port", str(h.kafka_port), data_dir=data, kafka=True)
+        with connect(h) as s:
+            wait_until(lambda: init_pid(s, "kept").error_code != COORD_LOADING, what="the state load")
+            # replayed: the same producer id, and the epoch went on (the wait's call bumped it once)
+            again = init_pid(s, "kept")
+            assert (again.producer_id, again.producer_epoch) == (first.producer_id, first.producer_epoch + 2)
+            # 1.5 s after its last transaction ended (here: the last bump) the id is forgotten
+            wait_until(lambda: call(s, 66, 0, state_filters=(), producer_id_filters=()).transaction_states == (),
+                       timeout=10, what="the id's expiry")
+            fresh = init_pid(s, "kept")
+            assert fresh.producer_id != first.producer_id and fresh.producer_epoch == 0
+        h.stop()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
