@@ -282,23 +282,27 @@ def test_init_producer_id_aborts_the_open_transaction_first(sock: socket.socket)
 def test_write_txn_markers(sock: socket.socket) -> None:
     topic = create_topic(sock, 2)
     tid = "wtm-" + uuid.uuid4().hex[:6]
+    init_pid(sock, tid)
     r = init_pid(sock, tid)
     pid, epoch = r.producer_id, r.producer_epoch
+    assert epoch == 1
     assert add_partitions(sock, tid, pid, epoch, topic, (0,)) == [0]
     assert produce(sock, topic, txn_batch(2, pid, epoch, 0), tid).error_code == 0
-    marker = build(27, 1, "WritableTxnMarker", producer_id=pid, producer_epoch=epoch, transaction_result=False,
-                   topics=(build(27, 1, "WritableTxnMarkerTopic", name=topic, partition_indexes=(0, 1, 7)),),
-                   coordinator_epoch=0)
-    res = call(sock, 27, 1, markers=(marker,)).markers[0]
-    assert [p.error_code for p in res.topics[0].partitions] == [0, 0, UNKNOWN_TP]
+
+    def marker(ep: int, commit: bool, coordinator_epoch: int, parts: tuple[int, ...]) -> list[int]:
+        m = build(27, 1, "WritableTxnMarker", producer_id=pid, producer_epoch=ep, transaction_result=commit,
+                  topics=(build(27, 1, "WritableTxnMarkerTopic", name=topic, partition_indexes=parts),),
+                  coordinator_epoch=coordinator_epoch)
+        res = call(sock, 27, 1, markers=(m,)).markers[0]
+        assert res.producer_id == pid
+        return [p.error_code for p in res.topics[0].partitions]
+
+    assert marker(epoch, False, 3, (0, 1, 7)) == [0, 0, UNKNOWN_TP]
     f = fetch(sock, topic, 0, 1)
     assert f.last_stable_offset == 3 and [(a.producer_id, a.first_offset) for a in f.aborted_transactions] == \
         [(pid, 0)]
-    old = build(27, 1, "WritableTxnMarker", producer_id=pid, producer_epoch=epoch - 1 if epoch else epoch,
-                transaction_result=True, coordinator_epoch=-5,
-                topics=(build(27, 1, "WritableTxnMarkerTopic", name=topic, partition_indexes=(0,)),))
-    code = call(sock, 27, 1, markers=(old,)).markers[0].topics[0].partitions[0].error_code
-    assert code in (INVALID_PRODUCER_EPOCH, FENCED_COORD)
+    assert marker(epoch - 1, True, 3, (0,)) == [INVALID_PRODUCER_EPOCH]
+    assert marker(epoch, True, 2, (0,)) == [FENCED_COORD]
 
 
 def test_transactional_produce_to_internal_topic_is_refused(sock: socket.socket) -> None:
