@@ -351,3 +351,17 @@ def test_state_is_replayed_at_start_and_ids_expire() -> None:
         h.stop()
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_zombie_cannot_take_the_epoch_of_a_new_instance(sock: socket.socket) -> None:
+    tid = "zmb-" + uuid.uuid4().hex[:6]
+    zombie = init_pid(sock, tid)
+    new = init_pid(sock, tid)                      # a new instance: no producer id given
+    assert new.producer_epoch == zombie.producer_epoch + 1
+    # the zombie's KIP-360 re-initialisation with its old epoch is fenced, not a "retry"
+    assert init_pid(sock, tid, 5, zombie.producer_id, zombie.producer_epoch).error_code == PRODUCER_FENCED
+    # while the current instance may bump (and retry that bump)
+    bumped = init_pid(sock, tid, 5, new.producer_id, new.producer_epoch)
+    assert bumped.producer_epoch == new.producer_epoch + 1
+    again = init_pid(sock, tid, 5, new.producer_id, new.producer_epoch)
+    assert (again.error_code, again.producer_epoch) == (0, bumped.producer_epoch)

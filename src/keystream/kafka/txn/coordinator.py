@@ -272,9 +272,9 @@ class TransactionCoordinator:
             self.txns[transactional_id] = txn
         elif given_pid >= 0:
             if given_pid == txn.producer_id and given_epoch == txn.producer_epoch:
-                pass
-            elif (txn.state in _COMPLETE and given_epoch == txn.last_producer_epoch
-                  and given_pid in (txn.producer_id, txn.last_producer_id)):
+                pass                                              # the current instance: bump
+            elif (given_epoch == txn.last_producer_epoch and given_pid in (txn.producer_id, txn.last_producer_id)
+                  and txn.state in _COMPLETE):
                 return 0, txn.producer_id, txn.producer_epoch      # a retry of a bump that succeeded
             else:
                 return self._fenced(version >= 4), -1, -1
@@ -291,11 +291,13 @@ class TransactionCoordinator:
             return ErrorCode.concurrent_transactions, -1, -1
         before = (txn.producer_id, txn.producer_epoch, txn.last_producer_id, txn.last_producer_epoch, txn.timeout_ms,
                   txn.state, txn.last_update_ms)
+        # Only a caller naming its (current) epoch may retry this bump; a new instance fences every older one.
+        last_epoch = txn.producer_epoch if given_pid >= 0 else -1
         if txn.producer_epoch >= _MAX_EPOCH - 1:
-            txn.last_producer_id, txn.last_producer_epoch = txn.producer_id, txn.producer_epoch
+            txn.last_producer_id, txn.last_producer_epoch = txn.producer_id, last_epoch
             txn.producer_id, txn.producer_epoch = self.broker.producer_ids.generate(), 0
         else:
-            txn.last_producer_id, txn.last_producer_epoch = txn.producer_id, txn.producer_epoch
+            txn.last_producer_id, txn.last_producer_epoch = txn.producer_id, last_epoch
             txn.producer_epoch += 1
         txn.timeout_ms = timeout_ms
         txn.state = TxnState.EMPTY
