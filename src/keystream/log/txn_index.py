@@ -89,7 +89,7 @@ class TxnIndex:
 
     def collect(self, fetch_offset: int, upper: int) -> list[tuple[int, int]]:
         """(producer id, first offset) of aborted transactions overlapping [fetch_offset, upper)."""
-        out = []
+        out: list[tuple[int, int]] = []
         for e in self.entries[bisect_left(self.entries, (fetch_offset,)):]:
             if e.first_offset < upper:
                 out.append((e.producer_id, e.first_offset))
@@ -108,7 +108,7 @@ class TxnIndex:
 
 
 def _list_files(dir_path: str) -> list[int]:
-    out = []
+    out: list[int] = []
     try:
         names = os.listdir(dir_path)
     except FileNotFoundError:
