@@ -259,7 +259,8 @@ def txn_produce_run(bootstrap: str, pid: int | None, topic: str, partitions: int
     conf = {
         "bootstrap.servers": bootstrap, "acks": "all", "compression.type": "none", "linger.ms": 20,
         "batch.size": 1_000_000, "batch.num.messages": 1_000_000, "message.max.bytes": 1_000_000,
-        "queue.buffering.max.kbytes": 1_048_576, "queue.buffering.max.messages": 2_000_000,
+        # a 64 MB queue for both: the plain producer must not buffer the whole run ahead of the broker
+        "queue.buffering.max.kbytes": 65_536, "queue.buffering.max.messages": 2_000_000,
         "enable.idempotence": True,
     }
     if transactional:
