@@ -365,3 +365,17 @@ def test_zombie_cannot_take_the_epoch_of_a_new_instance(sock: socket.socket) -> 
     assert bumped.producer_epoch == new.producer_epoch + 1
     again = init_pid(sock, tid, 5, new.producer_id, new.producer_epoch)
     assert (again.error_code, again.producer_epoch) == (0, bumped.producer_epoch)
+
+
+def test_every_batch_of_a_produce_is_verified(sock: socket.socket) -> None:
+    topic = create_topic(sock)
+    tid = "multi-" + uuid.uuid4().hex[:6]
+    r = init_pid(sock, tid)
+    pid, epoch = r.producer_id, r.producer_epoch
+    assert add_partitions(sock, tid, pid, epoch, topic, (0,)) == [0]
+    plain = idem_batch(1, pid + 1, 0, 0, ts=int(time.time() * 1000))
+    # a plain idempotent batch first, then a transactional one of another (unverified) producer
+    stranger = idem_batch(1, pid + 2, 0, 0, ts=int(time.time() * 1000), transactional=True)
+    assert produce(sock, topic, plain + stranger, tid).error_code == INVALID_TXN_STATE
+    assert produce(sock, topic, plain + txn_batch(1, pid, epoch, 0), tid).error_code == 0
+    assert end_txn(sock, tid, pid, epoch, True) == 0

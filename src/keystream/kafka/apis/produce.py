@@ -18,7 +18,7 @@ Behavior:
   and epoch that includes the partition (AddPartitionsToTxn), else INVALID_TXN_STATE (an
   older epoch: INVALID_PRODUCER_EPOCH). A transactional batch in a request without a
   transactional id is refused too (Kafka appends it unverified, which can leave a hanging
-  transaction). The first batch of a partition's records decides (clients send one).
+  transaction). Every batch of the partition's records is checked.
 - The response is encoded on the fast path (codec/fast.py).
 Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible.
 """
@@ -42,6 +42,8 @@ log = logging.getLogger("keystream.kafka")
 __all__ = ["handle_produce"]
 
 _PID_EPOCH = struct.Struct(">qh")
+_I32 = struct.Struct(">i")
+_HEADER_END = 61
 
 
 @api(0, 3, 9)
@@ -75,12 +77,10 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
                                                     plog.log_start_offset, "Produce request has no records"))
                 continue
             records = p.records
-            if len(records) > 22 and records[22] & TRANSACTIONAL_BIT:
-                pid, epoch = _PID_EPOCH.unpack_from(records, 43)
-                code = broker.txn.verify_produce(request.transactional_id, pid, epoch, (name, p.index))
-                if code:
-                    parts.append(ProducePartitionResult(p.index, code, -1, -1, plog.log_start_offset))
-                    continue
+            code = _verify_transactional(broker, request.transactional_id, records, (name, p.index))
+            if code:
+                parts.append(ProducePartitionResult(p.index, code, -1, -1, plog.log_start_offset))
+                continue
             try:
                 r = plog.append(records, now)
             except LogError as e:
@@ -101,6 +101,23 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
     if must_flush:
         return _after_flush(broker, response)
     return response
+
+
+def _verify_transactional(broker: Any, transactional_id: str | None, records: Any, tp: tuple[str, int]) -> int:
+    """The error for the first transactional batch of records the coordinator does not allow, else 0."""
+    pos = 0
+    total = len(records)
+    while total - pos >= _HEADER_END:
+        if records[pos + 22] & TRANSACTIONAL_BIT:
+            pid, epoch = _PID_EPOCH.unpack_from(records, pos + 43)
+            code = broker.txn.verify_produce(transactional_id, pid, epoch, tp)
+            if code:
+                return code
+        size = _I32.unpack_from(records, pos + 8)[0] + 12
+        if size < _HEADER_END:
+            break                   # malformed: the append's validation refuses it
+        pos += size
+    return 0
 
 
 async def _after_flush(broker: Any, response: Encoded) -> Encoded:
