@@ -1,4 +1,4 @@
-"""Kafka transactions with real clients: confluent-kafka and aiokafka transactional producers,
+"""Kafka transactions with real clients: confluent-kafka, aiokafka and kafka-python transactional producers,
 read_committed consumers in confluent-kafka, kafka-python and aiokafka, fencing, timeouts,
 send_offsets_to_transaction in a consume-transform-produce loop, broker restarts."""
 
@@ -306,3 +306,21 @@ def test_open_transaction_survives_broker_kill_and_is_completed() -> None:
         h.stop()
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_kafka_python_transactional_producer(server: ServerHandle) -> None:
+    from kafka import KafkaProducer
+
+    bs = bootstrap_of(server)
+    topic = create_topic(bs)
+    p = KafkaProducer(bootstrap_servers=bs, transactional_id="kp-" + uuid.uuid4().hex[:8])
+    p.init_transactions()
+    p.begin_transaction()
+    p.send(topic, b"kp-1")
+    p.commit_transaction()
+    p.begin_transaction()
+    p.send(topic, b"kp-gone")
+    p.flush()
+    p.abort_transaction()
+    p.close()
+    assert consume_all(bs, topic, "read_committed", 1) == [b"kp-1"]
