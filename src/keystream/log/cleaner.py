@@ -38,13 +38,15 @@ that group's output.
 Transactions, as Kafka's cleaner: nothing at or after the last stable offset is cleaned (the
 first uncleanable offset is at most the LSO); the batches of aborted transactions (found in the
 partition's aborted-transactions index, txn_index.py) are dropped whole; committed
-transactional batches are compacted as any other (their keys go into the map); transaction
-markers (control batches) are kept.
+transactional batches are compacted as any other (their keys go into the map). A transaction
+marker (control batch) is kept while records of its transaction remain before it; once none
+remain, the pass stamps it with a delete horizon (as a tombstone, KIP-534) and a pass after the
+horizon drops it. The pass walks every batch from the log start in order, so it knows for each
+producer whether its current transaction still has records (`_TxnData`).
 
 Deliberate differences from Kafka: records without a key are dropped (Kafka counts them as
 invalid and drops them too, but also refuses them on produce — that is the API layer's job);
-markers are kept for ever (Kafka removes a marker once its transaction's records are gone and
-its delete horizon passed), as are batches whose records cannot be decoded; an emptied
+batches whose records cannot be decoded are kept as they are; an emptied
 batch is dropped even if it was an idempotent producer's last one (Kafka keeps it empty to keep
 the producer's sequence); the map holds Python bytes keys, so its bound is counted as
 ~128 bytes per entry rather than Kafka's 24; snappy, lz4 and zstd inflation is not bounded
@@ -217,19 +219,59 @@ def map_batch(batch: bytes, first_dirty: int, offset_map: dict[bytes, int],
             offset_map[key] = offset
 
 
+class _TxnData:
+    """Producers whose current transaction still has records in the cleaned output."""
+
+    def __init__(self) -> None:
+        self.with_records: set[int] = set()
+
+
+def _clean_marker(batch: bytes, txn_data: _TxnData, now_ms: int, delete_retention_ms: int
+                  ) -> tuple[bytes | None, int]:
+    """A marker survives while its transaction has records; then it gets a delete horizon, and goes after it."""
+    (base, _length, epoch, magic, _crc, attrs, last_delta, first_ts, max_ts, pid, pepoch, base_seq,
+     count) = _HEADER.unpack_from(batch, 0)
+    if pid in txn_data.with_records:
+        txn_data.with_records.discard(pid)
+        return batch, -1
+    if attrs & DELETE_HORIZON_BIT:
+        return (None, -1) if now_ms >= first_ts else (batch, first_ts)
+    got = _batch_records(batch, attrs & COMPRESSION_MASK, count)
+    if got is None or attrs & COMPRESSION_MASK:
+        return batch, -1
+    data, _first, records = got
+    horizon = now_ms + delete_retention_ms
+    parts = []
+    for start, end, ts_delta, ts_end, _od, _k, _t in records:
+        body = b"\x00" + encode_varint(first_ts + ts_delta - horizon) + data[ts_end:end]
+        parts.append(encode_varint(len(body)) + body)
+    after_crc = _AFTER_CRC.pack(attrs | DELETE_HORIZON_BIT, last_delta, horizon, max_ts, pid, pepoch, base_seq,
+                                count) + b"".join(parts)
+    head = struct.pack(">qiibI", base, len(after_crc) + 9, epoch, magic, crc32c(after_crc))
+    return head + after_crc, horizon
+
+
 def clean_batch(batch: bytes, offset_map: dict[bytes, int], now_ms: int,
-                delete_retention_ms: int, aborted: Aborted = _never_aborted) -> tuple[bytes | None, int]:
+                delete_retention_ms: int, aborted: Aborted = _never_aborted,
+                txn_data: _TxnData | None = None) -> tuple[bytes | None, int]:
     """The batch as it survives cleaning (None: nothing left) and the delete horizon of its kept tombstones.
 
     The horizon is -1 when no tombstone is kept. An unchanged batch is returned as the same object.
-    Markers are kept as they are; a batch of an aborted transaction is dropped.
+    A batch of an aborted transaction is dropped; markers are kept as they are without
+    txn_data, else as `_clean_marker` says.
     """
     (base, _length, epoch, magic, _crc, attrs, last_delta, first_ts, max_ts, pid, pepoch, base_seq,
      count) = _HEADER.unpack_from(batch, 0)
     if attrs & CONTROL_BIT:
-        return batch, -1
-    if attrs & TRANSACTIONAL_BIT and aborted(pid, base):
-        return None, -1
+        return (batch, -1) if txn_data is None else _clean_marker(batch, txn_data, now_ms, delete_retention_ms)
+    if attrs & TRANSACTIONAL_BIT:
+        if aborted(pid, base):
+            return None, -1
+        if txn_data is not None:
+            out, horizon = clean_batch(batch, offset_map, now_ms, delete_retention_ms)
+            if out is not None:
+                txn_data.with_records.add(pid)
+            return out, horizon
     codec = attrs & COMPRESSION_MASK
     got = _batch_records(batch, codec, count)
     if got is None:
@@ -595,6 +637,7 @@ class LogCleaner:
         else:
             end_i = stop
         map_end = bases[end_i]
+        txn_data = _TxnData()
         horizon = -1
         i = 0
         while i < end_i:
@@ -611,15 +654,15 @@ class LogCleaner:
                 total += nxt.size
                 entries += len(nxt.index.offsets)
             group_end = bases[i + len(group)]
-            h = yield from self._clean_group(plog, group, group_end, offset_map, now_ms, aborted)
+            h = yield from self._clean_group(plog, group, group_end, offset_map, now_ms, aborted, txn_data)
             horizon = max(horizon, h)
             i += len(group)
         plog.first_dirty_offset = max(map_end, plog.first_dirty_offset)
         plog.delete_horizon_ms = horizon
 
     def _clean_group(self, plog: PartitionLog, group: list[Segment], group_end: int,
-                     offset_map: dict[bytes, int], now_ms: int,
-                     aborted: Aborted) -> Generator[Future | None, None, int]:
+                     offset_map: dict[bytes, int], now_ms: int, aborted: Aborted,
+                     txn_data: _TxnData) -> Generator[Future | None, None, int]:
         cfg = plog.config
         base = group[0].base_offset
         writer = _CleanedWriter(plog.dir, base, cfg.index_interval_bytes)
@@ -633,7 +676,7 @@ class LogCleaner:
                     raise _Abandon from None
                 for batch in _iter_batches(seg):
                     self.bytes_read += len(batch)
-                    out, h = clean_batch(batch, offset_map, now_ms, cfg.delete_retention_ms, aborted)
+                    out, h = clean_batch(batch, offset_map, now_ms, cfg.delete_retention_ms, aborted, txn_data)
                     if out is not None:
                         writer.add(out)
                         horizon = max(horizon, h)

@@ -183,6 +183,15 @@ def test_compaction_drops_aborted_keeps_markers_and_stops_at_the_lso(manager):
     assert not any(v.endswith(b"-aborted") for _k, v in kept if v)
     assert (b"b", b"b-open") in kept                    # beyond the LSO: untouched
     assert p.first_dirty_offset <= lso_segment
+    assert markers_of(p) == [2, 5]
+    # the aborted transaction has no records left: its marker goes once its delete horizon passed
+    clean_all(manager, NOW + int(COMPACT.get("delete.retention.ms", 86_400_000)) + 1)
+    assert markers_of(p) == [2]                         # the committed one still has a record (a)
+    assert (b"a", b"a-committed") in {(k, v) for _o, _t, k, v in consume(p)}
+
+
+def markers_of(p) -> list[int]:
+    """Offsets of the control batches of the log."""
     markers = []
     off = p.log_start_offset
     while off < p.log_end_offset:
@@ -195,4 +204,4 @@ def test_compaction_drops_aborted_keeps_markers_and_stops_at_the_lso(manager):
                 markers.append(base)
             pos += 12 + length
             off = base + last_delta + 1
-    assert len(markers) == 2
+    return markers
