@@ -17,7 +17,7 @@ from keystream import __version__
 from keystream.config import SETTINGS, Config, ConfigError
 
 
-def _setting_options(fn):  # type: ignore[no-untyped-def]
+def _setting_options(fn):
     for i, s in reversed(list(enumerate(SETTINGS))):
         default = s.render(s.default)
         fn = click.option(
@@ -62,11 +62,11 @@ def serve(config_file: str | None, **flags: str | None) -> None:
     data_dir = config["dir"]
     os.makedirs(data_dir, exist_ok=True)
 
-    from keystream.server import run
+    from keystream.server import Server, run
 
-    def ready(server) -> None:  # type: ignore[no-untyped-def]
+    def ready(server: Server) -> None:
         where = ", ".join(server.listening_on()) or "nothing"
-        kafka = [a for svc in server.extra_services for a in getattr(svc, "listening_on", list)()]
+        kafka = server.kafka.listening_on() if server.kafka is not None else []
         kafka_where = f"; Kafka on {', '.join(kafka)}" if kafka else ""
         click.echo(f"Keystream {__version__} ready: RESP on {where}{kafka_where}; "
                    f"data in {os.path.abspath(data_dir)}")

@@ -8,8 +8,7 @@ import time
 
 from keystream.commands import executor
 from keystream.config import Config
-from keystream.resp.connection import Client
-from keystream.server import Server
+from keystream.engine import Engine
 from tests.conftest import wait_until
 
 
@@ -194,11 +193,10 @@ def test_expired_key_not_resurrected(keystream_server, r):
 # -- propagation, observed in-process ---------------------------------------------------
 class _Recorder:
     def __init__(self) -> None:
-        self.server = Server(Config())
+        self.engine = Engine(Config())
         self.seen: list[list[bytes]] = []
-        self.server.propagate_listeners.append(lambda db, cmds: self.seen.extend(cmds))
-        self.client = Client(self.server, 1, None)
-        self.client.select(0)
+        self.engine.effect_subscribers.append(lambda effects: self.seen.extend(c for _, c in effects))
+        self.client = self.engine.fake_client()
 
     def run(self, *args: str | bytes) -> object:
         argv = [a if isinstance(a, bytes) else a.encode() for a in args]
@@ -233,7 +231,7 @@ def test_expire_propagates_as_pexpireat():
     assert rec.take() == [[b"DEL", b"k"]]
     rec.run("SET", "k", "v")
     rec.take()
-    rec.server.config.set_text("lazyfree-lazy-expire", "yes")
+    rec.engine.config.set_text("lazyfree-lazy-expire", "yes")
     rec.run("PEXPIREAT", "k", "1")
     assert rec.take() == [[b"UNLINK", b"k"]]
 

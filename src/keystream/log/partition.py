@@ -198,11 +198,11 @@ class PartitionLog:
         staged = None
         if mv[43] < 0x80 or len(infos) > 1:   # the first batch has a producer id (>= 0), or several
             staged = self.producers.prepare(mv, infos, base, now_ms if cfg.log_append_time else -1, from_client)
-            if type(staged) is BatchMetadata:   # a retry of an append that succeeded: its offsets
+            if isinstance(staged, BatchMetadata):   # a retry of an append that succeeded: its offsets
                 return AppendResult(staged.first_offset, staged.last_offset, staged.timestamp,
                                     self.log_start_offset, 0)
         count = self._write(mv, infos, now_ms)
-        if staged:
+        if isinstance(staged, dict) and staged:
             self.producers.commit(staged)
         log_append = cfg.log_append_time
         return AppendResult(base, base + count - 1, now_ms if log_append else -1, self.log_start_offset, count)

@@ -60,6 +60,7 @@ NOT_ALLOWED_IN_SUBSCRIBE = (
     "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
     "allowed in this context"
 )
+NOT_ALLOWED_IN_MULTI = "ERR Command not allowed inside a transaction"
 NOAUTH = "NOAUTH Authentication required."
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 NOPROTO = "NOPROTO unsupported protocol version"
@@ -136,3 +137,8 @@ MPOP_COUNT = "ERR count should be greater than 0"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
+
+def internal_error(name: str) -> str:
+    """A handler of ours raised: the command fails, the server keeps serving."""
+    return f"ERR internal error while running '{name}'"

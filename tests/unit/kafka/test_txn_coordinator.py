@@ -6,32 +6,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from keystream.config import Config
-from keystream.kafka.broker import KafkaBroker
+from keystream.engine import Engine
 from keystream.kafka.errors import ErrorCode
 from keystream.kafka.txn import records as rec
 from keystream.kafka.txn.coordinator import TRANSACTION_TOPIC, TransactionCoordinator, TxnState
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[KafkaBroker]:
+def engine(tmp_path: Path) -> Iterator[Engine]:
     config = Config()
     for name, text in (("dir", str(tmp_path)), ("kafka-port", "0"), ("transaction.state.log.num.partitions", "2")):
         config.set_text(name, text)
-    yield KafkaBroker(SimpleNamespace(config=config))
+    yield Engine(config)        # the coordinators are the engine's: no Kafka listener needed
 
 
-def run(broker: KafkaBroker, body) -> None:  # type: ignore[no-untyped-def]
+def run(engine: Engine, body) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        await broker.start()
+        await engine.start()
         try:
             await body()
         finally:
-            await broker.stop()
+            await engine.stop()
 
     asyncio.run(main())
 
@@ -51,13 +50,13 @@ def test_records_round_trip_in_kafkas_layout() -> None:
     assert rec.decode_value(b"\x00\x01" + value[2:]) is None   # a version we do not read
 
 
-def test_load_in_progress_then_replayed_state(broker: KafkaBroker) -> None:
+def test_load_in_progress_then_replayed_state(engine: Engine) -> None:
     async def body() -> None:
-        err, pid, epoch = broker.txn.init_producer_id("t1", 60000, -1, -1, 4)
+        err, pid, epoch = engine.txn.init_producer_id("t1", 60000, -1, -1, 4)
         assert (err, epoch) == (0, 0)
-        broker.logs.create_topic("data", 1, {})
-        assert broker.txn.add_partitions("t1", pid, epoch, [("data", 0)], True) == 0
-        fresh = TransactionCoordinator(broker)
+        engine.logs.create_topic("data", 1, {})
+        assert engine.txn.add_partitions("t1", pid, epoch, [("data", 0)], True) == 0
+        fresh = TransactionCoordinator(engine)
         fresh.start()
         assert fresh.init_producer_id("t1", 60000, -1, -1, 4)[0] == ErrorCode.coordinator_load_in_progress
         assert fresh.describe("t1")[0] == ErrorCode.coordinator_load_in_progress
@@ -70,39 +69,39 @@ def test_load_in_progress_then_replayed_state(broker: KafkaBroker) -> None:
             (pid, epoch, TxnState.ONGOING, {("data", 0)})
         await fresh.stop()
 
-    run(broker, body)
+    run(engine, body)
 
 
-def test_timed_out_transaction_is_aborted_with_a_bumped_epoch(broker: KafkaBroker) -> None:
+def test_timed_out_transaction_is_aborted_with_a_bumped_epoch(engine: Engine) -> None:
     async def body() -> None:
-        broker.logs.create_topic("data", 1, {})
-        _err, pid, epoch = broker.txn.init_producer_id("t2", 1000, -1, -1, 4)
-        assert broker.txn.add_partitions("t2", pid, epoch, [("data", 0)], True) == 0
-        txn = broker.txn.txns["t2"]
-        broker.txn.abort_timed_out(txn.start_ms + 1000)            # not past the timeout yet
+        engine.logs.create_topic("data", 1, {})
+        _err, pid, epoch = engine.txn.init_producer_id("t2", 1000, -1, -1, 4)
+        assert engine.txn.add_partitions("t2", pid, epoch, [("data", 0)], True) == 0
+        txn = engine.txn.txns["t2"]
+        engine.txn.abort_timed_out(txn.start_ms + 1000)            # not past the timeout yet
         assert txn.state == TxnState.ONGOING
-        broker.txn.abort_timed_out(txn.start_ms + 1001)
+        engine.txn.abort_timed_out(txn.start_ms + 1001)
         assert (txn.state, txn.producer_epoch) == (TxnState.COMPLETE_ABORT, epoch + 1)
-        plog = broker.logs.partition("data", 0)
+        plog = engine.logs.partition("data", 0)
         assert plog is not None and plog.log_end_offset == 1         # the ABORT marker
         # the late producer is fenced
-        assert broker.txn.end_txn("t2", pid, epoch, True, True) == ErrorCode.producer_fenced
+        assert engine.txn.end_txn("t2", pid, epoch, True, True) == ErrorCode.producer_fenced
 
-    run(broker, body)
+    run(engine, body)
 
 
-def test_expired_ids_are_tombstoned(broker: KafkaBroker) -> None:
+def test_expired_ids_are_tombstoned(engine: Engine) -> None:
     async def body() -> None:
-        _err, pid, _epoch = broker.txn.init_producer_id("t3", 1000, -1, -1, 4)
-        txn = broker.txn.txns["t3"]
-        ttl = broker.config["transactional.id.expiration.ms"]
-        broker.txn.expire(txn.last_update_ms + ttl - 1)
-        assert "t3" in broker.txn.txns
-        broker.txn.expire(txn.last_update_ms + ttl)
-        assert "t3" not in broker.txn.txns
-        plog = broker.logs.partition(TRANSACTION_TOPIC, broker.txn.partition_for("t3"))
+        _err, pid, _epoch = engine.txn.init_producer_id("t3", 1000, -1, -1, 4)
+        txn = engine.txn.txns["t3"]
+        ttl = engine.config["transactional.id.expiration.ms"]
+        engine.txn.expire(txn.last_update_ms + ttl - 1)
+        assert "t3" in engine.txn.txns
+        engine.txn.expire(txn.last_update_ms + ttl)
+        assert "t3" not in engine.txn.txns
+        plog = engine.logs.partition(TRANSACTION_TOPIC, engine.txn.partition_for("t3"))
         assert plog is not None
-        fresh = TransactionCoordinator(broker)
+        fresh = TransactionCoordinator(engine)
         fresh.start()
         while fresh.loading:
             await asyncio.sleep(0.01)
@@ -110,4 +109,4 @@ def test_expired_ids_are_tombstoned(broker: KafkaBroker) -> None:
         assert fresh.init_producer_id("t3", 1000, -1, -1, 4)[1] != pid
         await fresh.stop()
 
-    run(broker, body)
+    run(engine, body)

@@ -35,14 +35,14 @@ __all__ = [
 
 
 @cache
-def request_class(api_key: int, version: int) -> type:
+def request_class(api_key: int, version: int) -> Any:
     if (api_key, version) in legacy.LEGACY:
         return legacy.legacy_request_class(api_key, version)
     return load_request_schema(api_key, version)
 
 
 @cache
-def response_class(api_key: int, version: int) -> type:
+def response_class(api_key: int, version: int) -> Any:
     if (api_key, version) in legacy.LEGACY:
         return legacy.legacy_response_class(api_key, version)
     return load_response_schema(api_key, version)
@@ -66,7 +66,7 @@ def _reader(cls: type) -> Any:
 
 
 @cache
-def _writer(cls: type) -> Any:
+def _writer(cls: Any) -> Any:
     return entity_writer(cls)
 
 
@@ -78,7 +78,7 @@ def decode(cls: type, frame: bytes, offset: int) -> Any:
 
 def encode(entity: Any) -> bytes:
     buf = io.BytesIO()
-    _writer(type(entity))(buf, entity)
+    _writer(entity.__class__)(buf, entity)
     return buf.getvalue()
 
 

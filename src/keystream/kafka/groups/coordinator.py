@@ -64,7 +64,7 @@ from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
 
 if TYPE_CHECKING:
-    from keystream.kafka.broker import KafkaBroker
+    from keystream.engine import Engine
     from keystream.log.partition import PartitionLog
 
 log = logging.getLogger("keystream.kafka.groups")
@@ -248,9 +248,9 @@ def parse_subscription(meta: bytes) -> set[str] | None:
 
 
 class GroupCoordinator:
-    def __init__(self, broker: KafkaBroker) -> None:
-        self.broker = broker
-        self.config = broker.config
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.config = engine.config
         self.groups: dict[str, Group] = {}
         self.loading: set[int] = set()
         self._load_task: asyncio.Task[None] | None = None
@@ -260,7 +260,7 @@ class GroupCoordinator:
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        meta = self.broker.logs.topics.get(OFFSETS_TOPIC)
+        meta = self.engine.logs.topics.get(OFFSETS_TOPIC)
         if meta is not None:
             self.loading = set(range(meta.num_partitions))
             self._load_task = self._loop.create_task(self._load_all(meta.num_partitions))
@@ -275,11 +275,11 @@ class GroupCoordinator:
             self._cancel_group_timers(group)
 
     def now_ms(self) -> int:
-        return self.broker.now_ms()
+        return self.engine.now_ms()
 
     # -- partitions and the offsets topic --------------------------------------------------
     def num_partitions(self) -> int:
-        meta = self.broker.logs.topics.get(OFFSETS_TOPIC)
+        meta = self.engine.logs.topics.get(OFFSETS_TOPIC)
         return meta.num_partitions if meta is not None else self.config["offsets.topic.num.partitions"]
 
     def partition_for(self, group_id: str) -> int:
@@ -287,7 +287,7 @@ class GroupCoordinator:
         return (0 if h == -(2**31) else abs(h)) % self.num_partitions()
 
     def ensure_topic(self) -> None:
-        logs = self.broker.logs
+        logs = self.engine.logs
         if OFFSETS_TOPIC not in logs.topics:
             logs.create_topic(OFFSETS_TOPIC, self.config["offsets.topic.num.partitions"],
                               {"cleanup.policy": "compact",
@@ -296,7 +296,7 @@ class GroupCoordinator:
 
     def _partition_log(self, partition: int) -> PartitionLog:
         self.ensure_topic()
-        plog = self.broker.logs.partition(OFFSETS_TOPIC, partition)
+        plog = self.engine.logs.partition(OFFSETS_TOPIC, partition)
         if plog is None:
             raise LogError(f"{OFFSETS_TOPIC}-{partition} does not exist")
         return plog
@@ -306,7 +306,7 @@ class GroupCoordinator:
             return
         now = self.now_ms()
         self._partition_log(partition).append(rec.build_batch(records, now), now)
-        self.broker.notify_append(OFFSETS_TOPIC, partition)
+        self.engine.notify_append(OFFSETS_TOPIC, partition)
 
     def coordinator_error(self, group_id: str) -> int:
         """COORDINATOR_LOAD_IN_PROGRESS while the group's partition loads, else 0."""
@@ -327,7 +327,7 @@ class GroupCoordinator:
         log.info("group coordinator loaded %d groups", len(self.groups))
 
     async def _load_partition(self, partition: int) -> None:
-        plog = self.broker.logs.partition(OFFSETS_TOPIC, partition)
+        plog = self.engine.logs.partition(OFFSETS_TOPIC, partition)
         if plog is None:
             return
         offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]] = {}
@@ -884,7 +884,7 @@ class GroupCoordinator:
             return 0, [ErrorCode.unknown_member_id for _ in leaving]
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available, []
-        out = []
+        out: list[int] = []
         for member_id, instance_id in leaving:
             if instance_id is not None:
                 current = group.static_members.get(instance_id)
@@ -942,7 +942,7 @@ class GroupCoordinator:
             self._heartbeat(group, member)
         now = self.now_ms()
         max_meta = self.config["offset.metadata.max.bytes"]
-        logs = self.broker.logs
+        logs = self.engine.logs
         errors: dict[tuple[str, int], int] = {}
         batch: list[tuple[bytes, bytes | None]] = []
         accepted: list[tuple[tuple[str, int], rec.OffsetRecord]] = []
@@ -985,7 +985,7 @@ class GroupCoordinator:
         if err:
             return err
         partition = self.partition_for(group_id)
-        if self.broker.txn.verify_produce(transactional_id, producer_id, producer_epoch,
+        if self.engine.txn.verify_produce(transactional_id, producer_id, producer_epoch,
                                           (OFFSETS_TOPIC, partition)):
             return ErrorCode.transaction_abortable if abortable else ErrorCode.invalid_txn_state
         group = self.groups.get(group_id)
@@ -1005,7 +1005,7 @@ class GroupCoordinator:
                 return ErrorCode.illegal_generation
         now = self.now_ms()
         max_meta = self.config["offset.metadata.max.bytes"]
-        logs = self.broker.logs
+        logs = self.engine.logs
         errors: dict[tuple[str, int], int] = {}
         batch: list[tuple[bytes, bytes | None]] = []
         accepted: list[tuple[tuple[str, int], rec.OffsetRecord]] = []
@@ -1033,7 +1033,7 @@ class GroupCoordinator:
                 for key, _r in accepted:
                     errors[key] = code
                 return errors
-            self.broker.notify_append(OFFSETS_TOPIC, partition)
+            self.engine.notify_append(OFFSETS_TOPIC, partition)
         pending = group.pending_txn.setdefault(producer_id, {})
         for key, record in accepted:
             pending[key] = record

@@ -55,7 +55,7 @@ from keystream.kafka.txn import records as rec
 from keystream.log.errors import LogError
 
 if TYPE_CHECKING:
-    from keystream.kafka.broker import KafkaBroker
+    from keystream.engine import Engine
     from keystream.log.partition import PartitionLog
 
 log = logging.getLogger("keystream.kafka.txn")
@@ -112,9 +112,9 @@ class TxnMetadata:
 
 
 class TransactionCoordinator:
-    def __init__(self, broker: KafkaBroker) -> None:
-        self.broker = broker
-        self.config = broker.config
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.config = engine.config
         self.txns: dict[str, TxnMetadata] = {}
         self.loading: set[int] = set()
         self._load_task: asyncio.Task[None] | None = None
@@ -123,7 +123,7 @@ class TransactionCoordinator:
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        meta = self.broker.logs.topics.get(TRANSACTION_TOPIC)
+        meta = self.engine.logs.topics.get(TRANSACTION_TOPIC)
         if meta is not None:
             self.loading = set(range(meta.num_partitions))
             self._load_task = loop.create_task(self._load_all(meta.num_partitions))
@@ -138,11 +138,11 @@ class TransactionCoordinator:
         self._timers.clear()
 
     def now_ms(self) -> int:
-        return self.broker.now_ms()
+        return self.engine.now_ms()
 
     # -- the state topic -------------------------------------------------------------------
     def num_partitions(self) -> int:
-        meta = self.broker.logs.topics.get(TRANSACTION_TOPIC)
+        meta = self.engine.logs.topics.get(TRANSACTION_TOPIC)
         return meta.num_partitions if meta is not None else self.config["transaction.state.log.num.partitions"]
 
     def partition_for(self, transactional_id: str) -> int:
@@ -150,7 +150,7 @@ class TransactionCoordinator:
         return (0 if h == -(2**31) else abs(h)) % self.num_partitions()
 
     def ensure_topic(self) -> None:
-        logs = self.broker.logs
+        logs = self.engine.logs
         if TRANSACTION_TOPIC not in logs.topics:
             logs.create_topic(TRANSACTION_TOPIC, self.config["transaction.state.log.num.partitions"],
                               {"cleanup.policy": "compact",
@@ -161,7 +161,7 @@ class TransactionCoordinator:
         """Append txn's current state to __transaction_state (LogError if that fails)."""
         self.ensure_topic()
         partition = self.partition_for(txn.transactional_id)
-        plog = self.broker.logs.partition(TRANSACTION_TOPIC, partition)
+        plog = self.engine.logs.partition(TRANSACTION_TOPIC, partition)
         if plog is None:
             raise LogError(f"{TRANSACTION_TOPIC}-{partition} does not exist")
         value = rec.encode_value(rec.TxnRecord(txn.producer_id, txn.producer_epoch, txn.timeout_ms, int(txn.state),
@@ -173,7 +173,7 @@ class TransactionCoordinator:
 
     def _tombstone(self, transactional_id: str) -> None:
         partition = self.partition_for(transactional_id)
-        plog = self.broker.logs.partition(TRANSACTION_TOPIC, partition)
+        plog = self.engine.logs.partition(TRANSACTION_TOPIC, partition)
         if plog is not None:
             now = self.now_ms()
             plog.append(group_records.build_batch([(rec.encode_key(transactional_id), None)], now), now,
@@ -194,7 +194,7 @@ class TransactionCoordinator:
             except Exception:
                 log.exception("loading %s-%d failed", TRANSACTION_TOPIC, p)
         # Pending transactional offsets live in the groups: complete nothing before they are loaded.
-        while self.broker.groups.loading:
+        while self.engine.groups.loading:
             await asyncio.sleep(0.01)
         for txn in list(self.txns.values()):
             try:
@@ -208,7 +208,7 @@ class TransactionCoordinator:
         log.info("transaction coordinator loaded %d transactional ids", len(self.txns))
 
     async def _load_partition(self, partition: int) -> None:
-        plog = self.broker.logs.partition(TRANSACTION_TOPIC, partition)
+        plog = self.engine.logs.partition(TRANSACTION_TOPIC, partition)
         if plog is None:
             return
         found: dict[str, rec.TxnRecord | None] = {}
@@ -267,7 +267,7 @@ class TransactionCoordinator:
         now = self.now_ms()
         txn = self.txns.get(transactional_id)
         if txn is None:
-            pid = self.broker.producer_ids.generate()
+            pid = self.engine.producer_ids.generate()
             txn = TxnMetadata(transactional_id, pid, -1, timeout_ms, last_update_ms=now)
             self.txns[transactional_id] = txn
         elif given_pid >= 0:
@@ -295,7 +295,7 @@ class TransactionCoordinator:
         last_epoch = txn.producer_epoch if given_pid >= 0 else -1
         if txn.producer_epoch >= _MAX_EPOCH - 1:
             txn.last_producer_id, txn.last_producer_epoch = txn.producer_id, last_epoch
-            txn.producer_id, txn.producer_epoch = self.broker.producer_ids.generate(), 0
+            txn.producer_id, txn.producer_epoch = self.engine.producer_ids.generate(), 0
         else:
             txn.last_producer_id, txn.last_producer_epoch = txn.producer_id, last_epoch
             txn.producer_epoch += 1
@@ -424,10 +424,10 @@ class TransactionCoordinator:
                       partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Append a COMMIT/ABORT marker to each partition (WriteTxnMarkers); an error code per partition."""
         out: dict[tuple[str, int], int] = {}
-        broker = self.broker
+        engine = self.engine
         now = self.now_ms()
         for topic, part in partitions:
-            plog: PartitionLog | None = broker.logs.partition(topic, part)
+            plog: PartitionLog | None = engine.logs.partition(topic, part)
             if plog is None:
                 out[(topic, part)] = ErrorCode.unknown_topic_or_partition
                 continue
@@ -438,8 +438,8 @@ class TransactionCoordinator:
                 continue
             out[(topic, part)] = 0
             if topic == OFFSETS_TOPIC:
-                broker.groups.complete_txn_offsets(part, pid, commit)
-            broker.notify_append(topic, part)
+                engine.groups.complete_txn_offsets(part, pid, commit)
+            engine.notify_append(topic, part)
         return out
 
     # -- timers ----------------------------------------------------------------------------
