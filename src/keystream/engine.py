@@ -45,6 +45,8 @@ from keystream.config import Config, parse_memory
 from keystream.keyspace.db import Database
 from keystream.log.maintenance import LogMaintenance
 from keystream.log.manager import LogManager
+from keystream.persistence.aof import AofError
+from keystream.persistence.snapshot import Snapshots
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.values import raw_value
@@ -95,12 +97,12 @@ class Engine:
     __slots__ = (
         "_next_client_id", "active_expire_enabled", "blocking", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "dirty", "effect_subscribers",
-        "effects", "error_stats", "event_subscribers", "function_libraries", "groups",
+        "effects", "error_stats", "event_subscribers", "function_libraries", "gated", "groups",
         "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors", "pause",
-        "persistence_info", "producer_ids", "pubsub_channel_count", "pubsub_pattern_count",
+        "producer_ids", "pubsub_channel_count", "pubsub_pattern_count",
         "ready_keys", "redis_version", "replication_info", "request_shutdown", "resp_addresses",
-        "run_id", "shutdown_hooks", "shutdown_save", "slowlog", "slowlog_next_id", "slowlog_threshold",
-        "started", "started_mono", "stats", "txn", "unit_depth", "version",
+        "run_id", "shutdown_hooks", "slowlog", "slowlog_next_id", "slowlog_threshold",
+        "snapshots", "started", "started_mono", "stats", "txn", "unit_depth", "version",
     )
 
     def __init__(self, config: Config) -> None:
@@ -150,14 +152,12 @@ class Engine:
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         # Features that report an INFO section of their own set these (None: the defaults).
-        self.persistence_info: InfoSection | None = None
         self.replication_info: InfoSection | None = None
         self.pubsub_channel_count: Callable[[], int] | None = None
         self.pubsub_pattern_count: Callable[[], int] | None = None
         self.function_libraries: dict[bytes, Any] = {}
         # Set by the server: SHUTDOWN asks it to stop; INFO reports where RESP listens.
         self.request_shutdown: Callable[[], None] = _no_shutdown
-        self.shutdown_save: bool | None = None
         self.resp_addresses: list[str] = []
         # -- the Kafka side's state: partition logs, groups, transactions, producer ids
         data_dir = config["dir"]
@@ -166,6 +166,11 @@ class Engine:
         self.producer_ids: ProducerIdManager = ProducerIdManager(os.path.join(data_dir, "meta"))
         self.groups: GroupCoordinator = GroupCoordinator(self)
         self.txn: TransactionCoordinator = TransactionCoordinator(self)
+        # -- Redis persistence: RDB snapshots and the AOF (persistence/)
+        # True while some commands may be refused (loading, MISCONF): sends every command
+        # through the executor's checked path, which asks `command_refusal`.
+        self.gated = False
+        self.snapshots = Snapshots(self)
         config.listeners.append(self._on_config_change)
 
     # -- life cycle --------------------------------------------------------------------
@@ -397,8 +402,38 @@ class Engine:
             self.slowlog = deque(list(self.slowlog)[:value], maxlen=value)
 
     # -- background work ---------------------------------------------------------------
+    def command_refusal(self, cmd: Command) -> str | None:
+        """Why cmd may not run now (MISCONF after a failed save or AOF write, LOADING), or None."""
+        snapshots = self.snapshots
+        if cmd.is_write or cmd.name == "ping":
+            denied = snapshots.write_denied()
+            if denied is not None:
+                return denied
+        if snapshots.loading and "loading" not in cmd.flags:
+            return errors.LOADING
+        return None
+
+    def replay_command(self) -> Callable[[list[bytes]], None]:
+        """What replays AOF commands: a connectionless client running them one by one."""
+        from keystream.commands.executor import resolve
+
+        client = self.fake_client()
+
+        def replay(argv: list[bytes]) -> None:
+            try:
+                cmd = resolve(argv)
+            except CommandError as e:
+                raise AofError(f"{e.text} (command '{argv[0].decode('utf-8', 'replace')}' reading "
+                               f"the append only file)") from None
+            self.run(client, cmd, argv)
+
+        return replay
+
     def cron(self) -> None:
-        """Run `hz` times a second: active expiry (within its CPU budget), client timeouts."""
+        """Run `hz` times a second: active expiry (within its CPU budget), client timeouts,
+        persistence (reaping save/rewrite children, save points, AOF fsync and rewrites)."""
+        self.snapshots.cron()
+        self.snapshots.aof.cron()
         hz = max(1, min(500, self.config["hz"]))
         if self.active_expire_enabled and self.pause is None:
             # Redis spends at most ~25% of CPU time per cycle on active expiry.

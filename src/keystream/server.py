@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -67,6 +68,20 @@ class Server:
         if self.kafka is not None:
             await self.kafka.start()
         self.loop.call_soon(self._cron)
+        # Listening, not loaded yet: clients get LOADING errors until the dataset is in.
+        log.info("Keystream %s, PID: %d, listening on %s", engine.version, os.getpid(),
+                 ", ".join(self.listening_on()) or "nothing")
+        await engine.snapshots.load_at_startup(engine.replay_command())
+
+    def shutdown_on_signal(self) -> None:
+        """SIGTERM/SIGINT: save as SHUTDOWN without options would, then stop (as Redis, stay
+        up if that save fails)."""
+        log.warning("Received signal, scheduling shutdown...")
+        if self.engine.snapshots.prepare_shutdown(None, False):
+            self.request_shutdown()
+        else:
+            log.warning("SIGTERM received but errors trying to shut down the server, check the logs "
+                        "for more information")
 
     def request_shutdown(self) -> None:
         if self.shutdown_event is not None:
@@ -109,7 +124,7 @@ def run(config: Config, ready: Callable[[Server], None] | None = None) -> None:
         await server.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.request_shutdown)
+            loop.add_signal_handler(sig, server.shutdown_on_signal)
         if ready is not None:
             ready(server)
         await server.serve_until_shutdown()

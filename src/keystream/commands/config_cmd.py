@@ -51,6 +51,11 @@ REDIS_IMMUTABLE = frozenset({
 })
 
 
+# Settings Redis 7.0 protects: CONFIG SET refuses to change them unless
+# enable-protected-configs (setting the value they have is a no-op, as for immutable ones).
+PROTECTED = frozenset({"dir", "dbfilename"})
+
+
 def _unchanged(config: Any, s: Setting, raw: bytes) -> bool:
     if s.name in REDIS_IMMUTABLE:
         return False
@@ -116,6 +121,10 @@ def config_set_command(client: Client, argv: list[bytes]) -> Any:
             s = None
         if s is None or not s.redis_visible:
             raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+        if (s.name in PROTECTED and not config["enable-protected-configs"]
+                and not _unchanged(config, s, argv[i + 1])):
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                               "can't set protected config")
         if not s.mutable and not _unchanged(config, s, argv[i + 1]):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set immutable config")

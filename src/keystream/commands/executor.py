@@ -79,7 +79,7 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     engine = client.engine
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns or engine.pause is not None):
+            or client.channels or client.patterns or engine.pause is not None or engine.gated):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return now_ns
@@ -154,6 +154,10 @@ def _checked(client: Client, argv: list[bytes], out: list[bytes]) -> Command | N
         top = cmd if cmd.container is None else cmd.container
         if not client.authenticated and not top.no_auth:
             raise CommandError(errors.NOAUTH)
+        if client.engine.gated:
+            refusal = client.engine.command_refusal(cmd)
+            if refusal is not None:
+                raise CommandError(refusal)
         if client.multi is not None and not top.runs_in_multi and cmd.no_multi:
             raise CommandError(errors.NOT_ALLOWED_IN_MULTI)
         if client.proto == 2 and (client.channels or client.patterns) and not top.while_subscribed:

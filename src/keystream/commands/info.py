@@ -7,8 +7,8 @@ case. `INFO server` also says who we are: `keystream_version`.
 
 The values are ours: memory figures come from the process (`used_memory` is the resident
 set size, as we have no allocator statistics), persistence and replication report an
-instance without snapshots or replicas unless those layers publish their state on the
-engine (`engine.persistence_info` / `engine.replication_info`, when set).
+instance without replicas unless that layer publishes its state on the engine
+(`engine.replication_info`, when set); persistence comes from `engine.snapshots`.
 Deliberately absent: Sentinel sections.
 """
 
@@ -179,23 +179,7 @@ def _section_memory(engine: Engine) -> list[str]:
 
 
 def _section_persistence(engine: Engine) -> list[str]:
-    hook = engine.persistence_info
-    if hook is not None:
-        return list(hook())
-    return [
-        "loading:0", "async_loading:0", "current_cow_peak:0", "current_cow_size:0",
-        "current_cow_size_age:0", "current_fork_perc:0.00", "current_save_keys_processed:0",
-        "current_save_keys_total:0", f"rdb_changes_since_last_save:{engine.dirty}",
-        "rdb_bgsave_in_progress:0", f"rdb_last_save_time:{int(engine.started)}",
-        "rdb_last_bgsave_status:ok", "rdb_last_bgsave_time_sec:-1",
-        "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "rdb_last_cow_size:0",
-        "rdb_last_load_keys_expired:0", "rdb_last_load_keys_loaded:0",
-        f"aof_enabled:{int(bool(engine.config['appendonly']))}", "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
-        "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",
-        "aof_rewrites_consecutive_failures:0", "aof_last_write_status:ok", "aof_last_cow_size:0",
-        "module_fork_in_progress:0", "module_fork_last_cow_size:0",
-    ]
+    return [*engine.snapshots.info_lines(), *engine.snapshots.aof.info_lines()]
 
 
 def _section_stats(engine: Engine) -> list[str]:

@@ -102,9 +102,10 @@ def command_info(cmd: Command) -> list:
         first, last, step = cmd.first_key, cmd.last_key, cmd.step
     return [
         cmd.name.encode(), cmd.arity, _flags_reply(cmd), first, last, step, _acl_reply(cmd),
-        SetReply(Status(t.encode()) for t in cmd.tips),
-        [_key_spec_reply(s) for s in specs],
-        [command_info(sub) for sub in cmd.subcommands.values()],
+        SetReply(t.encode() for t in cmd.tips),         # tips are bulk strings in Redis 7.0
+        SetReply(_key_spec_reply(s) for s in specs),
+        # no subcommands: an empty set; some: an array (Redis 7.0's addReplyCommandSubCommands)
+        [command_info(sub) for sub in cmd.subcommands.values()] if cmd.subcommands else SetReply(),
     ]
 
 

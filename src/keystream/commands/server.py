@@ -48,9 +48,13 @@ def _flush_mode(client: Any, argv: list[bytes]) -> None:
 def flushall_command(client: Client, argv: list[bytes]) -> Any:
     """FLUSHALL [ASYNC | SYNC]"""
     _flush_mode(client, argv)
-    for db in client.engine.dbs:
+    engine = client.engine
+    for db in engine.dbs:
         db.flush()
-    client.engine.dirty += 1  # always propagated, even when there was nothing to remove
+    # As Redis: a running BGSAVE is stopped, and with save points the (empty) dump is written
+    # now, so that a restart does not bring the old keys back.
+    engine.snapshots.after_flushall()
+    engine.dirty += 1  # always propagated, even when there was nothing to remove
     return OK
 
 
@@ -103,9 +107,11 @@ def shutdown_command(client: Client, argv: list[bytes]) -> Any:
     if b"abort" in opts:
         raise CommandError("ERR No shutdown in progress.")
     engine = client.engine
-    # True: SAVE, False: NOSAVE, None: as configured (read by the persistence layer's hook)
-    engine.shutdown_save = True if b"save" in opts else False if b"nosave" in opts else None
     log.warning("User requested shutdown...")
+    # SAVE: save; NOSAVE: do not; neither: save when save points are configured.
+    save = True if b"save" in opts else False if b"nosave" in opts else None
+    if not engine.snapshots.prepare_shutdown(save, b"force" in opts):
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     engine.request_shutdown()
     # As Redis, the client gets no reply: the connection closes with the server.
     client.close_after_reply = True

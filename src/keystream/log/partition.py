@@ -54,7 +54,7 @@ from keystream.log.batch import (
     validate_batches,
 )
 from keystream.log.cleaner import recover_swaps
-from keystream.log.errors import InvalidRecordError, OffsetOutOfRangeError, RecordListTooLargeError
+from keystream.log.errors import InvalidRecordError, LogError, OffsetOutOfRangeError, RecordListTooLargeError
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -235,7 +235,10 @@ class PartitionLog:
         last = base + count - 1
         seg = self.segments[-1]
         if seg.size and self._should_roll(seg, total, last, now_ms if log_append else max_ts, now_ms):
-            seg = self._roll(now_ms)
+            try:
+                seg = self._roll(now_ms)
+            except OSError as e:   # a full, read-only or failing disk: KAFKA_STORAGE_ERROR, nothing appended
+                raise LogError(f"Cannot roll a new segment of {self.topic}-{self.index}: {e}") from None
         seg.write(pieces, total)
         interval = cfg.index_interval_bytes
         offset = base

@@ -78,6 +78,7 @@ class RespProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.engine.snapshots.aof.forget(self)
         client = self.client
         if client is not None:
             self.engine.client_gone(client)
@@ -188,6 +189,16 @@ class RespProtocol(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self.closed or self.transport is None:
             return
+        aof = self.engine.snapshots.aof
+        if aof.fd is not None and (aof.held and self in aof.held or aof.holding()):
+            # appendfsync always: this reply waits for the fsync of the effects before it.
+            aof.hold(self, data)
+            return
+        self.write_now(data)
+
+    def write_now(self, data: bytes) -> None:
+        if self.closed or self.transport is None:
+            return
         self.transport.write(data)
         if self.write_paused:
             self._check_output_limit()
@@ -204,10 +215,14 @@ class RespProtocol(asyncio.Protocol):
 
     def _protocol_error(self, text: str) -> None:
         self.engine.stats.protocol_errors += 1
-        self.write(b"-ERR " + text.encode() + b"\r\n")
+        self.write(b"-ERR " + text.encode("utf-8", "surrogateescape") + b"\r\n")
         self.close_after_write()
 
     def close_after_write(self) -> None:
+        aof = self.engine.snapshots.aof
+        if aof.held and aof.holds(self):
+            aof.close_when_released(self)
+            return
         if self.transport is not None and not self.closed:
             self.closed = True
             if self.reading_paused:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime
 import io
-from dataclasses import MISSING, fields
+import typing
+from dataclasses import MISSING, fields, is_dataclass
 from functools import cache
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -71,9 +72,42 @@ def _writer(cls: Any) -> Any:
 
 
 def decode(cls: type, frame: bytes, offset: int) -> Any:
-    """Decode one message of class `cls` at `offset`; raises on malformed input."""
+    """Decode one message of class `cls` at `offset`; raises on malformed input (a null where the
+    schema allows none included: kio reads a -1 length as None for any array or string)."""
     value, _size = _reader(cls)(frame, offset)
+    _check_nulls(value)
     return value
+
+
+@cache
+def _null_rules(cls: Any) -> tuple[tuple[str, bool, bool], ...]:
+    """(field, may be null, holds entities to check too) for each field of an entity class."""
+    hints = typing.get_type_hints(cls)
+    rules = []
+    for f in fields(cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        nullable = type(None) in args
+        if nullable:
+            hint = next(a for a in args if a is not type(None))
+        if typing.get_origin(hint) is tuple:
+            hint = typing.get_args(hint)[0]
+        rules.append((f.name, nullable, is_dataclass(hint)))
+    return tuple(rules)
+
+
+def _check_nulls(value: Any) -> None:
+    for name, nullable, nested in _null_rules(value.__class__):
+        v = getattr(value, name)
+        if v is None:
+            if not nullable:
+                raise ValueError(f"non-nullable field {name} was serialized as null")
+        elif nested:
+            if type(v) is tuple:
+                for item in v:
+                    _check_nulls(item)
+            else:
+                _check_nulls(v)
 
 
 def encode(entity: Any) -> bytes:
