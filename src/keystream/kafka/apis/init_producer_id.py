@@ -37,7 +37,7 @@ log = logging.getLogger("keystream.kafka")
 @api(22, 0, 5)
 def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
     """InitProducerId: a producer id and epoch (idempotent or transactional producers)."""
-    error = ErrorCode.none
+    error: int = ErrorCode.none
     pid, epoch = -1, -1
     given = (getattr(request, "producer_id", -1), getattr(request, "producer_epoch", -1))
     if (given[0] == -1) != (given[1] == -1) or request.transactional_id == "":
