@@ -26,6 +26,7 @@ from keystream.commands.registry import load_all
 from keystream.config import Config, parse_memory
 from keystream.keyspace import blocking
 from keystream.keyspace.db import Database
+from keystream.pubsub import PubSub
 from keystream.resp.connection import Client, RespProtocol
 from keystream.resp.writer import Status
 
@@ -75,6 +76,9 @@ class Server:
         # RESET: each hook clears one family's per-client state (pub/sub, tracking, ...)
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
+        self.pubsub = PubSub(self)
+        # client-output-buffer-limit parsed per class (None: parse again on next use)
+        self._output_limits: dict[str, tuple[int, int, int]] | None = None
         config.listeners.append(self._on_config_change)
         if config["kafka-port"]:
             from keystream.kafka.broker import KafkaBroker
@@ -105,17 +109,13 @@ class Server:
         for hook in self.client_gone_hooks:
             hook(client)
 
-    def output_hard_limit(self, client: Client) -> int:
-        """Hard output-buffer limit in bytes for the client's class (0: none)."""
-        spec = str(self.config["client-output-buffer-limit"]).split()
-        cls = "pubsub" if client.subscribed else "normal"
-        for i in range(0, len(spec) - 3, 4):
-            if spec[i] == cls:
-                try:
-                    return parse_memory(spec[i + 1])
-                except ValueError:
-                    return 0
-        return 0
+    def output_limits(self, client: Client) -> tuple[int, int, int]:
+        """(hard bytes, soft bytes, soft seconds) of the client's output-buffer class
+        (0: no limit), from `client-output-buffer-limit`."""
+        limits = self._output_limits
+        if limits is None:
+            limits = self._output_limits = _parse_output_limits(self.config["client-output-buffer-limit"])
+        return limits["pubsub" if client.subscribed else "normal"]
 
     # -- bookkeeping used by the executor ---------------------------------------------
     def serve_ready_keys(self) -> None:
@@ -165,7 +165,9 @@ class Server:
             listener(db, key)
 
     def _on_config_change(self, name: str, value: Any) -> None:
-        if name == "slowlog-log-slower-than":
+        if name == "client-output-buffer-limit":
+            self._output_limits = None
+        elif name == "slowlog-log-slower-than":
             self.slowlog_threshold = value
         elif name == "slowlog-max-len":
             self.slowlog = deque(list(self.slowlog)[:value], maxlen=value)
@@ -233,6 +235,19 @@ class Server:
                 host, port = s.getsockname()[:2]
                 out.append(f"{host}:{port}")
         return out
+
+
+def _parse_output_limits(spec: str) -> dict[str, tuple[int, int, int]]:
+    """`normal 0 0 0 pubsub 32mb 8mb 60 ...` -> {class: (hard, soft, soft seconds)}."""
+    limits = {"normal": (0, 0, 0), "replica": (0, 0, 0), "pubsub": (0, 0, 0)}
+    words = str(spec).split()
+    for i in range(0, len(words) - 3, 4):
+        cls = "replica" if words[i] == "slave" else words[i]
+        try:
+            limits[cls] = (parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+        except ValueError:
+            continue
+    return limits
 
 
 def _bind_hosts(bind: str) -> list[str] | str:

@@ -122,7 +122,7 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
         f"age={int(now - c.created)} idle={int(now - c.last_interaction)} flags={_flags(c)} "
         f"db={c.db_index} sub={len(c.channels)} psub={len(c.patterns)} "
-        f"ssub={len(getattr(c, 'shard_channels', ()))} multi={multi} qbuf={qbuf} "
+        f"ssub={len(c.shard_channels)} multi={multi} qbuf={qbuf} "
         f"qbuf-free={alloc - qbuf} argv-mem={argv_mem} multi-mem={multi_mem} rbs=16384 "
         f"rbp=16384 obl=0 oll=0 omem={omem} tot-mem={tot} events={events} cmd={c.last_cmd} "
         f"user={user} redir={redir} resp={c.proto}"

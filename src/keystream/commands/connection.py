@@ -193,8 +193,6 @@ def reset_command(client, argv):
         server.monitors.remove(client)
     for hook in server.client_reset_hooks:
         hook(client)
-    client.channels.clear()
-    client.patterns.clear()
     client.select(0)
     client.proto = 2
     client.name = b""

@@ -97,7 +97,7 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int =
     server = client.server
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns or server.pause is not None):
+            or client.subscribed or server.pause is not None):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return now_ns
@@ -172,8 +172,8 @@ def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command |
             raise CommandError(errors.NOAUTH)
         if client.multi is not None and name not in _MULTI_IMMEDIATE and "no_multi" in cmd.flags:
             raise CommandError("ERR Command not allowed inside a transaction")
-        if client.proto == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_OK:
-            raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(argv[0].decode("utf-8", "replace").lower()))
+        if client.proto == 2 and client.subscribed and name not in _SUBSCRIBED_OK:
+            raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(cmd.name))
         pause = client.server.pause
         if pause is not None and client.conn is not None and (pause.all or _may_replicate(client, cmd)):
             _postpone(client, pause, argv)

@@ -202,8 +202,7 @@ def _stat(server: Any, name: str) -> int:
 
 def _section_stats(server: Any) -> list[str]:
     calls = sum(c.calls + sum(s.calls for s in c.subcommands.values()) for c in COMMANDS.values())
-    channels = getattr(server, "pubsub_channel_count", None)
-    patterns = getattr(server, "pubsub_pattern_count", None)
+    pubsub = server.pubsub.stats()
     return [
         f"total_connections_received:{_stat(server, 'stat_connections')}",
         f"total_commands_processed:{calls}",
@@ -230,9 +229,9 @@ def _section_stats(server: Any) -> list[str]:
         "current_eviction_exceeded_time:0",
         f"keyspace_hits:{_stat(server, 'stat_keyspace_hits')}",
         f"keyspace_misses:{_stat(server, 'stat_keyspace_misses')}",
-        f"pubsub_channels:{channels() if callable(channels) else 0}",
-        f"pubsub_patterns:{patterns() if callable(patterns) else 0}",
-        "pubsubshard_channels:0",
+        f"pubsub_channels:{pubsub['pubsub_channels']}",
+        f"pubsub_patterns:{pubsub['pubsub_patterns']}",
+        f"pubsubshard_channels:{pubsub['pubsubshard_channels']}",
         "latest_fork_usec:0",
         "total_forks:0",
         "migrate_cached_sockets:0",

@@ -20,7 +20,7 @@ from typing import Any
 from keystream.commands.executor import run_command
 from keystream.commands.registry import KeySpec, command
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import NULL_ARRAY, OK
+from keystream.resp.writer import NULL_ARRAY, OK, AfterPushes
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
@@ -84,11 +84,20 @@ def exec_command(client, argv):
         server.propagate_listeners = [lambda db, cmds: collected.append((db, cmds))]
     replies: list[Any] = []
     client.in_exec = True
+    # Push messages a queued command sends to this client go just before its element of the
+    # reply (Redis writes them into the output buffer while the array is being written).
+    pushes: list[Any] = []
+    client.push_capture = pushes
     try:
         for cmd, args in queued:
-            replies.append(run_command(client, cmd, args))
+            reply = run_command(client, cmd, args)
+            if pushes:
+                reply = AfterPushes(pushes[:], reply)
+                pushes.clear()
+            replies.append(reply)
     finally:
         client.in_exec = False
+        client.push_capture = None
         if listeners:
             server.propagate_listeners = listeners
     if collected:

@@ -22,7 +22,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from keystream.resp.parser import RequestParser
-from keystream.resp.writer import encode_into
+from keystream.resp.writer import Raw, encode_into
 
 if TYPE_CHECKING:
     from keystream.keyspace.db import Database
@@ -79,9 +79,17 @@ class Client:
         self.propagate_override: list[list[bytes]] | None = None
         # blocking operations (lists, zsets, streams): the wait state, or None
         self.blocked: Any = None
-        # pub/sub
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
+        # pub/sub (keystream/pubsub.py keeps these): ordered as subscribed; `subscribed` is
+        # their total count, kept as a plain attribute because the executor's hot path reads it
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
+        self.subscribed = 0
+        # Inside EXEC: push messages for this client, held until the queued command's reply
+        # (see exec_command); None otherwise.
+        self.push_capture: list[Any] | None = None
+        # When the client passed its output buffer's soft limit (0: it is below it).
+        self.obuf_soft_since = 0.0
         self.no_evict = False
         self.no_touch = False
         self.tracking: Any = None
@@ -100,20 +108,42 @@ class Client:
 
     # -- output outside the request/reply flow (push messages, unblocked replies) -------
     def send(self, value: Any) -> None:
+        """Send value now, in order with the replies: while this client's own commands run,
+        it joins their output (before the running command's reply, as in Redis); inside
+        EXEC it is held for the queued command's element."""
         conn = self.conn
         if conn is None or conn.closed:
             return
-        out: list[bytes] = []
-        encode_into(out, value, self.proto)
-        conn.write(b"".join(out))
+        if self.push_capture is not None:
+            self.push_capture.append(value)
+            return
+        out = conn.out
+        if out is not None:
+            encode_into(out, value, self.proto)
+            return
+        chunks: list[bytes] = []
+        encode_into(chunks, value, self.proto)
+        conn.write(b"".join(chunks))
+
+    def send_raw(self, data: bytes) -> None:
+        """As `send`, for bytes already encoded for this client's protocol."""
+        conn = self.conn
+        if conn is None or conn.closed:
+            return
+        if self.push_capture is not None:
+            self.push_capture.append(Raw(data))
+            return
+        out = conn.out
+        if out is not None:
+            out.append(data)
+            return
+        conn.write(data)
+        if conn.write_paused or self.subscribed:
+            conn.check_output_limits()
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
-
-    @property
-    def subscribed(self) -> int:
-        return len(self.channels) + len(self.patterns)
 
 
 class RespProtocol(asyncio.Protocol):
@@ -129,6 +159,8 @@ class RespProtocol(asyncio.Protocol):
         self.closed = False
         self.reading_paused = False
         self.write_paused = False
+        # The output of the batch of commands being run (see _run), or None between batches.
+        self.out: list[bytes] | None = None
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -165,7 +197,7 @@ class RespProtocol(asyncio.Protocol):
         if not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
-        self._check_output_limit()
+        self.check_output_limits()
 
     def resume_writing(self) -> None:
         self.write_paused = False
@@ -215,6 +247,7 @@ class RespProtocol(asyncio.Protocol):
         client = self.client
         assert client is not None
         out: list[bytes] = []
+        self.out = out
         execute = self.server.execute
         n = len(cmds)
         i = 0
@@ -230,6 +263,7 @@ class RespProtocol(asyncio.Protocol):
                 now_ns = 0
                 if self.write_paused:
                     break
+        self.out = None
         if i < n and not client.close_after_reply:
             self.pending.extend(cmds[i:])
         if out:
@@ -255,15 +289,29 @@ class RespProtocol(asyncio.Protocol):
             return
         self.transport.write(data)
         if self.write_paused:
-            self._check_output_limit()
+            self.check_output_limits()
 
-    def _check_output_limit(self) -> None:
+    def check_output_limits(self) -> None:
+        """Close the connection if its unsent output is over the hard limit of its class, or
+        has been over the soft limit for longer than the soft limit's seconds (Redis's
+        checkClientOutputBufferLimits; the soft-limit clock starts at the first check over)."""
         t = self.transport
-        if t is None or self.client is None:
+        client = self.client
+        if t is None or client is None or self.closed:
             return
-        hard = self.server.output_hard_limit(self.client)
-        if hard and t.get_write_buffer_size() > hard:
-            log.warning("client %d closed: output buffer over its limit", self.client.id)
+        hard, soft, soft_seconds = self.server.output_limits(client)
+        used = t.get_write_buffer_size()
+        over = bool(hard) and used >= hard
+        if not over and soft and used >= soft:
+            now = time.monotonic()
+            if not client.obuf_soft_since:
+                client.obuf_soft_since = now
+            else:
+                over = now - client.obuf_soft_since > soft_seconds
+        elif not over:
+            client.obuf_soft_since = 0.0
+        if over:
+            log.warning("client %d closed: output buffer over its limit", client.id)
             self.server.stat_client_output_disconnects += 1
             self.close()
 

@@ -136,3 +136,16 @@ MPOP_COUNT = "ERR count should be greater than 0"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
+
+# Pub/Sub (pubsub.c).
+def deny_blocking(command: str) -> str:
+    """A subscription asked by a client that expects one reply per command (EXEC, scripts)."""
+    return f"ERR {command} isn't allowed for a DENY BLOCKING client"
+
+
+def subcommand_syntax(sub: bytes | str, container: str) -> str:
+    """Redis's addReplySubcommandSyntaxError."""
+    shown = _show(sub) if isinstance(sub, bytes) else sub
+    return (f"ERR unknown subcommand or wrong number of arguments for '{shown}'. "
+            f"Try {container.upper()} HELP.")
