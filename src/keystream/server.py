@@ -29,6 +29,7 @@ from keystream.keyspace.db import Database
 from keystream.pubsub import PubSub
 from keystream.resp.connection import Client, RespProtocol
 from keystream.resp.writer import Status
+from keystream.tracking import Tracking
 
 log = logging.getLogger("keystream")
 
@@ -77,6 +78,7 @@ class Server:
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         self.pubsub = PubSub(self)
+        self.tracking = Tracking(self)
         # client-output-buffer-limit parsed per class (None: parse again on next use)
         self._output_limits: dict[str, tuple[int, int, int]] | None = None
         config.listeners.append(self._on_config_change)
@@ -184,6 +186,8 @@ class Server:
             for db in self.dbs:
                 if db.expires:
                     db.active_expire_cycle(budget / len(self.dbs) + 0.001, effort)
+        if self.tracking.clients:
+            self.tracking.limit()
         timeout = self.config["timeout"]
         if timeout:
             now = time.time()

@@ -143,6 +143,10 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int =
         t1 = 0
     if reply is BLOCKED:
         return t1
+    if client.tracking is not None:
+        _reply(client, reply, out)
+        server.tracking.after_command(client, cmd, argv)
+        return 0
     if client.reply_mode != "on" or client.skip_next:
         _swallow(client)
         return t1
@@ -230,6 +234,8 @@ def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
     cmd.calls += 1
     cmd.usec += usec
     _after(client, cmd, argv, reply, usec, dirty)
+    if client.tracking is not None and "readonly" in cmd.flags:
+        server.tracking.remember(client, cmd, argv)
     return reply
 
 

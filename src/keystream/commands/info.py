@@ -99,7 +99,7 @@ def _section_clients(server: Any) -> list[str]:
         t = c.conn.transport if c.conn is not None else None
         if t is not None and not c.conn.closed:
             max_out = max(max_out, t.get_write_buffer_size())
-    tracking = sum(1 for c in clients if c.tracking is not None)
+    tracking = server.tracking.clients
     blocked = blocking.blocked_count(server) + paused_count(server)
     return [
         f"connected_clients:{len(clients)}",
@@ -203,6 +203,7 @@ def _stat(server: Any, name: str) -> int:
 def _section_stats(server: Any) -> list[str]:
     calls = sum(c.calls + sum(s.calls for s in c.subcommands.values()) for c in COMMANDS.values())
     pubsub = server.pubsub.stats()
+    tracking = server.tracking.stats()
     return [
         f"total_connections_received:{_stat(server, 'stat_connections')}",
         f"total_commands_processed:{calls}",
@@ -242,9 +243,9 @@ def _section_stats(server: Any) -> list[str]:
         "active_defrag_key_misses:0",
         "total_active_defrag_time:0",
         "current_active_defrag_time:0",
-        "tracking_total_keys:0",
-        "tracking_total_items:0",
-        "tracking_total_prefixes:0",
+        f"tracking_total_keys:{tracking['tracking_total_keys']}",
+        f"tracking_total_items:{tracking['tracking_total_items']}",
+        f"tracking_total_prefixes:{tracking['tracking_total_prefixes']}",
         "unexpected_error_replies:0",
         f"total_error_replies:{_stat(server, 'stat_total_errors')}",
         "dump_payload_sanitizations:0",

@@ -47,6 +47,7 @@ def flushall_command(client, argv):
     _flush_mode(client, argv)
     for db in client.server.dbs:
         db.flush()
+    client.server.tracking.flushed()
     client.server.dirty += 1  # always propagated, even when there was nothing to remove
     return OK
 
@@ -61,6 +62,7 @@ def flushdb_command(client, argv):
     """FLUSHDB [ASYNC | SYNC]"""
     _flush_mode(client, argv)
     client.db.flush()
+    client.server.tracking.flushed()
     client.server.dirty += 1
     return OK
 

@@ -249,6 +249,9 @@ class RespProtocol(asyncio.Protocol):
         out: list[bytes] = []
         self.out = out
         execute = self.server.execute
+        tracking = self.server.tracking
+        outer = tracking.current  # (a blocked client served inside another's command)
+        tracking.current = client
         n = len(cmds)
         i = 0
         now_ns = 0  # the end of the previous command: the next one's start (see execute)
@@ -264,6 +267,7 @@ class RespProtocol(asyncio.Protocol):
                 if self.write_paused:
                     break
         self.out = None
+        tracking.current = outer
         if i < n and not client.close_after_reply:
             self.pending.extend(cmds[i:])
         if out:
