@@ -187,5 +187,12 @@ def _deliver(subs: dict[Client, None], resp2: bytes, resp3: bytes) -> int:
     """Send one message to each of subs in its protocol's form; how many there were."""
     receivers = tuple(subs)  # a receiver over its output limit leaves subs while we loop
     for c in receivers:
-        c.send_raw(resp3 if c.proto == 3 else resp2)
+        data = resp3 if c.proto == 3 else resp2
+        conn = c.conn
+        # Client.send_raw's common case inlined (the fan-out loop): a subscriber that is not
+        # running a command gets the message at the end of this event-loop turn.
+        if conn is not None and conn.out is None and conn.deferred and c.push_capture is None:
+            conn.deferred.append(data)
+        else:
+            c.send_raw(data)
     return len(receivers)

@@ -79,6 +79,8 @@ class Server:
         self.shutdown_hooks: list[Callable[[], None]] = []
         self.pubsub = PubSub(self)
         self.tracking = Tracking(self)
+        # connections with output deferred to the end of this event-loop turn (RespProtocol.defer)
+        self.deferred_writes: list[RespProtocol] = []
         # client-output-buffer-limit parsed per class (None: parse again on next use)
         self._output_limits: dict[str, tuple[int, int, int]] | None = None
         config.listeners.append(self._on_config_change)

@@ -136,10 +136,8 @@ class Client:
         out = conn.out
         if out is not None:
             out.append(data)
-            return
-        conn.write(data)
-        if conn.write_paused or self.subscribed:
-            conn.check_output_limits()
+        else:
+            conn.defer(data)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -161,6 +159,8 @@ class RespProtocol(asyncio.Protocol):
         self.write_paused = False
         # The output of the batch of commands being run (see _run), or None between batches.
         self.out: list[bytes] | None = None
+        # Output for the end of this event-loop turn (see defer).
+        self.deferred: list[bytes] = []
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -291,9 +291,35 @@ class RespProtocol(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self.closed or self.transport is None:
             return
+        if self.deferred:
+            self.deferred.append(data)
+            data = b"".join(self.deferred)
+            self.deferred.clear()
         self.transport.write(data)
         if self.write_paused:
             self.check_output_limits()
+
+    def defer(self, data: bytes) -> None:
+        """Send data at the end of this turn of the event loop, with whatever else this
+        connection gets meanwhile (one write for many messages, as Redis's beforeSleep
+        does); anything written before then goes after it."""
+        if self.closed or self.transport is None:
+            return
+        if not self.deferred:
+            batch = self.server.deferred_writes
+            if not batch and self.server.loop is not None:
+                self.server.loop.call_soon(flush_deferred, self.server)
+            batch.append(self)
+        self.deferred.append(data)
+
+    def flush_deferred(self) -> None:
+        if self.deferred and not self.closed and self.transport is not None:
+            data = b"".join(self.deferred)
+            self.deferred.clear()
+            self.transport.write(data)
+            client = self.client
+            if self.write_paused or (client is not None and client.subscribed):
+                self.check_output_limits()
 
     def check_output_limits(self) -> None:
         """Close the connection if its unsent output is over the hard limit of its class, or
@@ -337,6 +363,14 @@ class RespProtocol(asyncio.Protocol):
             self.transport.abort()
             if self.client is not None:
                 self.server.client_gone(self.client)
+
+
+def flush_deferred(server: "Server") -> None:
+    """Write what connections were given with `defer` during this turn of the event loop."""
+    batch = server.deferred_writes
+    server.deferred_writes = []
+    for conn in batch:
+        conn.flush_deferred()
 
 
 def _fmt_addr(addr: Any) -> str:
