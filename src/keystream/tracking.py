@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from keystream.resp.connection import Client
     from keystream.server import Server
 
-__all__ = ["ClientTracking", "Tracking", "INVALIDATE_CHANNEL"]
+__all__ = ["INVALIDATE_CHANNEL", "ClientTracking", "Tracking"]
 
 INVALIDATE_CHANNEL = b"__redis__:invalidate"
 _RESP2_HEAD = b"*3\r\n" + bulk(b"message") + bulk(INVALIDATE_CHANNEL)
@@ -53,8 +53,8 @@ _NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
 class ClientTracking:
     """A tracking client's mode (Redis's CLIENT_TRACKING_* flags and its redirect)."""
 
-    __slots__ = ("redirect", "bcast", "optin", "optout", "noloop", "caching", "broken_redirect",
-                 "prefixes")
+    __slots__ = ("bcast", "broken_redirect", "caching", "noloop", "optin", "optout", "prefixes",
+                 "redirect")
 
     def __init__(self, redirect: int, bcast: bool, optin: bool, optout: bool, noloop: bool) -> None:
         self.redirect = redirect  # 0: none
@@ -192,6 +192,8 @@ class Tracking:
         self._invalidate(key, self.current, True)
 
     def _invalidate(self, key: bytes, modifier: Client | None, bcast: bool) -> None:
+        """Redis's trackingInvalidateKey; the running client's invalidation waits for its
+        reply unless modifier is None (the table limit: Redis applies it between commands)."""
         if bcast and self.prefixes:
             for prefix, entry in self.prefixes.items():
                 if key.startswith(prefix):
@@ -211,7 +213,7 @@ class Tracking:
                 continue
             if state.noloop and target is modifier:
                 continue
-            if target is self.current:
+            if target is self.current and modifier is not None:
                 self.pending.append(key)
             else:
                 self._send(target, [key])

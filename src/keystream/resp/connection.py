@@ -313,13 +313,15 @@ class RespProtocol(asyncio.Protocol):
         self.deferred.append(data)
 
     def flush_deferred(self) -> None:
-        if self.deferred and not self.closed and self.transport is not None:
-            data = b"".join(self.deferred)
-            self.deferred.clear()
-            self.transport.write(data)
-            client = self.client
-            if self.write_paused or (client is not None and client.subscribed):
+        deferred = self.deferred
+        t = self.transport
+        if deferred and not self.closed and t is not None:
+            t.write(deferred[0] if len(deferred) == 1 else b"".join(deferred))
+            deferred.clear()
+            if t.get_write_buffer_size():  # the socket did not take it all: limits apply
                 self.check_output_limits()
+            elif self.client is not None and self.client.obuf_soft_since:
+                self.client.obuf_soft_since = 0.0
 
     def check_output_limits(self) -> None:
         """Close the connection if its unsent output is over the hard limit of its class, or
