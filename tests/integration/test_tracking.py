@@ -163,9 +163,9 @@ def test_broken_redirect(keystream_server, redis_server) -> None:
         for side in (s.ks, s.ref):
             side[1].call("QUIT")
         probe = {"ks": RawClient(keystream_server.port), "ref": RawClient(redis_server.port)}
-        for side, conns in (("ks", s.ks), ("ref", s.ref)):
-            gone = s.ids[side][1]
-            wait_until(lambda: f"id={gone} " not in probe[side].call("CLIENT", "LIST").decode(),
+        for side in ("ks", "ref"):
+            gone, conn = s.ids[side][1], probe[side]
+            wait_until(lambda gone=gone, conn=conn: f"id={gone} " not in conn.call("CLIENT", "LIST").decode(),
                        what="redirect target gone")
             probe[side].call("SET", "br", "1")
             probe[side].close()
