@@ -354,10 +354,17 @@ class RespProtocol(asyncio.Protocol):
 
     def close_after_write(self) -> None:
         if self.transport is not None and not self.closed:
+            if self.deferred:
+                self.transport.write(b"".join(self.deferred))
+                self.deferred.clear()
             self.closed = True
             if self.reading_paused:
                 self.transport.resume_reading()
             self.transport.close()
+            # Gone for everyone else now, as Redis frees it once its reply is written: a
+            # tracking redirect to it is broken, its subscriptions end.
+            if self.client is not None:
+                self.server.client_gone(self.client)
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
