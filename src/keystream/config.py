@@ -62,7 +62,7 @@ def _parse_bool(text: str) -> bool:
 class Setting:
     name: str
     # "int" | "memory" | "bool" | "str" | "enum" | "float" | "list" | "flags" | "events" (the
-    # notify-keyspace-events classes, kept in Redis's canonical spelling)
+    # notify-keyspace-events classes: rendered in Redis's canonical spelling)
     kind: str
     default: Any
     mutable: bool = True
@@ -90,7 +90,8 @@ class Setting:
                 if value not in self.choices:
                     raise ValueError(text)
             elif self.kind == "events":
-                value = render_classes(parse_classes(text))
+                parse_classes(text)  # validated; kept as given (see render)
+                value = text
             elif self.kind == "flags":
                 value = text
                 for ch in text:
@@ -115,6 +116,9 @@ class Setting:
         return value
 
     def render(self, value: Any) -> str:
+        if self.kind == "events":
+            # Redis's spelling, which can lose letters (A hides n): the value keeps them
+            return render_classes(parse_classes(value))
         if self.kind == "bool":
             return "yes" if value else "no"
         if isinstance(value, float):
