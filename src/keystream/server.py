@@ -81,6 +81,8 @@ class Server:
         self.tracking = Tracking(self)
         # connections with output deferred to the end of this event-loop turn (RespProtocol.defer)
         self.deferred_writes: list[RespProtocol] = []
+        # connections over their output buffer's soft limit (the cron checks them)
+        self.soft_limited: set[RespProtocol] = set()
         # client-output-buffer-limit parsed per class (None: parse again on next use)
         self._output_limits: dict[str, tuple[int, int, int]] | None = None
         config.listeners.append(self._on_config_change)
@@ -190,6 +192,8 @@ class Server:
                     db.active_expire_cycle(budget / len(self.dbs) + 0.001, effort)
         if self.tracking.clients:
             self.tracking.limit()
+        for conn in list(self.soft_limited):
+            conn.check_output_limits()
         timeout = self.config["timeout"]
         if timeout:
             now = time.time()

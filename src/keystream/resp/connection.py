@@ -321,7 +321,7 @@ class RespProtocol(asyncio.Protocol):
             if t.get_write_buffer_size():  # the socket did not take it all: limits apply
                 self.check_output_limits()
             elif self.client is not None and self.client.obuf_soft_since:
-                self.client.obuf_soft_since = 0.0
+                self.check_output_limits()  # back under the soft limit
 
     def check_output_limits(self) -> None:
         """Close the connection if its unsent output is over the hard limit of its class, or
@@ -338,10 +338,13 @@ class RespProtocol(asyncio.Protocol):
             now = time.monotonic()
             if not client.obuf_soft_since:
                 client.obuf_soft_since = now
+                # checked again by the cron, so that it goes even if nothing more is sent
+                self.server.soft_limited.add(self)
             else:
                 over = now - client.obuf_soft_since > soft_seconds
-        elif not over:
+        elif not over and client.obuf_soft_since:
             client.obuf_soft_since = 0.0
+            self.server.soft_limited.discard(self)
         if over:
             log.warning("client %d closed: output buffer over its limit", client.id)
             self.server.stat_client_output_disconnects += 1
@@ -358,6 +361,7 @@ class RespProtocol(asyncio.Protocol):
                 self.transport.write(b"".join(self.deferred))
                 self.deferred.clear()
             self.closed = True
+            self.server.soft_limited.discard(self)
             if self.reading_paused:
                 self.transport.resume_reading()
             self.transport.close()
@@ -369,6 +373,7 @@ class RespProtocol(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.closed:
             self.closed = True
+            self.server.soft_limited.discard(self)
             self.transport.abort()
             if self.client is not None:
                 self.server.client_gone(self.client)
