@@ -379,3 +379,23 @@ def test_pair_publish_reply_counts(keystream_server, redis_server) -> None:
         p.run("PUBSUB", "CHANNELS")
     finally:
         p.close()
+
+
+def test_soft_limit_disconnects_without_more_traffic() -> None:
+    """Over the soft limit, then nothing more is published: the cron still closes it."""
+    server = start_keystream("--client-output-buffer-limit", "pubsub 0 256kb 1")
+    try:
+        slow = socket.create_connection(("127.0.0.1", server.port))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(b"SUBSCRIBE feed\r\n")
+        pub = redis.Redis(port=server.port)
+        wait_until(lambda: pub.pubsub_numsub("feed")[0][1] == 1, what="subscriber")
+        for _ in range(200):  # 10 MB: far past the kernel buffers and the soft limit
+            pub.publish("feed", b"z" * 50_000)
+        if pub.pubsub_numsub("feed")[0][1] == 1:  # still there: the soft timer is running
+            wait_until(lambda: pub.pubsub_numsub("feed")[0][1] == 0, timeout=10,
+                       what="soft limit disconnect with no traffic")
+        assert "output buffer over its limit" in server.log()
+        slow.close()
+    finally:
+        server.stop()
