@@ -174,10 +174,6 @@ class PubSub:
         body = _SMESSAGE + bulk(channel) + bulk(message)
         return _deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
 
-    def subscribers(self, channel: bytes) -> dict[Client, None]:
-        """The clients subscribed to channel itself (not through a pattern)."""
-        return self.channels.get(channel) or {}
-
     def stats(self) -> dict[str, Any]:
         return {"pubsub_channels": len(self.channels), "pubsub_patterns": len(self.patterns),
                 "pubsubshard_channels": len(self.shard_channels)}
