@@ -1,6 +1,6 @@
 """Pub/Sub: who is subscribed to which channel, pattern and shard channel, and delivery.
 
-One `PubSub` per server. It keeps, as Redis's pubsub.c does, both directions: channel ->
+One `PubSub` per engine. It keeps, as Redis's pubsub.c does, both directions: channel ->
 subscribed clients (in subscription order) and, on each client, its channels, patterns
 and shard channels (in subscription order; `client.subscribed` is their total count).
 
@@ -30,8 +30,8 @@ from keystream.keyspace.glob import compile_matcher
 from keystream.resp.writer import Push
 
 if TYPE_CHECKING:
-    from keystream.resp.connection import Client
-    from keystream.server import Server
+    from keystream.client import Client
+    from keystream.engine import Engine
 
 __all__ = ["PubSub", "bulk"]
 
@@ -53,14 +53,14 @@ def _refresh_count(client: Client) -> None:
 class PubSub:
     """The server's subscriptions (see the module docstring)."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.channels: dict[bytes, dict[Client, None]] = {}
         self.shard_channels: dict[bytes, dict[Client, None]] = {}
         # pattern -> (its matcher, its subscribers)
         self.patterns: dict[bytes, tuple[Callable[[bytes], bool], dict[Client, None]]] = {}
-        server.client_gone_hooks.append(self.client_gone)
-        server.client_reset_hooks.append(self.client_gone)
+        engine.client_gone_hooks.append(self.client_gone)
+        engine.client_reset_hooks.append(self.client_gone)
 
     # -- subscriptions ---------------------------------------------------------------
     def subscribe(self, client: Client, channel: bytes, shard: bool = False) -> None:
@@ -180,15 +180,16 @@ class PubSub:
 
 
 def _deliver(subs: dict[Client, None], resp2: bytes, resp3: bytes) -> int:
-    """Send one message to each of subs in its protocol's form; how many there were."""
-    receivers = tuple(subs)  # a receiver over its output limit leaves subs while we loop
-    for c in receivers:
-        data = resp3 if c.proto == 3 else resp2
+    """Send one message to each of subs in its protocol's form; how many there were.
+
+    Nothing here closes a receiver (output limits are checked when deferred output is
+    written, at the end of the event-loop turn), so subs does not change while we loop."""
+    for c in subs:
         conn = c.conn
         # Client.send_raw's common case inlined (the fan-out loop): a subscriber that is not
         # running a command gets the message at the end of this event-loop turn.
-        if conn is not None and conn.out is None and conn.deferred and c.push_capture is None:
-            conn.deferred.append(data)
+        if conn is not None and conn.deferred and conn.out is None and c.push_capture is None:
+            conn.deferred.append(resp3 if c.proto == 3 else resp2)
         else:
-            c.send_raw(data)
-    return len(receivers)
+            c.send_raw(resp3 if c.proto == 3 else resp2)
+    return len(subs)

@@ -36,10 +36,9 @@ from keystream.resp import errors
 from keystream.resp.writer import Push
 
 if TYPE_CHECKING:
+    from keystream.client import Client
     from keystream.commands.registry import Command
-    from keystream.keyspace.db import Database
-    from keystream.resp.connection import Client
-    from keystream.server import Server
+    from keystream.engine import Engine
 
 __all__ = ["INVALIDATE_CHANNEL", "ClientTracking", "Tracking"]
 
@@ -80,8 +79,8 @@ class _Prefix:
 class Tracking:
     """The server's client-side caching state (see the module docstring)."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.table: dict[bytes, dict[int, None]] = {}
         self.items = 0  # client ids stored over all the table's keys
         self.prefixes: dict[bytes, _Prefix] = {}
@@ -89,13 +88,13 @@ class Tracking:
         # The client whose commands run now (Redis's current_client), and the invalidations
         # for it held until its reply is out (None: a flush's null invalidation).
         self.current: Client | None = None
-        self.pending: list[bytes | None] = []
+        self.pending: list[tuple[Client, bytes | None]] = []
         self._limit_effort_runs = 0
         self._broadcast_scheduled = False
         self._listening = False
-        server.client_gone_hooks.append(self.disable)
-        server.client_reset_hooks.append(self.disable)
-        server.config.listeners.append(self._on_config_change)
+        engine.client_gone_hooks.append(self.disable)
+        engine.client_reset_hooks.append(self.disable)
+        engine.config.listeners.append(self._on_config_change)
 
     # -- enabling --------------------------------------------------------------------
     def enable(self, client: Client, redirect: int, bcast: bool, optin: bool, optout: bool,
@@ -133,8 +132,8 @@ class Tracking:
                 del self.prefixes[prefix]
         client.tracking = None
         self.clients -= 1
-        if client is self.current:
-            self.pending.clear()
+        if self.pending:
+            self.pending = [p for p in self.pending if p[0] is not client]
 
     @staticmethod
     def prefix_conflict(state: ClientTracking | None, prefixes: list[bytes]) -> str | None:
@@ -152,7 +151,7 @@ class Tracking:
     def _listen(self) -> None:
         if not self._listening:
             self._listening = True
-            self.server.key_listeners.append(self.key_modified)
+            self.engine.event_subscribers.append(self.on_event)
 
     # -- reads -----------------------------------------------------------------------
     def remember(self, client: Client, cmd: Command, argv: list[bytes]) -> None:
@@ -187,9 +186,11 @@ class Tracking:
         self.limit()
 
     # -- writes ----------------------------------------------------------------------
-    def key_modified(self, db: Database, key: bytes) -> None:
-        """Redis's trackingInvalidateKey(current client, key, bcast=1)."""
-        self._invalidate(key, self.current, True)
+    def on_event(self, kind: str, db_index: int, key: bytes) -> None:
+        """A write event: Redis's signalModifiedKey -> trackingInvalidateKey(current client,
+        key, bcast=1) (every event but a key miss modified its key)."""
+        if kind != "keymiss":
+            self._invalidate(key, self.current, True)
 
     def _invalidate(self, key: bytes, modifier: Client | None, bcast: bool) -> None:
         """Redis's trackingInvalidateKey; the running client's invalidation waits for its
@@ -203,7 +204,7 @@ class Tracking:
         if ids is None:
             return
         self.items -= len(ids)
-        clients = self.server.clients
+        clients = self.engine.clients
         for cid in ids:
             target = clients.get(cid)
             if target is None:
@@ -214,26 +215,27 @@ class Tracking:
             if state.noloop and target is modifier:
                 continue
             if target is self.current and modifier is not None:
-                self.pending.append(key)
+                self.pending.append((target, key))
             else:
                 self._send(target, [key])
 
     def flushed(self) -> None:
         """A database was flushed: a null invalidation for every tracking client."""
         if self.clients:
-            for c in list(self.server.clients.values()):
+            for c in list(self.engine.clients.values()):
                 if c.tracking is not None:
                     if c is self.current:
-                        self.pending.append(None)
+                        self.pending.append((c, None))
                     else:
                         self._send(c, None)
         self.table = {}
         self.items = 0
 
     def flush_pending(self, client: Client) -> None:
-        pending = self.pending
-        self.pending = []
-        for key in pending:
+        """Send client the invalidations held for it while its command ran."""
+        mine = [key for c, key in self.pending if c is client]
+        self.pending = [p for p in self.pending if p[0] is not client]
+        for key in mine:
             if client.tracking is not None:
                 self._send(client, None if key is None else [key])
 
@@ -244,7 +246,7 @@ class Tracking:
         target = client
         redirected = False
         if state is not None and state.redirect:
-            redir = self.server.clients.get(state.redirect)
+            redir = self.engine.clients.get(state.redirect)
             if redir is None:
                 state.broken_redirect = True
                 if client.proto == 3:
@@ -264,7 +266,7 @@ class Tracking:
     def _schedule_broadcast(self) -> None:
         if not self._broadcast_scheduled:
             self._broadcast_scheduled = True
-            loop = self.server.loop
+            loop = self.engine.loop
             if loop is not None:
                 loop.call_soon(self.broadcast)
 
@@ -291,7 +293,7 @@ class Tracking:
     def limit(self) -> None:
         """Invalidate random keys while the table holds more than tracking-table-max-keys
         (at most 100 x the number of consecutive runs that could not get under it)."""
-        max_keys = self.server.config["tracking-table-max-keys"]
+        max_keys = self.engine.config["tracking-table-max-keys"]
         table = self.table
         if not max_keys or len(table) <= max_keys:
             self._limit_effort_runs = 0

@@ -241,3 +241,17 @@ def test_redis_py_client_side_cache(keystream_server) -> None:
         writer.close()
     finally:
         redis.connection.CacheProxyConnection.MIN_ALLOWED_VERSION = old
+
+
+def test_served_blocked_client_gets_invalidation_after_its_reply(s3: Sessions) -> None:
+    """BLMOVE served by another client's push: its own invalidation follows its reply."""
+    s = s3
+    s.run(2, "RPUSH", "list2", "a")
+    s.run(0, "CLIENT", "TRACKING", "ON")
+    s.run(0, "LRANGE", "list2", "0", "-1")
+    s.send(0, "BLMOVE", "list1", "list2", "LEFT", "LEFT", "0")
+    for side in (s.ks[2], s.ref[2]):
+        wait_until(lambda side=side: b"blocked_clients:1" in side.call("INFO", "clients"),
+                   what="BLMOVE blocked")
+    s.send(2, "RPUSH", "list1", "foo")
+    s.sync()

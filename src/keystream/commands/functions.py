@@ -8,9 +8,14 @@ a dict), empties them. The other subcommands are registered by the scripting fam
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, container
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 container("function", "scripting", "Redis Functions management", "7.0.0")
 
@@ -20,7 +25,7 @@ container("function", "scripting", "Redis Functions management", "7.0.0")
          complexity="O(N) where N is the number of functions deleted",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          args="async=[ASYNC | SYNC]")
-def function_flush_command(client, argv):
+def function_flush_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION FLUSH [ASYNC | SYNC]"""
     if len(argv) == 3:
         if argv[2].lower() not in (b"async", b"sync"):
@@ -28,8 +33,6 @@ def function_flush_command(client, argv):
     elif len(argv) > 3:
         raise CommandError("ERR unknown subcommand or wrong number of arguments for 'flush'. "
                            "Try FUNCTION HELP.")
-    libraries = client.server.__dict__.get("function_libraries")
-    if libraries:
-        libraries.clear()
-    client.server.dirty += 1
+    client.engine.function_libraries.clear()
+    client.engine.dirty += 1
     return OK

@@ -6,11 +6,16 @@ then ON/OFF, then the mode rules). The tracking itself lives in keystream/tracki
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, SetReply
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 
 @command("client|tracking", -3, "noscript loading stale", acl="connection",
@@ -18,10 +23,10 @@ from keystream.resp.writer import OK, SetReply
          complexity="O(1). Some options may introduce additional complexity.",
          args="status=(ON | OFF) [REDIRECT client-id:int] [PREFIX prefix...T] [BCAST] [OPTIN] "
               "[OPTOUT] [NOLOOP]")
-def client_tracking_command(client, argv):
+def client_tracking_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST]
     [OPTIN] [OPTOUT] [NOLOOP]"""
-    server = client.server
+    engine = client.engine
     redirect = 0
     bcast = optin = optout = noloop = False
     prefixes: list[bytes] = []
@@ -35,7 +40,7 @@ def client_tracking_command(client, argv):
             if redirect:
                 raise CommandError(errors.TRACKING_ONE_REDIRECT)
             redirect = parse_int(argv[j])
-            if redirect not in server.clients:
+            if redirect not in engine.clients:
                 raise CommandError(errors.TRACKING_NO_REDIRECT_CLIENT)
         elif opt == b"bcast":
             bcast = True
@@ -52,7 +57,7 @@ def client_tracking_command(client, argv):
             raise CommandError(errors.SYNTAX)
         j += 1
     mode = argv[2].lower()
-    tracking = server.tracking
+    tracking = engine.tracking
     if mode == b"off":
         tracking.disable(client)
         return OK
@@ -80,7 +85,7 @@ def client_tracking_command(client, argv):
 @command("client|caching", 3, "noscript loading stale", acl="connection",
          summary="Instruct the server about tracking or not keys in the next request", since="6.0.0",
          args="mode=(YES | NO)")
-def client_caching_command(client, argv):
+def client_caching_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT CACHING <YES | NO>"""
     state = client.tracking
     if state is None:
@@ -100,7 +105,7 @@ def client_caching_command(client, argv):
 
 @command("client|getredir", 2, "noscript loading stale", acl="connection",
          summary="Get tracking notifications redirection client ID if any", since="6.0.0")
-def client_getredir_command(client, argv):
+def client_getredir_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT GETREDIR"""
     state = client.tracking
     return -1 if state is None else state.redirect
@@ -109,7 +114,7 @@ def client_getredir_command(client, argv):
 @command("client|trackinginfo", 2, "noscript loading stale", acl="connection",
          summary="Return information about server assisted client side caching for the current "
                  "connection", since="6.2.0")
-def client_trackinginfo_command(client, argv):
+def client_trackinginfo_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT TRACKINGINFO"""
     state = client.tracking
     if state is None:

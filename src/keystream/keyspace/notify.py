@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from keystream.pubsub import PubSub
+    from keystream.engine import Engine
 
 __all__ = ["EVENT_CLASSES", "KeyspaceNotifier", "parse_classes", "render_classes"]
 
@@ -102,23 +102,25 @@ EVENT_CLASSES: dict[str, int] = {
 
 
 class KeyspaceNotifier:
-    """Publishes the write events of the classes `notify-keyspace-events` selects."""
+    """Publishes the write events of the classes `notify-keyspace-events` selects; listens
+    to the engine's write events only while some would be published."""
 
-    def __init__(self, pubsub: PubSub, config_text: str) -> None:
-        self.pubsub = pubsub
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.flags = 0
-        self.configure(config_text)
-
-    @property
-    def active(self) -> bool:
-        """Whether any event would be published at all."""
-        return bool(self.flags & (KEYSPACE | KEYEVENT)) and bool(self.flags & ~(KEYSPACE | KEYEVENT))
+        self._listening = False
+        self.configure(engine.config["notify-keyspace-events"])
+        engine.config.listeners.append(self._on_config_change)
 
     def configure(self, text: str) -> None:
-        self.flags = parse_classes(text)
-
-    def wants(self, kind: str) -> bool:
-        return bool(self.flags & EVENT_CLASSES.get(kind, GENERIC))
+        self.flags = flags = parse_classes(text)
+        active = bool(flags & (KEYSPACE | KEYEVENT)) and bool(flags & ~(KEYSPACE | KEYEVENT))
+        subscribers = self.engine.event_subscribers
+        if active and not self._listening:
+            subscribers.append(self.on_event)
+        elif not active and self._listening:
+            subscribers.remove(self.on_event)
+        self._listening = active
 
     def on_event(self, kind: str, db_index: int, key: bytes) -> None:
         """Redis's notifyKeyspaceEvent for one typed write event."""
@@ -126,12 +128,12 @@ class KeyspaceNotifier:
         if not flags & EVENT_CLASSES.get(kind, GENERIC):
             return
         event = kind.encode()
-        publish = self.pubsub.publish
+        publish = self.engine.pubsub.publish
         if flags & KEYSPACE:
             publish(b"__keyspace@%d__:%s" % (db_index, key), event)
         if flags & KEYEVENT:
             publish(b"__keyevent@%d__:%s" % (db_index, event), key)
 
-    def on_config(self, name: str, value: Any) -> None:
+    def _on_config_change(self, name: str, value: Any) -> None:
         if name == "notify-keyspace-events":
             self.configure(value)
