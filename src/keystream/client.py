@@ -14,13 +14,14 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
-from keystream.resp.writer import encode_into
+from keystream.resp.writer import Raw, encode_into
 
 if TYPE_CHECKING:
     from keystream.engine import Engine
     from keystream.keyspace.db import Database
+    from keystream.tracking import ClientTracking
 
-__all__ = ["Client", "Connection", "TrackingState"]
+__all__ = ["Client", "Connection"]
 
 
 class Connection(Protocol):
@@ -30,8 +31,17 @@ class Connection(Protocol):
     # Commands received but not run yet (the client is blocked, paused or its output is full).
     pending: deque[list[bytes]]
 
+    # The output of the batch of commands this connection is running, or None between
+    # batches: what its client is sent meanwhile joins it, in order with the replies.
+    out: list[bytes] | None
+    # Output deferred to the end of this event-loop turn (see defer).
+    deferred: list[bytes]
+
     def write(self, data: bytes) -> None:
         """Send encoded bytes (replies outside the request/reply flow, pushes)."""
+
+    def defer(self, data: bytes) -> None:
+        """Send encoded bytes at the end of this turn of the event loop (messages)."""
 
     def close(self) -> None:
         """Drop the connection now."""
@@ -49,12 +59,6 @@ class Connection(Protocol):
     def output_buffered(self) -> int:
         """Bytes of replies not sent yet (CLIENT LIST omem, INFO, MEMORY); 0 once closed."""
         return 0
-
-
-class TrackingState(Protocol):
-    """A client's CLIENT TRACKING state, as the client-tracking layer keeps it."""
-
-    redirect: int
 
 
 class Client:
@@ -99,13 +103,20 @@ class Client:
         self.propagate_override: list[list[bytes]] | None = None
         # blocking operations (lists, zsets, streams): the wait state, or None
         self.blocked: Any = None
-        # pub/sub
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
+        # pub/sub (keystream/pubsub.py keeps these): ordered as subscribed; `subscribed` is
+        # their total count, kept as a plain attribute because the executor's hot path reads it
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
+        self.subscribed = 0
+        # Inside EXEC: push messages for this client, held until the queued command's reply
+        # (see exec_command); None otherwise.
+        self.push_capture: list[Any] | None = None
+        # When the client passed its output buffer's soft limit (0: it is below it).
+        self.obuf_soft_since = 0.0
         self.no_evict = False
         self.no_touch = False
-        self.shard_channels: set[bytes] = set()
-        self.tracking: TrackingState | None = None
+        self.tracking: ClientTracking | None = None  # CLIENT TRACKING (keystream/tracking.py)
 
     # -- database ----------------------------------------------------------------------
     def select(self, index: int) -> None:
@@ -121,17 +132,38 @@ class Client:
 
     # -- output outside the request/reply flow (push messages, unblocked replies) -------
     def send(self, value: Any) -> None:
+        """Send value now, in order with the replies: while this client's own commands run,
+        it joins their output (before the running command's reply, as in Redis); inside
+        EXEC it is held for the queued command's element."""
         conn = self.conn
         if conn is None or conn.closed:
             return
-        out: list[bytes] = []
-        encode_into(out, value, self.proto)
-        conn.write(b"".join(out))
+        if self.push_capture is not None:
+            self.push_capture.append(value)
+            return
+        out = conn.out
+        if out is not None:
+            encode_into(out, value, self.proto)
+            return
+        chunks: list[bytes] = []
+        encode_into(chunks, value, self.proto)
+        conn.write(b"".join(chunks))
+
+    def send_raw(self, data: bytes) -> None:
+        """As `send`, for bytes already encoded for this client's protocol; outside this
+        client's own commands it goes out at the end of this event-loop turn (`defer`)."""
+        conn = self.conn
+        if conn is None or conn.closed:
+            return
+        if self.push_capture is not None:
+            self.push_capture.append(Raw(data))
+            return
+        out = conn.out
+        if out is not None:
+            out.append(data)
+        else:
+            conn.defer(data)
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
-
-    @property
-    def subscribed(self) -> int:
-        return len(self.channels) + len(self.patterns)

@@ -21,6 +21,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from keystream.keyspace.notify import parse_classes, render_classes
+
 __all__ = ["Setting", "SETTINGS", "Config", "ConfigError", "parse_memory"]
 
 
@@ -59,7 +61,9 @@ def _parse_bool(text: str) -> bool:
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # "int" | "memory" | "bool" | "str" | "enum" | "float" | "list" | "flags"
+    # "int" | "memory" | "bool" | "str" | "enum" | "float" | "list" | "flags" | "events" (the
+    # notify-keyspace-events classes: rendered in Redis's canonical spelling)
+    kind: str
     default: Any
     mutable: bool = True
     help: str = ""
@@ -85,6 +89,9 @@ class Setting:
                 value = text.strip().lower()
                 if value not in self.choices:
                     raise ValueError(text)
+            elif self.kind == "events":
+                parse_classes(text)  # validated; kept as given (see render)
+                value = text
             elif self.kind == "flags":
                 value = text
                 for ch in text:
@@ -92,7 +99,9 @@ class Setting:
                         raise ValueError(text)
             else:
                 value = text
-        except ValueError:
+        except ValueError as e:
+            if self.kind == "events":
+                raise ConfigError(str(e)) from None
             raise ConfigError(f"Invalid argument '{text}' for CONFIG SET '{self.name}'") from None
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(
@@ -112,6 +121,9 @@ class Setting:
         return value
 
     def render(self, value: Any) -> str:
+        if self.kind == "events":
+            # Redis's spelling, which can lose letters (A hides n): the value keeps them
+            return render_classes(parse_classes(value))
         if self.kind == "bool":
             return "yes" if value else "no"
         if isinstance(value, float):
@@ -173,7 +185,7 @@ SETTINGS: list[Setting] = [
     Setting("lazyfree-lazy-expire", "bool", False, True, "Free expired values in the background"),
     Setting("lazyfree-lazy-server-del", "bool", False, True, "Free overwritten values in the background"),
     Setting("lazyfree-lazy-eviction", "bool", False, True, "Free evicted values in the background"),
-    Setting("notify-keyspace-events", "str", "", True, "Keyspace event classes to publish"),
+    Setting("notify-keyspace-events", "events", "", True, "Keyspace event classes to publish"),
     Setting("maxmemory", "memory", 0, True, "Memory limit (0: none)", minimum=0, maximum=_LONG_MAX),
     Setting("maxmemory-policy", "enum", "noeviction", True, "Eviction policy",
             choices=("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",

@@ -43,14 +43,17 @@ from keystream.client import Client
 from keystream.commands.registry import Command, load_all
 from keystream.config import Config, parse_memory
 from keystream.keyspace.db import Database
+from keystream.keyspace.notify import KeyspaceNotifier
 from keystream.log.maintenance import LogMaintenance
 from keystream.log.manager import LogManager
 from keystream.persistence.aof import AofError
 from keystream.persistence.snapshot import Snapshots
+from keystream.pubsub import PubSub
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.values import raw_value
 from keystream.resp.writer import Raw, Status
+from keystream.tracking import Tracking
 
 if TYPE_CHECKING:
     from keystream.commands.blocking import BlockingState
@@ -95,14 +98,14 @@ class Engine:
     # Every part is declared here and set in __init__: nothing is added later (and the
     # command path reads slots, not a dict).
     __slots__ = (
-        "_next_client_id", "active_expire_enabled", "blocking", "client_gone_hooks",
-        "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "dirty", "effect_subscribers",
-        "effects", "error_stats", "event_subscribers", "function_libraries", "gated", "groups",
-        "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors", "pause",
-        "producer_ids", "pubsub_channel_count", "pubsub_pattern_count",
-        "ready_keys", "redis_version", "replication_info", "request_shutdown", "resp_addresses",
-        "run_id", "shutdown_hooks", "slowlog", "slowlog_next_id", "slowlog_threshold",
-        "snapshots", "started", "started_mono", "stats", "txn", "unit_depth", "version",
+        "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "client_gone_hooks",
+        "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
+        "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
+        "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
+        "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
+        "request_shutdown", "resp_addresses", "run_id", "shutdown_hooks", "slowlog", "slowlog_next_id",
+        "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
+        "unit_depth", "version",
     )
 
     def __init__(self, config: Config) -> None:
@@ -151,10 +154,18 @@ class Engine:
         # RESET: each hook clears one family's per-client state (pub/sub, tracking, ...)
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
+        # -- messaging: pub/sub, keyspace notifications, client-side caching
+        self.pubsub = PubSub(self)
+        self.notifier = KeyspaceNotifier(self)
+        self.tracking = Tracking(self)
+        # connections with output deferred to the end of this event-loop turn (RespProtocol.defer)
+        self.deferred_writes: list[Any] = []
+        # connections over their output buffer's soft limit (the cron checks them)
+        self.soft_limited: set[Any] = set()
+        # client-output-buffer-limit parsed per class (None: parse again on next use)
+        self._output_limits: dict[str, tuple[int, int, int]] | None = None
         # Features that report an INFO section of their own set these (None: the defaults).
         self.replication_info: InfoSection | None = None
-        self.pubsub_channel_count: Callable[[], int] | None = None
-        self.pubsub_pattern_count: Callable[[], int] | None = None
         self.function_libraries: dict[bytes, Any] = {}
         # Set by the server: SHUTDOWN asks it to stop; INFO reports where RESP listens.
         self.request_shutdown: Callable[[], None] = _no_shutdown
@@ -232,17 +243,13 @@ class Engine:
         for hook in self.client_gone_hooks:
             hook(client)
 
-    def output_hard_limit(self, client: Client) -> int:
-        """Hard output-buffer limit in bytes for the client's class (0: none)."""
-        spec = str(self.config["client-output-buffer-limit"]).split()
-        cls = "pubsub" if client.subscribed else "normal"
-        for i in range(0, len(spec) - 3, 4):
-            if spec[i] == cls:
-                try:
-                    return parse_memory(spec[i + 1])
-                except ValueError:
-                    return 0
-        return 0
+    def output_limits(self, client: Client) -> tuple[int, int, int]:
+        """(hard bytes, soft bytes, soft seconds) of the client's output-buffer class
+        (0: no limit), from `client-output-buffer-limit`."""
+        limits = self._output_limits
+        if limits is None:
+            limits = self._output_limits = _parse_output_limits(self.config["client-output-buffer-limit"])
+        return limits["pubsub" if client.subscribed else "normal"]
 
     # -- execution ---------------------------------------------------------------------
     def call(self, client: Client, argv: list[bytes]) -> Any:
@@ -282,6 +289,8 @@ class Engine:
         cmd.calls += 1
         cmd.usec += usec
         self.after_command(client, cmd, argv, reply, usec, dirty)
+        if client.tracking is not None and "readonly" in cmd.flags:
+            self.tracking.remember(client, cmd, argv)
         if self.effects and not self.unit_depth:
             self.emit_effects()
         return reply
@@ -396,7 +405,9 @@ class Engine:
             m.send(Status(line))
 
     def _on_config_change(self, name: str, value: Any) -> None:
-        if name == "slowlog-log-slower-than":
+        if name == "client-output-buffer-limit":
+            self._output_limits = None
+        elif name == "slowlog-log-slower-than":
             self.slowlog_threshold = value
         elif name == "slowlog-max-len":
             self.slowlog = deque(list(self.slowlog)[:value], maxlen=value)
@@ -442,12 +453,29 @@ class Engine:
             for db in self.dbs:
                 if db.expires:
                     db.active_expire_cycle(budget / len(self.dbs) + 0.001, effort)
+        if self.tracking.clients:
+            self.tracking.limit()
+        for conn in list(self.soft_limited):
+            conn.check_output_limits()
         timeout = self.config["timeout"]
         if timeout:
             now = time.time()
             for c in list(self.clients.values()):
                 if c.blocked is None and not c.subscribed and now - c.last_interaction > timeout:
                     c.close()
+
+
+def _parse_output_limits(spec: str) -> dict[str, tuple[int, int, int]]:
+    """`normal 0 0 0 pubsub 32mb 8mb 60 ...` -> {class: (hard, soft, soft seconds)}."""
+    limits = {"normal": (0, 0, 0), "replica": (0, 0, 0), "pubsub": (0, 0, 0)}
+    words = str(spec).split()
+    for i in range(0, len(words) - 3, 4):
+        cls = "replica" if words[i] == "slave" else words[i]
+        try:
+            limits[cls] = (parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+        except ValueError:
+            continue
+    return limits
 
 
 def internal_error(cmd: Command) -> CommandError:

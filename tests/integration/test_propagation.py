@@ -234,8 +234,13 @@ class _Conn:
         self.closed = False
         self.pending: deque[list[bytes]] = deque()
         self.written: list[bytes] = []
+        self.out: list[bytes] | None = None
+        self.deferred: list[bytes] = []
 
     def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def defer(self, data: bytes) -> None:
         self.written.append(data)
 
     def close(self) -> None:

@@ -34,8 +34,13 @@ class FakeConn:
         self.closed = False
         self.pending: deque = deque()
         self.written: list[bytes] = []
+        self.out: list[bytes] | None = None
+        self.deferred: list[bytes] = []
 
     def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def defer(self, data: bytes) -> None:
         self.written.append(data)
 
     def run_pending(self) -> None:

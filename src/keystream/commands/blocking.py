@@ -191,6 +191,7 @@ class BlockingState:
         each served client's command ends as an execution unit of its own."""
         ready = self.ready_keys
         engine = self.engine
+        tracking = engine.tracking
         while ready:
             dbkey = next(iter(ready))
             del ready[dbkey]
@@ -205,9 +206,16 @@ class BlockingState:
                 client = w.client
                 if client.blocked is not w:
                     continue
+                # The served client is the one running a command now (Redis's current_client):
+                # invalidations of keys it modifies follow its reply.
+                outer = tracking.current
+                tracking.current = client
                 reply = engine.run_unit(client, w.cmd, w.argv, partial(w.on_ready, client, key))
                 if reply is not None:
                     self.finish(w, reply)
+                tracking.current = outer
+                if tracking.pending:
+                    tracking.flush_pending(client)
 
     def signal_db_ready(self, db: Database) -> None:
         """Mark every key someone waits on in db as ready (after SWAPDB, as Redis does)."""

@@ -4,8 +4,8 @@ NO-EVICT UNBLOCK HELP.
 Redis 7.0 syntax, replies and error texts. CLIENT LIST/INFO print Redis's fields in Redis's
 order; the memory figures are ours (query buffer sizes follow Redis's allocation pattern:
 a fresh buffer, growth to the largest read, shrinking when idle or when the peak drops;
-output buffers are the transport's unsent bytes). Not registered yet: TRACKING, CACHING,
-GETREDIR, TRACKINGINFO (client-side caching is another family's).
+output buffers are the transport's unsent bytes). TRACKING, CACHING, GETREDIR and
+TRACKINGINFO are in commands/tracking.py.
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def _flags(c: Any) -> str:
         f += "b"
     if c.tracking is not None:
         f += "t"
+        if c.tracking.broken_redirect:
+            f += "R"
+        if c.tracking.bcast:
+            f += "B"
     if c.dirty_cas:
         f += "d"
     if c.close_after_reply:
@@ -115,9 +119,7 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
     name = c.name.decode("utf-8", "replace")
     user = c.user.decode("utf-8", "replace")
     events = "r" + ("w" if omem else "")
-    redir = -1
-    if c.tracking is not None:
-        redir = c.tracking.redirect or -1
+    redir = -1 if c.tracking is None else c.tracking.redirect
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
         f"age={int(now - c.created)} idle={int(now - c.last_interaction)} flags={_flags(c)} "
@@ -412,6 +414,15 @@ _HELP = [
     "    Wake a client blocked on keys.",
     "NO-EVICT (ON|OFF)",
     "    Exempt this connection from client eviction.",
+    "CACHING (YES|NO)",
+    "    Track (OPTIN) or do not track (OPTOUT) the keys of the next command.",
+    "GETREDIR",
+    "    The id of the client invalidations are redirected to (0: none, -1: not tracking).",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Server assisted client side caching.",
+    "TRACKINGINFO",
+    "    This connection's tracking mode.",
     "HELP",
     "    Print this help.",
 ]

@@ -196,8 +196,6 @@ def reset_command(client: Client, argv: list[bytes]) -> Any:
         engine.monitors.remove(client)
     for hook in engine.client_reset_hooks:
         hook(client)
-    client.channels.clear()
-    client.patterns.clear()
     client.select(0)
     client.proto = 2
     client.name = b""

@@ -79,7 +79,7 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     engine = client.engine
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns or engine.pause is not None or engine.gated):
+            or client.subscribed or engine.pause is not None or engine.gated):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return now_ns
@@ -127,6 +127,10 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
         t1 = 0
     if reply is BLOCKED:
         return t1
+    if client.tracking is not None:
+        _reply(client, reply, out)
+        engine.tracking.after_command(client, cmd, argv)
+        return 0
     if client.reply_mode != "on" or client.skip_next:
         _swallow(client)
         return t1
@@ -160,8 +164,8 @@ def _checked(client: Client, argv: list[bytes], out: list[bytes]) -> Command | N
                 raise CommandError(refusal)
         if client.multi is not None and not top.runs_in_multi and cmd.no_multi:
             raise CommandError(errors.NOT_ALLOWED_IN_MULTI)
-        if client.proto == 2 and (client.channels or client.patterns) and not top.while_subscribed:
-            raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(argv[0].decode("utf-8", "replace").lower()))
+        if client.proto == 2 and client.subscribed and not top.while_subscribed:
+            raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(cmd.name))
         pause = client.engine.pause
         if pause is not None and client.conn is not None and (pause.all or _held_by_pause(client, cmd)):
             _postpone(client, pause, argv)

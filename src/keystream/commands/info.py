@@ -101,7 +101,7 @@ def _section_clients(engine: Engine) -> list[str]:
     for c in clients:
         if c.conn is not None:
             max_out = max(max_out, c.conn.output_buffered())
-    tracking = sum(1 for c in clients if c.tracking is not None)
+    tracking = engine.tracking.clients
     blocked = engine.blocking.count + paused_count(engine)
     return [
         f"connected_clients:{len(clients)}",
@@ -184,8 +184,8 @@ def _section_persistence(engine: Engine) -> list[str]:
 
 def _section_stats(engine: Engine) -> list[str]:
     calls = sum(c.calls + sum(s.calls for s in c.subcommands.values()) for c in COMMANDS.values())
-    channels = engine.pubsub_channel_count
-    patterns = engine.pubsub_pattern_count
+    pubsub = engine.pubsub.stats()
+    tracking = engine.tracking.stats()
     return [
         f"total_connections_received:{engine.stats.connections}",
         f"total_commands_processed:{calls}",
@@ -212,9 +212,9 @@ def _section_stats(engine: Engine) -> list[str]:
         "current_eviction_exceeded_time:0",
         f"keyspace_hits:{engine.stats.keyspace_hits}",
         f"keyspace_misses:{engine.stats.keyspace_misses}",
-        f"pubsub_channels:{channels() if channels is not None else 0}",
-        f"pubsub_patterns:{patterns() if patterns is not None else 0}",
-        "pubsubshard_channels:0",
+        f"pubsub_channels:{pubsub['pubsub_channels']}",
+        f"pubsub_patterns:{pubsub['pubsub_patterns']}",
+        f"pubsubshard_channels:{pubsub['pubsubshard_channels']}",
         "latest_fork_usec:0",
         "total_forks:0",
         "migrate_cached_sockets:0",
@@ -225,9 +225,9 @@ def _section_stats(engine: Engine) -> list[str]:
         "active_defrag_key_misses:0",
         "total_active_defrag_time:0",
         "current_active_defrag_time:0",
-        "tracking_total_keys:0",
-        "tracking_total_items:0",
-        "tracking_total_prefixes:0",
+        f"tracking_total_keys:{tracking['tracking_total_keys']}",
+        f"tracking_total_items:{tracking['tracking_total_items']}",
+        f"tracking_total_prefixes:{tracking['tracking_total_prefixes']}",
         "unexpected_error_replies:0",
         f"total_error_replies:{engine.stats.total_errors}",
         "dump_payload_sanitizations:0",

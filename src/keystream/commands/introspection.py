@@ -249,7 +249,9 @@ def _keys_with_flags(argv: list[bytes]) -> tuple[list[int], list[tuple[str, ...]
         cmd = cmd.subcommands.get(argv[1].lower())
     if cmd is None or cmd.handler is None:
         raise CommandError("ERR Invalid command specified")
-    if cmd.first_key <= 0 and cmd.get_keys is None and not cmd.key_specs:
+    if cmd.get_keys is None and (cmd.first_key <= 0 and not cmd.key_specs or cmd.key_specs and all(
+            "not_key" in spec.flags for spec in cmd.key_specs)):
+        # Redis's doesCommandHaveKeys: key specs flagged not_key (shard channels) are no keys
         raise CommandError("ERR The command has no key arguments")
     n = len(argv)
     if (cmd.arity > 0 and n != cmd.arity) or n < -cmd.arity:

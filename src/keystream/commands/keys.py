@@ -220,8 +220,11 @@ def _rename(client, argv, nx: bool):
         if nx:
             return 0
         db.remove(dst)  # overwritten: Redis notifies only rename_from / rename_to
-    # The value moves with its deadline and its access data (Redis moves the object).
-    db.put_entry(dst, db.take_entry(src, "rename_from"), "rename_to")
+    # The value moves with its deadline and its access data (Redis moves the object). Events
+    # as Redis's: the new key ("new"), then rename_from, rename_to.
+    db.put_entry(dst, db.take_entry(src, None), None)
+    db.touch(src, "rename_from")
+    db.touch(dst, "rename_to")
     return 1 if nx else OK
 
 
@@ -258,7 +261,9 @@ def move_command(client: Client, argv: list[bytes]) -> Any:
     key = argv[1]
     if src.get(key) is None or dst.get(key) is not None:
         return 0
-    dst.put_entry(key, src.take_entry(key, "move_from"), "move_to")
+    dst.put_entry(key, src.take_entry(key, None), None)  # "new" in dst, then:
+    src.touch(key, "move_from")
+    dst.touch(key, "move_to")
     return 1
 
 

@@ -56,6 +56,7 @@ def flushall_command(client: Client, argv: list[bytes]) -> Any:
     # As Redis: a running BGSAVE is stopped, and with save points the (empty) dump is written
     # now, so that a restart does not bring the old keys back.
     engine.snapshots.after_flushall()
+    engine.tracking.flushed()
     engine.dirty += 1  # always propagated, even when there was nothing to remove
     return OK
 
@@ -71,6 +72,7 @@ def flushdb_command(client: Client, argv: list[bytes]) -> Any:
     _flush_mode(client, argv)
     client.db.flush()
     blocking.signal_db_ready(client.db)
+    client.engine.tracking.flushed()
     client.engine.dirty += 1
     return OK
 

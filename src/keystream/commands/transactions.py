@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import KeySpec, command
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import NULL_ARRAY, OK
+from keystream.resp.writer import NULL_ARRAY, OK, AfterPushes
 
 if TYPE_CHECKING:
     from keystream.client import Client
@@ -85,11 +85,20 @@ def exec_command(client: Client, argv: list[bytes]) -> Any:
     # when EXEC ends (wrapped in MULTI/EXEC when there are several).
     client.in_exec = True
     engine.unit_depth += 1
+    # Push messages a queued command sends to this client go just before its element of the
+    # reply (Redis writes them into the output buffer while the array is being written).
+    pushes: list[Any] = []
+    client.push_capture = pushes
     try:
         for cmd, args in queued:
-            replies.append(engine.run(client, cmd, args))
+            reply = engine.run(client, cmd, args)
+            if pushes:
+                reply = AfterPushes(pushes[:], reply)
+                pushes.clear()
+            replies.append(reply)
     finally:
         client.in_exec = False
+        client.push_capture = None
         engine.unit_depth -= 1
     client.propagate_override = []  # EXEC itself is no effect: its commands' effects are
     return replies

@@ -208,6 +208,9 @@ class Database:
         if expires and key in expires and expires[key] <= self._clock.cmd_time_ms:
             self._expire(key)
         data = self.data
+        engine = self.engine
+        # A key that did not exist is "new" (Redis's dbAdd notifies it before the command's event)
+        new = engine is not None and engine.event_subscribers and key not in data
         if type(value) is bytes:
             if self.lfu:
                 word = self._access_word(key, data.get(key))
@@ -230,11 +233,12 @@ class Database:
         # touch(key, kind), inlined: this is the write hot path
         if self.watched:
             self._dirty_watchers(key)
-        engine = self.engine
         if engine is not None:
             engine.dirty += 1
             if engine.event_subscribers:
                 for subscriber in engine.event_subscribers:
+                    if new:
+                        subscriber("new", self.id, key)
                     subscriber(kind, self.id, key)
 
     def replace(self, key: bytes, value: Any, kind: str) -> None:
@@ -266,19 +270,22 @@ class Database:
         if type(value) is bytes:
             self.raw_strings[key] = value
 
-    def take_entry(self, key: bytes, kind: str) -> tuple[Any, int | None, int | None, bytes | None]:
+    def take_entry(self, key: bytes, kind: str | None) -> tuple[Any, int | None, int | None, bytes | None]:
         """Remove key (which must exist) and return what moves with it to another name or
         database: (value, deadline ms, access data of a string, raw marker). Reports `kind`
-        (`rename_from`, `move_from`); a container carries its access data in its `atime` slot."""
+        (None: the caller reports it later, with `touch`); a container carries its access
+        data in its `atime` slot."""
         entry = (self.data.pop(key), self.expires.pop(key, None), self.access.pop(key, None),
                  self.raw_strings.pop(key, None) if self.raw_strings else None)
-        self.touch(key, kind)
+        if kind is not None:
+            self.touch(key, kind)
         return entry
 
     def put_entry(self, key: bytes, entry: tuple[Any, int | None, int | None, bytes | None],
-                  kind: str) -> None:
+                  kind: str | None) -> None:
         """Store an entry (from `take_entry`, or a copy of one) at key, which must not exist;
-        reports `kind` (`rename_to`, `move_to`, `copy_to`)."""
+        reports "new", then `kind` (`copy_to`; None: the caller reports it later, with
+        `touch`, as RENAME and MOVE do after both keys changed)."""
         value, when, access, raw = entry
         self.data[key] = value
         if when is not None:
@@ -287,7 +294,12 @@ class Database:
             self.access[key] = access
         if raw is not None:
             self.raw_strings[key] = raw
-        self.touch(key, kind)
+        engine = self.engine
+        if engine is not None and engine.event_subscribers:
+            for subscriber in engine.event_subscribers:
+                subscriber("new", self.id, key)
+        if kind is not None:
+            self.touch(key, kind)
 
     def put_copy(self, key: bytes, value: Any, when_ms: int | None, raw: bool) -> None:
         """COPY's new key (which must not exist): value with deadline when_ms, fresh access

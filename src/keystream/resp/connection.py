@@ -51,6 +51,10 @@ class RespProtocol(asyncio.Protocol):
         self.closed = False
         self.reading_paused = False
         self.write_paused = False
+        # The output of the batch of commands being run (see _run), or None between batches.
+        self.out: list[bytes] | None = None
+        # Output for the end of this event-loop turn (see defer).
+        self.deferred: list[bytes] = []
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,7 +92,7 @@ class RespProtocol(asyncio.Protocol):
         if not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
-        self._check_output_limit()
+        self.check_output_limits()
 
     def resume_writing(self) -> None:
         self.write_paused = False
@@ -138,6 +142,10 @@ class RespProtocol(asyncio.Protocol):
         client = self.client
         assert client is not None
         out: list[bytes] = []
+        self.out = out
+        tracking = self.engine.tracking
+        outer = tracking.current  # (a blocked client served inside another's command)
+        tracking.current = client
         n = len(cmds)
         i = 0
         run = execute  # a local: looked up once per batch, not per command
@@ -153,6 +161,8 @@ class RespProtocol(asyncio.Protocol):
                 now_ns = 0
                 if self.write_paused:
                     break
+        self.out = None
+        tracking.current = outer
         if i < n and not client.close_after_reply:
             self.pending.extend(cmds[i:])
         if out:
@@ -199,17 +209,51 @@ class RespProtocol(asyncio.Protocol):
     def write_now(self, data: bytes) -> None:
         if self.closed or self.transport is None:
             return
+        if self.deferred:
+            self.deferred.append(data)
+            data = b"".join(self.deferred)
+            self.deferred.clear()
         self.transport.write(data)
         if self.write_paused:
-            self._check_output_limit()
+            self.check_output_limits()
 
-    def _check_output_limit(self) -> None:
-        t = self.transport
-        if t is None or self.client is None:
+    def defer(self, data: bytes) -> None:
+        """Send data at the end of this turn of the event loop, with whatever else this
+        connection gets meanwhile (one write for many messages, as Redis's beforeSleep
+        does); anything written before then goes after it."""
+        if self.closed or self.transport is None:
             return
-        hard = self.engine.output_hard_limit(self.client)
-        if hard and t.get_write_buffer_size() > hard:
-            log.warning("client %d closed: output buffer over its limit", self.client.id)
+        if not self.deferred:
+            batch = self.engine.deferred_writes
+            if not batch and self.engine.loop is not None:
+                self.engine.loop.call_soon(flush_deferred, self.engine)
+            batch.append(self)
+        self.deferred.append(data)
+
+    def check_output_limits(self) -> None:
+        """Close the connection if its unsent output is over the hard limit of its class, or
+        has been over the soft limit for longer than the soft limit's seconds (Redis's
+        checkClientOutputBufferLimits; the soft-limit clock starts at the first check over)."""
+        t = self.transport
+        client = self.client
+        if t is None or client is None or self.closed:
+            return
+        hard, soft, soft_seconds = self.engine.output_limits(client)
+        used = t.get_write_buffer_size()
+        over = bool(hard) and used >= hard
+        if not over and soft and used >= soft:
+            now = time.monotonic()
+            if not client.obuf_soft_since:
+                client.obuf_soft_since = now
+                # checked again by the cron, so that it goes even if nothing more is sent
+                self.engine.soft_limited.add(self)
+            else:
+                over = now - client.obuf_soft_since > soft_seconds
+        elif not over and client.obuf_soft_since:
+            client.obuf_soft_since = 0.0
+            self.engine.soft_limited.discard(self)
+        if over:
+            log.warning("client %d closed: output buffer over its limit", client.id)
             self.engine.stats.client_output_disconnects += 1
             self.close()
 
@@ -224,17 +268,43 @@ class RespProtocol(asyncio.Protocol):
             aof.close_when_released(self)
             return
         if self.transport is not None and not self.closed:
+            if self.deferred:
+                self.transport.write(b"".join(self.deferred))
+                self.deferred.clear()
             self.closed = True
+            self.engine.soft_limited.discard(self)
             if self.reading_paused:
                 self.transport.resume_reading()
             self.transport.close()
+            # Gone for everyone else now, as Redis frees it once its reply is written: a
+            # tracking redirect to it is broken, its subscriptions end.
+            if self.client is not None:
+                self.engine.client_gone(self.client)
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
             self.closed = True
+            self.engine.soft_limited.discard(self)
             self.transport.abort()
             if self.client is not None:
                 self.engine.client_gone(self.client)
+
+
+def flush_deferred(engine: Engine) -> None:
+    """Write what connections were given with `defer` during this turn of the event loop:
+    one write each; output limits are checked when the socket did not take it all."""
+    batch = engine.deferred_writes
+    engine.deferred_writes = []
+    for conn in batch:
+        deferred = conn.deferred
+        t = conn.transport
+        if deferred and not conn.closed and t is not None:
+            t.write(deferred[0] if len(deferred) == 1 else b"".join(deferred))
+            deferred.clear()
+            if t.get_write_buffer_size():
+                conn.check_output_limits()
+            elif conn.client is not None and conn.client.obuf_soft_since:
+                conn.check_output_limits()  # back under the soft limit
 
 
 def _fmt_addr(addr: Any) -> str:

@@ -156,6 +156,45 @@ TIMEOUT_NEGATIVE = "ERR timeout is negative"
 UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
 
+# Pub/Sub (pubsub.c).
+def deny_blocking(command: str) -> str:
+    """A subscription asked by a client that expects one reply per command (EXEC, scripts)."""
+    return f"ERR {command} isn't allowed for a DENY BLOCKING client"
+
+
+def subcommand_syntax(sub: bytes | str, container: str) -> str:
+    """Redis's addReplySubcommandSyntaxError."""
+    shown = _show(sub) if isinstance(sub, bytes) else sub
+    return (f"ERR unknown subcommand or wrong number of arguments for '{shown}'. "
+            f"Try {container.upper()} HELP.")
+
+
+# Client-side caching (CLIENT TRACKING / CACHING, networking.c and tracking.c).
+TRACKING_ONE_REDIRECT = "ERR A client can only redirect to a single other client"
+TRACKING_NO_REDIRECT_CLIENT = "ERR The client ID you want redirect to does not exist"
+TRACKING_PREFIX_NEEDS_BCAST = "ERR PREFIX option requires BCAST mode to be enabled"
+TRACKING_SWITCH_BCAST = ("ERR You can't switch BCAST mode on/off before disabling tracking for this "
+                         "client, and then re-enabling it with a different mode.")
+TRACKING_BCAST_OPTIN_OPTOUT = "ERR OPTIN and OPTOUT are not compatible with BCAST"
+TRACKING_OPTIN_AND_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode"
+TRACKING_SWITCH_OPTIN_OPTOUT = ("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for "
+                                "this client, and then re-enabling it with a different mode.")
+CACHING_NOT_TRACKING = ("ERR CLIENT CACHING can be called only when the client is in tracking mode "
+                        "with OPTIN or OPTOUT mode enabled")
+CACHING_YES_NEEDS_OPTIN = "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+CACHING_NO_NEEDS_OPTOUT = "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+
+
+def prefix_overlaps_existing(prefix: bytes, existing: bytes) -> str:
+    return (f"ERR Prefix '{_show(prefix)}' overlaps with an existing prefix '{_show(existing)}'. "
+            "Prefixes for a single client must not overlap.")
+
+
+def prefix_overlaps_provided(prefix: bytes, other: bytes) -> str:
+    return (f"ERR Prefix '{_show(prefix)}' overlaps with another provided prefix '{_show(other)}'. "
+            "Prefixes for a single client must not overlap.")
+
+
 def internal_error(name: str) -> str:
     """A handler of ours raised: the command fails, the server keeps serving."""
     return f"ERR internal error while running '{name}'"
@@ -209,12 +248,6 @@ STREAM_XCLAIM_UNRECOGNIZED = "ERR Unrecognized XCLAIM option '{}'"
 STREAM_XAUTOCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XAUTOCLAIM"
 STREAM_XAUTOCLAIM_COUNT = "ERR COUNT must be > 0"
 STREAM_XAUTOCLAIM_MEMORY = "ERR Insufficient memory, failed allocating transient memory, COUNT too high."
-
-
-def subcommand_syntax(sub: bytes, container: str) -> str:
-    """addReplySubcommandSyntaxError's text."""
-    return (f"ERR unknown subcommand or wrong number of arguments for '{_show(sub)}'. "
-            f"Try {container.upper()} HELP.")
 
 
 def c_string(b: bytes) -> str:

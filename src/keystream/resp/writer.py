@@ -18,6 +18,9 @@ client's protocol. The mapping:
     BigNumber       big number      bulk string            `(<digits>`
     Push            push message    array                  `><n>`
     Raw             bytes already encoded for both protocols
+    NO_REPLY        nothing (a command whose output went out as push messages: SUBSCRIBE)
+    AfterPushes     push messages, then a reply (inside EXEC: what a queued command pushed
+                    to its own client goes just before that command's element, as in Redis)
 
 Strings a handler builds (simple replies) are `Status`; use the shared `OK`/`QUEUED`/`PONG`.
 """
@@ -31,7 +34,7 @@ from keystream.resp.errors import CommandError
 
 __all__ = [
     "Status", "OK", "PONG", "QUEUED", "Bool", "NullArray", "NULL_ARRAY", "SetReply", "Verbatim",
-    "BigNumber", "Push", "Raw", "encode", "encode_into", "format_double",
+    "BigNumber", "Push", "Raw", "NO_REPLY", "AfterPushes", "encode", "encode_into", "format_double",
 ]
 
 
@@ -70,6 +73,25 @@ class Push(list):
     """An out-of-band message: RESP3 push type `>`, RESP2 array."""
 
     __slots__ = ()
+
+
+class NoReply:
+    """The reply of a command that answered with push messages only (SUBSCRIBE and friends)."""
+
+    __slots__ = ()
+
+
+NO_REPLY = NoReply()
+
+
+class AfterPushes:
+    """A reply preceded by the push messages its command sent to its own client."""
+
+    __slots__ = ("pushes", "value")
+
+    def __init__(self, pushes: list[Any], value: Any) -> None:
+        self.pushes = pushes
+        self.value = value
 
 
 class Verbatim:
@@ -193,6 +215,12 @@ def encode_into(out: list[bytes], value: Any, proto: int) -> None:
             append(b"$%d\r\n%s\r\n" % (len(value.digits), value.digits))
     elif t is bool:
         append(b":1\r\n" if value else b":0\r\n")
+    elif t is NoReply:
+        pass
+    elif t is AfterPushes:
+        for push in value.pushes:
+            encode_into(out, push, proto)
+        encode_into(out, value.value, proto)
     elif isinstance(value, str):
         data = value.encode()
         append(b"$%d\r\n%s\r\n" % (len(data), data))
