@@ -1,6 +1,6 @@
 """The typed write events stream commands report (kind, key), in order, compared with the
 keyspace notifications real Redis 7.0 sends for the same commands (`notify-keyspace-events
-KEA`: every class but `new`): what keyspace notifications, WATCH, tracking and blocked
+KEAn`: every class, `new` included): what keyspace notifications, WATCH, tracking and blocked
 clients are driven by. Group changes (XGROUP ..., consumers created by reads and claims)
 are events that do not invalidate WATCH, as in Redis."""
 
@@ -52,7 +52,7 @@ def _redis_events(port: int, lines: list[list[str]]) -> list[tuple[str, str]]:
     sub = RawClient(port)
     try:
         ctl.call("FLUSHALL")
-        ctl.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        ctl.call("CONFIG", "SET", "notify-keyspace-events", "KEAn")
         sub.call("PSUBSCRIBE", "__keyevent@0__:*")
         for args in lines:
             ctl.call(*args)
