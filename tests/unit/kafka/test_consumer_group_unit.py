@@ -1,0 +1,164 @@
+"""KIP-848 pieces alone: the group records' encoding (Kafka 4.0's schemas, golden bytes), the
+uniform and range assignors (balance, stickiness), and the reconciliation state machine
+(revoke before assign, unreleased partitions, epochs)."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keystream.kafka.groups import consumer_records as crec
+from keystream.kafka.groups.assignors import range_assign, uniform_assign
+from keystream.kafka.groups.consumer_group import ConsumerGroup, MemberState, reconcile
+
+T1 = uuid.UUID(int=1)
+T2 = uuid.UUID(int=2)
+
+
+# -- records -----------------------------------------------------------------------------------------
+
+def test_keys_are_the_record_type_and_non_flexible_strings() -> None:
+    assert crec.encode_key(crec.GROUP_METADATA, "g") == b"\x00\x03\x00\x01g"
+    assert crec.encode_key(crec.CURRENT_ASSIGNMENT, "g", "m1") == b"\x00\x08\x00\x01g\x00\x02m1"
+    assert crec.decode_key(b"\x00\x10\x00\x01g\x00\x02a.") == (crec.REGULAR_EXPRESSION, "g", "a.")
+    assert crec.decode_key(b"\x00\x01\x00\x01g") is None          # an offset key: records.py's
+
+
+def test_values_are_version_0_flexible() -> None:
+    # ConsumerGroupMetadataValue: version 0, Epoch 7, no tagged fields
+    assert crec.encode_value(crec.GROUP_METADATA, 7) == b"\x00\x00\x00\x00\x00\x07\x00"
+    # ConsumerGroupTargetAssignmentMemberValue: one topic, partitions [0, 2]
+    assert crec.encode_value(crec.TARGET_MEMBER, {T1: frozenset({2, 0})}) == (
+        b"\x00\x00" + b"\x02" + T1.bytes + b"\x03" + b"\x00\x00\x00\x00\x00\x00\x00\x02" + b"\x00" + b"\x00")
+    # a tagged field written by a later Kafka (MetadataHash, tag 0) is skipped
+    tagged = b"\x00\x00\x00\x00\x00\x07" + b"\x01\x00\x08" + b"\x00" * 8
+    assert crec.decode_value(crec.GROUP_METADATA, tagged) == 7
+
+
+def test_every_value_round_trips() -> None:
+    values: list[tuple[int, object]] = [
+        (crec.GROUP_METADATA, 12),
+        (crec.TARGET_METADATA, 11),
+        (crec.PARTITION_METADATA, {"a": crec.TopicMetadata(T1, "a", 3), "b": crec.TopicMetadata(T2, "b", 1)}),
+        (crec.MEMBER_METADATA, crec.MemberMetadataRecord("inst", None, "client", "/127.0.0.1", ("a", "b"), "x.*",
+                                                         45000, "range")),
+        (crec.TARGET_MEMBER, {T1: frozenset({0, 1}), T2: frozenset({5})}),
+        (crec.CURRENT_ASSIGNMENT, crec.CurrentAssignmentRecord(3, 2, 1, {T1: frozenset({0})}, {T2: frozenset({1})})),
+        (crec.REGULAR_EXPRESSION, crec.RegexRecord(frozenset({"a", "b"}), 4, 1_700_000_000_000)),
+    ]
+    for rtype, value in values:
+        assert crec.decode_value(rtype, crec.encode_value(rtype, value)) == value
+
+
+def test_replay_tracks_partition_epochs_and_deletes() -> None:
+    cg = ConsumerGroup("g")
+    meta = crec.MemberMetadataRecord(None, None, "c", "h", ("a",), None, 1000, None)
+    cg.replay(crec.MEMBER_METADATA, "m", meta)
+    cg.replay(crec.CURRENT_ASSIGNMENT, "m", crec.CurrentAssignmentRecord(
+        4, 3, int(MemberState.UNREVOKED_PARTITIONS), {T1: frozenset({0})}, {T1: frozenset({1})}))
+    assert cg.partition_epoch(T1, 0) == cg.partition_epoch(T1, 1) == 4 and cg.partition_epoch(T1, 2) == -1
+    assert cg.subscribed_topic_names() == {"a"}
+    cg.replay(crec.CURRENT_ASSIGNMENT, "m", None)
+    cg.replay(crec.MEMBER_METADATA, "m", None)
+    assert cg.members == {} and cg.partition_epochs == {} and cg.subscribed_topic_names() == set()
+
+
+# -- assignors ---------------------------------------------------------------------------------------
+
+members_st = st.dictionaries(st.sampled_from([f"m{i}" for i in range(8)]),
+                             st.frozensets(st.sampled_from([T1, T2]), min_size=1), min_size=1)
+topics = {T1: ("a", 7), T2: ("b", 5)}
+
+
+def _owners(result: dict[str, dict[uuid.UUID, frozenset[int]]]) -> dict[tuple[uuid.UUID, int], str]:
+    out: dict[tuple[uuid.UUID, int], str] = {}
+    for m, a in result.items():
+        for tid, ps in a.items():
+            for p in ps:
+                assert (tid, p) not in out
+                out[(tid, p)] = m
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(members=members_st, later=members_st)
+def test_uniform_is_complete_balanced_and_sticky(members: dict, later: dict) -> None:
+    first = uniform_assign(members, topics, {})
+    for result, subs in ((first, members), (uniform_assign(later, topics, first), later)):
+        owners = _owners(result)
+        for tid, (_n, count) in topics.items():
+            subscribed = [m for m in subs if tid in subs[m]]
+            for p in range(count):
+                assert ((tid, p) in owners) == bool(subscribed)
+                if subscribed:
+                    assert tid in subs[owners[(tid, p)]]
+        load = {m: sum(len(ps) for ps in result[m].values()) for m in subs}
+        for (tid, _p), m in owners.items():      # nobody eligible could take one and be better balanced
+            for other in subs:
+                if tid in subs[other]:
+                    assert load[other] + 1 >= load[m]
+    # the same members again: nothing moves
+    assert uniform_assign(members, topics, first) == first
+
+
+def test_uniform_moves_only_what_balance_needs() -> None:
+    subs = {f"m{i}": frozenset({T1}) for i in range(3)}
+    three = uniform_assign(subs, {T1: ("a", 9)}, {})
+    four = uniform_assign({**subs, "m3": frozenset({T1})}, {T1: ("a", 9)}, three)
+    moved = sum(len(three[m][T1] - four[m][T1]) for m in three)
+    assert moved == 2 and sorted(len(a[T1]) for a in four.values()) == [2, 2, 2, 3]
+
+
+def test_range_gives_contiguous_shares_in_member_order_and_is_sticky() -> None:
+    subs = {"b": frozenset({T1}), "a": frozenset({T1, T2}), "c": frozenset({T1})}
+    r = range_assign(subs, topics, {})
+    assert r["a"] == {T1: frozenset({0, 1, 2}), T2: frozenset(range(5))}
+    assert r["b"] == {T1: frozenset({3, 4})} and r["c"] == {T1: frozenset({5, 6})}
+    prev = {"a": {T1: frozenset({5, 6})}, "b": {T1: frozenset({0, 1})}, "c": {T1: frozenset({2, 3, 4})}}
+    r = range_assign({"a": frozenset({T1}), "b": frozenset({T1}), "c": frozenset({T1})}, {T1: ("a", 7)}, prev)
+    assert r["a"][T1] >= {5, 6} and r["b"][T1] == frozenset({0, 1}) and r["c"][T1] <= {2, 3, 4}
+    assert sorted(len(x[T1]) for x in r.values()) == [2, 2, 3]
+
+
+# -- reconciliation ----------------------------------------------------------------------------------
+
+def cur(epoch: int, state: MemberState, assigned: dict, pending: dict | None = None,
+        previous: int = 0) -> crec.CurrentAssignmentRecord:
+    return crec.CurrentAssignmentRecord(epoch, previous, int(state), assigned, pending or {})
+
+
+def free(_t: uuid.UUID, _p: int) -> int:
+    return -1
+
+
+def test_revoke_first_then_move_to_the_target_epoch() -> None:
+    c = cur(1, MemberState.STABLE, {T1: frozenset({0, 1, 2, 3})})
+    target = {T1: frozenset({0, 1, 4})}
+    r = reconcile(c, 2, target, free, {T1: frozenset({0, 1, 2, 3})})
+    assert (r.member_epoch, MemberState(r.state)) == (1, MemberState.UNREVOKED_PARTITIONS)
+    assert r.assigned == {T1: frozenset({0, 1})} and r.pending_revocation == {T1: frozenset({2, 3})}
+    assert reconcile(r, 2, target, free, {T1: frozenset({0, 1, 2})}) is r      # still owns 2: wait
+    assert reconcile(r, 2, target, free, None) is r                            # no owned list: wait
+    done = reconcile(r, 2, target, free, {T1: frozenset({0, 1})})
+    assert (done.member_epoch, done.previous_epoch, MemberState(done.state)) == (2, 1, MemberState.STABLE)
+    assert done.assigned == {T1: frozenset({0, 1, 4})}
+
+
+def test_partitions_owned_elsewhere_stay_unreleased() -> None:
+    def owned_by_other(_t: uuid.UUID, p: int) -> int:
+        return 3 if p == 5 else -1
+
+    c = cur(2, MemberState.STABLE, {T1: frozenset({0})})
+    r = reconcile(c, 3, {T1: frozenset({0, 5, 6})}, owned_by_other, {T1: frozenset({0})})
+    assert (r.member_epoch, MemberState(r.state)) == (3, MemberState.UNRELEASED_PARTITIONS)
+    assert r.assigned == {T1: frozenset({0, 6})}
+    r2 = reconcile(r, 3, {T1: frozenset({0, 5, 6})}, free, None)               # 5 released
+    assert MemberState(r2.state) is MemberState.STABLE and r2.assigned == {T1: frozenset({0, 5, 6})}
+
+
+def test_a_member_that_no_longer_owns_revoked_partitions_skips_the_revoking_state() -> None:
+    c = cur(1, MemberState.STABLE, {T1: frozenset({0, 1})})
+    r = reconcile(c, 2, {T1: frozenset({0})}, free, {T1: frozenset({0})})
+    assert (r.member_epoch, MemberState(r.state), r.assigned) == (2, MemberState.STABLE, {T1: frozenset({0})})
