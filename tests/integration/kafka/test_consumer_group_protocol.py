@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import struct
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -389,6 +390,53 @@ def test_group_state_survives_a_restart(tmp_path: Any) -> None:
             assert _fetch(mc, group, topic, "a", 1) == (0, 5)
             r = hb(mc, group, "a", 1, topic_partitions=owned(mc, a.assignment))        # acknowledges the revocation
             assert r.error_code == 0 and r.member_epoch == before.group_epoch
+    finally:
+        h.stop()
+        if "Traceback" in h.log():
+            sys.stderr.write(h.log())
+
+
+# -- timeouts -------------------------------------------------------------------------------------------
+
+def test_session_and_rebalance_timeouts_fence_members() -> None:
+    """A member that stops heartbeating is fenced after group.consumer.session.timeout.ms; one that
+    does not acknowledge a revocation within its rebalance timeout is fenced too; the partitions
+    go to the members left."""
+    h = start_keystream("--group.consumer.session.timeout.ms", "1500", "--offsets.topic.num.partitions", "1",
+                        kafka=True)
+    try:
+        with MiniClient("127.0.0.1", h.kafka_port) as mc:
+            topic = create_topic(mc, 4)
+            group = gid()
+            a = hb(mc, group, "a", 0, subscribed_topic_names=(topic,))
+            hb(mc, group, "quiet", 0, subscribed_topic_names=(topic,))       # then never heartbeats again
+            deadline = time.monotonic() + 10
+            while len(describe(mc, group).members) == 2:
+                a = hb(mc, group, "a", a.member_epoch, topic_partitions=owned(mc, a.assignment)) \
+                    if a.assignment is not None else hb(mc, group, "a", a.member_epoch)
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            d = describe(mc, group)
+            assert [m.member_id for m in d.members] == ["a"]
+
+            # "slow" (500 ms rebalance timeout) owns everything; "b" joins; "slow" keeps heartbeating
+            # but never gives up the partitions it must revoke: its rebalance timeout fences it.
+            group2 = gid()
+            s = hb(mc, group2, "slow", 0, subscribed_topic_names=(topic,), rebalance_timeout=500)
+            everything = owned(mc, s.assignment)
+            assert parts(s.assignment) == {0, 1, 2, 3}
+            b = hb(mc, group2, "b", 0, subscribed_topic_names=(topic,))
+            start = time.monotonic()
+            while True:
+                r = hb(mc, group2, "slow", 1, topic_partitions=everything)
+                if r.error_code:
+                    break
+                assert r.member_epoch == 1 and len(parts(r.assignment or s.assignment)) <= 4
+                assert time.monotonic() - start < 1.4, "not fenced within its rebalance timeout"
+                time.sleep(0.05)
+            assert r.error_code == UNKNOWN_MEMBER_ID
+            b = hb(mc, group2, "b", b.member_epoch, topic_partitions=())
+            assert parts(b.assignment) == {0, 1, 2, 3}
     finally:
         h.stop()
         if "Traceback" in h.log():

@@ -535,10 +535,6 @@ class ConsumerGroupCoordinator:
             records.append((crec.GROUP_METADATA, group_id, None, group_epoch))
 
         # The target assignment, recomputed when the group epoch is ahead of it.
-        members_meta = {mid: m.metadata() for mid, m in cg.members.items()}
-        if replaced is not None:
-            members_meta.pop(replaced.member_id, None)
-        members_meta[member_id] = new_meta
         target_epoch = cg.assignment_epoch
         if replaced is not None:
             target = cg.targets.get(replaced.member_id, {})
@@ -546,6 +542,10 @@ class ConsumerGroupCoordinator:
         else:
             target = cg.targets.get(member_id, {})
         if group_epoch > cg.assignment_epoch:
+            members_meta = {mid: m.metadata() for mid, m in cg.members.items()}
+            if replaced is not None:
+                members_meta.pop(replaced.member_id, None)
+            members_meta[member_id] = new_meta
             targets = self._assign(cg, members_meta, subscription, regex_topics, replaced, member_id)
             for mid, a in targets.items():
                 if mid == member_id and replaced is not None:
