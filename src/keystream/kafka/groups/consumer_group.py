@@ -473,9 +473,6 @@ class ConsumerGroupCoordinator:
                 else:
                     replaced = existing
                     member = ConsumerMember(member_id)
-                    member.assigned = existing.assigned
-                    member.pending_revocation = existing.pending_revocation
-                    member.state = existing.state
                     log.info("group %s: static member %s (instance %s) replaces %s", group_id, member_id,
                              instance_id, existing.member_id)
             else:
@@ -511,14 +508,10 @@ class ConsumerGroupCoordinator:
         # Subscriptions with this member's update: regexes, then the subscribed topics.
         name_refs = Counter(cg.name_refs)
         regex_refs = Counter(cg.regex_refs)
-        if old_meta is not None and replaced is None:
+        if old_meta is not None:
             name_refs.subtract(old_meta.subscribed_names)
             if old_meta.subscribed_regex:
                 regex_refs[old_meta.subscribed_regex] -= 1
-        elif replaced is not None:
-            name_refs.subtract(replaced.subscribed_names)
-            if replaced.subscribed_regex:
-                regex_refs[replaced.subscribed_regex] -= 1
         name_refs.update(new_meta.subscribed_names)
         if new_meta.subscribed_regex:
             regex_refs[new_meta.subscribed_regex] += 1
@@ -548,8 +541,6 @@ class ConsumerGroupCoordinator:
             members_meta[member_id] = new_meta
             targets = self._assign(cg, members_meta, subscription, regex_topics, replaced, member_id)
             for mid, a in targets.items():
-                if mid == member_id and replaced is not None:
-                    continue
                 if cg.targets.get(mid) != a or (mid == member_id and is_new):
                     records.append((crec.TARGET_MEMBER, group_id, mid, a))
             records.append((crec.TARGET_METADATA, group_id, None, group_epoch))
@@ -557,19 +548,14 @@ class ConsumerGroupCoordinator:
             target = targets.get(member_id, {})
 
         # Reconcile this member towards its target.
-        current = CurrentAssignmentRecord(0, 0, int(MemberState.STABLE), {}, {}) if is_new and replaced is None \
-            else member.current()
-        if replaced is not None:
+        if replaced is not None:       # the new incarnation takes over the assignment, at epoch 0
             current = CurrentAssignmentRecord(0, 0, int(replaced.state), replaced.assigned,
                                               replaced.pending_revocation)
-
-        def partition_epoch(tid: uuid.UUID, p: int) -> int:
-            e = cg.partition_epoch(tid, p)
-            if replaced is not None and e != -1 and p in replaced.assigned.get(tid, ()):
-                return -1
-            return e
-
-        updated = reconcile(current, target_epoch, target, partition_epoch, owned)
+        elif is_new:
+            current = CurrentAssignmentRecord(0, 0, int(MemberState.STABLE), {}, {})
+        else:
+            current = member.current()
+        updated = reconcile(current, target_epoch, target, cg.partition_epoch, owned)
         if is_new or not _same(updated, member.current()):
             records.append((crec.CURRENT_ASSIGNMENT, group_id, member_id, updated))
 
