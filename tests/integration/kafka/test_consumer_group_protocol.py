@@ -269,7 +269,7 @@ def test_describe(mc: MiniClient, topic: str, version: int) -> None:
     if version >= 1:
         assert m.member_type == 1
     missing = describe(mc, "nope-" + group, version)
-    assert (missing.error_code, missing.error_message) == (GROUP_ID_NOT_FOUND, f"Group nope-{group} not found.")
+    assert (missing.error_code, missing.error_message) == (GROUP_ID_NOT_FOUND, None)
 
 
 def test_list_groups_types_and_states(mc: MiniClient, topic: str) -> None:
@@ -287,8 +287,8 @@ def test_list_groups_types_and_states(mc: MiniClient, topic: str) -> None:
     assert group in stable
     old = {g.group_id: g for g in mc.request(16, 0).groups}
     assert old[group].protocol_type == "consumer"
-    assert mc.request(15, 5, groups=(group,), include_authorized_operations=False).groups[0].protocol_type == \
-        "consumer"
+    described = mc.request(15, 5, groups=(group,), include_authorized_operations=False).groups[0]
+    assert (described.error_code, described.group_state) == (0, "Dead")     # only ConsumerGroupDescribe knows it
 
 
 # -- offsets with member epochs ------------------------------------------------------------------------
@@ -344,8 +344,8 @@ def test_conversion_between_classic_and_consumer_groups(mc: MiniClient, topic: s
     assert j.error_code == 0
     # a classic group with a member: not a consumer group (online migration is not implemented)
     r = hb(mc, group, "m", 0, subscribed_topic_names=(topic,))
-    assert (r.error_code, r.error_message) == (GROUP_ID_NOT_FOUND, f"Group {group} is not a consumer group.")
-    assert describe(mc, group).error_message == f"Group {group} is not a consumer group."
+    assert (r.error_code, r.error_message) == (GROUP_ID_NOT_FOUND, f"Group {group} is not a consumer group")
+    assert describe(mc, group).error_code == GROUP_ID_NOT_FOUND
     leave = MiniClient.cls(13, 5, "MemberIdentity")
     assert mc.request(13, 5, group_id=group, members=(leave(member_id=j.member_id, group_instance_id=None),)
                       ).error_code == 0

@@ -89,9 +89,9 @@ def handle_consumer_group_describe(ctx: RequestContext, request: Any) -> Any:
     ops = _GROUP_OPERATIONS if request.include_authorized_operations else _NOT_REQUESTED
     out = []
     for gid in request.group_ids:
-        err, message, cg = coordinator.describe(gid)
+        err, cg = coordinator.describe(gid)
         if cg is None:
-            out.append(ctx.response("DescribedGroup", error_code=ErrorCode(err), error_message=message, group_id=gid,
+            out.append(ctx.response("DescribedGroup", error_code=ErrorCode(err), error_message=None, group_id=gid,
                                     group_state="", group_epoch=-1, assignment_epoch=-1, assignor_name="",
                                     members=(), authorized_operations=ops))
             continue

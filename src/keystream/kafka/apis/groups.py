@@ -9,10 +9,8 @@ Behavior:
   Transaction keys get the same answer (the transaction coordinator is another issue).
 - JoinGroup and SyncGroup may wait (rebalance): the handler returns a Future.
 - Client host is reported as Kafka does ("/127.0.0.1").
-- DescribeGroups of an unknown group: error NONE and state Dead (Kafka's answer below v6). A
-  KIP-848 consumer group is described as Kafka 4.0 does: protocol type "consumer", the
-  assignor as protocol, each member's subscription and assignment in the classic consumer
-  protocol's encoding (ConsumerProtocolSubscription/Assignment v0).
+- DescribeGroups of an unknown group, or of a KIP-848 consumer group (which only
+  ConsumerGroupDescribe describes): error NONE and state Dead, Kafka's answer below v6.
 - Classic JoinGroup/SyncGroup/Heartbeat/LeaveGroup against a consumer group: see
   groups/consumer_group.py (an empty one converts; one with members refuses).
   Authorized operations (v3+, when asked): READ, DESCRIBE and DELETE (no ACLs yet).
@@ -27,12 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import struct
 from typing import Any
 
 from keystream.kafka.apis.registry import RequestContext, api
 from keystream.kafka.errors import ErrorCode
-from keystream.kafka.groups.consumer_group import ConsumerGroup
 from keystream.kafka.groups.coordinator import Group, GroupState, JoinResult, SyncResult
 
 __all__ = [
@@ -169,42 +165,8 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
 
 # -- DescribeGroups, ListGroups, DeleteGroups ---------------------------------------------------
 
-def _consumer_protocol_bytes(topics: list[tuple[str, list[int] | None]]) -> bytes:
-    """ConsumerProtocolSubscription v0 (partitions None) or ConsumerProtocolAssignment v0."""
-    out = [struct.pack(">hi", 0, len(topics))]
-    for name, parts in topics:
-        raw = name.encode()
-        out.append(struct.pack(">h", len(raw)) + raw)
-        if parts is not None:
-            out.append(struct.pack(f">i{len(parts)}i", len(parts), *parts))
-    out.append(struct.pack(">i", -1))
-    return b"".join(out)
-
-
-def _described_consumer(ctx: RequestContext, group_id: str, cg: ConsumerGroup, ops: int) -> Any:
-    members = []
-    for m in cg.members.values():
-        subscribed = sorted(set(m.subscribed_names) | (cg.regexes[m.subscribed_regex].topics
-                                                        if m.subscribed_regex in cg.regexes else set()))
-        assigned = []
-        for tid, ps in m.assigned.items():
-            meta = ctx.broker.topic_by_id(tid)
-            if meta is not None:
-                assigned.append((meta.name, sorted(ps)))
-        members.append(ctx.response(
-            "DescribedGroupMember", member_id=m.member_id, group_instance_id=m.instance_id, client_id=m.client_id,
-            client_host=m.client_host, member_metadata=_consumer_protocol_bytes([(t, None) for t in subscribed]),
-            member_assignment=_consumer_protocol_bytes(sorted(assigned))))
-    assignor = cg.preferred_assignor(ctx.broker.groups.consumer.assignors()[0])
-    return ctx.response("DescribedGroup", error_code=ErrorCode(0), group_id=group_id, group_state=cg.state_name(),
-                        protocol_type="consumer", protocol_data=assignor, members=tuple(members),
-                        authorized_operations=ops)
-
-
 def _described(ctx: RequestContext, group_id: str, err: int, group: Group | None, ops: int) -> Any:
-    if not err and group is not None and group.consumer is not None:
-        return _described_consumer(ctx, group_id, group.consumer, ops)
-    if err or group is None:
+    if err or group is None or group.consumer is not None:
         return ctx.response("DescribedGroup", error_code=ErrorCode(err), group_id=group_id,
                             group_state="" if err else GroupState.DEAD.value, protocol_type="",
                             protocol_data="", members=(), authorized_operations=ops)

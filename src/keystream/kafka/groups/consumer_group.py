@@ -38,7 +38,7 @@ Design notes (follow Kafka 4.0's GroupMetadataManager and CurrentAssignmentBuild
 Deliberate differences: a classic group converts to a consumer group only while it has no
 members (and back only while empty), as Kafka does for empty groups. Online migration of a
 non-empty group is not implemented: ConsumerGroupHeartbeat to a classic group with members is
-GROUP_ID_NOT_FOUND ("Group X is not a consumer group.") and a classic JoinGroup to a consumer
+GROUP_ID_NOT_FOUND ("Group X is not a consumer group") and a classic JoinGroup to a consumer
 group with members is INCONSISTENT_GROUP_PROTOCOL, which is what Kafka 4.0 answers with
 `group.consumer.migration.policy=disabled`. No rack-aware assignment; no client-side assignors
 (KIP-848 dropped them from 4.0 too).
@@ -433,7 +433,7 @@ class ConsumerGroupCoordinator:
                 raise HeartbeatError(ErrorCode.group_id_not_found, f"Consumer group {group_id} not found.")
             group = self.core.new_group(group_id)
         elif not create or group.members or group.pending_members:
-            raise HeartbeatError(ErrorCode.group_id_not_found, f"Group {group_id} is not a consumer group.")
+            raise HeartbeatError(ErrorCode.group_id_not_found, f"Group {group_id} is not a consumer group")
         elif group.protocol_type is not None or group.generation:
             records.append((-1, group_id, None, None))      # the empty classic group's tombstone
         return group, ConsumerGroup(group_id), records
@@ -822,13 +822,12 @@ class ConsumerGroupCoordinator:
         return 0
 
     # -- ConsumerGroupDescribe ---------------------------------------------------------------
-    def describe(self, group_id: str) -> tuple[int, str | None, ConsumerGroup | None]:
+    def describe(self, group_id: str) -> tuple[int, ConsumerGroup | None]:
+        """A consumer group, or GROUP_ID_NOT_FOUND (no message, as Kafka) for an unknown or classic one."""
         err = self.core.coordinator_error(group_id)
         if err:
-            return err, None, None
+            return err, None
         group = self.core.groups.get(group_id)
-        if group is None:
-            return ErrorCode.group_id_not_found, f"Group {group_id} not found.", None
-        if group.consumer is None:
-            return ErrorCode.group_id_not_found, f"Group {group_id} is not a consumer group.", None
-        return 0, None, group.consumer
+        if group is None or group.consumer is None:
+            return ErrorCode.group_id_not_found, None
+        return 0, group.consumer
