@@ -269,3 +269,26 @@ def test_classic_and_consumer_groups_coexist(bs: str) -> None:
     finally:
         new.close()
         classic.close()
+
+
+def test_regex_subscription_follows_new_topics(bs: str) -> None:
+    """librdkafka sends a `^...` subscription as SubscribedTopicRegex; the coordinator resolves it,
+    and a matching topic created later is assigned without the consumer subscribing again."""
+    prefix = "rx" + uuid.uuid4().hex[:6]
+    admin = AdminClient({"bootstrap.servers": bs})
+    for t in (f"{prefix}-a", f"{prefix}-b", f"x{prefix}-c"):
+        admin.create_topics([NewTopic(t, 2, 1)])[t].result(10)
+    sent = produce(bs, f"{prefix}-a", 2, 3, "a") | produce(bs, f"{prefix}-b", 2, 3, "b")
+    produce(bs, f"x{prefix}-c", 2, 3, "c")                        # does not match the pattern
+    group = "cg-" + uuid.uuid4().hex[:8]
+    m = Member(bs, group, f"^{prefix}-.*", "r")
+    try:
+        wait_until(lambda: set(m.values) >= sent, 20, "records of the matching topics")
+        admin.create_topics([NewTopic(f"{prefix}-new", 1, 1)])[f"{prefix}-new"].result(10)
+        late = produce(bs, f"{prefix}-new", 1, 3, "new")
+        wait_until(lambda: set(m.values) >= late, 20, "records of a matching topic created later")
+        assert set(m.values) == sent | late
+        d = describe(bs, group)
+        assert d.members[0].subscribed_topic_regex == f"(^{prefix}-.*)"
+    finally:
+        m.close()
