@@ -292,3 +292,31 @@ def test_regex_subscription_follows_new_topics(bs: str) -> None:
         assert d.members[0].subscribed_topic_regex == f"(^{prefix}-.*)"
     finally:
         m.close()
+
+
+def test_static_member_restarts_without_a_rebalance(bs: str) -> None:
+    """group.instance.id: closing leaves with epoch -2 (the partitions stay reserved); a new
+    consumer with the same instance id gets them back and the group epoch does not move."""
+    topic = make_topic(bs, 4)
+    group = "cg-" + uuid.uuid4().hex[:8]
+    own = Ownership()
+    a = Member(bs, group, topic, "a", own, **{"group.instance.id": "ia"})
+    b = Member(bs, group, topic, "b", own, **{"group.instance.id": "ib"})
+    b2 = None
+    try:
+        wait_until(lambda: sorted(own.counts().values()) == [2, 2], 20, "two partitions each")
+        wait_until(lambda: describe(bs, group).group_state == "Stable", 20, "the group is stable")
+        epoch = describe(bs, group).group_epoch
+        b_parts = {p for p, n in own.owner.items() if n == "b"}
+        b.close()
+        d = describe(bs, group)
+        assert {m.instance_id: m.member_epoch for m in d.members}["ib"] == -2
+        b2 = Member(bs, group, topic, "b2", own, **{"group.instance.id": "ib"})
+        wait_until(lambda: {p for p, n in own.owner.items() if n == "b2"} == b_parts, 20, "b2 gets b's partitions")
+        d = describe(bs, group)
+        assert d.group_epoch == epoch and len(d.members) == 2
+        assert own.violations == []
+    finally:
+        a.close()
+        if b2 is not None:
+            b2.close()
