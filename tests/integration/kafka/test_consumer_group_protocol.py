@@ -441,3 +441,18 @@ def test_session_and_rebalance_timeouts_fence_members() -> None:
         h.stop()
         if "Traceback" in h.log():
             sys.stderr.write(h.log())
+
+
+def test_delete_groups_and_offset_delete_on_consumer_groups(mc: MiniClient, topic: str) -> None:
+    group = gid()
+    r = hb(mc, group, "m", 0, subscribed_topic_names=(topic,))
+    assert _commit(mc, 9, group, "m", r.member_epoch, topic, 3) == 0
+    assert mc.request(42, 2, groups_names=(group,)).results[0].error_code == 68          # NON_EMPTY_GROUP
+    t = MiniClient.cls(47, 0, "OffsetDeleteRequestTopic")
+    p = MiniClient.cls(47, 0, "OffsetDeleteRequestPartition")
+    od = mc.request(47, 0, group_id=group, topics=(t(name=topic, partitions=(p(partition_index=0),)),))
+    assert od.topics[0].partitions[0].error_code == 86                                    # GROUP_SUBSCRIBED_TO_TOPIC
+    assert hb(mc, group, "m", -1).error_code == 0
+    assert mc.request(42, 2, groups_names=(group,)).results[0].error_code == 0
+    assert describe(mc, group).error_code == GROUP_ID_NOT_FOUND
+    assert _fetch(mc, group, topic, None, -1) == (0, -1)

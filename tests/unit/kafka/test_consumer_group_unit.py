@@ -162,3 +162,67 @@ def test_a_member_that_no_longer_owns_revoked_partitions_skips_the_revoking_stat
     c = cur(1, MemberState.STABLE, {T1: frozenset({0, 1})})
     r = reconcile(c, 2, {T1: frozenset({0})}, free, {T1: frozenset({0})})
     assert (r.member_epoch, MemberState(r.state), r.assigned) == (2, MemberState.STABLE, {T1: frozenset({0})})
+
+
+# -- offsets expiry and deletion of consumer groups, across reloads (fake clock) ------------------------
+
+def test_consumer_group_offsets_expire_and_the_empty_group_is_deleted() -> None:
+    """Kafka 4.0: a consumer group's offsets of topics it does not subscribe to expire
+    offsets.retention.minutes after their commit; once the group is empty and has no offsets
+    left, its records are deleted (tombstones) and a reload does not bring it back."""
+    import asyncio
+    import tempfile
+    from types import SimpleNamespace
+
+    from keystream.config import Config
+    from keystream.kafka.groups.coordinator import GroupCoordinator
+    from keystream.log.manager import LogManager
+
+    config = Config()
+    config.set_text("offsets.topic.num.partitions", "1")
+    config.set_text("offsets.retention.minutes", "1")
+    clock = [1_700_000_000_000]
+    with tempfile.TemporaryDirectory(prefix="ks-848-") as tmp:
+        logs = LogManager(tmp, config)
+        logs.load()
+        broker = SimpleNamespace(config=config, logs=logs, now_ms=lambda: clock[0], notify_append=lambda t, p: None)
+        logs.create_topic("a", 2, {})
+        logs.create_topic("b", 1, {})
+
+        async def loaded() -> GroupCoordinator:
+            coord = GroupCoordinator(broker)  # type: ignore[arg-type]
+            coord.start()
+            while coord.loading:
+                await asyncio.sleep(0)
+            return coord
+
+        async def scenario() -> None:
+            coord = await loaded()
+            r = coord.consumer.heartbeat(1, "cg", "m", 0, None, None, 30000, "c", "/h", ("a",), None, None, {})
+            assert r.error == 0 and r.member_epoch == 1
+            assert coord.commit_offsets("cg", 1, "m", None, [("a", 0, 5, -1, None), ("b", 0, 6, -1, None)]) == \
+                {("a", 0): 0, ("b", 0): 0}
+            assert coord.delete_offsets("cg", [("a", 0)]) == (0, {("a", 0): 86})   # GROUP_SUBSCRIBED_TO_TOPIC
+            assert coord.delete_group("cg") == 68                                  # NON_EMPTY_GROUP
+            clock[0] += 61_000
+            coord.expire_offsets(clock[0])
+            assert set(coord.groups["cg"].offsets) == {("a", 0)}
+            await coord.stop()
+
+            again = await loaded()
+            cg = again.groups["cg"].consumer
+            assert cg is not None and set(cg.members) == {"m"} and cg.members["m"].member_epoch == 1
+            assert set(again.groups["cg"].offsets) == {("a", 0)}
+            left = again.consumer.heartbeat(1, "cg", "m", -1, None, None, -1, "c", "/h", None, None, None, None)
+            assert (left.error, left.member_epoch) == (0, -1)
+            clock[0] += 61_000
+            again.expire_offsets(clock[0])
+            assert "cg" not in again.groups
+            await again.stop()
+
+            third = await loaded()
+            assert third.groups == {}
+            await third.stop()
+
+        asyncio.run(scenario())
+        logs.close()
