@@ -85,6 +85,11 @@ class Setting:
                 value = text.strip().lower()
                 if value not in self.choices:
                     raise ValueError(text)
+            elif self.kind == "list":
+                items = [x.strip() for x in text.split(",")]
+                if not all(items) or any(x not in self.choices for x in items):
+                    raise ValueError(text)
+                value = ",".join(items)
             elif self.kind == "flags":
                 value = text
                 for ch in text:
@@ -252,8 +257,9 @@ SETTINGS: list[Setting] = [
     Setting("group.consumer.heartbeat.interval.ms", "int", 5000, True,
             "Heartbeat interval the coordinator gives consumer-protocol members",
             minimum=1, maximum=_INT_MAX, redis_visible=False),
-    Setting("group.consumer.assignors", "str", "uniform,range", True,
-            "Server-side assignors (uniform, range), the first is the default", redis_visible=False),
+    Setting("group.consumer.assignors", "list", "uniform,range", True,
+            "Server-side assignors (uniform, range), the first is the default", choices=("uniform", "range"),
+            redis_visible=False),
     Setting("group.consumer.max.size", "int", _INT_MAX, True, "Most members a consumer-protocol group may have",
             minimum=1, maximum=_INT_MAX, redis_visible=False),
     Setting("offsets.retention.minutes", "int", 10080, True,

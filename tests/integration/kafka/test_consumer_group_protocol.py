@@ -456,3 +456,34 @@ def test_delete_groups_and_offset_delete_on_consumer_groups(mc: MiniClient, topi
     assert mc.request(42, 2, groups_names=(group,)).results[0].error_code == 0
     assert describe(mc, group).error_code == GROUP_ID_NOT_FOUND
     assert _fetch(mc, group, topic, None, -1) == (0, -1)
+
+
+def test_assignors_setting_is_a_list_config(mc: MiniClient, server: ServerHandle, topic: str) -> None:
+    """group.consumer.assignors is a LIST broker config: SUBTRACT/APPEND (IncrementalAlterConfigs)
+    change which assignors heartbeats may name; unknown names are INVALID_CONFIG."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{server.kafka_port}"})
+    broker = ConfigResource("BROKER", "0")
+
+    def alter(op: AlterConfigOpType, value: str) -> None:
+        entry = ConfigEntry("group.consumer.assignors", value, incremental_operation=op)
+        for fut in admin.incremental_alter_configs([ConfigResource("BROKER", "0", incremental_configs=[entry])]
+                                                   ).values():
+            fut.result(10)
+
+    assert admin.describe_configs([broker])[broker].result(10)["group.consumer.assignors"].value == "uniform,range"
+    try:
+        alter(AlterConfigOpType.SUBTRACT, "uniform")
+        r = hb(mc, gid(), "m", 0, subscribed_topic_names=(topic,), server_assignor="uniform")
+        assert (r.error_code, r.error_message) == (UNSUPPORTED_ASSIGNOR,
+                                                   "ServerAssignor uniform is not supported. Supported assignors: range.")
+        assert describe(mc, gid()).error_code == GROUP_ID_NOT_FOUND
+        group = gid()
+        assert hb(mc, group, "m", 0, subscribed_topic_names=(topic,)).error_code == 0
+        assert describe(mc, group).assignor_name == "range"                 # the first one is the default
+        with pytest.raises(KafkaException, match="INVALID_CONFIG"):
+            alter(AlterConfigOpType.APPEND, "sticky")
+    finally:
+        alter(AlterConfigOpType.SET, "uniform,range")

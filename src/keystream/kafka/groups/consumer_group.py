@@ -366,9 +366,8 @@ class ConsumerGroupCoordinator:
 
     # -- settings --------------------------------------------------------------------------
     def assignors(self) -> list[str]:
-        names = [n.strip() for n in self.config["group.consumer.assignors"].split(",")]
-        known = [n for n in names if n in ASSIGNORS]
-        return known or ["uniform"]
+        """group.consumer.assignors (the setting only accepts names of ASSIGNORS)."""
+        return str(self.config["group.consumer.assignors"]).split(",")
 
     # -- validation (GroupCoordinatorService.throwIfConsumerGroupHeartbeatRequestIsInvalid) --
     def validate(self, version: int, group_id: str, member_id: str, epoch: int, instance_id: str | None,
