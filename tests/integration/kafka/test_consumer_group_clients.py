@@ -22,7 +22,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from keystream.kafka.groups.client import MiniClient
+from keystream.kafka.groups.client import MiniClient, describe_lag
 from tests.conftest import ServerHandle, free_port, start_keystream, wait_until
 
 ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4",
@@ -157,6 +157,14 @@ def test_join_consume_and_leave(bs: str) -> None:
         assert m.own.counts() == {"a": 3}
         d = describe(bs, group)
         assert d.group_state == "Stable" and len(d.members) == 1 and d.members[0].member_epoch == d.group_epoch
+        m.pause()                     # librdkafka's synchronous calls hang while another thread polls
+        m.consumer.commit(asynchronous=False)
+        host, port = bs.rsplit(":", 1)
+        with MiniClient(host, int(port)) as mc:                    # what `keystream groups` prints
+            states, rows = describe_lag(mc, [group])
+        assert states == {group: "Stable"}
+        assert [(r.partition, r.committed, r.lag, r.member_id) for r in rows] == \
+            [(p, 20, 0, d.members[0].member_id) for p in range(3)]
     finally:
         m.close()
     d = describe(bs, group)
@@ -204,7 +212,7 @@ def test_offsets_committed_and_resumed(bs: str) -> None:
     try:
         wait_until(lambda: set(b.values) >= second, 20, "the next member reads the new records")
         assert set(b.values) == second                       # resumed from the committed offsets
-        b.pause()                                            # OffsetFetch v9 with b's member epoch
+        b.pause()           # (synchronous calls hang while another thread polls) OffsetFetch v9 with b's epoch
         committed = b.consumer.committed([TopicPartition(topic, p) for p in range(4)], timeout=10)
         assert [tp.offset for tp in committed] == [25] * 4
     finally:
