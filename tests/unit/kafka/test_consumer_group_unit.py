@@ -226,3 +226,100 @@ def test_consumer_group_offsets_expire_and_the_empty_group_is_deleted() -> None:
 
         asyncio.run(scenario())
         logs.close()
+
+
+# -- the coordinator driven by random clients --------------------------------------------------------
+
+client_ops = st.lists(st.tuples(st.sampled_from(["join", "hb", "hb", "hb", "hb_null", "resubscribe", "leave"]),
+                                st.integers(0, 4), st.sampled_from([("a",), ("a", "b"), ("b",)])),
+                      min_size=1, max_size=80)
+
+
+@settings(max_examples=100, deadline=None)
+@given(script=client_ops, assignor=st.sampled_from(["uniform", "range"]))
+def test_random_clients_never_own_a_partition_twice_and_converge(script: list, assignor: str) -> None:
+    """Clients that join, heartbeat (with their owned partitions, or null when unchanged),
+    change their subscriptions and leave in random order: at every step no partition is owned by two
+    clients, none is assigned or pending revocation at two members on the server; once every
+    client keeps heartbeating, all subscribed partitions are owned and the group is Stable."""
+    import asyncio
+    import tempfile
+    from types import SimpleNamespace
+
+    from keystream.config import Config
+    from keystream.kafka.groups.coordinator import GroupCoordinator
+    from keystream.log.manager import LogManager
+
+    config = Config()
+    config.set_text("offsets.topic.num.partitions", "1")
+    with tempfile.TemporaryDirectory(prefix="ks-848-") as tmp:
+        logs = LogManager(tmp, config)
+        logs.load()
+        broker = SimpleNamespace(config=config, logs=logs, now_ms=lambda: 1_700_000_000_000,
+                                 notify_append=lambda t, p: None)
+        logs.create_topic("a", 6, {})
+        logs.create_topic("b", 3, {})
+
+        async def scenario() -> None:
+            coord = GroupCoordinator(broker)  # type: ignore[arg-type]
+            coord.start()
+            clients: dict[str, tuple[int, dict[uuid.UUID, frozenset[int]], tuple[str, ...]]] = {}
+
+            def check() -> None:
+                seen: set[tuple[uuid.UUID, int]] = set()
+                for _e, owned, _s in clients.values():
+                    for tid, ps in owned.items():
+                        for p in ps:
+                            assert (tid, p) not in seen
+                            seen.add((tid, p))
+                cg = coord.groups["g"].consumer if "g" in coord.groups else None
+                if cg is not None:
+                    held: set[tuple[uuid.UUID, int]] = set()
+                    for m in cg.members.values():
+                        for a in (m.assigned, m.pending_revocation):
+                            for tid, ps in a.items():
+                                for p in ps:
+                                    assert (tid, p) not in held
+                                    held.add((tid, p))
+                    assert held == set(cg.partition_epochs)
+
+            def beat(name: str, null: bool = False, names: tuple[str, ...] | None = None) -> None:
+                epoch, owned, subs = clients[name]
+                r = coord.consumer.heartbeat(1, "g", name, epoch, None, None, -1, "c", "/h", names, None, None,
+                                             None if null else owned)
+                assert r.error == 0, r
+                clients[name] = (r.member_epoch, dict(r.assignment) if r.assignment is not None else owned,
+                                 names or subs)
+                check()
+
+            for op, i, subs in script:
+                name = f"m{i}"
+                if op == "join" and name not in clients:
+                    r = coord.consumer.heartbeat(1, "g", name, 0, None, None, 30000, "c", "/h", subs, None,
+                                                 assignor, {})
+                    assert r.error == 0, r
+                    clients[name] = (r.member_epoch, dict(r.assignment or {}), subs)
+                    check()
+                elif op in ("hb", "hb_null") and name in clients:
+                    beat(name, op == "hb_null")
+                elif op == "resubscribe" and name in clients:
+                    beat(name, names=subs)
+                elif op == "leave" and name in clients:
+                    assert coord.consumer.heartbeat(1, "g", name, -1, None, None, -1, "c", "/h", None, None, None,
+                                                    None).error == 0
+                    del clients[name]
+                    check()
+            for _ in range(6):
+                for name in sorted(clients):
+                    beat(name)
+            if clients:
+                cg = coord.groups["g"].consumer
+                assert cg is not None and cg.state_name() == "Stable"
+                wanted = {s for _e, _o, subs in clients.values() for s in subs}
+                owned_all = {(tid, p) for _e, owned, _s in clients.values() for tid, ps in owned.items() for p in ps}
+                total = sum(logs.topics[t].num_partitions for t in wanted)
+                assert len(owned_all) == total
+            await coord.stop()
+
+        asyncio.run(scenario())
+        logs.close()
