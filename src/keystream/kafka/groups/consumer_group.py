@@ -65,6 +65,7 @@ from keystream.log.manager import INTERNAL_TOPICS
 
 if TYPE_CHECKING:
     from keystream.kafka.groups.coordinator import Group, GroupCoordinator
+    from keystream.log.manager import TopicMeta
 
 log = logging.getLogger("keystream.kafka.groups")
 
@@ -364,6 +365,10 @@ class ConsumerGroupCoordinator:
         self.core = core
         self.config = core.config
 
+    def _topics(self) -> dict[str, TopicMeta]:
+        """The topics that exist now (name -> metadata)."""
+        return self.core.broker.logs.topics
+
     # -- settings --------------------------------------------------------------------------
     def assignors(self) -> list[str]:
         """group.consumer.assignors (the setting only accepts names of ASSIGNORS)."""
@@ -605,7 +610,7 @@ class ConsumerGroupCoordinator:
         """The topics the group's regexes match, and the regex records to write (new, changed, unused)."""
         records: list[Record] = []
         used = {r for r, c in regex_refs.items() if c > 0}
-        topics_now = self.core.broker.logs.topics
+        topics_now = self._topics()
         names = frozenset(topics_now) if used else frozenset()
         stale = names != cg.resolved_against
         matched: set[str] = set()
@@ -629,7 +634,7 @@ class ConsumerGroupCoordinator:
         return matched, records
 
     def _subscription(self, name_refs: Counter[str], regex_topics: set[str]) -> dict[str, crec.TopicMetadata]:
-        topics = self.core.broker.logs.topics
+        topics = self._topics()
         out = {}
         for name in {n for n, c in name_refs.items() if c > 0} | regex_topics:
             meta = topics.get(name)
