@@ -155,6 +155,8 @@ def test_epochs_fence_and_previous_epoch_is_accepted(mc: MiniClient, topic: str)
     # the epoch-2 response was "lost": the previous epoch with a subset of the assignment is fine
     assert hb(mc, group, "a", 1, topic_partitions=owned(mc, kept)).error_code == 0
     assert hb(mc, group, "a", 1, topic_partitions=owned(mc, a.assignment)).error_code == FENCED_MEMBER_EPOCH
+    # a known member rejoining with epoch 0 is checked like any other epoch (Kafka 4.0)
+    assert hb(mc, group, "a", 0, subscribed_topic_names=(topic,)).error_code == FENCED_MEMBER_EPOCH
     b2 = hb(mc, group, "b", 2, topic_partitions=())
     assert parts(b2.assignment) == {0, 1, 2, 3} - parts(kept)
     d = describe(mc, group)
@@ -242,6 +244,8 @@ def test_static_member_leaves_and_comes_back_without_rebalance(mc: MiniClient, t
     assert hb(mc, group, "zz", 2, instance_id="inst-b").error_code == FENCED_INSTANCE_ID
     assert hb(mc, group, "b2", 0, instance_id="inst-b", subscribed_topic_names=(topic,)).error_code == \
         UNRELEASED_INSTANCE_ID
+    assert hb(mc, group, "b1", 0, instance_id="inst-b", subscribed_topic_names=(topic,)).error_code == \
+        UNRELEASED_INSTANCE_ID                                     # even with its own member id
     left = hb(mc, group, "b1", -2, instance_id="inst-b")
     assert (left.error_code, left.member_epoch) == (0, -2)
     back = hb(mc, group, "b2", 0, instance_id="inst-b", subscribed_topic_names=(topic,))

@@ -459,7 +459,7 @@ class ConsumerGroupCoordinator:
                                          f"Member {member_id} is not a member of group {group_id}.")
                 member = ConsumerMember(member_id)
                 log.info("group %s: new member %s joins", group_id, member_id)
-            elif epoch != 0:
+            else:                   # a rejoin (epoch 0) of a known member is checked too, as in Kafka
                 self._check_epoch(member, epoch, owned)
         else:
             existing_id = cg.static_members.get(instance_id)
@@ -468,12 +468,10 @@ class ConsumerGroupCoordinator:
                 if existing is None:
                     member = ConsumerMember(member_id)
                     log.info("group %s: new static member %s (instance %s) joins", group_id, member_id, instance_id)
-                elif existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH and existing.member_id != member_id:
+                elif existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH:
                     raise HeartbeatError(ErrorCode.unreleased_instance_id,
                                          f"Static member {member_id} with instance id {instance_id} cannot join the "
                                          f"group because the instance id is owned by {existing.member_id} member.")
-                elif existing.member_id == member_id:
-                    member = existing
                 else:
                     replaced = existing
                     member = ConsumerMember(member_id)
@@ -499,7 +497,7 @@ class ConsumerGroupCoordinator:
             (regex or None) if regex is not None else member.subscribed_regex,
             rebalance_timeout_ms if rebalance_timeout_ms != -1 else member.rebalance_timeout_ms,
             assignor if assignor is not None else member.server_assignor)
-        is_new = member.member_id not in cg.members
+        is_new = replaced is not None or member_id not in cg.members
         old_meta = None if is_new else member.metadata()
         if replaced is not None:
             records += self._tombstones(group_id, replaced.member_id)
