@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from keystream.kafka.groups.client import MiniClient, describe_lag
@@ -274,6 +274,16 @@ def test_classic_and_consumer_groups_coexist(bs: str) -> None:
         with MiniClient(host, int(port)) as mc:
             listed = {g.group_id: g.group_type for g in mc.request(16, 5, states_filter=(), types_filter=()).groups}
         assert listed[new_group] == "consumer" and listed[classic_group] == "classic"
+        # librdkafka's admin client: ConsumerGroupDescribe, DescribeGroups for the classic group
+        admin = AdminClient({"bootstrap.servers": bs})
+        described = {g: f.result(10) for g, f in admin.describe_consumer_groups([new_group, classic_group]).items()}
+        assert (described[new_group].type, described[classic_group].type) == \
+            (ConsumerGroupType.CONSUMER, ConsumerGroupType.CLASSIC)
+        assert described[new_group].partition_assignor == "uniform"
+        assert [sorted(tp.partition for tp in m.assignment.topic_partitions) for m in described[new_group].members] \
+            == [[0, 1, 2, 3]]
+        kinds = {g.group_id: g.type for g in admin.list_consumer_groups().result(10).valid}
+        assert (kinds[new_group], kinds[classic_group]) == (ConsumerGroupType.CONSUMER, ConsumerGroupType.CLASSIC)
     finally:
         new.close()
         classic.close()
