@@ -235,13 +235,25 @@ client_ops = st.lists(st.tuples(st.sampled_from(["join", "hb", "hb", "hb", "hb_n
                       min_size=1, max_size=80)
 
 
+def _state(coord: object) -> object:
+    group = coord.groups.get("g")  # type: ignore[attr-defined]
+    cg = group.consumer if group is not None else None
+    if cg is None:
+        return None
+    members = {mid: (m.member_epoch, m.previous_epoch, m.state, m.assigned, m.pending_revocation,
+                     m.subscribed_names, m.server_assignor) for mid, m in cg.members.items()}
+    return (cg.group_epoch, cg.assignment_epoch, members, cg.targets, cg.partition_epochs, cg.subscription,
+            dict(+cg.name_refs))
+
+
 @settings(max_examples=100, deadline=None)
 @given(script=client_ops, assignor=st.sampled_from(["uniform", "range"]))
 def test_random_clients_never_own_a_partition_twice_and_converge(script: list, assignor: str) -> None:
     """Clients that join, heartbeat (with their owned partitions, or null when unchanged),
     change their subscriptions and leave in random order: at every step no partition is owned by two
     clients, none is assigned or pending revocation at two members on the server; once every
-    client keeps heartbeating, all subscribed partitions are owned and the group is Stable."""
+    client keeps heartbeating, all subscribed partitions are owned and the group is Stable; a
+    coordinator loading the records back has the same state."""
     import asyncio
     import tempfile
     from types import SimpleNamespace
@@ -319,7 +331,14 @@ def test_random_clients_never_own_a_partition_twice_and_converge(script: list, a
                 owned_all = {(tid, p) for _e, owned, _s in clients.values() for tid, ps in owned.items() for p in ps}
                 total = sum(logs.topics[t].num_partitions for t in wanted)
                 assert len(owned_all) == total
+            served = _state(coord)
             await coord.stop()
+            again = GroupCoordinator(broker)  # type: ignore[arg-type]
+            again.start()
+            while again.loading:
+                await asyncio.sleep(0)
+            assert _state(again) == served            # what is loaded is what was served
+            await again.stop()
 
         asyncio.run(scenario())
         logs.close()
