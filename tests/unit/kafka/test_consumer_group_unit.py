@@ -230,7 +230,8 @@ def test_consumer_group_offsets_expire_and_the_empty_group_is_deleted() -> None:
 
 # -- the coordinator driven by random clients --------------------------------------------------------
 
-client_ops = st.lists(st.tuples(st.sampled_from(["join", "hb", "hb", "hb", "hb_null", "resubscribe", "leave"]),
+client_ops = st.lists(st.tuples(st.sampled_from(["join", "hb", "hb", "hb", "hb_null", "resubscribe", "leave",
+                                                 "expire", "bounce"]),
                                 st.integers(0, 4), st.sampled_from([("a",), ("a", "b"), ("b",)])),
                       min_size=1, max_size=80)
 
@@ -249,8 +250,9 @@ def _state(coord: object) -> object:
 @settings(max_examples=100, deadline=None)
 @given(script=client_ops, assignor=st.sampled_from(["uniform", "range"]))
 def test_random_clients_never_own_a_partition_twice_and_converge(script: list, assignor: str) -> None:
-    """Clients that join, heartbeat (with their owned partitions, or null when unchanged),
-    change their subscriptions and leave in random order: at every step no partition is owned by two
+    """Clients (three dynamic, two static) that join, heartbeat (with their owned partitions, or
+    null when unchanged), change their subscriptions, leave, vanish (their session expires) or
+    restart (a static member leaving with epoch -2 and rejoining) in random order: at every step no partition is owned by two
     clients, none is assigned or pending revocation at two members on the server; once every
     client keeps heartbeating, all subscribed partitions are owned and the group is Stable; a
     coordinator loading the records back has the same state."""
@@ -275,11 +277,16 @@ def test_random_clients_never_own_a_partition_twice_and_converge(script: list, a
         async def scenario() -> None:
             coord = GroupCoordinator(broker)  # type: ignore[arg-type]
             coord.start()
-            clients: dict[str, tuple[int, dict[uuid.UUID, frozenset[int]], tuple[str, ...]]] = {}
+            # client name -> [member id, epoch, owned, subscription]; m3 and m4 are static members
+            clients: dict[str, list] = {}
+            incarnation = [0]
+
+            def instance(name: str) -> str | None:
+                return f"i-{name}" if name in ("m3", "m4") else None
 
             def check() -> None:
                 seen: set[tuple[uuid.UUID, int]] = set()
-                for _e, owned, _s in clients.values():
+                for _mid, _e, owned, _s in clients.values():
                     for tid, ps in owned.items():
                         for p in ps:
                             assert (tid, p) not in seen
@@ -295,40 +302,62 @@ def test_random_clients_never_own_a_partition_twice_and_converge(script: list, a
                                     held.add((tid, p))
                     assert held == set(cg.partition_epochs)
 
-            def beat(name: str, null: bool = False, names: tuple[str, ...] | None = None) -> None:
-                epoch, owned, subs = clients[name]
-                r = coord.consumer.heartbeat(1, "g", name, epoch, None, None, -1, "c", "/h", names, None, None,
-                                             None if null else owned)
+            def join(name: str, subs: tuple[str, ...]) -> None:
+                incarnation[0] += 1
+                mid = f"{name}-{incarnation[0]}"
+                r = coord.consumer.heartbeat(1, "g", mid, 0, instance(name), None, 30000, "c", "/h", subs, None,
+                                             assignor, {})
                 assert r.error == 0, r
-                clients[name] = (r.member_epoch, dict(r.assignment) if r.assignment is not None else owned,
-                                 names or subs)
+                clients[name] = [mid, r.member_epoch, dict(r.assignment or {}), subs]
+                check()
+
+            def beat(name: str, null: bool = False, names: tuple[str, ...] | None = None) -> None:
+                mid, epoch, owned, subs = clients[name]
+                r = coord.consumer.heartbeat(1, "g", mid, epoch, instance(name), None, -1, "c", "/h", names, None,
+                                             None, None if null else owned)
+                assert r.error == 0, r
+                clients[name] = [mid, r.member_epoch, dict(r.assignment) if r.assignment is not None else owned,
+                                 names or subs]
+                check()
+
+            def leave(name: str, epoch: int) -> None:
+                r = coord.consumer.heartbeat(1, "g", clients[name][0], epoch, instance(name), None, -1, "c", "/h",
+                                             None, None, None, None)
+                assert (r.error, r.member_epoch) == (0, epoch)
+                del clients[name]
                 check()
 
             for op, i, subs in script:
                 name = f"m{i}"
                 if op == "join" and name not in clients:
-                    r = coord.consumer.heartbeat(1, "g", name, 0, None, None, 30000, "c", "/h", subs, None,
-                                                 assignor, {})
-                    assert r.error == 0, r
-                    clients[name] = (r.member_epoch, dict(r.assignment or {}), subs)
-                    check()
-                elif op in ("hb", "hb_null") and name in clients:
+                    join(name, subs)
+                elif name not in clients:
+                    continue
+                elif op in ("hb", "hb_null"):
                     beat(name, op == "hb_null")
-                elif op == "resubscribe" and name in clients:
+                elif op == "resubscribe":
                     beat(name, names=subs)
-                elif op == "leave" and name in clients:
-                    assert coord.consumer.heartbeat(1, "g", name, -1, None, None, -1, "c", "/h", None, None, None,
-                                                    None).error == 0
+                elif op == "leave":
+                    leave(name, -1)
+                elif op == "expire":                         # the client vanished; its session runs out
+                    group = coord.groups["g"]
+                    assert group.consumer is not None
+                    coord.consumer._session_expired(group, group.consumer, group.consumer.members[clients[name][0]])
                     del clients[name]
                     check()
+                elif op == "bounce" and instance(name) is not None:    # static restart: leave -2, new member id
+                    keep = clients[name][3]
+                    leave(name, -2)
+                    join(name, keep)
             for _ in range(6):
                 for name in sorted(clients):
                     beat(name)
             if clients:
                 cg = coord.groups["g"].consumer
                 assert cg is not None and cg.state_name() == "Stable"
-                wanted = {s for _e, _o, subs in clients.values() for s in subs}
-                owned_all = {(tid, p) for _e, owned, _s in clients.values() for tid, ps in owned.items() for p in ps}
+                wanted = {s for _m, _e, _o, subs in clients.values() for s in subs}
+                owned_all = {(tid, p) for _m, _e, owned, _s in clients.values() for tid, ps in owned.items()
+                             for p in ps}
                 total = sum(logs.topics[t].num_partitions for t in wanted)
                 assert len(owned_all) == total
             served = _state(coord)
