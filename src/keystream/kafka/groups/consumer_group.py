@@ -52,7 +52,7 @@ import logging
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -128,6 +128,12 @@ class ConsumerMember:
         self.session_timer = self.rebalance_timer = None
 
 
+def _preferred(assignors: Iterable[str | None], default: str) -> str:
+    """The assignor most members name (Kafka's preferred server assignor), else the default."""
+    votes = Counter(a for a in assignors if a is not None)
+    return votes.most_common(1)[0][0] if votes else default
+
+
 class ConsumerGroup:
     def __init__(self, group_id: str) -> None:
         self.group_id = group_id
@@ -161,8 +167,7 @@ class ConsumerGroup:
         return names
 
     def preferred_assignor(self, default: str) -> str:
-        votes = Counter(m.server_assignor for m in self.members.values() if m.server_assignor is not None)
-        return votes.most_common(1)[0][0] if votes else default
+        return _preferred((m.server_assignor for m in self.members.values()), default)
 
     # -- replay: the only place the state changes ----------------------------------------------
     def replay(self, record_type: int, second: str | None, value: object) -> None:
@@ -658,9 +663,7 @@ class ConsumerGroupCoordinator:
         previous = dict(cg.targets)
         if replaced is not None:
             previous[new_member] = previous.pop(replaced.member_id, {})
-        default = self.assignors()[0]
-        votes = Counter(m.server_assignor for m in members.values() if m.server_assignor is not None)
-        name = votes.most_common(1)[0][0] if votes else default
+        name = _preferred((m.server_assignor for m in members.values()), self.assignors()[0])
         return ASSIGNORS[name](subs, topics, previous)
 
     # -- leaving and fencing ---------------------------------------------------------------
