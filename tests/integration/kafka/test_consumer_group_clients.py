@@ -338,3 +338,20 @@ def test_static_member_restarts_without_a_rebalance(bs: str) -> None:
         a.close()
         if b2 is not None:
             b2.close()
+
+
+def test_remote_assignor_range(bs: str) -> None:
+    """group.remote.assignor names the server-side assignor; range gives contiguous shares."""
+    topic = make_topic(bs, 6)
+    group = "cg-" + uuid.uuid4().hex[:8]
+    own = Ownership()
+    members = [Member(bs, group, topic, n, own, **{"group.remote.assignor": "range"}) for n in ("a", "b")]
+    try:
+        wait_until(lambda: sorted(own.counts().values()) == [3, 3], 20, "three partitions each")
+        d = describe(bs, group)
+        assert d.assignor_name == "range"
+        shares = sorted(sorted(p for t in m.assignment.topic_partitions for p in t.partitions) for m in d.members)
+        assert shares == [[0, 1, 2], [3, 4, 5]]
+    finally:
+        for m in members:
+            m.close()
