@@ -396,12 +396,13 @@ class GroupCoordinator:
 
     @staticmethod
     def _replay(key: bytes, value: bytes | None, offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]],
-                metas: dict[str, rec.GroupRecord | None], consumers: dict[str, ConsumerGroup]) -> None:
+                metas: dict[str, rec.GroupRecord | None], consumers: dict[str, ConsumerGroup] | None = None) -> None:
+        """Apply one record to the load's state; KIP-848 group records go to `consumers` (if given)."""
         try:
             k = rec.decode_key(key)
             if k is None:
                 ck = crec.decode_key(key)
-                if ck is not None:
+                if ck is not None and consumers is not None:
                     rtype, gid, second = ck
                     if rtype == crec.GROUP_METADATA and value is None:
                         consumers.pop(gid, None)
