@@ -10,9 +10,14 @@ ports in a temporary directory. Measures:
    client, one thread each, heartbeating every 2 ms and rejoining on REBALANCE_IN_PROGRESS)
    join an empty group at once; time from the first JoinGroup sent to the last SyncGroup
    answered of the generation all ten end in (the group is Stable then). Median of 5 rounds.
-2. librdkafka rebalance: 10 confluent-kafka consumers (heartbeat.interval.ms=100) subscribe to
-   a 100-partition topic at once; time until all 100 partitions are assigned. Then an 11th
-   joins and the time until the 11 members own all 100 partitions again.
+   The same for KIP-848: 10 members send ConsumerGroupHeartbeat v1 (join, then every 2 ms with
+   the partitions they own, acknowledging revocations at once); time until every member is at
+   the same epoch and the ten own all 100 partitions, none twice.
+2. librdkafka rebalance, classic protocol (heartbeat.interval.ms=100) and KIP-848
+   (group.protocol=consumer; the server's group.consumer.heartbeat.interval.ms=100): 10
+   confluent-kafka consumers subscribe to a 100-partition topic at once; time until all 100
+   partitions are assigned. Then an 11th joins and the time until the 11 members own all 100
+   partitions again.
 3. OffsetCommit/s: `--committers` processes, each a librdkafka consumer committing one
    partition's offset asynchronously in a loop (up to 1000 commits in flight), counted by the
    commit callbacks.
@@ -47,7 +52,7 @@ def start_server() -> tuple[subprocess.Popen[bytes], str, str]:
     port, kport = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-m", "keystream", "serve", "--port", str(port), "--kafka-port",
                              str(kport), "--dir", data, "--group.initial.rebalance.delay.ms", "0",
-                             "--offsets.topic.num.partitions", "8"],
+                             "--offsets.topic.num.partitions", "8", "--group.consumer.heartbeat.interval.ms", "100"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, proc)
     return proc, f"127.0.0.1:{kport}", data
@@ -128,7 +133,66 @@ def protocol_rebalance(bootstrap: str, members: int = 10, partitions: int = 100)
     return elapsed
 
 
-def librdkafka_rebalance(bootstrap: str, members: int = 10, partitions: int = 100) -> tuple[float, float]:
+def kip848_protocol_rebalance(bootstrap: str, members: int = 10, partitions: int = 100) -> float:
+    host, port = bootstrap.rsplit(":", 1)
+    group = "bench-" + uuid.uuid4().hex[:8]
+    topic = "bench848-" + uuid.uuid4().hex[:8]
+    tp_cls = MiniClient.cls(68, 1, "TopicPartitions")
+    clients = [MiniClient(host, int(port), client_id=f"m{i}") for i in range(members)]
+    topic_cls = MiniClient.cls(19, 5, "CreatableTopic")
+    clients[0].request(19, 5, topics=(topic_cls(name=topic, num_partitions=partitions, replication_factor=1,
+                                                assignments=(), configs=()),), timeout=10000, validate_only=False)
+    clients[0].request(10, 3, key=group, key_type=0)
+    state: dict[int, tuple[int, frozenset[int]]] = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(members + 1)
+    finished = threading.Event()
+    settled_at: list[float] = []
+
+    def settled() -> bool:
+        if len(state) < members or len({e for e, _ in state.values()}) != 1:
+            return False
+        owned = [p for _, ps in state.values() for p in ps]
+        return len(owned) == len(set(owned)) == partitions and all(ps for _, ps in state.values())
+
+    def member(i: int, c: MiniClient) -> None:
+        member_id = str(uuid.uuid4())
+        barrier.wait()
+        r = c.request(68, 1, group_id=group, member_id=member_id, member_epoch=0, rebalance_timeout=10000,
+                      subscribed_topic_names=(topic,), topic_partitions=())
+        tid = None
+        mine: frozenset[int] = frozenset()
+        while True:
+            assert r.error_code == 0, r
+            if r.assignment is not None:
+                mine = frozenset(p for t in r.assignment.topic_partitions for p in t.partitions)
+                tid = next((t.topic_id for t in r.assignment.topic_partitions), tid)
+            with lock:
+                state[i] = (r.member_epoch, mine)
+                if not finished.is_set() and settled():
+                    settled_at.append(time.perf_counter())
+                    finished.set()
+            if finished.is_set():
+                return
+            time.sleep(0.002)
+            owned = (tp_cls(topic_id=tid, partitions=tuple(sorted(mine))),) if tid is not None else ()
+            r = c.request(68, 1, group_id=group, member_id=member_id, member_epoch=r.member_epoch,
+                          topic_partitions=owned)
+
+    threads = [threading.Thread(target=member, args=(i, c)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    return settled_at[0] - start
+
+
+def librdkafka_rebalance(bootstrap: str, members: int = 10, partitions: int = 100,
+                         protocol: str = "classic") -> tuple[float, float]:
     from confluent_kafka import Consumer
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -136,8 +200,11 @@ def librdkafka_rebalance(bootstrap: str, members: int = 10, partitions: int = 10
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(10)
     group = "bench-" + uuid.uuid4().hex[:8]
-    conf = {"bootstrap.servers": bootstrap, "group.id": group, "session.timeout.ms": 10000,
-            "heartbeat.interval.ms": 100, "log_level": 0}
+    conf: dict[str, object] = {"bootstrap.servers": bootstrap, "group.id": group, "log_level": 0}
+    if protocol == "classic":
+        conf.update({"session.timeout.ms": 10000, "heartbeat.interval.ms": 100})
+    else:       # KIP-848: the session and heartbeat interval are the broker's
+        conf["group.protocol"] = "consumer"
 
     def covered(cs: list[Consumer]) -> bool:
         for c in cs:
@@ -225,9 +292,13 @@ def main() -> None:
         rounds = [protocol_rebalance(bootstrap) for _ in range(5)]
         print(f"protocol rebalance, 10 members / 100 partitions: median {statistics.median(rounds) * 1000:.1f} ms "
               f"(rounds: {', '.join(f'{r * 1000:.1f}' for r in rounds)} ms)")
-        cold, join = librdkafka_rebalance(bootstrap)
-        print(f"librdkafka: 10 consumers subscribe to 100 partitions -> all assigned in {cold * 1000:.0f} ms; "
-              f"an 11th joins -> all reassigned in {join * 1000:.0f} ms")
+        rounds = [kip848_protocol_rebalance(bootstrap) for _ in range(5)]
+        print(f"KIP-848 protocol rebalance, 10 members / 100 partitions: median "
+              f"{statistics.median(rounds) * 1000:.1f} ms (rounds: {', '.join(f'{r * 1000:.1f}' for r in rounds)} ms)")
+        for protocol in ("classic", "consumer"):
+            cold, join = librdkafka_rebalance(bootstrap, protocol=protocol)
+            print(f"librdkafka group.protocol={protocol}: 10 consumers subscribe to 100 partitions -> all assigned "
+                  f"in {cold * 1000:.0f} ms; an 11th joins -> all reassigned in {join * 1000:.0f} ms")
         rate = commit_throughput(bootstrap, args.committers, args.seconds)
         print(f"OffsetCommit from {args.committers} librdkafka clients: {rate:,.0f} commits/s")
     finally:

@@ -92,6 +92,11 @@ class Setting:
             elif self.kind == "events":
                 parse_classes(text)  # validated; kept as given (see render)
                 value = text
+            elif self.kind == "list":
+                items = [x.strip() for x in text.split(",")]
+                if not all(items) or any(x not in self.choices for x in items):
+                    raise ValueError(text)
+                value = ",".join(items)
             elif self.kind == "flags":
                 value = text
                 for ch in text:
@@ -311,6 +316,18 @@ SETTINGS: list[Setting] = [
     Setting("group.max.session.timeout.ms", "int", 1800000, True, "Largest session timeout a member may ask for",
             minimum=0, maximum=_INT_MAX, redis_visible=False),
     Setting("group.max.size", "int", _INT_MAX, True, "Most members a consumer group may have",
+            minimum=1, maximum=_INT_MAX, redis_visible=False),
+    # --- KIP-848 consumer groups (group.protocol=consumer) -------------------------------
+    Setting("group.consumer.session.timeout.ms", "int", 45000, True,
+            "A consumer-protocol member is fenced after this long without a heartbeat",
+            minimum=1, maximum=_INT_MAX, redis_visible=False),
+    Setting("group.consumer.heartbeat.interval.ms", "int", 5000, True,
+            "Heartbeat interval the coordinator gives consumer-protocol members",
+            minimum=1, maximum=_INT_MAX, redis_visible=False),
+    Setting("group.consumer.assignors", "list", "uniform,range", True,
+            "Server-side assignors (uniform, range), the first is the default", choices=("uniform", "range"),
+            redis_visible=False),
+    Setting("group.consumer.max.size", "int", _INT_MAX, True, "Most members a consumer-protocol group may have",
             minimum=1, maximum=_INT_MAX, redis_visible=False),
     Setting("offsets.retention.minutes", "int", 10080, True,
             "Committed offsets of an empty group expire after this long", minimum=1, maximum=_INT_MAX,

@@ -393,8 +393,8 @@ def test_admin_clients_describe_list_delete(bs: str) -> None:
     c.close()
 
     kadmin = KafkaAdminClient(bootstrap_servers=bs)
-    assert {"group_id": group, "protocol_type": "consumer", "group_state": "Empty"} in \
-        kadmin.list_groups(states_filter=["Empty"])
+    assert {"group_id": group, "protocol_type": "consumer", "group_state": "Empty", "group_type": "classic"} in \
+        kadmin.list_groups(states_filter=["Empty"])          # ListGroups v5 (KIP-848) lists group types
     kd = kadmin.describe_groups([group])[group]
     assert kd["group_state"] == "Empty" and kd["members"] == [] and kd["error"] is None
     offsets = kadmin.list_group_offsets({group: None})[group]

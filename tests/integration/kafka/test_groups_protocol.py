@@ -269,8 +269,8 @@ def test_produce_to_internal_topic_is_refused(mc: MiniClient, server: ServerHand
 
 # -- every version of every group API ------------------------------------------------------------
 
-ISSUE_RANGES = {10: (0, 4), 11: (0, 9), 14: (0, 5), 12: (0, 4), 13: (0, 5), 8: (0, 8), 9: (0, 8), 15: (0, 5),
-                16: (0, 4), 42: (0, 2), 47: (0, 0)}
+ISSUE_RANGES = {10: (0, 4), 11: (0, 9), 14: (0, 5), 12: (0, 4), 13: (0, 5), 8: (0, 9), 9: (0, 9), 15: (0, 5),
+                16: (0, 5), 42: (0, 2), 47: (0, 0), 68: (0, 1), 69: (0, 1)}
 
 
 def test_api_versions_advertise_the_group_api_ranges(mc: MiniClient) -> None:

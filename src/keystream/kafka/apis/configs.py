@@ -58,6 +58,8 @@ def _setting_type(s: Setting) -> int:
         return _TYPE_CODES["INT"] if s.maximum is not None and s.maximum <= _INT_MAX else _TYPE_CODES["LONG"]
     if s.kind == "float":
         return _TYPE_CODES["DOUBLE"]
+    if s.kind == "list":
+        return _TYPE_CODES["LIST"]
     return _TYPE_CODES["STRING"]
 
 
@@ -292,6 +294,15 @@ def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
                     changes[c.name] = c.value if c.value is not None else ""
                 elif c.config_operation == DELETE:
                     changes[c.name] = None
+                elif c.config_operation in (APPEND, SUBTRACT) and c.value is not None and \
+                        any(st.name == c.name and st.kind == "list" for st in broker_settings()):
+                    items = _list_value(str(ctx.broker.config[c.name]))
+                    if c.config_operation == APPEND:
+                        items += [v for v in _list_value(c.value) if v not in items]
+                    else:
+                        drop = set(_list_value(c.value))
+                        items = [v for v in items if v not in drop]
+                    changes[c.name] = ",".join(items)
                 else:
                     raise _RequestError(ErrorCode.invalid_config,
                                         f"Config value append/subtract is not allowed for config key: {c.name}")

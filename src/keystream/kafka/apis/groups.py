@@ -1,7 +1,7 @@
 """Group membership APIs over the group coordinator (kafka/groups/coordinator.py).
 
 FindCoordinator (10) v0-4, JoinGroup (11) v0-9, SyncGroup (14) v0-5, Heartbeat (12) v0-4,
-LeaveGroup (13) v0-5, DescribeGroups (15) v0-5, ListGroups (16) v0-4, DeleteGroups (42) v0-2.
+LeaveGroup (13) v0-5, DescribeGroups (15) v0-5, ListGroups (16) v0-5, DeleteGroups (42) v0-2.
 
 Behavior:
 - Single node: FindCoordinator names this broker (at the address the client connected to)
@@ -10,12 +10,16 @@ Behavior:
   an empty transactional id is INVALID_REQUEST.
 - JoinGroup and SyncGroup may wait (rebalance): the handler returns a Future.
 - Client host is reported as Kafka does ("/127.0.0.1").
-- DescribeGroups of an unknown group: error NONE and state Dead (Kafka's answer below v6).
+- DescribeGroups of an unknown group, or of a KIP-848 consumer group (which only
+  ConsumerGroupDescribe describes): error NONE and state Dead, Kafka's answer below v6.
+- Classic JoinGroup/SyncGroup/Heartbeat/LeaveGroup against a consumer group: see
+  groups/consumer_group.py (an empty one converts; one with members refuses).
   Authorized operations (v3+, when asked): READ, DESCRIBE and DELETE (no ACLs yet).
 Version notes: JoinGroup v4 adds the MEMBER_ID_REQUIRED round trip (KIP-394), v5 static
 membership (KIP-345), v7 protocol type/name in responses (KIP-559), v8 reason (KIP-800), v9
 skip_assignment (KIP-814); LeaveGroup v3 batches members (KIP-345); ListGroups v4 filters by
-state (KIP-518); FindCoordinator v4 batches keys (KIP-699).
+state (KIP-518), v5 by type and lists each group's type (KIP-848); FindCoordinator v4 batches keys
+(KIP-699).
 """
 
 from __future__ import annotations
@@ -165,7 +169,7 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
 # -- DescribeGroups, ListGroups, DeleteGroups ---------------------------------------------------
 
 def _described(ctx: RequestContext, group_id: str, err: int, group: Group | None, ops: int) -> Any:
-    if err or group is None:
+    if err or group is None or group.consumer is not None:
         return ctx.response("DescribedGroup", error_code=ErrorCode(err), group_id=group_id,
                             group_state="" if err else GroupState.DEAD.value, protocol_type="",
                             protocol_data="", members=(), authorized_operations=ops)
@@ -193,13 +197,14 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
     return ctx.response("DescribeGroupsResponse", throttle_time=0, groups=tuple(out))
 
 
-@api(16, 0, 4)
+@api(16, 0, 5)
 def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
-    """ListGroups: every group (of loaded partitions), optionally only those in given states."""
+    """ListGroups: every group (of loaded partitions), optionally only those in given states and types."""
     coordinator = ctx.broker.groups
-    groups = coordinator.list_groups(getattr(request, "states_filter", None) or None)
+    groups = coordinator.list_groups(request.states_filter if ctx.version >= 4 else None,
+                                     request.types_filter if ctx.version >= 5 else None)
     listed = tuple(ctx.response("ListedGroup", group_id=g.group_id, protocol_type=g.protocol_type or "",
-                                group_state=g.state.value) for g in groups)
+                                group_state=g.state_name(), group_type=g.group_type()) for g in groups)
     err = ErrorCode.coordinator_load_in_progress if coordinator.loading else 0
     return ctx.response("ListGroupsResponse", throttle_time=0, error_code=ErrorCode(err), groups=listed)
 

@@ -1,4 +1,4 @@
-"""Committed offsets: OffsetCommit (8) v0-8, OffsetFetch (9) v0-8, OffsetDelete (47) v0.
+"""Committed offsets: OffsetCommit (8) v0-9, OffsetFetch (9) v0-9, OffsetDelete (47) v0.
 
 Behavior:
 - Commits go through the group coordinator, which appends them to `__consumer_offsets`
@@ -15,7 +15,11 @@ Behavior:
 Version notes: OffsetCommit v0/v1 and OffsetFetch v0 come from codec/legacy.py (Kafka 4.0
 dropped them); OffsetCommit v1 commit_timestamp is ignored (the broker stamps commits) and
 v2-4 retention_time sets an explicit expiry; v6 adds leader epochs (KIP-320), v7 group
-instance ids; OffsetFetch v8 fetches several groups in one request (KIP-709).
+instance ids, v9 is the version KIP-848 consumer-protocol members must use (their member
+epoch in generation_id_or_member_epoch: STALE_MEMBER_EPOCH when it is not the member's, and
+UNSUPPORTED_VERSION for such a member below v9, as Kafka 4.0); OffsetFetch v8 fetches several
+groups in one request (KIP-709), v9 carries the member id and epoch, checked the same way for
+consumer groups (null member id and epoch -1: no check, e.g. admin clients).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from keystream.kafka.errors import ErrorCode
 __all__ = ["handle_offset_commit", "handle_offset_delete", "handle_offset_fetch"]
 
 
-@api(8, 0, 8)
+@api(8, 0, 9)
 def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
     """OffsetCommit: store the group's offsets for the given partitions."""
     offsets = []
@@ -45,7 +49,7 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
         result = ctx.broker.groups.commit_offsets(
             request.group_id, getattr(request, "generation_id_or_member_epoch", -1),
             getattr(request, "member_id", ""), getattr(request, "group_instance_id", None), offsets,
-            retention_ms)
+            retention_ms, ctx.version)
     topics = tuple(
         ctx.response("OffsetCommitResponseTopic", name=t.name, partitions=tuple(
             ctx.response("OffsetCommitResponsePartition", partition_index=p.partition_index,
@@ -55,12 +59,12 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
     return ctx.response("OffsetCommitResponse", throttle_time=0, topics=topics)
 
 
-def _fetch_group(ctx: RequestContext, group_id: str, topics: Any, require_stable: bool
-                 ) -> tuple[int, tuple[Any, ...]]:
+def _fetch_group(ctx: RequestContext, group_id: str, topics: Any, require_stable: bool,
+                 member_id: str | None = None, member_epoch: int = -1) -> tuple[int, tuple[Any, ...]]:
     """(group error, response topics) for one group; topics None means every committed offset."""
     wanted = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
     groups = ctx.broker.groups
-    err, found = groups.fetch_offsets(group_id, wanted)
+    err, found = groups.fetch_offsets(group_id, wanted, member_id, member_epoch)
     if err and ctx.version < 2 and wanted is not None:
         found = [(t, p, None) for t, p in wanted]       # v0/v1 carry errors per partition only
     plural = "s" if ctx.version >= 8 else ""
@@ -81,13 +85,14 @@ def _fetch_group(ctx: RequestContext, group_id: str, topics: Any, require_stable
     return err, out
 
 
-@api(9, 0, 8)
+@api(9, 0, 9)
 def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
-    """OffsetFetch: the committed offsets of one group (v0-7) or several (v8)."""
+    """OffsetFetch: the committed offsets of one group (v0-7) or several (v8+)."""
     if ctx.version >= 8:
         groups = []
         for g in request.groups:
-            err, topics = _fetch_group(ctx, g.group_id, g.topics, request.require_stable)
+            member = (g.member_id, g.member_epoch) if ctx.version >= 9 else (None, -1)
+            err, topics = _fetch_group(ctx, g.group_id, g.topics, request.require_stable, *member)
             groups.append(ctx.response("OffsetFetchResponseGroup", group_id=g.group_id, topics=topics,
                                        error_code=ErrorCode(err)))
         return ctx.response("OffsetFetchResponse", throttle_time=0, groups=tuple(groups))

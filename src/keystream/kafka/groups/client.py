@@ -3,7 +3,8 @@
 It speaks just enough of the protocol to ask a broker about groups: one request at a time on
 one socket, messages from the same kio classes the broker uses. `describe_lag` computes what
 `kafka-consumer-groups --describe` prints: per group and partition the committed offset, the
-log end offset, the lag and the member that owns the partition.
+log end offset, the lag and the member that owns the partition (classic groups through
+DescribeGroups, KIP-848 consumer groups through ConsumerGroupDescribe).
 """
 
 from __future__ import annotations
@@ -127,6 +128,17 @@ def describe_lag(client: MiniClient, groups: list[str] | None = None) -> tuple[d
         for m in g.members:
             for tp in parse_assignment(m.member_assignment):
                 owners[(g.group_id, *tp)] = (m.member_id, m.client_host, m.client_id)
+    # KIP-848 consumer groups are Dead to DescribeGroups: ConsumerGroupDescribe knows them.
+    dead = tuple(gid for gid, state in states.items() if state == "Dead")
+    if dead:
+        for cg in client.request(69, 1, group_ids=dead, include_authorized_operations=False).groups:
+            if cg.error_code:
+                continue
+            states[cg.group_id] = cg.group_state
+            for cm in cg.members:
+                for t in cm.assignment.topic_partitions:
+                    for part in t.partitions:
+                        owners[(cg.group_id, t.topic_name, part)] = (cm.member_id, cm.client_host, cm.client_id)
     req_group = MiniClient.cls(9, 8, "OffsetFetchRequestGroup")
     fetched = client.request(9, 8, groups=tuple(req_group(group_id=g, topics=None) for g in groups),
                              require_stable=False)

@@ -59,7 +59,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keystream.kafka.errors import ErrorCode, error_for
+from keystream.kafka.groups import consumer_records as crec
 from keystream.kafka.groups import records as rec
+from keystream.kafka.groups.consumer_group import ConsumerGroup, ConsumerGroupCoordinator
 from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
 
@@ -171,6 +173,13 @@ class Group:
         self.offsets: dict[tuple[str, int], rec.OffsetRecord] = {}
         self.pending_txn: dict[int, dict[tuple[str, int], rec.OffsetRecord]] = {}   # producer id -> offsets
         self.subscribed: set[str] | None = None
+        self.consumer: ConsumerGroup | None = None     # set when this is a KIP-848 consumer group
+
+    def group_type(self) -> str:
+        return "consumer" if self.consumer is not None else "classic"
+
+    def state_name(self) -> str:
+        return self.consumer.state_name() if self.consumer is not None else self.state.value
 
     # -- views ------------------------------------------------------------------------------
     def is_(self, *states: GroupState) -> bool:
@@ -256,6 +265,7 @@ class GroupCoordinator:
         self._load_task: asyncio.Task[None] | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.consumer = ConsumerGroupCoordinator(self)
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -273,9 +283,36 @@ class GroupCoordinator:
             self._expiry_timer.cancel()
         for group in self.groups.values():
             self._cancel_group_timers(group)
+            self.consumer.stop(group)
 
     def now_ms(self) -> int:
         return self.engine.now_ms()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    def new_group(self, group_id: str) -> Group:
+        """A group object for `group_id`, not registered yet."""
+        return Group(group_id, self.partition_for(group_id), self.now_ms())
+
+    def become_consumer_group(self, group: Group, cg: ConsumerGroup) -> None:
+        """Register `group` as the consumer group `cg` (new, or converted from an empty classic group)."""
+        self._cancel_group_timers(group)
+        group.consumer = cg
+        group.protocol_type = CONSUMER_PROTOCOL
+        group.protocol_name = group.leader = None
+        group.generation = 0
+        group.state = GroupState.EMPTY
+        self.groups[group.group_id] = group
+
+    def _to_classic(self, group: Group) -> None:
+        """An empty consumer group becomes a classic group (a classic JoinGroup arrived)."""
+        assert group.consumer is not None
+        self._append(group.partition, self.consumer.delete_records(group.consumer))
+        group.consumer = None
+        group.protocol_type = None
+        group.subscribed = None
 
     # -- partitions and the offsets topic --------------------------------------------------
     def num_partitions(self) -> int:
@@ -333,6 +370,7 @@ class GroupCoordinator:
         offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]] = {}
         metas: dict[str, rec.GroupRecord | None] = {}
         pending: dict[int, dict[str, dict[tuple[str, int], rec.OffsetRecord]]] = {}   # pid -> group -> offsets
+        consumers: dict[str, ConsumerGroup] = {}
         pos = plog.log_start_offset
         end = plog.log_end_offset
         while pos < end:
@@ -352,7 +390,7 @@ class GroupCoordinator:
                 if txn_pid >= 0:
                     self._replay(key, value, pending.setdefault(txn_pid, {}), {})
                 else:
-                    self._replay(key, value, offsets, metas)
+                    self._replay(key, value, offsets, metas, consumers)
             after = rec.next_offset(chunks[0])
             if after is None or after <= pos:
                 break
@@ -360,26 +398,39 @@ class GroupCoordinator:
             await asyncio.sleep(0)
         now = self.now_ms()
         open_txn_groups = {gid for by_group in pending.values() for gid in by_group}
-        for gid in set(offsets) | set(metas) | open_txn_groups:
+        for gid in set(offsets) | set(metas) | set(consumers) | open_txn_groups:
             meta = metas.get(gid)
             offs = offsets.get(gid, {})
-            if meta is None and not offs and gid not in open_txn_groups:
+            cg = consumers.get(gid)
+            if meta is None and not offs and cg is None and gid not in open_txn_groups:
                 continue
             group = Group(gid, partition, now)
             group.offsets = offs
             for pid, by_group in pending.items():
                 if gid in by_group:
                     group.pending_txn[pid] = by_group[gid]
-            if meta is not None:
+            if cg is not None:
+                self.become_consumer_group(group, cg)
+                self.consumer.loaded(group)
+            elif meta is not None:
                 self._restore(group, meta, now)
             self.groups[gid] = group
 
     @staticmethod
     def _replay(key: bytes, value: bytes | None, offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]],
-                metas: dict[str, rec.GroupRecord | None]) -> None:
+                metas: dict[str, rec.GroupRecord | None], consumers: dict[str, ConsumerGroup] | None = None) -> None:
+        """Apply one record to the load's state; KIP-848 group records go to `consumers` (if given)."""
         try:
             k = rec.decode_key(key)
             if k is None:
+                ck = crec.decode_key(key)
+                if ck is not None and consumers is not None:
+                    rtype, gid, second = ck
+                    if rtype == crec.GROUP_METADATA and value is None:
+                        consumers.pop(gid, None)
+                        return
+                    cg = consumers.setdefault(gid, ConsumerGroup(gid))
+                    cg.replay(rtype, second, None if value is None else crec.decode_value(rtype, value))
                 return
             if k[0] == "offset":
                 _, gid, topic, part = k  # type: ignore[misc]
@@ -391,7 +442,6 @@ class GroupCoordinator:
                 gid = k[1]
                 if value is None:
                     metas[gid] = None
-                    offsets.pop(gid, None)
                 else:
                     metas[gid] = rec.decode_group_value(value)
         except (ValueError, struct.error, UnicodeDecodeError) as e:
@@ -655,6 +705,14 @@ class GroupCoordinator:
                 return JoinResult(ErrorCode.unknown_member_id, member_id)
             group = Group(group_id, self.partition_for(group_id), self.now_ms())
             self.groups[group_id] = group
+        if group.consumer is not None:
+            if group.consumer.members:
+                return JoinResult(ErrorCode.inconsistent_group_protocol, member_id)
+            try:
+                self._to_classic(group)
+            except LogError:
+                log.exception("converting group %s to a classic group failed", group_id)
+                return JoinResult(ErrorCode.kafka_storage_error, member_id)
         known = member_id in group.members or (instance_id is not None and instance_id in group.static_members)
         if not known and len(group.members) >= self.config["group.max.size"]:
             return JoinResult(ErrorCode.group_max_size_reached, member_id)
@@ -808,7 +866,7 @@ class GroupCoordinator:
         if err:
             return SyncResult(err)
         group = self.groups.get(group_id)
-        if group is None:
+        if group is None or group.consumer is not None:
             return SyncResult(ErrorCode.unknown_member_id)
         if group.is_(GroupState.DEAD):
             return SyncResult(ErrorCode.coordinator_not_available)
@@ -855,7 +913,7 @@ class GroupCoordinator:
         if err:
             return err
         group = self.groups.get(group_id)
-        if group is None:
+        if group is None or group.consumer is not None:
             return ErrorCode.unknown_member_id
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available
@@ -880,7 +938,7 @@ class GroupCoordinator:
         if err:
             return err, []
         group = self.groups.get(group_id)
-        if group is None:
+        if group is None or group.consumer is not None:
             return 0, [ErrorCode.unknown_member_id for _ in leaving]
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available, []
@@ -912,11 +970,13 @@ class GroupCoordinator:
 
     # -- offsets ---------------------------------------------------------------------------
     def commit_offsets(self, group_id: str, generation: int, member_id: str, instance_id: str | None,
-                       offsets: list[tuple[str, int, int, int, str | None]], retention_ms: int = -1
-                       ) -> int | dict[tuple[str, int], int]:
+                       offsets: list[tuple[str, int, int, int, str | None]], retention_ms: int = -1,
+                       version: int = 9) -> int | dict[tuple[str, int], int]:
         """A top-level error for every partition, or an error per (topic, partition).
 
-        offsets: (topic, partition, offset, leader epoch, metadata).
+        offsets: (topic, partition, offset, leader epoch, metadata). generation is the member
+        epoch for a consumer group (checked as Kafka 4.0 does; OffsetCommit `version` < 9 is
+        refused for its consumer-protocol members).
         """
         err = self.coordinator_error(group_id)
         if err:
@@ -929,9 +989,13 @@ class GroupCoordinator:
             self.groups[group_id] = group
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available
-        if group.static_fenced(member_id, instance_id):
+        if group.consumer is not None:
+            err = self.consumer.validate_offset_commit(group.consumer, member_id, generation, version)
+            if err:
+                return err
+        elif group.static_fenced(member_id, instance_id):
             return ErrorCode.fenced_instance_id
-        if not (generation < 0 and group.is_(GroupState.EMPTY)):
+        elif not (generation < 0 and group.is_(GroupState.EMPTY)):
             member = group.members.get(member_id)
             if member is None:
                 return ErrorCode.unknown_member_id
@@ -996,9 +1060,14 @@ class GroupCoordinator:
             self.groups[group_id] = group
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available
-        if group.static_fenced(member_id, instance_id):
+        if group.consumer is not None:      # a KIP-848 group: the generation is the member epoch
+            err = self.consumer.validate_offset_commit(group.consumer, member_id, generation, 0,
+                                                       transactional=True)
+            if err:
+                return err
+        elif group.static_fenced(member_id, instance_id):
             return ErrorCode.fenced_instance_id
-        if generation >= 0 or member_id:
+        elif generation >= 0 or member_id:
             if member_id not in group.members:
                 return ErrorCode.unknown_member_id
             if generation != group.generation:
@@ -1052,12 +1121,18 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         return group is not None and any((topic, partition) in offs for offs in group.pending_txn.values())
 
-    def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None
+    def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None,
+                      member_id: str | None = None, member_epoch: int = -1
                       ) -> tuple[int, list[tuple[str, int, rec.OffsetRecord | None]]]:
+        """member_id/member_epoch (OffsetFetch v9+) are checked against a consumer group's members."""
         err = self.coordinator_error(group_id)
         if err:
             return err, []
         group = self.groups.get(group_id)
+        if group is not None and group.consumer is not None:
+            err = self.consumer.validate_offset_fetch(group.consumer, member_id, member_epoch)
+            if err:
+                return err, []
         offsets = group.offsets if group is not None and not group.is_(GroupState.DEAD) else {}
         if partitions is None:
             return 0, [(t, p, r) for (t, p), r in sorted(offsets.items())]
@@ -1070,9 +1145,12 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if group is None or group.is_(GroupState.DEAD):
             return ErrorCode.group_id_not_found, {}
-        if not group.is_(GroupState.EMPTY) and group.protocol_type != CONSUMER_PROTOCOL:
+        if group.consumer is not None:
+            subscribed: set[str] | None = group.consumer.subscribed_topic_names()
+        elif not group.is_(GroupState.EMPTY) and group.protocol_type != CONSUMER_PROTOCOL:
             return ErrorCode.non_empty_group, {}
-        subscribed = group.subscribed if not group.is_(GroupState.EMPTY) else set()
+        else:
+            subscribed = group.subscribed if not group.is_(GroupState.EMPTY) else set()
         out: dict[tuple[str, int], int] = {}
         batch: list[tuple[bytes, bytes | None]] = []
         for t, p in partitions:
@@ -1098,8 +1176,14 @@ class GroupCoordinator:
             if group.partition in self.loading or group.is_(GroupState.DEAD):
                 continue
             expired: list[tuple[str, int]] = []
+            cg = group.consumer
+            subscribed = cg.subscribed_topic_names() if cg is not None else set()
             for key, r in group.offsets.items():
-                if group.protocol_type is not None and group.is_(GroupState.EMPTY):
+                if cg is not None:                  # Kafka 4.0: unsubscribed topics, from the commit
+                    if key[0] in subscribed:
+                        continue
+                    base = r.commit_timestamp
+                elif group.protocol_type is not None and group.is_(GroupState.EMPTY):
                     base = group.state_timestamp
                 elif group.protocol_type == CONSUMER_PROTOCOL and group.subscribed is not None \
                         and group.is_(GroupState.STABLE):
@@ -1115,9 +1199,11 @@ class GroupCoordinator:
                     expired.append(key)
             batch: list[tuple[bytes, bytes | None]] = [
                 (rec.encode_offset_key(group.group_id, t, p), None) for t, p in expired]
-            dead = group.is_(GroupState.EMPTY) and len(expired) == len(group.offsets) and not group.members
+            dead = group.is_(GroupState.EMPTY) and len(expired) == len(group.offsets) and not group.members \
+                and (cg is None or not cg.members)
             if dead:
-                batch.append((rec.encode_group_key(group.group_id), None))
+                batch += self.consumer.delete_records(cg) if cg is not None else \
+                    [(rec.encode_group_key(group.group_id), None)]
             if not batch:
                 continue
             try:
@@ -1141,10 +1227,13 @@ class GroupCoordinator:
             return err, None
         return 0, self.groups.get(group_id)
 
-    def list_groups(self, states: Iterable[str] | None) -> list[Group]:
+    def list_groups(self, states: Iterable[str] | None, types: Iterable[str] | None = None) -> list[Group]:
+        """Groups of loaded partitions, filtered by state and type names (case-insensitive)."""
         wanted = {s.lower() for s in states} if states else None
+        kinds = {t.lower() for t in types} if types else None
         return [g for g in self.groups.values()
-                if g.partition not in self.loading and (wanted is None or g.state.value.lower() in wanted)]
+                if g.partition not in self.loading and (wanted is None or g.state_name().lower() in wanted)
+                and (kinds is None or g.group_type() in kinds)]
 
     def delete_group(self, group_id: str) -> int:
         err = self.coordinator_error(group_id)
@@ -1153,11 +1242,12 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if group is None or group.is_(GroupState.DEAD):
             return ErrorCode.group_id_not_found
-        if not group.is_(GroupState.EMPTY):
+        if not group.is_(GroupState.EMPTY) or (group.consumer is not None and group.consumer.members):
             return ErrorCode.non_empty_group
         batch: list[tuple[bytes, bytes | None]] = [
             (rec.encode_offset_key(group_id, t, p), None) for t, p in group.offsets]
-        batch.append((rec.encode_group_key(group_id), None))
+        batch += self.consumer.delete_records(group.consumer) if group.consumer is not None else \
+            [(rec.encode_group_key(group_id), None)]
         try:
             self._append(group.partition, batch)
         except LogError:
