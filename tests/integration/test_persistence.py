@@ -25,7 +25,7 @@ from tests.differential import Pair, RawClient
 
 
 def populate(r: redis.Redis) -> None:
-    """Every type in every encoding Redis 7.0 has, expiries, three databases."""
+    """Every type in every encoding Redis 7.0 has, streams, expiries, three databases."""
     r.flushall()
     r.set("int", 12345)
     r.set("neg", -7)
@@ -49,12 +49,35 @@ def populate(r: redis.Redis) -> None:
     r.zadd("zbig", {f"m{i}": i * 1.5 for i in range(200)})
     r.zadd("zlongmember", {"x" * 100: 1})
     r.expire("zbig", 100_000)
+    populate_streams(r)
     r.select(3)
     r.set("db3", "x", ex=100_000)
     r.hset("h3", "f", "v")
     r.select(15)
     r.zadd("z15", {"a": 1})
     r.select(0)
+
+
+def populate_streams(r: redis.Redis) -> None:
+    """Streams in the shapes that matter to RDB: several nodes, entries with and without the
+    node's master fields, deleted entries (in place and whole nodes), groups with pending
+    entries, consumers with and without them, an unknown entries-read, empty streams."""
+    for i in range(250):
+        fields = {"a": str(i), "b": "x" * (i % 40)} if i % 7 else {"other": "v" * i, "n": str(-i)}
+        r.xadd("stream", fields, id=f"{1_700_000_000_000 + i // 3}-{i}")
+    r.xdel("stream", *[f"{1_700_000_000_000 + i // 3}-{i}" for i in (1, 5, 77, 130)])
+    r.xdel("stream", *[f"{1_700_000_000_000 + i // 3}-{i}" for i in range(100, 200)])
+    r.xgroup_create("stream", "g1", "0")
+    r.xgroup_create("stream", "g0", "1700000000010-30")
+    r.xreadgroup("g1", "zed", {"stream": ">"}, count=5)
+    r.xreadgroup("g1", "amy", {"stream": ">"}, count=3)
+    r.xack("stream", "g1", "1700000000000-2")
+    r.execute_command("XGROUP", "CREATECONSUMER", "stream", "g1", "idle")
+    r.execute_command("XGROUP", "SETID", "stream", "g0", "1700000000020-60")  # entries-read unknown
+    r.xadd("emptied", {"f": "v"}, id="5-5")
+    r.xdel("emptied", "5-5")
+    r.xgroup_create("mkstream", "g", "$", mkstream=True)
+    r.xadd("bigvalues", {"f" * 70: "v" * 5000, "n": "12345678901"}, id="1-1")
 
 
 def scan_all(r: redis.Redis) -> dict:
