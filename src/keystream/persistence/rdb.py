@@ -660,7 +660,7 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
         s.max_deleted = _read_id(r)
         s.entries_added = r.plain_length()
     else:
-        s.first_id = s.edge_id(True, True) if s.length else 0
+        s.first_id = s.edge_id(True, True)  # the maximum ID when empty, as Redis 7.0
         s.entries_added = s.length
     groups: list[Group] = []
     for _ in range(r.plain_length()):
