@@ -25,7 +25,7 @@ from tests.differential import Pair, RawClient
 
 
 def populate(r: redis.Redis) -> None:
-    """Every type in every encoding Redis 7.0 has, expiries, three databases."""
+    """Every type in every encoding Redis 7.0 has, streams, expiries, three databases."""
     r.flushall()
     r.set("int", 12345)
     r.set("neg", -7)
@@ -49,12 +49,35 @@ def populate(r: redis.Redis) -> None:
     r.zadd("zbig", {f"m{i}": i * 1.5 for i in range(200)})
     r.zadd("zlongmember", {"x" * 100: 1})
     r.expire("zbig", 100_000)
+    populate_streams(r)
     r.select(3)
     r.set("db3", "x", ex=100_000)
     r.hset("h3", "f", "v")
     r.select(15)
     r.zadd("z15", {"a": 1})
     r.select(0)
+
+
+def populate_streams(r: redis.Redis) -> None:
+    """Streams in the shapes that matter to RDB: several nodes, entries with and without the
+    node's master fields, deleted entries (in place and whole nodes), groups with pending
+    entries, consumers with and without them, an unknown entries-read, empty streams."""
+    for i in range(250):
+        fields = {"a": str(i), "b": "x" * (i % 40)} if i % 7 else {"other": "v" * i, "n": str(-i)}
+        r.xadd("stream", fields, id=f"{1_700_000_000_000 + i // 3}-{i}")
+    r.xdel("stream", *[f"{1_700_000_000_000 + i // 3}-{i}" for i in (1, 5, 77, 130)])
+    r.xdel("stream", *[f"{1_700_000_000_000 + i // 3}-{i}" for i in range(100, 200)])
+    r.xgroup_create("stream", "g1", "0")
+    r.xgroup_create("stream", "g0", "1700000000010-30")
+    r.xreadgroup("g1", "zed", {"stream": ">"}, count=5)
+    r.xreadgroup("g1", "amy", {"stream": ">"}, count=3)
+    r.xack("stream", "g1", "1700000000000-2")
+    r.execute_command("XGROUP", "CREATECONSUMER", "stream", "g1", "idle")
+    r.execute_command("XGROUP", "SETID", "stream", "g0", "1700000000020-60")  # entries-read unknown
+    r.xadd("emptied", {"f": "v"}, id="5-5")
+    r.xdel("emptied", "5-5")
+    r.xgroup_create("mkstream", "g", "$", mkstream=True)
+    r.xadd("bigvalues", {"f" * 70: "v" * 5000, "n": "12345678901"}, id="1-1")
 
 
 def scan_all(r: redis.Redis) -> dict:
@@ -523,5 +546,64 @@ def test_bgsave_reports_its_progress_and_copy_on_write() -> None:
         wait_until(lambda: kr.info("persistence")["rdb_bgsave_in_progress"] == 0, timeout=60, what="BGSAVE")
         info = kr.info("persistence")
         assert info["rdb_last_cow_size"] > 0 and info["current_save_keys_processed"] == 0
+    finally:
+        _stop(ks)
+
+
+def _xinfo_full(r: redis.Redis, key: str) -> object:
+    return r.execute_command("XINFO", "STREAM", key, "FULL")
+
+
+def test_stream_payloads_move_both_ways_with_every_group_detail(ref: ServerHandle) -> None:
+    """A stream DUMPed by Redis restores here with the same XINFO STREAM FULL (nodes, IDs,
+    entries-added, groups, PEL delivery times and counts, consumers' seen times); our DUMP is
+    the same bytes and restores in Redis to the same again."""
+    rr = _client(ref)
+    rr.flushall()
+    populate_streams(rr)
+    ks = _ks()
+    try:
+        kr = _client(ks)
+        kr.flushall()
+        keys = sorted(rr.scan_iter())
+        assert b"stream" in keys
+        for key in keys:
+            payload = rr.dump(key)
+            kr.restore(key, 0, payload)
+            assert _xinfo_full(kr, key) == _xinfo_full(rr, key), key
+            assert kr.execute_command("XINFO", "STREAM", key) == rr.execute_command("XINFO", "STREAM", key)
+            assert kr.execute_command("DEBUG", "DIGEST-VALUE", key) == \
+                rr.execute_command("DEBUG", "DIGEST-VALUE", key), key
+            assert kr.dump(key) == payload, key
+            rr.restore(key + b"-back", 0, kr.dump(key))
+            assert _xinfo_full(rr, key + b"-back") == _xinfo_full(rr, key), key
+        # what a restored stream holds keeps working: reads, acks, appends split nodes as Redis's
+        for r in (rr, kr):
+            r.xack("stream", "g1", "1700000000000-0")
+            r.xadd("stream", {"a": "new"}, id="1800000000000-0")
+            r.xreadgroup("g0", "c", {"stream": ">"}, count=2)
+        assert kr.xrange("stream") == rr.xrange("stream")
+        assert kr.xpending("stream", "g1") == rr.xpending("stream", "g1")
+        assert kr.execute_command("XINFO", "STREAM", "stream") == rr.execute_command("XINFO", "STREAM", "stream")
+    finally:
+        _stop(ks)
+
+
+def test_stream_file_passes_redis_check_rdb_and_bad_stream_payloads_are_refused(ref: ServerHandle) -> None:
+    ks = _ks()
+    try:
+        kr = _client(ks)
+        populate_streams(kr)
+        assert kr.save()
+        path = os.path.join(ks.data_dir, "dump.rdb")
+        check = subprocess.run(["redis-check-rdb", path], check=False, capture_output=True, text=True, timeout=60)
+        assert "RDB looks OK" in check.stdout, check.stdout
+        payload = bytearray(kr.dump("stream"))
+        payload[3] ^= 0xFF  # inside the first node's key: the checksum no longer matches
+        rr = _client(ref)
+        for r in (kr, rr):
+            with pytest.raises(redis.ResponseError) as e:
+                r.restore("bad", 0, bytes(payload))
+            assert str(e.value) == "DUMP payload version or checksum are wrong"
     finally:
         _stop(ks)

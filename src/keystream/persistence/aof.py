@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.list import ListValue, decode_element
 from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.stream import Stream, format_id
 from keystream.keyspace.datatypes.zset import ZSet
 from keystream.persistence.rdb import RdbError, parse_rdb
 from keystream.redisconf import quote, split_args
@@ -773,6 +774,35 @@ def _write_commands(f: Any, dbs: list[Any]) -> None:
                 f.write(encode_command([b"PEXPIREAT", key, b"%d" % when]))
 
 
+def _rebuild_stream(key: bytes, s: Stream) -> list[list[bytes]]:
+    """A stream as Redis's rewriteStreamObject writes it: an XADD per entry (an empty stream:
+    XADD MAXLEN 0 of a throw-away entry), XSETID with the last ID, entries-added and max
+    deleted ID, then per group (name order) XGROUP CREATE with its last ID and entries-read,
+    and per consumer (name order) an XCLAIM ... FORCE per pending entry, or XGROUP
+    CREATECONSUMER for a consumer with none."""
+    out: list[list[bytes]] = []
+    if s.length:
+        for sid, pairs in s.range():
+            out.append([b"XADD", key, format_id(sid), *pairs])
+    else:
+        out.append([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
+    out.append([b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED", b"%d" % s.entries_added,
+                b"MAXDELETEDID", format_id(s.max_deleted)])
+    for name in sorted(s.groups):
+        g = s.groups[name]
+        out.append([b"XGROUP", b"CREATE", key, name, format_id(g.last_id), b"ENTRIESREAD",
+                    b"-1" if g.entries_read is None else b"%d" % g.entries_read])
+        for cname in sorted(g.consumers):
+            c = g.consumers[cname]
+            if not c.pel:
+                out.append([b"XGROUP", b"CREATECONSUMER", key, name, cname])
+            for sid, nack in c.pel.items():
+                out.append([b"XCLAIM", key, name, cname, b"0", format_id(sid), b"TIME",
+                            b"%d" % nack.delivery_time, b"RETRYCOUNT", b"%d" % nack.delivery_count,
+                            b"JUSTID", b"FORCE"])
+    return out
+
+
 def _rebuild(key: bytes, value: Any) -> list[list[bytes]]:
     cls = type(value)
     if cls is bytes:
@@ -794,6 +824,8 @@ def _rebuild(key: bytes, value: Any) -> list[list[bytes]]:
         name, items = b"HMSET", [x for kv in value.items() for x in kv]
         return [[name, key, *items[i:i + 2 * _REWRITE_ITEMS_PER_CMD]]
                 for i in range(0, len(items), 2 * _REWRITE_ITEMS_PER_CMD)]
+    elif cls is Stream:
+        return _rebuild_stream(key, value)
     else:
         raise AofError(f"no command form for values of type {cls.__name__}")
     return [[name, key, *items[i:i + _REWRITE_ITEMS_PER_CMD]]

@@ -12,7 +12,9 @@ depend on the order keys or set/hash elements are visited, but does depend on li
 An empty dataset digests to 20 zero bytes. Logically expired keys still in memory count,
 as in Redis (it walks its dictionaries).
 
-Not here: stream and module values (none exist yet).
+A stream's digest mixes each live entry's ID (`ms.seq`) then its fields and values, in order.
+
+Not here: module values (none exist).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.list import ListValue, decode_element
 from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.stream import MAX64, Stream
 from keystream.keyspace.datatypes.zset import ZSet
 
 __all__ = ["dataset_digest", "value_digest"]
 
 _ZERO = bytes(20)
-_TYPE_CODES = {bytes: 0, ListValue: 1, Set: 2, ZSet: 3, Hash: 4}
+_TYPE_CODES = {bytes: 0, ListValue: 1, Set: 2, ZSet: 3, Hash: 4, Stream: 6}
 
 
 def _xor(digest: bytes, data: bytes) -> bytes:
@@ -73,6 +76,11 @@ def _fold_value(d: bytes, value: Any, has_ttl: bool) -> bytes:
     elif cls is Hash:
         for field, v in value.items():
             d = _xor(d, _mix(_mix(_ZERO, field), v))
+    elif cls is Stream:
+        for sid, pairs in value.range():
+            d = _mix(d, b"%d.%d" % (sid >> 64, sid & MAX64))
+            for x in pairs:
+                d = _mix(d, x)
     if has_ttl:
         d = _xor(d, b"!!expire!!")
     return d

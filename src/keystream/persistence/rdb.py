@@ -18,8 +18,13 @@ encoding Redis gives it on load (thresholds from the config). A file is parsed c
 (and its checksum checked) before anything is installed, so a corrupt or truncated file is
 refused as a whole with an `RdbError` saying what is wrong and where.
 
-Not supported, refused by name: module types and module aux data, streams (no stream type
-yet), the pre-release FUNCTION opcode (Redis 7.0 refuses it too).
+Streams are written as RDB_TYPE_STREAM_LISTPACKS_2 the way Redis 7.0 does (one listpack per
+stream node keyed by its 128-bit master ID, then length, last/first/max-deleted IDs, entries
+added, and the consumer groups in name order with their PEL and consumers); both stream types
+(15 and 19) are read.
+
+Not supported, refused by name: module types and module aux data, the pre-release FUNCTION
+opcode (Redis 7.0 refuses it too).
 
 The CRC is Redis's CRC-64 (Jones polynomial, reflected) from `crcmod`; LZF is liblzf via
 `python-lzf`, the library Redis vendors.
@@ -42,6 +47,7 @@ import lzf
 from keystream.keyspace.datatypes.hash import Hash, share
 from keystream.keyspace.datatypes.list import ListValue, decode_element
 from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.stream import MAX64, Consumer, Group, Nack, Stream, make_id
 from keystream.keyspace.datatypes.zset import ZSet
 from keystream.persistence.encodings import (
     EncodingError,
@@ -251,7 +257,76 @@ def encode_value(value: Any, limits: Limits) -> tuple[int, bytes]:
             flat.append(f)
             flat.append(v)
         return T_HASH_LISTPACK, encode_string(listpack_encode(flat), compress)
+    if cls is Stream:
+        return T_STREAM_LISTPACKS_2, _encode_stream(value, compress)
     raise RdbError(f"no RDB encoding for values of type {cls.__name__}")
+
+
+def _raw_id(sid: int) -> bytes:
+    """An ID as streamEncodeID packs it: ms and seq, 8 bytes big-endian each."""
+    return sid.to_bytes(16, "big")
+
+
+def _id_lengths(sid: int) -> bytes:
+    return encode_length(sid >> 64) + encode_length(sid & MAX64)
+
+
+def _stream_node_listpack(master: int, fields: tuple[bytes, ...], live: int, deleted: int,
+                          entries: Any) -> bytes:
+    """A node as Redis's listpack: the master entry (count, deleted, field count, fields, 0),
+    then per entry flags, ms and seq deltas from the master ID, the values (SAMEFIELDS) or
+    field count and pairs, and the lp-count closing the entry."""
+    mms, mseq = master >> 64, master & MAX64
+    items: list[bytes] = [b"%d" % live, b"%d" % deleted, b"%d" % len(fields), *fields, b"0"]
+    for _, flags, sid, pairs in entries:
+        seq_delta = ((sid & MAX64) - mseq) & MAX64
+        if seq_delta >= 1 << 63:
+            seq_delta -= 1 << 64
+        items.append(b"%d" % flags)
+        items.append(b"%d" % ((sid >> 64) - mms))
+        items.append(b"%d" % seq_delta)
+        n = len(pairs) >> 1
+        if flags & 2:
+            items.extend(pairs[1::2])
+            items.append(b"%d" % (n + 3))
+        else:
+            items.append(b"%d" % n)
+            items.extend(pairs)
+            items.append(b"%d" % (2 * n + 4))
+    return listpack_encode(items)
+
+
+def _encode_stream(s: Stream, compress: bool) -> bytes:
+    """RDB_TYPE_STREAM_LISTPACKS_2's body, as rdbSaveObject writes it in Redis 7.0."""
+    parts = [encode_length(len(s.nodes))]
+    for master, fields, live, deleted, entries in s.node_dump():
+        parts.append(encode_string(_raw_id(master), compress))
+        parts.append(encode_string(_stream_node_listpack(master, fields, live, deleted, entries), compress))
+    parts.append(encode_length(s.length))
+    parts.append(_id_lengths(s.last_id))
+    parts.append(_id_lengths(s.first_id))
+    parts.append(_id_lengths(s.max_deleted))
+    parts.append(encode_length(s.entries_added))
+    parts.append(encode_length(len(s.groups)))
+    ms_time = struct.Struct("<q").pack
+    for name in sorted(s.groups):
+        g = s.groups[name]
+        parts.append(encode_string(name, compress))
+        parts.append(_id_lengths(g.last_id))
+        parts.append(encode_length(MAX64 if g.entries_read is None else g.entries_read))
+        parts.append(encode_length(len(g.pel)))
+        for sid, nack in g.pel.items():
+            parts.append(_raw_id(sid))
+            parts.append(ms_time(nack.delivery_time))
+            parts.append(encode_length(nack.delivery_count))
+        parts.append(encode_length(len(g.consumers)))
+        for cname in sorted(g.consumers):
+            c = g.consumers[cname]
+            parts.append(encode_string(cname, compress))
+            parts.append(ms_time(c.seen_time))
+            parts.append(encode_length(len(c.pel)))
+            parts.extend(map(_raw_id, c.pel))
+    return b"".join(parts)
 
 
 def dump_payload(value: Any, limits: Limits) -> bytes:
@@ -494,6 +569,141 @@ def _zset_from_flat(flat: list[bytes]) -> list[tuple[float, bytes]]:
     return items
 
 
+def _read_raw_id(r: _Reader) -> int:
+    return int.from_bytes(r.read(16), "big")
+
+
+def _read_id(r: _Reader) -> int:
+    ms = r.plain_length()
+    seq = r.plain_length()
+    if ms > MAX64 or seq > MAX64:
+        raise RdbError("stream ID out of range")
+    return make_id(ms, seq)
+
+
+def _lp_int(v: bytes) -> int:
+    try:
+        return int(v)
+    except ValueError:
+        raise RdbError("stream listpack holds a non-integer where an integer belongs") from None
+
+
+def _stream_node_entries(master: int, flat: list[bytes]
+                         ) -> tuple[tuple[bytes, ...], int, list[tuple[bool, int, list[bytes]]]]:
+    """(master fields, live count, entries) of a node's listpack (see `_stream_node_listpack`)."""
+    try:
+        live, deleted, nf = _lp_int(flat[0]), _lp_int(flat[1]), _lp_int(flat[2])
+        fields = tuple(flat[3:3 + nf])
+        if len(fields) != nf or flat[3 + nf] != b"0":
+            raise RdbError("bad stream node master entry")
+        pos = 4 + nf
+        mms, mseq = master >> 64, master & MAX64
+        entries: list[tuple[bool, int, list[bytes]]] = []
+        while pos < len(flat):
+            flags = _lp_int(flat[pos])
+            ms = mms + _lp_int(flat[pos + 1])
+            seq = (mseq + _lp_int(flat[pos + 2])) & MAX64
+            pos += 3
+            if flags & 2:
+                values = flat[pos:pos + nf]
+                pairs = [x for fv in zip(fields, values, strict=True) for x in fv]
+                pos += nf
+                expect = nf + 3
+            else:
+                n = _lp_int(flat[pos])
+                pairs = flat[pos + 1:pos + 1 + 2 * n]
+                if len(pairs) != 2 * n:
+                    raise RdbError("stream entry cut short")
+                pos += 1 + 2 * n
+                expect = 2 * n + 4
+            if _lp_int(flat[pos]) != expect:
+                raise RdbError("bad stream entry lp-count")
+            pos += 1
+            if not 0 <= ms <= MAX64:
+                raise RdbError("stream entry ID out of range")
+            entries.append((bool(flags & 1), make_id(ms, seq), pairs))
+    except (IndexError, ValueError) as e:
+        raise RdbError(f"bad stream node listpack: {e}") from None
+    if sum(1 for d, _, _ in entries if d) != deleted or len(entries) - deleted != live:
+        raise RdbError("stream node entry counts do not match its entries")
+    return fields, live, entries
+
+
+def _load_stream(r: _Reader, v2: bool) -> Stream:
+    """RDB_TYPE_STREAM_LISTPACKS (v1: Redis 5/6) and _2 (Redis 7.0); a v1 stream gets what
+    Redis 7.0 derives on load: first ID from the first entry, entries-added = length, each
+    group's entries-read estimated."""
+    s = Stream()
+    for _ in range(r.plain_length()):
+        key = r.string()
+        if len(key) != 16:
+            raise RdbError("stream node key is not a 128-bit ID")
+        master = int.from_bytes(key, "big")
+        try:
+            flat = listpack_decode(r.string())
+        except EncodingError as e:
+            raise RdbError(f"bad stream node listpack: {e}") from None
+        if not flat:
+            raise RdbError("empty listpack inside a stream")
+        fields, live, entries = _stream_node_entries(master, flat)
+        if not live:
+            raise RdbError("stream node with no live entry")
+        if s.firsts and master <= s.firsts[-1]:
+            raise RdbError("stream nodes out of order")
+        s.add_node(master, fields, entries)
+    length = r.plain_length()
+    if length != s.length:
+        raise RdbError("stream length does not match its entries")
+    s.last_id = _read_id(r)
+    if v2:
+        s.first_id = _read_id(r)
+        s.max_deleted = _read_id(r)
+        s.entries_added = r.plain_length()
+    else:
+        s.first_id = s.edge_id(True, True)  # the maximum ID when empty, as Redis 7.0
+        s.entries_added = s.length
+    groups: list[Group] = []
+    for _ in range(r.plain_length()):
+        name = r.string()
+        last = _read_id(r)
+        entries_read: int | None = None
+        if v2:
+            n = r.plain_length()
+            entries_read = None if n == MAX64 else n
+        g = Group(last, entries_read)
+        if name in s.groups:
+            raise RdbError("duplicated consumer group name")
+        s.groups[name] = g
+        groups.append(g)
+        for _ in range(r.plain_length()):
+            sid = _read_raw_id(r)
+            nack = Nack(None, struct.unpack("<q", r.read(8))[0])
+            nack.delivery_count = r.plain_length()
+            if sid in g.pel:
+                raise RdbError("duplicated global PEL entry")
+            g.pel[sid] = nack
+        for _ in range(r.plain_length()):
+            cname = r.string()
+            seen = struct.unpack("<q", r.read(8))[0]
+            c = Consumer(cname, seen)
+            if cname in g.consumers:
+                raise RdbError("duplicated consumer name")
+            g.consumers[cname] = c
+            for _ in range(r.plain_length()):
+                sid = _read_raw_id(r)
+                nack = g.pel.get(sid)
+                if nack is None:
+                    raise RdbError("consumer PEL entry not in the group's PEL")
+                if nack.consumer is not None:
+                    raise RdbError("PEL entry owned by two consumers")
+                nack.consumer = c
+                c.pel[sid] = nack
+    if not v2:
+        for g in groups:
+            g.entries_read = s.estimate_distance(g.last_id)
+    return s
+
+
 def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
     """The value of type t at the reader's position, or None for an empty container."""
     if t == T_STRING:
@@ -562,7 +772,7 @@ def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
     if t in (T_MODULE_PRE, T_MODULE_2):
         raise RdbError("module values are not supported")
     if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2):
-        raise RdbError("stream values are not supported yet")
+        return _load_stream(r, t == T_STREAM_LISTPACKS_2)
     raise RdbError(f"unknown value type {t}")
 
 

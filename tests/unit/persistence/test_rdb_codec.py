@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 
 import pytest
 
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.list import ListValue
 from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.stream import ID_MAX, Group, Stream, make_id
 from keystream.keyspace.datatypes.zset import ZSet
 from keystream.persistence.encodings import (
     EncodingError,
@@ -242,10 +244,7 @@ def test_too_many_databases_and_duplicate_keys_are_refused() -> None:
         parse_rdb(out.getvalue(), L, NOW)
 
 
-def test_module_and_stream_values_are_refused_by_name() -> None:
-    body = b"REDIS0010\xfe\x00\x0f\x01k\x00\xff"
-    with pytest.raises(RdbError, match="stream"):
-        parse_rdb(body + bytes(8), L, NOW)
+def test_module_values_are_refused_by_name() -> None:
     body = b"REDIS0010\xf7\x01"
     with pytest.raises(RdbError, match="module"):
         parse_rdb(body, L, NOW)
@@ -330,3 +329,110 @@ def test_old_versions_without_checksum_and_second_expiries_load() -> None:
     records = b"\xfd" + (1_800_000_000).to_bytes(4, "little") + b"\x00" + _s(b"k") + _s(b"v")
     c = parse_rdb(_old_file(4, records), L, NOW)
     assert c.dbs[0].expires == {b"k": 1_800_000_000_000}
+
+
+# -- streams ---------------------------------------------------------------------------------
+def _stream() -> Stream:
+    """Two nodes (max 4 entries each), entries with and without the master fields, one deleted
+    in place, a group with pending entries and a consumer without, a group of unknown
+    entries-read."""
+    s = Stream()
+    for i in range(7):
+        pairs = [b"a", b"%d" % i, b"b", b"x" * i] if i != 2 else [b"other", b"-1"]
+        s.append(make_id(1000 + i, i), pairs, 4096, 4)
+    s.xdel([make_id(1001, 1)])
+    g = s.groups[b"g"] = Group(make_id(1004, 4), 4)
+    zed = g.create_consumer(b"zed", NOW)
+    assert zed is not None
+    g.deliver(make_id(1000, 0), zed, NOW - 5)
+    g.deliver(make_id(1003, 3), zed, NOW - 2).delivery_count = 7
+    g.create_consumer(b"amy", NOW - 9)
+    s.groups[b"a-first"] = Group(make_id(1002, 2), None)
+    return s
+
+
+def _stream_state(s: Stream) -> tuple[object, ...]:
+    groups = {name: (g.last_id, g.entries_read,
+                     [(sid, n.consumer.name if n.consumer else None, n.delivery_time, n.delivery_count)
+                      for sid, n in g.pel.items()],
+                     {c.name: (c.seen_time, list(c.pel)) for c in g.consumers.values()})
+              for name, g in s.groups.items()}
+    return (s.range(), s.firsts, [(n.live, n.deleted) for n in s.nodes], s.length, s.last_id,
+            s.first_id, s.max_deleted, s.entries_added, groups)
+
+
+def test_stream_round_trips_with_nodes_tombstones_and_groups() -> None:
+    s = _stream()
+    p = dump_payload(s, L)
+    assert p[0] == 19
+    back = restore_payload(p, L)
+    assert _stream_state(back) == _stream_state(s)
+    assert dump_payload(back, L) == p
+    assert list(back.groups) == [b"a-first", b"g"]  # Redis keeps groups in name order
+    assert dump_payload(back, Limits(compress=False)) != p
+
+
+def test_empty_stream_keeps_its_metadata() -> None:
+    s = Stream()
+    s.append(make_id(5, 5), [b"f", b"v"], 4096, 100)
+    s.xdel([make_id(5, 5)])
+    back = restore_payload(dump_payload(s, L), L)
+    assert (back.length, back.nodes, back.last_id, back.max_deleted, back.entries_added) == \
+        (0, [], make_id(5, 5), make_id(5, 5), 1)
+
+
+def _listpack(items: list[bytes]) -> bytes:
+    return encode_string(listpack_encode(items), False)
+
+
+def _v1_stream(groups: bytes, n_groups: int) -> bytes:
+    """RDB_TYPE_STREAM_LISTPACKS (Redis 5/6): one node of entries 10-1 (deleted) and 10-2."""
+    node = _listpack([b"1", b"1", b"1", b"f", b"0",
+                      b"3", b"0", b"0", b"a", b"4",
+                      b"2", b"0", b"1", b"b", b"4"])
+    return (b"\x0f" + encode_length(1) + encode_string(make_id(10, 1).to_bytes(16, "big"), False) + node
+            + encode_length(1) + encode_length(10) + encode_length(2) + encode_length(n_groups) + groups)
+
+
+def test_version_1_streams_load_with_what_redis_derives() -> None:
+    group = (encode_string(b"g", False) + encode_length(10) + encode_length(1)  # last ID 10-1
+             + encode_length(1) + make_id(10, 2).to_bytes(16, "big") + struct.pack("<q", NOW) + encode_length(3)
+             + encode_length(1) + encode_string(b"c", False) + struct.pack("<q", NOW - 1)
+             + encode_length(1) + make_id(10, 2).to_bytes(16, "big"))
+    head = _v1_stream(group, 1) + b"\x0a\x00"
+    s = restore_payload(head + crc64(head).to_bytes(8, "little"), L)
+    assert s.range() == [(make_id(10, 2), [b"f", b"b"])]
+    assert (s.length, s.first_id, s.last_id, s.max_deleted, s.entries_added) == (1, make_id(10, 2),
+                                                                                 make_id(10, 2), 0, 1)
+    g = s.groups[b"g"]
+    assert g.entries_read == 0  # before the first entry, no tombstone known (max deleted 0-0)
+    nack = g.pel[make_id(10, 2)]
+    assert (nack.consumer, nack.delivery_time, nack.delivery_count) == (g.consumers[b"c"], NOW, 3)
+    assert g.consumers[b"c"].seen_time == NOW - 1
+    empty = (b"\x0f" + encode_length(0) + encode_length(0) + encode_length(3) + encode_length(0)
+             + encode_length(0) + b"\x0a\x00")
+    e = restore_payload(empty + crc64(empty).to_bytes(8, "little"), L)
+    assert (e.length, e.first_id, e.last_id) == (0, ID_MAX, make_id(3, 0))
+
+
+def _orphan_pending(s: Stream) -> None:
+    zed = s.groups[b"g"].consumers[b"zed"]
+    zed.pel[make_id(1, 1)] = zed.pel[make_id(1000, 0)]
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda s: setattr(s, "length", 99),  # length unlike the entries
+    lambda s: setattr(s.nodes[0], "live", 5),  # master entry count unlike the node's entries
+    lambda s: setattr(s.nodes[1], "master", make_id(1, 0)),  # nodes out of order
+    _orphan_pending,  # a consumer's pending entry missing from the group's PEL
+])
+def test_broken_streams_are_refused(mangle: Callable[[Stream], None]) -> None:
+    s = _stream()
+    mangle(s)
+    good = dump_payload(_stream(), L)
+    bad = dump_payload(s, L)
+    assert bad != good
+    with pytest.raises(RdbError):
+        restore_payload(bad, L)
+    with pytest.raises(RdbError):
+        restore_payload(good[:-10 - 3] + good[-10:-8] + crc64(good[:-13] + good[-10:-8]).to_bytes(8, "little"), L)

@@ -519,6 +519,28 @@ class Stream:
         if self.length == 1:
             self.first_id = sid
 
+    def add_node(self, master: int, fields: tuple[bytes, ...],
+                 entries: list[tuple[bool, int, list[bytes]]]) -> None:
+        """Append a whole node as loaded from RDB: its master ID and fields and its entries
+        (deleted?, ID, [field, value, ...]) in order, deleted ones included. Stream-level
+        metadata (last ID, first ID, entries added ...) is the loader's to set."""
+        node = _Node(master, fields)
+        for deleted, sid, pairs in entries:
+            pos = len(node.buf)
+            node.append(sid, pairs)
+            if deleted:
+                node.mark_deleted(pos)
+        self.nodes.append(node)
+        self.firsts.append(master)
+        self.length += node.live
+
+    def node_dump(self) -> Iterator[tuple[int, tuple[bytes, ...], int, int,
+                                          Iterator[tuple[int, int, int, list[bytes]]]]]:
+        """Each node as (master ID, master fields, live count, deleted count, its entries as
+        `_Node.entries(True)` gives them): what an RDB writer needs."""
+        for node in self.nodes:
+            yield node.master, node.fields, node.live, node.deleted, node.entries(True)
+
     def _start_node(self, start: int) -> int:
         i = bisect_right(self.firsts, start) - 1
         return max(0, i)
