@@ -28,6 +28,7 @@ from keystream.keyspace import blocking
 from keystream.keyspace.db import Database
 from keystream.resp.connection import Client, RespProtocol
 from keystream.resp.writer import Status
+from keystream.scripting.runner import Scripting
 
 log = logging.getLogger("keystream")
 
@@ -75,6 +76,7 @@ class Server:
         # RESET: each hook clears one family's per-client state (pub/sub, tracking, ...)
         self.client_reset_hooks: list[Callable[[Client], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
+        self.scripting = Scripting(self)
         config.listeners.append(self._on_config_change)
         if config["kafka-port"]:
             from keystream.kafka.broker import KafkaBroker

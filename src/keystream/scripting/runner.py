@@ -1,0 +1,294 @@
+"""The server's scripting engine: the EVAL script cache, function libraries, and running one
+script or function as one execution unit.
+
+`Scripting` owns two Lua sandboxes (one for EVAL scripts, one for function libraries, as
+Redis keeps two Lua states), the script cache (sha1 -> compiled script) and the libraries.
+`run()` executes a compiled Lua function for a client: KEYS/ARGV, a connectionless client
+for `redis.call` (starting in the caller's database, RESP2 until `redis.setresp`), the
+script flags (`no-writes`, the `_RO` commands), the time limit (busy state, SCRIPT KILL /
+FUNCTION KILL from the Lua count hook) and the error texts Redis 7.0 replies with.
+
+Effects: what the script's commands propagate is collected and emitted once at the end,
+wrapped in MULTI/EXEC when there is more than one (Redis 7 replicates a script's effects,
+never the script). `redis.set_repl(redis.REPL_NONE)` stops propagation of the commands that
+follow; REPL_AOF and REPL_REPLICA are accepted and propagate to both, since one stream feeds
+the AOF and replicas here.
+
+Not here: the commands' syntax (commands/scripting.py, commands/functions.py), the sandbox
+(sandbox.py) and the conversions (convert.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from keystream.commands.executor import resolve, run_command
+from keystream.commands.util import parse_int
+from keystream.resp import errors
+from keystream.resp.errors import CommandError
+from keystream.scripting.convert import lua_to_reply, reply_to_lua
+from keystream.scripting.sandbox import CompileError, Sandbox, ScriptError
+
+if TYPE_CHECKING:
+    from keystream.resp.connection import Client
+
+log = logging.getLogger("keystream.scripting")
+
+__all__ = ["Script", "Function", "Library", "Scripting", "RunState", "SCRIPT_FLAGS"]
+
+# Shebang / register_function flags Redis 7.0 knows.
+SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+_LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.WARNING)
+
+
+@dataclass
+class Script:
+    sha: bytes
+    body: bytes
+    fn: Any
+    flags: frozenset[str]
+    compat: bool  # no shebang: Redis's EVAL compatibility mode
+
+
+@dataclass
+class Function:
+    name: bytes
+    fn: Any
+    library: Library
+    flags: frozenset[str]
+    description: bytes | None
+
+
+@dataclass
+class Library:
+    name: bytes
+    code: bytes
+    functions: dict[bytes, Function] = field(default_factory=dict)
+
+
+@dataclass
+class RunState:
+    """The script or function running now."""
+
+    caller: Client
+    fake: Client
+    name: bytes
+    argv: list[bytes]
+    is_eval: bool
+    read_only: bool
+    start: float
+    resp: int = 2
+    repl: int = 3
+    wrote: bool = False
+    killed: bool = False
+    busy: bool = False
+
+
+def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
+    """The flags of an EVAL script's `#!lua flags=...` line; (flags, compat) or raise."""
+    if not body.startswith(b"#!"):
+        return frozenset(), True
+    end = body.find(b"\n")
+    line = body[:end] if end >= 0 else body
+    parts = [p for p in line.split(b" ") if p]
+    if parts[0] != b"#!lua":
+        raise CommandError(f"ERR Unexpected engine in script shebang: {parts[0].decode('utf-8', 'replace')}")
+    flags: set[str] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise CommandError(f"ERR Unknown lua shebang option: {part.decode('utf-8', 'replace')}")
+        for flag in part[6:].split(b","):
+            if not flag:
+                continue
+            name = flag.decode("utf-8", "replace")
+            if name not in SCRIPT_FLAGS:
+                raise CommandError(f"ERR Unexpected flag in script shebang: {name}")
+            flags.add(name)
+    return frozenset(flags), False
+
+
+class Scripting:
+    def __init__(self, server: Any) -> None:
+        from keystream.resp.connection import Client
+
+        self.server = server
+        self.scripts: dict[bytes, Script] = {}
+        self.libraries: dict[bytes, Library] = {}
+        self.functions: dict[bytes, Function] = {}
+        self.running: RunState | None = None
+        self.fake = Client(server, 0, None)
+        self.fake.authenticated = True
+        self.eval_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
+        self.function_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
+        self._loading: Any = None  # the library FUNCTION LOAD is registering functions of
+
+    # -- the script cache ------------------------------------------------------------
+    def load_script(self, body: bytes) -> Script:
+        """Compile body into the cache (if not there yet); raise CommandError if it cannot."""
+        sha = hashlib.sha1(body).hexdigest().encode()
+        script = self.scripts.get(sha)
+        if script is not None:
+            return script
+        flags, compat = shebang_flags(body)
+        source = body if compat else b"--" + body[2:]
+        try:
+            fn = self.eval_lua.compile(source, b"@user_script")
+        except CompileError as e:
+            raise CommandError(f"ERR Error compiling script (new function): {e}") from None
+        script = Script(sha, body, fn, flags, compat)
+        self.scripts[sha] = script
+        return script
+
+    def flush_scripts(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a new Lua state, as Redis does."""
+        self.scripts.clear()
+        self.eval_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
+
+    # -- running ----------------------------------------------------------------------
+    def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
+            is_eval: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
+        """Run fn for client as one execution unit; the reply value (a CommandError for an
+        error)."""
+        read_only = read_only_call(argv) or "no-writes" in flags
+        if not compat and read_only_call(argv) and "no-writes" not in flags:
+            return CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        fake = self.fake
+        fake.select(client.db_index)
+        fake.proto = 2
+        fake.multi = None
+        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic())
+        server = self.server
+        listeners = server.propagate_listeners
+        collected: list[tuple[int, list[list[bytes]]]] = []
+        if listeners:
+            server.propagate_listeners = [lambda db, cmds: collected.append((db, cmds))]
+        sandbox = self.eval_lua if is_eval else self.function_lua
+        self.running = state
+        try:
+            if is_eval:
+                ok, res = sandbox.run(fn, len(keys), *keys, *args)
+            else:
+                ok, res = sandbox.run_with(fn, sandbox.table_from(keys), sandbox.table_from(args))
+            if ok:
+                reply = lua_to_reply(sandbox, res, state.resp)
+            else:
+                reply = self._error_reply(res, name)
+        finally:
+            self.running = None
+            if listeners:
+                server.propagate_listeners = listeners
+        if collected:
+            ncmds = sum(len(cmds) for _, cmds in collected)
+            if ncmds > 1:
+                server.propagate(collected[0][0], [[b"MULTI"]])
+            for db, cmds in collected:
+                server.propagate(db, cmds)
+            if ncmds > 1:
+                server.propagate(collected[-1][0], [[b"EXEC"]])
+        client.propagate_override = []  # the effects were propagated above, not the EVAL/FCALL
+        return reply
+
+    @staticmethod
+    def _error_reply(res: Any, name: bytes) -> CommandError:
+        err = res[b"err"]
+        text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
+        source, line = res[b"source"], res[b"line"]
+        if source is not None:
+            text = f"{text} script: {name.decode('utf-8', 'replace')}, on {source.decode('utf-8', 'replace')}:{line}."
+        return CommandError(text)
+
+    # -- the Host interface the sandboxes call back into --------------------------------
+    def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
+        state = self.running
+        if state is None:
+            raise ScriptError("ERR redis.call is not allowed from this context")
+        if not args:
+            raise ScriptError("ERR Please specify at least one argument for this redis lib call")
+        argv: list[bytes] = []
+        for a in args:
+            t = type(a)
+            if t is bytes:
+                argv.append(a)
+            elif t is int or t is float:
+                argv.append(b"%.14g" % a)
+            else:
+                raise ScriptError("ERR Lua redis lib command arguments must be strings or integers")
+        try:
+            cmd = resolve(argv)
+        except CommandError as e:
+            if e.text.startswith("ERR unknown command"):
+                raise ScriptError("ERR Unknown Redis command called from script") from None
+            if e.text.startswith("ERR wrong number of arguments"):
+                raise ScriptError("ERR Wrong number of args calling Redis command from script") from None
+            raise ScriptError(e.text) from None
+        if "noscript" in cmd.flags:
+            raise ScriptError("ERR This Redis command is not allowed from script")
+        if cmd.is_write and state.read_only:
+            raise ScriptError("ERR Write commands are not allowed from read-only scripts.")
+        fake = state.fake
+        fake.proto = state.resp
+        server = self.server
+        dirty = server.dirty
+        fake.in_exec = True
+        try:
+            reply = run_command(fake, cmd, argv)
+        finally:
+            fake.in_exec = False
+        if server.dirty != dirty:
+            state.wrote = True
+        if type(reply) is CommandError:
+            raise ScriptError(reply.text)
+        return reply_to_lua(sandbox, reply, state.resp)
+
+    def lua_log(self, level: int, message: bytes) -> None:
+        log.log(_LOG_LEVELS[level], "%s", message.decode("utf-8", "replace"))
+
+    def lua_setresp(self, resp: int) -> None:
+        if self.running is not None:
+            self.running.resp = resp
+
+    def lua_set_repl(self, flags: int) -> None:
+        if self.running is not None:
+            self.running.repl = flags
+
+    def lua_acl_check_cmd(self, args: tuple[Any, ...]) -> bool:
+        """Every command is allowed (there are no ACL users besides `default` yet)."""
+        try:
+            resolve([a if type(a) is bytes else b"%.14g" % a for a in args])
+        except CommandError:
+            raise ScriptError("ERR Invalid command passed to redis.acl_check_cmd()") from None
+        return True
+
+    def lua_hook(self) -> bytes | None:
+        state = self.running
+        if state is None:
+            return self._load_hook()
+        if state.killed:
+            return b"ERR Script killed by user with SCRIPT KILL..."
+        return None
+
+    def _load_hook(self) -> bytes | None:
+        loading = self._loading
+        if loading is not None and time.monotonic() - loading > 0.5:
+            return b"ERR FUNCTION LOAD timeout"
+        return None
+
+
+def read_only_call(argv: list[bytes]) -> bool:
+    """Whether argv is one of the read-only variants (EVAL_RO, EVALSHA_RO, FCALL_RO)."""
+    return argv[0].lower().endswith(b"_ro")
+
+
+def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[list[bytes], list[bytes]]:
+    """KEYS and ARGV of `EVAL script numkeys key... arg...` (same for EVALSHA and FCALL)."""
+    numkeys = parse_int(argv[2], error)
+    if numkeys < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    if numkeys > len(argv) - 3:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    return argv[3:3 + numkeys], argv[3 + numkeys:]
