@@ -19,14 +19,24 @@ Replies a handler returns already encoded (`Raw`) are parsed back from RESP here
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import (
-    BigNumber, Bool, MapReply, NullArray, Push, Raw, SetReply, Status, Verbatim, format_double,
+    BigNumber,
+    Bool,
+    MapReply,
+    NullArray,
+    Push,
+    Raw,
+    SetReply,
+    Status,
+    Verbatim,
+    format_double,
 )
 
-__all__ = ["reply_to_lua", "lua_to_reply", "parse_raw"]
+__all__ = ["lua_to_reply", "parse_raw", "reply_to_lua"]
 
 
 def reply_to_lua(sb: Any, value: Any, resp: int) -> Any:
@@ -90,7 +100,7 @@ def lua_to_reply(sb: Any, value: Any, resp: int) -> Any:
     if t is bytes or t is int:
         return value
     if t is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             return -(2**63)
         return int(value)
     if t is bool:
@@ -116,7 +126,7 @@ def lua_to_reply(sb: Any, value: Any, resp: int) -> Any:
         return MapReply((lua_to_reply(sb, k, resp), lua_to_reply(sb, v, resp)) for k, v in field.items())
     field = value[b"set"]
     if field is not None and sb.is_table(field):
-        return SetReply(lua_to_reply(sb, k, resp) for k in field.keys())
+        return SetReply(lua_to_reply(sb, k, resp) for k in field)
     field = value[b"verbatim_string"]
     if field is not None and sb.is_table(field):
         fmt, text = field[b"format"], field[b"string"]

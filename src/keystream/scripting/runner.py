@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("keystream.scripting")
 
-__all__ = ["Script", "Function", "Library", "Scripting", "RunState", "SCRIPT_FLAGS"]
+__all__ = ["SCRIPT_FLAGS", "Function", "Library", "RunState", "Script", "Scripting"]
 
 # Shebang / register_function flags Redis 7.0 knows.
 SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
@@ -124,8 +124,9 @@ class Scripting:
         self.fake = Client(server, 0, None)
         self.fake.authenticated = True
         self.eval_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
-        self.function_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
-        self._loading: Any = None  # the library FUNCTION LOAD is registering functions of
+        self.function_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"), functions=True)
+        self._pending: Library | None = None  # the library FUNCTION LOAD is registering
+        self._loading: float | None = None  # when that load started (it has 500 ms)
 
     # -- the script cache ------------------------------------------------------------
     def load_script(self, body: bytes) -> Script:
@@ -148,6 +149,142 @@ class Scripting:
         """SCRIPT FLUSH: forget every script and start a new Lua state, as Redis does."""
         self.scripts.clear()
         self.eval_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
+
+    # -- function libraries -------------------------------------------------------------
+    def load_library(self, code: bytes, replace: bool) -> bytes:
+        """FUNCTION LOAD: compile and register a library; its name, or raise CommandError."""
+        name = _library_name(code)
+        old = self.libraries.get(name)
+        if old is not None and not replace:
+            raise CommandError(f"ERR Library '{name.decode('utf-8', 'replace')}' already exists")
+        library = self._build_library(name, code)
+        for fname in library.functions:
+            other = self.functions.get(fname)
+            if other is not None and other.library is not old:
+                raise CommandError(f"ERR Function {fname.decode('utf-8', 'replace')} already exists")
+        if old is not None:
+            self._remove_library(old)
+        self._add_library(library)
+        return name
+
+    def _build_library(self, name: bytes, code: bytes) -> Library:
+        sandbox = self.function_lua
+        try:
+            fn = sandbox.compile(b"--" + code[2:], b"@user_function")
+        except CompileError as e:
+            raise CommandError(f"ERR Error compiling function: {e}") from None
+        library = Library(name, code)
+        self._pending = library
+        self._loading = time.monotonic()
+        try:
+            ok, res = sandbox.load_library(fn, self._register_function)
+        finally:
+            self._pending = None
+            self._loading = None
+        if not ok:
+            err = res[b"err"]
+            text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
+            raise CommandError(f"ERR Error registering functions: {text}")
+        if not library.functions:
+            raise CommandError("ERR No functions registered")
+        return library
+
+    def _add_library(self, library: Library) -> None:
+        self.libraries[library.name] = library
+        self.functions.update(library.functions)
+
+    def _remove_library(self, library: Library) -> None:
+        del self.libraries[library.name]
+        for fname in library.functions:
+            del self.functions[fname]
+
+    def delete_library(self, name: bytes) -> None:
+        library = self.libraries.get(name)
+        if library is None:
+            raise CommandError("ERR Library not found")
+        self._remove_library(library)
+
+    def flush_functions(self) -> None:
+        """FUNCTION FLUSH: forget every library and start a new Lua state for functions."""
+        self.libraries.clear()
+        self.functions.clear()
+        self.function_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"), functions=True)
+
+    def restore_libraries(self, codes: list[bytes], policy: bytes) -> None:
+        """FUNCTION RESTORE with policy FLUSH, APPEND or REPLACE: all libraries or none."""
+        built: list[Library] = []
+        for code in codes:
+            built.append(self._build_library(_library_name(code), code))
+        if policy == b"flush":
+            self.flush_functions()
+            replaced: list[Library] = []
+        else:
+            replaced = []
+            for library in built:
+                old = self.libraries.get(library.name)
+                if old is not None:
+                    if policy == b"append":
+                        raise CommandError(f"ERR Library {library.name.decode('utf-8', 'replace')} already exists")
+                    replaced.append(old)
+        taken = {fname: f.library.name for fname, f in self.functions.items()
+                 if all(f.library is not old for old in replaced)}
+        for library in built:
+            for fname in library.functions:
+                if fname in taken:
+                    raise CommandError(f"ERR Function {fname.decode('utf-8', 'replace')} already exists")
+                taken[fname] = library.name
+        for old in replaced:
+            self._remove_library(old)
+        for library in built:
+            self._add_library(library)
+
+    def _register_function(self, *args: Any) -> None:
+        """redis.register_function(name, callback) or redis.register_function{...}."""
+        library = self._pending
+        if library is None:
+            raise ScriptError("ERR redis.register_function can only be called on FUNCTION LOAD command")
+        sandbox = self.function_lua
+        flags: frozenset[str] = frozenset()
+        description: bytes | None = None
+        if len(args) == 1 and sandbox.is_table(args[0]):
+            name = callback = None
+            for key, value in args[0].items():
+                if key == b"function_name":
+                    if type(value) is not bytes:
+                        raise ScriptError("ERR function_name argument given to redis.register_function must be a string")
+                    name = value
+                elif key == b"callback":
+                    if not sandbox.is_function(value):
+                        raise ScriptError("ERR callback argument given to redis.register_function must be a function")
+                    callback = value
+                elif key == b"flags":
+                    if not sandbox.is_table(value):
+                        raise ScriptError("ERR flags argument to redis.register_function must be a table "
+                                          "representing function flags")
+                    flags = _function_flags(value)
+                elif key == b"description":
+                    if type(value) is not bytes and type(value) is not int and type(value) is not float:
+                        raise ScriptError("ERR description argument given to redis.register_function must be a string")
+                    description = value if type(value) is bytes else b"%.14g" % value
+                else:
+                    raise ScriptError("ERR unknown argument given to redis.register_function")
+            if name is None:
+                raise ScriptError("ERR redis.register_function must get a function name argument")
+            if callback is None:
+                raise ScriptError("ERR redis.register_function must get a callback argument")
+        elif len(args) == 2:
+            name, callback = args
+            if type(name) is not bytes:
+                raise ScriptError("ERR first argument to redis.register_function must be a string")
+            if not sandbox.is_function(callback):
+                raise ScriptError("ERR second argument to redis.register_function must be a function")
+        else:
+            raise ScriptError("ERR wrong number of arguments to redis.register_function")
+        if not _valid_name(name):
+            raise ScriptError(_BAD_NAME)
+        if name in library.functions:
+            raise ScriptError("ERR Function already exists in the library")
+        library.functions[name] = Function(name, callback, library, flags, description)
 
     # -- running ----------------------------------------------------------------------
     def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
@@ -277,6 +414,46 @@ class Scripting:
         if loading is not None and time.monotonic() - loading > 0.5:
             return b"ERR FUNCTION LOAD timeout"
         return None
+
+
+_BAD_NAME = ("ERR Library names can only contain letters, numbers, or underscores(_) and must be at "
+             "least one character long")
+
+
+def _valid_name(name: bytes) -> bool:
+    return bool(name) and all(c == 95 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in name)
+
+
+def _function_flags(table: Any) -> frozenset[str]:
+    flags = set()
+    for value in table.values():
+        name = value.decode("utf-8", "replace") if type(value) is bytes else ""
+        if name not in SCRIPT_FLAGS:
+            raise ScriptError("ERR unknown flag given")
+        flags.add(name)
+    return frozenset(flags)
+
+
+def _library_name(code: bytes) -> bytes:
+    """The name in a library's `#!lua name=...` line; raise CommandError as Redis does."""
+    if not code.startswith(b"#!"):
+        raise CommandError("ERR Missing library metadata")
+    end = code.find(b"\n")
+    parts = (code[:end] if end >= 0 else code).split()
+    engine = parts[0][2:]
+    name = None
+    for part in parts[1:]:
+        if part.startswith(b"name="):
+            name = part[5:]
+        else:
+            raise CommandError(f"ERR Invalid metadata value given: {part.decode('utf-8', 'replace')}")
+    if name is None:
+        raise CommandError("ERR Library name was not given")
+    if engine.lower() != b"lua":
+        raise CommandError(f"ERR Engine '{engine.decode('utf-8', 'replace')}' not found")
+    if not _valid_name(name):
+        raise CommandError(_BAD_NAME)
+    return name
 
 
 def read_only_call(argv: list[bytes]) -> bool:

@@ -23,19 +23,19 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import lupa.lua51 as lua51
+from lupa import lua51
 
 from keystream import REDIS_VERSION
 from keystream.scripting.libs import install_libraries
 
-__all__ = ["Host", "Sandbox", "CompileError", "ScriptError"]
+__all__ = ["CompileError", "Host", "Sandbox", "ScriptError"]
 
 # Where our own Lua frames come from: the error handler skips them when it looks for the line
 # of the user's code that failed.
 _INTERNAL = "=keystream"
 
 _BOOT = r"""
-local py, version, version_num = ...
+local py, version, version_num, for_functions = ...
 local G = _G
 local setfenv, getfenv, debug = G.setfenv, G.getfenv, G.debug
 local rawset, rawget, next, type, error, tostring = G.rawset, G.rawget, G.next, G.type, G.error, G.tostring
@@ -158,9 +158,11 @@ smt.__metatable = readonly({__index = string_proxy})
 -- the caller's frame for the error handler, as Redis's C functions do)
 local R = {}
 for k, v in next, py.api do R[k] = v end
-R.replicate_commands = function() return true end
-R.breakpoint = function() return false end
-R.debug = function() end
+if not for_functions then  -- functions' redis table has no debugger hooks
+  R.replicate_commands = function() return true end
+  R.breakpoint = function() return false end
+  R.debug = function() end
+end
 R.REDIS_VERSION = version
 R.REDIS_VERSION_NUM = version_num
 R.LOG_DEBUG, R.LOG_VERBOSE, R.LOG_NOTICE, R.LOG_WARNING = 0, 1, 2, 3
@@ -249,26 +251,27 @@ local function run_with(f, keys, argv)
   return ok, res
 end
 
--- FUNCTION LOAD: run a library's code with only redis.register_function (and the logging
--- API) reachable, and with a time limit.
-local function load_library(f, register, load_hook)
+-- FUNCTION LOAD: run a library's code where `redis` has register_function and no call/pcall,
+-- and a missing field of it is an error, under the load time limit (py.hook).
+local function load_library(f, register)
   local LR = {}
   for k, v in next, R do LR[k] = v end
-  LR.call, LR.pcall, LR.setresp, LR.set_repl, LR.replicate_commands = nil, nil, nil, nil, nil
+  LR.call, LR.pcall, LR.setresp, LR.set_repl, LR.acl_check_cmd = nil, nil, nil, nil, nil
   LR.register_function = register
-  local env_redis = readonly(LR)
+  setmetatable(LR, {__index = missing_global})
   local LG = {}
   for k, v in next, H do LG[k] = v end
-  LG.redis = env_redis
+  LG.redis = readonly(LR)
   local LP = setmetatable({}, {__index = LG, __newindex = ro_error, __metatable = false})
   setmetatable(LG, {__index = missing_global})
   LG._G = LP
   real_of[LP] = LG
   shown_meta[LP] = shown_meta[P]
   setfenv(f, LP)
-  sethook(load_hook, '', 100000)
+  sethook(on_hook, '', 100000)
   local ok, res = xpcall(f, err_handler)
   sethook()
+  LG.redis = H.redis  -- the library's functions run with the whole API
   return ok, res
 end
 
@@ -325,7 +328,7 @@ def _version_num(version: str) -> int:
 class Sandbox:
     """A Lua state in Redis's sandbox, bound to a Host."""
 
-    def __init__(self, host: Host, seed: int) -> None:
+    def __init__(self, host: Host, seed: int, functions: bool = False) -> None:
         self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                     unpack_returned_tuples=True)
         rand = _Rand48(seed)
@@ -349,7 +352,7 @@ class Sandbox:
         chunk, err = loader(_BOOT.encode())
         if chunk is None:  # a bug in _BOOT
             raise RuntimeError(err.decode())
-        api = chunk(py, REDIS_VERSION.encode(), _version_num(REDIS_VERSION))
+        api = chunk(py, REDIS_VERSION.encode(), _version_num(REDIS_VERSION), functions)
         self._compile: Callable[..., Any] = api[b"compile"]
         self.run: Callable[..., Any] = api[b"run"]
         self.run_with: Callable[..., Any] = api[b"run_with"]

@@ -7,6 +7,7 @@ signed 32-bit numbers.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = ["functions"]
@@ -19,7 +20,7 @@ def _tobit(x: Any) -> int:
         except ValueError:
             raise TypeError("bad argument (number expected, got string)") from None
     if type(x) is float:
-        if x != x or x in (float("inf"), float("-inf")):
+        if not math.isfinite(x):
             return 0
         x = round(x)
     if type(x) is not int:
