@@ -41,6 +41,7 @@ local setfenv, getfenv, debug = G.setfenv, G.getfenv, G.debug
 local rawset, rawget, next, type, error, tostring = G.rawset, G.rawget, G.next, G.type, G.error, G.tostring
 local setmetatable, getmetatable, pcall, select = G.setmetatable, G.getmetatable, G.pcall, G.select
 
+local describe = py.describe_error
 local H = {}                                  -- the real globals
 local real_of = setmetatable({}, {__mode = 'k'})  -- read-only proxy -> real table
 local shown_meta = setmetatable({}, {__mode = 'k'})  -- proxy -> what getmetatable shows
@@ -89,7 +90,8 @@ H.pcall = function(f, ...)
     if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
       e = e.err
     elseif type(e) == 'userdata' then
-      e = tostring(e)
+      local _, text = describe(e)
+      e = text
     end
     return false, e
   end)(pcall(f, ...))
@@ -135,19 +137,8 @@ H.string = string_proxy
 H.math = readonly(math_real)
 H.table = readonly(G.table)
 H.coroutine = readonly(G.coroutine)
--- Python functions raise userdata errors: make them the message string, as a C library's are
-local function wrap(f)
-  local function pass(ok, ...)
-    if ok then return ... end
-    error(tostring((...)), 0)
-  end
-  return function(...) return pass(pcall(f, ...)) end
-end
-for name, lib in next, py.libs do
-  local t = {}
-  for k, v in next, lib do t[k] = type(v) == 'userdata' and wrap(v) or v end
-  H[name] = readonly(t)
-end
+-- library functions are Python functions (C functions to Lua)
+for name, lib in next, py.libs do H[name] = readonly(lib) end
 
 -- the string metatable's __index is the (read-only) string library, and the metatable is hidden
 local smt = getmetatable('')
@@ -176,15 +167,20 @@ local INTERNAL = py.internal
 local function err_handler(e)
   local lvl, info = 2, nil
   while true do
-    info = getinfo(lvl, 'Sl')
+    info = getinfo(lvl, 'Sl')  -- S gives source and short_src
     if info == nil or (info.what ~= 'C' and info.source ~= INTERNAL) then break end
     lvl = lvl + 1
   end
   local t
   if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
     t = {err = e.err}
-  elseif type(e) == 'userdata' then  -- raised by the Python side: the whole error text
-    t = {err = tostring(e)}
+  elseif type(e) == 'userdata' then  -- raised by the Python side
+    local verbatim, text = describe(e)
+    if verbatim then  -- the redis API: the whole error text
+      t = {err = text}
+    else  -- a library: positioned as luaL_error would
+      t = {err = 'ERR ' .. (info and (info.short_src .. ':' .. info.currentline .. ': ') or '') .. text}
+    end
   else
     t = {err = 'ERR ' .. tostring(e), plain = true}
   end
@@ -346,6 +342,7 @@ class Sandbox:
             b"rand": rand.random,
             b"seed": rand.seed,
             b"internal": _INTERNAL.encode(),
+            b"describe_error": _describe_error,
             b"libs": self.lua.table_from(libs),
         })
         loader = self.lua.eval(f"function(code) local f, e = loadstring(code, {_INTERNAL!r}) return f, e end")
@@ -374,6 +371,8 @@ class Sandbox:
         return self.host.lua_call(self, args)
 
     def _pcall(self, *args: Any) -> Any:
+        if not args:
+            return self.table_from({b"err": b"ERR Please specify at least one argument for this redis lib call"})
         try:
             return self.host.lua_call(self, args)
         except ScriptError as e:
@@ -381,13 +380,13 @@ class Sandbox:
 
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
-            raise ScriptError("ERR wrong number or type of arguments")
+            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
         text = args[0][1:] if args[0].startswith(b"-") else args[0]
         return self.table_from({b"err": text})
 
     def _status_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
-            raise ScriptError("ERR wrong number or type of arguments")
+            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
         return self.table_from({b"ok": args[0]})
 
     def _log(self, *args: Any) -> None:
@@ -420,6 +419,11 @@ class Sandbox:
         if not args:
             raise ScriptError("ERR Please specify at least one argument for this redis lib call")
         return self.host.lua_acl_check_cmd(args)
+
+
+def _describe_error(e: Any) -> tuple[bool, bytes]:
+    """(raised by the redis API, text) for a Python exception raised into Lua."""
+    return isinstance(e, ScriptError), str(e).encode()
 
 
 def _sha1hex(*args: Any) -> bytes:

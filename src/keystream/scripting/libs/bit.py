@@ -13,18 +13,19 @@ from typing import Any
 __all__ = ["functions"]
 
 
-def _tobit(x: Any) -> int:
+def _tobit(x: Any, argn: int = 1, fname: str = "tobit") -> int:
     if type(x) is bytes:
         try:
             x = float(x)
         except ValueError:
-            raise TypeError("bad argument (number expected, got string)") from None
+            raise ValueError(f"bad argument #{argn} to '{fname}' (number expected, got string)") from None
     if type(x) is float:
         if not math.isfinite(x):
             return 0
         x = round(x)
     if type(x) is not int:
-        raise TypeError(f"bad argument (number expected, got {'nil' if x is None else 'table'})")
+        got = "no value" if x is None else "boolean" if type(x) is bool else "table"
+        raise ValueError(f"bad argument #{argn} to '{fname}' (number expected, got {got})")
     x &= 0xFFFFFFFF
     return x - 0x100000000 if x & 0x80000000 else x
 
@@ -34,64 +35,64 @@ def _s32(x: int) -> int:
     return x - 0x100000000 if x & 0x80000000 else x
 
 
-def tobit(x: Any) -> int:
+def tobit(x: Any = None) -> int:
     return _tobit(x)
 
 
-def bnot(x: Any) -> int:
-    return _s32(~_tobit(x))
+def bnot(x: Any = None) -> int:
+    return _s32(~_tobit(x, 1, "bnot"))
 
 
-def band(x: Any, *rest: Any) -> int:
-    r = _tobit(x)
-    for y in rest:
-        r &= _tobit(y)
+def band(x: Any = None, *rest: Any) -> int:
+    r = _tobit(x, 1, "band")
+    for i, y in enumerate(rest):
+        r &= _tobit(y, i + 2, "band")
     return _s32(r)
 
 
-def bor(x: Any, *rest: Any) -> int:
-    r = _tobit(x)
-    for y in rest:
-        r |= _tobit(y)
+def bor(x: Any = None, *rest: Any) -> int:
+    r = _tobit(x, 1, "bor")
+    for i, y in enumerate(rest):
+        r |= _tobit(y, i + 2, "bor")
     return _s32(r)
 
 
-def bxor(x: Any, *rest: Any) -> int:
-    r = _tobit(x)
-    for y in rest:
-        r ^= _tobit(y)
+def bxor(x: Any = None, *rest: Any) -> int:
+    r = _tobit(x, 1, "bxor")
+    for i, y in enumerate(rest):
+        r ^= _tobit(y, i + 2, "bxor")
     return _s32(r)
 
 
-def lshift(x: Any, n: Any) -> int:
-    return _s32((_tobit(x) & 0xFFFFFFFF) << (_tobit(n) & 31))
+def lshift(x: Any = None, n: Any = None) -> int:
+    return _s32((_tobit(x, 1, "lshift") & 0xFFFFFFFF) << (_tobit(n, 2, "lshift") & 31))
 
 
-def rshift(x: Any, n: Any) -> int:
-    return _s32((_tobit(x) & 0xFFFFFFFF) >> (_tobit(n) & 31))
+def rshift(x: Any = None, n: Any = None) -> int:
+    return _s32((_tobit(x, 1, "rshift") & 0xFFFFFFFF) >> (_tobit(n, 2, "rshift") & 31))
 
 
-def arshift(x: Any, n: Any) -> int:
-    return _s32(_tobit(x) >> (_tobit(n) & 31))
+def arshift(x: Any = None, n: Any = None) -> int:
+    return _s32(_tobit(x, 1, "arshift") >> (_tobit(n, 2, "arshift") & 31))
 
 
-def rol(x: Any, n: Any) -> int:
-    v, s = _tobit(x) & 0xFFFFFFFF, _tobit(n) & 31
+def rol(x: Any = None, n: Any = None) -> int:
+    v, s = _tobit(x, 1, "rol") & 0xFFFFFFFF, _tobit(n, 2, "rol") & 31
     return _s32((v << s) | (v >> (32 - s)))
 
 
-def ror(x: Any, n: Any) -> int:
-    v, s = _tobit(x) & 0xFFFFFFFF, _tobit(n) & 31
+def ror(x: Any = None, n: Any = None) -> int:
+    v, s = _tobit(x, 1, "ror") & 0xFFFFFFFF, _tobit(n, 2, "ror") & 31
     return _s32((v >> s) | (v << (32 - s)))
 
 
-def bswap(x: Any) -> int:
-    return _s32(int.from_bytes((_tobit(x) & 0xFFFFFFFF).to_bytes(4, "little"), "big"))
+def bswap(x: Any = None) -> int:
+    return _s32(int.from_bytes((_tobit(x, 1, "bswap") & 0xFFFFFFFF).to_bytes(4, "little"), "big"))
 
 
-def tohex(x: Any, n: Any = None) -> bytes:
-    v = _tobit(x) & 0xFFFFFFFF
-    digits = 8 if n is None else _tobit(n)
+def tohex(x: Any = None, n: Any = None) -> bytes:
+    v = _tobit(x, 1, "tohex") & 0xFFFFFFFF
+    digits = 8 if n is None else _tobit(n, 2, "tohex")
     upper = digits < 0
     digits = min(abs(digits), 8)
     text = b"%08x" % v if not upper else b"%08X" % v
