@@ -60,7 +60,7 @@ def fcall_command(client, argv):
     return _fcall(client, argv)
 
 
-@command("fcall_ro", -3, "readonly " + _FLAGS, acl="scripting", group="scripting",
+@command("fcall_ro", -3, "readonly " + _FLAGS, acl="scripting -read", group="scripting",
          get_keys=_fcall_keys, summary="Invoke a read-only function", since="7.0.0",
          complexity="Depends on the function that is executed.",
          key_specs=(keynum_spec(2, "RO", "access", notes=_RO_NOTE),),

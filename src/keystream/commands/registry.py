@@ -165,7 +165,8 @@ def command(
     arity: as Redis: N means exactly N arguments including the name, -N means at least N.
     flags: space-separated Redis command flags (write readonly denyoom fast admin noscript
            loading stale blocking pubsub skip_monitor no_multi ...).
-    acl: space-separated ACL categories without '@' (the flags imply some, as in Redis).
+    acl: space-separated ACL categories without '@' (the flags imply some, as in Redis;
+         `-read` drops an implied one, e.g. EVAL_RO is readonly but not @read).
     args: the arguments in our notation (see `keystream.commands.syntax`), from which COMMAND
           DOCS's argument tree comes; the handler's docstring opens with the syntax line they
           render to.
@@ -175,8 +176,9 @@ def command(
 
     def deco(fn: Handler) -> Handler:
         flagset = frozenset(flags.split())
-        cats = _implied_categories(flagset) + tuple(c for c in acl.split() if c)
-        cats = tuple(dict.fromkeys(cats))
+        removed = {c[1:] for c in acl.split() if c.startswith("-")}
+        cats = _implied_categories(flagset) + tuple(c for c in acl.split() if c and c[0] != "-")
+        cats = tuple(c for c in dict.fromkeys(cats) if c not in removed)
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS.get(parent_name.encode())

@@ -70,7 +70,7 @@ def evalsha_command(client, argv):
     return _run_script(client, argv, None)
 
 
-@command("eval_ro", -3, "readonly " + _FLAGS, acl="scripting", group="scripting", get_keys=_eval_keys,
+@command("eval_ro", -3, "readonly " + _FLAGS, acl="scripting -read", group="scripting", get_keys=_eval_keys,
          summary="Execute a read-only Lua script server side", since="7.0.0",
          complexity="Depends on the script that is executed.",
          key_specs=(keynum_spec(2, "RO", "access", notes=_RO_NOTE),),
@@ -80,7 +80,7 @@ def eval_ro_command(client, argv):
     return _run_script(client, argv, argv[1])
 
 
-@command("evalsha_ro", -3, "readonly " + _FLAGS, acl="scripting", group="scripting",
+@command("evalsha_ro", -3, "readonly " + _FLAGS, acl="scripting -read", group="scripting",
          get_keys=_eval_keys, summary="Execute a read-only Lua script server side", since="7.0.0",
          complexity="Depends on the script that is executed.",
          key_specs=(keynum_spec(2, "RO", "access"),),

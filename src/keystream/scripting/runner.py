@@ -274,10 +274,12 @@ class Scripting:
                 raise ScriptError("ERR redis.register_function must get a callback argument")
         elif len(args) == 2:
             name, callback = args
-            if type(name) is not bytes:
-                raise ScriptError("ERR first argument to redis.register_function must be a string")
             if not sandbox.is_function(callback):
                 raise ScriptError("ERR second argument to redis.register_function must be a function")
+            if type(name) is int or type(name) is float:
+                name = b"%.14g" % name
+            if type(name) is not bytes:
+                raise ScriptError("ERR first argument to redis.register_function must be a string")
         else:
             raise ScriptError("ERR wrong number of arguments to redis.register_function")
         if not _valid_name(name):
@@ -303,7 +305,8 @@ class Scripting:
         listeners = server.propagate_listeners
         collected: list[tuple[int, list[list[bytes]]]] = []
         if listeners:
-            server.propagate_listeners = [lambda db, cmds: collected.append((db, cmds))]
+            # redis.set_repl(redis.REPL_NONE) drops what the commands after it propagate
+            server.propagate_listeners = [lambda db, cmds: collected.append((db, cmds)) if state.repl else None]
         sandbox = self.eval_lua if is_eval else self.function_lua
         self.running = state
         try:
