@@ -5,10 +5,13 @@ FUNCTION commands, FUNCTION DUMP payloads in both directions, the effects a scri
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis
 
-from tests.differential import Pair
+from tests.conftest import start_keystream, wait_until
+from tests.differential import Pair, RawClient
 from tests.integration.test_propagation import _AofReader, _Recorder, _same_effects
 
 SCRIPTS = [
@@ -341,3 +344,73 @@ def test_redis_py_register_script_and_lock(keystream_server) -> None:
         stranger.release()
     lock.release()
     r.close()
+
+
+def _run_in_thread(port: int, *args: str) -> tuple[threading.Thread, list]:
+    result: list = []
+
+    def target() -> None:
+        c = RawClient(port)
+        try:
+            result.append(c.call(*args))
+        except ConnectionError as e:
+            result.append(e)
+        finally:
+            c.close()
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t, result
+
+
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+
+
+def _wait_busy(other: RawClient, reply: str) -> None:
+    def busy() -> bool:
+        got = other.call("GET", "x")
+        return got == ("ERR", reply)
+    wait_until(busy, timeout=20, what="BUSY replies")
+
+
+def test_busy_script_is_killed_and_others_get_busy(keystream_server) -> None:
+    """Past busy-reply-threshold other clients get BUSY; FUNCTION KILL is refused during an
+    EVAL; SCRIPT KILL stops it; the server serves again."""
+    port = keystream_server.port
+    other = RawClient(port)
+    other.call("CONFIG", "SET", "busy-reply-threshold", "100")
+    try:
+        t, result = _run_in_thread(port, "EVAL", "local i = 0 while true do i = i + 1 end", "0")
+        _wait_busy(other, BUSY_EVAL)
+        assert other.call("FUNCTION", "KILL") == ("ERR", BUSY_EVAL)
+        assert other.call("FUNCTION", "STATS") == ("ERR", BUSY_EVAL)
+        assert other.call("SCRIPT", "KILL") == b"OK"
+        t.join(20)
+        assert result[0][1].startswith("ERR Script killed by user with SCRIPT KILL... script: ")
+        assert other.call("PING") == b"PONG"
+        assert other.call("SCRIPT", "KILL") == ("ERR", "NOTBUSY No scripts in execution right now.")
+        other.call("FUNCTION", "LOAD", "REPLACE", "#!lua name=spin\n"
+                   "redis.register_function('spin', function() while true do end end)")
+        t, result = _run_in_thread(port, "FCALL", "spin", "0")
+        _wait_busy(other, BUSY_EVAL.replace("SCRIPT KILL", "FUNCTION KILL"))
+        assert other.call("FUNCTION", "KILL") == b"OK"
+        t.join(20)
+        assert result[0][1].startswith("ERR Script killed by user with FUNCTION KILL...")
+    finally:
+        other.call("CONFIG", "SET", "busy-reply-threshold", "5000")
+        other.close()
+
+
+def test_script_that_wrote_is_unkillable_until_shutdown_nosave() -> None:
+    handle = start_keystream("--busy-reply-threshold", "100")
+    try:
+        other = RawClient(handle.port)
+        t, _ = _run_in_thread(handle.port, "EVAL", "redis.call('set', 'x', 1) while true do end", "0")
+        wait_until(lambda: other.call("PING") == ("ERR", BUSY_EVAL), timeout=20, what="BUSY")
+        assert other.call("SCRIPT", "KILL")[1].startswith("UNKILLABLE Sorry the script already executed")
+        other.send("SHUTDOWN", "NOSAVE")
+        assert handle.proc.wait(timeout=20) == 0
+        t.join(20)
+        other.close()
+    finally:
+        handle.stop()

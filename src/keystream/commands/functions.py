@@ -21,7 +21,7 @@ from keystream.keyspace.glob import stringmatch
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, SetReply
 from keystream.scripting.payload import PayloadError, dump_libraries, load_libraries
-from keystream.scripting.runner import parse_numkeys
+from keystream.scripting.runner import busy_error, parse_numkeys
 
 container("function", "scripting", "A container for function commands", "7.0.0")
 
@@ -192,7 +192,9 @@ def function_stats_command(client, argv):
     scripting = client.server.scripting
     state = scripting.running
     running = None
-    if state is not None and not state.is_eval:
+    if state is not None and state.is_eval:
+        raise CommandError(busy_error(state))
+    if state is not None:
         running = {b"name": state.name, b"command": list(state.argv),
                    b"duration_ms": int((time.monotonic() - state.start) * 1000)}
     return {b"running_script": running,

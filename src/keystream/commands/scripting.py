@@ -12,7 +12,7 @@ from __future__ import annotations
 from keystream.commands.registry import command, container, keynum_spec
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK
-from keystream.scripting.runner import parse_numkeys
+from keystream.scripting.runner import busy_error, parse_numkeys
 
 container("script", "scripting", "A container for Lua scripts management commands", "2.6.0")
 
@@ -135,8 +135,10 @@ def script_kill_command(client, argv):
 def kill_running(client, is_eval: bool):
     """SCRIPT KILL / FUNCTION KILL: ask the running script (of that kind) to stop."""
     state = client.server.scripting.running
-    if state is None or state.is_eval != is_eval:
+    if state is None:
         raise CommandError(NOTBUSY)
+    if state.is_eval != is_eval:  # FUNCTION KILL during EVAL, SCRIPT KILL during FCALL
+        raise CommandError(busy_error(state))
     if state.wrote:
         raise CommandError(UNKILLABLE)
     state.killed = True

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import select
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from keystream.commands.executor import resolve, run_command
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
+from keystream.resp.writer import encode_into
 from keystream.scripting.convert import lua_to_reply, reply_to_lua
 from keystream.scripting.sandbox import CompileError, Sandbox, ScriptError
 
@@ -405,11 +407,22 @@ class Scripting:
         return True
 
     def lua_hook(self) -> bytes | None:
+        """Every 100000 Lua instructions: past busy-reply-threshold, serve the other clients
+        in the busy state (BUSY replies; SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE and the
+        other allow_busy commands run); the error that stops a killed script."""
         state = self.running
         if state is None:
             return self._load_hook()
+        if not state.busy:
+            if (time.monotonic() - state.start) * 1000 < self.server.config["busy-reply-threshold"]:
+                return None
+            state.busy = True
+            log.warning("Slow script detected: still in execution after %d milliseconds. You can try "
+                        "killing the script using the %s command.", int((time.monotonic() - state.start) * 1000),
+                        "SCRIPT KILL" if state.is_eval else "FUNCTION KILL")
+        serve_while_busy(self.server, state)
         if state.killed:
-            return b"ERR Script killed by user with SCRIPT KILL..."
+            return b"ERR Script killed by user with %s..." % (b"SCRIPT KILL" if state.is_eval else b"FUNCTION KILL")
         return None
 
     def _load_hook(self) -> bytes | None:
@@ -472,3 +485,67 @@ def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[l
     if numkeys > len(argv) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
     return argv[3:3 + numkeys], argv[3 + numkeys:]
+
+
+def busy_error(state: RunState) -> str:
+    """The BUSY reply other clients get while state's script runs past the threshold."""
+    kill = "SCRIPT KILL" if state.is_eval else "FUNCTION KILL"
+    return f"BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
+
+
+def serve_while_busy(server: Any, state: RunState) -> None:
+    """Read what the other clients sent (a non-blocking poll of their sockets, the event
+    loop being inside the script) and answer it as Redis does while a script is busy.
+
+    Requests of a client that is blocked or has requests queued stay queued for later."""
+    conns = {}
+    for client in server.clients.values():
+        conn = client.conn
+        if client is not state.caller and conn is not None and not conn.closed and client.fd >= 0:
+            conns[client.fd] = conn
+    if not conns:
+        return
+    try:
+        readable, _, _ = select.select(list(conns), [], [], 0)
+    except (OSError, ValueError):
+        return
+    for fd in readable:
+        conn = conns[fd]
+        try:
+            data = os.read(fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            conn.close()
+            continue
+        if not data:
+            conn.close()
+            continue
+        parser = conn.parser
+        client = conn.client
+        if parser is None or client is None:
+            continue
+        cmds = parser.feed(data)
+        if client.blocked is not None or conn.pending:
+            conn.pending.extend(cmds)
+            continue
+        out: list[bytes] = []
+        for argv in cmds:
+            _busy_command(server, state, client, argv, out)
+        if out:
+            conn.write(b"".join(out))
+
+
+def _busy_command(server: Any, state: RunState, client: Client, argv: list[bytes], out: list[bytes]) -> None:
+    try:
+        cmd = resolve(argv)
+    except CommandError as e:
+        encode_into(out, e, client.proto)
+        return
+    flags = cmd.flags if cmd.container is None else cmd.flags | cmd.container.flags
+    if "allow_busy" not in flags:
+        encode_into(out, CommandError(busy_error(state)), client.proto)
+        return
+    if cmd.name == "shutdown" and any(a.lower() == b"nosave" for a in argv[1:]):
+        state.killed = True  # SHUTDOWN NOSAVE stops even a script that wrote
+    server.execute(client, argv, out)
