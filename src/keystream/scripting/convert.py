@@ -94,7 +94,11 @@ def reply_to_lua(sb: Any, value: Any, resp: int) -> Any:
     raise TypeError(f"cannot convert reply of type {t.__name__} to Lua")
 
 
-def lua_to_reply(sb: Any, value: Any, resp: int) -> Any:
+# Nesting past this is answered with an error, as Redis does when the Lua stack runs out.
+_MAX_DEPTH = 1000
+
+
+def lua_to_reply(sb: Any, value: Any, resp: int, depth: int = 0) -> Any:
     """The reply value for what a script returned (resp: the script's redis.setresp)."""
     t = type(value)
     if t is bytes or t is int:
@@ -109,36 +113,41 @@ def lua_to_reply(sb: Any, value: Any, resp: int) -> Any:
         return 1 if value else None
     if value is None or not sb.is_table(value):
         return None
-    field = value[b"err"]
+    if depth > _MAX_DEPTH:
+        return CommandError("ERR reached lua stack limit")
+    depth += 1
+    # fields are read raw: a table's metatable is never consulted (as Redis 7.0 does)
+    get = sb.rawget
+    field = get(value, b"err")
     if type(field) is bytes:
         return CommandError(field.decode("utf-8", "replace"))
-    field = value[b"ok"]
+    field = get(value, b"ok")
     if type(field) is bytes:
         return Status(field)
-    field = value[b"double"]
+    field = get(value, b"double")
     if type(field) is int or type(field) is float:
         return float(field)
-    field = value[b"big_number"]
+    field = get(value, b"big_number")
     if type(field) is bytes:
         return BigNumber(field)
-    field = value[b"map"]
+    field = get(value, b"map")
     if field is not None and sb.is_table(field):
-        return MapReply((lua_to_reply(sb, k, resp), lua_to_reply(sb, v, resp)) for k, v in field.items())
-    field = value[b"set"]
+        return MapReply((lua_to_reply(sb, k, resp, depth), lua_to_reply(sb, v, resp, depth)) for k, v in field.items())
+    field = get(value, b"set")
     if field is not None and sb.is_table(field):
-        return SetReply(lua_to_reply(sb, k, resp) for k in field)
-    field = value[b"verbatim_string"]
+        return SetReply(lua_to_reply(sb, k, resp, depth) for k in field)
+    field = get(value, b"verbatim_string")
     if field is not None and sb.is_table(field):
-        fmt, text = field[b"format"], field[b"string"]
+        fmt, text = get(field, b"format"), get(field, b"string")
         if type(fmt) is bytes and type(text) is bytes:
             return Verbatim(text, fmt)
     out = []
     i = 1
     while True:
-        item = value[i]
+        item = get(value, i)
         if item is None:
             return out
-        out.append(lua_to_reply(sb, item, resp))
+        out.append(lua_to_reply(sb, item, resp, depth))
         i += 1
 
 

@@ -357,7 +357,7 @@ class Scripting:
             if t is bytes:
                 argv.append(a)
             elif t is int or t is float:
-                argv.append(b"%.14g" % a)
+                argv.append(lua_number_arg(a))
             else:
                 raise ScriptError("ERR Lua redis lib command arguments must be strings or integers")
         try:
@@ -470,6 +470,11 @@ def _library_name(code: bytes) -> bytes:
     if not _valid_name(name):
         raise CommandError(_BAD_NAME)
     return name
+
+
+def lua_number_arg(n: float) -> bytes:
+    """A Lua number as a command argument, formatted %.17g as Redis 7.0 does."""
+    return b"%.17g" % n
 
 
 def read_only_call(argv: list[bytes]) -> bool:

@@ -275,7 +275,7 @@ local function is_table(v) return type(v) == 'table' end
 local function is_function(v) return type(v) == 'function' end
 
 return {compile = compile, run = run, run_with = run_with, load_library = load_library,
-        globals = H, newtable = function() return {} end, is_table = is_table,
+        globals = H, newtable = function() return {} end, is_table = is_table, rawget = rawget,
         is_function = is_function, redis = redis_api}
 """
 
@@ -356,6 +356,7 @@ class Sandbox:
         self.load_library: Callable[..., Any] = api[b"load_library"]
         self.newtable: Callable[[], Any] = api[b"newtable"]
         self.is_table: Callable[[Any], bool] = api[b"is_table"]
+        self.rawget: Callable[[Any, Any], Any] = api[b"rawget"]
         self.is_function: Callable[[Any], bool] = api[b"is_function"]
         self.table_from = self.lua.table_from
 
