@@ -42,7 +42,7 @@ def _fcall_keys(argv: list[bytes]) -> list[int]:
 
 def _fcall(client, argv):
     scripting = client.server.scripting
-    function = scripting.functions.get(argv[1])
+    function = scripting.functions.get(argv[1].lower())
     if function is None:
         raise CommandError("ERR Function not found")
     keys, args = parse_numkeys(argv, "ERR Bad number of keys provided")
@@ -169,7 +169,7 @@ def function_restore_command(client, argv):
     """FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]"""
     policy = b"append"
     if len(argv) > 4:
-        raise CommandError("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+        raise CommandError("ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.")
     if len(argv) == 4:
         policy = argv[3].lower()
         if policy not in (b"flush", b"append", b"replace"):

@@ -160,10 +160,10 @@ class Scripting:
         if old is not None and not replace:
             raise CommandError(f"ERR Library '{name.decode('utf-8', 'replace')}' already exists")
         library = self._build_library(name, code)
-        for fname in library.functions:
+        for fname, function in library.functions.items():
             other = self.functions.get(fname)
             if other is not None and other.library is not old:
-                raise CommandError(f"ERR Function {fname.decode('utf-8', 'replace')} already exists")
+                raise CommandError(f"ERR Function {function.name.decode('utf-8', 'replace')} already exists")
         if old is not None:
             self._remove_library(old)
         self._add_library(library)
@@ -231,9 +231,9 @@ class Scripting:
         taken = {fname: f.library.name for fname, f in self.functions.items()
                  if all(f.library is not old for old in replaced)}
         for library in built:
-            for fname in library.functions:
+            for fname, function in library.functions.items():
                 if fname in taken:
-                    raise CommandError(f"ERR Function {fname.decode('utf-8', 'replace')} already exists")
+                    raise CommandError(f"ERR Function {function.name.decode('utf-8', 'replace')} already exists")
                 taken[fname] = library.name
         for old in replaced:
             self._remove_library(old)
@@ -248,7 +248,10 @@ class Scripting:
         sandbox = self.function_lua
         flags: frozenset[str] = frozenset()
         description: bytes | None = None
-        if len(args) == 1 and sandbox.is_table(args[0]):
+        if len(args) == 1 and not sandbox.is_table(args[0]):
+            raise ScriptError("ERR calling redis.register_function with a single argument is only applicable "
+                              "to Lua table (representing named arguments).")
+        if len(args) == 1:
             name = callback = None
             for key, value in args[0].items():
                 if key == b"function_name":
@@ -286,9 +289,10 @@ class Scripting:
             raise ScriptError("ERR wrong number of arguments to redis.register_function")
         if not _valid_name(name):
             raise ScriptError(_BAD_NAME)
-        if name in library.functions:
+        if name.lower() in library.functions:
             raise ScriptError("ERR Function already exists in the library")
-        library.functions[name] = Function(name, callback, library, flags, description)
+        # function names are case-insensitive (FCALL finds F1 as f1), as in Redis
+        library.functions[name.lower()] = Function(name, callback, library, flags, description)
 
     # -- running ----------------------------------------------------------------------
     def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
@@ -460,6 +464,8 @@ def _library_name(code: bytes) -> bytes:
     name = None
     for part in parts[1:]:
         if part.startswith(b"name="):
+            if name is not None:
+                raise CommandError("ERR Invalid metadata value, name argument was given multiple times")
             name = part[5:]
         else:
             raise CommandError(f"ERR Invalid metadata value given: {part.decode('utf-8', 'replace')}")

@@ -42,6 +42,8 @@ local rawset, rawget, next, type, error, tostring = G.rawset, G.rawget, G.next, 
 local setmetatable, getmetatable, pcall, select = G.setmetatable, G.getmetatable, G.pcall, G.select
 
 local describe = py.describe_error
+local getinfo = debug.getinfo
+local INTERNAL = py.internal
 local H = {}                                  -- the real globals
 local real_of = setmetatable({}, {__mode = 'k'})  -- read-only proxy -> real table
 local shown_meta = setmetatable({}, {__mode = 'k'})  -- proxy -> what getmetatable shows
@@ -162,8 +164,6 @@ local redis_api = R
 H.redis = readonly(R)
 
 -- the error handler: a table {err=, source=, line=} naming the user's line that failed
-local getinfo = debug.getinfo
-local INTERNAL = py.internal
 local function err_handler(e)
   local lvl, info = 2, nil
   while true do
@@ -219,9 +219,12 @@ end
 
 local sethook, hook = debug.sethook, py.hook
 local function on_hook()
+  local where = getinfo(2, 'S')
+  if where and where.source == INTERNAL then return end  -- never raise outside xpcall
   local kill = hook()
   if kill then
-    sethook()
+    -- from now on fail at every line, so a pcall in the script cannot swallow the kill
+    sethook(on_hook, 'l')
     error({err = kill}, 0)
   end
 end
