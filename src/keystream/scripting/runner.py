@@ -125,6 +125,7 @@ class Scripting:
         self.running: RunState | None = None
         self.fake = Client(server, 0, None)
         self.fake.authenticated = True
+        self.fake.flags.add("script")  # e.g. SORT BY nosort then orders a set's elements
         self.eval_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
         self.function_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"), functions=True)
         self._pending: Library | None = None  # the library FUNCTION LOAD is registering
