@@ -1,7 +1,8 @@
 """Command line: `keystream serve` and friends.
 
 Every setting of the settings table is a `--<name> <value>` flag of `serve` (Kafka-style
-dotted names too). Precedence, lowest first: built-in defaults, `--config keystream.toml`,
+dotted names too). Precedence, lowest first: built-in defaults, the settings file (a
+redis.conf in Redis's syntax, or a keystream.toml; `keystream serve FILE` or `--config FILE`),
 `KEYSTREAM_*` environment variables, command-line flags.
 """
 
@@ -17,7 +18,7 @@ from keystream import __version__
 from keystream.config import SETTINGS, Config, ConfigError
 
 
-def _setting_options(fn):  # type: ignore[no-untyped-def]
+def _setting_options(fn):
     for i, s in reversed(list(enumerate(SETTINGS))):
         default = s.render(s.default)
         fn = click.option(
@@ -34,11 +35,16 @@ def main() -> None:
 
 
 @main.command()
+@click.argument("conf", required=False, type=click.Path(dir_okay=False))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="TOML settings file (keys are setting names)")
+              help="Settings file: a redis.conf (Redis's syntax) or a keystream.toml")
 @_setting_options
-def serve(config_file: str | None, **flags: str | None) -> None:
-    """Start the server (RESP on --port, Kafka on --kafka-port)."""
+def serve(conf: str | None, config_file: str | None, **flags: str | None) -> None:
+    """Start the server (RESP on --port, Kafka on --kafka-port). CONF: a redis.conf or
+    keystream.toml to read settings from (as --config)."""
+    if conf and config_file:
+        raise click.UsageError("give the settings file once: as CONF or as --config")
+    config_file = conf or config_file
     config = Config()
     try:
         if config_file:
@@ -55,26 +61,31 @@ def serve(config_file: str | None, **flags: str | None) -> None:
 
     level = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
              "warning": logging.WARNING, "nothing": logging.CRITICAL}[config["loglevel"]]
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        filename=config["logfile"] or None,
-    )
+    # As Redis: the log goes to logfile, or to standard output when it is "".
+    log_to = {"filename": config["logfile"]} if config["logfile"] else {"stream": sys.stdout}
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", **log_to)
     data_dir = config["dir"]
     os.makedirs(data_dir, exist_ok=True)
+    log = logging.getLogger("keystream")
 
-    from keystream.server import run
+    from keystream.server import Server, run
 
-    def ready(server) -> None:  # type: ignore[no-untyped-def]
+    def ready(server: Server) -> None:
         where = ", ".join(server.listening_on()) or "nothing"
-        kafka = [a for svc in server.extra_services for a in getattr(svc, "listening_on", list)()]
+        kafka = server.kafka.listening_on() if server.kafka is not None else []
         kafka_where = f"; Kafka on {', '.join(kafka)}" if kafka else ""
         click.echo(f"Keystream {__version__} ready: RESP on {where}{kafka_where}; "
                    f"data in {os.path.abspath(data_dir)}")
         sys.stdout.flush()
+        # With the " PID: " line the server logs once it listens, the line tools that start
+        # Redis wait for (Redis's test suite among them).
+        log.info("Ready to accept connections tcp")
 
     try:
         run(config, ready)
     except OSError as e:
+        # Redis's words, which tools that start servers on free ports look for
+        log.critical("Failed listening on port %s (tcp), aborting: %s", config["port"], e)
         click.echo(f"keystream: cannot start: {e}", err=True)
         sys.exit(1)
 

@@ -104,6 +104,11 @@ class Setting:
                 f"Invalid argument '{text}' for CONFIG SET '{self.name}' - "
                 f"argument must be between {self.minimum} and {self.maximum}"
             )
+        check = CHECKS.get(self.name)
+        if check is not None:
+            reason = check(value)
+            if reason is not None:
+                raise ConfigError(reason)
         return value
 
     def render(self, value: Any) -> str:
@@ -114,6 +119,25 @@ class Setting:
             return text[:-2] if text.endswith(".0") else text
         return str(value)
 
+
+def _check_save_points(text: str) -> str | None:
+    """Redis's rule for `save`: pairs of <seconds >= 1> <changes >= 0>."""
+    words = text.split()
+    if len(words) % 2:
+        return "Invalid save parameters"
+    for i, w in enumerate(words):
+        if not w.lstrip("-").isdigit() or int(w) < (1 if i % 2 == 0 else 0):
+            return "Invalid save parameters"
+    return None
+
+
+# Extra checks of a parsed value: setting name -> reason to refuse it, or None. Values that
+# would promise something the server does not do yet are refused by name here rather than
+# accepted and ignored.
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "save": _check_save_points,
+    "dbfilename": lambda v: "dbfilename can't be a path, just a filename" if "/" in v else None,
+}
 
 _INT_MAX = 2**31 - 1
 _LONG_MAX = 2**63 - 1
@@ -181,10 +205,22 @@ SETTINGS: list[Setting] = [
     Setting("appendonly", "bool", False, True, "Append-only file of effects"),
     Setting("appendfsync", "enum", "everysec", True, "fsync policy", choices=("always", "everysec", "no")),
     Setting("appendfilename", "str", "appendonly.aof", False, "AOF base name"),
-    Setting("save", "str", "3600 1 300 100 60 10000", True, "Snapshot points: <seconds> <changes> ..."),
+    Setting("save", "str", "3600 1 300 100 60 10000", True,
+            "Snapshot points: BGSAVE after <seconds> if at least <changes> writes ..."),
     Setting("dbfilename", "str", "dump.rdb", True, "Snapshot file name"),
     Setting("rdbcompression", "bool", True, True, "Compress snapshot strings"),
+    Setting("stop-writes-on-bgsave-error", "bool", True, True,
+            "Refuse writes (MISCONF) while the last background save failed and save points are set"),
     Setting("rdbchecksum", "bool", True, True, "Checksum snapshots"),
+    Setting("rdb-key-save-delay", "int", 0, True,
+            "Testing aid: microseconds to sleep per key saved (negative: 1 us every -N keys)",
+            minimum=-_INT_MAX - 1, maximum=_INT_MAX),
+    Setting("key-load-delay", "int", 0, True,
+            "Testing aid: microseconds to sleep per key loaded (negative: 1 us every -N keys)",
+            minimum=-_INT_MAX - 1, maximum=_INT_MAX),
+    Setting("loading-process-events-interval-bytes", "memory", 2 * 1024 * 1024, True,
+            "Accepted for compatibility: clients are always served while a dump loads",
+            minimum=1024, maximum=_INT_MAX),
     Setting("sanitize-dump-payload", "enum", "no", True, "Check RESTORE payloads",
             choices=("no", "yes", "clients")),
     # --- diagnostics ----------------------------------------------------------------
@@ -314,15 +350,17 @@ SETTINGS += [
     Setting("active-defrag-threshold-upper", "int", 100, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("activedefrag", "bool", False, True, _COMPAT),
     Setting("always-show-logo", "bool", False, False, _COMPAT),
-    Setting("aof-disable-auto-gc", "bool", False, True, _COMPAT),
-    Setting("aof-load-truncated", "bool", True, True, _COMPAT),
+    Setting("aof-disable-auto-gc", "bool", False, True, "Keep AOF files a rewrite made obsolete"),
+    Setting("aof-load-truncated", "bool", True, True, "Load an AOF whose last file ends mid-command"),
     Setting("aof-rewrite-incremental-fsync", "bool", True, True, _COMPAT),
-    Setting("aof-timestamp-enabled", "bool", False, True, _COMPAT),
-    Setting("aof-use-rdb-preamble", "bool", True, True, _COMPAT),
+    Setting("aof-timestamp-enabled", "bool", False, True, "Write #TS: annotations into the AOF"),
+    Setting("aof-use-rdb-preamble", "bool", True, True, "AOF base files in RDB format"),
     Setting("aof_rewrite_cpulist", "str", '', False, _COMPAT),
-    Setting("appenddirname", "str", 'appendonlydir', False, _COMPAT),
-    Setting("auto-aof-rewrite-min-size", "memory", 67108864, True, _COMPAT, minimum=0, maximum=_LONG_MAX),
-    Setting("auto-aof-rewrite-percentage", "int", 100, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
+    Setting("appenddirname", "str", 'appendonlydir', False, "Directory of the multi-part AOF"),
+    Setting("auto-aof-rewrite-min-size", "memory", 67108864, True, "AOF size below which no automatic rewrite",
+            minimum=0, maximum=_LONG_MAX),
+    Setting("auto-aof-rewrite-percentage", "int", 100, True, "AOF growth (%) that starts a rewrite (0: never)",
+            minimum=0, maximum=_INT_MAX),
     Setting("bgsave_cpulist", "str", '', False, _COMPAT),
     Setting("bind-source-addr", "str", '', True, _COMPAT),
     Setting("bio_cpulist", "str", '', False, _COMPAT),
@@ -361,7 +399,7 @@ SETTINGS += [
     Setting("maxmemory-eviction-tenacity", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("min-replicas-max-lag", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX, aliases=('min-slaves-max-lag',)),
     Setting("min-replicas-to-write", "int", 0, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX, aliases=('min-slaves-to-write',)),
-    Setting("no-appendfsync-on-rewrite", "bool", False, True, _COMPAT),
+    Setting("no-appendfsync-on-rewrite", "bool", False, True, "No AOF fsync while a child process runs"),
     Setting("oom-score-adj", "enum", 'no', True, _COMPAT, choices=('no', 'yes', 'relative', 'absolute')),
     Setting("oom-score-adj-values", "str", '0 200 800', True, _COMPAT),
     Setting("pidfile", "str", '', False, _COMPAT),
@@ -393,7 +431,6 @@ SETTINGS += [
     Setting("shutdown-on-sigterm", "str", 'default', True, _COMPAT),
     Setting("shutdown-timeout", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("socket-mark-id", "int", 0, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
-    Setting("stop-writes-on-bgsave-error", "bool", True, True, _COMPAT),
     Setting("supervised", "enum", 'no', False, _COMPAT, choices=('upstart', 'systemd', 'auto', 'no')),
     Setting("syslog-enabled", "bool", False, False, _COMPAT),
     Setting("syslog-facility", "enum", 'local0', False, _COMPAT, choices=('user', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7')),
@@ -420,6 +457,7 @@ SETTINGS += [
     Setting("tls-session-cache-timeout", "int", 300, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
     Setting("tls-session-caching", "bool", True, True, _COMPAT),
     Setting("unixsocket", "str", '', False, _COMPAT),
+    Setting("use-exit-on-panic", "bool", False, False, _COMPAT),
     Setting("unixsocketperm", "int", 0, False, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
 ]
 
@@ -430,7 +468,12 @@ class Config:
 
     values: dict[str, Any] = field(default_factory=dict)
     config_file: str | None = None
+    # "toml", or "redis" for a redis.conf (CONFIG REWRITE writes the file back in its format)
+    config_format: str = "toml"
     listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
+    # Names of the settings given a value by some source (file, environment, flag, CONFIG
+    # SET) rather than left at their default (the dump's location depends on it).
+    explicit: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for s in SETTINGS:
@@ -451,6 +494,7 @@ class Config:
         """Parse and set one setting (no mutability check: that is the caller's)."""
         s = self.setting(name)
         self.values[s.name] = s.parse(text)
+        self.explicit.add(s.name)
         for cb in self.listeners:
             cb(s.name, self.values[s.name])
 
@@ -469,6 +513,12 @@ class Config:
 
     # -- sources -------------------------------------------------------------------
     def load_file(self, path: str) -> None:
+        """Read a settings file: a redis.conf (Redis's syntax) or a keystream.toml."""
+        from keystream.redisconf import is_redis_conf, load_redis_conf
+
+        if is_redis_conf(path):
+            load_redis_conf(self, path)
+            return
         with open(path, "rb") as f:
             data = tomllib.load(f)
         self.config_file = os.path.abspath(path)
@@ -492,6 +542,11 @@ class Config:
         """Write the settings that differ from their defaults to the config file."""
         if not self.config_file:
             raise ConfigError("The server is running without a config file")
+        if self.config_format == "redis":
+            from keystream.redisconf import rewrite_redis_conf
+
+            rewrite_redis_conf(self, self.config_file)
+            return
         lines = ["# Written by CONFIG REWRITE: settings that differ from the defaults."]
         for s in SETTINGS:
             v = self.values[s.name]

@@ -4,7 +4,6 @@ value per key at its original offset; tombstones go after delete.retention.ms.""
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,16 +12,12 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, serve_keystream
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    h = start_keystream("--log.cleaner.backoff.ms", "50", kafka=True)
-    yield h
-    h.stop()
-    assert "Traceback" not in h.log(), h.log()
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream("--log.cleaner.backoff.ms", "50", kafka=True)
 
 
 def _bootstrap(h: ServerHandle) -> str:

@@ -70,6 +70,7 @@ def test_usage_null_and_types(pair):
         for extra in ((), ("SAMPLES", "0"), ("samples", "1"), ("SAMPLES", "3", "SAMPLES", "0")):
             ours, theirs = pair.both("MEMORY", "USAGE", key, *extra)
             assert type(ours) is type(theirs), (key, extra, ours, theirs)
+            assert (ours is None) == (key == "nokey"), (key, ours)
             assert ours is None or ours > 0
 
 

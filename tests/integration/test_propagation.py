@@ -14,13 +14,15 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections import deque
+from collections.abc import Callable
 
 import pytest
 
+from keystream.client import Client
 from keystream.commands import executor
 from keystream.config import Config
-from keystream.resp.connection import Client
-from keystream.server import Server
+from keystream.engine import Engine
 from tests.conftest import start_redis
 from tests.differential import RawClient
 
@@ -88,24 +90,18 @@ def _db_of(cmd: list[bytes], db: int) -> int | None:
 
 
 class _Recorder:
-    """Keystream in-process; `run` returns what one command propagated, rendered as an AOF."""
+    """Keystream in-process; `run` returns what one command propagated (the engine's effects
+    stream: one list per execution unit, MULTI/EXEC-wrapped by the engine)."""
 
     def __init__(self) -> None:
-        self.server = Server(Config())
+        self.engine = Engine(Config())
         self.seen: list[tuple[int | None, list[bytes]]] = []
-        self.in_multi = False
-        self.server.propagate_listeners.append(self._record)
-        self.client = Client(self.server, 1, None)
-        self.client.select(0)
+        self.engine.effect_subscribers.append(self._record)
+        self.client = self.engine.fake_client()
 
-    def _record(self, db: int, cmds: list[list[bytes]]) -> None:
-        if cmds and cmds[0][0].upper() == b"MULTI":
-            self.in_multi = True
-        wrap = len(cmds) > 1 and not self.in_multi
-        for cmd in ([[b"MULTI"]] if wrap else []) + cmds + ([[b"EXEC"]] if wrap else []):
+    def _record(self, effects: list[tuple[int, list[bytes]]]) -> None:
+        for db, cmd in effects:
             self.seen.append((_db_of(cmd, db), cmd))
-        if cmds and cmds[-1][0].upper() == b"EXEC":
-            self.in_multi = False
 
     def run(self, *args: str) -> list[tuple[int | None, list[bytes]]]:
         out: list[bytes] = []
@@ -192,6 +188,26 @@ SEQUENCES = {
     "transactions": [
         "MULTI", "SET a 1", "INCRBYFLOAT a 1.5", "SET b 1 EX 100", "EXEC", "MULTI", "GET a", "EXEC",
         "MULTI", "SELECT 3", "SET c 1", "EXEC", "SELECT 0", "MULTI", "SET d 1", "DISCARD",
+        "MULTI", "GET a", "SET e 1", "GET e", "EXEC", "MULTI", "GET a", "INCR e", "LLEN nol", "SADD s x", "EXEC",
+        "SET str v", "MULTI", "INCR str", "SET f 1", "EXEC", "MULTI", "BLPOP nol 0", "RPUSH q a", "BLPOP q 0", "EXEC",
+        "MULTI", "SET x 1", "SPOP nos", "SREM nos a", "EXEC",
+    ],
+    "noops": [
+        "SET k v XX", "SREM s a", "EXPIRE nokey 10", "PEXPIRE nokey 10", "PERSIST nokey", "DEL nokey",
+        "UNLINK nokey", "GETDEL nokey", "GETEX nokey EX 10", "SADD s a", "SREM s nomember", "SADD s a",
+        "HSET h f v", "HDEL h nofield", "HSETNX h f v2", "RPUSH l a", "LREM l 0 x", "LPUSHX nol a",
+        "RPUSHX nol a", "LINSERT l BEFORE nopivot x", "LTRIM l 0 -1", "ZADD z 1 a", "ZREM z b",
+        "ZADD z XX 1 b", "ZADD z NX 2 a", "ZADD z 1 a", "ZREMRANGEBYSCORE z 5 6", "SMOVE s s2 nomember",
+        "RENAMENX s l", "MSETNX k v s v", "SETNX s v", "SET s2 v", "COPY s2 s", "MOVE nokey 1",
+        "SETRANGE nokey 0 ''", "INCRBY n 0", "APPEND k ''", "PFADD hll", "PFADD hll", "SINTERSTORE d nokey",
+        "ZUNIONSTORE d 1 nokey", "LPOP nol", "SPOP nos", "ZPOPMIN noz", "EXPIRE l 100 XX", "EXPIRE l 100 NX",
+        "EXPIRE l 100 NX", "EXPIRE l 50 GT", "PERSIST k",
+    ],
+    "rename_copy_move_swapdb": [
+        "SET a 1", "SET b 2 EX 100", "RENAME a b", "RENAME b b", "RENAMENX b c", "RPUSH l x", "RENAME l c",
+        "COPY c d", "COPY c d", "COPY c d REPLACE", "COPY c e DB 5", "COPY c e DB 5 REPLACE", "MOVE d 5",
+        "MOVE c 5", "SELECT 5", "GET c", "SWAPDB 0 5", "SWAPDB 0 0", "SET n 1", "SELECT 0", "MOVE e 5",
+        "FLUSHDB SYNC", "SELECT 5", "FLUSHDB", "SELECT 0",
     ],
 }
 
@@ -209,3 +225,118 @@ def test_effects_match_redis_aof(aof, family) -> None:
         if not _same_effects(ours, theirs):
             mismatches.append(f"{line}: keystream {ours} != redis {theirs}")
     assert not mismatches, "\n".join(mismatches)
+
+
+class _Conn:
+    """A connection as the command layer needs one (for a client that blocks)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.pending: deque[list[bytes]] = deque()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def run_pending(self) -> None:
+        pass
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def _blocked_clients(aof: _AofReader) -> int:
+    info = aof.client.call("INFO", "clients")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return int(text.split("blocked_clients:")[1].split()[0])
+
+
+BLOCKED_SERVED = [
+    ("BLPOP q 0", ["RPUSH q v"]),
+    ("BRPOP q 0", ["LPUSH q a b"]),
+    ("BRPOPLPUSH q d 0", ["RPUSH q v"]),
+    ("BLMOVE q d LEFT RIGHT 0", ["RPUSH q v w"]),
+    ("BLMPOP 0 2 x q RIGHT COUNT 5", ["RPUSH q a b"]),
+    ("BZPOPMIN z 0", ["ZADD z 1 a 2 b"]),
+    ("BZPOPMAX z 0", ["ZADD z 1 a"]),
+    ("BZMPOP 0 1 z MIN COUNT 2", ["ZADD z 1 a"]),
+    ("BLPOP q 0", ["MULTI", "RPUSH q a", "RPUSH q b", "GET q2", "EXEC"]),
+    ("BLMOVE q d RIGHT LEFT 0", ["MULTI", "DEL q", "RPUSH q a", "EXEC"]),
+]
+
+
+@pytest.mark.parametrize("blocking,pushes", BLOCKED_SERVED)
+def test_blocked_pop_served_after_a_push_matches_redis_aof(aof, blocking, pushes) -> None:
+    rec = _Recorder()
+    aof.run("FLUSHALL")
+    waiter = RawClient(aof.handle.port)
+    try:
+        waiter.send(*blocking.split())
+        _wait(lambda: _blocked_clients(aof) == 1, "redis-server to block the client")
+        ours_waiter = Client(rec.engine, 7, _Conn())
+        executor.execute(ours_waiter, [a.encode() for a in blocking.split()], [])
+        assert ours_waiter.blocked is not None
+        mismatches = []
+        for line in pushes:
+            ours = rec.run(*line.split())
+            theirs = aof.run(*line.split())
+            if not _same_effects(ours, theirs):
+                mismatches.append(f"{line}: keystream {ours} != redis {theirs}")
+        assert not mismatches, "\n".join(mismatches)
+        waiter.read()
+        assert ours_waiter.blocked is None
+    finally:
+        waiter.close()
+
+
+def _expire_both(aof: _AofReader, rec: _Recorder, lines: list[str]) -> None:
+    """Give each key of `SET key v PX 30`-style lines a short life on both, then wait past it."""
+    deadline = 0.0
+    for line in lines:
+        rec.run(*line.split())
+        aof.run(*line.split())
+        deadline = time.time() + 0.05
+    _wait(lambda: time.time() > deadline, "the keys' deadline")
+
+
+def test_lazy_expiry_matches_redis_aof(aof) -> None:
+    rec = _Recorder()
+    aof.run("FLUSHALL")
+    aof.run("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        _expire_both(aof, rec, ["SET r v PX 30", "SET x v PX 30", "SET w v PX 30", "SET e v PX 30",
+                                "RPUSH l a", "PEXPIRE l 30", "SADD s a", "PEXPIRE s 30", "SET c v PX 30"])
+        mismatches = []
+        # A read, a no-op write (SET XX), a write, EXPIRE and SREM on expired keys, a push.
+        for line in ["GET r", "SET x v2 XX", "SET w v2", "EXPIRE e 100", "LPUSH l b", "SREM s a", "GET c"]:
+            ours = rec.run(*line.split())
+            theirs = aof.run(*line.split())
+            if not _same_effects(ours, theirs):
+                mismatches.append(f"{line}: keystream {ours} != redis {theirs}")
+        assert not mismatches, "\n".join(mismatches)
+    finally:
+        aof.run("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_active_expiry_matches_redis_aof(aof) -> None:
+    rec = _Recorder()
+    aof.run("FLUSHALL")
+    aof.run("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for line in ["SET a v PX 30", "SET b v PX 30", "SET keep v"]:
+        rec.run(*line.split())
+        aof.run(*line.split())
+    _wait(lambda: time.time() * 1000 > rec.engine.dbs[0].expires[b"a"] + 20, "the keys' deadline")
+    aof.client.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    _wait(lambda: aof.client.call("DBSIZE") == 1, "redis-server's active expiry")
+    theirs = aof.run("PING")
+    rec.engine.cron()
+    ours, rec.seen = rec.seen, []
+    assert sorted(ours, key=repr) == sorted(theirs, key=repr), f"keystream {ours} != redis {theirs}"
+    assert len(ours) == 2

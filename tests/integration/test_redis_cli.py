@@ -10,8 +10,14 @@ import subprocess
 
 import pytest
 
+from tests.conftest import require_tool
+
 CLI = shutil.which("redis-cli")
-pytestmark = pytest.mark.skipif(CLI is None, reason="redis-cli is not installed (scripts/test installs it)")
+
+
+@pytest.fixture(autouse=True)
+def _cli_installed() -> None:
+    require_tool("redis-cli")
 
 
 def cli(port: int, *args: str, stdin: bytes | None = None) -> str:

@@ -9,7 +9,7 @@ import time
 
 import redis
 
-from tests.conftest import free_port, start_keystream
+from tests.conftest import LOG_PROBLEM, free_port, start_keystream
 
 
 def raw(port: int, data: bytes, expect_close: bool = False, timeout: float = 5.0) -> bytes:
@@ -113,11 +113,15 @@ def test_serve_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None:
     )
     try:
         line = proc.stdout.readline().decode()
+        while line and "ready:" not in line:  # log lines (PID, loading) may come first
+            line = proc.stdout.readline().decode()
         assert f"127.0.0.1:{port}" in line
         assert redis.Redis(port=port, protocol=2).ping()
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+    rest = proc.stdout.read().decode(errors="replace")
+    assert not LOG_PROBLEM.search(rest), rest
     assert (tmp_path / "data").is_dir()
 
 

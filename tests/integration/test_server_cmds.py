@@ -100,6 +100,7 @@ def test_monitor_sees_multi_exec_in_order(keystream_server, r: redis.Redis) -> N
 @pytest.mark.parametrize("how", ["shutdown", "sigterm"])
 def test_shutdown_exits_cleanly(how) -> None:
     h = start_keystream()
+    h.expect_exit()
     if how == "shutdown":
         c = RawClient(h.port)
         c.send("SHUTDOWN", "NOSAVE")

@@ -125,9 +125,14 @@ def test_flushall_and_expire_dirty_watchers(r: redis.Redis, keystream_server) ->
     # a watched key that expires (logically) before EXEC fails the transaction
     r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     try:
-        r.set("e", "1", px=50)
-        c.call("WATCH", "e")
-        time.sleep(0.08)
+        for px in (50, 500, 5000):        # WATCH must land before the key expires, however slow
+            t0 = time.monotonic()
+            r.set("e", "1", px=px)
+            c.call("WATCH", "e")
+            if time.monotonic() - t0 < px / 1000:
+                break
+            c.call("UNWATCH")
+        time.sleep(max(0.0, t0 + px / 1000 + 0.03 - time.monotonic()))   # now it has expired
         c.call("MULTI")
         c.call("PING")
         assert c.call("EXEC") is None

@@ -75,3 +75,12 @@ def test_docstring_opens_with_the_syntax_line(cmd) -> None:
         assert syntax == render_args(cmd.name, cmd.arguments)
     else:
         assert syntax.startswith(cmd.name.replace("|", " ").upper())
+
+
+def test_unknown_command_error_echoes_the_client_bytes() -> None:
+    from keystream.resp.errors import CommandError, unknown_command
+    from keystream.resp.writer import encode_into
+
+    out: list[bytes] = []
+    encode_into(out, CommandError(unknown_command(b"\xf9x", [b"a\r\nb"])), 2)
+    assert b"".join(out) == b"-ERR unknown command '\xf9x', with args beginning with: 'a  b' \r\n"

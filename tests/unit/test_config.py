@@ -72,3 +72,4 @@ def test_rewrite_round_trips(tmp_path) -> None:
     assert d["hz"] == 15
     assert d["maxmemory-policy"] == "allkeys-lfu"
     assert d["log.retention.ms"] == 1234
+

@@ -6,11 +6,11 @@ from collections import deque
 
 import pytest
 
+from keystream.client import Client
 from keystream.commands import executor
 from keystream.config import Config
+from keystream.engine import Engine
 from keystream.keyspace.datatypes.list import ListValue, decode_element, encode_element
-from keystream.resp.connection import Client
-from keystream.server import Server
 
 
 def test_encode_decode_roundtrip():
@@ -41,16 +41,19 @@ class FakeConn:
     def run_pending(self) -> None:
         pass
 
+    def close(self) -> None:
+        self.closed = True
+
 
 @pytest.fixture
 def setup():
-    server = Server(Config())
+    engine = Engine(Config())
     propagated: list[list[bytes]] = []
-    server.propagate_listeners.append(lambda db, cmds: propagated.extend(cmds))
-    a = Client(server, 1, FakeConn())  # type: ignore[arg-type]
-    b = Client(server, 2, FakeConn())  # type: ignore[arg-type]
-    server.clients.update({1: a, 2: b})
-    return server, a, b, propagated
+    engine.effect_subscribers.append(lambda effects: propagated.extend(c for _, c in effects))
+    a = Client(engine, 1, FakeConn())
+    b = Client(engine, 2, FakeConn())
+    engine.clients.update({1: a, 2: b})
+    return engine, a, b, propagated
 
 
 def run(client, *args) -> bytes:
@@ -76,7 +79,7 @@ def test_served_blocking_command_propagates_non_blocking_form(setup, blocking, s
     assert a.blocked is None
     assert b"".join(a.conn.written) == reply
     assert propagated == [[b"RPUSH", b"src", b"v"], served_as]
-    assert server.ready_keys == {}
+    assert server.blocking.ready_keys == {}
 
 
 def test_immediate_blocking_pop_propagates_pop(setup):
@@ -91,6 +94,6 @@ def test_immediate_blocking_pop_propagates_pop(setup):
 def test_nothing_listens_when_nobody_is_blocked(setup):
     server, a, b, _ = setup
     run(a, "BLPOP", "k", "0")
-    assert server.key_listeners
+    assert server.event_subscribers
     run(b, "CLIENT", "UNBLOCK", "1")
-    assert a.blocked is None and server.key_listeners == []
+    assert a.blocked is None and server.event_subscribers == []

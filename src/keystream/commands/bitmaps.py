@@ -11,9 +11,14 @@ Deliberate difference: none known.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, key_spec
 from keystream.commands.util import parse_int
 from keystream.resp.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, WRONGTYPE, CommandError
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _BITFIELD_TYPE = (
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but "
@@ -36,7 +41,7 @@ def _bit_offset(client, arg: bytes, bits: int = 0) -> int:
     offset = parse_int(arg[1:] if usehash else arg, BIT_OFFSET)
     if usehash:
         offset *= bits
-    if offset < 0 or (offset >> 3) >= client.server.config["proto-max-bulk-len"]:
+    if offset < 0 or (offset >> 3) >= client.engine.config["proto-max-bulk-len"]:
         raise CommandError(BIT_OFFSET)
     return offset
 
@@ -64,7 +69,7 @@ def _bitfield_key_flags(argv: list[bytes]) -> tuple[str, ...]:
          key_specs=(key_spec(1, "RW", "access", "update"),),
          summary="Sets or clears the bit at offset in the string value stored at key",
          args="key offset:int value:int")
-def setbit_command(client, argv):
+def setbit_command(client: Client, argv: list[bytes]) -> Any:
     """SETBIT key offset value"""
     offset = _bit_offset(client, argv[2])
     on = parse_int(argv[3], BIT_VALUE)
@@ -83,10 +88,10 @@ def setbit_command(client, argv):
         if was == on:
             return was
         byteval = byteval | mask if on else byteval & ~mask
-        db.set(key, b"".join((old[:byte], bytes((byteval,)), old[byte + 1:])), keep_ttl=True)
+        db.set(key, b"".join((old[:byte], bytes((byteval,)), old[byte + 1:])), keep_ttl=True, kind="setbit")
         return was
     grown = old + bytes(byte - len(old)) + (bytes((mask,)) if on else b"\0")
-    db.set(key, grown, keep_ttl=True)
+    db.set(key, grown, keep_ttl=True, kind="setbit")
     return 0
 
 
@@ -94,7 +99,7 @@ def setbit_command(client, argv):
          key_specs=_RO,
          summary="Returns the bit value at offset in the string value stored at key",
          args="key offset:int")
-def getbit_command(client, argv):
+def getbit_command(client: Client, argv: list[bytes]) -> Any:
     """GETBIT key offset"""
     offset = _bit_offset(client, argv[2])
     value = _string_or_none(client.db, argv[1])
@@ -146,7 +151,7 @@ def _parse_unit(arg: bytes) -> bool:
          summary="Count set bits in a string", complexity="O(N)",
          args="key index=[start:int end:int index_unit=[BYTE | BIT]@7.0.0]",
          history=(("7.0.0", "The BYTE and BIT units."),))
-def bitcount_command(client, argv):
+def bitcount_command(client: Client, argv: list[bytes]) -> Any:
     """BITCOUNT key [start end [BYTE | BIT]]"""
     value = _string_or_none(client.db, argv[1])
     if value is None:
@@ -185,7 +190,7 @@ def _first_bit(value: bytes, first: int, last: int, bit: int) -> int:
          summary="Find first bit set or clear in a string", complexity="O(N)",
          args="key bit:int index=[start:int end_index=[end:int index_unit=[BYTE | BIT]@7.0.0]]",
          history=(("7.0.0", "The BYTE and BIT units."),))
-def bitpos_command(client, argv):
+def bitpos_command(client: Client, argv: list[bytes]) -> Any:
     """BITPOS key bit [start [end [BYTE | BIT]]]"""
     bit = parse_int(argv[2])
     if bit != 0 and bit != 1:
@@ -227,7 +232,7 @@ def bitpos_command(client, argv):
          key_specs=(key_spec(2, "OW", "update"), key_spec(3, "RO", "access", lastkey=-1)),
          summary="Perform bitwise operations between strings", complexity="O(N)",
          args="operation destkey:key key:key1...")
-def bitop_command(client, argv):
+def bitop_command(client: Client, argv: list[bytes]) -> Any:
     """BITOP operation destkey key [key ...]"""
     op = argv[1].lower()
     if op not in (b"and", b"or", b"xor", b"not"):
@@ -391,7 +396,7 @@ def _bitfield(client, argv: list[bytes], readonly_cmd: bool) -> list:
         if grown or old != new:
             changes += 1
     if changes or grown:
-        db.set(key, bytes(buf), keep_ttl=True)
+        db.set(key, bytes(buf), keep_ttl=True, kind="setbit")
     return out
 
 
@@ -405,7 +410,7 @@ def _bitfield(client, argv: list[bytes], readonly_cmd: bool) -> list:
               "write=([wrap_sat_fail=OVERFLOW (WRAP | SAT | FAIL)] "
               "write_operation=(encoding_offset_value=SET (encoding offset:int value:int) | "
               "encoding_offset_increment=INCRBY (encoding offset:int increment:int)))]...")
-def bitfield_command(client, argv):
+def bitfield_command(client: Client, argv: list[bytes]) -> Any:
     """BITFIELD key [<GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>] <SET encoding offset
     value | INCRBY encoding offset increment>> [<GET encoding offset | [OVERFLOW <WRAP | SAT |
     FAIL>] <SET encoding offset value | INCRBY encoding offset increment>> ...]]"""
@@ -418,6 +423,6 @@ def bitfield_command(client, argv):
          summary="Perform arbitrary bitfield integer operations on strings. Read-only variant "
                  "of BITFIELD",
          args="key [encoding_offset=GET (encoding offset:int)...T]")
-def bitfield_ro_command(client, argv):
+def bitfield_ro_command(client: Client, argv: list[bytes]) -> Any:
     """BITFIELD_RO key [GET encoding offset [GET encoding offset ...]]"""
     return _bitfield(client, argv, True)

@@ -11,16 +11,19 @@ GETREDIR, TRACKINGINFO (client-side caching is another family's).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from keystream.commands import blocking
 from keystream.commands.connection import validate_client_name
 from keystream.commands.executor import pause_clients, unpause_clients
 from keystream.commands.registry import command, container
 from keystream.commands.util import parse_int
-from keystream.keyspace import blocking
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status, Verbatim
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 container("client", "connection", "Connection management commands", "2.4.0")
 
@@ -52,7 +55,7 @@ def _parse_type(arg: bytes) -> str:
 
 def _flags(c: Any) -> str:
     f = ""
-    if c in c.server.monitors:
+    if c in c.engine.monitors:
         f += "O"
     if c.subscribed:
         f += "P"
@@ -82,12 +85,11 @@ def _resp_len(argv: list[bytes]) -> int:
 
 def _resize_query_buffer(c: Any, now: float) -> None:
     """Redis's clientsCronResizeQueryBuffer, applied lazily once per cron period."""
-    period = 1.0 / max(1, c.server.config["hz"])
-    last = getattr(c, "qbuf_checked", 0.0)
-    if now - last < period:
+    period = 1.0 / max(1, c.engine.config["hz"])
+    if now - c.qbuf_checked < period:
         return
     c.qbuf_checked = now
-    used = c.conn.parser.buffered if c.conn is not None and c.conn.parser is not None else 0
+    used = c.conn.input_buffered() if c.conn is not None else 0
     if c.qbuf_alloc - used > 4096:
         if now - c.last_interaction > 2:
             c.qbuf_alloc = used
@@ -101,13 +103,11 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
     now = time.time()
     _resize_query_buffer(c, now)
     conn = c.conn
-    qbuf = conn.parser.buffered if conn is not None and conn.parser is not None else 0
+    qbuf = conn.input_buffered() if conn is not None else 0
     if c is current and argv is not None:
         qbuf += _resp_len(argv)
     alloc = max(c.qbuf_alloc, qbuf)
-    omem = 0
-    if conn is not None and conn.transport is not None and not conn.closed:
-        omem = conn.transport.get_write_buffer_size()
+    omem = conn.output_buffered() if conn is not None else 0
     multi = -1 if c.multi is None else len(c.multi)
     multi_mem = 0 if c.multi is None else sum(_resp_len(a) for _, a in c.multi)
     argv_mem = sum(len(a) for a in argv) if (c is current and argv) else 0
@@ -117,12 +117,12 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
     events = "r" + ("w" if omem else "")
     redir = -1
     if c.tracking is not None:
-        redir = getattr(c.tracking, "redirect", -1) or -1
+        redir = c.tracking.redirect or -1
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
         f"age={int(now - c.created)} idle={int(now - c.last_interaction)} flags={_flags(c)} "
         f"db={c.db_index} sub={len(c.channels)} psub={len(c.patterns)} "
-        f"ssub={len(getattr(c, 'shard_channels', ()))} multi={multi} qbuf={qbuf} "
+        f"ssub={len(c.shard_channels)} multi={multi} qbuf={qbuf} "
         f"qbuf-free={alloc - qbuf} argv-mem={argv_mem} multi-mem={multi_mem} rbs=16384 "
         f"rbp=16384 obl=0 oll=0 omem={omem} tot-mem={tot} events={events} cmd={c.last_cmd} "
         f"user={user} redir={redir} resp={c.proto}"
@@ -131,7 +131,7 @@ def client_info_line(c: Any, current: Any, argv: list[bytes] | None = None) -> s
 
 @command("client|id", 2, "noscript loading stale", acl="connection",
          summary="The unique id of the connection", since="5.0.0")
-def client_id_command(client, argv):
+def client_id_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT ID"""
     return client.id
 
@@ -139,7 +139,7 @@ def client_id_command(client, argv):
 @command("client|setname", 3, "noscript loading stale", acl="connection",
          summary="Name the connection", since="2.6.9",
          args="connection-name")
-def client_setname_command(client, argv):
+def client_setname_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT SETNAME connection-name"""
     validate_client_name(argv[2])
     client.name = argv[2]
@@ -148,7 +148,7 @@ def client_setname_command(client, argv):
 
 @command("client|getname", 2, "noscript loading stale", acl="connection",
          summary="The name of the connection", since="2.6.9")
-def client_getname_command(client, argv):
+def client_getname_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT GETNAME"""
     return client.name or None
 
@@ -167,9 +167,9 @@ def client_getname_command(client, argv):
              ("7.0.0", "The resp, multi-mem, rbs and rbp fields."),
              ("7.0.3", "The ssub field."),
          ))
-def client_list_command(client, argv):
+def client_list_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]"""
-    clients = list(client.server.clients.values())
+    clients = list(client.engine.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
         kind = _parse_type(argv[3])
         clients = [c for c in clients if _client_type(c) == kind]
@@ -180,7 +180,7 @@ def client_list_command(client, argv):
                 ids.append(parse_int(a))
             except CommandError:
                 raise CommandError("ERR Invalid client ID") from None
-        by_id = client.server.clients
+        by_id = client.engine.clients
         clients = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
     elif len(argv) != 2:
         raise CommandError(errors.SYNTAX)
@@ -191,7 +191,7 @@ def client_list_command(client, argv):
 @command("client|info", 2, "noscript loading stale", acl="connection",
          summary="Information about the current connection", since="6.2.0",
          tips=("nondeterministic_output",))
-def client_info_command(client, argv):
+def client_info_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT INFO"""
     return Verbatim((client_info_line(client, client, argv) + "\n").encode())
 
@@ -217,15 +217,15 @@ def _kill(target: Any, me: Any) -> None:
              ("5.0.0", "TYPE replica (slave stays an alias)."),
              ("6.2.0", "The LADDR filter."),
          ))
-def client_kill_command(client, argv):
+def client_kill_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT KILL <ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>]
     | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no]> [<[ID client-id] | [TYPE
     <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR
     ip:port] | [SKIPME yes/no]> ...]>"""
-    server = client.server
+    engine = client.engine
     if len(argv) == 3:
         addr = argv[2].decode("utf-8", "replace")
-        for c in list(server.clients.values()):
+        for c in list(engine.clients.values()):
             if c.addr == addr:
                 _kill(c, client)
                 return OK
@@ -268,7 +268,7 @@ def client_kill_command(client, argv):
         else:
             raise CommandError(errors.SYNTAX)
     killed = 0
-    for c in list(server.clients.values()):
+    for c in list(engine.clients.values()):
         if want_id is not None and c.id != want_id:
             continue
         if kind is not None and _client_type(c) != kind:
@@ -290,7 +290,7 @@ def client_kill_command(client, argv):
          summary="Hold back the commands of all clients, or only writes, for a while",
          since="2.9.50", history=(("6.2.0", "The WRITE and ALL modes."),),
          args="timeout:int mode=[WRITE | ALL]@6.2.0")
-def client_pause_command(client, argv):
+def client_pause_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT PAUSE timeout [WRITE | ALL]"""
     try:
         timeout = parse_int(argv[2])
@@ -307,16 +307,16 @@ def client_pause_command(client, argv):
             raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
     elif len(argv) > 4:
         raise CommandError(_subcommand_syntax("pause"))
-    pause_clients(client.server, time.time_ns() // 1_000_000 + timeout, all_commands)
+    pause_clients(client.engine, time.time_ns() // 1_000_000 + timeout, all_commands)
     return OK
 
 
 @command("client|unpause", 2, "admin noscript loading stale", acl="connection",
          summary="End a CLIENT PAUSE", since="6.2.0",
          complexity="O(N) Where N is the number of paused clients")
-def client_unpause_command(client, argv):
+def client_unpause_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT UNPAUSE"""
-    unpause_clients(client.server)
+    unpause_clients(client.engine)
     return OK
 
 
@@ -324,7 +324,7 @@ def client_unpause_command(client, argv):
          summary="Turn replies to this connection on or off, or skip the next one",
          since="3.2.0",
          args="on_off_skip=(ON | OFF | SKIP)")
-def client_reply_command(client, argv):
+def client_reply_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT REPLY <ON | OFF | SKIP>"""
     mode = argv[2].lower()
     if mode == b"on":
@@ -344,7 +344,7 @@ def client_reply_command(client, argv):
 @command("client|no-evict", 3, "admin noscript loading stale", acl="connection",
          summary="Exempt this connection from client eviction", since="7.0.0",
          args="enabled=(ON | OFF)")
-def client_no_evict_command(client, argv):
+def client_no_evict_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT NO-EVICT <ON | OFF>"""
     mode = argv[2].lower()
     if mode == b"on":
@@ -360,7 +360,7 @@ def client_no_evict_command(client, argv):
          summary="Wake a client blocked on keys, as a timeout or with an error",
          since="5.0.0", complexity="O(log N) where N is the number of client connections",
          args="client-id:int timeout_error=[TIMEOUT | ERROR]")
-def client_unblock_command(client, argv):
+def client_unblock_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT UNBLOCK client-id [TIMEOUT | ERROR]"""
     target_id = parse_int(argv[2])
     error = False
@@ -372,7 +372,7 @@ def client_unblock_command(client, argv):
             raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     elif len(argv) > 4:
         raise CommandError(_subcommand_syntax("unblock"))
-    target = client.server.clients.get(target_id)
+    target = client.engine.clients.get(target_id)
     if target is None or target.blocked is None:
         return 0
     return 1 if blocking.unblock_client(target, error) else 0
@@ -419,6 +419,6 @@ _HELP = [
 
 @command("client|help", 2, "loading stale", acl="connection", summary="Show the CLIENT subcommands",
          since="5.0.0")
-def client_help_command(client, argv):
+def client_help_command(client: Client, argv: list[bytes]) -> Any:
     """CLIENT HELP"""
     return [Status(line.encode()) for line in _HELP]

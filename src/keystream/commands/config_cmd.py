@@ -8,7 +8,7 @@ marked Redis-visible in `keystream.config.SETTINGS` are seen here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import COMMANDS, command, container
 from keystream.commands.util import parse_int
@@ -16,6 +16,10 @@ from keystream.config import ConfigError, Setting, parse_memory
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status
+
+if TYPE_CHECKING:
+    from keystream.client import Client
+    from keystream.engine import Engine
 
 container("config", "server", "Reading and changing settings", "2.0.0")
 
@@ -25,9 +29,9 @@ container("config", "server", "Reading and changing settings", "2.0.0")
          complexity="O(N) when N is the number of configuration parameters provided",
          history=(("7.0.0", "Several patterns in one call."),),
          args="parameter=(parameter)...")
-def config_get_command(client, argv):
+def config_get_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG GET parameter [parameter ...]"""
-    config = client.server.config
+    config = client.engine.config
     out: dict[bytes, bytes] = {}
     for pattern in argv[2:]:
         for name, text in config.get_matching(pattern.decode("utf-8", "replace")):
@@ -45,6 +49,11 @@ REDIS_IMMUTABLE = frozenset({
     "enable-debug-command", "enable-module-command", "enable-protected-configs",
     "server_cpulist", "bio_cpulist", "aof_rewrite_cpulist", "bgsave_cpulist",
 })
+
+
+# Settings Redis 7.0 protects: CONFIG SET refuses to change them unless
+# enable-protected-configs (setting the value they have is a no-op, as for immutable ones).
+PROTECTED = frozenset({"dir", "dbfilename"})
 
 
 def _unchanged(config: Any, s: Setting, raw: bytes) -> bool:
@@ -97,11 +106,11 @@ def _strict_int(text: str) -> int:
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
          history=(("7.0.0", "Several parameters in one call."),),
          args="parameter_value=(parameter value)...")
-def config_set_command(client, argv):
+def config_set_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG SET parameter value [parameter value ...]"""
     if len(argv) % 2 != 0:
         raise CommandError(errors.SYNTAX)
-    config = client.server.config
+    config = client.engine.config
     changes: list[tuple[Setting, str, str]] = []
     seen: set[str] = set()
     for i in range(2, len(argv), 2):
@@ -112,6 +121,10 @@ def config_set_command(client, argv):
             s = None
         if s is None or not s.redis_visible:
             raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+        if (s.name in PROTECTED and not config["enable-protected-configs"]
+                and not _unchanged(config, s, argv[i + 1])):
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                               "can't set protected config")
         if not s.mutable and not _unchanged(config, s, argv[i + 1]):
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                "can't set immutable config")
@@ -134,12 +147,9 @@ def config_set_command(client, argv):
     return OK
 
 
-def reset_stats(server: Any) -> None:
+def reset_stats(engine: Engine) -> None:
     """What CONFIG RESETSTAT clears: counters, command and error statistics."""
-    for attr, value in list(vars(server).items()):
-        if attr.startswith("stat_") and isinstance(value, (int, float)):
-            setattr(server, attr, type(value)(0))
-    server.error_stats.clear()
+    engine.reset_stats()
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
             c.calls = 0
@@ -150,18 +160,18 @@ def reset_stats(server: Any) -> None:
 
 @command("config|resetstat", 2, "admin noscript loading stale", summary="Reset the statistics "
          "INFO reports", since="2.0.0")
-def config_resetstat_command(client, argv):
+def config_resetstat_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG RESETSTAT"""
-    reset_stats(client.server)
+    reset_stats(client.engine)
     return OK
 
 
 @command("config|rewrite", 2, "admin noscript loading stale", summary="Write the current "
          "settings to the configuration file", since="2.8.0")
-def config_rewrite_command(client, argv):
+def config_rewrite_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG REWRITE"""
     try:
-        client.server.config.rewrite()
+        client.engine.config.rewrite()
     except ConfigError as e:
         raise CommandError(f"ERR {e}") from None
     except OSError as e:
@@ -185,6 +195,6 @@ _HELP = [
 
 
 @command("config|help", 2, "loading stale", summary="Show the CONFIG subcommands", since="5.0.0")
-def config_help_command(client, argv):
+def config_help_command(client: Client, argv: list[bytes]) -> Any:
     """CONFIG HELP"""
     return [Status(line.encode()) for line in _HELP]

@@ -8,7 +8,7 @@ and `AUTH <pass>` are the accepted forms. CLIENT lives in `client.py`.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream import REDIS_VERSION
 from keystream.commands.registry import command
@@ -18,14 +18,17 @@ from keystream.resp import errors
 from keystream.resp.errors import DB_INDEX_OUT_OF_RANGE, CommandError
 from keystream.resp.writer import OK, PONG, Status
 
+if TYPE_CHECKING:
+    from keystream.client import Client
+
 RESET = Status(b"RESET")
 
 
-@command("ping", -1, "fast", acl="connection", group="connection",
+@command("ping", -1, "fast while_subscribed", acl="connection", group="connection",
          summary="Check that the server answers", since="1.0.0", tips=("request_policy:all_shards",
                                                                     "response_policy:all_succeeded"),
          args="[message]")
-def ping_command(client, argv):
+def ping_command(client: Client, argv: list[bytes]) -> Any:
     """PING [message]"""
     if len(argv) > 2:
         raise CommandError(errors.wrong_arity("ping"))
@@ -38,14 +41,14 @@ def ping_command(client, argv):
 @command("echo", 2, "loading stale fast", acl="connection", group="connection",
          summary="Reply with the given string",
          args="message")
-def echo_command(client, argv):
+def echo_command(client: Client, argv: list[bytes]) -> Any:
     """ECHO message"""
     return argv[1]
 
 
-@command("quit", -1, "allow_busy noscript loading stale fast no_auth", acl="connection",
+@command("quit", -1, "allow_busy noscript loading stale fast no_auth runs_in_multi while_subscribed", acl="connection",
          group="connection", summary="Close the connection after replying")
-def quit_command(client, argv):
+def quit_command(client: Client, argv: list[bytes]) -> Any:
     """QUIT"""
     client.close_after_reply = True
     return OK
@@ -54,13 +57,13 @@ def quit_command(client, argv):
 @command("select", 2, "loading stale fast", acl="connection", group="connection",
          summary="Change the database of the connection",
          args="index:int")
-def select_command(client, argv):
+def select_command(client: Client, argv: list[bytes]) -> Any:
     """SELECT index"""
     try:
         index = parse_int(argv[1])
     except CommandError:
         raise CommandError(errors.NOT_INTEGER) from None
-    if not 0 <= index < len(client.server.dbs):
+    if not 0 <= index < len(client.engine.dbs):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     client.select(index)
     return OK
@@ -70,14 +73,14 @@ def check_password(client: Any, username: bytes, password: bytes) -> bool:
     """True if (username, password) names the default user with its password."""
     if username != b"default":
         return False
-    required = client.server.config["requirepass"]
+    required = client.engine.config["requirepass"]
     if not required:
         return True
     return hmac.compare_digest(password, required.encode())
 
 
 def _auth_failed(client: Any) -> CommandError:
-    client.server.stat_auth_failures = getattr(client.server, "stat_auth_failures", 0) + 1
+    client.engine.stats.auth_failures += 1
     return CommandError(errors.WRONGPASS)
 
 
@@ -86,12 +89,12 @@ def _auth_failed(client: Any) -> CommandError:
          complexity="O(N) where N is the number of passwords of the user",
          args="[username@6.0.0] password",
          history=(("6.0.0", "The optional username (ACL users)."),))
-def auth_command(client, argv):
+def auth_command(client: Client, argv: list[bytes]) -> Any:
     """AUTH [username] password"""
     if len(argv) > 3:
         raise CommandError(errors.SYNTAX)
     if len(argv) == 2:
-        if not client.server.config["requirepass"]:
+        if not client.engine.config["requirepass"]:
             raise CommandError(
                 "ERR AUTH <password> called without any password configured for the default "
                 "user. Are you sure your configuration is correct?")
@@ -102,8 +105,8 @@ def auth_command(client, argv):
         raise _auth_failed(client)
     client.authenticated = True
     client.user = username
-    if client.conn is not None and client.conn.parser is not None:
-        client.conn.parser.authenticated = True
+    if client.conn is not None:
+        client.conn.authenticated()
     return OK
 
 
@@ -135,7 +138,7 @@ def hello_reply(client: Any) -> dict:
          history=(
              ("6.2.0", "protover is optional; with no arguments, the reply describes the connection."),
          ))
-def hello_command(client, argv):
+def hello_command(client: Client, argv: list[bytes]) -> Any:
     """HELLO [protover [AUTH username password] [SETNAME clientname]]"""
     ver = 0
     if len(argv) >= 2:
@@ -165,8 +168,8 @@ def hello_command(client, argv):
             raise _auth_failed(client)
         client.authenticated = True
         client.user = auth[0]
-        if client.conn is not None and client.conn.parser is not None:
-            client.conn.parser.authenticated = True
+        if client.conn is not None:
+            client.conn.authenticated()
     if name is not None:
         validate_client_name(name)
     if not client.authenticated:
@@ -181,17 +184,17 @@ def hello_command(client, argv):
     return hello_reply(client)
 
 
-@command("reset", 1, "noscript loading stale fast no_auth allow_busy", acl="connection",
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy runs_in_multi while_subscribed", acl="connection",
          group="connection", summary="Reset the connection to its initial state", since="6.2.0")
-def reset_command(client, argv):
+def reset_command(client: Client, argv: list[bytes]) -> Any:
     """RESET"""
-    server = client.server
+    engine = client.engine
     client.multi = None
     client.multi_error = False
     unwatch_all(client)
-    if client in server.monitors:
-        server.monitors.remove(client)
-    for hook in server.client_reset_hooks:
+    if client in engine.monitors:
+        engine.monitors.remove(client)
+    for hook in engine.client_reset_hooks:
         hook(client)
     client.channels.clear()
     client.patterns.clear()
@@ -203,6 +206,6 @@ def reset_command(client, argv):
     client.no_evict = False
     client.no_touch = False
     client.user = b"default"
-    client.authenticated = not server.config["requirepass"]
+    client.authenticated = not engine.config["requirepass"]
     client.flags.discard("monitor")
     return RESET

@@ -1,20 +1,21 @@
-"""The one place that runs a Redis command and does its bookkeeping.
+"""The RESP front end's way into the engine: `execute(client, argv, out)`.
 
-`execute(client, argv, out)`: look up the command, check arity, authentication, the
-transaction and pub/sub contexts, run the handler, then: statistics (INFO
-commandstats/errorstats), the slow log, MONITOR feeds, propagation of the command's effect
-(to the AOF and replicas, through `server.propagate`), reply-mode handling (CLIENT REPLY)
-and encoding the reply into `out` for the client's protocol.
+Look up the command, check arity and the connection's contexts (authentication, MULTI
+queuing, the subscribed state, CLIENT PAUSE: each read from the command's decorator flags),
+then run it as the engine's `call()` does (`Engine.run`: clock, handler, statistics, slow
+log, MONITOR, effects through `Engine.after_command`, the unit's effects emitted at its end),
+reply-mode handling (CLIENT REPLY) and encoding the reply into `out` for the client's
+protocol. The common case is inlined here for speed; it is the same call path (the same
+steps, the same shared bookkeeping), not a second semantics.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from keystream.commands.introspection import record_command_latency
-from keystream.commands.registry import COMMANDS, Command
+from keystream.commands.registry import BLOCKED, COMMANDS, Command
+from keystream.engine import internal_error
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import BULK_HEADERS as _BULK_HDR
@@ -22,32 +23,11 @@ from keystream.resp.writer import INT_REPLIES as _INT_CACHE
 from keystream.resp.writer import OK, QUEUED, Raw, encode_into
 
 if TYPE_CHECKING:
-    from keystream.resp.connection import Client
+    from keystream.client import Client
+    from keystream.engine import Engine
 
-log = logging.getLogger("keystream.commands")
+__all__ = ["PauseState", "execute", "pause_clients", "paused_count", "resolve", "unpause_clients"]
 
-__all__ = ["execute", "BLOCKED", "run_command", "PauseState", "pause_clients", "unpause_clients",
-           "paused_count"]
-
-
-class _Blocked:
-    """Returned by a handler that parked the client (blocking list/zset/stream ops)."""
-
-    __slots__ = ()
-
-
-BLOCKED = _Blocked()
-
-# Commands that run at once even inside MULTI.
-_MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
-# Commands allowed without authentication.
-_NO_AUTH = frozenset({b"auth", b"hello", b"quit", b"reset"})
-# Commands a RESP2 client in subscribed state may send.
-_SUBSCRIBED_OK = frozenset({
-    b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe", b"punsubscribe",
-    b"ping", b"quit", b"reset",
-})
-_perf = time.perf_counter
 _time_ns = time.time_ns
 
 
@@ -79,13 +59,15 @@ _FAST: dict[bytes, Command] = {}
 _FAST_CAP = 4096
 
 
-def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int = 0) -> int:
+def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0) -> int:
     """Run one command and append its encoded reply to `out`.
 
     This is the hot path of every RESP request: the common case (a cached command name,
-    no transaction, no pause, authenticated, not subscribed) runs the handler inline with
-    only the statistics every command needs; the rare bookkeeping (slow log, latency
-    monitor, MONITOR feeds, propagation, errors) is in `_after`.
+    no transaction, no pause, authenticated, not subscribed: `_checked` is the slow path,
+    and the one place where permission checks such as ACLs plug in) runs the handler inline
+    with only the statistics every command needs; the rare bookkeeping (slow log, latency
+    monitor, MONITOR feeds, errors, effects) is `Engine.after_command`, shared with
+    `Engine.run`, and the command's effects are emitted as one unit at its end.
 
     Clock: like Redis's call(), a command reads the wall clock when it starts (its command
     time, and the start of its duration) and when it ends. A caller running a batch of
@@ -94,10 +76,10 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int =
     0 (the default) makes the command read the clock itself. Returns the end time in ns
     (0 when something ran after the command that took time of its own).
     """
-    server = client.server
+    engine = client.engine
     cmd = _FAST.get(argv[0])
     if (cmd is None or client.multi is not None or not client.authenticated
-            or client.channels or client.patterns or server.pause is not None):
+            or client.channels or client.patterns or engine.pause is not None or engine.gated):
         cmd = _checked(client, argv, out)
         if cmd is None:
             return now_ns
@@ -113,33 +95,35 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int =
     # Redis 7.0 times call() with the wall clock too; a clock stepped back counts as zero.
     t0 = now_ns or _time_ns()
     now = t0 // 1_000_000
-    if now != server.cmd_time_ms:
-        server.cmd_time_ms = now
+    if now != engine.cmd_time_ms:
+        engine.cmd_time_ms = now
     if client.propagate_override is not None:
         client.propagate_override = None
     client.last_cmd = cmd.name
-    dirty = server.dirty
-    # run_command's body, inlined on purpose (the hot path: no extra call per command) and
-    # with _after only when needed; a change to one belongs in the other.
+    dirty = engine.dirty
+    # Engine.run's steps, inlined on purpose (the hot path: no extra call per command).
     try:
         reply = cmd.handler(client, argv)  # type: ignore[misc]
     except CommandError as e:
         reply = e
-    except Exception:  # a bug of ours: report it, keep serving
-        reply = _internal_error(cmd)
+    except Exception:  # noqa: BLE001 - a bug of ours: report it, keep serving
+        reply = internal_error(cmd)
     t1 = _time_ns()
     usec = (t1 - t0) / 1000
     if usec < 0.0:  # noqa: PLR1730 (cheaper than a max() call here)
         usec = 0.0
     cmd.calls += 1
     cmd.usec += usec
-    if (usec >= 1000.0 or usec >= server.slowlog_threshold >= 0 or server.monitors
+    # Effects are only ever buffered while someone subscribes to them.
+    if (usec >= 1000.0 or usec >= engine.slowlog_threshold >= 0 or engine.monitors
             or type(reply) is CommandError
-            or (server.propagate_listeners
-                and (dirty != server.dirty or client.propagate_override is not None))):
-        _after(client, cmd, argv, reply, usec, dirty)
-    if server.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
-        server.serve_ready_keys()
+            or (engine.effect_subscribers
+                and (dirty != engine.dirty or client.propagate_override is not None or engine.effects))):
+        engine.after_command(client, cmd, argv, reply, usec, dirty)
+        if engine.effects:  # the end of this command's execution unit
+            engine.emit_effects()
+    if engine.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
+        engine.blocking.serve_ready_keys()
         t1 = 0
     if reply is BLOCKED:
         return t1
@@ -163,22 +147,26 @@ def execute(client: "Client", argv: list[bytes], out: list[bytes], now_ns: int =
     return t1
 
 
-def _checked(client: "Client", argv: list[bytes], out: list[bytes]) -> Command | None:
+def _checked(client: Client, argv: list[bytes], out: list[bytes]) -> Command | None:
     """Slow path: resolve, check every context; None if an error reply was written."""
     try:
         cmd = resolve(argv)
-        name = cmd.name.encode() if cmd.container is None else cmd.container.name.encode()
-        if not client.authenticated and name not in _NO_AUTH:
+        top = cmd if cmd.container is None else cmd.container
+        if not client.authenticated and not top.no_auth:
             raise CommandError(errors.NOAUTH)
-        if client.multi is not None and name not in _MULTI_IMMEDIATE and "no_multi" in cmd.flags:
-            raise CommandError("ERR Command not allowed inside a transaction")
-        if client.proto == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_OK:
+        if client.engine.gated:
+            refusal = client.engine.command_refusal(cmd)
+            if refusal is not None:
+                raise CommandError(refusal)
+        if client.multi is not None and not top.runs_in_multi and cmd.no_multi:
+            raise CommandError(errors.NOT_ALLOWED_IN_MULTI)
+        if client.proto == 2 and (client.channels or client.patterns) and not top.while_subscribed:
             raise CommandError(errors.NOT_ALLOWED_IN_SUBSCRIBE.format(argv[0].decode("utf-8", "replace").lower()))
-        pause = client.server.pause
-        if pause is not None and client.conn is not None and (pause.all or _may_replicate(client, cmd)):
+        pause = client.engine.pause
+        if pause is not None and client.conn is not None and (pause.all or _held_by_pause(client, cmd)):
             _postpone(client, pause, argv)
             return None
-        if client.multi is not None and name not in _MULTI_IMMEDIATE:
+        if client.multi is not None and not top.runs_in_multi:
             client.multi.append((cmd, argv))
             if client.reply_mode == "on" and not client.skip_next:
                 out.append(b"+QUEUED\r\n")
@@ -206,63 +194,12 @@ def _known(argv: list[bytes]) -> Command | None:
     return cmd
 
 
-def _reject(client: "Client", e: CommandError, out: list[bytes]) -> None:
-    client.server.count_error(e.text, rejected=True, cmd=None)
+def _reject(client: Client, e: CommandError, out: list[bytes]) -> None:
+    client.engine.count_error(e.text, rejected=True)
     _reply(client, e, out)
 
 
-def run_command(client: "Client", cmd: Command, argv: list[bytes]) -> Any:
-    """Run a resolved command (EXEC, scripts, unpaused clients): handler, statistics, slow
-    log, monitors, propagation. Returns the reply value (not encoded)."""
-    server = client.server
-    server.cmd_time_ms = _time_ns() // 1_000_000
-    client.propagate_override = None
-    client.last_cmd = cmd.name
-    dirty = server.dirty
-    t0 = _perf()
-    try:
-        reply = cmd.handler(client, argv)  # type: ignore[misc]
-    except CommandError as e:
-        reply = e
-    except Exception:  # a bug of ours: report it, keep serving
-        reply = _internal_error(cmd)
-    usec = (_perf() - t0) * 1e6
-    cmd.calls += 1
-    cmd.usec += usec
-    _after(client, cmd, argv, reply, usec, dirty)
-    return reply
-
-
-def _internal_error(cmd: Command) -> CommandError:
-    log.exception("command %r failed", cmd.name)
-    return CommandError(f"ERR internal error while running '{cmd.name}'")
-
-
-def _after(client: "Client", cmd: Command, argv: list[bytes], reply: Any, usec: float, dirty: int) -> None:
-    """The bookkeeping most commands do not need: latency monitor, errors, slow log,
-    MONITOR feeds, propagation."""
-    server = client.server
-    if usec >= 1000.0:  # the latency monitor's threshold is in whole milliseconds
-        record_command_latency(server, cmd, usec)
-    if type(reply) is CommandError:
-        cmd.failed_calls += 1
-        server.count_error(reply.text, rejected=False, cmd=cmd)
-    if usec >= server.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
-        server.slowlog_add(client, argv, usec)
-    if server.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
-        server.feed_monitors(client, argv)
-    if (server.dirty != dirty or client.propagate_override) and server.propagate_listeners:
-        override = client.propagate_override
-        if override is None:
-            # Only a write command propagates itself: a read that changed the dirty count
-            # did so by expiring keys lazily, and those deletions were propagated as DELs.
-            if cmd.is_write:
-                server.propagate(client.db_index, [argv])
-        elif override:
-            server.propagate(client.db_index, override)
-
-
-def _reply(client: "Client", reply: Any, out: list[bytes]) -> None:
+def _reply(client: Client, reply: Any, out: list[bytes]) -> None:
     if client.reply_mode != "on" or client.skip_next:
         _swallow(client)
         return
@@ -272,7 +209,7 @@ def _reply(client: "Client", reply: Any, out: list[bytes]) -> None:
     encode_into(out, reply, client.proto)
 
 
-def _swallow(client: "Client") -> None:
+def _swallow(client: Client) -> None:
     """A reply was not sent (CLIENT REPLY OFF|SKIP): advance the SKIP state.
 
     `reply_mode == "skip"` is set by CLIENT REPLY SKIP itself: its own reply is dropped and
@@ -288,7 +225,7 @@ def _swallow(client: "Client") -> None:
 class PauseState:
     """An active CLIENT PAUSE: its kind, its end (ms since the epoch), the postponed clients."""
 
-    __slots__ = ("all", "end_ms", "clients", "timer")
+    __slots__ = ("all", "clients", "end_ms", "timer")
 
     def __init__(self, all_commands: bool, end_ms: int) -> None:
         self.all = all_commands
@@ -306,27 +243,17 @@ class _Paused:
 PAUSED = _Paused()
 
 
-def _may_replicate(client: "Client", cmd: Command) -> bool:
+def _held_by_pause(client: Client, cmd: Command) -> bool:
     """Whether CLIENT PAUSE WRITE holds this command back (writes, may-replicate commands,
     and an EXEC whose queue holds one)."""
-    if _pausable(cmd):
+    if cmd.may_replicate:
         return True
     if cmd.name == "exec" and client.multi:
-        return any(_pausable(c) for c, _ in client.multi)
+        return any(c.may_replicate for c, _ in client.multi)
     return False
 
 
-# Commands Redis flags may-replicate (they may propagate something although not writes).
-_MAY_REPLICATE = frozenset({"pfcount", "publish", "spublish", "eval", "evalsha", "fcall",
-                            "script|load", "script|flush"})
-
-
-def _pausable(cmd: Command) -> bool:
-    flags = cmd.flags
-    return "write" in flags or "may_replicate" in flags or cmd.name in _MAY_REPLICATE
-
-
-def _postpone(client: "Client", pause: PauseState, argv: list[bytes]) -> None:
+def _postpone(client: Client, pause: PauseState, argv: list[bytes]) -> None:
     conn = client.conn
     assert conn is not None
     client.blocked = PAUSED
@@ -334,31 +261,31 @@ def _postpone(client: "Client", pause: PauseState, argv: list[bytes]) -> None:
     pause.clients.append(client)
 
 
-def pause_clients(server: Any, end_ms: int, all_commands: bool) -> None:
+def pause_clients(engine: Engine, end_ms: int, all_commands: bool) -> None:
     """Start (or extend: the later end and the stricter kind win) a CLIENT PAUSE."""
-    pause = server.pause
+    pause = engine.pause
     if pause is None:
-        pause = server.pause = PauseState(all_commands, end_ms)
+        pause = engine.pause = PauseState(all_commands, end_ms)
     else:
         pause.all = pause.all or all_commands
         pause.end_ms = max(pause.end_ms, end_ms)
         if pause.timer is not None:
             pause.timer.cancel()
-    loop = server.loop
+    loop = engine.loop
     if loop is not None:
         delay = max(0.0, (pause.end_ms - _time_ns() // 1_000_000) / 1000)
-        pause.timer = loop.call_later(delay, unpause_clients, server)
+        pause.timer = loop.call_later(delay, unpause_clients, engine)
 
 
-def unpause_clients(server: Any) -> None:
+def unpause_clients(engine: Engine) -> None:
     """End the CLIENT PAUSE: postponed clients run their commands, in the order they came."""
-    pause = server.pause
+    pause = engine.pause
     if pause is None:
         return
-    server.pause = None
+    engine.pause = None
     if pause.timer is not None:
         pause.timer.cancel()
-    loop = server.loop
+    loop = engine.loop
     for client in pause.clients:
         if client.blocked is PAUSED:
             client.blocked = None
@@ -370,8 +297,8 @@ def unpause_clients(server: Any) -> None:
                     conn.run_pending()
 
 
-def paused_count(server: Any) -> int:
-    pause = server.pause
+def paused_count(engine: Engine) -> int:
+    pause = engine.pause
     if pause is None:
         return 0
     return sum(1 for c in pause.clients if c.blocked is PAUSED and c.conn is not None and not c.conn.closed)

@@ -14,14 +14,18 @@ Differences: FUNCTION LIST gives libraries and their functions in the order they
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, container, keynum_spec
 from keystream.commands.scripting import kill_running
 from keystream.keyspace.glob import stringmatch
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import OK, SetReply
+from keystream.resp.writer import OK, SetReply, Status
 from keystream.scripting.payload import PayloadError, dump_libraries, load_libraries
 from keystream.scripting.runner import busy_error, parse_numkeys
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 container("function", "scripting", "A container for function commands", "7.0.0")
 
@@ -40,8 +44,8 @@ def _fcall_keys(argv: list[bytes]) -> list[int]:
     return list(range(3, 3 + n))
 
 
-def _fcall(client, argv):
-    scripting = client.server.scripting
+def _fcall(client: Client, argv: list[bytes]) -> Any:
+    scripting = client.engine.scripting
     function = scripting.functions.get(argv[1].lower())
     if function is None:
         raise CommandError("ERR Function not found")
@@ -55,7 +59,7 @@ def _fcall(client, argv):
          complexity="Depends on the function that is executed.",
          key_specs=(keynum_spec(2, "RW", "access", "update", notes=_RW_NOTE),),
          args="function numkeys:int [key...] [arg...]")
-def fcall_command(client, argv):
+def fcall_command(client: Client, argv: list[bytes]) -> Any:
     """FCALL function numkeys [key [key ...]] [arg [arg ...]]"""
     return _fcall(client, argv)
 
@@ -65,7 +69,7 @@ def fcall_command(client, argv):
          complexity="Depends on the function that is executed.",
          key_specs=(keynum_spec(2, "RO", "access", notes=_RO_NOTE),),
          args="function numkeys:int [key...] [arg...]")
-def fcall_ro_command(client, argv):
+def fcall_ro_command(client: Client, argv: list[bytes]) -> Any:
     """FCALL_RO function numkeys [key [key ...]] [arg [arg ...]]"""
     return _fcall(client, argv)
 
@@ -75,7 +79,7 @@ def fcall_ro_command(client, argv):
          since="7.0.0", complexity="O(1) (considering compilation time is redundant)",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          args="[REPLACE] function-code")
-def function_load_command(client, argv):
+def function_load_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION LOAD [REPLACE] function-code"""
     replace = False
     for option in argv[2:-1]:
@@ -83,18 +87,18 @@ def function_load_command(client, argv):
             replace = True
         else:
             raise CommandError(f"ERR Unknown option given: {option.decode('utf-8', 'replace')}")
-    name = client.server.scripting.load_library(argv[-1], replace)
-    client.server.dirty += 1
+    name = client.engine.scripting.load_library(argv[-1], replace)
+    client.engine.dirty += 1
     return name
 
 
 @command("function|delete", 3, "write noscript", acl="scripting", group="scripting",
          summary="Delete a function by name", since="7.0.0",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"), args="library-name")
-def function_delete_command(client, argv):
+def function_delete_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION DELETE library-name"""
-    client.server.scripting.delete_library(argv[2])
-    client.server.dirty += 1
+    client.engine.scripting.delete_library(argv[2])
+    client.engine.dirty += 1
     return OK
 
 
@@ -103,7 +107,7 @@ def function_delete_command(client, argv):
          complexity="O(N) where N is the number of functions deleted",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          args="async=[ASYNC | SYNC]")
-def function_flush_command(client, argv):
+def function_flush_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION FLUSH [ASYNC | SYNC]"""
     if len(argv) == 3:
         if argv[2].lower() not in (b"async", b"sync"):
@@ -111,8 +115,8 @@ def function_flush_command(client, argv):
     elif len(argv) > 3:
         raise CommandError("ERR unknown subcommand or wrong number of arguments for 'flush'. "
                            "Try FUNCTION HELP.")
-    client.server.scripting.flush_functions()
-    client.server.dirty += 1
+    client.engine.scripting.flush_functions()
+    client.engine.dirty += 1
     return OK
 
 
@@ -121,7 +125,7 @@ def function_flush_command(client, argv):
          complexity="O(N) where N is the number of functions",
          tips=("nondeterministic_output_order",),
          args="[LIBRARYNAME library-name-pattern] [WITHCODE]")
-def function_list_command(client, argv):
+def function_list_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]"""
     pattern: bytes | None = None
     with_code = False
@@ -139,7 +143,7 @@ def function_list_command(client, argv):
             raise CommandError(f"ERR Unknown argument {argv[i].decode('utf-8', 'replace')}")
         i += 1
     out = []
-    for library in client.server.scripting.libraries.values():
+    for library in client.engine.scripting.libraries.values():
         if pattern is not None and not stringmatch(pattern, library.name):
             continue
         functions = [{b"name": f.name, b"description": f.description,
@@ -155,9 +159,9 @@ def function_list_command(client, argv):
 @command("function|dump", 2, "noscript", acl="scripting", group="scripting",
          summary="Dump all functions into a serialized binary payload", since="7.0.0",
          complexity="O(N) where N is the number of functions")
-def function_dump_command(client, argv):
+def function_dump_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION DUMP"""
-    return dump_libraries([lib.code for lib in client.server.scripting.libraries.values()])
+    return dump_libraries([lib.code for lib in client.engine.scripting.libraries.values()])
 
 
 @command("function|restore", -3, "write denyoom noscript", acl="scripting", group="scripting",
@@ -165,7 +169,7 @@ def function_dump_command(client, argv):
          complexity="O(N) where N is the number of functions on the payload",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          args="serialized-value [policy=(FLUSH | APPEND | REPLACE)]")
-def function_restore_command(client, argv):
+def function_restore_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]"""
     policy = b"append"
     if len(argv) > 4:
@@ -178,8 +182,8 @@ def function_restore_command(client, argv):
         codes = load_libraries(argv[2])
     except PayloadError as e:
         raise CommandError(str(e)) from None
-    client.server.scripting.restore_libraries(codes, policy)
-    client.server.dirty += 1
+    client.engine.scripting.restore_libraries(codes, policy)
+    client.engine.dirty += 1
     return OK
 
 
@@ -187,9 +191,9 @@ def function_restore_command(client, argv):
          summary="Return information about the function currently running (name, description, "
                  "duration)", since="7.0.0",
          tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"))
-def function_stats_command(client, argv):
+def function_stats_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION STATS"""
-    scripting = client.server.scripting
+    scripting = client.engine.scripting
     state = scripting.running
     running = None
     if state is not None and state.is_eval:
@@ -205,7 +209,7 @@ def function_stats_command(client, argv):
 @command("function|kill", 2, "noscript allow_busy", acl="scripting", group="scripting",
          summary="Kill the function currently in execution.", since="7.0.0",
          tips=("request_policy:all_shards", "response_policy:one_succeeded"))
-def function_kill_command(client, argv):
+def function_kill_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION KILL"""
     return kill_running(client, is_eval=False)
 
@@ -256,6 +260,6 @@ _HELP = [
 
 @command("function|help", 2, "loading stale", acl="scripting", group="scripting",
          summary="Show helpful text about the different subcommands", since="7.0.0")
-def function_help_command(client, argv):
+def function_help_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION HELP"""
-    return _HELP
+    return [Status(line) for line in _HELP]

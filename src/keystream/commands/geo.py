@@ -16,7 +16,7 @@ when COUNT cuts the result), so members at equal distances come out in Redis's o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, key_spec, keyword_spec
 from keystream.commands.util import parse_int
@@ -41,6 +41,9 @@ from keystream.resp.errors import (
     CommandError,
 )
 from keystream.resp.writer import NULL_ARRAY, Raw
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
 
@@ -125,7 +128,7 @@ _RO_ACCESS = (key_spec(1, "RO", "access"),)
          args="key condition=[NX | XX]@6.2.0 [change=CH@6.2.0] "
               "longitude_latitude_member=(longitude:double latitude:double member)...",
          history=(("6.2.0", "The NX, XX and CH options."),))
-def geoadd_command(client, argv):
+def geoadd_command(client: Client, argv: list[bytes]) -> Any:
     """GEOADD key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]"""
     nx = xx = False
     i = 2
@@ -147,9 +150,9 @@ def geoadd_command(client, argv):
         bits = gh.encode(lon, lat, gh.STEP_MAX) or 0
         zargv.append(b"%d" % gh.align52(bits, gh.STEP_MAX))
         zargv.append(argv[j + 2])
-    dirty = client.server.dirty
+    dirty = client.engine.dirty
     reply = zadd_generic(client, zargv, 0)
-    if client.server.dirty != dirty:  # as ZADD: nothing changed, nothing propagated
+    if client.engine.dirty != dirty:  # as ZADD: nothing changed, nothing propagated
         client.propagate(zargv)
     return reply
 
@@ -160,7 +163,7 @@ def geoadd_command(client, argv):
          summary="Returns longitude and latitude of members of a geospatial index",
          key_specs=_RO_ACCESS,
          args="key member...")
-def geopos_command(client, argv):
+def geopos_command(client: Client, argv: list[bytes]) -> Any:
     """GEOPOS key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
     proto = client.proto
@@ -179,7 +182,7 @@ def geopos_command(client, argv):
          complexity="O(log(N))", summary="Returns the distance between two members of a geospatial index",
          key_specs=_RO_ACCESS,
          args="key member1 member2 unit=[M | KM | FT | MI]")
-def geodist_command(client, argv):
+def geodist_command(client: Client, argv: list[bytes]) -> Any:
     """GEODIST key member1 member2 [M | KM | FT | MI]"""
     to_meter = 1.0
     if len(argv) == 5:
@@ -203,7 +206,7 @@ def geodist_command(client, argv):
          summary="Returns members of a geospatial index as standard geohash strings",
          key_specs=_RO_ACCESS,
          args="key member...")
-def geohash_command(client, argv):
+def geohash_command(client: Client, argv: list[bytes]) -> Any:
     """GEOHASH key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
     out: list = []
@@ -443,7 +446,7 @@ def _georadius_generic(client: Any, argv: list[bytes], src_idx: int, flags: int)
     conv = shape.conversion
     if store is not None:
         items = sorted(((d / conv) if storedist else score, member) for d, score, _, _, member in found)
-        return store_zset(client, store, items)
+        return store_zset(client, store, items, "geosearchstore" if search else "georadiusstore")
     proto = client.proto
     options = withdist or withhash or withcoord
     out: list = []
@@ -462,7 +465,7 @@ def _georadius_generic(client: Any, argv: list[bytes], src_idx: int, flags: int)
     return out
 
 
-_GEO = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
+_GEO: dict[str, Any] = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
 
 
 @command("georadius", -6, "write denyoom", get_keys=_store_keys(6), since="3.2.0",
@@ -480,7 +483,7 @@ _GEO = {"acl": "geo", "group": "geo", "complexity": "O(N+log(M))"}
               "[WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:int [ANY@6.2.0]] order=[ASC | "
               "DESC] [STORE key:key1] [STOREDIST key:key2]",
          history=(("6.2.0", "COUNT takes ANY."), ("7.0.0", "Units may be given in capitals.")))
-def georadius_command(client, argv):
+def georadius_command(client: Client, argv: list[bytes]) -> Any:
     """GEORADIUS key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]"""
     return _georadius_generic(client, argv, 1, _COORDS)
@@ -494,7 +497,7 @@ def georadius_command(client, argv):
               "[WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:int [ANY@6.2.0]] order=[ASC | "
               "DESC]",
          history=(("6.2.0", "COUNT takes ANY."),))
-def georadius_ro_command(client, argv):
+def georadius_ro_command(client: Client, argv: list[bytes]) -> Any:
     """GEORADIUS_RO key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST]
     [WITHHASH] [COUNT count [ANY]] [ASC | DESC]"""
     return _georadius_generic(client, argv, 1, _COORDS | _NOSTORE)
@@ -515,7 +518,7 @@ def georadius_ro_command(client, argv):
               "count=[COUNT count:int [ANY]] order=[ASC | DESC] [STORE key:key1] [STOREDIST "
               "key:key2]",
          history=(("7.0.0", "Units may be given in capitals."),))
-def georadiusbymember_command(client, argv):
+def georadiusbymember_command(client: Client, argv: list[bytes]) -> Any:
     """GEORADIUSBYMEMBER key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]"""
     return _georadius_generic(client, argv, 1, _MEMBER)
@@ -527,7 +530,7 @@ def georadiusbymember_command(client, argv):
          key_specs=_RO_ACCESS,
          args="key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
               "count=[COUNT count:int [ANY]] order=[ASC | DESC]")
-def georadiusbymember_ro_command(client, argv):
+def georadiusbymember_ro_command(client: Client, argv: list[bytes]) -> Any:
     """GEORADIUSBYMEMBER_RO key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH]
     [COUNT count [ANY]] [ASC | DESC]"""
     return _georadius_generic(client, argv, 1, _MEMBER | _NOSTORE)
@@ -542,7 +545,7 @@ def georadiusbymember_ro_command(client, argv):
               "box=(BYBOX width:double height:double unit=(M | KM | FT | MI))) order=[ASC | DESC] "
               "count=[COUNT count:int [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]",
          history=(("7.0.0", "Units may be given in capitals."),))
-def geosearch_command(client, argv):
+def geosearch_command(client: Client, argv: list[bytes]) -> Any:
     """GEOSEARCH key <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM |
     FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [WITHCOORD]
     [WITHDIST] [WITHHASH]"""
@@ -558,7 +561,7 @@ def geosearch_command(client, argv):
               "| FT | MI)) | box=(BYBOX width:double height:double unit=(M | KM | FT | MI))) "
               "order=[ASC | DESC] count=[COUNT count:int [ANY]] [STOREDIST]",
          history=(("7.0.0", "Units may be given in capitals."),))
-def geosearchstore_command(client, argv):
+def geosearchstore_command(client: Client, argv: list[bytes]) -> Any:
     """GEOSEARCHSTORE destination source <FROMMEMBER member | FROMLONLAT longitude latitude>
     <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT
     count [ANY]] [STOREDIST]"""

@@ -14,6 +14,7 @@ would try to build the reply.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, key_spec
 from keystream.commands.util import (
@@ -35,6 +36,9 @@ from keystream.resp import errors
 from keystream.resp.errors import WRONGTYPE, CommandError
 from keystream.resp.writer import OK
 
+if TYPE_CHECKING:
+    from keystream.client import Client
+
 _LLONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
 _LONG_MAX = _LLONG_MAX
@@ -50,12 +54,13 @@ def _read(client, key: bytes) -> Hash | None:
     return h
 
 
-def _store(client, key: bytes, new: Hash | None) -> None:
-    """Record a change: store a hash created by this command, or touch the existing one."""
+def _store(client, key: bytes, new: Hash | None, kind: str) -> None:
+    """Record a change (write event kind): store a hash created by this command, or touch
+    the existing one."""
     if new is not None:
-        client.db.set(key, new)
+        client.db.set(key, new, kind=kind)
     else:
-        client.db.touch(key)
+        client.db.touch(key, kind)
 
 
 _RO_ACCESS = (key_spec(1, "RO", "access"),)
@@ -70,7 +75,7 @@ _RW_UPDATE = (key_spec(1, "RW", "update"),)
          history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
          key_specs=_RW_UPDATE,
          args="key field_value=(field value)...")
-def hset_command(client, argv):
+def hset_command(client: Client, argv: list[bytes]) -> Any:
     """HSET key field value [field value ...]"""
     if len(argv) != 4:
         if len(argv) & 1:
@@ -89,11 +94,11 @@ def hset_command(client, argv):
     created = field not in h
     h[share(field)] = share(value)
     if not h.big:
-        values = client.server.config.values
+        values = client.engine.config.values
         limit = values["hash-max-listpack-value"]
         if len(field) > limit or len(value) > limit or len(h) > values["hash-max-listpack-entries"]:
             h.big = True
-    db.touch(key)
+    db.touch(key, "hset")
     return 1 if created else 0
 
 
@@ -104,7 +109,7 @@ def hset_command(client, argv):
          doc_flags=("deprecated",),
          key_specs=_RW_UPDATE,
          args="key field_value=(field value)...")
-def hmset_command(client, argv):
+def hmset_command(client: Client, argv: list[bytes]) -> Any:
     """HMSET key field value [field value ...]"""
     n = len(argv)
     if n & 1:
@@ -128,13 +133,13 @@ def _hset_many(client, argv: list[bytes]) -> int:
         h[share(argv[i])] = share(argv[i + 1])
     created = len(h) - before
     if not h.big:
-        values = client.server.config.values
+        values = client.engine.config.values
         h.note_lengths(argv[2:], values["hash-max-listpack-value"])
         h.note_size(values["hash-max-listpack-entries"])
     if new is not None:
-        db.set(key, new)
+        db.set(key, new, kind="hset")
     else:
-        db.touch(key)
+        db.touch(key, "hset")
     return created
 
 
@@ -142,7 +147,7 @@ def _hset_many(client, argv: list[bytes]) -> int:
          summary="Set the value of a hash field, only if the field does not exist", since="2.0.0",
          key_specs=(key_spec(1, "RW", "insert"),),
          args="key field value")
-def hsetnx_command(client, argv):
+def hsetnx_command(client: Client, argv: list[bytes]) -> Any:
     """HSETNX key field value"""
     key, field, value = argv[1], argv[2], argv[3]
     h = _read(client, key)
@@ -150,11 +155,12 @@ def hsetnx_command(client, argv):
         return 0
     new = Hash() if h is None else None
     target = h if h is not None else new
+    assert target is not None
     target[share(field)] = share(value)
-    values = client.server.config.values
+    values = client.engine.config.values
     target.note_lengths((field, value), values["hash-max-listpack-value"])
     target.note_size(values["hash-max-listpack-entries"])
-    _store(client, key, new)
+    _store(client, key, new, "hset")
     return 1
 
 
@@ -162,7 +168,7 @@ def hsetnx_command(client, argv):
          summary="Get the value of a hash field", since="2.0.0",
          key_specs=_RO_ACCESS,
          args="key field")
-def hget_command(client, argv):
+def hget_command(client: Client, argv: list[bytes]) -> Any:
     """HGET key field"""
     h = client.db.get(argv[1])
     if h is None:
@@ -177,7 +183,7 @@ def hget_command(client, argv):
          complexity="O(N) where N is the number of fields being requested.",
          key_specs=_RO_ACCESS,
          args="key field...")
-def hmget_command(client, argv):
+def hmget_command(client: Client, argv: list[bytes]) -> Any:
     """HMGET key field [field ...]"""
     h = _read(client, argv[1])
     if h is None:
@@ -192,7 +198,7 @@ def hmget_command(client, argv):
          history=(("2.4.0", "Accepts multiple `field` arguments."),),
          key_specs=(key_spec(1, "RW", "delete"),),
          args="key field...")
-def hdel_command(client, argv):
+def hdel_command(client: Client, argv: list[bytes]) -> Any:
     """HDEL key field [field ...]"""
     key = argv[1]
     h = _read(client, key)
@@ -205,14 +211,14 @@ def hdel_command(client, argv):
             if not h:
                 break
     if deleted:
-        touch_or_delete(client.db, key, h)
+        touch_or_delete(client.db, key, h, "hdel")
     return deleted
 
 
 @command("hlen", 2, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the number of fields in a hash", since="2.0.0",
          args="key")
-def hlen_command(client, argv):
+def hlen_command(client: Client, argv: list[bytes]) -> Any:
     """HLEN key"""
     h = _read(client, argv[1])
     return 0 if h is None else len(h)
@@ -221,7 +227,7 @@ def hlen_command(client, argv):
 @command("hstrlen", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Get the length of the value of a hash field", since="3.2.0",
          args="key field")
-def hstrlen_command(client, argv):
+def hstrlen_command(client: Client, argv: list[bytes]) -> Any:
     """HSTRLEN key field"""
     h = _read(client, argv[1])
     if h is None:
@@ -233,7 +239,7 @@ def hstrlen_command(client, argv):
 @command("hexists", 3, "readonly fast", 1, 1, 1, acl="hash", group="hash",
          summary="Determine if a hash field exists", since="2.0.0",
          args="key field")
-def hexists_command(client, argv):
+def hexists_command(client: Client, argv: list[bytes]) -> Any:
     """HEXISTS key field"""
     h = _read(client, argv[1])
     return 1 if h is not None and argv[2] in h else 0
@@ -247,7 +253,7 @@ _ALL_TIPS = ("nondeterministic_output_order",)
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def hkeys_command(client, argv):
+def hkeys_command(client: Client, argv: list[bytes]) -> Any:
     """HKEYS key"""
     h = _read(client, argv[1])
     return [] if h is None else list(h)
@@ -258,7 +264,7 @@ def hkeys_command(client, argv):
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def hvals_command(client, argv):
+def hvals_command(client: Client, argv: list[bytes]) -> Any:
     """HVALS key"""
     h = _read(client, argv[1])
     return [] if h is None else list(h.values())
@@ -269,7 +275,7 @@ def hvals_command(client, argv):
          complexity="O(N) where N is the size of the hash.", tips=_ALL_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def hgetall_command(client, argv):
+def hgetall_command(client: Client, argv: list[bytes]) -> Any:
     """HGETALL key"""
     h = _read(client, argv[1])
     return {} if h is None else dict(h)
@@ -284,19 +290,20 @@ def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
     return h, None
 
 
-def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes) -> None:
+def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes,
+                kind: str) -> None:
     h[share(field)] = share(value)
-    values = client.server.config.values
+    values = client.engine.config.values
     h.note_lengths((field, value), values["hash-max-listpack-value"])
     h.note_size(values["hash-max-listpack-entries"])
-    _store(client, key, new)
+    _store(client, key, new, kind)
 
 
 @command("hincrby", 4, "write denyoom fast", 1, 1, 1, acl="hash", group="hash",
          summary="Increment the integer value of a hash field by the given number", since="2.0.0",
          key_specs=_RW_ACCESS_UPDATE,
          args="key field increment:int")
-def hincrby_command(client, argv):
+def hincrby_command(client: Client, argv: list[bytes]) -> Any:
     """HINCRBY key field increment"""
     key, field = argv[1], argv[2]
     incr = parse_int(argv[3])
@@ -309,7 +316,7 @@ def hincrby_command(client, argv):
     result = value + incr
     if result > _LLONG_MAX or result < _LLONG_MIN:
         raise CommandError(errors.OVERFLOW)
-    _set_result(client, key, h, new, field, b"%d" % result)
+    _set_result(client, key, h, new, field, b"%d" % result, "hincrby")
     return result
 
 
@@ -317,7 +324,7 @@ def hincrby_command(client, argv):
          summary="Increment the float value of a hash field by the given amount", since="2.6.0",
          key_specs=_RW_ACCESS_UPDATE,
          args="key field increment:double")
-def hincrbyfloat_command(client, argv):
+def hincrbyfloat_command(client: Client, argv: list[bytes]) -> Any:
     """HINCRBYFLOAT key field increment"""
     key, field = argv[1], argv[2]
     incr = parse_long_double(argv[3])
@@ -327,9 +334,8 @@ def hincrbyfloat_command(client, argv):
         raise CommandError(errors.VALUE_NAN_OR_INF)
     h, new = _lookup_for_incr(client, key)
     current = h.get(field)
-    if current is None:
-        value = 0
-    else:
+    value: Any = 0
+    if current is not None:
         value = parse_long_double(current)
         if value is None:
             raise CommandError(errors.HASH_NOT_FLOAT)
@@ -337,7 +343,7 @@ def hincrbyfloat_command(client, argv):
     if result is None:
         raise CommandError(errors.NAN_OR_INF)
     text = format_long_double_human(result)
-    _set_result(client, key, h, new, field, text)
+    _set_result(client, key, h, new, field, text, "hincrbyfloat")
     # Replicate as HSET of the result so float formatting cannot make replicas differ.
     client.propagate([b"HSET", key, field, text])
     return text
@@ -349,7 +355,7 @@ def hincrbyfloat_command(client, argv):
          tips=("nondeterministic_output",),
          key_specs=_RO_ACCESS,
          args="key options=[count:int [WITHVALUES]]")
-def hrandfield_command(client, argv):
+def hrandfield_command(client: Client, argv: list[bytes]) -> Any:
     """HRANDFIELD key [count [WITHVALUES]]"""
     n = len(argv)
     if n == 2:
@@ -397,7 +403,7 @@ def hrandfield_command(client, argv):
          tips=("nondeterministic_output",),
          key_specs=_RO_ACCESS,
          args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
-def hscan_command(client, argv):
+def hscan_command(client: Client, argv: list[bytes]) -> Any:
     """HSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
     h = _read(client, argv[1])

@@ -10,10 +10,15 @@ PFDEBUG (internal debugging) are not implemented.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, key_spec
 from keystream.keyspace.datatypes import hll
 from keystream.resp.errors import WRONGTYPE, CommandError
 from keystream.resp.writer import OK
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
 _CORRUPT = "INVALIDOBJ Corrupted HLL object detected"
@@ -36,16 +41,16 @@ def _hll_or_none(db, key: bytes) -> bytes | None:
          complexity="O(1) to add every element.",
          key_specs=(key_spec(1, "RW", "insert"),),
          args="key [element...]")
-def pfadd_command(client, argv):
+def pfadd_command(client: Client, argv: list[bytes]) -> Any:
     """PFADD key [element [element ...]]"""
     db = client.db
     key = argv[1]
     value = _hll_or_none(db, key)
-    changed, out = hll.add(value, argv[2:], client.server.config["hll-sparse-max-bytes"])
+    changed, out = hll.add(value, argv[2:], client.engine.config["hll-sparse-max-bytes"])
     if changed < 0:
         raise CommandError(_CORRUPT)
     if changed:
-        db.set(key, out, keep_ttl=True)
+        db.set(key, out, keep_ttl=True, kind="pfadd")
         db.mark_raw(key)
         return 1
     if value is not None:
@@ -64,7 +69,7 @@ def pfadd_command(client, argv):
              key_spec(1, "RW", "access", lastkey=-1, notes="RW because it may change the internal representation of the key, and propagate to replicas"),
          ),
          args="key...")
-def pfcount_command(client, argv):
+def pfcount_command(client: Client, argv: list[bytes]) -> Any:
     """PFCOUNT key [key ...]"""
     db = client.db
     if len(argv) > 2:
@@ -87,7 +92,7 @@ def pfcount_command(client, argv):
     # The cached cardinality is part of the value: store it (and so propagate the change).
     buf = bytearray(value)
     hll.set_cached_card(buf, card)
-    db.set(key, bytes(buf), keep_ttl=True)
+    db.update_cache(key, bytes(buf))
     db.mark_raw(key)
     client.propagate(argv)  # a read command, so it must ask: Redis propagates this PFCOUNT
     return card
@@ -98,7 +103,7 @@ def pfcount_command(client, argv):
          complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
          key_specs=(key_spec(1, "RW", "access", "insert"), key_spec(2, "RO", "access", lastkey=-1)),
          args="destkey:key sourcekey:key1...")
-def pfmerge_command(client, argv):
+def pfmerge_command(client: Client, argv: list[bytes]) -> Any:
     """PFMERGE destkey sourcekey [sourcekey ...]"""
     db = client.db
     acc = [0]
@@ -124,8 +129,8 @@ def pfmerge_command(client, argv):
         # The destination was one of the inputs: its registers are exactly the maxima.
         hll.set_dense_registers(buf, maxregs)
     else:
-        buf = hll.set_registers(buf, maxregs, client.server.config["hll-sparse-max-bytes"])
+        buf = hll.set_registers(buf, maxregs, client.engine.config["hll-sparse-max-bytes"])
     hll.invalidate_cache(buf)
-    db.set(dest, bytes(buf), keep_ttl=current is not None)
+    db.set(dest, bytes(buf), keep_ttl=current is not None, kind="pfadd")
     db.mark_raw(dest)
     return OK

@@ -7,8 +7,8 @@ case. `INFO server` also says who we are: `keystream_version`.
 
 The values are ours: memory figures come from the process (`used_memory` is the resident
 set size, as we have no allocator statistics), persistence and replication report an
-instance without snapshots or replicas unless those layers publish their state on the
-server (`server.persistence_info()` / `server.replication_info()`, when present).
+instance without replicas unless that layer publishes its state on the engine
+(`engine.replication_info`, when set); persistence comes from `engine.snapshots`.
 Deliberately absent: Sentinel sections.
 """
 
@@ -19,13 +19,16 @@ import platform
 import resource
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream import __version__
 from keystream.commands.executor import paused_count
 from keystream.commands.registry import COMMANDS, command
-from keystream.keyspace import blocking
 from keystream.resp.writer import Verbatim
+
+if TYPE_CHECKING:
+    from keystream.client import Client
+    from keystream.engine import Engine
 
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                     "modules", "errorstats", "cluster", "keyspace")
@@ -57,13 +60,13 @@ def _total_memory() -> int:
         return 0
 
 
-def _section_server(server: Any) -> list[str]:
+def _section_server(engine: Engine) -> list[str]:
     now = time.time()
-    uptime = int(now - server.started)
+    uptime = int(now - engine.started)
     uname = platform.uname()
-    ports = [int(x.rsplit(":", 1)[1]) for x in server.listening_on()] or [server.config["port"]]
+    ports = [int(x.rsplit(":", 1)[1]) for x in engine.resp_addresses] or [engine.config["port"]]
     return [
-        f"redis_version:{server.redis_version}",
+        f"redis_version:{engine.redis_version}",
         f"keystream_version:{__version__}",
         "redis_git_sha1:00000000",
         "redis_git_dirty:0",
@@ -77,49 +80,48 @@ def _section_server(server: Any) -> list[str]:
         "gcc_version:0.0.0",
         f"process_id:{os.getpid()}",
         "process_supervised:no",
-        f"run_id:{server.run_id}",
+        f"run_id:{engine.run_id}",
         f"tcp_port:{ports[0]}",
         f"server_time_usec:{time.time_ns() // 1000}",
         f"uptime_in_seconds:{uptime}",
         f"uptime_in_days:{uptime // 86400}",
-        f"hz:{server.config['hz']}",
-        f"configured_hz:{server.config['hz']}",
+        f"hz:{engine.config['hz']}",
+        f"configured_hz:{engine.config['hz']}",
         f"lru_clock:{int(now) & ((1 << 24) - 1)}",
         f"executable:{os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ''}",
-        f"config_file:{server.config.config_file or ''}",
+        f"config_file:{engine.config.config_file or ''}",
         "io_threads_active:0",
     ]
 
 
-def _section_clients(server: Any) -> list[str]:
-    clients = list(server.clients.values())
+def _section_clients(engine: Engine) -> list[str]:
+    clients = list(engine.clients.values())
     max_in = max((c.qbuf_peak for c in clients), default=0)
     max_out = 0
     for c in clients:
-        t = c.conn.transport if c.conn is not None else None
-        if t is not None and not c.conn.closed:
-            max_out = max(max_out, t.get_write_buffer_size())
+        if c.conn is not None:
+            max_out = max(max_out, c.conn.output_buffered())
     tracking = sum(1 for c in clients if c.tracking is not None)
-    blocked = blocking.blocked_count(server) + paused_count(server)
+    blocked = engine.blocking.count + paused_count(engine)
     return [
         f"connected_clients:{len(clients)}",
         "cluster_connections:0",
-        f"maxclients:{server.config['maxclients']}",
+        f"maxclients:{engine.config['maxclients']}",
         f"client_recent_max_input_buffer:{max_in}",
         f"client_recent_max_output_buffer:{max_out}",
         f"blocked_clients:{blocked}",
         f"tracking_clients:{tracking}",
-        f"clients_in_timeout_table:{blocking.blocked_count(server)}",
+        f"clients_in_timeout_table:{engine.blocking.count}",
     ]
 
 
-def _section_memory(server: Any) -> list[str]:
+def _section_memory(engine: Engine) -> list[str]:
     rss = rss_bytes()
-    peak = max(server.__dict__.get("mem_peak", 0), rss)
-    server.mem_peak = peak
-    startup = server.__dict__.get("mem_startup") or rss
-    server.mem_startup = startup
-    maxmem = server.config["maxmemory"]
+    peak = max(engine.mem_peak, rss)
+    engine.mem_peak = peak
+    startup = engine.mem_startup or rss
+    engine.mem_startup = startup
+    maxmem = engine.config["maxmemory"]
     total = _total_memory()
     return [
         f"used_memory:{rss}",
@@ -153,7 +155,7 @@ def _section_memory(server: Any) -> list[str]:
         "used_memory_scripts_human:0B",
         f"maxmemory:{maxmem}",
         f"maxmemory_human:{_human(maxmem)}",
-        f"maxmemory_policy:{server.config['maxmemory-policy']}",
+        f"maxmemory_policy:{engine.config['maxmemory-policy']}",
         "allocator_frag_ratio:1.00",
         "allocator_frag_bytes:0",
         "allocator_rss_ratio:1.00",
@@ -176,62 +178,42 @@ def _section_memory(server: Any) -> list[str]:
     ]
 
 
-def _section_persistence(server: Any) -> list[str]:
-    hook = getattr(server, "persistence_info", None)
-    if hook is not None:
-        return list(hook())
-    return [
-        "loading:0", "async_loading:0", "current_cow_peak:0", "current_cow_size:0",
-        "current_cow_size_age:0", "current_fork_perc:0.00", "current_save_keys_processed:0",
-        "current_save_keys_total:0", f"rdb_changes_since_last_save:{server.dirty}",
-        "rdb_bgsave_in_progress:0", f"rdb_last_save_time:{int(server.started)}",
-        "rdb_last_bgsave_status:ok", "rdb_last_bgsave_time_sec:-1",
-        "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "rdb_last_cow_size:0",
-        "rdb_last_load_keys_expired:0", "rdb_last_load_keys_loaded:0",
-        f"aof_enabled:{int(bool(server.config['appendonly']))}", "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
-        "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",
-        "aof_rewrites_consecutive_failures:0", "aof_last_write_status:ok", "aof_last_cow_size:0",
-        "module_fork_in_progress:0", "module_fork_last_cow_size:0",
-    ]
+def _section_persistence(engine: Engine) -> list[str]:
+    return [*engine.snapshots.info_lines(), *engine.snapshots.aof.info_lines()]
 
 
-def _stat(server: Any, name: str) -> int:
-    return int(server.__dict__.get(name, 0))
-
-
-def _section_stats(server: Any) -> list[str]:
+def _section_stats(engine: Engine) -> list[str]:
     calls = sum(c.calls + sum(s.calls for s in c.subcommands.values()) for c in COMMANDS.values())
-    channels = getattr(server, "pubsub_channel_count", None)
-    patterns = getattr(server, "pubsub_pattern_count", None)
+    channels = engine.pubsub_channel_count
+    patterns = engine.pubsub_pattern_count
     return [
-        f"total_connections_received:{_stat(server, 'stat_connections')}",
+        f"total_connections_received:{engine.stats.connections}",
         f"total_commands_processed:{calls}",
         "instantaneous_ops_per_sec:0",
-        f"total_net_input_bytes:{_stat(server, 'stat_net_input_bytes')}",
-        f"total_net_output_bytes:{_stat(server, 'stat_net_output_bytes')}",
+        f"total_net_input_bytes:{engine.stats.net_input_bytes}",
+        f"total_net_output_bytes:{engine.stats.net_output_bytes}",
         "total_net_repl_input_bytes:0",
         "total_net_repl_output_bytes:0",
         "instantaneous_input_kbps:0.00",
         "instantaneous_output_kbps:0.00",
         "instantaneous_input_repl_kbps:0.00",
         "instantaneous_output_repl_kbps:0.00",
-        f"rejected_connections:{_stat(server, 'stat_rejected_conn')}",
+        f"rejected_connections:{engine.stats.rejected_conn}",
         "sync_full:0",
         "sync_partial_ok:0",
         "sync_partial_err:0",
-        f"expired_keys:{_stat(server, 'stat_expired_keys')}",
-        f"expired_stale_perc:{max((db.expired_stale_perc for db in server.dbs), default=0) * 100:.2f}",
+        f"expired_keys:{engine.stats.expired_keys}",
+        f"expired_stale_perc:{max((db.expired_stale_perc for db in engine.dbs), default=0) * 100:.2f}",
         "expired_time_cap_reached_count:0",
         "expire_cycle_cpu_milliseconds:0",
-        f"evicted_keys:{_stat(server, 'stat_evicted_keys')}",
+        f"evicted_keys:{engine.stats.evicted_keys}",
         "evicted_clients:0",
         "total_eviction_exceeded_time:0",
         "current_eviction_exceeded_time:0",
-        f"keyspace_hits:{_stat(server, 'stat_keyspace_hits')}",
-        f"keyspace_misses:{_stat(server, 'stat_keyspace_misses')}",
-        f"pubsub_channels:{channels() if callable(channels) else 0}",
-        f"pubsub_patterns:{patterns() if callable(patterns) else 0}",
+        f"keyspace_hits:{engine.stats.keyspace_hits}",
+        f"keyspace_misses:{engine.stats.keyspace_misses}",
+        f"pubsub_channels:{channels() if channels is not None else 0}",
+        f"pubsub_patterns:{patterns() if patterns is not None else 0}",
         "pubsubshard_channels:0",
         "latest_fork_usec:0",
         "total_forks:0",
@@ -247,7 +229,7 @@ def _section_stats(server: Any) -> list[str]:
         "tracking_total_items:0",
         "tracking_total_prefixes:0",
         "unexpected_error_replies:0",
-        f"total_error_replies:{_stat(server, 'stat_total_errors')}",
+        f"total_error_replies:{engine.stats.total_errors}",
         "dump_payload_sanitizations:0",
         f"total_reads_processed:{calls}",
         f"total_writes_processed:{calls}",
@@ -258,20 +240,20 @@ def _section_stats(server: Any) -> list[str]:
     ]
 
 
-def _section_replication(server: Any) -> list[str]:
-    hook = getattr(server, "replication_info", None)
+def _section_replication(engine: Engine) -> list[str]:
+    hook = engine.replication_info
     if hook is not None:
         return list(hook())
     return [
         "role:master", "connected_slaves:0", "master_failover_state:no-failover",
-        f"master_replid:{server.run_id[:40]}",
+        f"master_replid:{engine.run_id[:40]}",
         "master_replid2:0000000000000000000000000000000000000000", "master_repl_offset:0",
         "second_repl_offset:-1", "repl_backlog_active:0", "repl_backlog_size:1048576",
         "repl_backlog_first_byte_offset:0", "repl_backlog_histlen:0",
     ]
 
 
-def _section_cpu(server: Any) -> list[str]:
+def _section_cpu(engine: Engine) -> list[str]:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return [
@@ -293,7 +275,7 @@ def _all_commands() -> list[Any]:
     return out
 
 
-def _section_commandstats(server: Any) -> list[str]:
+def _section_commandstats(engine: Engine) -> list[str]:
     lines = []
     for c in _all_commands():
         if c.calls or c.rejected_calls or c.failed_calls:
@@ -303,14 +285,14 @@ def _section_commandstats(server: Any) -> list[str]:
     return lines
 
 
-def _section_errorstats(server: Any) -> list[str]:
-    return [f"errorstat_{k}:count={v}" for k, v in server.error_stats.items()]
+def _section_errorstats(engine: Engine) -> list[str]:
+    return [f"errorstat_{k}:count={v}" for k, v in engine.error_stats.items()]
 
 
-def _section_latencystats(server: Any) -> list[str]:
+def _section_latencystats(engine: Engine) -> list[str]:
     # Per-command percentiles need latency histograms, which we do not keep: report the mean.
-    lines = []
-    if not server.config["latency-tracking"]:
+    lines: list[str] = []
+    if not engine.config["latency-tracking"]:
         return lines
     for c in _all_commands():
         if c.calls:
@@ -320,10 +302,10 @@ def _section_latencystats(server: Any) -> list[str]:
     return lines
 
 
-def _section_keyspace(server: Any) -> list[str]:
+def _section_keyspace(engine: Engine) -> list[str]:
     lines = []
     now = time.time_ns() // 1_000_000
-    for db in server.dbs:
+    for db in engine.dbs:
         n = len(db.data)
         if n:
             exp = db.expires
@@ -341,16 +323,16 @@ _SECTIONS = {
     "stats": ("Stats", _section_stats),
     "replication": ("Replication", _section_replication),
     "cpu": ("CPU", _section_cpu),
-    "modules": ("Modules", lambda server: []),
+    "modules": ("Modules", lambda engine: []),
     "commandstats": ("Commandstats", _section_commandstats),
     "errorstats": ("Errorstats", _section_errorstats),
     "latencystats": ("Latencystats", _section_latencystats),
-    "cluster": ("Cluster", lambda server: ["cluster_enabled:0"]),
+    "cluster": ("Cluster", lambda engine: ["cluster_enabled:0"]),
     "keyspace": ("Keyspace", _section_keyspace),
 }
 
 
-def info_text(server: Any, names: list[str]) -> str:
+def info_text(engine: Engine, names: list[str]) -> str:
     """The INFO text for the requested section names (as typed by the client)."""
     wanted: set[str] = set()
     every = False
@@ -368,7 +350,7 @@ def info_text(server: Any, names: list[str]) -> str:
     for key in ALL_ORDER:
         if every or key in wanted:
             title, fn = _SECTIONS[key]
-            lines = fn(server)
+            lines = fn(engine)
             parts.append("# " + title + "\r\n" + "".join(line + "\r\n" for line in lines))
     return "\r\n".join(parts)
 
@@ -378,7 +360,7 @@ def info_text(server: Any, names: list[str]) -> str:
          tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"),
          history=(("7.0.0", "Several sections in one call."),),
          args="[section...]")
-def info_command(client, argv):
+def info_command(client: Client, argv: list[bytes]) -> Any:
     """INFO [section [section ...]]"""
     names = [a.decode("utf-8", "replace") for a in argv[1:]]
-    return Verbatim(info_text(client.server, names).encode())
+    return Verbatim(info_text(client.engine, names).encode())

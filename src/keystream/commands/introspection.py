@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import COMMANDS, Command, KeySpec, command, container
+from keystream.config import Config
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, SetReply, Status, Verbatim
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 container("command", "server", "What the server knows about its commands", "2.8.13",
           acl="connection")
@@ -98,9 +102,10 @@ def command_info(cmd: Command) -> list:
         first, last, step = cmd.first_key, cmd.last_key, cmd.step
     return [
         cmd.name.encode(), cmd.arity, _flags_reply(cmd), first, last, step, _acl_reply(cmd),
-        SetReply(Status(t.encode()) for t in cmd.tips),
-        [_key_spec_reply(s) for s in specs],
-        [command_info(sub) for sub in cmd.subcommands.values()],
+        SetReply(t.encode() for t in cmd.tips),         # tips are bulk strings in Redis 7.0
+        SetReply(_key_spec_reply(s) for s in specs),
+        # no subcommands: an empty set; some: an array (Redis 7.0's addReplyCommandSubCommands)
+        [command_info(sub) for sub in cmd.subcommands.values()] if cmd.subcommands else SetReply(),
     ]
 
 
@@ -160,14 +165,14 @@ def _find(name: bytes) -> Command | None:
          summary="Details about every command", since="2.8.13",
          complexity="O(N) where N is the total number of Redis commands",
          tips=("nondeterministic_output_order",))
-def command_command(client, argv):
+def command_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND"""
     return [command_info(c) for c in COMMANDS.values()]
 
 
 @command("command|count", 2, "loading stale", acl="connection",
          summary="How many commands the server has", since="2.8.13")
-def command_count_command(client, argv):
+def command_count_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND COUNT"""
     return len(COMMANDS)
 
@@ -178,7 +183,7 @@ def command_count_command(client, argv):
          tips=("nondeterministic_output_order",),
          history=(("7.0.0", "No argument means every command."),),
          args="[command-name...]")
-def command_info_command(client, argv):
+def command_info_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND INFO [command-name [command-name ...]]"""
     if len(argv) == 2:
         return [command_info(c) for c in COMMANDS.values()]
@@ -194,7 +199,7 @@ def command_info_command(client, argv):
          complexity="O(N) where N is the number of commands to look up",
          tips=("nondeterministic_output_order",),
          args="[command-name...]")
-def command_docs_command(client, argv):
+def command_docs_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND DOCS [command-name [command-name ...]]"""
     if len(argv) == 2:
         return {c.name.encode(): command_docs(c) for c in COMMANDS.values()}
@@ -217,7 +222,7 @@ def _glob(pattern: bytes, name: bytes) -> bool:
          complexity="O(N) where N is the total number of Redis commands",
          tips=("nondeterministic_output_order",),
          args="[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
-def command_list_command(client, argv):
+def command_list_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]"""
     every: list[Command] = []
     for c in COMMANDS.values():
@@ -303,7 +308,7 @@ def _flags_of_key(specs: tuple[KeySpec, ...], found: list[range], index: int) ->
 @command("command|getkeys", -4, "loading stale", acl="connection",
          summary="The keys of a full command line", since="2.8.13",
          complexity="O(N) where N is the number of arguments to the command")
-def command_getkeys_command(client, argv):
+def command_getkeys_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND GETKEYS command [arg ...]"""
     idx, _ = _keys_with_flags(argv[2:])
     return [argv[2 + i] for i in idx]
@@ -312,7 +317,7 @@ def command_getkeys_command(client, argv):
 @command("command|getkeysandflags", -4, "loading stale", acl="connection",
          summary="The keys of a full command line, with how each is used", since="7.0.0",
          complexity="O(N) where N is the number of arguments to the command")
-def command_getkeysandflags_command(client, argv):
+def command_getkeysandflags_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND GETKEYSANDFLAGS command [arg ...]"""
     idx, flags = _keys_with_flags(argv[2:])
     return [[argv[2 + i], SetReply(Status(f.encode()) for f in fl)] for i, fl in zip(idx, flags)]
@@ -341,7 +346,7 @@ _COMMAND_HELP = [
 
 @command("command|help", 2, "loading stale", acl="connection",
          summary="Show the COMMAND subcommands", since="5.0.0")
-def command_help_command(client, argv):
+def command_help_command(client: Client, argv: list[bytes]) -> Any:
     """COMMAND HELP"""
     return [Status(line.encode()) for line in _COMMAND_HELP]
 
@@ -352,7 +357,7 @@ def command_help_command(client, argv):
          tips=("request_policy:all_nodes", "nondeterministic_output"),
          history=(("4.0.0", "Entries carry the client's address and name."),),
          args="[count:int]")
-def slowlog_get_command(client, argv):
+def slowlog_get_command(client: Client, argv: list[bytes]) -> Any:
     """SLOWLOG GET [count]"""
     count = 10
     if len(argv) == 3:
@@ -363,32 +368,32 @@ def slowlog_get_command(client, argv):
         if count < -1:
             raise CommandError("ERR count should be greater than or equal to -1")
         if count == -1:
-            count = len(client.server.slowlog)
+            count = len(client.engine.slowlog)
     elif len(argv) > 3:
         raise CommandError(errors.wrong_arity("slowlog|get"))
-    entries = list(client.server.slowlog)[:count]
+    entries = list(client.engine.slowlog)[:count]
     return [[e[0], e[1], e[2], list(e[3]), e[4], e[5]] for e in entries]
 
 
 @command("slowlog|len", 2, "admin loading stale", summary="How many entries the slow log holds",
          since="2.2.12", tips=("request_policy:all_nodes", "response_policy:agg_sum",
                                "nondeterministic_output"))
-def slowlog_len_command(client, argv):
+def slowlog_len_command(client: Client, argv: list[bytes]) -> Any:
     """SLOWLOG LEN"""
-    return len(client.server.slowlog)
+    return len(client.engine.slowlog)
 
 
 @command("slowlog|reset", 2, "admin loading stale", summary="Empty the slow log", since="2.2.12",
          complexity="O(N) where N is the number of entries in the slowlog",
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
-def slowlog_reset_command(client, argv):
+def slowlog_reset_command(client: Client, argv: list[bytes]) -> Any:
     """SLOWLOG RESET"""
-    client.server.slowlog.clear()
+    client.engine.slowlog.clear()
     return OK
 
 
 @command("slowlog|help", 2, "loading stale", summary="Show the SLOWLOG subcommands", since="6.2.0")
-def slowlog_help_command(client, argv):
+def slowlog_help_command(client: Client, argv: list[bytes]) -> Any:
     """SLOWLOG HELP"""
     lines = [
         "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -416,6 +421,13 @@ class LatencyMonitor:
         self.events: dict[str, deque[tuple[int, int]]] = {}
         self.max: dict[str, int] = {}
 
+    def record_command(self, config: Config, cmd: Command, usec: float) -> None:
+        """A command took usec (>= 1 ms): a sample if over latency-monitor-threshold."""
+        threshold = config["latency-monitor-threshold"]
+        ms = int(usec // 1000)
+        if threshold and ms >= threshold:
+            self.add("fast-command" if "fast" in cmd.flags else "command", ms)
+
     def add(self, event: str, ms: int) -> None:
         now = int(time.time())
         samples = self.events.get(event)
@@ -431,27 +443,12 @@ class LatencyMonitor:
             self.max[event] = ms
 
 
-def latency_monitor(server: Any) -> LatencyMonitor:
-    mon = server.__dict__.get("latency_monitor")
-    if mon is None:
-        mon = server.latency_monitor = LatencyMonitor()
-    return mon
-
-
-def record_command_latency(server: Any, cmd: Command, usec: float) -> None:
-    """Called by the executor for commands slower than 1 ms."""
-    threshold = server.config["latency-monitor-threshold"]
-    ms = int(usec // 1000)
-    if threshold and ms >= threshold:
-        latency_monitor(server).add("fast-command" if "fast" in cmd.flags else "command", ms)
-
-
 @command("latency|latest", 2, "admin noscript loading stale", summary="The latest latency "
          "sample of every event", since="2.8.13",
          tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
-def latency_latest_command(client, argv):
+def latency_latest_command(client: Client, argv: list[bytes]) -> Any:
     """LATENCY LATEST"""
-    mon = latency_monitor(client.server)
+    mon = client.engine.latency_monitor
     out = []
     for event, samples in mon.events.items():
         if samples:
@@ -464,9 +461,9 @@ def latency_latest_command(client, argv):
          "of one event", since="2.8.13",
          tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
          args="event")
-def latency_history_command(client, argv):
+def latency_history_command(client: Client, argv: list[bytes]) -> Any:
     """LATENCY HISTORY event"""
-    samples = latency_monitor(client.server).events.get(argv[2].decode("utf-8", "replace"), ())
+    samples = client.engine.latency_monitor.events.get(argv[2].decode("utf-8", "replace"), ())
     return [[ts, ms] for ts, ms in samples]
 
 
@@ -474,9 +471,9 @@ def latency_history_command(client, argv):
          "samples of some or all events", since="2.8.13",
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
          args="[event...]")
-def latency_reset_command(client, argv):
+def latency_reset_command(client: Client, argv: list[bytes]) -> Any:
     """LATENCY RESET [event [event ...]]"""
-    mon = latency_monitor(client.server)
+    mon = client.engine.latency_monitor
     if len(argv) == 2:
         n = len(mon.events)
         mon.events.clear()
@@ -494,10 +491,10 @@ def latency_reset_command(client, argv):
 @command("latency|doctor", 2, "admin noscript loading stale", summary="A human-readable "
          "latency report", since="2.8.13",
          tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
-def latency_doctor_command(client, argv):
+def latency_doctor_command(client: Client, argv: list[bytes]) -> Any:
     """LATENCY DOCTOR"""
-    mon = latency_monitor(client.server)
-    threshold = client.server.config["latency-monitor-threshold"]
+    mon = client.engine.latency_monitor
+    threshold = client.engine.config["latency-monitor-threshold"]
     if not mon.events:
         if threshold == 0:
             text = ("The latency monitor is disabled: set latency-monitor-threshold to a number "
@@ -518,7 +515,7 @@ def latency_doctor_command(client, argv):
 
 
 @command("latency|help", 2, "loading stale", summary="Show the LATENCY subcommands", since="2.8.13")
-def latency_help_command(client, argv):
+def latency_help_command(client: Client, argv: list[bytes]) -> Any:
     """LATENCY HELP"""
     lines = [
         "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -539,12 +536,12 @@ def latency_help_command(client, argv):
 # -- MONITOR ---------------------------------------------------------------------------
 @command("monitor", 1, "admin noscript loading stale", group="server",
          summary="Stream every command the server runs", since="1.0.0", complexity="")
-def monitor_command(client, argv):
+def monitor_command(client: Client, argv: list[bytes]) -> Any:
     """MONITOR"""
     if client.in_exec:
         raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
-    server = client.server
-    if client not in server.monitors:
-        server.monitors.append(client)
+    engine = client.engine
+    if client not in engine.monitors:
+        engine.monitors.append(client)
     return OK
 

@@ -18,6 +18,8 @@ Redis shares (integers 0..9999) and 1 otherwise. Keyspace notifications are not 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, container, key_spec
 from keystream.commands.util import LLONG_MAX, LLONG_MIN, parse_cursor, parse_int, parse_scan_options
 from keystream.keyspace.db import TYPE_NAMES, Database
@@ -41,6 +43,9 @@ from keystream.resp.errors import (
     CommandError,
 )
 from keystream.resp.writer import OK, Status
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _INT_MIN = -(2**31)
 _INT_MAX = 2**31 - 1
@@ -69,7 +74,7 @@ def _parse_c_int(arg: bytes, error: str | None = None) -> int:
 def _other_db(client, arg: bytes) -> Database:
     """The database numbered arg (MOVE, COPY DB)."""
     index = _parse_c_int(arg)
-    dbs = client.server.dbs
+    dbs = client.engine.dbs
     if not 0 <= index < len(dbs):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     return dbs[index]
@@ -87,7 +92,7 @@ _DELETE = (key_spec(1, "RM", "delete", lastkey=-1),)
          summary="Delete a key", complexity="O(N) where N is the number of keys that will be removed.",
          tips=("request_policy:multi_shard", "response_policy:agg_sum"),
          args="key...")
-def del_command(client, argv):
+def del_command(client: Client, argv: list[bytes]) -> Any:
     """DEL key [key ...]"""
     delete = client.db.delete
     return sum(1 for key in argv[1:] if delete(key))
@@ -100,7 +105,7 @@ def del_command(client, argv):
          complexity="O(1) for each key removed regardless of its size.",
          tips=("request_policy:multi_shard", "response_policy:agg_sum"),
          args="key...")
-def unlink_command(client, argv):
+def unlink_command(client: Client, argv: list[bytes]) -> Any:
     """UNLINK key [key ...]"""
     delete = client.db.delete
     return sum(1 for key in argv[1:] if delete(key))
@@ -111,7 +116,7 @@ def unlink_command(client, argv):
          history=(("3.0.3", "Accepts multiple `key` arguments."),),
          tips=("request_policy:multi_shard", "response_policy:agg_sum"),
          args="key...")
-def exists_command(client, argv):
+def exists_command(client: Client, argv: list[bytes]) -> Any:
     """EXISTS key [key ...]"""
     peek = client.db.peek
     return sum(1 for key in argv[1:] if peek(key) is not None)
@@ -120,7 +125,7 @@ def exists_command(client, argv):
 @command("type", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic",
          summary="Determine the type stored at key",
          args="key")
-def type_command(client, argv):
+def type_command(client: Client, argv: list[bytes]) -> Any:
     """TYPE key"""
     value = client.db.peek(argv[1])
     return _NONE if value is None else _type_reply(value)
@@ -132,7 +137,7 @@ def type_command(client, argv):
          complexity="O(N) where N is the number of keys that will be touched.",
          tips=("request_policy:multi_shard", "response_policy:agg_sum"),
          args="key...")
-def touch_command(client, argv):
+def touch_command(client: Client, argv: list[bytes]) -> Any:
     """TOUCH key [key ...]"""
     get = client.db.get
     return sum(1 for key in argv[1:] if get(key) is not None)
@@ -145,12 +150,12 @@ def touch_command(client, argv):
                     "that the key names in the database and the given pattern have limited length.",
          tips=("request_policy:all_shards", "nondeterministic_output_order"),
          args="pattern:pattern")
-def keys_command(client, argv):
+def keys_command(client: Client, argv: list[bytes]) -> Any:
     """KEYS pattern"""
     db = client.db
     pattern = argv[1]
     expires = db.expires
-    now = client.server.cmd_time_ms
+    now = client.engine.cmd_time_ms
     if pattern == b"*":
         keys = list(db.data)
     else:
@@ -170,7 +175,7 @@ def keys_command(client, argv):
          history=(("6.0.0", "Added the `TYPE` subcommand."),),
          tips=("nondeterministic_output", "request_policy:special"),
          args="cursor:int [MATCH pattern:pattern] [COUNT count:int] [TYPE type@6.0.0]")
-def scan_command(client, argv):
+def scan_command(client: Client, argv: list[bytes]) -> Any:
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]"""
     cursor = parse_cursor(argv[1])
     count, pattern, typename = parse_scan_options(argv, 2, allow_type=True)
@@ -198,7 +203,7 @@ def scan_command(client, argv):
 @command("randomkey", 1, "readonly", acl="keyspace", group="generic",
          summary="Return a random key from the keyspace",
          tips=("request_policy:all_shards", "nondeterministic_output"))
-def randomkey_command(client, argv):
+def randomkey_command(client: Client, argv: list[bytes]) -> Any:
     """RANDOMKEY"""
     return client.db.random_key()
 
@@ -214,11 +219,9 @@ def _rename(client, argv, nx: bool):
     if db.get(dst) is not None:
         if nx:
             return 0
-        db.delete(dst)
+        db.remove(dst)  # overwritten: Redis notifies only rename_from / rename_to
     # The value moves with its deadline and its access data (Redis moves the object).
-    db.put_entry(dst, db.take_entry(src))
-    db.touch(src)
-    db.touch(dst)
+    db.put_entry(dst, db.take_entry(src, "rename_from"), "rename_to")
     return 1 if nx else OK
 
 
@@ -226,7 +229,7 @@ def _rename(client, argv, nx: bool):
          key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "OW", "update")),
          summary="Rename a key",
          args="key newkey:key1")
-def rename_command(client, argv):
+def rename_command(client: Client, argv: list[bytes]) -> Any:
     """RENAME key newkey"""
     return _rename(client, argv, False)
 
@@ -237,7 +240,7 @@ def rename_command(client, argv):
          history=(("3.2.0", ("The command no longer returns an error when source and "
                              "destination names are the same.")),),
          args="key newkey:key1")
-def renamenx_command(client, argv):
+def renamenx_command(client: Client, argv: list[bytes]) -> Any:
     """RENAMENX key newkey"""
     return _rename(client, argv, True)
 
@@ -246,7 +249,7 @@ def renamenx_command(client, argv):
          key_specs=(key_spec(1, "RW", "access", "update"),),
          summary="Move a key to another database",
          args="key db:int")
-def move_command(client, argv):
+def move_command(client: Client, argv: list[bytes]) -> Any:
     """MOVE key db"""
     src = client.db
     dst = _other_db(client, argv[2])
@@ -255,9 +258,7 @@ def move_command(client, argv):
     key = argv[1]
     if src.get(key) is None or dst.get(key) is not None:
         return 0
-    dst.put_entry(key, src.take_entry(key))
-    src.touch(key)
-    dst.touch(key)
+    dst.put_entry(key, src.take_entry(key, "move_from"), "move_to")
     return 1
 
 
@@ -267,7 +268,7 @@ def move_command(client, argv):
          complexity="O(N) worst case for collections, where N is the number of nested items. O(1) "
                     "for string values.",
          args="source:key destination:key1 [DB destination-db:int] [REPLACE]")
-def copy_command(client, argv):
+def copy_command(client: Client, argv: list[bytes]) -> Any:
     """COPY source destination [DB destination-db] [REPLACE]"""
     src = dst = client.db
     replace = False
@@ -289,16 +290,13 @@ def copy_command(client, argv):
     value = src.get(key)
     if value is None:
         return 0
-    when = src.expires.get(key)
     if dst.get(newkey) is not None:
         if not replace:
             return 0
-        dst.delete(newkey)
-    dst.set(newkey, value if type(value) is bytes else value.copy())
-    if src.raw_strings and src.raw_strings.get(key) is value:
-        dst.mark_raw(newkey)  # Redis duplicates a raw string as a raw string
-    if when is not None:
-        dst.expires[newkey] = when
+        dst.remove(newkey)  # overwritten: Redis notifies only copy_to
+    # Redis duplicates a raw string as a raw string.
+    raw = bool(src.raw_strings) and src.raw_strings.get(key) is value
+    dst.put_copy(newkey, value if type(value) is bytes else value.copy(), src.ttl_ms(key), raw)
     return 1
 
 
@@ -307,22 +305,22 @@ def copy_command(client, argv):
          complexity="O(N) where N is the count of clients watching or blocking on keys from both "
                     "databases.",
          args="index1:int index2:int")
-def swapdb_command(client, argv):
+def swapdb_command(client: Client, argv: list[bytes]) -> Any:
     """SWAPDB index1 index2"""
     id1 = _parse_c_int(argv[1], INVALID_FIRST_DB)
     id2 = _parse_c_int(argv[2], INVALID_SECOND_DB)
-    server = client.server
-    dbs = server.dbs
+    engine = client.engine
+    dbs = engine.dbs
     if not (0 <= id1 < len(dbs) and 0 <= id2 < len(dbs)):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     if id1 != id2:
         dbs[id1].swap_contents(dbs[id2])
         # Clients blocked on a key that now exists in their database may be served.
-        from keystream.keyspace import blocking
+        from keystream.commands import blocking
 
         blocking.signal_db_ready(dbs[id1])
         blocking.signal_db_ready(dbs[id2])
-    server.dirty += 1
+    engine.dirty += 1
     return OK
 
 
@@ -370,9 +368,9 @@ def _expire(client, argv, base_ms: int, unit_ms: int):
             return 0
         if flags & _LT and current is not None and when >= current:
             return 0
-    if when <= client.server.cmd_time_ms:
+    if when <= client.engine.cmd_time_ms:
         db.delete(key)
-        lazy = client.server.config["lazyfree-lazy-expire"]
+        lazy = client.engine.config["lazyfree-lazy-expire"]
         client.propagate([b"UNLINK" if lazy else b"DEL", key])
         return 1
     db.set_expire(key, when)
@@ -388,25 +386,25 @@ _EXPIRE_HISTORY = (("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),)
          key_specs=_RW_UPDATE,
          summary="Set a key's time to live in seconds", history=_EXPIRE_HISTORY,
          args="key seconds:int condition=[NX | XX | GT | LT]@7.0.0")
-def expire_command(client, argv):
+def expire_command(client: Client, argv: list[bytes]) -> Any:
     """EXPIRE key seconds [NX | XX | GT | LT]"""
-    return _expire(client, argv, client.server.cmd_time_ms, 1000)
+    return _expire(client, argv, client.engine.cmd_time_ms, 1000)
 
 
 @command("pexpire", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="2.6.0",
          key_specs=_RW_UPDATE,
          summary="Set a key's time to live in milliseconds", history=_EXPIRE_HISTORY,
          args="key milliseconds:int condition=[NX | XX | GT | LT]@7.0.0")
-def pexpire_command(client, argv):
+def pexpire_command(client: Client, argv: list[bytes]) -> Any:
     """PEXPIRE key milliseconds [NX | XX | GT | LT]"""
-    return _expire(client, argv, client.server.cmd_time_ms, 1)
+    return _expire(client, argv, client.engine.cmd_time_ms, 1)
 
 
 @command("expireat", -3, "write fast", 1, 1, 1, acl="keyspace", group="generic", since="1.2.0",
          key_specs=_RW_UPDATE,
          summary="Set the expiration for a key as a UNIX timestamp", history=_EXPIRE_HISTORY,
          args="key unix-time-seconds:time condition=[NX | XX | GT | LT]@7.0.0")
-def expireat_command(client, argv):
+def expireat_command(client: Client, argv: list[bytes]) -> Any:
     """EXPIREAT key unix-time-seconds [NX | XX | GT | LT]"""
     return _expire(client, argv, 0, 1000)
 
@@ -416,7 +414,7 @@ def expireat_command(client, argv):
          summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds",
          history=_EXPIRE_HISTORY,
          args="key unix-time-milliseconds:time condition=[NX | XX | GT | LT]@7.0.0")
-def pexpireat_command(client, argv):
+def pexpireat_command(client: Client, argv: list[bytes]) -> Any:
     """PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]"""
     return _expire(client, argv, 0, 1)
 
@@ -428,7 +426,7 @@ def _ttl(client, key: bytes, in_ms: bool, absolute: bool) -> int:
     when = db.expires.get(key)
     if when is None:
         return -1
-    ttl = max(when if absolute else when - client.server.cmd_time_ms, 0)
+    ttl = max(when if absolute else when - client.engine.cmd_time_ms, 0)
     return ttl if in_ms else (ttl + 500) // 1000
 
 
@@ -437,7 +435,7 @@ def _ttl(client, key: bytes, in_ms: bool, absolute: bool) -> int:
          summary="Get the time to live for a key in seconds", tips=("nondeterministic_output",),
          history=(("2.8.0", "Added the -2 reply."),),
          args="key")
-def ttl_command(client, argv):
+def ttl_command(client: Client, argv: list[bytes]) -> Any:
     """TTL key"""
     return _ttl(client, argv[1], False, False)
 
@@ -447,7 +445,7 @@ def ttl_command(client, argv):
          summary="Get the time to live for a key in milliseconds", tips=("nondeterministic_output",),
          history=(("2.8.0", "Added the -2 reply."),),
          args="key")
-def pttl_command(client, argv):
+def pttl_command(client: Client, argv: list[bytes]) -> Any:
     """PTTL key"""
     return _ttl(client, argv[1], True, False)
 
@@ -456,7 +454,7 @@ def pttl_command(client, argv):
          key_specs=_RO,
          summary="Get the expiration Unix timestamp for a key",
          args="key")
-def expiretime_command(client, argv):
+def expiretime_command(client: Client, argv: list[bytes]) -> Any:
     """EXPIRETIME key"""
     return _ttl(client, argv[1], False, True)
 
@@ -465,7 +463,7 @@ def expiretime_command(client, argv):
          key_specs=_RO,
          summary="Get the expiration Unix timestamp for a key in milliseconds",
          args="key")
-def pexpiretime_command(client, argv):
+def pexpiretime_command(client: Client, argv: list[bytes]) -> Any:
     """PEXPIRETIME key"""
     return _ttl(client, argv[1], True, True)
 
@@ -474,7 +472,7 @@ def pexpiretime_command(client, argv):
          key_specs=_RW_UPDATE,
          summary="Remove the expiration from a key",
          args="key")
-def persist_command(client, argv):
+def persist_command(client: Client, argv: list[bytes]) -> Any:
     """PERSIST key"""
     db = client.db
     if db.get(argv[1]) is None:
@@ -511,21 +509,21 @@ def _object_value(client, key: bytes):
          since="2.2.3", summary="Inspect the internal encoding of a Redis object",
          tips=("nondeterministic_output",),
          args="key")
-def object_encoding_command(client, argv):
+def object_encoding_command(client: Client, argv: list[bytes]) -> Any:
     """OBJECT ENCODING key"""
     value = _object_value(client, argv[2])
     if value is None:
         return None
     if type(value) is bytes:
         return string_encoding(client.db, argv[2], value)
-    return value.encoding(client.server.config)
+    return value.encoding(client.engine.config)
 
 
 @command("object|freq", 3, "readonly", 2, 2, 1, acl="keyspace", group="generic", since="4.0.0",
          summary="Get the logarithmic access frequency counter of a Redis object",
          tips=("nondeterministic_output",),
          args="key")
-def object_freq_command(client, argv):
+def object_freq_command(client: Client, argv: list[bytes]) -> Any:
     """OBJECT FREQ key"""
     if _object_value(client, argv[2]) is None:
         return None
@@ -539,7 +537,7 @@ def object_freq_command(client, argv):
          since="2.2.3", summary="Get the time since a Redis object was last accessed",
          tips=("nondeterministic_output",),
          args="key")
-def object_idletime_command(client, argv):
+def object_idletime_command(client: Client, argv: list[bytes]) -> Any:
     """OBJECT IDLETIME key"""
     if _object_value(client, argv[2]) is None:
         return None
@@ -553,7 +551,7 @@ def object_idletime_command(client, argv):
          since="2.2.3", summary="Get the number of references to the value of the key",
          tips=("nondeterministic_output",),
          args="key")
-def object_refcount_command(client, argv):
+def object_refcount_command(client: Client, argv: list[bytes]) -> Any:
     """OBJECT REFCOUNT key"""
     value = _object_value(client, argv[2])
     if value is None:
@@ -567,7 +565,7 @@ def object_refcount_command(client, argv):
 
 def _no_shared_integers(client) -> bool:
     """Redis stops sharing integer objects when maxmemory evicts by LRU/LFU."""
-    config = client.server.config
+    config = client.engine.config
     return bool(config["maxmemory"]) and ("lru" in config["maxmemory-policy"]
                                           or "lfu" in config["maxmemory-policy"])
 
@@ -595,6 +593,6 @@ _OBJECT_HELP = [
 
 @command("object|help", 2, "loading stale", acl="keyspace", group="generic", since="6.2.0",
          summary="Show helpful text about the different subcommands")
-def object_help_command(client, argv):
+def object_help_command(client: Client, argv: list[bytes]) -> Any:
     """OBJECT HELP"""
     return _OBJECT_HELP

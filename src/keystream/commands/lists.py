@@ -5,7 +5,7 @@ BLMOVE BRPOPLPUSH BLMPOP.
 Elements are stored already encoded as RESP bulks (`keyspace.datatypes.list`), so replies
 made of elements are `Raw` bytes joined from storage. Empty lists are deleted.
 
-Blocking commands use `keyspace.blocking`: inside MULTI/EXEC or a script they reply at
+Blocking commands use `commands.blocking`: inside MULTI/EXEC or a script they reply at
 once as a timeout would (BLMOVE/BRPOPLPUSH: a null bulk, as Redis). Propagation follows
 Redis 7.0: a blocking pop served at once or later propagates as LPOP/RPOP (with the count
 popped for BLMPOP and LMPOP), BLMOVE as LMOVE, BRPOPLPUSH as RPOPLPUSH.
@@ -16,11 +16,11 @@ Deliberate difference: none known. Keyspace notifications are not sent yet.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from keystream.commands import blocking
 from keystream.commands.registry import KeySpec, command
 from keystream.commands.util import LLONG_MIN, parse_int, touch_or_delete
-from keystream.keyspace import blocking
 from keystream.keyspace.datatypes.list import ListValue, encode_element
 from keystream.resp.errors import (
     INDEX_OUT_OF_RANGE,
@@ -37,6 +37,9 @@ from keystream.resp.errors import (
     wrong_arity,
 )
 from keystream.resp.writer import NULL_ARRAY, OK, Raw
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _HDR = [b"$%d\r\n" % i for i in range(1025)]
 
@@ -83,6 +86,7 @@ def _where(arg: bytes) -> int:
 
 
 _SIDE = (b"LEFT", b"RIGHT")
+_POP_EVENT = ("lpop", "rpop")  # the write event of a pop, by _LEFT / _RIGHT
 
 
 # -- push ---------------------------------------------------------------------------------
@@ -103,10 +107,11 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
         v = argv[i]
         n = len(v)
         add((hdr[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+    kind = "lpush" if left else "rpush"
     if created:
-        db.set(key, lst)
+        db.set(key, lst, kind=kind)
     else:
-        db.touch(key)
+        db.touch(key, kind)
     return len(lst)
 
 
@@ -117,7 +122,7 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
          "is called with multiple arguments.",
          history=(("2.4.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def lpush_command(client, argv):
+def lpush_command(client: Client, argv: list[bytes]) -> Any:
     """LPUSH key element [element ...]"""
     db = client.db
     key = argv[1]
@@ -126,7 +131,7 @@ def lpush_command(client, argv):
         v = argv[2]
         n = len(v)
         lst.appendleft((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
-        db.touch(key)
+        db.touch(key, "lpush")
         return len(lst)
     return _push(client, argv, True, False)
 
@@ -138,7 +143,7 @@ def lpush_command(client, argv):
          "is called with multiple arguments.",
          history=(("2.4.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def rpush_command(client, argv):
+def rpush_command(client: Client, argv: list[bytes]) -> Any:
     """RPUSH key element [element ...]"""
     db = client.db
     key = argv[1]
@@ -147,7 +152,7 @@ def rpush_command(client, argv):
         v = argv[2]
         n = len(v)
         lst.append((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
-        db.touch(key)
+        db.touch(key, "rpush")
         return len(lst)
     return _push(client, argv, False, False)
 
@@ -159,7 +164,7 @@ def rpush_command(client, argv):
          "is called with multiple arguments.",
          history=(("4.0.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def lpushx_command(client, argv):
+def lpushx_command(client: Client, argv: list[bytes]) -> Any:
     """LPUSHX key element [element ...]"""
     return _push(client, argv, True, True)
 
@@ -171,7 +176,7 @@ def lpushx_command(client, argv):
          "is called with multiple arguments.",
          history=(("4.0.0", "Accepts multiple `element` arguments."),),
          args="key element...")
-def rpushx_command(client, argv):
+def rpushx_command(client: Client, argv: list[bytes]) -> Any:
     """RPUSHX key element [element ...]"""
     return _push(client, argv, False, True)
 
@@ -204,12 +209,12 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
         return NULL_ARRAY if has_count else None
     if not has_count:
         e = lst.popleft() if where == _LEFT else lst.pop()
-        touch_or_delete(db, key, lst)
+        touch_or_delete(db, key, lst, _POP_EVENT[where])
         return Raw(e)
     if count == 0:
         return _EMPTY
     parts = _pop_range(lst, where, count)
-    touch_or_delete(db, key, lst)
+    touch_or_delete(db, key, lst, _POP_EVENT[where])
     return Raw(_array_header(len(parts)) + b"".join(parts))
 
 
@@ -219,7 +224,7 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
          complexity="O(N) where N is the number of elements returned",
          history=(("6.2.0", "Added the `count` argument."),),
          args="key [count:int@6.2.0]")
-def lpop_command(client, argv):
+def lpop_command(client: Client, argv: list[bytes]) -> Any:
     """LPOP key [count]"""
     if len(argv) == 2:  # hot path: the no-count pop of _pop, inlined on purpose
         db = client.db
@@ -230,9 +235,8 @@ def lpop_command(client, argv):
         if type(lst) is not _LIST:
             raise CommandError(WRONGTYPE)
         e = lst.popleft()
-        if lst:
-            db.touch(key)
-        else:
+        db.touch(key, "lpop")
+        if not lst:
             db.delete(key)
         return Raw(e)
     return _pop(client, argv, _LEFT)
@@ -244,7 +248,7 @@ def lpop_command(client, argv):
          complexity="O(N) where N is the number of elements returned",
          history=(("6.2.0", "Added the `count` argument."),),
          args="key [count:int@6.2.0]")
-def rpop_command(client, argv):
+def rpop_command(client: Client, argv: list[bytes]) -> Any:
     """RPOP key [count]"""
     if len(argv) == 2:  # hot path: the no-count pop of _pop, inlined on purpose
         db = client.db
@@ -255,9 +259,8 @@ def rpop_command(client, argv):
         if type(lst) is not _LIST:
             raise CommandError(WRONGTYPE)
         e = lst.pop()
-        if lst:
-            db.touch(key)
-        else:
+        db.touch(key, "rpop")
+        if not lst:
             db.delete(key)
         return Raw(e)
     return _pop(client, argv, _RIGHT)
@@ -268,7 +271,7 @@ def rpop_command(client, argv):
          acl="list", group="list",
          summary="Get the length of a list",
          args="key")
-def llen_command(client, argv):
+def llen_command(client: Client, argv: list[bytes]) -> Any:
     """LLEN key"""
     lst = _get_list(client.db, argv[1])
     return 0 if lst is None else len(lst)
@@ -302,7 +305,7 @@ def _range_parts(lst: ListValue, start: int, end: int) -> list[bytes] | None:
          "from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in "
          "the specified range.",
          args="key start:int stop:int")
-def lrange_command(client, argv):
+def lrange_command(client: Client, argv: list[bytes]) -> Any:
     """LRANGE key start stop"""
     start = parse_int(argv[2])
     end = parse_int(argv[3])
@@ -323,7 +326,7 @@ def lrange_command(client, argv):
          complexity="O(N) where N is the number of elements to traverse to get to the element "
          "at index. This makes asking for the first or the last element of the list O(1).",
          args="key index:int")
-def lindex_command(client, argv):
+def lindex_command(client: Client, argv: list[bytes]) -> Any:
     """LINDEX key index"""
     lst = _get_list(client.db, argv[1])
     if lst is None:
@@ -344,7 +347,7 @@ def lindex_command(client, argv):
          "When searching for elements near the head or the tail of the list, or when the MAXLEN "
          "option is provided, the command may run in constant time.",
          args="key element [RANK rank:int] [COUNT num-matches:int] [MAXLEN len:int]")
-def lpos_command(client, argv):
+def lpos_command(client: Client, argv: list[bytes]) -> Any:
     """LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]"""
     rank = 1
     count = -1
@@ -403,7 +406,7 @@ def lpos_command(client, argv):
          complexity="O(N) where N is the length of the list. Setting either the first or the "
          "last element of the list is O(1).",
          args="key index:int element")
-def lset_command(client, argv):
+def lset_command(client: Client, argv: list[bytes]) -> Any:
     """LSET key index element"""
     db = client.db
     key = argv[1]
@@ -417,7 +420,7 @@ def lset_command(client, argv):
     if not 0 <= index < n:
         raise CommandError(INDEX_OUT_OF_RANGE)
     lst[index] = encode_element(argv[3])
-    db.touch(key)
+    db.touch(key, "lset")
     return OK
 
 
@@ -428,7 +431,7 @@ def lset_command(client, argv):
          "pivot. This means that inserting somewhere on the left end on the list (head) can be "
          "considered O(1) and inserting somewhere on the right end (tail) is O(N).",
          args="key where=(BEFORE | AFTER) pivot element")
-def linsert_command(client, argv):
+def linsert_command(client: Client, argv: list[bytes]) -> Any:
     """LINSERT key <BEFORE | AFTER> pivot element"""
     where = argv[2].lower()
     if where == b"after":
@@ -447,7 +450,7 @@ def linsert_command(client, argv):
     except ValueError:
         return -1
     lst.insert(i + 1 if after else i, encode_element(argv[4]))
-    db.touch(key)
+    db.touch(key, "linsert")
     return len(lst)
 
 
@@ -457,7 +460,7 @@ def linsert_command(client, argv):
          complexity="O(N+M) where N is the length of the list and M is the number of elements "
          "removed.",
          args="key count:int element")
-def lrem_command(client, argv):
+def lrem_command(client: Client, argv: list[bytes]) -> Any:
     """LREM key count element"""
     toremove = parse_int(argv[2])
     db = client.db
@@ -485,7 +488,7 @@ def lrem_command(client, argv):
     if removed:
         lst.clear()
         lst.extend(kept)
-        touch_or_delete(db, key, lst)
+        touch_or_delete(db, key, lst, "lrem")
     return removed
 
 
@@ -494,7 +497,7 @@ def lrem_command(client, argv):
          summary="Trim a list to the specified range",
          complexity="O(N) where N is the number of elements to be removed by the operation.",
          args="key start:int stop:int")
-def ltrim_command(client, argv):
+def ltrim_command(client: Client, argv: list[bytes]) -> Any:
     """LTRIM key start stop"""
     start = parse_int(argv[2])
     end = parse_int(argv[3])
@@ -525,7 +528,9 @@ def ltrim_command(client, argv):
             kept = list(islice(lst, start, end + 1))
             lst.clear()
             lst.extend(kept)
-    touch_or_delete(db, key, lst)
+    # Redis notifies "ltrim" even when nothing was removed, but counts (and so propagates)
+    # only removals.
+    touch_or_delete(db, key, lst, "ltrim", dirty=n - len(lst))
     return OK
 
 
@@ -539,18 +544,19 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
     dst = _get_list(db, dst_key)
     e = src.popleft() if wherefrom == _LEFT else src.pop()
     created = dst is None
-    if created:
+    if dst is None:
         dst = _LIST()
     if whereto == _LEFT:
         dst.appendleft(e)
     else:
         dst.append(e)
+    # As Redis: the push on the destination is notified first, then the source's pop.
+    push = "lpush" if whereto == _LEFT else "rpush"
     if created:
-        db.set(dst_key, dst)
+        db.set(dst_key, dst, kind=push)
     else:
-        db.touch(dst_key)
-    if src is not dst:
-        touch_or_delete(db, src_key, src)
+        db.touch(dst_key, push)
+    touch_or_delete(db, src_key, src, _POP_EVENT[wherefrom])
     return Raw(e)
 
 
@@ -558,7 +564,7 @@ def _move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int) 
          acl="list", group="list", since="6.2.0",
          summary="Pop an element from a list, push it to another list and return it",
          args="source:key destination:key1 wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)")
-def lmove_command(client, argv):
+def lmove_command(client: Client, argv: list[bytes]) -> Any:
     """LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>"""
     wherefrom = _where(argv[3])
     whereto = _where(argv[4])
@@ -571,7 +577,7 @@ def lmove_command(client, argv):
          deprecated_since="6.2.0", replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
          doc_flags=("deprecated",),
          args="source:key destination:key1")
-def rpoplpush_command(client, argv):
+def rpoplpush_command(client: Client, argv: list[bytes]) -> Any:
     """RPOPLPUSH source destination"""
     return _move(client, argv[1], argv[2], _RIGHT, _LEFT)
 
@@ -616,7 +622,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], int, 
 def _mpop_from(client, key: bytes, lst: ListValue, where: int, count: int) -> Raw:
     """Pop up to count from lst at key; reply [key, [elements]] and propagate [LR]POP key n."""
     parts = _pop_range(lst, where, count)
-    touch_or_delete(client.db, key, lst)
+    touch_or_delete(client.db, key, lst, _POP_EVENT[where])
     n = len(parts)
     client.propagate([b"LPOP" if where == _LEFT else b"RPOP", key, b"%d" % n])
     return Raw(b"".join((_ARR2, encode_element(key), _array_header(n), *parts)))
@@ -637,7 +643,7 @@ def _mpop_first(client, keys: list[bytes], where: int, count: int) -> Raw | None
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
          "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 1),
          args="numkeys:int key... where=(LEFT | RIGHT) [COUNT count:int]")
-def lmpop_command(client, argv):
+def lmpop_command(client: Client, argv: list[bytes]) -> Any:
     """LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"""
     keys, where, count = _parse_mpop(argv, 1)
     reply = _mpop_first(client, keys, where, count)
@@ -648,12 +654,12 @@ def lmpop_command(client, argv):
 def _bpop_reply(client, key: bytes, lst: ListValue, where: int) -> Raw:
     """Pop one element for BLPOP/BRPOP: reply [key, element], propagate [LR]POP key."""
     e = lst.popleft() if where == _LEFT else lst.pop()
-    touch_or_delete(client.db, key, lst)
+    touch_or_delete(client.db, key, lst, _POP_EVENT[where])
     client.propagate([b"LPOP" if where == _LEFT else b"RPOP", key])
     return Raw(b"".join((_ARR2, encode_element(key), e)))
 
 
-def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> Any:
+def _blocking_pop(client, argv: list[bytes], keys: list[bytes], where: int, timeout_arg: bytes) -> Any:
     timeout = blocking.parse_timeout(timeout_arg)
     db = client.db
     for key in keys:
@@ -669,7 +675,7 @@ def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> 
             return None
         return _bpop_reply(c, key, lst, where)
 
-    return blocking.block_client(client, keys, timeout, on_ready)
+    return blocking.block_client(client, argv, keys, timeout, on_ready)
 
 
 @command("blpop", -3, "write noscript blocking", 1, -2, 1, key_specs=(_spec(1, "RW", "access", "delete", lastkey=-2),),
@@ -678,9 +684,9 @@ def _blocking_pop(client, keys: list[bytes], where: int, timeout_arg: bytes) -> 
          "one is available", complexity="O(N) where N is the number of provided keys.",
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
          args="key... timeout:double")
-def blpop_command(client, argv):
+def blpop_command(client: Client, argv: list[bytes]) -> Any:
     """BLPOP key [key ...] timeout"""
-    return _blocking_pop(client, argv[1:-1], _LEFT, argv[-1])
+    return _blocking_pop(client, argv, argv[1:-1], _LEFT, argv[-1])
 
 
 @command("brpop", -3, "write noscript blocking", 1, -2, 1, key_specs=(_spec(1, "RW", "access", "delete", lastkey=-2),),
@@ -689,13 +695,13 @@ def blpop_command(client, argv):
          "one is available", complexity="O(N) where N is the number of provided keys.",
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
          args="key... timeout:double")
-def brpop_command(client, argv):
+def brpop_command(client: Client, argv: list[bytes]) -> Any:
     """BRPOP key [key ...] timeout"""
-    return _blocking_pop(client, argv[1:-1], _RIGHT, argv[-1])
+    return _blocking_pop(client, argv, argv[1:-1], _RIGHT, argv[-1])
 
 
-def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, whereto: int,
-                   timeout_arg: bytes, propagate_as: list[bytes]) -> Any:
+def _blocking_move(client, argv: list[bytes], src_key: bytes, dst_key: bytes, wherefrom: int,
+                   whereto: int, timeout_arg: bytes, propagate_as: list[bytes]) -> Any:
     timeout = blocking.parse_timeout(timeout_arg)
     if _get_list(client.db, src_key) is not None:
         reply = _move(client, src_key, dst_key, wherefrom, whereto)
@@ -712,7 +718,7 @@ def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, where
         c.propagate(propagate_as)
         return reply
 
-    return blocking.block_client(client, [src_key], timeout, on_ready)
+    return blocking.block_client(client, argv, [src_key], timeout, on_ready)
 
 
 @command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, key_specs=_MOVE_SPEC,
@@ -721,11 +727,11 @@ def _blocking_move(client, src_key: bytes, dst_key: bytes, wherefrom: int, where
          "it; or block until one is available",
          args="source:key destination:key1 wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) "
               "timeout:double")
-def blmove_command(client, argv):
+def blmove_command(client: Client, argv: list[bytes]) -> Any:
     """BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"""
     wherefrom = _where(argv[3])
     whereto = _where(argv[4])
-    return _blocking_move(client, argv[1], argv[2], wherefrom, whereto, argv[5],
+    return _blocking_move(client, argv, argv[1], argv[2], wherefrom, whereto, argv[5],
                           [b"LMOVE", argv[1], argv[2], _SIDE[wherefrom], _SIDE[whereto]])
 
 
@@ -736,9 +742,9 @@ def blmove_command(client, argv):
          replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments", doc_flags=("deprecated",),
          history=(("6.0.0", "`timeout` is interpreted as a double instead of an integer."),),
          args="source:key destination:key1 timeout:double")
-def brpoplpush_command(client, argv):
+def brpoplpush_command(client: Client, argv: list[bytes]) -> Any:
     """BRPOPLPUSH source destination timeout"""
-    return _blocking_move(client, argv[1], argv[2], _RIGHT, _LEFT, argv[3],
+    return _blocking_move(client, argv, argv[1], argv[2], _RIGHT, _LEFT, argv[3],
                           [b"RPOPLPUSH", argv[1], argv[2]])
 
 
@@ -748,7 +754,7 @@ def brpoplpush_command(client, argv):
          complexity="O(N+M) where N is the number of provided keys and M is the number of "
          "elements returned.", get_keys=lambda argv: _mpop_keys(argv, 2),
          args="timeout:double numkeys:int key... where=(LEFT | RIGHT) [COUNT count:int]")
-def blmpop_command(client, argv):
+def blmpop_command(client: Client, argv: list[bytes]) -> Any:
     """BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"""
     keys, where, count = _parse_mpop(argv, 2)
     timeout = blocking.parse_timeout(argv[1])
@@ -764,4 +770,4 @@ def blmpop_command(client, argv):
             return None
         return _mpop_from(c, key, lst, where, count)
 
-    return blocking.block_client(client, keys, timeout, on_ready)
+    return blocking.block_client(client, argv, keys, timeout, on_ready)

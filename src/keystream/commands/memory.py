@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.info import rss_bytes
 from keystream.commands.registry import KeySpec, command, container
@@ -29,6 +29,10 @@ from keystream.commands.util import parse_int
 from keystream.keyspace.memsize import DEFAULT_SAMPLES, key_size, value_size
 from keystream.resp.errors import SYNTAX, CommandError
 from keystream.resp.writer import OK, Status, Verbatim
+
+if TYPE_CHECKING:
+    from keystream.client import Client
+    from keystream.engine import Engine
 
 container("memory", "server", "Memory diagnostics", "4.0.0", acl="slow")
 
@@ -44,7 +48,7 @@ _CLIENT_BUF_LIMIT = 200 * 1024  # average bytes per client above which the docto
          complexity="O(N) where N is the number of samples.",
          key_specs=(KeySpec(("index", 2), ("range", 0, 1, 0), ("RO",)),),
          args="key [SAMPLES count:int]")
-def memory_usage_command(client, argv):
+def memory_usage_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY USAGE key [SAMPLES count]"""
     samples = DEFAULT_SAMPLES
     i = 3
@@ -63,24 +67,23 @@ def memory_usage_command(client, argv):
 
 
 # -- STATS -------------------------------------------------------------------------------
-def _overhead(server: Any) -> dict[str, Any]:
+def _overhead(engine: Engine) -> dict[str, Any]:
     """The figures MEMORY STATS and MEMORY DOCTOR are made of (Redis's redisMemOverhead)."""
     total = rss_bytes()
     # Peak and startup figures are kept on the server, shared with INFO memory.
-    peak = max(server.__dict__.get("mem_peak", 0), total)
-    server.mem_peak = peak
-    startup = server.__dict__.get("mem_startup") or total
-    server.mem_startup = startup
+    peak = max(engine.mem_peak, total)
+    engine.mem_peak = peak
+    startup = engine.mem_startup or total
+    engine.mem_startup = startup
     clients_normal = 0
-    for c in server.clients.values():
+    for c in engine.clients.values():
         clients_normal += c.qbuf_alloc
-        conn = c.conn
-        if conn is not None and conn.transport is not None and not conn.closed:
-            clients_normal += conn.transport.get_write_buffer_size()
+        if c.conn is not None:
+            clients_normal += c.conn.output_buffered()
     dbs = []
     keys = 0
     overhead = startup + clients_normal
-    for db in server.dbs:
+    for db in engine.dbs:
         if not db.data:
             continue
         keys += len(db.data)
@@ -92,7 +95,7 @@ def _overhead(server: Any) -> dict[str, Any]:
     dataset = max(0, total - overhead)
     return {
         "peak": peak, "total": total, "startup": startup, "clients_normal": clients_normal,
-        "clients": len(server.clients), "dbs": dbs, "overhead": overhead, "keys": keys,
+        "clients": len(engine.clients), "dbs": dbs, "overhead": overhead, "keys": keys,
         "bytes_per_key": net // keys if keys and net > 0 else 0, "dataset": dataset,
         "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
         "peak_perc": total * 100.0 / peak if peak else 100.0,
@@ -101,9 +104,9 @@ def _overhead(server: Any) -> dict[str, Any]:
 
 @command("memory|stats", 2, "", group="server", since="4.0.0",
          summary="Report how the server's memory is used", tips=_STATS_TIPS)
-def memory_stats_command(client, argv):
+def memory_stats_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY STATS"""
-    mh = _overhead(client.server)
+    mh = _overhead(client.engine)
     total = mh["total"]
     reply: dict[bytes, Any] = {
         b"peak.allocated": mh["peak"],
@@ -169,9 +172,9 @@ _DOCTOR_OUTRO = b"Look after yourself, Sam. I am here to help.\n"
 
 @command("memory|doctor", 2, "", group="server", since="4.0.0",
          summary="Report memory problems of the server, if any", tips=_STATS_TIPS)
-def memory_doctor_command(client, argv):
+def memory_doctor_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY DOCTOR"""
-    mh = _overhead(client.server)
+    mh = _overhead(client.engine)
     if mh["total"] - mh["startup"] < _EMPTY_BELOW:
         return Verbatim(_DOCTOR_EMPTY)
     findings = []
@@ -188,7 +191,7 @@ def memory_doctor_command(client, argv):
 @command("memory|malloc-stats", 2, "", group="server", since="4.0.0",
          summary="Report the memory allocator's own statistics",
          complexity="Depends on how much memory is allocated, could be slow", tips=_STATS_TIPS)
-def memory_malloc_stats_command(client, argv):
+def memory_malloc_stats_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY MALLOC-STATS"""
     return _MALLOC_STATS
 
@@ -197,7 +200,7 @@ def memory_malloc_stats_command(client, argv):
          summary="Collect garbage so that freed memory can be reused",
          complexity="Depends on how much memory is allocated, could be slow",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"))
-def memory_purge_command(client, argv):
+def memory_purge_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY PURGE"""
     gc.collect()
     return OK
@@ -225,6 +228,6 @@ _MEMORY_HELP = [
 
 @command("memory|help", 2, "loading stale", group="server", since="4.0.0",
          summary="Show helpful text about the different subcommands")
-def memory_help_command(client, argv):
+def memory_help_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY HELP"""
     return _MEMORY_HELP

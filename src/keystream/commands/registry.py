@@ -4,13 +4,15 @@ Each handler is registered once with its metadata (name, arity, flags, key posit
 categories, docs). Dispatch, arity and unknown-command errors, `COMMAND` and its
 subcommands, ACL checks and cluster key hashing all read this one table.
 
-Handlers have the signature `handler(client, argv) -> reply` where `argv[0]` is the
-command name as sent. They return a reply value (see `keystream.resp.writer`) or raise
-`CommandError`. A write handler records what it changed through the database API
-(`db.set`, `db.delete`, `db.touch`), which bumps the dirty counter and WATCH state; it
-may call `client.propagate(argv)` to replace the command it propagates to the
-append-only file and replicas (e.g. INCRBYFLOAT -> SET). Everything else (statistics,
-slow log, MONITOR, transactions' queuing, reply encoding) is done by `execute`.
+Handlers have the signature `handler(client: Client, argv: list[bytes]) -> reply` where
+`argv[0]` is the command name as sent. They return a reply value (see
+`keystream.resp.writer`) or raise `CommandError`. A write handler records what it changed
+through the database API (`db.set(..., kind=)`, `db.delete`, `db.touch(key, kind)`: typed
+write events, the dirty counter, WATCH); a command that moved the dirty counter is an
+effect of its execution unit as it came, unless it calls `client.propagate(argv, ...)` to
+say what it did instead (INCRBYFLOAT -> SET, BLPOP -> LPOP). Everything else (statistics,
+slow log, MONITOR, effects, transactions' queuing, reply encoding) is done by the engine's
+call path (`Engine.run`, `executor.execute`).
 
 Subcommands ("container" commands such as CONFIG, CLIENT, OBJECT) register as
 `"config|get"`; the container itself is created implicitly.
@@ -27,6 +29,7 @@ from typing import Any
 from keystream.commands.syntax import parse_args
 
 __all__ = [
+    "BLOCKED",
     "COMMANDS",
     "Command",
     "Handler",
@@ -40,6 +43,15 @@ __all__ = [
 ]
 
 Handler = Callable[..., Any]
+
+
+class _Blocked:
+    """Returned by a handler that parked the client (blocking list/zset/stream ops)."""
+
+    __slots__ = ()
+
+
+BLOCKED = _Blocked()
 
 
 @dataclass
@@ -115,7 +127,16 @@ class Command:
     failed_calls: int = 0
 
     def __post_init__(self) -> None:
-        self.is_write = "write" in self.flags
+        flags = self.flags
+        self.is_write = "write" in flags
+        # What dispatch checks, read once from the flags (see `command`).
+        self.no_auth = "no_auth" in flags
+        self.runs_in_multi = "runs_in_multi" in flags
+        self.while_subscribed = "while_subscribed" in flags
+        self.no_multi = "no_multi" in flags
+        self.may_replicate = self.is_write or "may_replicate" in flags
+        self.denyoom = "denyoom" in flags
+        self.noscript = "noscript" in flags
 
     @property
     def fullname(self) -> str:
@@ -164,7 +185,13 @@ def command(
 
     arity: as Redis: N means exactly N arguments including the name, -N means at least N.
     flags: space-separated Redis command flags (write readonly denyoom fast admin noscript
-           loading stale blocking pubsub skip_monitor no_multi ...).
+           loading stale blocking pubsub skip_monitor no_multi no_auth may_replicate ...),
+           which dispatch reads: no_auth (runs before AUTH), no_multi (refused inside MULTI),
+           may_replicate (held back by CLIENT PAUSE WRITE, as writes), denyoom, noscript; and
+           two of ours that COMMAND INFO does not show, for what Redis decides by command:
+           runs_in_multi (runs at once inside MULTI instead of being queued: EXEC, DISCARD,
+           MULTI, WATCH, QUIT, RESET) and while_subscribed (allowed to a RESP2 client in
+           subscribed state: (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET).
     acl: space-separated ACL categories without '@' (the flags imply some, as in Redis;
          `-read` drops an implied one, e.g. EVAL_RO is readonly but not @read).
     args: the arguments in our notation (see `keystream.commands.syntax`), from which COMMAND

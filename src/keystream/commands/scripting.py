@@ -9,10 +9,15 @@ Not registered: SCRIPT DEBUG (the Lua debugger); SCRIPT HELP still lists it, as 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, container, keynum_spec
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import OK
+from keystream.resp.writer import OK, Status
 from keystream.scripting.runner import busy_error, parse_numkeys
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 container("script", "scripting", "A container for Lua scripts management commands", "2.6.0")
 
@@ -38,8 +43,8 @@ _RO_NOTE = "We cannot tell how the keys will be used so we assume the worst, RO 
 _FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
 
-def _run_script(client, argv, body: bytes | None):
-    scripting = client.server.scripting
+def _run_script(client: Client, argv: list[bytes], body: bytes | None) -> Any:
+    scripting = client.engine.scripting
     keys, args = parse_numkeys(argv)
     if body is None:
         script = scripting.scripts.get(argv[1].lower())
@@ -55,7 +60,7 @@ def _run_script(client, argv, body: bytes | None):
          complexity="Depends on the script that is executed.",
          key_specs=(keynum_spec(2, "RW", "access", "update", notes=_RW_NOTE),),
          args="script numkeys:int [key...] [arg...]")
-def eval_command(client, argv):
+def eval_command(client: Client, argv: list[bytes]) -> Any:
     """EVAL script numkeys [key [key ...]] [arg [arg ...]]"""
     return _run_script(client, argv, argv[1])
 
@@ -65,7 +70,7 @@ def eval_command(client, argv):
          complexity="Depends on the script that is executed.",
          key_specs=(keynum_spec(2, "RW", "access", "update"),),
          args="sha1 numkeys:int [key...] [arg...]")
-def evalsha_command(client, argv):
+def evalsha_command(client: Client, argv: list[bytes]) -> Any:
     """EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]]"""
     return _run_script(client, argv, None)
 
@@ -75,7 +80,7 @@ def evalsha_command(client, argv):
          complexity="Depends on the script that is executed.",
          key_specs=(keynum_spec(2, "RO", "access", notes=_RO_NOTE),),
          args="script numkeys:int [key...] [arg...]")
-def eval_ro_command(client, argv):
+def eval_ro_command(client: Client, argv: list[bytes]) -> Any:
     """EVAL_RO script numkeys [key [key ...]] [arg [arg ...]]"""
     return _run_script(client, argv, argv[1])
 
@@ -85,7 +90,7 @@ def eval_ro_command(client, argv):
          complexity="Depends on the script that is executed.",
          key_specs=(keynum_spec(2, "RO", "access"),),
          args="sha1 numkeys:int [key...] [arg...]")
-def evalsha_ro_command(client, argv):
+def evalsha_ro_command(client: Client, argv: list[bytes]) -> Any:
     """EVALSHA_RO sha1 numkeys [key [key ...]] [arg [arg ...]]"""
     return _run_script(client, argv, None)
 
@@ -94,9 +99,9 @@ def evalsha_ro_command(client, argv):
          summary="Load the specified Lua script into the script cache.", since="2.6.0",
          complexity="O(N) with N being the length in bytes of the script body.",
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"), args="script")
-def script_load_command(client, argv):
+def script_load_command(client: Client, argv: list[bytes]) -> Any:
     """SCRIPT LOAD script"""
-    return client.server.scripting.load_script(argv[2]).sha
+    return client.engine.scripting.load_script(argv[2]).sha
 
 
 @command("script|exists", -3, "noscript", acl="scripting", group="scripting",
@@ -104,9 +109,9 @@ def script_load_command(client, argv):
          complexity="O(N) with N being the number of scripts to check (so checking a single "
                     "script is an O(1) operation).",
          tips=("request_policy:all_shards", "response_policy:agg_logical_and"), args="sha1...")
-def script_exists_command(client, argv):
+def script_exists_command(client: Client, argv: list[bytes]) -> Any:
     """SCRIPT EXISTS sha1 [sha1 ...]"""
-    scripts = client.server.scripting.scripts
+    scripts = client.engine.scripting.scripts
     return [1 if sha.lower() in scripts else 0 for sha in argv[2:]]
 
 
@@ -116,25 +121,25 @@ def script_exists_command(client, argv):
          tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
          history=(("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),),
          args="async=[ASYNC | SYNC]@6.2.0")
-def script_flush_command(client, argv):
+def script_flush_command(client: Client, argv: list[bytes]) -> Any:
     """SCRIPT FLUSH [ASYNC | SYNC]"""
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
         raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
-    client.server.scripting.flush_scripts()
+    client.engine.scripting.flush_scripts()
     return OK
 
 
 @command("script|kill", 2, "noscript allow_busy", acl="scripting", group="scripting",
          summary="Kill the script currently in execution.", since="2.6.0",
          tips=("request_policy:all_shards", "response_policy:one_succeeded"))
-def script_kill_command(client, argv):
+def script_kill_command(client: Client, argv: list[bytes]) -> Any:
     """SCRIPT KILL"""
     return kill_running(client, is_eval=True)
 
 
-def kill_running(client, is_eval: bool):
+def kill_running(client: Client, is_eval: bool) -> Any:
     """SCRIPT KILL / FUNCTION KILL: ask the running script (of that kind) to stop."""
-    state = client.server.scripting.running
+    state = client.engine.scripting.running
     if state is None:
         raise CommandError(NOTBUSY)
     if state.is_eval != is_eval:  # FUNCTION KILL during EVAL, SCRIPT KILL during FCALL
@@ -168,6 +173,6 @@ _SCRIPT_HELP = [
 
 @command("script|help", 2, "loading stale", acl="scripting", group="scripting",
          summary="Show helpful text about the different subcommands", since="5.0.0")
-def script_help_command(client, argv):
+def script_help_command(client: Client, argv: list[bytes]) -> Any:
     """SCRIPT HELP"""
-    return _SCRIPT_HELP
+    return [Status(line) for line in _SCRIPT_HELP]

@@ -17,13 +17,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command
 from keystream.commands.util import parse_float
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, BigNumber, Bool, Push, Raw, SetReply, Status, Verbatim, encode
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 log = logging.getLogger("keystream")
 
@@ -42,12 +45,16 @@ def _flush_mode(client: Any, argv: list[bytes]) -> None:
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")),
          args="async=[ASYNC@4.0.0 | SYNC@6.2.0]")
-def flushall_command(client, argv):
+def flushall_command(client: Client, argv: list[bytes]) -> Any:
     """FLUSHALL [ASYNC | SYNC]"""
     _flush_mode(client, argv)
-    for db in client.server.dbs:
+    engine = client.engine
+    for db in engine.dbs:
         db.flush()
-    client.server.dirty += 1  # always propagated, even when there was nothing to remove
+    # As Redis: a running BGSAVE is stopped, and with save points the (empty) dump is written
+    # now, so that a restart does not bring the old keys back.
+    engine.snapshots.after_flushall()
+    engine.dirty += 1  # always propagated, even when there was nothing to remove
     return OK
 
 
@@ -57,25 +64,25 @@ def flushall_command(client, argv):
          tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          history=(("4.0.0", "ASYNC option."), ("6.2.0", "SYNC option.")),
          args="async=[ASYNC@4.0.0 | SYNC@6.2.0]")
-def flushdb_command(client, argv):
+def flushdb_command(client: Client, argv: list[bytes]) -> Any:
     """FLUSHDB [ASYNC | SYNC]"""
     _flush_mode(client, argv)
     client.db.flush()
-    client.server.dirty += 1
+    client.engine.dirty += 1
     return OK
 
 
 @command("dbsize", 1, "readonly fast", acl="keyspace", group="server",
          summary="The number of keys in the current database", since="1.0.0",
          tips=("request_policy:all_shards", "response_policy:agg_sum"))
-def dbsize_command(client, argv):
+def dbsize_command(client: Client, argv: list[bytes]) -> Any:
     """DBSIZE"""
     return len(client.db)
 
 
 @command("time", 1, "loading stale fast", group="server", summary="The server's clock",
          since="2.6.0", tips=("nondeterministic_output",))
-def time_command(client, argv):
+def time_command(client: Client, argv: list[bytes]) -> Any:
     """TIME"""
     us = time.time_ns() // 1000
     return [b"%d" % (us // 1_000_000), b"%d" % (us % 1_000_000)]
@@ -87,7 +94,7 @@ def time_command(client, argv):
                     "when saving data, otherwise O(1)",
          history=(("7.0.0", "NOW, FORCE and ABORT options."),),
          args="nosave_save=[NOSAVE | SAVE] [NOW@7.0.0] [FORCE@7.0.0] [ABORT@7.0.0]")
-def shutdown_command(client, argv):
+def shutdown_command(client: Client, argv: list[bytes]) -> Any:
     """SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"""
     opts = set()
     for a in argv[1:]:
@@ -99,11 +106,13 @@ def shutdown_command(client, argv):
         raise CommandError(errors.SYNTAX)
     if b"abort" in opts:
         raise CommandError("ERR No shutdown in progress.")
-    server = client.server
-    # True: SAVE, False: NOSAVE, None: as configured (read by the persistence layer's hook)
-    server.shutdown_save = True if b"save" in opts else False if b"nosave" in opts else None
+    engine = client.engine
     log.warning("User requested shutdown...")
-    server.request_shutdown()
+    # SAVE: save; NOSAVE: do not; neither: save when save points are configured.
+    save = True if b"save" in opts else False if b"nosave" in opts else None
+    if not engine.snapshots.prepare_shutdown(save, b"force" in opts):
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    engine.request_shutdown()
     # As Redis, the client gets no reply: the connection closes with the server.
     client.close_after_reply = True
     return Raw(b"")
@@ -142,7 +151,7 @@ def _debug_set_active_expire(client: Any, argv: list[bytes]) -> Any:
         flag = int(argv[2])
     except ValueError:
         flag = 0
-    client.server.active_expire_enabled = bool(flag)
+    client.engine.active_expire_enabled = bool(flag)
     return OK
 
 
@@ -215,9 +224,9 @@ def _is_local(client: Any) -> bool:
 @command("debug", -2, "admin noscript loading stale", group="server",
          summary="Debugging and testing helpers", since="1.0.0", complexity="Depends on subcommand.",
          doc_flags=("syscmd",))
-def debug_command(client, argv):
+def debug_command(client: Client, argv: list[bytes]) -> Any:
     """DEBUG <subcommand> [arg ...]"""
-    allowed = client.server.config["enable-debug-command"]
+    allowed = client.engine.config["enable-debug-command"]
     if allowed == "no" or (allowed == "local" and not _is_local(client)):
         raise CommandError(_DEBUG_NOT_ALLOWED)
     sub = argv[1].lower()

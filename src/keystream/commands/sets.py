@@ -14,6 +14,7 @@ counts whose reply could not fit in memory (|count| > 2**32) with "value is out 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, key_spec, keynum_spec
 from keystream.commands.util import (
@@ -29,6 +30,9 @@ from keystream.keyspace.scan import CURSORS
 from keystream.resp import errors
 from keystream.resp.errors import WRONGTYPE, CommandError
 from keystream.resp.writer import SetReply
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _LONG_MAX = 2**63 - 1
 # Beyond this many elements a reply cannot be built in memory (see the module header).
@@ -49,7 +53,7 @@ def _read(client, key: bytes) -> Set | None:
 
 
 def _max_intset(client) -> int:
-    return client.server.config.values["set-max-intset-entries"]
+    return client.engine.config.values["set-max-intset-entries"]
 
 
 _RO_ACCESS = (key_spec(1, "RO", "access"),)
@@ -62,15 +66,15 @@ _RO_ACCESS = (key_spec(1, "RO", "access"),)
          history=(("2.4.0", "Accepts multiple `member` arguments."),),
          key_specs=(key_spec(1, "RW", "insert"),),
          args="key member...")
-def sadd_command(client, argv):
+def sadd_command(client: Client, argv: list[bytes]) -> Any:
     """SADD key member [member ...]"""
     db = client.db
     key = argv[1]
     s = db.get(key)
     if s is None:
         s = Set()
-        added = s.add_members(argv[2:], client.server.config.values["set-max-intset-entries"])
-        db.set(key, s)
+        added = s.add_members(argv[2:], client.engine.config.values["set-max-intset-entries"])
+        db.set(key, s, kind="sadd")
         return added
     if type(s) is not Set:
         raise CommandError(WRONGTYPE)
@@ -80,13 +84,13 @@ def sadd_command(client, argv):
             return 0
         s.add(member)
         if not s.big and (not is_int_member(member)
-                          or len(s) > client.server.config.values["set-max-intset-entries"]):
+                          or len(s) > client.engine.config.values["set-max-intset-entries"]):
             s.big = True
-        db.touch(key)
+        db.touch(key, "sadd")
         return 1
-    added = s.add_members(argv[2:], client.server.config.values["set-max-intset-entries"])
+    added = s.add_members(argv[2:], client.engine.config.values["set-max-intset-entries"])
     if added:
-        db.touch(key)
+        db.touch(key, "sadd")
     return added
 
 
@@ -96,7 +100,7 @@ def sadd_command(client, argv):
          history=(("2.4.0", "Accepts multiple `member` arguments."),),
          key_specs=(key_spec(1, "RW", "delete"),),
          args="key member...")
-def srem_command(client, argv):
+def srem_command(client: Client, argv: list[bytes]) -> Any:
     """SREM key member [member ...]"""
     key = argv[1]
     s = _read(client, key)
@@ -106,14 +110,14 @@ def srem_command(client, argv):
     s.difference_update(argv[2:])
     deleted = n - len(s)
     if deleted:
-        touch_or_delete(client.db, key, s)
+        touch_or_delete(client.db, key, s, "srem")
     return deleted
 
 
 @command("scard", 2, "readonly fast", 1, 1, 1, acl="set", group="set",
          summary="Get the number of members in a set", since="1.0.0",
          args="key")
-def scard_command(client, argv):
+def scard_command(client: Client, argv: list[bytes]) -> Any:
     """SCARD key"""
     s = _read(client, argv[1])
     return 0 if s is None else len(s)
@@ -122,7 +126,7 @@ def scard_command(client, argv):
 @command("sismember", 3, "readonly fast", 1, 1, 1, acl="set", group="set",
          summary="Determine if a given value is a member of a set", since="1.0.0",
          args="key member")
-def sismember_command(client, argv):
+def sismember_command(client: Client, argv: list[bytes]) -> Any:
     """SISMEMBER key member"""
     s = _read(client, argv[1])
     return 1 if s is not None and argv[2] in s else 0
@@ -134,7 +138,7 @@ def sismember_command(client, argv):
          complexity="O(N) where N is the number of elements being checked for membership",
          key_specs=_RO_ACCESS,
          args="key member...")
-def smismember_command(client, argv):
+def smismember_command(client: Client, argv: list[bytes]) -> Any:
     """SMISMEMBER key member [member ...]"""
     s = _read(client, argv[1])
     if s is None:
@@ -147,7 +151,7 @@ def smismember_command(client, argv):
          complexity="O(N) where N is the set cardinality.", tips=_ORDER_TIPS,
          key_specs=_RO_ACCESS,
          args="key")
-def smembers_command(client, argv):
+def smembers_command(client: Client, argv: list[bytes]) -> Any:
     """SMEMBERS key"""
     s = _read(client, argv[1])
     return SetReply() if s is None else SetReply(s.ordered())
@@ -160,7 +164,7 @@ def smembers_command(client, argv):
          tips=_RANDOM_TIPS, history=(("2.6.0", "Added the optional `count` argument."),),
          key_specs=_RO_ACCESS,
          args="key [count:int@2.6.0]")
-def srandmember_command(client, argv):
+def srandmember_command(client: Client, argv: list[bytes]) -> Any:
     """SRANDMEMBER key [count]"""
     n = len(argv)
     if n > 3:
@@ -190,7 +194,7 @@ def srandmember_command(client, argv):
          tips=_RANDOM_TIPS, history=(("3.2.0", "Added the `count` argument."),),
          key_specs=(key_spec(1, "RW", "access", "delete"),),
          args="key [count:int@3.2.0]")
-def spop_command(client, argv):
+def spop_command(client: Client, argv: list[bytes]) -> Any:
     """SPOP key [count]"""
     n = len(argv)
     if n > 3:
@@ -204,7 +208,7 @@ def spop_command(client, argv):
         member = random_element(s)
         s.discard(member)
         client.propagate([b"SREM", key, member])
-        touch_or_delete(db, key, s)
+        touch_or_delete(db, key, s, "spop")
         return member
     count = parse_int(argv[2], errors.NEGATIVE_COUNT)
     if count < 0:
@@ -215,6 +219,7 @@ def spop_command(client, argv):
     size = len(s)
     if count >= size:
         popped = Set.build(s, _max_intset(client)).ordered()
+        db.touch(key, "spop")
         db.delete(key)
         client.propagate([b"DEL", key])
         return SetReply(popped)
@@ -222,11 +227,11 @@ def spop_command(client, argv):
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
         popped = random.sample(list(s), count)
         s.difference_update(popped)
-        db.touch(key)
+        db.touch(key, "spop")
     else:
         kept = random.sample(list(s), remaining)
         popped = list(s.difference(kept))
-        db.set(key, Set.build(kept, _max_intset(client)), keep_ttl=True)
+        db.set(key, Set.build(kept, _max_intset(client)), keep_ttl=True, kind="spop")
     client.propagate(*([b"SREM", key, m] for m in popped))
     return SetReply(popped)
 
@@ -235,7 +240,7 @@ def spop_command(client, argv):
          summary="Move a member from one set to another", since="1.0.0",
          key_specs=(key_spec(1, "RW", "access", "delete"), key_spec(2, "RW", "insert")),
          args="source:key destination:key1 member")
-def smove_command(client, argv):
+def smove_command(client: Client, argv: list[bytes]) -> Any:
     """SMOVE source destination member"""
     src_key, dst_key, member = argv[1], argv[2], argv[3]
     src = client.db.get(src_key)
@@ -249,12 +254,12 @@ def smove_command(client, argv):
     if member not in src:
         return 0
     src.discard(member)
-    touch_or_delete(client.db, src_key, src)
+    touch_or_delete(client.db, src_key, src, "srem")
     if dst is None:
-        client.db.set(dst_key, Set.build((member,), _max_intset(client)))
+        client.db.set(dst_key, Set.build((member,), _max_intset(client)), kind="sadd")
     elif member not in dst:
         dst.add_members((member,), _max_intset(client))
-        client.db.touch(dst_key)
+        client.db.touch(dst_key, "sadd")
     return 1
 
 
@@ -270,6 +275,12 @@ def _read_all(client, keys: list[bytes]) -> list[Set | None]:
     return sets
 
 
+def _present(sets: list[Set | None]) -> list[Set] | None:
+    """The sets, or None if one is missing (an empty intersection)."""
+    present = [s for s in sets if s is not None]
+    return present if len(present) == len(sets) else None
+
+
 def _intersection(sets: list[Set]) -> list[bytes]:
     """Members of every set, in the iteration order of the smallest one (as Redis)."""
     ordered = sorted(sets, key=len)
@@ -280,11 +291,12 @@ def _intersection(sets: list[Set]) -> list[bytes]:
     return list(common)
 
 
-def _store_result(client, dst: bytes, members) -> int:
-    """Store members at dst as a new set (or delete dst when empty); returns the size."""
+def _store_result(client, dst: bytes, members, kind: str) -> int:
+    """Store members at dst as a new set (write event kind: "sinterstore", ...), or delete
+    dst when empty; returns the size."""
     if members:
         s = Set.build(members, _max_intset(client))
-        client.db.set(dst, s)
+        client.db.set(dst, s, kind=kind)
         return len(s)
     client.db.delete(dst)
     return 0
@@ -296,10 +308,10 @@ def _store_result(client, dst: bytes, members) -> int:
                     "the number of sets.", tips=_ORDER_TIPS,
          key_specs=(key_spec(1, "RO", "access", lastkey=-1),),
          args="key...")
-def sinter_command(client, argv):
+def sinter_command(client: Client, argv: list[bytes]) -> Any:
     """SINTER key [key ...]"""
-    sets = _read_all(client, argv[1:])
-    if None in sets:
+    sets = _present(_read_all(client, argv[1:]))
+    if sets is None:
         return SetReply()
     return SetReply(_intersection(sets))
 
@@ -319,7 +331,7 @@ def _sintercard_keys(argv: list[bytes]) -> list[int]:
                     "the number of sets.", get_keys=_sintercard_keys,
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [LIMIT limit:int]")
-def sintercard_command(client, argv):
+def sintercard_command(client: Client, argv: list[bytes]) -> Any:
     """SINTERCARD numkeys key [key ...] [LIMIT limit]"""
     numkeys = parse_int(argv[1], errors.NUMKEYS_POSITIVE)
     if numkeys < 1:
@@ -336,8 +348,8 @@ def sintercard_command(client, argv):
             i += 2
         else:
             raise CommandError(errors.SYNTAX)
-    sets = _read_all(client, argv[2:2 + numkeys])
-    if None in sets:
+    sets = _present(_read_all(client, argv[2:2 + numkeys]))
+    if sets is None:
         return 0
     ordered = sorted(sets, key=len)
     first, others = ordered[0], ordered[1:]
@@ -361,11 +373,11 @@ def sintercard_command(client, argv):
                     "the number of sets.",
          key_specs=(key_spec(1, "RW", "update"), key_spec(2, "RO", "access", lastkey=-1)),
          args="destination:key key:key1...")
-def sinterstore_command(client, argv):
+def sinterstore_command(client: Client, argv: list[bytes]) -> Any:
     """SINTERSTORE destination key [key ...]"""
-    sets = _read_all(client, argv[2:])
-    members = [] if None in sets else _intersection(sets)
-    return _store_result(client, argv[1], members)
+    sets = _present(_read_all(client, argv[2:]))
+    members = [] if sets is None else _intersection(sets)
+    return _store_result(client, argv[1], members, "sinterstore")
 
 
 def _union(sets: list[Set | None]) -> set[bytes]:
@@ -390,7 +402,7 @@ def _ordered_result(client, members: set[bytes]) -> SetReply:
          tips=_ORDER_TIPS,
          key_specs=(key_spec(1, "RO", "access", lastkey=-1),),
          args="key...")
-def sunion_command(client, argv):
+def sunion_command(client: Client, argv: list[bytes]) -> Any:
     """SUNION key [key ...]"""
     return _ordered_result(client, _union(_read_all(client, argv[1:])))
 
@@ -400,9 +412,9 @@ def sunion_command(client, argv):
          complexity="O(N) where N is the total number of elements in all given sets.",
          key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)),
          args="destination:key key:key1...")
-def sunionstore_command(client, argv):
+def sunionstore_command(client: Client, argv: list[bytes]) -> Any:
     """SUNIONSTORE destination key [key ...]"""
-    return _store_result(client, argv[1], _union(_read_all(client, argv[2:])))
+    return _store_result(client, argv[1], _union(_read_all(client, argv[2:])), "sunionstore")
 
 
 @command("sdiff", -2, "readonly", 1, -1, 1, acl="set", group="set",
@@ -411,7 +423,7 @@ def sunionstore_command(client, argv):
          tips=_ORDER_TIPS,
          key_specs=(key_spec(1, "RO", "access", lastkey=-1),),
          args="key...")
-def sdiff_command(client, argv):
+def sdiff_command(client: Client, argv: list[bytes]) -> Any:
     """SDIFF key [key ...]"""
     return _ordered_result(client, _diff(_read_all(client, argv[1:])))
 
@@ -421,9 +433,9 @@ def sdiff_command(client, argv):
          complexity="O(N) where N is the total number of elements in all given sets.",
          key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access", lastkey=-1)),
          args="destination:key key:key1...")
-def sdiffstore_command(client, argv):
+def sdiffstore_command(client: Client, argv: list[bytes]) -> Any:
     """SDIFFSTORE destination key [key ...]"""
-    return _store_result(client, argv[1], _diff(_read_all(client, argv[2:])))
+    return _store_result(client, argv[1], _diff(_read_all(client, argv[2:])), "sdiffstore")
 
 
 @command("sscan", -3, "readonly", 1, 1, 1, acl="set", group="set",
@@ -434,7 +446,7 @@ def sdiffstore_command(client, argv):
          tips=_RANDOM_TIPS,
          key_specs=_RO_ACCESS,
          args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
-def sscan_command(client, argv):
+def sscan_command(client: Client, argv: list[bytes]) -> Any:
     """SSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
     s = _read(client, argv[1])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, key_spec, unknown_spec
 from keystream.commands.util import parse_int
@@ -28,6 +29,9 @@ from keystream.keyspace.datatypes.list import ListValue, decode_element
 from keystream.keyspace.datatypes.set import Set
 from keystream.keyspace.datatypes.zset import ZSet
 from keystream.resp.errors import SYNTAX, WRONGTYPE, CommandError
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 _DBL_MIN = 2.2250738585072014e-308
@@ -205,22 +209,21 @@ def _sort(client, argv: list[bytes], readonly: bool):
     else:
         out = selected
     if out:
-        db.set(storekey, ListValue.from_values(out))
+        db.set(storekey, ListValue.from_values(out), kind="sortstore")
     else:
         db.delete(storekey)
     return len(out)
 
 
 def _sorted(db, elements: list[bytes], sortby: bytes | None, alpha: bool, desc: bool) -> list[bytes]:
+    keyed: list[tuple[tuple[Any, bytes], bytes]] = []
     if alpha:
         if sortby is None:
             return sorted(elements, reverse=desc)
-        keyed = []
         for e in elements:
             cmp = _lookup(db, sortby, e)
             keyed.append(((cmp is not None, cmp or b""), e))
     else:
-        keyed = []
         bad = False
         for e in elements:
             if sortby is None:
@@ -262,7 +265,7 @@ _STORE_SPEC = unknown_spec("OW", "update", notes="For the optional STORE keyword
          ),
          args="key [BY pattern:pattern1] [offset_count=LIMIT (offset:int count:int)] [GET "
               "pattern:pattern1...T] order=[ASC | DESC] [sorting=ALPHA] [STORE destination:key2]")
-def sort_command(client, argv):
+def sort_command(client: Client, argv: list[bytes]) -> Any:
     """SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC]
     [ALPHA] [STORE destination]"""
     return _sort(client, argv, False)
@@ -281,7 +284,7 @@ def sort_command(client, argv):
          ),
          args="key [BY pattern:pattern1] [offset_count=LIMIT (offset:int count:int)] [GET "
               "pattern:pattern1...T] order=[ASC | DESC] [sorting=ALPHA]")
-def sort_ro_command(client, argv):
+def sort_ro_command(client: Client, argv: list[bytes]) -> Any:
     """SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC]
     [ALPHA]"""
     return _sort(client, argv, True)

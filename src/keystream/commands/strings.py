@@ -15,6 +15,8 @@ Deliberate difference: none known. Keyspace notifications are not sent yet.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keystream.commands.registry import command, key_spec
 from keystream.commands.util import LLONG_MAX, LLONG_MIN, parse_int
 from keystream.keyspace.datatypes.longdouble import (
@@ -34,6 +36,9 @@ from keystream.resp.errors import (
     wrong_arity,
 )
 from keystream.resp.writer import OK, MapReply
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 _NX = 1
 _XX = 2
@@ -93,7 +98,7 @@ def _expire_at_ms(client, arg: bytes, flags: int, name: str) -> int:
     if seconds:
         value *= 1000
     if flags & (_EX | _PX):
-        value += client.server.cmd_time_ms
+        value += client.engine.cmd_time_ms
     if value > LLONG_MAX:
         raise CommandError(INVALID_EXPIRE.format(name))
     return value
@@ -107,7 +112,7 @@ def _get_string(db, key: bytes) -> bytes | None:
 
 
 def _check_length(client, size: int, append: int) -> None:
-    if size + append > client.server.config["proto-max-bulk-len"]:
+    if size + append > client.engine.config["proto-max-bulk-len"]:
         raise CommandError(STRING_TOO_LONG)
 
 
@@ -128,7 +133,7 @@ def _set_key_flags(argv: list[bytes]) -> tuple[str, ...]:
          key_specs=_RO,
          summary="Get the value of a key",
          args="key")
-def get_command(client, argv):
+def get_command(client: Client, argv: list[bytes]) -> Any:
     """GET key"""
     value = client.db.get(argv[1])
     if value is not None and type(value) is not bytes:
@@ -150,7 +155,7 @@ def get_command(client, argv):
              ("6.2.0", "GET, EXAT and PXAT."),
              ("7.0.0", "NX and GET together."),
          ))
-def set_command(client, argv):
+def set_command(client: Client, argv: list[bytes]) -> Any:
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT
     unix-time-milliseconds | KEEPTTL]"""
     if len(argv) == 3:
@@ -187,7 +192,7 @@ def _set_generic(client, argv: list[bytes], name: str, flags: int, value: bytes,
          key_specs=(key_spec(1, "OW", "insert"),),
          summary="Set the value of a key, only if the key does not exist",
          args="key value")
-def setnx_command(client, argv):
+def setnx_command(client: Client, argv: list[bytes]) -> Any:
     """SETNX key value"""
     db = client.db
     if db.get(argv[1]) is not None:
@@ -200,7 +205,7 @@ def setnx_command(client, argv):
          key_specs=_OW_UPDATE,
          summary="Set the value and expiration of a key",
          args="key seconds:int value")
-def setex_command(client, argv):
+def setex_command(client: Client, argv: list[bytes]) -> Any:
     """SETEX key seconds value"""
     return _set_generic(client, argv, "setex", _EX, argv[3], argv[2])
 
@@ -209,7 +214,7 @@ def setex_command(client, argv):
          key_specs=_OW_UPDATE,
          summary="Set the value and expiration in milliseconds of a key",
          args="key milliseconds:int value")
-def psetex_command(client, argv):
+def psetex_command(client: Client, argv: list[bytes]) -> Any:
     """PSETEX key milliseconds value"""
     return _set_generic(client, argv, "psetex", _PX, argv[3], argv[2])
 
@@ -219,7 +224,7 @@ def psetex_command(client, argv):
          summary="Get the value of a key and optionally set its expiration",
          args="key expiration=[EX seconds:int | PX milliseconds:int | EXAT unix-time-seconds:time "
               "| PXAT unix-time-milliseconds:time | PERSIST]")
-def getex_command(client, argv):
+def getex_command(client: Client, argv: list[bytes]) -> Any:
     """GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT
     unix-time-milliseconds | PERSIST]"""
     flags, expire = _parse_options(argv, 2, _GETEX_OPTIONS)
@@ -230,10 +235,10 @@ def getex_command(client, argv):
         return None
     if expire is not None:
         when = _expire_at_ms(client, expire, flags, "getex")
-        if flags & (_EXAT | _PXAT) and when <= client.server.cmd_time_ms:
+        if flags & (_EXAT | _PXAT) and when <= client.engine.cmd_time_ms:
             # An absolute time already in the past deletes the key.
             db.delete(key)
-            lazy = client.server.config["lazyfree-lazy-expire"]
+            lazy = client.engine.config["lazyfree-lazy-expire"]
             client.propagate([b"UNLINK" if lazy else b"DEL", key])
         else:
             db.set_expire(key, when)
@@ -247,13 +252,13 @@ def getex_command(client, argv):
          key_specs=(key_spec(1, "RW", "access", "delete"),),
          summary="Get the value of a key and delete the key",
          args="key")
-def getdel_command(client, argv):
+def getdel_command(client: Client, argv: list[bytes]) -> Any:
     """GETDEL key"""
     db = client.db
     value = _get_string(db, argv[1])
     if value is not None:
         db.delete(argv[1])
-        lazy = client.server.config["lazyfree-lazy-user-del"]
+        lazy = client.engine.config["lazyfree-lazy-user-del"]
         client.propagate([b"UNLINK" if lazy else b"DEL", argv[1]])
     return value
 
@@ -264,7 +269,7 @@ def getdel_command(client, argv):
          deprecated_since="6.2.0", replaced_by="`SET` with the `!GET` argument",
          doc_flags=("deprecated",),
          args="key value")
-def getset_command(client, argv):
+def getset_command(client: Client, argv: list[bytes]) -> Any:
     """GETSET key value"""
     db = client.db
     old = _get_string(db, argv[1])
@@ -277,10 +282,10 @@ def getset_command(client, argv):
          key_specs=(key_spec(1, "RO", "access", lastkey=-1),), tips=("request_policy:multi_shard",),
          summary="Get the values of all the given keys", complexity="O(N)",
          args="key...")
-def mget_command(client, argv):
+def mget_command(client: Client, argv: list[bytes]) -> Any:
     """MGET key [key ...]"""
     get = client.db.get
-    out = []
+    out: list[Any] = []
     append = out.append
     for key in argv[1:]:
         value = get(key)
@@ -293,7 +298,7 @@ def mget_command(client, argv):
          tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
          summary="Set multiple keys to multiple values", complexity="O(N)",
          args="key_value=(key value)...")
-def mset_command(client, argv):
+def mset_command(client: Client, argv: list[bytes]) -> Any:
     """MSET key value [key value ...]"""
     n = len(argv)
     if not n & 1:
@@ -310,7 +315,7 @@ def mset_command(client, argv):
          summary="Set multiple keys to multiple values, only if none of the keys exist",
          complexity="O(N)",
          args="key_value=(key value)...")
-def msetnx_command(client, argv):
+def msetnx_command(client: Client, argv: list[bytes]) -> Any:
     """MSETNX key value [key value ...]"""
     n = len(argv)
     if not n & 1:
@@ -330,7 +335,7 @@ def _incr_by(client, key: bytes, incr: int) -> int:
     if old is None:
         if incr > LLONG_MAX or incr < LLONG_MIN:
             raise CommandError(OVERFLOW)
-        db.set(key, b"%d" % incr)
+        db.set(key, b"%d" % incr, kind="incrby")
         return incr
     if type(old) is not bytes:
         raise CommandError(WRONGTYPE)
@@ -341,7 +346,7 @@ def _incr_by(client, key: bytes, incr: int) -> int:
     value += incr
     if value > LLONG_MAX or value < LLONG_MIN:
         raise CommandError(OVERFLOW)
-    db.replace(key, b"%d" % value)
+    db.replace(key, b"%d" % value, "incrby")
     return value
 
 
@@ -349,7 +354,7 @@ def _incr_by(client, key: bytes, incr: int) -> int:
          key_specs=_RW_UPDATE,
          summary="Increment the integer value of a key by one",
          args="key")
-def incr_command(client, argv):
+def incr_command(client: Client, argv: list[bytes]) -> Any:
     """INCR key"""
     return _incr_by(client, argv[1], 1)
 
@@ -358,7 +363,7 @@ def incr_command(client, argv):
          key_specs=_RW_UPDATE,
          summary="Decrement the integer value of a key by one",
          args="key")
-def decr_command(client, argv):
+def decr_command(client: Client, argv: list[bytes]) -> Any:
     """DECR key"""
     return _incr_by(client, argv[1], -1)
 
@@ -367,7 +372,7 @@ def decr_command(client, argv):
          key_specs=_RW_UPDATE,
          summary="Increment the integer value of a key by the given amount",
          args="key increment:int")
-def incrby_command(client, argv):
+def incrby_command(client: Client, argv: list[bytes]) -> Any:
     """INCRBY key increment"""
     return _incr_by(client, argv[1], parse_int(argv[2]))
 
@@ -376,7 +381,7 @@ def incrby_command(client, argv):
          key_specs=_RW_UPDATE,
          summary="Decrement the integer value of a key by the given number",
          args="key decrement:int")
-def decrby_command(client, argv):
+def decrby_command(client: Client, argv: list[bytes]) -> Any:
     """DECRBY key decrement"""
     incr = parse_int(argv[2])
     if incr == LLONG_MIN:
@@ -388,7 +393,7 @@ def decrby_command(client, argv):
          key_specs=_RW_UPDATE,
          since="2.6.0", summary="Increment the float value of a key by the given amount",
          args="key increment:double")
-def incrbyfloat_command(client, argv):
+def incrbyfloat_command(client: Client, argv: list[bytes]) -> Any:
     """INCRBYFLOAT key increment"""
     db = client.db
     key = argv[1]
@@ -403,7 +408,7 @@ def incrbyfloat_command(client, argv):
     if total is None:
         raise CommandError(NAN_OR_INF)
     result = format_long_double_human(total)
-    db.set(key, result, keep_ttl=True)
+    db.set(key, result, keep_ttl=True, kind="incrbyfloat")
     # Replicate the final value, so float formatting cannot make replicas differ.
     client.propagate([b"SET", key, result, b"KEEPTTL"])
     return result
@@ -413,17 +418,17 @@ def incrbyfloat_command(client, argv):
          key_specs=(key_spec(1, "RW", "insert"),),
          since="2.0.0", summary="Append a value to a key",
          args="key value")
-def append_command(client, argv):
+def append_command(client: Client, argv: list[bytes]) -> Any:
     """APPEND key value"""
     db = client.db
     key = argv[1]
     old = _get_string(db, key)
     if old is None:
-        db.set(key, argv[2])
+        db.set(key, argv[2], kind="append")
         return len(argv[2])
     _check_length(client, len(old), len(argv[2]))
     value = old + argv[2]
-    db.set(key, value, keep_ttl=True)
+    db.set(key, value, keep_ttl=True, kind="append")
     db.mark_raw(key)  # Redis appends in place to an unshared (raw) string
     return len(value)
 
@@ -432,7 +437,7 @@ def append_command(client, argv):
          key_specs=(key_spec(1, "RO"),),
          summary="Get the length of the value stored in a key",
          args="key")
-def strlen_command(client, argv):
+def strlen_command(client: Client, argv: list[bytes]) -> Any:
     """STRLEN key"""
     value = _get_string(client.db, argv[1])
     return 0 if value is None else len(value)
@@ -462,7 +467,7 @@ def _getrange(client, argv):
          key_specs=_RO,
          summary="Get a substring of the string stored at a key", complexity="O(N)",
          args="key start:int end:int")
-def getrange_command(client, argv):
+def getrange_command(client: Client, argv: list[bytes]) -> Any:
     """GETRANGE key start end"""
     return _getrange(client, argv)
 
@@ -472,7 +477,7 @@ def getrange_command(client, argv):
          summary="Get a substring of the string stored at a key", complexity="O(N)",
          deprecated_since="2.0.0", replaced_by="`GETRANGE`", doc_flags=("deprecated",),
          args="key start:int end:int")
-def substr_command(client, argv):
+def substr_command(client: Client, argv: list[bytes]) -> Any:
     """SUBSTR key start end"""
     return _getrange(client, argv)
 
@@ -481,7 +486,7 @@ def substr_command(client, argv):
          key_specs=(key_spec(1, "RW", "update"),),
          summary="Overwrite part of a string at key starting at the specified offset",
          args="key offset:int value")
-def setrange_command(client, argv):
+def setrange_command(client: Client, argv: list[bytes]) -> Any:
     """SETRANGE key offset value"""
     offset = parse_int(argv[2])
     if offset < 0:
@@ -498,7 +503,7 @@ def setrange_command(client, argv):
     if len(old) < offset:
         old = old + bytes(offset - len(old))
     value = old[:offset] + chunk + old[offset + len(chunk):]
-    db.set(key, value, keep_ttl=True)
+    db.set(key, value, keep_ttl=True, kind="setrange")
     db.mark_raw(key)  # Redis edits a raw string in place (and creates a raw one)
     return len(value)
 
@@ -507,7 +512,7 @@ def setrange_command(client, argv):
          key_specs=(key_spec(1, "RO", "access", lastkey=1),),
          summary="Find longest common substring", complexity="O(N*M)",
          args="key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:int] [WITHMATCHLEN]")
-def lcs_command(client, argv):
+def lcs_command(client: Client, argv: list[bytes]) -> Any:
     """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]"""
     db = client.db
     a = db.get(argv[1])
@@ -537,7 +542,7 @@ def lcs_command(client, argv):
     if getlen and getidx:
         raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
     alen, blen = len(a), len(b)
-    if (alen + 1) * (blen + 1) * 4 > client.server.config["proto-max-bulk-len"]:
+    if (alen + 1) * (blen + 1) * 4 > client.engine.config["proto-max-bulk-len"]:
         raise CommandError(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
     table = _lcs_table(a, b)
@@ -577,7 +582,7 @@ def lcs_command(client, argv):
         if emit:
             match_len = arange_end - arange_start + 1
             if getidx and (minmatchlen == 0 or match_len >= minmatchlen):
-                item = [[arange_start, arange_end], [brange_start, brange_end]]
+                item: list[Any] = [[arange_start, arange_end], [brange_start, brange_end]]
                 if withmatchlen:
                     item.append(match_len)
                 matches.append(item)
@@ -600,8 +605,7 @@ def _lcs_table(a: bytes, b: bytes) -> list[list[int]]:
                 left = prev[jj] + 1
             else:
                 up = prev[jj + 1]
-                if up > left:
-                    left = up
+                left = max(left, up)
             row[jj + 1] = left
         table.append(row)
         prev = row

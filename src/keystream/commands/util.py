@@ -98,12 +98,12 @@ def parse_scan_options(argv: list[bytes], start: int, allow_type: bool = False
     return count, pattern, type_name
 
 
-def touch_or_delete(db: Database, key: bytes, container: Sized) -> None:
-    """Record that elements left the container at key: touch the key, or delete it when the
-    container became empty (empty containers are never stored)."""
-    if container:
-        db.touch(key)
-    else:
+def touch_or_delete(db: Database, key: bytes, container: Sized, kind: str, dirty: int = 1) -> None:
+    """Record that elements left the container at key: the write event kind ("lpop", "srem",
+    ...), then, when the container became empty, its deletion ("del"; empty containers are
+    never stored), in Redis's order. dirty: whether (> 0) the change counts as one."""
+    db.touch(key, kind, dirty)
+    if not container:
         db.delete(key)
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import random
 from math import isfinite, isinf, isnan
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from keystream.commands import blocking
 from keystream.commands.registry import command, key_spec, keynum_spec
-from keystream.commands.util import parse_int
-from keystream.keyspace import blocking
+from keystream.commands.util import parse_int, touch_or_delete
 from keystream.keyspace.datatypes.hash import share
 from keystream.keyspace.datatypes.zset import LEX_MAX, LEX_MIN, LexBound, Skiplist, ZSet, score_key
 from keystream.keyspace.db import TYPE_NAMES
@@ -55,6 +55,9 @@ from keystream.resp.errors import (
     CommandError,
 )
 from keystream.resp.writer import NULL_ARRAY, Raw, format_double
+
+if TYPE_CHECKING:
+    from keystream.client import Client
 
 LONG_MAX = 2**63 - 1
 _WS = b" \t\n\v\f\r"
@@ -108,7 +111,7 @@ def parse_score(b: bytes, error: str = NOT_FLOAT) -> float:
     try:
         v = float(b)
     except ValueError:
-        v = None
+        pass
     else:
         # Fast path: a plain decimal number (it starts and ends with a digit or a dot, so
         # no spaces; no underscores) that neither overflowed nor underflowed to zero.
@@ -213,16 +216,17 @@ def _keys_reply(big: Skiplist, keys: list[bytes]) -> Raw:
     return Raw(b"*%d\r\n%s" % (len(keys), body))
 
 
-def store_zset(client: Any, dst: bytes, items: Any) -> int:
-    """Store [(score, member)...] at dst as a new sorted set (deleting dst if empty)."""
+def store_zset(client: Any, dst: bytes, items: Any, kind: str) -> int:
+    """Store [(score, member)...] at dst as a new sorted set, write event kind
+    ("zunionstore", "zrangestore", "geosearchstore", ...); deleting dst if empty."""
     db = client.db
     if not items:
         db.delete(dst)
         return 0
-    cfg = client.server.config.values
+    cfg = client.engine.config.values
     skiplist = len(items) > cfg[_ENTRIES] or any(len(m) > cfg[_VALUE] for _, m in items)
     zs = ZSet.build(items, skiplist)
-    db.set(dst, zs)
+    db.set(dst, zs, kind=kind)
     return len(zs)
 
 
@@ -264,14 +268,15 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
         if xx:
             return None if incr else 0
         zs = ZSet()
-        cfg = client.server.config.values
+        cfg = client.engine.config.values
         max_entries = cfg[_ENTRIES]
         max_value = cfg[_VALUE]
         if max_entries == 0 or len(argv[i + 1]) > max_value:
             zs.to_skiplist()
-        db.set(key, zs)
+        created = True
     else:
-        cfg = client.server.config.values
+        created = False
+        cfg = client.engine.config.values
         max_entries = cfg[_ENTRIES]
         max_value = cfg[_VALUE]
     big = zs.big
@@ -301,8 +306,13 @@ def zadd_generic(client: Any, argv: list[bytes], flags: int) -> Any:
                 added += 1
                 processed += 1
     finally:
-        if added or updated:
-            db.touch(key)
+        # As Redis: one event for the whole command, the new key stored with it.
+        kind = "zincr" if incr else "zadd"
+        if created:
+            if zs:
+                db.set(key, zs, kind=kind)
+        elif added or updated:
+            db.touch(key, kind)
     if incr:
         return score if processed else None
     return added + updated if flags & 4 else added
@@ -324,7 +334,7 @@ _RW_DELETE = (key_spec(1, "RW", "delete"),)
              ("3.0.2", "XX, NX, CH and INCR."),
              ("6.2.0", "GT and LT."),
          ))
-def zadd_command(client, argv):
+def zadd_command(client: Client, argv: list[bytes]) -> Any:
     """ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]"""
     # Fast path (benchmarked): one numeric score-member pair into an existing sorted set.
     if len(argv) == 4 and argv[2][:1] and argv[2][0] in _NUM_START:
@@ -342,7 +352,7 @@ def zadd_command(client, argv):
                     member = share(member)
                     scores[member] = score
                     big.sl.add(score_key(score, member))
-                    db.touch(key)
+                    db.touch(key, "zadd")
                     return 1
                 if cur != score:
                     old = score_key(cur, member)
@@ -352,19 +362,19 @@ def zadd_command(client, argv):
                     scores[member] = score
                     if big.bulk is not None:
                         big.bulk.pop(old, None)
-                    db.touch(key)
+                    db.touch(key, "zadd")
                 return 0
             cur = zs.score(member)
             if cur is None:
-                cfg = client.server.config.values
+                cfg = client.engine.config.values
                 if len(zs) >= cfg[_ENTRIES] or len(member) > cfg[_VALUE]:
                     zs.to_skiplist()
                 zs.insert(member, score)
-                db.touch(key)
+                db.touch(key, "zadd")
                 return 1
             if cur != score:
                 zs.move(member, cur, score)
-                db.touch(key)
+                db.touch(key, "zadd")
             return 0
     return zadd_generic(client, argv, 0)
 
@@ -373,7 +383,7 @@ def zadd_command(client, argv):
          since="1.2.0", complexity="O(log(N))", summary="Increment the score of a member in a sorted set",
          key_specs=(key_spec(1, "RW", "access", "update"),),
          args="key increment:int member")
-def zincrby_command(client, argv):
+def zincrby_command(client: Client, argv: list[bytes]) -> Any:
     """ZINCRBY key increment member"""
     return zadd_generic(client, argv, 8)
 
@@ -383,7 +393,7 @@ def zincrby_command(client, argv):
          key_specs=_RW_DELETE,
          args="key member...",
          history=(("2.4.0", "Several members in one call."),))
-def zrem_command(client, argv):
+def zrem_command(client: Client, argv: list[bytes]) -> Any:
     """ZREM key member [member ...]"""
     db = client.db
     key = argv[1]
@@ -397,10 +407,7 @@ def zrem_command(client, argv):
             if not zs:
                 break
     if deleted:
-        if zs:
-            db.touch(key)
-        else:
-            db.delete(key)
+        touch_or_delete(db, key, zs, "zrem")
     return deleted
 
 
@@ -408,7 +415,7 @@ def zrem_command(client, argv):
 @command("zcard", 2, "readonly fast", 1, 1, 1, acl="sortedset", group="sorted_set", since="1.2.0",
          summary="Get the number of members in a sorted set",
          args="key")
-def zcard_command(client, argv):
+def zcard_command(client: Client, argv: list[bytes]) -> Any:
     """ZCARD key"""
     zs = client.db.get_typed(argv[1], ZSet)
     return len(zs) if zs is not None else 0
@@ -418,7 +425,7 @@ def zcard_command(client, argv):
          summary="Get the score associated with the given member in a sorted set",
          key_specs=_RO_ACCESS,
          args="key member")
-def zscore_command(client, argv):
+def zscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZSCORE key member"""
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
@@ -431,7 +438,7 @@ def zscore_command(client, argv):
          summary="Get the score associated with the given members in a sorted set",
          key_specs=_RO_ACCESS,
          args="key member...")
-def zmscore_command(client, argv):
+def zmscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZMSCORE key member [member ...]"""
     zs = client.db.get_typed(argv[1], ZSet)
     if zs is None:
@@ -454,7 +461,7 @@ def _zrank(client: Any, argv: list[bytes], reverse: bool) -> Any:
          complexity="O(log(N))", summary="Determine the index of a member in a sorted set",
          key_specs=_RO_ACCESS,
          args="key member")
-def zrank_command(client, argv):
+def zrank_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANK key member"""
     return _zrank(client, argv, False)
 
@@ -464,7 +471,7 @@ def zrank_command(client, argv):
          summary="Determine the index of a member in a sorted set, with scores ordered from high to low",
          key_specs=_RO_ACCESS,
          args="key member")
-def zrevrank_command(client, argv):
+def zrevrank_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANK key member"""
     return _zrank(client, argv, True)
 
@@ -474,7 +481,7 @@ def zrevrank_command(client, argv):
          summary="Count the members in a sorted set with scores within the given values",
          key_specs=_RO_ACCESS,
          args="key min:double max:double")
-def zcount_command(client, argv):
+def zcount_command(client: Client, argv: list[bytes]) -> Any:
     """ZCOUNT key min max"""
     rng = parse_score_range(argv[2], argv[3])
     zs = client.db.get_typed(argv[1], ZSet)
@@ -489,7 +496,7 @@ def zcount_command(client, argv):
          summary="Count the number of members in a sorted set between a given lexicographical range",
          key_specs=_RO_ACCESS,
          args="key min max")
-def zlexcount_command(client, argv):
+def zlexcount_command(client: Client, argv: list[bytes]) -> Any:
     """ZLEXCOUNT key min max"""
     lo, hi = parse_lex_range(argv[2], argv[3])
     zs = client.db.get_typed(argv[1], ZSet)
@@ -546,7 +553,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     zs = client.db.get_typed(argv[src_idx], ZSet)
     if zs is None:
         if store is not None:
-            return store_zset(client, store, ())
+            return store_zset(client, store, (), "zrangestore")
         return []
     # Members alone come without (score, member) pairs: a big set's from its keys.
     members_only = store is None and not withscores
@@ -591,11 +598,11 @@ def _zrange_generic(client: Any, argv: list[bytes], src_idx: int, store: bytes |
     if members_only:
         return items if big is None else _keys_reply(big, items)
     if store is not None:
-        return store_zset(client, store, items)
+        return store_zset(client, store, items, "zrangestore")
     return _with_scores(items, client.proto)
 
 
-_RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}
+_RANGE_ARGS: dict[str, Any] = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N)+M)"}
 
 
 @command("zrange", -4, "readonly", 1, 1, 1, since="1.2.0",
@@ -604,7 +611,7 @@ _RANGE_ARGS = {"acl": "sortedset", "group": "sorted_set", "complexity": "O(log(N
          args="key start stop sortby=[BYSCORE | BYLEX]@6.2.0 [REV@6.2.0] [offset_count=LIMIT "
               "(offset:int count:int)@6.2.0] [WITHSCORES]",
          history=(("6.2.0", "REV, BYSCORE, BYLEX and LIMIT."),))
-def zrange_command(client, argv):
+def zrange_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, 0, None)
 
@@ -614,7 +621,7 @@ def zrange_command(client, argv):
          key_specs=(key_spec(1, "OW", "update"), key_spec(2, "RO", "access")),
          args="dst:key src:key1 min max sortby=[BYSCORE | BYLEX] [REV] [offset_count=LIMIT "
               "(offset:int count:int)]")
-def zrangestore_command(client, argv):
+def zrangestore_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 2, argv[1], 0, None)
 
@@ -625,7 +632,7 @@ def zrangestore_command(client, argv):
          **_RANGE_ARGS,
          key_specs=_RO_ACCESS,
          args="key start:int stop:int [WITHSCORES]")
-def zrevrange_command(client, argv):
+def zrevrange_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANGE key start stop [WITHSCORES]"""
     return _zrange_generic(client, argv, 1, None, _RANK, True)
 
@@ -637,7 +644,7 @@ def zrevrange_command(client, argv):
          args="key min:double max:double [WITHSCORES@2.0.0] [offset_count=LIMIT (offset:int "
               "count:int)]",
          history=(("2.0.0", "WITHSCORES."),))
-def zrangebyscore_command(client, argv):
+def zrangebyscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, False)
 
@@ -649,7 +656,7 @@ def zrangebyscore_command(client, argv):
          key_specs=_RO_ACCESS,
          args="key max:double min:double [WITHSCORES] [offset_count=LIMIT (offset:int count:int)]",
          history=(("2.1.6", "Exclusive min and max."),))
-def zrevrangebyscore_command(client, argv):
+def zrevrangebyscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _SCORE, True)
 
@@ -659,7 +666,7 @@ def zrevrangebyscore_command(client, argv):
          summary="Return a range of members in a sorted set, by lexicographical range", **_RANGE_ARGS,
          key_specs=_RO_ACCESS,
          args="key min max [offset_count=LIMIT (offset:int count:int)]")
-def zrangebylex_command(client, argv):
+def zrangebylex_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANGEBYLEX key min max [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, False)
 
@@ -670,12 +677,15 @@ def zrangebylex_command(client, argv):
                  "higher to lower strings.", **_RANGE_ARGS,
          key_specs=_RO_ACCESS,
          args="key max min [offset_count=LIMIT (offset:int count:int)]")
-def zrevrangebylex_command(client, argv):
+def zrevrangebylex_command(client: Client, argv: list[bytes]) -> Any:
     """ZREVRANGEBYLEX key max min [LIMIT offset count]"""
     return _zrange_generic(client, argv, 1, None, _LEX, True)
 
 
 # -- ZREMRANGEBY* ------------------------------------------------------------------------------
+_ZREMRANGE_EVENT = {_RANK: "zremrangebyrank", _SCORE: "zremrangebyscore", _LEX: "zremrangebylex"}
+
+
 def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
     if rangetype == _RANK:
         start, end = parse_int(argv[2]), parse_int(argv[3])
@@ -704,10 +714,7 @@ def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
         lo, hi = zs.lex_range(*lrange)
     deleted = zs.delete_slice(lo, hi)
     if deleted:
-        if zs:
-            db.touch(key)
-        else:
-            db.delete(key)
+        touch_or_delete(db, key, zs, _ZREMRANGE_EVENT[rangetype])
     return deleted
 
 
@@ -715,7 +722,7 @@ def _zremrange(client: Any, argv: list[bytes], rangetype: int) -> int:
          summary="Remove all members in a sorted set within the given indexes", **_RANGE_ARGS,
          key_specs=_RW_DELETE,
          args="key start:int stop:int")
-def zremrangebyrank_command(client, argv):
+def zremrangebyrank_command(client: Client, argv: list[bytes]) -> Any:
     """ZREMRANGEBYRANK key start stop"""
     return _zremrange(client, argv, _RANK)
 
@@ -724,7 +731,7 @@ def zremrangebyrank_command(client, argv):
          summary="Remove all members in a sorted set within the given scores", **_RANGE_ARGS,
          key_specs=_RW_DELETE,
          args="key min:double max:double")
-def zremrangebyscore_command(client, argv):
+def zremrangebyscore_command(client: Client, argv: list[bytes]) -> Any:
     """ZREMRANGEBYSCORE key min max"""
     return _zremrange(client, argv, _SCORE)
 
@@ -734,7 +741,7 @@ def zremrangebyscore_command(client, argv):
          **_RANGE_ARGS,
          key_specs=_RW_DELETE,
          args="key min max")
-def zremrangebylex_command(client, argv):
+def zremrangebylex_command(client: Client, argv: list[bytes]) -> Any:
     """ZREMRANGEBYLEX key min max"""
     return _zremrange(client, argv, _LEX)
 
@@ -752,10 +759,7 @@ def _pop_from(client: Any, key: bytes, zs: ZSet, maximum: bool, count: int) -> l
     else:
         items = zs.items(0, n)
         zs.delete_slice(0, n)
-    if zs:
-        db.touch(key)
-    else:
-        db.delete(key)
+    touch_or_delete(db, key, zs, "zpopmax" if maximum else "zpopmin")
     return items
 
 
@@ -786,7 +790,7 @@ def _zpop(client: Any, argv: list[bytes], maximum: bool) -> Any:
          summary="Remove and return members with the lowest scores in a sorted set",
          key_specs=_RW_ACCESS_DELETE,
          args="key [count:int]")
-def zpopmin_command(client, argv):
+def zpopmin_command(client: Client, argv: list[bytes]) -> Any:
     """ZPOPMIN key [count]"""
     return _zpop(client, argv, False)
 
@@ -796,7 +800,7 @@ def zpopmin_command(client, argv):
          summary="Remove and return members with the highest scores in a sorted set",
          key_specs=_RW_ACCESS_DELETE,
          args="key [count:int]")
-def zpopmax_command(client, argv):
+def zpopmax_command(client: Client, argv: list[bytes]) -> Any:
     """ZPOPMAX key [count]"""
     return _zpop(client, argv, True)
 
@@ -844,7 +848,7 @@ def _mpop_keys(numkeys_idx: int) -> Any:
          summary="Remove and return members with scores in a sorted set",
          key_specs=(keynum_spec(1, "RW", "access", "delete"),),
          args="numkeys:int key... where=(MIN | MAX) [COUNT count:int]")
-def zmpop_command(client, argv):
+def zmpop_command(client: Client, argv: list[bytes]) -> Any:
     """ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 1)
     found = _first_zset(client.db, keys)
@@ -859,8 +863,8 @@ def zmpop_command(client, argv):
 
 
 # -- blocking pops -----------------------------------------------------------------------------
-def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, count: int,
-               mpop: bool) -> Any:
+def _block_pop(client: Any, argv: list[bytes], keys: list[bytes], timeout_ms: int, maximum: bool,
+               count: int, mpop: bool) -> Any:
     """Serve BZPOPMIN/BZPOPMAX/BZMPOP at once if a key has elements, else block."""
 
     def serve(key: bytes, zs: ZSet) -> Any:
@@ -886,7 +890,7 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
             return None
         return serve(key, zs)
 
-    return blocking.block_client(client, keys, timeout_ms, on_ready)
+    return blocking.block_client(client, argv, keys, timeout_ms, on_ready)
 
 
 @command("bzpopmin", -3, "write noscript fast blocking", 1, -2, 1, acl="sortedset",
@@ -896,10 +900,10 @@ def _block_pop(client: Any, keys: list[bytes], timeout_ms: int, maximum: bool, c
          key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),),
          args="key... timeout:double",
          history=(("6.0.0", "The timeout is a double (it was an integer)."),))
-def bzpopmin_command(client, argv):
+def bzpopmin_command(client: Client, argv: list[bytes]) -> Any:
     """BZPOPMIN key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
-    return _block_pop(client, argv[1:-1], timeout, False, -1, False)
+    return _block_pop(client, argv, argv[1:-1], timeout, False, -1, False)
 
 
 @command("bzpopmax", -3, "write noscript fast blocking", 1, -2, 1, acl="sortedset",
@@ -909,10 +913,10 @@ def bzpopmin_command(client, argv):
          key_specs=(key_spec(1, "RW", "access", "delete", lastkey=-2),),
          args="key... timeout:double",
          history=(("6.0.0", "The timeout is a double (it was an integer)."),))
-def bzpopmax_command(client, argv):
+def bzpopmax_command(client: Client, argv: list[bytes]) -> Any:
     """BZPOPMAX key [key ...] timeout"""
     timeout = blocking.parse_timeout(argv[-1])
-    return _block_pop(client, argv[1:-1], timeout, True, -1, False)
+    return _block_pop(client, argv, argv[1:-1], timeout, True, -1, False)
 
 
 @command("bzmpop", -5, "write blocking", acl="sortedset", group="sorted_set", since="7.0.0",
@@ -920,11 +924,11 @@ def bzpopmax_command(client, argv):
          summary="Remove and return members with scores in a sorted set or block until one is available",
          key_specs=(keynum_spec(2, "RW", "access", "delete"),),
          args="timeout:double numkeys:int key... where=(MIN | MAX) [COUNT count:int]")
-def bzmpop_command(client, argv):
+def bzmpop_command(client: Client, argv: list[bytes]) -> Any:
     """BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"""
     keys, maximum, count = _parse_mpop(argv, 2)
     timeout = blocking.parse_timeout(argv[1])
-    return _block_pop(client, keys, timeout, maximum, count, True)
+    return _block_pop(client, argv, keys, timeout, maximum, count, True)
 
 
 # -- ZRANDMEMBER -----------------------------------------------------------------------------
@@ -933,7 +937,7 @@ def bzmpop_command(client, argv):
          summary="Get one or multiple random elements from a sorted set",
          key_specs=_RO_ACCESS, tips=("nondeterministic_output",),
          args="key options=[count:int [WITHSCORES]]")
-def zrandmember_command(client, argv):
+def zrandmember_command(client: Client, argv: list[bytes]) -> Any:
     """ZRANDMEMBER key [count [WITHSCORES]]"""
     db = client.db
     if len(argv) == 2:
@@ -1076,9 +1080,8 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
                 cur = result.get(member)
                 result[member] = score if cur is None else _aggregate(cur, score, aggregate)
     else:
-        first = srcs[0]
         others_d = [s for s in srcs[1:] if s]
-        for member, s in first.items():
+        for member, s in srcs[0].items():
             for other in others_d:
                 if member in other:
                     break
@@ -1086,7 +1089,7 @@ def _setop_generic(client: Any, argv: list[bytes], numkeys_idx: int, dst: bytes 
                 result[member] = s
     items = sorted((s, m) for m, s in result.items())
     if dst is not None:
-        return store_zset(client, dst, items)
+        return store_zset(client, dst, items, argv[0].decode().lower())  # zunionstore, ...
     if withscores:
         return _with_scores(items, client.proto)
     return [m for _, m in items]
@@ -1101,7 +1104,7 @@ def _aggregate(target: float, val: float, aggregate: bytes) -> float:
     return max(target, val)
 
 
-_SETOP_ARGS = {"acl": "sortedset", "group": "sorted_set"}
+_SETOP_ARGS: dict[str, Any] = {"acl": "sortedset", "group": "sorted_set"}
 
 
 @command("zunion", -3, "readonly", get_keys=_setop_keys(1), since="6.2.0",
@@ -1109,7 +1112,7 @@ _SETOP_ARGS = {"acl": "sortedset", "group": "sorted_set"}
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [WEIGHTS weight:int...] [AGGREGATE (SUM | MIN | MAX)] "
               "[WITHSCORES]")
-def zunion_command(client, argv):
+def zunion_command(client: Client, argv: list[bytes]) -> Any:
     """ZUNION numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]
     [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _UNION)
@@ -1120,7 +1123,7 @@ def zunion_command(client, argv):
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [WEIGHTS weight:int...] [AGGREGATE (SUM | MIN | MAX)] "
               "[WITHSCORES]")
-def zinter_command(client, argv):
+def zinter_command(client: Client, argv: list[bytes]) -> Any:
     """ZINTER numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]
     [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _INTER)
@@ -1130,7 +1133,7 @@ def zinter_command(client, argv):
          complexity="O(L + (N-K)log(N))", summary="Subtract multiple sorted sets", **_SETOP_ARGS,
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [WITHSCORES]")
-def zdiff_command(client, argv):
+def zdiff_command(client: Client, argv: list[bytes]) -> Any:
     """ZDIFF numkeys key [key ...] [WITHSCORES]"""
     return _setop_generic(client, argv, 1, None, _DIFF)
 
@@ -1142,7 +1145,7 @@ def zdiff_command(client, argv):
          key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
          args="destination:key numkeys:int key:key1... [WEIGHTS weight:int...] [AGGREGATE (SUM | "
               "MIN | MAX)]")
-def zunionstore_command(client, argv):
+def zunionstore_command(client: Client, argv: list[bytes]) -> Any:
     """ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM |
     MIN | MAX>]"""
     return _setop_generic(client, argv, 2, argv[1], _UNION)
@@ -1156,7 +1159,7 @@ def zunionstore_command(client, argv):
          key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
          args="destination:key numkeys:int key:key1... [WEIGHTS weight:int...] [AGGREGATE (SUM | "
               "MIN | MAX)]")
-def zinterstore_command(client, argv):
+def zinterstore_command(client: Client, argv: list[bytes]) -> Any:
     """ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM |
     MIN | MAX>]"""
     return _setop_generic(client, argv, 2, argv[1], _INTER)
@@ -1169,7 +1172,7 @@ def zinterstore_command(client, argv):
          first_key=1, last_key=1, step=1,
          key_specs=(key_spec(1, "OW", "update"), keynum_spec(2, "RO", "access")),
          args="destination:key numkeys:int key:key1...")
-def zdiffstore_command(client, argv):
+def zdiffstore_command(client: Client, argv: list[bytes]) -> Any:
     """ZDIFFSTORE destination numkeys key [key ...]"""
     return _setop_generic(client, argv, 2, argv[1], _DIFF)
 
@@ -1179,7 +1182,7 @@ def zdiffstore_command(client, argv):
          summary="Intersect multiple sorted sets and return the cardinality of the result", **_SETOP_ARGS,
          key_specs=(keynum_spec(1, "RO", "access"),),
          args="numkeys:int key... [LIMIT limit:int]")
-def zintercard_command(client, argv):
+def zintercard_command(client: Client, argv: list[bytes]) -> Any:
     """ZINTERCARD numkeys key [key ...] [LIMIT limit]"""
     return _setop_generic(client, argv, 1, None, _INTER, card_only=True)
 
@@ -1201,7 +1204,7 @@ def parse_cursor(b: bytes) -> int:
          summary="Incrementally iterate sorted sets elements and associated scores",
          key_specs=_RO_ACCESS, tips=("nondeterministic_output",),
          args="key cursor:int [MATCH pattern:pattern] [COUNT count:int]")
-def zscan_command(client, argv):
+def zscan_command(client: Client, argv: list[bytes]) -> Any:
     """ZSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
     zs = client.db.get_typed(argv[1], ZSet)

@@ -1,14 +1,14 @@
-"""The Kafka broker service: listener, partition logs, fetch waiters, timers.
+"""The Kafka front end: listener, connections, fetch waiters, dynamic broker configs.
 
-Started by the server (as one of `Server.extra_services`) on the server's event loop when
-`kafka-port` is not 0. It owns the `LogManager`; handlers reach it as `ctx.broker.logs`.
+Started by the server (`Server.kafka`) on the server's event loop when `kafka-port` is not 0.
+It acts on the engine's state: the `LogManager`, the group coordinator and the producer ids
+belong to the `Engine` (they exist with the listener off); handlers reach them as
+`ctx.broker.logs`, `ctx.broker.groups`, `ctx.broker.producer_ids`. The log timers (retention,
+flush, cleaner) are the engine's too (`log/maintenance.py`).
 
 Long polling: a Fetch that has less than `min.bytes` waits on a future registered under each
-partition it reads; `notify_append` (called by Produce after each append) wakes those
-waiters, which re-read. Timers: retention every `log.retention.check.interval.ms`, the flush
-policy every second at most (`LogManager.flush_async` decides what is due; the fsyncs run in
-a worker thread), and `flush_appended` when a Produce must not be acknowledged before its
-fsync (`log.flush.interval.messages` reached).
+partition it reads; `notify_append` (called by Produce after each append, and by the group
+coordinator) tells the engine's append listeners, ours among them, which wake those waiters.
 
 Dynamic broker configs: settings changed through AlterConfigs/IncrementalAlterConfigs are kept
 in `<dir>/meta/broker-configs.json` (name -> text; Kafka keeps them in its metadata log) and
@@ -22,24 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from keystream.config import ConfigError
+from keystream.config import Config, ConfigError
 from keystream.kafka.apis.registry import load_all
 from keystream.kafka.connection import KafkaConnection
-from keystream.kafka.groups.coordinator import GroupCoordinator
-from keystream.kafka.txn.producer_ids import ProducerIdManager
-from keystream.log.manager import LogManager
+from keystream.netaddr import bind_hosts
 
 if TYPE_CHECKING:
-    from keystream.server import Server
+    from keystream.engine import Engine
 
 log = logging.getLogger("keystream.kafka")
 
@@ -50,54 +46,37 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _log_flush_error(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.error("log flush failed", exc_info=fut.exception())
-
-
 class KafkaBroker:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, engine: Engine, config: Config) -> None:
         load_all()
-        self.server = server
-        self.config = server.config
-        self.node_id: int = self.config["node.id"]
-        self.data_dir = self.config["dir"]
-        self.logs = LogManager(self.data_dir, self.config)
-        self.producer_ids = ProducerIdManager(os.path.join(self.data_dir, "meta"))
+        self.engine = engine
+        self.config = config
+        self.node_id: int = config["node.id"]
+        self.data_dir = config["dir"]
+        # The engine's: the Kafka front end acts on them, the Redis side may too.
+        self.logs = engine.logs
+        self.producer_ids = engine.producer_ids
+        self.groups = engine.groups
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
-        self._listener: asyncio.AbstractServer | None = None
-        self._timers: dict[str, asyncio.TimerHandle] = {}   # the next firing of each periodic job
-        self._flush_running: asyncio.Future[None] | None = None
+        self._listener: asyncio.Server | None = None
         # Broker settings changed through AlterConfigs, and their values before the first change.
         self.dynamic_settings: set[str] = set()
         self.startup_settings: dict[str, Any] = {}
         self._load_dynamic_settings()
-        self.groups = GroupCoordinator(self)
+        engine.log_tasks.append_listeners.append(self._wake_fetchers)
 
     # -- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.logs.load()
         self.cluster_id = self._load_cluster_id()
-        self.groups.start()      # loads __consumer_offsets in the background
-        from keystream.server import _bind_hosts
-
         self._listener = await loop.create_server(
-            lambda: KafkaConnection(self), host=_bind_hosts(self.config["bind"]),
+            lambda: KafkaConnection(self), host=bind_hosts(self.config["bind"]),
             port=self.config["kafka-port"], reuse_address=True, backlog=511,
         )
-        self._cleaner_tick()
-        self._schedule_retention()
-        self._schedule_flush()
-        self._expire_producers_tick()
 
     async def stop(self) -> None:
-        await self.groups.stop()
-        for t in self._timers.values():
-            t.cancel()
-        self._timers.clear()
         if self._listener is not None:
             self._listener.close()
         for c in list(self.connections):
@@ -107,10 +86,6 @@ class KafkaBroker:
                 if not f.done():
                     f.cancel()
         self.waiters.clear()
-        if self._flush_running is not None:
-            with contextlib.suppress(Exception):  # already logged by _log_flush_error
-                await self._flush_running
-        self.logs.close()
 
     def listening_on(self) -> list[str]:
         if self._listener is None:
@@ -174,81 +149,16 @@ class KafkaBroker:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    # -- timers ------------------------------------------------------------------------
-    def _call_later(self, delay: float, job: Callable[[], None]) -> None:
-        """Schedule job, replacing the handle of its previous (fired) run."""
-        self._timers[job.__name__] = asyncio.get_running_loop().call_later(delay, job)
-
-    def _schedule_retention(self) -> None:
-        self._call_later(self.config["log.retention.check.interval.ms"] / 1000, self._retention_tick)
-
-    def _retention_tick(self) -> None:
-        try:
-            self.logs.run_retention(_now_ms())
-        except Exception:
-            log.exception("retention check failed")
-        self._schedule_retention()
-
-    def _expire_producers_tick(self) -> None:
-        """Forget idle producer ids (producer.id.expiration.ms), now and every check interval."""
-        try:
-            now, ttl = _now_ms(), self.config["producer.id.expiration.ms"]
-            for plog in self.logs.all_partitions():
-                plog.producers.remove_expired(now, ttl)
-        except Exception:
-            log.exception("producer id expiration failed")
-        self._call_later(self.config["producer.id.expiration.check.interval.ms"] / 1000,
-                         self._expire_producers_tick)
-
-    def _schedule_flush(self) -> None:
-        self._call_later(max(0.01, min(self.config["log.flush.interval.ms"], 1000) / 1000), self._flush_tick)
-
-    def _flush_tick(self) -> None:
-        if self._flush_running is None or self._flush_running.done():
-            try:
-                job = self.logs.flush_async(_now_ms())
-            except Exception:
-                log.exception("log flush failed")
-                job = None
-            if job is not None:
-                # fsync runs in a worker thread; one flush job at a time.
-                self._flush_running = asyncio.get_running_loop().run_in_executor(None, job)
-                self._flush_running.add_done_callback(_log_flush_error)
-        self._schedule_flush()
-
-    def _cleaner_tick(self) -> None:
-        """Compact logs for a 20 ms slice; again in 10 ms while work remains, else after the backoff."""
-        try:
-            more = self.logs.run_cleaner(_now_ms(), 0.02)
-        except Exception:
-            log.exception("log cleaner failed")
-            more = False
-        self._call_later(0.01 if more else self.config["log.cleaner.backoff.ms"] / 1000, self._cleaner_tick)
-
     async def flush_appended(self) -> None:
-        """Return once everything appended so far that the flush policy says is due is fsynced.
-
-        Produce awaits this before acknowledging when an append reached
-        `log.flush.interval.messages` (as Kafka flushes inside the append). Requests that
-        arrive while a flush runs wait for it and then share the next one (group commit).
-        A failed fsync raises: the produce is not acknowledged.
-        """
-        while True:
-            running = self._flush_running
-            if running is not None and not running.done():
-                await asyncio.shield(running)
-                continue
-            job = self.logs.flush_async(_now_ms())
-            if job is None:
-                return
-            running = asyncio.get_running_loop().run_in_executor(None, job)
-            running.add_done_callback(_log_flush_error)
-            self._flush_running = running
-            await asyncio.shield(running)
-            return
+        """See `LogMaintenance.flush_appended`."""
+        await self.engine.log_tasks.flush_appended()
 
     # -- long polling ------------------------------------------------------------------
     def notify_append(self, topic: str, partition: int) -> None:
+        """A partition grew: tell every listener (our long-polling fetches among them)."""
+        self.engine.log_tasks.notify_append(topic, partition)
+
+    def _wake_fetchers(self, topic: str, partition: int) -> None:
         futs = self.waiters.pop((topic, partition), None)
         if futs:
             for f in futs:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import socket
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from keystream.kafka.apis.registry import APIS, NO_RESPONSE, Encoded, RequestContext
 from keystream.kafka.codec import messages
@@ -63,7 +63,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream server's transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -75,7 +75,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self.local_host, self.local_port = sockname[0], sockname[1]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        transport.set_write_buffer_limits(high=8 * 1024 * 1024)
+        self.transport.set_write_buffer_limits(high=8 * 1024 * 1024)
         self.broker.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

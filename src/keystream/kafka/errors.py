@@ -34,7 +34,7 @@ _MAP: dict[type[Exception], ErrorCode] = {
 
 def error_for(exc: BaseException) -> ErrorCode:
     for cls in type(exc).__mro__:
-        code = _MAP.get(cls)  # type: ignore[arg-type]
+        code = _MAP.get(cls)
         if code is not None:
             return code
     return ErrorCode.unknown_server_error

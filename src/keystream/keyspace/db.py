@@ -8,9 +8,16 @@ calls `active_expire_cycle` `hz` times a second, which samples keys with a deadl
 deletes the expired ones, repeating while more than a quarter of a sample had expired, as
 Redis's activeExpireCycle does, within a time budget.
 
-Every modification goes through `set`/`delete`/`touch` so that WATCH, the dirty counter
-and (later) keyspace events and blocked clients see it. In-place changes to a container
-value must call `touch(key)`.
+Typed write events: every modification goes through a write method (`set`, `delete`,
+`set_expire`, `persist`, `put_entry`, ...) or, for an in-place change of a container value,
+`touch(key, kind)`: each reports one event `(kind, db index, key)`, kind being the
+keyspace-notification event name Redis uses for it (`set`, `del`, `expire`, `expired`,
+`lpush`, `hset`, `rename_from`, ...), in the order Redis notifies them. An event makes the
+key's WATCHers dirty, counts in the dirty counter (not `expired`/`evicted`: Redis's dirty
+counter counts commands' changes) and goes to the engine's `event_subscribers` (blocked
+clients' wake-ups, and later keyspace notifications, tracking, change capture). An expired
+key also becomes a DEL effect of the running execution unit (`Engine.key_expired`).
+Nothing else changes `data`/`expires` (FLUSHDB/SWAPDB's whole-database operations aside).
 
 Access tracking (OBJECT IDLETIME / OBJECT FREQ, eviction): `get` and `set` store one int
 per key: the command time in ms of the last access, or, while an LFU `maxmemory-policy` is
@@ -18,7 +25,7 @@ selected, Redis's LFU word `(minutes << 8) | log-counter`. As in Redis, values w
 one policy are reinterpreted under the other after a switch. A container value keeps it in
 its own `atime` slot (every registered type but `bytes` must have one): that costs 8 bytes
 per key where a side table costs ~50, and the value carries it along on RENAME/MOVE. Strings
-(`bytes`, which cannot carry a slot) use the `access` dict. The int itself is the server's
+(`bytes`, which cannot carry a slot) use the `access` dict. The int itself is the engine's
 command clock object, shared by all the keys accessed in the same millisecond.
 `peek` is the lookup that does not count as an access (TYPE, TTL, EXISTS, OBJECT, ...).
 """
@@ -31,7 +38,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from keystream.server import Server
+    from keystream.engine import Engine
 
 __all__ = ["LFU_INIT_VAL", "TYPE_NAMES", "Database", "now_ms", "register_type", "type_name"]
 
@@ -55,7 +62,7 @@ def now_ms() -> int:
 
 
 class _WallClock:
-    """Stands in for the server's command clock when a Database has no server (unit tests)."""
+    """Stands in for the engine's command clock when a Database has no engine (unit tests)."""
 
     __slots__ = ()
 
@@ -73,16 +80,16 @@ class Database:
         "_scan_pos",
         "access",
         "data",
+        "engine",
         "expired_stale_perc",
         "expires",
         "id",
         "lfu",
         "raw_strings",
-        "server",
         "watched",
     )
 
-    def __init__(self, db_id: int, server: Server | None = None) -> None:
+    def __init__(self, db_id: int, engine: Engine | None = None) -> None:
         self.id = db_id
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
@@ -91,12 +98,12 @@ class Database:
         # string key -> last access time in ms (OBJECT IDLETIME) or LFU counter state
         # (containers keep theirs in their `atime` slot)
         self.access: dict[bytes, int] = {}
-        self.server = server
+        self.engine = engine
         self.expired_stale_perc = 0.0
         self._scan: list[bytes] = []
         self._scan_pos = 0
-        # Where "now" comes from: the server's command start time (or the wall clock).
-        self._clock: Any = server if server is not None else _WallClock()
+        # Where "now" comes from: the engine's command start time (or the wall clock).
+        self._clock: Any = engine if engine is not None else _WallClock()
         # True while an LFU maxmemory-policy is selected: `access` holds LFU words.
         self.lfu = False
         # RANDOMKEY: a snapshot of the keys, renewed when it has drifted too far.
@@ -105,9 +112,9 @@ class Database:
         # key -> the string value that was modified in place (APPEND, SETRANGE): Redis keeps
         # such strings "raw" (OBJECT ENCODING). Valid while the key still holds that object.
         self.raw_strings: dict[bytes, bytes] = {}
-        if server is not None:
-            self.lfu = "lfu" in str(server.config["maxmemory-policy"])
-            server.config.listeners.append(self._on_config_change)
+        if engine is not None:
+            self.lfu = "lfu" in str(engine.config["maxmemory-policy"])
+            engine.config.listeners.append(self._on_config_change)
 
     def _on_config_change(self, name: str, value: Any) -> None:
         if name == "maxmemory-policy":
@@ -191,9 +198,15 @@ class Database:
         return None
 
     # -- writes ----------------------------------------------------------------------
-    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False, kind: str = "set") -> None:
         """Store value at key; the key's TTL is removed unless keep_ttl. Counts as an access
-        (under LFU an overwritten key keeps its counter, a new one starts at LFU_INIT_VAL)."""
+        (under LFU an overwritten key keeps its counter, a new one starts at LFU_INIT_VAL).
+        Reports the write event `kind` (the command's: "set", "lpush", "sunionstore", ...).
+        An expired key in the way is expired first (its DEL propagated), as Redis's setKey
+        looks the key up for writing."""
+        expires = self.expires
+        if expires and key in expires and expires[key] <= self._clock.cmd_time_ms:
+            self._expire(key)
         data = self.data
         if type(value) is bytes:
             if self.lfu:
@@ -214,24 +227,37 @@ class Database:
             del self.expires[key]
         if self.raw_strings:
             self.raw_strings.pop(key, None)
-        # touch(key), inlined: this is the write hot path
+        # touch(key, kind), inlined: this is the write hot path
         if self.watched:
             self._dirty_watchers(key)
-        server = self.server
-        if server is not None:
-            server.dirty += 1
-            if server.key_listeners:
-                for listener in server.key_listeners:
-                    listener(self, key)
+        engine = self.engine
+        if engine is not None:
+            engine.dirty += 1
+            if engine.event_subscribers:
+                for subscriber in engine.event_subscribers:
+                    subscriber(kind, self.id, key)
 
-    def replace(self, key: bytes, value: Any) -> None:
+    def replace(self, key: bytes, value: Any, kind: str) -> None:
         """Store a new value of the same type at a key that `get` just returned live in this
         command (INCR and friends): its TTL and its access data, which that `get` recorded,
         stay as they are. Cheaper than `set` on the hot path."""
         self.data[key] = value
         if self.raw_strings:
             self.raw_strings.pop(key, None)
-        self.touch(key)
+        self.touch(key, kind)
+
+    def update_cache(self, key: bytes, value: Any) -> None:
+        """Store a new encoding of the same value at key (PFCOUNT's cached cardinality), TTL
+        and access data kept: WATCHers become dirty and the change counts (it propagates), as
+        Redis's signalModifiedKey without a keyspace notification: no write event, since
+        nothing a reader can see changed."""
+        self.data[key] = value
+        if self.raw_strings:
+            self.raw_strings.pop(key, None)
+        if self.watched:
+            self._dirty_watchers(key)
+        if self.engine is not None:
+            self.engine.dirty += 1
 
     def mark_raw(self, key: bytes) -> None:
         """Record that the string at key was just modified in place (APPEND, SETRANGE): OBJECT
@@ -240,16 +266,19 @@ class Database:
         if type(value) is bytes:
             self.raw_strings[key] = value
 
-    def take_entry(self, key: bytes) -> tuple[Any, int | None, int | None, bytes | None]:
+    def take_entry(self, key: bytes, kind: str) -> tuple[Any, int | None, int | None, bytes | None]:
         """Remove key (which must exist) and return what moves with it to another name or
-        database: (value, deadline ms, access data of a string, raw marker). Does not touch
-        the key (a container carries its access data in its `atime` slot)."""
+        database: (value, deadline ms, access data of a string, raw marker). Reports `kind`
+        (`rename_from`, `move_from`); a container carries its access data in its `atime` slot."""
         entry = (self.data.pop(key), self.expires.pop(key, None), self.access.pop(key, None),
                  self.raw_strings.pop(key, None) if self.raw_strings else None)
+        self.touch(key, kind)
         return entry
 
-    def put_entry(self, key: bytes, entry: tuple[Any, int | None, int | None, bytes | None]) -> None:
-        """Store an entry from `take_entry` at key (which must not exist). Does not touch it."""
+    def put_entry(self, key: bytes, entry: tuple[Any, int | None, int | None, bytes | None],
+                  kind: str) -> None:
+        """Store an entry (from `take_entry`, or a copy of one) at key, which must not exist;
+        reports `kind` (`rename_to`, `move_to`, `copy_to`)."""
         value, when, access, raw = entry
         self.data[key] = value
         if when is not None:
@@ -258,36 +287,54 @@ class Database:
             self.access[key] = access
         if raw is not None:
             self.raw_strings[key] = raw
+        self.touch(key, kind)
 
-    def delete(self, key: bytes) -> bool:
-        """Delete key if it exists (live); True if something was deleted."""
+    def put_copy(self, key: bytes, value: Any, when_ms: int | None, raw: bool) -> None:
+        """COPY's new key (which must not exist): value with deadline when_ms, fresh access
+        data (a new key's, as `set`), a raw string if raw; reports `copy_to`."""
+        self._set_access(key, value, self._lfu_minutes() << 8 | LFU_INIT_VAL if self.lfu
+                         else self._clock.cmd_time_ms)
+        access = self.access.pop(key, None)
+        self.put_entry(key, (value, when_ms, access, value if raw else None), "copy_to")
+
+    def delete(self, key: bytes, kind: str = "del") -> bool:
+        """Delete key if it exists (live); True if something was deleted. Reports `kind`
+        ("del"; a container a command emptied reports "del" after the command's own event)."""
         if self.get(key) is None:
             return False
         self._remove(key)
-        self.touch(key)
+        self.touch(key, kind)
         return True
+
+    def remove(self, key: bytes) -> None:
+        """Delete key, which the running command just read live, without an event of its
+        own: the caller reports the event (RESTORE REPLACE and other overwrites)."""
+        self._remove(key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
-        self.touch(key)
+        self.touch(key, "expire")
 
     def persist(self, key: bytes) -> bool:
         if key in self.expires:
             del self.expires[key]
-            self.touch(key)
+            self.touch(key, "persist")
             return True
         return False
 
-    def touch(self, key: bytes) -> None:
-        """Record that key was modified: WATCHers become dirty, the dirty counter grows."""
+    def touch(self, key: bytes, kind: str, dirty: int = 1) -> None:
+        """Report the write event kind on key: WATCHers become dirty, the dirty counter
+        grows by dirty (0 for an event Redis notifies although nothing changed, which then
+        does not propagate), the engine's event subscribers hear of it. Call after an
+        in-place change of a container value (LPUSH "lpush", HSET "hset", ...)."""
         if self.watched:
             self._dirty_watchers(key)
-        server = self.server
-        if server is not None:
-            server.dirty += 1
-            if server.key_listeners:
-                for listener in server.key_listeners:
-                    listener(self, key)
+        engine = self.engine
+        if engine is not None:
+            engine.dirty += dirty
+            if engine.event_subscribers:
+                for subscriber in engine.event_subscribers:
+                    subscriber(kind, self.id, key)
 
     def _dirty_watchers(self, key: bytes) -> None:
         clients = self.watched.get(key)
@@ -313,8 +360,8 @@ class Database:
         self._rand_keys = []
         self._scan = []
         self._scan_pos = 0
-        if self.server is not None:
-            self.server.dirty += n
+        if self.engine is not None:
+            self.engine.dirty += n
         return n
 
     def swap_contents(self, other: Database) -> None:
@@ -355,7 +402,7 @@ class Database:
     def _lfu_counter(self, word: int) -> int:
         """The LFU counter of word after the decay due since its last access."""
         counter = word & 0xFF
-        decay = self.server.config["lfu-decay-time"] if self.server is not None else 1
+        decay = self.engine.config["lfu-decay-time"] if self.engine is not None else 1
         if decay:
             ldt = (word >> 8) & 0xFFFF
             now = self._lfu_minutes()
@@ -369,7 +416,8 @@ class Database:
             return None
         if type(value) is bytes:
             return self.access.get(key)
-        return getattr(value, "atime", None)
+        atime: int | None = value.atime
+        return atime
 
     def _set_access(self, key: bytes, value: Any, word: int) -> None:
         if type(value) is bytes:
@@ -381,7 +429,7 @@ class Database:
         word = self._access_word(key, value)
         counter = LFU_INIT_VAL if word is None else self._lfu_counter(word)
         if counter < 255:
-            factor = self.server.config["lfu-log-factor"] if self.server is not None else 10
+            factor = self.engine.config["lfu-log-factor"] if self.engine is not None else 10
             base = max(counter - LFU_INIT_VAL, 0)
             if random.random() < 1.0 / (base * factor + 1):
                 counter += 1
@@ -423,14 +471,18 @@ class Database:
             self.raw_strings.pop(key, None)
 
     def _expire(self, key: bytes) -> None:
-        if self.server is not None and self.server.pause is not None:
+        engine = self.engine
+        if engine is not None and engine.pause is not None:
             return  # during CLIENT PAUSE keys expire logically only: nothing is deleted
         self._remove(key)
-        self.touch(key)
-        server = self.server
-        if server is not None:
-            server.stat_expired_keys += 1
-            server.on_key_expired(self, key)
+        # The "expired" event: not a change of the command that met the key (no dirty count).
+        if self.watched:
+            self._dirty_watchers(key)
+        if engine is not None:
+            engine.key_expired(self, key)
+            if engine.event_subscribers:
+                for subscriber in engine.event_subscribers:
+                    subscriber("expired", self.id, key)
 
     def is_expired(self, key: bytes) -> bool:
         when = self.expires.get(key)
@@ -450,7 +502,7 @@ class Database:
         batch = 20 + 5 * (effort - 1)
         deleted = 0
         now = now_ms()
-        server = self.server
+        engine = self.engine
         while self.expires:
             if self._scan_pos >= len(self._scan):
                 self._scan = list(self.expires)
@@ -462,9 +514,11 @@ class Database:
             for key in keys:
                 when = exp.get(key)
                 if when is not None and when <= now:
-                    if server is not None:
-                        server.cmd_time_ms = now
+                    if engine is not None:
+                        engine.cmd_time_ms = now
                     self._expire(key)
+                    if engine is not None and engine.effects and not engine.unit_depth:
+                        engine.emit_effects()  # each expired key is a unit of its own
                     expired += 1
             deleted += expired
             self.expired_stale_perc = expired / len(keys) if keys else 0.0

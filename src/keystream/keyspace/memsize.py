@@ -105,6 +105,7 @@ def _zset_size(z: ZSet, samples: int) -> int:
     if lp is not None:
         return _getsizeof(z) + _getsizeof(lp)
     big = z.big
+    assert big is not None  # lp is None: the big form is in use
     size = (_getsizeof(z) + _getsizeof(big) + _getsizeof(big.scores) + _SORTED_LIST
             + 2 * _scaled(_sizes(big.scores, samples), n) + n * _ZSET_NODE)
     bulk = big.bulk

@@ -132,7 +132,7 @@ def _parse_records(data: bytes, pos: int, count: int) -> list[tuple]:
     ts_end is where the timestamp delta varint ends (what follows is copied when re-basing).
     Raises IndexError/ValueError on records that do not parse.
     """
-    out = []
+    out: list[tuple[int, int, int, int, int, bytes | None, bool]] = []
     append = out.append
     end_all = len(data)
     for _ in range(count):
@@ -446,8 +446,10 @@ class LogCleaner:
         while True:
             if self._job is None and not self._start_next(now_ms):
                 return False
+            job, job_log = self._job, self._job_log
+            assert job is not None and job_log is not None  # _start_next set them
             try:
-                got = next(self._job)
+                got = next(job)
             except StopIteration:
                 self._job = self._job_log = None
                 self.passes += 1
@@ -458,8 +460,8 @@ class LogCleaner:
                 continue
             except Exception:
                 log.exception("cleaning %s-%s failed; it will not be cleaned again until restart",
-                              self._job_log.topic, self._job_log.index)
-                self._failed.add(id(self._job_log))
+                              job_log.topic, job_log.index)
+                self._failed.add(id(job_log))
                 self._job = self._job_log = None
                 continue
             if got is not None:            # a Future: come back when the worker is done
@@ -480,7 +482,7 @@ class LogCleaner:
 
     def forget(self, plog: PartitionLog) -> None:
         """A log is going away (topic deleted): stop cleaning it."""
-        if self._job_log is plog:
+        if self._job_log is plog and self._job is not None:
             self._job.close()
             self._job = self._job_log = None
             self.pending = None
@@ -581,8 +583,8 @@ class LogCleaner:
                 total += nxt.size
                 entries += len(nxt.index.offsets)
             group_end = bases[i + len(group)]
-            h = yield from self._clean_group(plog, group, group_end, offset_map, now_ms)
-            horizon = max(horizon, h)
+            group_horizon = yield from self._clean_group(plog, group, group_end, offset_map, now_ms)
+            horizon = max(horizon, group_horizon)
             i += len(group)
         plog.first_dirty_offset = max(map_end, plog.first_dirty_offset)
         plog.delete_horizon_ms = horizon

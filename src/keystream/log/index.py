@@ -40,12 +40,12 @@ class _IndexFile:
     def write_file(self, rewrite: bool = False) -> None:
         """Append the entries not yet in the file (or write it anew)."""
         if rewrite:
-            self.written = 0
+            self.written = 0  # type: ignore[misc]  # a slot of both subclasses
         n = len(self.offsets)
         if self.written == n and not rewrite:
             return
         _write(self.path, self._pack(self.written), truncate=rewrite)
-        self.written = n
+        self.written = n  # type: ignore[misc]  # a slot of both subclasses
 
 
 class OffsetIndex(_IndexFile):

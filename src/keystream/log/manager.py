@@ -174,16 +174,25 @@ class LogManager:
         meta = TopicMeta(name, uuid.uuid4(), num_partitions, dict(configs))
         if validate_only:
             return meta
-        self._write_meta(meta)
-        self.topics[name] = meta
-        self.topics_by_id[meta.topic_id] = meta
         cfg = self._resolve(meta)
         now = _now_ms()
-        self._logs[name] = [
-            PartitionLog.open(os.path.join(self.kafka_dir, f"{name}-{p}"), name, p, cfg, meta.topic_id, now,
-                              clean=True)
-            for p in range(num_partitions)
-        ]
+        dirs = [os.path.join(self.kafka_dir, f"{name}-{p}") for p in range(num_partitions)]
+        logs: list[PartitionLog] = []
+        try:
+            # partitions first, the metadata last: a crash in between leaves stray directories
+            # that load() removes, and an I/O error leaves no half-made topic behind
+            for p, path in enumerate(dirs):
+                logs.append(PartitionLog.open(path, name, p, cfg, meta.topic_id, now, clean=True))
+            self._write_meta(meta)
+        except OSError as e:
+            for log in logs:
+                log.delete()
+            for path in dirs:
+                shutil.rmtree(path, ignore_errors=True)
+            raise LogError(f"Cannot create topic {name}: {e}") from None
+        self.topics[name] = meta
+        self.topics_by_id[meta.topic_id] = meta
+        self._logs[name] = logs
         return meta
 
     def delete_topic(self, name: str) -> None:
@@ -215,14 +224,23 @@ class LogManager:
         if validate_only:
             return
         old = meta.num_partitions
-        meta.num_partitions = total
-        self._write_meta(meta)
         cfg = self._resolve(meta)
         now = _now_ms()
-        self._logs[name].extend(
-            PartitionLog.open(os.path.join(self.kafka_dir, f"{name}-{p}"), name, p, cfg, meta.topic_id, now,
-                              clean=True)
-            for p in range(old, total))
+        dirs = [os.path.join(self.kafka_dir, f"{name}-{p}") for p in range(old, total)]
+        logs: list[PartitionLog] = []
+        try:   # as create_topic: the new partitions first, then the metadata
+            for p, path in enumerate(dirs, old):
+                logs.append(PartitionLog.open(path, name, p, cfg, meta.topic_id, now, clean=True))
+            meta.num_partitions = total
+            self._write_meta(meta)
+        except OSError as e:
+            meta.num_partitions = old
+            for log in logs:
+                log.delete()
+            for path in dirs:
+                shutil.rmtree(path, ignore_errors=True)
+            raise LogError(f"Cannot add partitions to {name}: {e}") from None
+        self._logs[name].extend(logs)
 
     def topic_config(self, name: str) -> dict[str, tuple[str, str]]:
         """Every topic config of a topic: name -> (value text, 'default' | 'broker' | 'topic')."""

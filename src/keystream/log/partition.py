@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from keystream.log.batch import patch_log_append_time, read_records, validate_batches
 from keystream.log.cleaner import recover_swaps
-from keystream.log.errors import OffsetOutOfRangeError, RecordListTooLargeError
+from keystream.log.errors import LogError, OffsetOutOfRangeError, RecordListTooLargeError
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -145,7 +145,7 @@ class PartitionLog:
         staged = None
         if mv[43] < 0x80 or len(infos) > 1:   # the first batch has a producer id (>= 0), or several
             staged = self.producers.prepare(mv, infos, base, now_ms if cfg.log_append_time else -1)
-            if type(staged) is BatchMetadata:   # a retry of an append that succeeded: its offsets
+            if isinstance(staged, BatchMetadata):   # a retry of an append that succeeded: its offsets
                 return AppendResult(staged.first_offset, staged.last_offset, staged.timestamp,
                                     self.log_start_offset, 0)
         log_append = cfg.log_append_time
@@ -171,7 +171,10 @@ class PartitionLog:
         last = base + count - 1
         seg = self.segments[-1]
         if seg.size and self._should_roll(seg, total, last, now_ms if log_append else max_ts, now_ms):
-            seg = self._roll(now_ms)
+            try:
+                seg = self._roll(now_ms)
+            except OSError as e:   # a full, read-only or failing disk: KAFKA_STORAGE_ERROR, nothing appended
+                raise LogError(f"Cannot roll a new segment of {self.topic}-{self.index}: {e}") from None
         seg.write(pieces, total)
         interval = cfg.index_interval_bytes
         offset = base
@@ -180,7 +183,7 @@ class PartitionLog:
             seg.note_batch(offset - 1, size, now_ms if log_append else ts, interval)
         self.log_end_offset = offset
         self.unflushed_messages += count
-        if staged:
+        if isinstance(staged, dict) and staged:
             self.producers.commit(staged)
         return AppendResult(base, last, now_ms if log_append else -1, self.log_start_offset, count)
 

@@ -310,7 +310,7 @@ class ProducerStateManager:
 
 
 def _list_snapshots(dir_path: str) -> list[int]:
-    out = []
+    out: list[int] = []
     try:
         names = os.listdir(dir_path)
     except FileNotFoundError:

@@ -1,4 +1,4 @@
-"""One RESP client connection: `Client` (state commands see) and `RespProtocol` (I/O).
+"""One RESP client connection: `RespProtocol`, the I/O of a `Client` (keystream/client.py).
 
 Flow: `data_received` feeds the parser, executes every complete command in order, and
 writes all their replies with one `transport.write` per read. A client that is blocked
@@ -19,18 +19,18 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from keystream.client import Client
+from keystream.commands.executor import execute
 from keystream.resp.parser import RequestParser
-from keystream.resp.writer import encode_into
 
 if TYPE_CHECKING:
-    from keystream.keyspace.db import Database
-    from keystream.server import Server
+    from keystream.engine import Engine
 
 log = logging.getLogger("keystream.resp")
 
-__all__ = ["Client", "RespProtocol"]
+__all__ = ["RespProtocol"]
 
 HIGH_WATER = 4 * 1024 * 1024
 LOW_WATER = 1024 * 1024
@@ -38,89 +38,11 @@ LOW_WATER = 1024 * 1024
 QBUF_INITIAL = 20474
 
 
-class Client:
-    """What commands know of the client that sent them."""
-
-    def __init__(self, server: "Server", client_id: int, conn: "RespProtocol | None") -> None:
-        self.server = server
-        self.id = client_id
-        self.conn = conn
-        self.proto = 2
-        self.db_index = 0
-        self.db: Database = server.dbs[0]
-        self.name: bytes = b""
-        self.lib_name: bytes = b""
-        self.lib_ver: bytes = b""
-        self.addr = ""
-        self.laddr = ""
-        self.fd = -1
-        self.created = time.time()
-        self.last_interaction = self.created
-        self.authenticated = not server.config["requirepass"]
-        self.user = b"default"
-        self.flags: set[str] = set()
-        # transactions
-        self.multi: list[tuple[Any, list[bytes]]] | None = None
-        self.multi_error = False
-        self.in_exec = False  # True while EXEC (or a script) runs queued commands: never block
-        self.dirty_cas = False
-        self.watched: list[tuple[Database, bytes]] = []
-        # (db id, key) watched while already logically expired (multi.c's wk->expired)
-        self.watched_stale: set[tuple[int, bytes]] = set()
-        # reply control: "on" | "off" | "skip"
-        self.reply_mode = "on"
-        self.skip_next = False
-        self.close_after_reply = False
-        self.last_cmd = "NULL"
-        # query buffer accounting for CLIENT LIST qbuf/qbuf-free (see RespProtocol)
-        self.qbuf_alloc = 0
-        self.qbuf_peak = 0
-        # set by a handler to replace what is propagated for the current command
-        self.propagate_override: list[list[bytes]] | None = None
-        # blocking operations (lists, zsets, streams): the wait state, or None
-        self.blocked: Any = None
-        # pub/sub
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
-        self.no_evict = False
-        self.no_touch = False
-        self.tracking: Any = None
-
-    # -- database ----------------------------------------------------------------------
-    def select(self, index: int) -> None:
-        self.db_index = index
-        self.db = self.server.dbs[index]
-
-    # -- effects -----------------------------------------------------------------------
-    def propagate(self, *commands: list[bytes]) -> None:
-        """Propagate these commands instead of the one being executed."""
-        if self.propagate_override is None:
-            self.propagate_override = []
-        self.propagate_override.extend(commands)
-
-    # -- output outside the request/reply flow (push messages, unblocked replies) -------
-    def send(self, value: Any) -> None:
-        conn = self.conn
-        if conn is None or conn.closed:
-            return
-        out: list[bytes] = []
-        encode_into(out, value, self.proto)
-        conn.write(b"".join(out))
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-
-    @property
-    def subscribed(self) -> int:
-        return len(self.channels) + len(self.patterns)
-
-
 class RespProtocol(asyncio.Protocol):
     """asyncio glue: bytes in -> parser -> executor -> bytes out."""
 
-    def __init__(self, server: "Server") -> None:
-        self.server = server
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
         self.parser: RequestParser | None = None
@@ -132,12 +54,12 @@ class RespProtocol(asyncio.Protocol):
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        server = self.server
-        self.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
-        cfg = server.config
+        engine = self.engine
+        self.transport = t = cast(asyncio.Transport, transport)  # a stream server's transport
+        t.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        cfg = engine.config
         self.parser = RequestParser(cfg["proto-max-bulk-len"], cfg["client-query-buffer-limit"])
-        client = Client(server, server.next_client_id(), self)
+        client = Client(engine, engine.next_client_id(), self)
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         client.addr = _fmt_addr(peer)
@@ -147,18 +69,19 @@ class RespProtocol(asyncio.Protocol):
             client.fd = s.fileno()
         self.client = client
         self.parser.authenticated = client.authenticated
-        if len(server.clients) >= cfg["maxclients"]:
-            transport.write(b"-ERR max number of clients reached\r\n")
+        if len(engine.clients) >= cfg["maxclients"]:
+            t.write(b"-ERR max number of clients reached\r\n")
             self.closed = True
             transport.close()
             return
-        server.clients[client.id] = client
+        engine.clients[client.id] = client
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.engine.snapshots.aof.forget(self)
         client = self.client
         if client is not None:
-            self.server.client_gone(client)
+            self.engine.client_gone(client)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -188,7 +111,7 @@ class RespProtocol(asyncio.Protocol):
         if used > client.qbuf_peak:
             client.qbuf_peak = used
             if used > client.qbuf_alloc:
-                client.qbuf_alloc = used if used > QBUF_INITIAL else QBUF_INITIAL
+                client.qbuf_alloc = max(QBUF_INITIAL, used)
         cmds = parser.feed(data)
         if parser.error is not None:
             # Nothing after a malformed frame is read; the error is sent once the commands
@@ -215,12 +138,12 @@ class RespProtocol(asyncio.Protocol):
         client = self.client
         assert client is not None
         out: list[bytes] = []
-        execute = self.server.execute
         n = len(cmds)
         i = 0
+        run = execute  # a local: looked up once per batch, not per command
         now_ns = 0  # the end of the previous command: the next one's start (see execute)
         while i < n:
-            now_ns = execute(client, cmds[i], out, now_ns)
+            now_ns = run(client, cmds[i], out, now_ns)
             i += 1
             if client.blocked is not None or client.close_after_reply:
                 break
@@ -249,8 +172,31 @@ class RespProtocol(asyncio.Protocol):
         self.pending.clear()
         self._run(cmds)
 
+    # -- what the command layer asks of a connection (keystream.client.Connection) ----------
+    def authenticated(self) -> None:
+        if self.parser is not None:
+            self.parser.authenticated = True
+
+    def input_buffered(self) -> int:
+        return self.parser.buffered if self.parser is not None else 0
+
+    def output_buffered(self) -> int:
+        if self.transport is None or self.closed:
+            return 0
+        return self.transport.get_write_buffer_size()
+
     # -- output ---------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
+        if self.closed or self.transport is None:
+            return
+        aof = self.engine.snapshots.aof
+        if aof.fd is not None and (aof.held and self in aof.held or aof.holding()):
+            # appendfsync always: this reply waits for the fsync of the effects before it.
+            aof.hold(self, data)
+            return
+        self.write_now(data)
+
+    def write_now(self, data: bytes) -> None:
         if self.closed or self.transport is None:
             return
         self.transport.write(data)
@@ -261,18 +207,22 @@ class RespProtocol(asyncio.Protocol):
         t = self.transport
         if t is None or self.client is None:
             return
-        hard = self.server.output_hard_limit(self.client)
+        hard = self.engine.output_hard_limit(self.client)
         if hard and t.get_write_buffer_size() > hard:
             log.warning("client %d closed: output buffer over its limit", self.client.id)
-            self.server.stat_client_output_disconnects += 1
+            self.engine.stats.client_output_disconnects += 1
             self.close()
 
     def _protocol_error(self, text: str) -> None:
-        self.server.stat_protocol_errors += 1
-        self.write(b"-ERR " + text.encode() + b"\r\n")
+        self.engine.stats.protocol_errors += 1
+        self.write(b"-ERR " + text.encode("utf-8", "surrogateescape") + b"\r\n")
         self.close_after_write()
 
     def close_after_write(self) -> None:
+        aof = self.engine.snapshots.aof
+        if aof.held and aof.holds(self):
+            aof.close_when_released(self)
+            return
         if self.transport is not None and not self.closed:
             self.closed = True
             if self.reading_paused:
@@ -284,7 +234,7 @@ class RespProtocol(asyncio.Protocol):
             self.closed = True
             self.transport.abort()
             if self.client is not None:
-                self.server.client_gone(self.client)
+                self.engine.client_gone(self.client)
 
 
 def _fmt_addr(addr: Any) -> str:

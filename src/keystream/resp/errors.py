@@ -27,6 +27,17 @@ class ProtocolError(Exception):
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
+MISCONF = (
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to "
+    "disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB "
+    "error."
+)
+LOADING = "LOADING Redis is loading the dataset in memory"
+BUSYKEY = "BUSYKEY Target key name already exists."
+BAD_DUMP_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+BAD_DATA_FORMAT = "ERR Bad data format"
 NOT_INTEGER = "ERR value is not an integer or out of range"
 NOT_FLOAT = "ERR value is not a valid float"
 OVERFLOW = "ERR increment or decrement would overflow"
@@ -60,6 +71,7 @@ NOT_ALLOWED_IN_SUBSCRIBE = (
     "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
     "allowed in this context"
 )
+NOT_ALLOWED_IN_MULTI = "ERR Command not allowed inside a transaction"
 NOAUTH = "NOAUTH Authentication required."
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 NOPROTO = "NOPROTO unsupported protocol version"
@@ -88,9 +100,15 @@ NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
 NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
 def _show(b: bytes, limit: int = 128) -> str:
-    """Render client bytes inside an error the way Redis does (sdscatrepr-free, truncated)."""
-    s = b[:limit].decode("utf-8", "replace")
+    """Render client bytes inside an error the way Redis does: the bytes themselves (kept through
+    surrogateescape, which the reply encoders reverse), truncated, newlines made spaces."""
+    s = b[:limit].decode("utf-8", "surrogateescape")
     return s.replace("\r", " ").replace("\n", " ")
+
+
+def expected_bulk(got: int) -> str:
+    """A multibulk element that does not start with '$' (got is the byte found instead)."""
+    return f"Protocol error: expected '$', got '{_show(bytes([got]))}'"
 
 
 # Sorted sets (t_zset.c) and geo (geo.c).
@@ -136,3 +154,8 @@ MPOP_COUNT = "ERR count should be greater than 0"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
+
+def internal_error(name: str) -> str:
+    """A handler of ours raised: the command fails, the server keeps serving."""
+    return f"ERR internal error while running '{name}'"

@@ -28,7 +28,7 @@ import re
 
 import hiredis
 
-from keystream.resp.errors import ProtocolError
+from keystream.resp.errors import ProtocolError, expected_bulk
 
 __all__ = ["RequestParser", "split_inline"]
 
@@ -184,7 +184,7 @@ def _parse_buffer(buf: bytearray, out: list[list[bytes]], max_bulk: int, authed:
                 nl = find(b"\r\n", p)
                 if nl < 0 and n - p <= INLINE_MAX:
                     return pos, 0
-                raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[p])}'")
+                raise ProtocolError(expected_bulk(buf[p]))
             nl = find(b"\r\n", p)
             if nl < 0:
                 if n - p > INLINE_MAX:
@@ -261,7 +261,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in b" \n\r\t\v\f\x00":
+                if c in b" \n\r\t\x00":  # unlike the blanks skipped between words: no \v, \f
                     break
                 if c == 34:
                     inq = True

@@ -166,7 +166,7 @@ def encode_into(out: list[bytes], value: Any, proto: int) -> None:
             encode_into(out, v, proto)
     elif isinstance(value, CommandError):
         text = value.text.replace("\r", " ").replace("\n", " ")
-        append(b"-" + text.encode("utf-8", "replace") + b"\r\n")
+        append(b"-" + text.encode("utf-8", "surrogateescape") + b"\r\n")
     elif t is float:
         d = format_double(value)
         if proto == 3:

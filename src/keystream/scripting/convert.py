@@ -141,7 +141,7 @@ def lua_to_reply(sb: Any, value: Any, resp: int, depth: int = 0) -> Any:
         fmt, text = get(field, b"format"), get(field, b"string")
         if type(fmt) is bytes and type(text) is bytes:
             return Verbatim(text, fmt)
-    out = []
+    out: list[Any] = []
     i = 1
     while True:
         item = get(value, i)

@@ -28,16 +28,18 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keystream.commands.executor import resolve, run_command
+from keystream.commands.executor import execute, resolve
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
-from keystream.resp.writer import encode_into
+from keystream.resp.values import raw_value
+from keystream.resp.writer import Raw, encode_into
 from keystream.scripting.convert import lua_to_reply, reply_to_lua
 from keystream.scripting.sandbox import CompileError, Sandbox, ScriptError
 
 if TYPE_CHECKING:
-    from keystream.resp.connection import Client
+    from keystream.client import Client
+    from keystream.engine import Engine
 
 log = logging.getLogger("keystream.scripting")
 
@@ -115,16 +117,14 @@ def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
 
 
 class Scripting:
-    def __init__(self, server: Any) -> None:
-        from keystream.resp.connection import Client
-
-        self.server = server
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.scripts: dict[bytes, Script] = {}
-        self.libraries: dict[bytes, Library] = {}
+        # the engine's dict, which persistence reads (RDB FUNCTION2)
+        self.libraries: dict[bytes, Library] = engine.function_libraries
         self.functions: dict[bytes, Function] = {}
         self.running: RunState | None = None
-        self.fake = Client(server, 0, None)
-        self.fake.authenticated = True
+        self.fake = engine.fake_client()
         self.fake.flags.add("script")  # e.g. SORT BY nosort then orders a set's elements
         self.eval_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"))
         self.function_lua = Sandbox(self, int.from_bytes(os.urandom(4), "little"), functions=True)
@@ -271,7 +271,7 @@ class Scripting:
                 elif key == b"description":
                     if type(value) is not bytes and type(value) is not int and type(value) is not float:
                         raise ScriptError("ERR description argument given to redis.register_function must be a string")
-                    description = value if type(value) is bytes else b"%.14g" % value
+                    description = value if type(value) is bytes else b"%.14g" % float(value)
                 else:
                     raise ScriptError("ERR unknown argument given to redis.register_function")
             if name is None:
@@ -308,14 +308,10 @@ class Scripting:
         fake.proto = 2
         fake.multi = None
         state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic())
-        server = self.server
-        listeners = server.propagate_listeners
-        collected: list[tuple[int, list[list[bytes]]]] = []
-        if listeners:
-            # redis.set_repl(redis.REPL_NONE) drops what the commands after it propagate
-            server.propagate_listeners = [lambda db, cmds: collected.append((db, cmds)) if state.repl else None]
+        engine = self.engine
         sandbox = self.eval_lua if is_eval else self.function_lua
         self.running = state
+        engine.unit_depth += 1  # the script is one execution unit: EVAL's run emits its effects
         try:
             if is_eval:
                 ok, res = sandbox.run(fn, len(keys), *keys, *args)
@@ -326,18 +322,9 @@ class Scripting:
             else:
                 reply = self._error_reply(res, name)
         finally:
+            engine.unit_depth -= 1
             self.running = None
-            if listeners:
-                server.propagate_listeners = listeners
-        if collected:
-            ncmds = sum(len(cmds) for _, cmds in collected)
-            if ncmds > 1:
-                server.propagate(collected[0][0], [[b"MULTI"]])
-            for db, cmds in collected:
-                server.propagate(db, cmds)
-            if ncmds > 1:
-                server.propagate(collected[-1][0], [[b"EXEC"]])
-        client.propagate_override = []  # the effects were propagated above, not the EVAL/FCALL
+        client.propagate_override = []  # the script's effects are propagated, not the EVAL/FCALL
         return reply
 
     @staticmethod
@@ -379,15 +366,20 @@ class Scripting:
             raise ScriptError("ERR Write commands are not allowed from read-only scripts.")
         fake = state.fake
         fake.proto = state.resp
-        server = self.server
-        dirty = server.dirty
+        engine = self.engine
+        dirty = engine.dirty
+        effects = len(engine.effects)
         fake.in_exec = True
         try:
-            reply = run_command(fake, cmd, argv)
+            reply = engine.run(fake, cmd, argv)
         finally:
             fake.in_exec = False
-        if server.dirty != dirty:
+        if engine.dirty != dirty:
             state.wrote = True
+        if not state.repl:  # redis.set_repl(redis.REPL_NONE): this command propagates nothing
+            del engine.effects[effects:]
+        if type(reply) is Raw:
+            reply = raw_value(reply)
         if type(reply) is CommandError:
             raise ScriptError(reply.text)
         return reply_to_lua(sandbox, reply, state.resp)
@@ -419,13 +411,13 @@ class Scripting:
         if state is None:
             return self._load_hook()
         if not state.busy:
-            if (time.monotonic() - state.start) * 1000 < self.server.config["busy-reply-threshold"]:
+            if (time.monotonic() - state.start) * 1000 < self.engine.config["busy-reply-threshold"]:
                 return None
             state.busy = True
             log.warning("Slow script detected: still in execution after %d milliseconds. You can try "
                         "killing the script using the %s command.", int((time.monotonic() - state.start) * 1000),
                         "SCRIPT KILL" if state.is_eval else "FUNCTION KILL")
-        serve_while_busy(self.server, state)
+        serve_while_busy(self.engine, state)
         if state.killed:
             return b"ERR Script killed by user with %s..." % (b"SCRIPT KILL" if state.is_eval else b"FUNCTION KILL")
         return None
@@ -505,15 +497,18 @@ def busy_error(state: RunState) -> str:
     return f"BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
 
 
-def serve_while_busy(server: Any, state: RunState) -> None:
+def serve_while_busy(engine: Engine, state: RunState) -> None:
     """Read what the other clients sent (a non-blocking poll of their sockets, the event
     loop being inside the script) and answer it as Redis does while a script is busy.
 
     Requests of a client that is blocked or has requests queued stay queued for later."""
-    conns = {}
-    for client in server.clients.values():
+    from keystream.resp.connection import RespProtocol
+
+    conns: dict[int, RespProtocol] = {}
+    for client in engine.clients.values():
         conn = client.conn
-        if client is not state.caller and conn is not None and not conn.closed and client.fd >= 0:
+        if (client is not state.caller and isinstance(conn, RespProtocol) and not conn.closed
+                and client.fd >= 0):
             conns[client.fd] = conn
     if not conns:
         return
@@ -534,21 +529,21 @@ def serve_while_busy(server: Any, state: RunState) -> None:
             conn.close()
             continue
         parser = conn.parser
-        client = conn.client
-        if parser is None or client is None:
+        owner = conn.client
+        if parser is None or owner is None:
             continue
         cmds = parser.feed(data)
-        if client.blocked is not None or conn.pending:
+        if owner.blocked is not None or conn.pending:
             conn.pending.extend(cmds)
             continue
         out: list[bytes] = []
         for argv in cmds:
-            _busy_command(server, state, client, argv, out)
+            _busy_command(state, owner, argv, out)
         if out:
             conn.write(b"".join(out))
 
 
-def _busy_command(server: Any, state: RunState, client: Client, argv: list[bytes], out: list[bytes]) -> None:
+def _busy_command(state: RunState, client: Client, argv: list[bytes], out: list[bytes]) -> None:
     try:
         cmd = resolve(argv)
     except CommandError as e:
@@ -560,4 +555,4 @@ def _busy_command(server: Any, state: RunState, client: Client, argv: list[bytes
         return
     if cmd.name == "shutdown" and any(a.lower() == b"nosave" for a in argv[1:]):
         state.killed = True  # SHUTDOWN NOSAVE stops even a script that wrote
-    server.execute(client, argv, out)
+    execute(client, argv, out)

@@ -401,7 +401,7 @@ class Sandbox:
             raise ScriptError("ERR First argument must be a number (log level).")
         if not 0 <= level <= 3:
             raise ScriptError("ERR Invalid debug level.")
-        parts = [a if type(a) is bytes else b"%.14g" % a for a in args[1:]
+        parts = [a if type(a) is bytes else b"%.14g" % float(a) for a in args[1:]
                  if type(a) is bytes or type(a) is int or type(a) is float]
         self.host.lua_log(int(level), b" ".join(parts))
 

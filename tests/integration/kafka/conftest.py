@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, serve_keystream
 
 
 @pytest.fixture(scope="module")
 def kafka_server() -> Iterator[ServerHandle]:
-    h = start_keystream(kafka=True)
-    yield h
-    h.stop()
-    log = h.log()
-    if "Traceback" in log:  # a handler crashed: show why (pytest prints it with the failure)
-        sys.stderr.write(log)
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream(kafka=True)
 
 
 @pytest.fixture

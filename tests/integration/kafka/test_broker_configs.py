@@ -14,9 +14,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, require_module, start_keystream
 
-pytest.importorskip("confluent_kafka.admin")
+require_module("confluent_kafka.admin")
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerHandle, free_port, start_keystream, wait_for_port
+from tests.conftest import ServerHandle, require_module, start_keystream
 
-ck = pytest.importorskip("confluent_kafka")
-admin_mod = pytest.importorskip("confluent_kafka.admin")
+ck = require_module("confluent_kafka")
+admin_mod = require_module("confluent_kafka.admin")
 
 _SEQ = struct.Struct(">q")
 _LATEST_EARLIEST = -2
@@ -104,9 +104,7 @@ def server_dirs() -> Iterator[list[ServerHandle]]:
     handles: list[ServerHandle] = []
     yield handles
     for h in handles:
-        if h.proc.poll() is None:
-            h.proc.kill()
-            h.proc.wait(timeout=10)
+        h.stop(signal.SIGKILL)
     for d in {h.data_dir for h in handles}:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -249,9 +247,8 @@ def test_crash_recovery_keeps_every_acknowledged_message(server_dirs: list[Serve
         seq += 1
         p.poll(0)
         if killed_at is None and len(acked) >= 3000:
-            h.proc.send_signal(signal.SIGKILL)     # mid-stream: requests are in flight
+            h.stop(signal.SIGKILL)                 # mid-stream: requests are in flight
             killed_at = len(acked)
-            h.proc.wait(timeout=10)
         if killed_at is not None and seq % 50 == 0:
             break
     assert killed_at is not None, f"only {len(acked)} messages acknowledged in 40 s"
@@ -301,16 +298,9 @@ main()
 def test_ack_waits_for_fsync_when_flush_messages_is_1() -> None:
     data_dir = tempfile.mkdtemp(prefix="ks-test-")
     gate = os.path.join(data_dir, "fsync-gate")
-    port, kafka_port = free_port(), free_port()
-    log = open(os.path.join(data_dir, "server.log"), "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-c", _GATED, gate, "serve", "--port", str(port),
-                             "--kafka-port", str(kafka_port), "--dir", data_dir],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
-    log.close()
+    h = start_keystream(data_dir=data_dir, kafka=True, launcher=[sys.executable, "-c", _GATED, gate])
     try:
-        wait_for_port(port, proc)
-        _wait_kafka(kafka_port, proc)
-        bs = f"127.0.0.1:{kafka_port}"
+        bs = f"127.0.0.1:{h.kafka_port}"
         lazy, strict = _name(), _name()
         _create(bs, lazy)
         _create(bs, strict, config={"flush.messages": "1"})
@@ -333,12 +323,7 @@ def test_ack_waits_for_fsync_when_flush_messages_is_1() -> None:
         assert delivered == ["lazy None", "strict None"]
     finally:
         Path(gate).touch()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        h.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

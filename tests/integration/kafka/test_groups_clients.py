@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import ServerHandle, start_keystream, wait_until
+from tests.conftest import ServerHandle, require_tool, serve_keystream, start_keystream, wait_until
 
 GROUP_ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4")
 SESSION_MS = 6000
@@ -28,13 +28,7 @@ SESSION_MS = 6000
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    h = start_keystream(*GROUP_ARGS, kafka=True)
-    yield h
-    h.stop()
-    log = h.log()
-    if "Traceback" in log:
-        sys.stderr.write(log)
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream(*GROUP_ARGS, kafka=True)
 
 
 @pytest.fixture
@@ -290,9 +284,7 @@ def test_aiokafka_group_consume_and_manual_commit(bs: str) -> None:
 
 
 def test_kcat_balanced_consumer(bs: str) -> None:
-    kcat = shutil.which("kcat") or shutil.which("kafkacat")
-    if kcat is None:
-        pytest.skip("kcat is not installed")
+    kcat = require_tool("kcat")
     topic = make_topic(bs, 2)
     produce(bs, topic, 4, 2)
     out = subprocess.run([kcat, "-b", bs, "-G", new_name("g"), "-o", "beginning", "-e", "-q",

@@ -3,9 +3,7 @@ that the client libraries do not exercise on their own."""
 
 from __future__ import annotations
 
-import shutil
 import struct
-import sys
 import threading
 import time
 import uuid
@@ -14,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from keystream.kafka.groups.client import MiniClient
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, serve_keystream
 
 MEMBER_ID_REQUIRED, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS = 79, 22, 25, 27
 FENCED_INSTANCE_ID, INVALID_SESSION_TIMEOUT, INCONSISTENT_GROUP_PROTOCOL = 82, 26, 23
@@ -23,13 +21,8 @@ GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, GROUP_SUBSCRIBED_TO_TOPIC, UNKNOWN_TOPIC = 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    h = start_keystream("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4",
-                        kafka=True)
-    yield h
-    h.stop()
-    if "Traceback" in h.log():
-        sys.stderr.write(h.log())
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4",
+                               kafka=True)
 
 
 @pytest.fixture

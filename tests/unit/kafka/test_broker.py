@@ -1,14 +1,13 @@
-"""The broker service in-process: periodic jobs keep one timer each; topic ids resolve by dict."""
+"""The log maintenance in-process: periodic jobs keep one timer each; topic ids resolve by dict."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 from keystream.config import Config
-from keystream.kafka.broker import KafkaBroker
+from keystream.engine import Engine
 from keystream.log.manager import LogManager
 
 
@@ -18,25 +17,25 @@ def test_fired_timers_are_not_kept(tmp_path: Path) -> None:
                        ("producer.id.expiration.check.interval.ms", "1"), ("log.cleaner.backoff.ms", "0"),
                        ("log.flush.interval.ms", "0")):
         config.set_text(name, text)
-    broker = KafkaBroker(SimpleNamespace(config=config))
+    engine = Engine(config)  # the log and its timers run with the Kafka listener off
 
     async def run() -> tuple[int, int]:
-        await broker.start()
+        await engine.start()
         calls = 0
-        run_retention = broker.logs.run_retention
+        run_retention = engine.logs.run_retention
 
         def counting(now_ms: int) -> None:
             nonlocal calls
             calls += 1
             run_retention(now_ms)
 
-        broker.logs.run_retention = counting      # type: ignore[method-assign]
+        engine.logs.run_retention = counting      # type: ignore[method-assign]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5
         while calls < 50 and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        n = len(broker._timers)
-        await broker.stop()
+        n = len(engine.log_tasks._timers)
+        await engine.stop()
         return calls, n
 
     calls, kept = asyncio.run(run())

@@ -99,3 +99,15 @@ def test_any_bytes_give_frames_or_frame_error(data: bytes) -> None:
                 pass
     except FrameError:
         pass
+
+
+def test_null_where_the_schema_allows_none_is_malformed() -> None:
+    """OffsetCommit v0: group_id, topics [name, partitions [...]]: a -1 partitions count is a null
+    array, which Kafka refuses for a non-nullable field (found by the Kafka fuzzer: a crash)."""
+    import struct
+
+    cls = messages.request_class(8, 0)
+    head = struct.pack(">h", 1) + b"g" + struct.pack(">i", 1) + struct.pack(">h", 1) + b"t"
+    assert messages.decode(cls, head + struct.pack(">i", 0), 0).topics[0].partitions == ()
+    with pytest.raises(ValueError, match="non-nullable field partitions"):
+        messages.decode(cls, head + struct.pack(">i", -1), 0)

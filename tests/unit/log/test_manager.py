@@ -11,6 +11,7 @@ from keystream.log.errors import (
     InvalidConfigError,
     InvalidPartitionsError,
     InvalidTopicError,
+    LogError,
     TopicExistsError,
     UnknownTopicError,
 )
@@ -58,9 +59,17 @@ def test_invalid_topic_names(manager, name, text):
         manager.create_topic(name, 1, {})
 
 
-def test_topic_name_limits_ok(manager):
+def test_topic_name_limits_ok(manager, data_dir):
     manager.create_topic("a" * 249, 1, {})
     manager.create_topic("A-z_0.9", 1, {})
+    for name in ("a" * 249, "A-z_0.9"):
+        assert os.path.isdir(os.path.join(data_dir, "kafka", f"{name}-0"))
+    m = reopen(manager)
+    try:
+        assert {"a" * 249, "A-z_0.9"} <= set(m.topics)
+        assert m.partition("A-z_0.9", 0).log_end_offset == 0
+    finally:
+        m.close()
 
 
 def test_exists_and_collision(manager):
@@ -107,8 +116,16 @@ def test_invalid_configs(manager, key, value, text):
 
 
 def test_valid_config_values(manager):
-    manager.create_topic("t", 1, {"cleanup.policy": "compact,delete", "retention.ms": "-1",
-                                  "message.timestamp.type": "LogAppendTime", "preallocate": "true"})
+    configs = {"cleanup.policy": "compact,delete", "retention.ms": "-1",
+               "message.timestamp.type": "LogAppendTime", "preallocate": "true"}
+    manager.create_topic("t", 1, configs)
+    m = reopen(manager)
+    try:
+        assert {k: m.topic_config("t")[k] for k in configs} == {k: (v, "topic") for k, v in configs.items()}
+        c = m.partition("t", 0).config
+        assert c.compact_enabled and c.delete_enabled and c.log_append_time and c.retention_ms == -1
+    finally:
+        m.close()
 
 
 def test_topic_config_sources_and_alter(data_dir):
@@ -139,6 +156,28 @@ def test_topic_config_sources_and_alter(data_dir):
         assert m.partition("t", 0).config.retention_bytes == 7000
         m = reopen(m)
         assert m.topics["t"].configs == {"flush.ms": "5"}
+    finally:
+        m.close()
+
+
+def test_topic_creation_failing_on_disk_leaves_no_half_made_topic(manager, data_dir):
+    # a file where the second partition's directory must go: makedirs fails as on a bad disk
+    open(os.path.join(data_dir, "kafka", "t-1"), "w").close()
+    with pytest.raises(LogError, match="Cannot create topic t"):
+        manager.create_topic("t", 2, {})
+    assert "t" not in manager.topics
+    assert not os.path.exists(os.path.join(data_dir, "kafka", "t-0"))
+    m = reopen(manager)
+    try:
+        assert "t" not in m.topics
+        os.unlink(os.path.join(data_dir, "kafka", "t-1"))
+        m.create_topic("t", 1, {})
+        open(os.path.join(data_dir, "kafka", "t-2"), "w").close()
+        with pytest.raises(LogError, match="Cannot add partitions to t"):
+            m.create_partitions("t", 3)
+        assert m.topics["t"].num_partitions == 1
+        m = reopen(m)
+        assert m.topics["t"].num_partitions == 1
     finally:
         m.close()
 

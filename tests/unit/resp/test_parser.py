@@ -78,6 +78,21 @@ def test_split_inline_quotes_and_escapes() -> None:
     assert split_inline(b"   ") == []
 
 
+def test_split_inline_words_end_only_at_space_tab_and_newlines() -> None:
+    # sdssplitargs skips any isspace() between words but ends a bare word only at ' ', \t, \r, \n
+    assert split_inline(b"\v\fa\x0bb\x0cc d\te") == [b"a\x0bb\x0cc", b"d", b"e"]
+
+
+def test_protocol_error_shows_the_byte_found_as_redis_does() -> None:
+    p = RequestParser()
+    p.feed(b"*1\r\n\r\n")
+    assert p.error == "Protocol error: expected '$', got ' '"  # newlines become spaces
+    p = RequestParser()
+    p.feed(b"*1\r\n\xab\r\n")
+    assert p.error is not None
+    assert p.error.encode("utf-8", "surrogateescape") == b"Protocol error: expected '$', got '\xab'"
+
+
 def test_simple_strings_and_other_resp3_types_are_not_requests() -> None:
     for frame, got in ((b"*1\r\n+PING\r\n", "+"), (b"*1\r\n=8\r\ntxt:PING\r\n", "="),
                        (b"*1\r\n(12\r\n", "("), (b"*2\r\n$3\r\nGET\r\n+k\r\n", "+")):

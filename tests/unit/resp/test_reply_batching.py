@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from keystream.config import Config
+from keystream.engine import Engine
 from keystream.resp.connection import RespProtocol
-from keystream.server import Server
 
 
 class _Transport:
@@ -28,7 +28,7 @@ class _Transport:
 
 
 def _connect() -> tuple[RespProtocol, _Transport]:
-    proto = RespProtocol(Server(Config()))
+    proto = RespProtocol(Engine(Config()))
     transport = _Transport()
     proto.connection_made(transport)  # type: ignore[arg-type]
     return proto, transport

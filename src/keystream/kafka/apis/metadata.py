@@ -66,7 +66,7 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Encoded:
             name = t.name
             if name is None:
                 topic_id = getattr(t, "topic_id", None)
-                meta = None if topic_id in (None, _ZERO_UUID) else broker.topic_by_id(topic_id)
+                meta = None if topic_id is None or topic_id == _ZERO_UUID else broker.topic_by_id(topic_id)
                 if meta is None:
                     out.append(MetadataTopic(None, topic_id, [], ErrorCode.unknown_topic_id))
                     continue

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from functools import cache
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from kio.index import load_payload_module
 from kio.static.constants import EntityType
@@ -71,7 +71,8 @@ def _subst(tp: Any, mapping: dict[type, type]) -> Any:
     return tp
 
 
-def _derive_module(api_key: int, base_version: int, version: int, entity_type: EntityType,
+def _derive_module(api_key: int, base_version: int, version: int,
+                   entity_type: Literal[EntityType.request, EntityType.response],
                    changes: Changes) -> types.SimpleNamespace:
     base = load_payload_module(api_key, base_version, entity_type)
     # kio modules define nested classes before the classes that use them.
@@ -115,7 +116,7 @@ def _modules(api_key: int, version: int) -> tuple[types.SimpleNamespace, types.S
 def _main_class(ns: types.SimpleNamespace, suffix: str) -> type:
     for name, cls in vars(ns).items():
         if name.endswith(suffix) and cls.__type__ in (EntityType.request, EntityType.response):
-            return cls  # type: ignore[no-any-return]
+            return cls
     raise KeyError(suffix)
 
 

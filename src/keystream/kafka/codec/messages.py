@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime
 import io
-from dataclasses import MISSING, fields
+import typing
+from dataclasses import MISSING, fields, is_dataclass
 from functools import cache
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -35,14 +36,14 @@ __all__ = [
 
 
 @cache
-def request_class(api_key: int, version: int) -> type:
+def request_class(api_key: int, version: int) -> Any:
     if (api_key, version) in legacy.LEGACY:
         return legacy.legacy_request_class(api_key, version)
     return load_request_schema(api_key, version)
 
 
 @cache
-def response_class(api_key: int, version: int) -> type:
+def response_class(api_key: int, version: int) -> Any:
     if (api_key, version) in legacy.LEGACY:
         return legacy.legacy_response_class(api_key, version)
     return load_response_schema(api_key, version)
@@ -66,19 +67,52 @@ def _reader(cls: type) -> Any:
 
 
 @cache
-def _writer(cls: type) -> Any:
+def _writer(cls: Any) -> Any:
     return entity_writer(cls)
 
 
 def decode(cls: type, frame: bytes, offset: int) -> Any:
-    """Decode one message of class `cls` at `offset`; raises on malformed input."""
+    """Decode one message of class `cls` at `offset`; raises on malformed input (a null where the
+    schema allows none included: kio reads a -1 length as None for any array or string)."""
     value, _size = _reader(cls)(frame, offset)
+    _check_nulls(value)
     return value
+
+
+@cache
+def _null_rules(cls: Any) -> tuple[tuple[str, bool, bool], ...]:
+    """(field, may be null, holds entities to check too) for each field of an entity class."""
+    hints = typing.get_type_hints(cls)
+    rules = []
+    for f in fields(cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        nullable = type(None) in args
+        if nullable:
+            hint = next(a for a in args if a is not type(None))
+        if typing.get_origin(hint) is tuple:
+            hint = typing.get_args(hint)[0]
+        rules.append((f.name, nullable, is_dataclass(hint)))
+    return tuple(rules)
+
+
+def _check_nulls(value: Any) -> None:
+    for name, nullable, nested in _null_rules(value.__class__):
+        v = getattr(value, name)
+        if v is None:
+            if not nullable:
+                raise ValueError(f"non-nullable field {name} was serialized as null")
+        elif nested:
+            if type(v) is tuple:
+                for item in v:
+                    _check_nulls(item)
+            else:
+                _check_nulls(v)
 
 
 def encode(entity: Any) -> bytes:
     buf = io.BytesIO()
-    _writer(type(entity))(buf, entity)
+    _writer(entity.__class__)(buf, entity)
     return buf.getvalue()
 
 

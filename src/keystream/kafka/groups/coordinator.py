@@ -58,7 +58,7 @@ from keystream.kafka.groups import records as rec
 from keystream.log.errors import LogError
 
 if TYPE_CHECKING:
-    from keystream.kafka.broker import KafkaBroker
+    from keystream.engine import Engine
     from keystream.log.partition import PartitionLog
 
 log = logging.getLogger("keystream.kafka.groups")
@@ -241,9 +241,9 @@ def parse_subscription(meta: bytes) -> set[str] | None:
 
 
 class GroupCoordinator:
-    def __init__(self, broker: KafkaBroker) -> None:
-        self.broker = broker
-        self.config = broker.config
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.config = engine.config
         self.groups: dict[str, Group] = {}
         self.loading: set[int] = set()
         self._load_task: asyncio.Task[None] | None = None
@@ -253,7 +253,7 @@ class GroupCoordinator:
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        meta = self.broker.logs.topics.get(OFFSETS_TOPIC)
+        meta = self.engine.logs.topics.get(OFFSETS_TOPIC)
         if meta is not None:
             self.loading = set(range(meta.num_partitions))
             self._load_task = self._loop.create_task(self._load_all(meta.num_partitions))
@@ -268,11 +268,11 @@ class GroupCoordinator:
             self._cancel_group_timers(group)
 
     def now_ms(self) -> int:
-        return self.broker.now_ms()
+        return self.engine.now_ms()
 
     # -- partitions and the offsets topic --------------------------------------------------
     def num_partitions(self) -> int:
-        meta = self.broker.logs.topics.get(OFFSETS_TOPIC)
+        meta = self.engine.logs.topics.get(OFFSETS_TOPIC)
         return meta.num_partitions if meta is not None else self.config["offsets.topic.num.partitions"]
 
     def partition_for(self, group_id: str) -> int:
@@ -280,7 +280,7 @@ class GroupCoordinator:
         return (0 if h == -(2**31) else abs(h)) % self.num_partitions()
 
     def ensure_topic(self) -> None:
-        logs = self.broker.logs
+        logs = self.engine.logs
         if OFFSETS_TOPIC not in logs.topics:
             logs.create_topic(OFFSETS_TOPIC, self.config["offsets.topic.num.partitions"],
                               {"cleanup.policy": "compact",
@@ -289,7 +289,7 @@ class GroupCoordinator:
 
     def _partition_log(self, partition: int) -> PartitionLog:
         self.ensure_topic()
-        plog = self.broker.logs.partition(OFFSETS_TOPIC, partition)
+        plog = self.engine.logs.partition(OFFSETS_TOPIC, partition)
         if plog is None:
             raise LogError(f"{OFFSETS_TOPIC}-{partition} does not exist")
         return plog
@@ -299,7 +299,7 @@ class GroupCoordinator:
             return
         now = self.now_ms()
         self._partition_log(partition).append(rec.build_batch(records, now), now)
-        self.broker.notify_append(OFFSETS_TOPIC, partition)
+        self.engine.notify_append(OFFSETS_TOPIC, partition)
 
     def coordinator_error(self, group_id: str) -> int:
         """COORDINATOR_LOAD_IN_PROGRESS while the group's partition loads, else 0."""
@@ -320,7 +320,7 @@ class GroupCoordinator:
         log.info("group coordinator loaded %d groups", len(self.groups))
 
     async def _load_partition(self, partition: int) -> None:
-        plog = self.broker.logs.partition(OFFSETS_TOPIC, partition)
+        plog = self.engine.logs.partition(OFFSETS_TOPIC, partition)
         if plog is None:
             return
         offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]] = {}
@@ -862,7 +862,7 @@ class GroupCoordinator:
             return 0, [ErrorCode.unknown_member_id for _ in leaving]
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available, []
-        out = []
+        out: list[int] = []
         for member_id, instance_id in leaving:
             if instance_id is not None:
                 current = group.static_members.get(instance_id)
@@ -920,7 +920,7 @@ class GroupCoordinator:
             self._heartbeat(group, member)
         now = self.now_ms()
         max_meta = self.config["offset.metadata.max.bytes"]
-        logs = self.broker.logs
+        logs = self.engine.logs
         errors: dict[tuple[str, int], int] = {}
         batch: list[tuple[bytes, bytes | None]] = []
         accepted: list[tuple[tuple[str, int], rec.OffsetRecord]] = []

@@ -411,6 +411,7 @@ def add(value: bytes | None, elements, max_bytes: int) -> tuple[int, bytes]:
     """PFADD on a stored value (None: a new HLL): (registers changed, or -1 if the value is
     corrupt; the new value, with its cached cardinality invalidated if anything changed)."""
     changed = 0
+    buf: bytearray | None
     if value is None:
         buf = new_sparse()
         changed = 1
@@ -439,7 +440,8 @@ def add(value: bytes | None, elements, max_bytes: int) -> tuple[int, bytes]:
                 return -1, b""
             buf = dense
             editor = None
-        changed += dense_set(buf, index, cnt)  # type: ignore[arg-type]
+        assert buf is not None  # no sparse editor: the dense registers
+        changed += dense_set(buf, index, cnt)
     if editor is not None:
         if changed:
             editor.header[15] |= 0x80
@@ -448,9 +450,10 @@ def add(value: bytes | None, elements, max_bytes: int) -> tuple[int, bytes]:
             _EDITORS.pop(next(iter(_EDITORS)))
         _EDITORS[id(out)] = (out, editor)
         return changed, out
+    assert buf is not None
     if changed:
-        invalidate_cache(buf)  # type: ignore[arg-type]
-    return changed, bytes(buf)  # type: ignore[arg-type]
+        invalidate_cache(buf)
+    return changed, bytes(buf)
 
 
 def registers(buf) -> bytes | bytearray | None:

@@ -123,12 +123,12 @@ def _checked(q: Fraction, sign: bytes) -> Fraction | None:
     return -v if sign == b"-" else v
 
 
-def add_long_double(a: LongDouble, b: LongDouble) -> LongDouble | None:
+def add_long_double(a: LongDouble, b: LongDouble) -> Fraction | None:
     """a + b rounded to a long double; None if the sum is infinite or NaN."""
-    if type(a) is float or type(b) is float:
+    if isinstance(a, float) or isinstance(b, float):
         return None
     try:
-        return _round(a + b)  # type: ignore[operator]
+        return _round(a + b)
     except _Overflow:
         return None
 

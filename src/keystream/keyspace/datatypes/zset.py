@@ -180,13 +180,14 @@ class ZSet:
 
     def __len__(self) -> int:
         lp = self.lp
-        return lp[0] if lp is not None else len(self.big.scores)
+        return lp[0] if lp is not None else len(self.big.scores)  # type: ignore[union-attr]  # lp is None: big is set
 
     def __iter__(self) -> Iterator[bytes]:
         """The members (in order in the compact form, in insertion order in the big one)."""
         lp = self.lp
         if lp is not None:
             return iter(_members(lp))
+        assert self.big is not None  # lp is None: the big form is in use
         return iter(self.big.scores)
 
     # -- encoding ----------------------------------------------------------------------
@@ -210,6 +211,7 @@ class ZSet:
 
     def _to_big(self) -> Skiplist:
         lp = self.lp
+        assert lp is not None
         members, scores = _members(lp), _scores(lp)
         big = self.big = Skiplist(dict(zip(members, scores)), SortedList(map(score_key, scores, members)),
                                   False)
@@ -224,11 +226,17 @@ class ZSet:
             z.big = Skiplist(dict(big.scores), SortedList(big.sl), big.skiplist)
         return z
 
+    def entries(self) -> list[tuple[bytes, float]]:
+        """Plain values for readers that are not RESP replies (persistence, scripts, the
+        bridge): (member, score) in order, whatever the form or its cached reply bytes."""
+        return [(m, s) for s, m in self.items(0, len(self))]
+
     def score_map(self) -> dict[bytes, float]:
         """member -> score (the big form's own dict: do not change it)."""
         lp = self.lp
         if lp is not None:
             return dict(zip(_members(lp), _scores(lp)))
+        assert self.big is not None  # lp is None: the big form is in use
         return self.big.scores
 
     # -- updates -----------------------------------------------------------------------
@@ -237,6 +245,7 @@ class ZSet:
         lp = self.lp
         if lp is None or lp[0] >= SMALL_MAX:
             big = self.big if lp is None else self._to_big()
+            assert big is not None  # lp is None: the big form is in use
             if not score and not big.skiplist:
                 score = 0.0
             member = share(member)
@@ -308,6 +317,7 @@ class ZSet:
             self.lp = b"%c%s%s%s" % (n - 1, lp[1:1 + 8 * i], lp[9 + 8 * i:p], lp[p + 1 + len(member):])
             return True
         big = self.big
+        assert big is not None  # lp is None: the big form is in use
         score = big.scores.pop(member, None)
         if score is None:
             return False
@@ -327,7 +337,8 @@ class ZSet:
             escs = _escs(lp)
             self.lp = _pack(escs[:lo] + escs[hi:], scores[:lo] + scores[hi:])
             return hi - lo
-        big: Skiplist = self.big
+        big = self.big
+        assert big is not None  # lp is None: the big form is in use
         scores_d = big.scores
         bulk = big.bulk if big.bulk is not None else {}
         sl = big.sl
@@ -341,6 +352,7 @@ class ZSet:
     def score(self, member: bytes) -> float | None:
         lp = self.lp
         if lp is None:
+            assert self.big is not None  # lp is None: the big form is in use
             return self.big.scores.get(member)
         base = 1 + 8 * lp[0]
         if 0 in member or 1 in member:
@@ -353,7 +365,8 @@ class ZSet:
         if lp is not None:
             i = _find(lp, member)
             return None if i < 0 else i
-        big: Skiplist = self.big
+        big = self.big
+        assert big is not None  # lp is None: the big form is in use
         score = big.scores.get(member)
         if score is None:
             return None
@@ -364,7 +377,9 @@ class ZSet:
         lp = self.lp
         if lp is not None:
             return _unpack_double_le(lp, 1 + 8 * rank)[0], _members(lp)[rank]
+        assert self.big is not None  # lp is None: the big form is in use
         member = self.big.sl[rank][8:]
+        assert self.big is not None  # lp is None: the big form is in use
         return self.big.scores[member], member
 
     def items(self, start: int, stop: int) -> list[tuple[float, bytes]]:
@@ -375,10 +390,12 @@ class ZSet:
                 return []
             scores = _SCORES[stop - start].unpack_from(lp, 1 + 8 * start)
             return list(zip(scores, _members(lp)[start:stop]))
+        assert self.big is not None  # lp is None: the big form is in use
         return self._decode(self.big.sl[start:stop])
 
     def _decode(self, keys: list[bytes]) -> list[tuple[float, bytes]]:
         """The big form's keys as (score, member) pairs."""
+        assert self.big is not None  # lp is None: the big form is in use
         scores = self.big.scores
         return [(scores[m], m) for m in [k[8:] for k in keys]]
 
@@ -387,6 +404,7 @@ class ZSet:
         lp = self.lp
         if lp is not None:
             return _members(lp)[start:stop]
+        assert self.big is not None  # lp is None: the big form is in use
         return [k[8:] for k in self.big.sl.islice(start, stop)]
 
     def score_range(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
@@ -397,6 +415,7 @@ class ZSet:
             start = (_bisect_right if lo_ex else _bisect_left)(scores, lo)
             stop = (_bisect_left if hi_ex else _bisect_right)(scores, hi)
             return start, max(start, stop)
+        assert self.big is not None  # lp is None: the big form is in use
         sl = self.big.sl
         lo_key, hi_key = _key_bounds(lo, lo_ex, hi, hi_ex)
         start = sl.bisect_left(lo_key)
@@ -413,6 +432,7 @@ class ZSet:
         slice, but without ranks. A SortedList turns positions into ranks through an index
         that costs more than the range itself, so its sublists are cut and joined directly."""
         lo_key, hi_key = _key_bounds(lo, lo_ex, hi, hi_ex)
+        assert self.big is not None  # lp is None: the big form is in use
         sl = self.big.sl
         maxes = sl._maxes
         lists = sl._lists
@@ -451,6 +471,7 @@ class ZSet:
         lp = self.lp
         if lp is not None:
             return (_bisect_right if after else _bisect_left)(_members(lp), value)
+        assert self.big is not None  # lp is None: the big form is in use
         sl = self.big.sl
         lo, hi = 0, n
         while lo < hi:

@@ -230,11 +230,11 @@ class _Parser:
             return simple[c], None, i
         if c == b'"':
             return self.string(i)
-        for word, kind, value in ((b"true", "T_BOOLEAN", True), (b"false", "T_BOOLEAN", False),
-                                  (b"null", "T_NULL", None)):
+        for word, kind, constant in ((b"true", "T_BOOLEAN", True), (b"false", "T_BOOLEAN", False),
+                                     (b"null", "T_NULL", None)):
             if s.startswith(word, i):
                 self.i = i + len(word)
-                return kind, value, i
+                return kind, constant, i
         if c in b"-0123456789" or (self.cj.decode_invalid and c.lower() in (b"i", b"n")):
             m = _NUMBER.match(s, i)
             assert m is not None

@@ -84,7 +84,7 @@ class CMsgpack:
     # -- unpack -------------------------------------------------------------------------
     def unpack(self, *args: Any) -> tuple[Any, ...]:
         data = _string_arg(args, "unpack")
-        values = []
+        values: list[Any] = []
         pos = 0
         while pos < len(data):
             value, pos = self._unpack(data, pos)
@@ -105,7 +105,7 @@ class CMsgpack:
     def _limited(self, data: bytes, limit: int, offset: int) -> tuple[Any, ...]:
         if offset < 0 or offset > len(data):
             raise ValueError(f"Start offset {offset} greater than input length {len(data)}.")
-        values = []
+        values: list[Any] = []
         pos = offset
         while pos < len(data) and (limit <= 0 or len(values) < limit):
             value, pos = self._unpack(data, pos)

@@ -10,6 +10,7 @@ unpack(fmt, data [, pos]) returns the values then the position after them (1-bas
 from __future__ import annotations
 
 import struct as _struct
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["functions"]
@@ -36,7 +37,7 @@ class _Format:
         self.i = j
         return int(fmt[i:j])
 
-    def options(self):  # type: ignore[no-untyped-def]
+    def options(self) -> Iterator[tuple[str, int, int]]:
         """Yield (option, size, padding before it) for each data option of the format."""
         length = 0
         while self.i < len(self.fmt):

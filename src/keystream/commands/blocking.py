@@ -2,39 +2,42 @@
 
 How a blocking command uses it (lists, sorted sets, streams all work the same way):
 
-    from keystream.keyspace import blocking
+    from keystream.commands import blocking
 
-    def blpop_command(client, argv):
+    def blpop_command(client: Client, argv: list[bytes]) -> Any:
         timeout_ms = blocking.parse_timeout(argv[-1])        # raises Redis's errors
         ...try to serve at once; if something was served, return the reply...
         if not blocking.may_block(client):                     # inside MULTI/EXEC or a script
             return NULL_ARRAY                                  # what Redis replies there
-        return blocking.block_client(client, keys, timeout_ms, on_ready)   # returns BLOCKED
+        return blocking.block_client(client, argv, keys, timeout_ms, on_ready)  # BLOCKED
 
     def on_ready(client, key):
-        # Called when `key` (in the client's database) may have become servable. Runs
-        # like a command of `client` (cmd_time_ms set, propagation collected): pop, call
-        # client.propagate([b"LPOP", key]) for what to replicate, return the reply. Return
-        # None to keep waiting (key gone, wrong type, nothing new). Raising CommandError
-        # sends that error and unblocks the client.
+        # Called when `key` (in the client's database) may have become servable. Runs as
+        # the rest of the client's command through `Engine.run_unit` (clock set, effects
+        # collected and emitted as one unit): pop, call client.propagate([b"LPOP", key]) for
+        # the effect (a blocking pop propagates as its non-blocking form), return the reply.
+        # Return None to keep waiting (key gone, wrong type, nothing new). Raising
+        # CommandError sends that error and unblocks the client.
 
 `on_timeout(client) -> reply` is optional: by default a timed-out client gets a null array
 (RESP2 `*-1`, RESP3 `_`), as every Redis blocking type does. `timeout_ms` 0 waits forever;
 fractional seconds are honoured with a loop timer.
 
-Waking: every modification of a key goes through `Database.touch`; while at least one
-client is blocked, a listener in `server.key_listeners` records the keys someone waits on
-as ready (nobody blocked -> no listener, so the GET/SET path pays nothing). The executor
-calls `serve_ready_keys(server)` after each top-level command, so a push inside MULTI/EXEC
-or a script is served once the whole transaction/script is done, as Redis's
-handleClientsBlockedOnKeys. Clients are served first-come-first-served per key; what a
-served client writes (BLMOVE's push) can make more keys ready, served in the same loop.
-`signal_key_ready(db, key)` marks a key ready by hand (e.g. SWAPDB: `signal_db_ready(db)`).
+Waking: while at least one client is blocked, `BlockingState` subscribes to the engine's
+typed write events and records the keys someone waits on as ready (nobody blocked -> no
+subscriber, so the GET/SET path pays nothing). The executor calls `serve_ready_keys` after
+each top-level command, so a push inside MULTI/EXEC or a script is served once the whole
+transaction/script is done, as Redis's handleClientsBlockedOnKeys. Clients are served
+first-come-first-served per key; what a served client writes (BLMOVE's push) can make more
+keys ready, served in the same loop. `signal_db_ready(db)` marks every waited key of a
+database ready (SWAPDB).
 
 `unblock_client(client, error)` implements CLIENT UNBLOCK (TIMEOUT|ERROR);
-`blocked_count(server)` is INFO's `blocked_clients`; a blocked client has `client.blocked`
+`engine.blocking.count` is INFO's `blocked_clients`; a blocked client has `client.blocked`
 set (CLIENT LIST flag `b`). A blocked client's later pipelined commands stay queued in its
-connection and run after it is unblocked.
+connection and run after it is unblocked. Replies go out through the client (`client.send`).
+
+Not here: what a key holds (keyspace/), sockets (resp/).
 """
 
 from __future__ import annotations
@@ -43,31 +46,30 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from keystream.commands.executor import BLOCKED
+from keystream.commands.registry import BLOCKED, COMMANDS, Command
 from keystream.resp.errors import (
     TIMEOUT_NEGATIVE,
     TIMEOUT_NOT_FLOAT,
     UNBLOCKED_BY_CLIENT,
     CommandError,
 )
-from keystream.resp.writer import NULL_ARRAY, encode_into
+from keystream.resp.writer import NULL_ARRAY
 
 if TYPE_CHECKING:
+    from keystream.client import Client
+    from keystream.engine import Engine
     from keystream.keyspace.db import Database
-    from keystream.resp.connection import Client
-    from keystream.server import Server
 
 __all__ = [
+    "BlockingState",
     "Waiter",
     "block_client",
-    "blocked_count",
     "may_block",
     "parse_timeout",
-    "serve_ready_keys",
     "signal_db_ready",
-    "signal_key_ready",
     "unblock_client",
 ]
 
@@ -80,11 +82,13 @@ _LLONG_MAX = 2**63 - 1
 class Waiter:
     """One blocked client: what it waits on and what to do when served or timed out."""
 
-    __slots__ = ("client", "db", "keys", "on_ready", "on_timeout", "timer")
+    __slots__ = ("argv", "client", "cmd", "db", "keys", "on_ready", "on_timeout", "timer")
 
-    def __init__(self, client: Client, db: Database, keys: list[bytes], on_ready: OnReady,
-                 on_timeout: OnTimeout | None) -> None:
+    def __init__(self, client: Client, cmd: Command, argv: list[bytes], db: Database,
+                 keys: list[bytes], on_ready: OnReady, on_timeout: OnTimeout | None) -> None:
         self.client = client
+        self.cmd = cmd
+        self.argv = argv
         self.db = db
         self.keys = keys
         self.on_ready = on_ready
@@ -92,25 +96,28 @@ class Waiter:
         self.timer: Any = None
 
 
-class _Blocking:
-    """Per-server state: waiters by database and key, in arrival order."""
+class BlockingState:
+    """The engine's blocked clients: waiters by database and key, in arrival order, and the
+    keys that became ready since they were last served."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.waiting: dict[int, dict[bytes, deque[Waiter]]] = {}
+        # (db id, key) -> Database of keys waited on that changed, in the order they changed
+        self.ready_keys: dict[tuple[int, bytes], Database] = {}
         self.count = 0
         self.listening = False
-        server.client_gone_hooks.append(self.client_gone)
 
-    def on_touch(self, db: Database, key: bytes) -> None:
-        keys = self.waiting.get(db.id)
+    def on_write(self, kind: str, db_index: int, key: bytes) -> None:
+        """A write event: a key someone waits on may have become servable."""
+        keys = self.waiting.get(db_index)
         if keys is not None and key in keys:
-            server = self.server
-            if not server.ready_keys and server.loop is not None:
+            engine = self.engine
+            if not self.ready_keys and engine.loop is not None:
                 # Normally the executor serves right after the command; this covers writes
                 # made outside any client command (e.g. by the Kafka bridge).
-                server.loop.call_soon(serve_ready_keys, server)
-            server.ready_keys[(db.id, key)] = db
+                engine.loop.call_soon(self.serve_ready_keys)
+            self.ready_keys[(db_index, key)] = engine.dbs[db_index]
 
     def add(self, w: Waiter) -> None:
         keys = self.waiting.setdefault(w.db.id, {})
@@ -121,7 +128,7 @@ class _Blocking:
             q.append(w)
         self.count += 1
         if not self.listening:
-            self.server.key_listeners.append(self.on_touch)
+            self.engine.event_subscribers.append(self.on_write)
             self.listening = True
 
     def remove(self, w: Waiter) -> None:
@@ -145,7 +152,7 @@ class _Blocking:
             w.client.blocked = None
         self.count -= 1
         if self.count == 0 and self.listening:
-            self.server.key_listeners.remove(self.on_touch)
+            self.engine.event_subscribers.remove(self.on_write)
             self.listening = False
 
     def finish(self, w: Waiter, reply: Any) -> None:
@@ -156,12 +163,10 @@ class _Blocking:
         if conn is None or conn.closed:
             return
         if client.reply_mode == "on" and not client.skip_next:
-            out: list[bytes] = []
-            encode_into(out, reply, client.proto)
-            conn.write(b"".join(out))
+            client.send(reply)
         client.skip_next = False
         if conn.pending:
-            loop = self.server.loop
+            loop = self.engine.loop
             if loop is not None:
                 loop.call_soon(conn.run_pending)
             else:
@@ -179,13 +184,33 @@ class _Blocking:
         if type(w) is Waiter:
             self.remove(w)
 
+    def serve_ready_keys(self) -> None:
+        """Serve clients blocked on keys that became ready, first come first served per key;
+        each served client's command ends as an execution unit of its own."""
+        ready = self.ready_keys
+        engine = self.engine
+        while ready:
+            dbkey = next(iter(ready))
+            del ready[dbkey]
+            keys = self.waiting.get(dbkey[0])
+            if keys is None:
+                continue
+            key = dbkey[1]
+            q = keys.get(key)
+            if not q:
+                continue
+            for w in list(q):
+                client = w.client
+                if client.blocked is not w:
+                    continue
+                reply = engine.run_unit(client, w.cmd, w.argv, partial(w.on_ready, client, key))
+                if reply is not None:
+                    self.finish(w, reply)
 
-def _manager(server: Server) -> _Blocking:
-    m = server.__dict__.get("blocking")
-    if m is None:
-        m = _Blocking(server)
-        server.blocking = m  # type: ignore[attr-defined]
-    return m
+    def signal_db_ready(self, db: Database) -> None:
+        """Mark every key someone waits on in db as ready (after SWAPDB, as Redis does)."""
+        for key in list(self.waiting.get(db.id, ())):
+            self.ready_keys[(db.id, key)] = db
 
 
 def parse_timeout(arg: bytes) -> int:
@@ -224,82 +249,28 @@ def may_block(client: Client) -> bool:
     return not client.in_exec and client.conn is not None
 
 
-def block_client(client: Client, keys: list[bytes], timeout_ms: int, on_ready: OnReady,
-                 on_timeout: OnTimeout | None = None) -> Any:
-    """Park client until on_ready serves it for one of keys, or timeout_ms passes (0: never).
-
-    Returns the executor's BLOCKED sentinel: the handler returns it as its reply.
+def block_client(client: Client, argv: list[bytes], keys: list[bytes], timeout_ms: int,
+                 on_ready: OnReady, on_timeout: OnTimeout | None = None) -> Any:
+    """Park client (running argv) until on_ready serves it for one of keys, or timeout_ms
+    passes (0: never). Returns the BLOCKED sentinel: the handler returns it as its reply.
     """
-    server = client.server
-    m = _manager(server)
-    w = Waiter(client, client.db, list(dict.fromkeys(keys)), on_ready, on_timeout)
+    engine = client.engine
+    m = engine.blocking
+    w = Waiter(client, COMMANDS[argv[0].lower()], argv, client.db, list(dict.fromkeys(keys)),
+               on_ready, on_timeout)
     client.blocked = w
     m.add(w)
-    if timeout_ms > 0 and server.loop is not None:
+    if timeout_ms > 0 and engine.loop is not None:
         # The deadline counts from the command's start, as Redis's mstime()-based one.
-        delay = (server.cmd_time_ms + timeout_ms) / 1000.0 - time.time()
-        w.timer = server.loop.call_later(max(delay, 0.0), m.timed_out, w)
+        delay = (engine.cmd_time_ms + timeout_ms) / 1000.0 - time.time()
+        w.timer = engine.loop.call_later(max(delay, 0.0), m.timed_out, w)
     return BLOCKED
-
-
-def signal_key_ready(db: Database, key: bytes) -> None:
-    """Mark key as possibly servable for clients blocked on it (served after this command)."""
-    server = db.server
-    if server is None:
-        return
-    m = server.__dict__.get("blocking")
-    if m is not None and m.count:
-        m.on_touch(db, key)
 
 
 def signal_db_ready(db: Database) -> None:
     """Mark every key someone waits on in db as ready (after SWAPDB, as Redis does)."""
-    server = db.server
-    if server is None:
-        return
-    m = server.__dict__.get("blocking")
-    if m is not None:
-        for key in list(m.waiting.get(db.id, ())):
-            server.ready_keys[(db.id, key)] = db
-
-
-def serve_ready_keys(server: Server) -> None:
-    """Serve clients blocked on keys that became ready, first come first served per key."""
-    m = server.__dict__.get("blocking")
-    ready = server.ready_keys
-    if m is None:
-        ready.clear()
-        return
-    while ready:
-        dbkey = next(iter(ready))
-        del ready[dbkey]
-        keys = m.waiting.get(dbkey[0])
-        if keys is None:
-            continue
-        key = dbkey[1]
-        q = keys.get(key)
-        if not q:
-            continue
-        for w in list(q):
-            client = w.client
-            if client.blocked is not w:
-                continue
-            server.cmd_time_ms = time.time_ns() // 1_000_000
-            client.propagate_override = None
-            dirty = server.dirty
-            try:
-                reply = w.on_ready(client, key)
-            except CommandError as e:
-                reply = e
-                server.count_error(e.text, rejected=False, cmd=None)
-            if reply is None:
-                continue
-            override = client.propagate_override
-            if server.dirty != dirty or override:
-                if override:
-                    server.propagate(w.db.id, override)
-                client.propagate_override = None
-            m.finish(w, reply)
+    if db.engine is not None:
+        db.engine.blocking.signal_db_ready(db)
 
 
 def unblock_client(client: Client, error: bool) -> bool:
@@ -307,17 +278,11 @@ def unblock_client(client: Client, error: bool) -> bool:
     w = client.blocked
     if type(w) is not Waiter:
         return False
-    m = _manager(client.server)
+    engine = client.engine
     if error:
         reply: Any = CommandError(UNBLOCKED_BY_CLIENT)
-        client.server.count_error(UNBLOCKED_BY_CLIENT, rejected=False, cmd=None)
+        engine.count_error(UNBLOCKED_BY_CLIENT, rejected=False)
     else:
         reply = w.on_timeout(client) if w.on_timeout is not None else NULL_ARRAY
-    m.finish(w, reply)
+    engine.blocking.finish(w, reply)
     return True
-
-
-def blocked_count(server: Server) -> int:
-    """How many clients are blocked on keys (INFO blocked_clients)."""
-    m = server.__dict__.get("blocking")
-    return m.count if m is not None else 0

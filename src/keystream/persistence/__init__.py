@@ -1,0 +1,1 @@
+"""Redis persistence: RDB snapshots (rdb.py, snapshot.py) and their encodings."""

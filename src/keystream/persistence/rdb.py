@@ -1,0 +1,693 @@
+"""Redis's RDB format, version 10 (Redis 7.0): values, whole files and DUMP payloads.
+
+Writing produces what Redis 7.0 writes for the same data: strings as integers (up to 11
+characters fitting 32 bits), LZF-compressed (over 20 bytes, when `rdbcompression` is on and
+LZF saves at least 4 bytes) or raw; hashes and small sorted sets as listpacks, small integer
+sets as intsets, lists as quicklist-2 nodes cut where Redis cuts them
+(`list-max-listpack-size`), big sorted sets as skiplists with binary doubles (highest score
+first, as Redis writes them), big hashes and sets as plain element lists. A file carries the
+aux fields Redis writes (`redis-ver`, `redis-bits`, `ctime`, `used-mem`, `aof-base`), the
+function libraries (`FUNCTION2`), then per non-empty database SELECTDB + RESIZEDB and each
+key with its millisecond expiry and, under an LRU/LFU `maxmemory-policy`, its idle time or
+frequency; then EOF and the CRC-64 (zero when `rdbchecksum` is off).
+
+Reading accepts every version 1..10 encoding Redis 7.0 loads: the above plus the old
+linked-list/ziplist/quicklist-1 lists, zipmap and ziplist hashes, ziplist sorted sets and
+text-double sorted sets (RDB_TYPE_ZSET), second-resolution expiries. A value gets the
+encoding Redis gives it on load (thresholds from the config). A file is parsed completely
+(and its checksum checked) before anything is installed, so a corrupt or truncated file is
+refused as a whole with an `RdbError` saying what is wrong and where.
+
+Not supported, refused by name: module types and module aux data, streams (no stream type
+yet), the pre-release FUNCTION opcode (Redis 7.0 refuses it too).
+
+The CRC is Redis's CRC-64 (Jones polynomial, reflected) from `crcmod`; LZF is liblzf via
+`python-lzf`, the library Redis vendors.
+
+Not here: files on disk, fork and scheduling (persistence/snapshot.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import crcmod
+import lzf
+
+from keystream.keyspace.datatypes.hash import Hash, share
+from keystream.keyspace.datatypes.list import ListValue, decode_element
+from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.zset import ZSet
+from keystream.persistence.encodings import (
+    EncodingError,
+    intset_decode,
+    intset_encode,
+    is_int,
+    listpack_decode,
+    listpack_encode,
+    listpack_encode_entries,
+    lp_entry,
+    ziplist_decode,
+    zipmap_decode,
+)
+
+__all__ = [
+    "RDB_VERSION",
+    "Limits",
+    "LoadedDb",
+    "PayloadError",
+    "RdbContents",
+    "RdbError",
+    "RdbWriter",
+    "crc64",
+    "dump_payload",
+    "encode_value",
+    "parse_rdb",
+    "restore_payload",
+]
+
+RDB_VERSION = 10
+
+log = logging.getLogger("keystream.persistence")
+
+crc64: Callable[..., int] = crcmod.mkCrcFun(0x1AD93D23594C935A9, initCrc=0, rev=True, xorOut=0)
+
+# Value types (rdb.h)
+T_STRING, T_LIST, T_SET, T_ZSET, T_HASH, T_ZSET_2 = 0, 1, 2, 3, 4, 5
+T_MODULE_PRE, T_MODULE_2 = 6, 7
+T_HASH_ZIPMAP, T_LIST_ZIPLIST, T_SET_INTSET, T_ZSET_ZIPLIST, T_HASH_ZIPLIST = 9, 10, 11, 12, 13
+T_LIST_QUICKLIST, T_STREAM_LISTPACKS, T_HASH_LISTPACK, T_ZSET_LISTPACK = 14, 15, 16, 17
+T_LIST_QUICKLIST_2, T_STREAM_LISTPACKS_2 = 18, 19
+# Opcodes
+OP_FUNCTION2, OP_FUNCTION_PRE, OP_MODULE_AUX, OP_IDLE, OP_FREQ = 0xF5, 0xF6, 0xF7, 0xF8, 0xF9
+OP_AUX, OP_RESIZEDB, OP_EXPIRETIME_MS, OP_EXPIRETIME, OP_SELECTDB, OP_EOF = 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF
+
+_TYPE_NAMES = {T_STRING: "string", T_LIST: "list", T_LIST_ZIPLIST: "list", T_LIST_QUICKLIST: "list",
+               T_LIST_QUICKLIST_2: "list", T_SET: "set", T_SET_INTSET: "set", T_ZSET: "zset",
+               T_ZSET_2: "zset", T_ZSET_ZIPLIST: "zset", T_ZSET_LISTPACK: "zset", T_HASH: "hash",
+               T_HASH_ZIPMAP: "hash", T_HASH_ZIPLIST: "hash", T_HASH_LISTPACK: "hash"}
+_QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
+# quicklist.c: node size limits for negative list-max-listpack-size, the per-entry overhead
+# estimate, and the safety limit for count-limited nodes.
+_FILL_BYTES = (4096, 8192, 16384, 32768, 65536)
+_SIZE_ESTIMATE_OVERHEAD = 8
+_SIZE_SAFETY_LIMIT = 8192
+_INF = float("inf")
+_DIGIT_OR_MINUS = frozenset(b"-0123456789")
+
+
+class RdbError(ValueError):
+    """An RDB file or payload that cannot be loaded; the text says why."""
+
+
+class PayloadError(RdbError):
+    """A DUMP payload whose RDB version or checksum is wrong."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The encoding thresholds and switches in force (from the config)."""
+
+    hash_entries: int = 512
+    hash_value: int = 64
+    zset_entries: int = 128
+    zset_value: int = 64
+    set_intset: int = 512
+    list_fill: int = -2
+    compress: bool = True
+
+    @classmethod
+    def from_config(cls, config: Any) -> Limits:
+        return cls(config["hash-max-listpack-entries"], config["hash-max-listpack-value"],
+                   config["zset-max-listpack-entries"], config["zset-max-listpack-value"],
+                   config["set-max-intset-entries"], config["list-max-listpack-size"],
+                   bool(config["rdbcompression"]))
+
+
+# -- writing values -------------------------------------------------------------------------
+def _length(n: int) -> bytes:
+    if n < 64:
+        return bytes((n,))
+    if n < 16384:
+        return bytes((0x40 | (n >> 8), n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + n.to_bytes(4, "big")
+    return b"\x81" + n.to_bytes(8, "big")
+
+
+_LENGTHS = [_length(n) for n in range(16384)]
+
+
+def encode_length(n: int) -> bytes:
+    return _LENGTHS[n] if n < 16384 else _length(n)
+
+
+def encode_string(v: bytes, compress: bool) -> bytes:
+    """A string as rdbSaveRawString writes it: integer, LZF or raw."""
+    n = len(v)
+    if n <= 11 and n and v[0] in _DIGIT_OR_MINUS and is_int(v):
+        i = int(v)
+        if -128 <= i <= 127:
+            return b"\xc0" + i.to_bytes(1, "little", signed=True)
+        if -32768 <= i <= 32767:
+            return b"\xc1" + i.to_bytes(2, "little", signed=True)
+        if -2147483648 <= i <= 2147483647:
+            return b"\xc2" + i.to_bytes(4, "little", signed=True)
+    if compress and n > 20:
+        c = lzf.compress(v, n - 4)
+        if c is not None:
+            return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
+    return (_LENGTHS[n] if n < 16384 else _length(n)) + v
+
+
+def quicklist_nodes(values: list[bytes], fill: int) -> list[list[bytes]]:
+    """Cut a list's elements into nodes as Redis's quicklist fills them pushing at the tail."""
+    nodes: list[list[bytes]] = []
+    if fill < 0:
+        limit = _FILL_BYTES[min(-fill, len(_FILL_BYTES)) - 1]
+        count_limit = 0
+    else:
+        limit = 0
+        count_limit = max(fill, 1)
+    cur: list[bytes] = []
+    size = 0
+    for v in values:
+        entry = lp_entry(v)
+        if cur:
+            new_size = size + len(v) + _SIZE_ESTIMATE_OVERHEAD
+            if limit:
+                fits = new_size <= limit
+            else:
+                fits = new_size <= _SIZE_SAFETY_LIMIT and len(cur) < count_limit
+            if not fits:
+                nodes.append(cur)
+                cur = []
+        if not cur:
+            size = 7
+        cur.append(entry)
+        size += len(entry)
+    if cur:
+        nodes.append(cur)
+    return nodes
+
+
+def _double_text(score: float) -> bytes:
+    """A score as Redis 7.0's listpack sorted sets keep it (d2string: integer or %.17g)."""
+    if score in (_INF, -_INF):
+        return b"inf" if score > 0 else b"-inf"
+    if score.is_integer() and -4503599627370495 < score < 4503599627370496:
+        return b"%d" % int(score)
+    return b"%.17g" % score
+
+
+def encode_value(value: Any, limits: Limits) -> tuple[int, bytes]:
+    """(RDB type, serialised object) of a keyspace value."""
+    compress = limits.compress
+    cls = type(value)
+    if cls is bytes:
+        return T_STRING, encode_string(value, compress)
+    if cls is ListValue:
+        parts = []
+        nodes = quicklist_nodes(list(map(decode_element, value)), limits.list_fill)
+        parts.append(encode_length(len(nodes)))
+        for node in nodes:
+            parts.append(b"\x02")
+            parts.append(encode_string(listpack_encode_entries(node), compress))
+        return T_LIST_QUICKLIST_2, b"".join(parts)
+    if cls is Set:
+        if value.big:
+            parts = [encode_length(len(value))]
+            parts.extend(encode_string(m, compress) for m in value)
+            return T_SET, b"".join(parts)
+        return T_SET_INTSET, encode_string(intset_encode([int(m) for m in value]), compress)
+    if cls is ZSet:
+        items = value.items(0, len(value))
+        if value.skiplist:
+            parts = [encode_length(len(items))]
+            pack = struct.Struct("<d").pack
+            for score, member in reversed(items):
+                parts.append(encode_string(member, compress))
+                parts.append(pack(score))
+            return T_ZSET_2, b"".join(parts)
+        flat: list[bytes] = []
+        for score, member in items:
+            flat.append(member)
+            flat.append(_double_text(score))
+        return T_ZSET_LISTPACK, encode_string(listpack_encode(flat), compress)
+    if cls is Hash:
+        if value.big:
+            parts = [encode_length(len(value))]
+            for f, v in value.items():
+                parts.append(encode_string(f, compress))
+                parts.append(encode_string(v, compress))
+            return T_HASH, b"".join(parts)
+        flat = []
+        for f, v in value.items():
+            flat.append(f)
+            flat.append(v)
+        return T_HASH_LISTPACK, encode_string(listpack_encode(flat), compress)
+    raise RdbError(f"no RDB encoding for values of type {cls.__name__}")
+
+
+def dump_payload(value: Any, limits: Limits) -> bytes:
+    """DUMP's payload: type, object, RDB version (2 bytes LE), CRC-64 of all that (8 bytes LE)."""
+    t, body = encode_value(value, limits)
+    head = bytes((t,)) + body + RDB_VERSION.to_bytes(2, "little")
+    return head + crc64(head).to_bytes(8, "little")
+
+
+# -- writing files --------------------------------------------------------------------------
+class RdbWriter:
+    """Writes an RDB file to a binary file object, keeping the running CRC-64."""
+
+    _FLUSH_AT = 1 << 20
+
+    def __init__(self, out: Any, limits: Limits, checksum: bool = True) -> None:
+        self.out = out
+        self.limits = limits
+        self.checksum = checksum
+        self.crc = 0
+        self.buf = bytearray()
+        self.buf += b"REDIS%04d" % RDB_VERSION
+
+    def _flush(self) -> None:
+        if self.checksum:
+            self.crc = crc64(self.buf, self.crc)
+        self.out.write(self.buf)
+        self.buf = bytearray()
+
+    def aux(self, key: bytes, value: bytes) -> None:
+        self.buf += b"\xfa" + encode_string(key, self.limits.compress) + encode_string(value, self.limits.compress)
+
+    def function(self, code: bytes) -> None:
+        self.buf += b"\xf5" + encode_string(code, self.limits.compress)
+
+    def select_db(self, db: int, size: int, expires: int) -> None:
+        self.buf += b"\xfe" + encode_length(db) + b"\xfb" + encode_length(size) + encode_length(expires)
+
+    def key(self, key: bytes, value: Any, expire_ms: int | None = None, idle_s: int | None = None,
+            freq: int | None = None) -> None:
+        buf = self.buf
+        if expire_ms is not None:
+            buf += b"\xfc" + expire_ms.to_bytes(8, "little", signed=True)
+        if idle_s is not None:
+            buf += b"\xf8" + encode_length(idle_s)
+        elif freq is not None:
+            buf += bytes((0xF9, freq))
+        compress = self.limits.compress
+        if type(value) is bytes:
+            buf.append(T_STRING)
+            buf += encode_string(key, compress)
+            buf += encode_string(value, compress)
+        else:
+            t, body = encode_value(value, self.limits)
+            buf.append(t)
+            buf += encode_string(key, compress)
+            buf += body
+        if len(buf) >= self._FLUSH_AT:
+            self._flush()
+
+    def finish(self) -> None:
+        self.buf.append(OP_EOF)
+        self._flush()
+        self.out.write((self.crc if self.checksum else 0).to_bytes(8, "little"))
+
+
+# -- reading --------------------------------------------------------------------------------
+class _Truncated(Exception):
+    pass
+
+
+class _Reader:
+    __slots__ = ("data", "pos", "size")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.size = len(data)
+
+    def read(self, n: int) -> bytes:
+        p = self.pos
+        end = p + n
+        if end > self.size:
+            raise _Truncated
+        self.pos = end
+        return self.data[p:end]
+
+    def byte(self) -> int:
+        p = self.pos
+        if p >= self.size:
+            raise _Truncated
+        self.pos = p + 1
+        return self.data[p]
+
+    def length(self) -> tuple[int, bool]:
+        """(length, True if it is a special string encoding instead)."""
+        b = self.byte()
+        kind = b >> 6
+        if kind == 0:
+            return b & 0x3F, False
+        if kind == 1:
+            return ((b & 0x3F) << 8) | self.byte(), False
+        if kind == 3:
+            return b & 0x3F, True
+        if b == 0x80:
+            return int.from_bytes(self.read(4), "big"), False
+        if b == 0x81:
+            return int.from_bytes(self.read(8), "big"), False
+        raise RdbError(f"unknown length encoding 0x{b:02x}")
+
+    def plain_length(self) -> int:
+        n, special = self.length()
+        if special:
+            raise RdbError("a length was expected, found a string encoding")
+        return n
+
+    def string(self) -> bytes:
+        data = self.data
+        p = self.pos
+        b = data[p]  # past the end: IndexError, reported as a short read
+        if b < 0x40:  # the common case: a raw string shorter than 64 bytes
+            end = p + 1 + b
+            if end > self.size:
+                raise _Truncated
+            self.pos = end
+            return data[p + 1:end]
+        return self._string()
+
+    def _string(self) -> bytes:
+        n, special = self.length()
+        if not special:
+            return self.read(n)
+        if n == 0:
+            return b"%d" % int.from_bytes(self.read(1), "little", signed=True)
+        if n == 1:
+            return b"%d" % int.from_bytes(self.read(2), "little", signed=True)
+        if n == 2:
+            return b"%d" % int.from_bytes(self.read(4), "little", signed=True)
+        if n == 3:
+            clen = self.plain_length()
+            ulen = self.plain_length()
+            comp = self.read(clen)
+            try:
+                out = lzf.decompress(comp, ulen) if ulen else b""
+            except ValueError:
+                out = None
+            if out is None or len(out) != ulen:
+                raise RdbError("invalid LZF compressed string")
+            return out
+        raise RdbError(f"unknown string encoding {n}")
+
+
+@dataclass
+class LoadedDb:
+    """One database of a parsed file: values, expiries (ms), and the LRU idle seconds / LFU
+    counters of the keys that had them."""
+
+    data: dict[bytes, Any] = field(default_factory=dict)
+    expires: dict[bytes, int] = field(default_factory=dict)
+    idle: dict[bytes, int] = field(default_factory=dict)
+    freq: dict[bytes, int] = field(default_factory=dict)
+
+
+@dataclass
+class RdbContents:
+    version: int = RDB_VERSION
+    aux: dict[bytes, bytes] = field(default_factory=dict)
+    functions: list[bytes] = field(default_factory=list)
+    dbs: dict[int, LoadedDb] = field(default_factory=dict)
+    keys_expired: int = 0
+    empty_keys_skipped: int = 0
+    end: int = 0  # the offset after the file's last byte (an AOF preamble's commands follow)
+
+    def key_count(self) -> int:
+        return sum(len(db.data) for db in self.dbs.values())
+
+
+def _check_pairs(values: list[bytes]) -> None:
+    if len(values) % 2:
+        raise RdbError("odd number of elements in a hash or sorted set")
+
+
+def _build_hash(flat: list[bytes], limits: Limits) -> Hash:
+    h = Hash()
+    maxlen = 0
+    for i in range(0, len(flat), 2):
+        f, v = flat[i], flat[i + 1]
+        h[share(f)] = share(v)
+        lf, lv = len(f), len(v)
+        if lf > maxlen or lv > maxlen:
+            maxlen = max(lf, lv)
+    if len(h) * 2 != len(flat):
+        raise RdbError("duplicate hash fields")
+    h.big = len(h) > limits.hash_entries or maxlen > limits.hash_value
+    return h
+
+
+def _build_zset(items: list[tuple[float, bytes]], limits: Limits, from_skiplist: bool) -> ZSet:
+    n = len(items)
+    if len({m for _, m in items}) != n:
+        raise RdbError("duplicate sorted set members")
+    if from_skiplist:
+        skiplist = n > limits.zset_entries or any(len(m) > limits.zset_value for _, m in items)
+    else:
+        skiplist = n > limits.zset_entries
+    return ZSet.build(items, skiplist)
+
+
+def _build_set(members: list[bytes], limits: Limits) -> Set:
+    s = Set.build(members, limits.set_intset)
+    if len(s) != len(members):
+        raise RdbError("duplicate set members")
+    return s
+
+
+def _parse_score_text(r: _Reader) -> float:
+    n = r.byte()
+    if n == 253:
+        return float("nan")
+    if n == 254:
+        return float("inf")
+    if n == 255:
+        return float("-inf")
+    return _to_double(r.read(n))
+
+
+def _to_double(text: bytes) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise RdbError("invalid sorted set score") from None
+
+
+def _zset_from_flat(flat: list[bytes]) -> list[tuple[float, bytes]]:
+    _check_pairs(flat)
+    items = [(_to_double(flat[i + 1]), flat[i]) for i in range(0, len(flat), 2)]
+    for score, _ in items:
+        if math.isnan(score):
+            raise RdbError("NaN score in a sorted set")
+    return items
+
+
+def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
+    """The value of type t at the reader's position, or None for an empty container."""
+    if t == T_STRING:
+        return r.string()
+    if t == T_LIST_QUICKLIST_2 or t == T_LIST_QUICKLIST:
+        values: list[bytes] = []
+        for _ in range(r.plain_length()):
+            container = r.plain_length() if t == T_LIST_QUICKLIST_2 else _QUICKLIST_PACKED
+            blob = r.string()
+            if not blob:
+                raise RdbError("empty quicklist node")
+            if container == _QUICKLIST_PLAIN:
+                values.append(blob)
+            elif container == _QUICKLIST_PACKED:
+                values.extend(listpack_decode(blob) if t == T_LIST_QUICKLIST_2 else ziplist_decode(blob))
+            else:
+                raise RdbError(f"unknown quicklist node container {container}")
+        return ListValue.from_values(values) if values else None
+    if t == T_LIST:
+        n = r.plain_length()
+        values = [r.string() for _ in range(n)]
+        return ListValue.from_values(values) if values else None
+    if t == T_LIST_ZIPLIST:
+        values = ziplist_decode(r.string())
+        return ListValue.from_values(values) if values else None
+    if t == T_SET:
+        n = r.plain_length()
+        members = [r.string() for _ in range(n)]
+        return _build_set(members, limits) if members else None
+    if t == T_SET_INTSET:
+        members = intset_decode(r.string())  # distinct integers: checked by the decoder
+        if not members:
+            return None
+        s = Set(members)
+        s.big = len(s) > limits.set_intset
+        return s
+    if t == T_ZSET or t == T_ZSET_2:
+        n = r.plain_length()
+        items: list[tuple[float, bytes]] = []
+        unpack = struct.Struct("<d").unpack
+        for _ in range(n):
+            member = r.string()
+            score = unpack(r.read(8))[0] if t == T_ZSET_2 else _parse_score_text(r)
+            if math.isnan(score):
+                raise RdbError("NaN score in a sorted set")
+            items.append((score, member))
+        return _build_zset(items, limits, True) if items else None
+    if t == T_ZSET_ZIPLIST or t == T_ZSET_LISTPACK:
+        blob = r.string()
+        flat = listpack_decode(blob) if t == T_ZSET_LISTPACK else ziplist_decode(blob)
+        items = _zset_from_flat(flat)
+        return _build_zset(items, limits, False) if items else None
+    if t == T_HASH:
+        n = r.plain_length()
+        flat = []
+        for _ in range(n):
+            flat.append(r.string())
+            flat.append(r.string())
+        return _build_hash(flat, limits) if flat else None
+    if t in (T_HASH_ZIPMAP, T_HASH_ZIPLIST, T_HASH_LISTPACK):
+        blob = r.string()
+        flat = (zipmap_decode(blob) if t == T_HASH_ZIPMAP else
+                ziplist_decode(blob) if t == T_HASH_ZIPLIST else listpack_decode(blob))
+        _check_pairs(flat)
+        return _build_hash(flat, limits) if flat else None
+    if t in (T_MODULE_PRE, T_MODULE_2):
+        raise RdbError("module values are not supported")
+    if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2):
+        raise RdbError("stream values are not supported yet")
+    raise RdbError(f"unknown value type {t}")
+
+
+def parse_rdb(data: bytes, limits: Limits, now_ms: int, databases: int = 16,
+              verify_checksum: bool = True, per_key: Callable[[int], None] | None = None) -> RdbContents:
+    """Parse a whole RDB file (everything is checked before anything is returned).
+    per_key(n) is called after the n-th key (the key-load-delay testing aid)."""
+    r = _Reader(data)
+    try:
+        return _parse(r, data, limits, now_ms, databases, verify_checksum, per_key)
+    except _Truncated:
+        raise RdbError(f"Short read loading DB: the file ends at byte {r.size} inside a record "
+                       f"(truncated or corrupt)") from None
+    except IndexError:
+        if r.pos >= r.size:
+            raise RdbError(f"Short read loading DB: the file ends at byte {r.size} inside a record "
+                           f"(truncated or corrupt)") from None
+        raise RdbError(f"corrupt data near byte {r.pos}") from None
+    except (EncodingError, struct.error, OverflowError) as e:
+        raise RdbError(f"corrupt data near byte {r.pos}: {e or type(e).__name__}") from None
+    except RdbError as e:
+        raise RdbError(f"{e} (near byte {r.pos})") from None
+
+
+def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
+           verify_checksum: bool, per_key: Callable[[int], None] | None) -> RdbContents:
+    head = r.read(9) if r.size >= 9 else b""
+    if not head.startswith(b"REDIS") or not head[5:].isdigit():
+        raise RdbError("Wrong signature trying to load DB from file")
+    version = int(head[5:])
+    if version < 1 or version > RDB_VERSION:
+        raise RdbError(f"Can't handle RDB format version {version}")
+    out = RdbContents(version=version)
+    db: LoadedDb | None = None
+    expire: int | None = None
+    idle: int | None = None
+    freq: int | None = None
+    read_string = r.string
+    loaded = 0
+    while True:
+        t = data[r.pos]
+        r.pos += 1
+        if t < 0xF5:  # a key of type t
+            key = read_string()
+            value = _load_object(r, t, limits) if t else read_string()
+            if db is None:
+                db = out.dbs.setdefault(0, LoadedDb())
+            if value is None:
+                out.empty_keys_skipped += 1
+                log.warning("rdbLoadObject skipping empty key: %s", _TYPE_NAMES.get(t, str(t)))
+            elif expire is not None and expire < now_ms:
+                out.keys_expired += 1
+            else:
+                values = db.data
+                n = len(values)
+                values[key] = value
+                if len(values) == n:
+                    raise RdbError(f"duplicate key '{key.decode('utf-8', 'replace')}'")
+                if expire is not None:
+                    db.expires[key] = expire
+                if idle is not None:
+                    db.idle[key] = idle
+                if freq is not None:
+                    db.freq[key] = freq
+            if expire is not None or idle is not None or freq is not None:
+                expire = idle = freq = None
+            if per_key is not None:
+                loaded += 1
+                per_key(loaded)
+            continue
+        if t == OP_EXPIRETIME_MS:
+            expire = int.from_bytes(r.read(8), "little", signed=True)
+        elif t == OP_EXPIRETIME:
+            expire = int.from_bytes(r.read(4), "little", signed=True) * 1000
+        elif t == OP_IDLE:
+            idle = r.plain_length()
+        elif t == OP_FREQ:
+            freq = r.byte()
+        elif t == OP_AUX:
+            k = read_string()
+            out.aux[k] = read_string()
+        elif t == OP_RESIZEDB:
+            r.plain_length()
+            r.plain_length()
+        elif t == OP_SELECTDB:
+            index = r.plain_length()
+            if index >= databases:
+                raise RdbError(f"Data file was created with a Redis server configured to handle more "
+                               f"than {databases} databases")
+            db = out.dbs.setdefault(index, LoadedDb())
+        elif t == OP_FUNCTION2:
+            out.functions.append(read_string())
+        elif t == OP_FUNCTION_PRE:
+            raise RdbError("Pre-release function format not supported")
+        elif t == OP_MODULE_AUX:
+            raise RdbError("module auxiliary data is not supported (no modules)")
+        else:  # OP_EOF
+            break
+    if version >= 5:
+        end = r.pos
+        stored = int.from_bytes(r.read(8), "little")
+        if verify_checksum and stored:
+            actual = crc64(data[:end])
+            if actual != stored:
+                raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x}): RDB CRC error")
+    out.end = r.pos
+    return out
+
+
+def restore_payload(payload: bytes, limits: Limits, verify_checksum: bool = True) -> Any:
+    """The value of a DUMP payload. PayloadError: version or checksum wrong; RdbError: bad data
+    (including an empty container)."""
+    if len(payload) < 10:
+        raise PayloadError("payload too short")
+    footer = payload[-10:]
+    if int.from_bytes(footer[:2], "little") > RDB_VERSION:
+        raise PayloadError("payload from a newer RDB version")
+    if verify_checksum and crc64(payload[:-8]) != int.from_bytes(footer[2:], "little"):
+        raise PayloadError("payload checksum mismatch")
+    r = _Reader(payload[:-10])
+    try:
+        value = _load_object(r, r.byte(), limits)
+    except (_Truncated, EncodingError, IndexError, struct.error, OverflowError):
+        raise RdbError("bad data format") from None
+    if value is None:
+        raise RdbError("empty value")
+    return value
+

@@ -1,0 +1,296 @@
+"""The multi-part AOF against real clients, kill -9 and a real redis-server 7.0.
+
+The crash test is the promise: with `appendfsync always`, every write a client saw
+acknowledged is there after kill -9 and a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+import pytest
+import redis
+
+from tests.conftest import ServerHandle, free_port, start_keystream, start_redis, wait_until
+from tests.differential import RawClient
+from tests.integration.test_persistence import digest, populate, scan_all
+
+
+def _ks(*args: str, data_dir: str | None = None) -> ServerHandle:
+    return start_keystream(*args, data_dir=data_dir)
+
+
+def _client(h: ServerHandle) -> redis.Redis:
+    return redis.Redis(port=h.port)
+
+
+def _aof_dir(h: ServerHandle) -> str:
+    return os.path.join(h.data_dir, "appendonlydir")
+
+
+def _manifest(h: ServerHandle) -> str:
+    with open(os.path.join(_aof_dir(h), "appendonly.aof.manifest")) as f:
+        return f.read()
+
+
+def _pipelined_writer(port: int, key: bytes, stop: threading.Event, acked: list[int]) -> None:
+    """INCR key in pipelined batches of 50; acked[0] counts replies received."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    cmd = b"*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n" % (len(key), key)
+    buf = b""
+    try:
+        while not stop.is_set():
+            sock.sendall(cmd * 50)
+            got = 0
+            while got < 50:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                buf += data
+                lines = buf.split(b"\r\n")
+                buf = lines.pop()
+                for line in lines:
+                    if line.startswith(b":"):
+                        got += 1
+                        acked[0] = int(line[1:])
+    except OSError:
+        return
+    finally:
+        sock.close()
+
+
+def test_kill_9_under_pipelined_load_loses_no_acknowledged_write() -> None:
+    ks = _ks("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+    data_dir = ks.data_dir
+    try:
+        stop = threading.Event()
+        acked = [[0] for _ in range(6)]
+        threads = [threading.Thread(target=_pipelined_writer, args=(ks.port, b"counter:%d" % i, stop, acked[i]))
+                   for i in range(6)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: all(a[0] > 200 for a in acked), timeout=60, what="writes to be acknowledged")
+        ks.proc.kill()  # kill -9 while the writers are mid-pipeline
+        ks.proc.wait(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+        ks = _ks("--appendonly", "yes", "--appendfsync", "always", "--save", "", data_dir=data_dir)
+        r = _client(ks)
+        for i in range(6):
+            value = int(r.get(f"counter:{i}") or 0)
+            # every acknowledged INCR is there; at most the in-flight batch beyond it
+            assert acked[i][0] <= value <= acked[i][0] + 50, (i, acked[i][0], value)
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_restart_replays_the_aof_and_rewrites_keep_everything() -> None:
+    ks = _ks("--appendonly", "yes", "--save", "")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        populate(r)
+        r.incrbyfloat("float", 1.25)
+        with r.pipeline(transaction=True) as p:
+            p.set("tx1", "a").set("tx2", "b").execute()
+        want, want_scan = digest(r), scan_all(r)
+        assert "appendonly.aof.1.incr.aof" in _manifest(ks)
+        assert r.execute_command("BGREWRITEAOF") is True
+        wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, what="the rewrite")
+        info = r.info("persistence")
+        assert info["aof_last_bgrewrite_status"] == "ok" and info["aof_rewrites"] == 1
+        assert _manifest(ks) == ("file appendonly.aof.2.base.rdb seq 2 type b\n"
+                                 "file appendonly.aof.2.incr.aof seq 2 type i\n")
+        assert sorted(os.listdir(_aof_dir(ks))) == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
+                                                     "appendonly.aof.manifest"]
+        r.set("after-rewrite", "1")
+        want_after = digest(r)
+        ks.stop(9)
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        r = _client(ks)
+        assert digest(r) == want_after
+        r.delete("after-rewrite")
+        assert digest(r) == want and scan_all(r) == want_scan
+        check = subprocess.run(["redis-check-aof", os.path.join(_aof_dir(ks), "appendonly.aof.manifest")],
+                               check=False, capture_output=True, text=True, timeout=60)
+        assert "All AOF files and manifest are valid" in check.stdout, check.stdout
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_aof_written_by_redis_loads_and_ours_loads_in_redis(preamble: str) -> None:
+    ref = start_redis("--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    try:
+        rr = redis.Redis(port=ref.port)
+        populate(rr)
+        rr.execute_command("BGREWRITEAOF")  # a base file in the chosen form, then increments
+        wait_until(lambda: rr.info("persistence")["aof_rewrite_in_progress"] == 0, what="redis rewrite")
+        rr.set("later", "x")
+        want = digest(rr)
+        rr.shutdown(nosave=True)  # the AOF is flushed and fsynced at shutdown
+        ref.proc.wait(timeout=10)
+        data_dir = tempfile.mkdtemp(prefix="ks-aof-")
+        shutil.copytree(os.path.join(ref.data_dir, "appendonlydir"), os.path.join(data_dir, "appendonlydir"))
+    finally:
+        ref.stop()
+        shutil.rmtree(ref.data_dir, ignore_errors=True)
+    ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+    try:
+        kr = _client(ks)
+        assert digest(kr) == want
+        kr.set("ours", "y")
+        kr.incrbyfloat("float", 2.5)
+        want = digest(kr)
+        ks.stop()
+        redis_dir = tempfile.mkdtemp(prefix="redis-from-ks-aof-")
+        shutil.copytree(os.path.join(data_dir, "appendonlydir"), os.path.join(redis_dir, "appendonlydir"))
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "yes", "--dir", redis_dir, "--enable-debug-command", "yes"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rr = redis.Redis(port=port)
+        wait_until(lambda: _answers(rr), what="redis-server to load our AOF")
+        assert digest(rr) == want
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(redis_dir, ignore_errors=True)
+
+
+def _answers(r: redis.Redis) -> bool:
+    try:
+        return bool(r.ping())
+    except (redis.ConnectionError, redis.BusyLoadingError):
+        return False
+
+
+def test_torn_tail_is_cut_when_allowed_and_refused_otherwise() -> None:
+    ks = _ks("--appendonly", "yes", "--save", "")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        r.set("a", "1")
+        r.set("b", "2")
+        ks.stop()
+        incr = os.path.join(data_dir, "appendonlydir", "appendonly.aof.1.incr.aof")
+        with open(incr, "ab") as f:
+            f.write(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1")  # a write torn by a crash
+        port = free_port()
+        refused = subprocess.run(
+            [sys.executable, "-m", "keystream", "serve", "--port", str(port), "--kafka-port", "0",
+             "--dir", data_dir, "--appendonly", "yes", "--aof-load-truncated", "no"],
+            check=False, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and "Unexpected end of file" in refused.stdout
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        r = _client(ks)
+        assert r.mget("a", "b", "c") == [b"1", b"2", None]
+        r.set("c", "3")
+        ks.stop()
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        assert _client(ks).get("c") == b"3"
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_appendonly_switched_on_and_off_at_run_time() -> None:
+    ks = _ks("--save", "", "--appendfsync", "everysec")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        r.set("before", "1")
+        r.config_set("appendonly", "yes")
+        wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0
+                   and r.info("persistence")["aof_enabled"] == 1, what="AOF on")
+        r.set("after", "2")
+        wait_until(lambda: "appendonly.aof.1.base.rdb" in _manifest(ks), what="the first base")
+        ks.stop()  # SIGTERM: the AOF is flushed and fsynced on the way out
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        r = _client(ks)
+        assert r.mget("before", "after") == [b"1", b"2"]
+        r.config_set("appendonly", "no")
+        assert r.info("persistence")["aof_enabled"] == 0
+        r.set("not-logged", "3")
+        ks.stop()
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        assert _client(ks).get("not-logged") is None
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_one_child_at_a_time_and_scheduling() -> None:
+    ks = _ks("--appendonly", "yes", "--save", "")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        pipe = r.pipeline(transaction=False)
+        for i in range(200_000):
+            pipe.set(f"key:{i}", "v" * 20)
+            if i % 10_000 == 9_999:
+                pipe.execute()
+        pipe.execute()
+        raw = RawClient(ks.port)
+        assert raw.call("BGREWRITEAOF") == b"Background append only file rewriting started"
+        assert raw.call("BGREWRITEAOF") == ("ERR", "ERR Background append only file rewriting already in progress")
+        raw.close()
+        with pytest.raises(redis.ResponseError, match="Another child process is active"):
+            r.execute_command("BGSAVE")
+        assert r.execute_command("BGSAVE", "SCHEDULE") is True  # "Background saving scheduled"
+        wait_until(lambda: r.info("persistence")["rdb_saves"] == 1, timeout=60,
+                   what="the scheduled BGSAVE after the rewrite")
+        assert r.info("persistence")["aof_rewrites"] == 1
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_debug_loadaof_replays_the_file() -> None:
+    ks = _ks("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+    try:
+        r = _client(ks)
+        r.rpush("l", "a", "b")
+        r.hset("h", "f", "v")
+        want = digest(r)
+        assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
+        assert digest(r) == want and r.lrange("l", 0, -1) == [b"a", b"b"]
+    finally:
+        ks.stop()
+        shutil.rmtree(ks.data_dir, ignore_errors=True)
+
+
+def test_automatic_rewrite_and_timestamp_annotations() -> None:
+    ks = _ks("--appendonly", "yes", "--save", "", "--auto-aof-rewrite-min-size", "20000",
+             "--auto-aof-rewrite-percentage", "100", "--aof-timestamp-enabled", "yes")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        for i in range(300):
+            r.set(f"key:{i}", "x" * 100)
+        wait_until(lambda: r.info("persistence")["aof_rewrites"] >= 1, timeout=30, what="an automatic rewrite")
+        wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, what="the rewrite to end")
+        r.set("last", "1")
+        want = digest(r)
+        ks.stop()
+        incr = [n for n in os.listdir(os.path.join(data_dir, "appendonlydir")) if n.endswith(".incr.aof")]
+        with open(os.path.join(data_dir, "appendonlydir", incr[-1]), "rb") as f:
+            assert f.read().startswith(b"#TS:")
+        ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+        assert digest(_client(ks)) == want
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
