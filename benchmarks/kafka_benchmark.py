@@ -11,6 +11,11 @@ Starts `keystream serve` as a subprocess (free ports, data in a temp dir) and me
   the producer (acks=1, linger.ms=1) writes time.time_ns() into each value, a consumer in
   another process polls one message at a time and measures on receipt.
 
+- transactions (--only txn): an idempotent producer (acks=all, 1 MB batches, 4 partitions)
+  against the same producer with a transactional.id committing every 100 ms, then a
+  read_uncommitted against a read_committed consumer of the transactional data; it prints
+  each and the ratios transactional / plain.
+
 For each run it prints MB/s, msgs/s, the broker's CPU seconds per GB (utime+stime from
 /proc/<pid>/stat before and after) and the client's (this process, librdkafka's threads
 included). Client and broker share the machine; with --repeat N each throughput test runs N
@@ -23,7 +28,7 @@ cached (seen as acks=all and 8-partition runs, which came last, looking slower).
 checked against the partitions' high watermarks, so a lost message fails the run.
 
 Usage: python benchmarks/kafka_benchmark.py [--mb 512] [--repeat 1] [--e2e-seconds 10] [--e2e-rate-mb 20]
-           [--e2e-linger-ms 1] [--bootstrap HOST:PORT --broker-pid PID] [--only produce,consume,e2e]
+           [--e2e-linger-ms 1] [--bootstrap HOST:PORT --broker-pid PID] [--only produce,consume,e2e,txn]
            [--batches 1MB,16KB] [--server-arg=--some.setting --server-arg=value]
 """
 
@@ -202,9 +207,13 @@ def produce_run(bootstrap: str, pid: int | None, topic: str, partitions: int, ba
     return Result(name, elapsed, n_total, n_total * MSG_SIZE, cpu, client)
 
 
-def consume_run(bootstrap: str, pid: int | None, topic: str, partitions: int) -> Result:
-    total = high_watermarks(bootstrap, topic, partitions)
+def consume_run(bootstrap: str, pid: int | None, topic: str, partitions: int, total: int = -1,
+                isolation: str = "read_uncommitted") -> Result:
+    """Read every message of topic (total: how many, default the high watermarks)."""
+    if total < 0:
+        total = high_watermarks(bootstrap, topic, partitions)
     c = Consumer({
+        "isolation.level": isolation,
         "bootstrap.servers": bootstrap,
         "group.id": f"bench-{topic}-{time.time_ns()}",
         "enable.auto.commit": False,
@@ -240,7 +249,93 @@ def consume_run(bootstrap: str, pid: int | None, topic: str, partitions: int) ->
     c.close()
     if got != total or nbytes != total * MSG_SIZE:
         raise RuntimeError(f"consumed {got} of {total} messages, {nbytes} bytes")
-    return Result(f"consume {partitions}p", elapsed, got, nbytes, cpu, client)
+    name = f"consume {partitions}p" if isolation == "read_uncommitted" else f"consume {partitions}p {isolation}"
+    return Result(name, elapsed, got, nbytes, cpu, client)
+
+
+def txn_produce_run(bootstrap: str, pid: int | None, topic: str, partitions: int, total_mb: int,
+                    transactional: bool, commit_ms: float = 100.0) -> Result:
+    """Produce total_mb with an idempotent producer, in transactions committed every commit_ms if asked."""
+    conf = {
+        "bootstrap.servers": bootstrap, "acks": "all", "compression.type": "none", "linger.ms": 20,
+        "batch.size": 1_000_000, "batch.num.messages": 1_000_000, "message.max.bytes": 1_000_000,
+        # a 64 MB queue for both: the plain producer must not buffer the whole run ahead of the broker
+        "queue.buffering.max.kbytes": 65_536, "queue.buffering.max.messages": 2_000_000,
+        "enable.idempotence": True,
+    }
+    if transactional:
+        conf["transactional.id"] = f"bench-{topic}"
+    p = Producer(conf)
+    value = b"x" * MSG_SIZE
+    chunk = 2_000
+    n_total = total_mb * 1_000_000 // MSG_SIZE
+    msgs = [{"value": value, "partition": i % partitions} for i in range(chunk)]
+    create_topic(bootstrap, topic, partitions)
+    p.list_topics(topic, timeout=10)
+    if transactional:
+        p.init_transactions(30)
+    cpu0 = cpu_seconds(pid)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    sent = 0
+    commits = 0
+    while sent < n_total:
+        if transactional:
+            p.begin_transaction()
+        window_end = time.perf_counter() + commit_ms / 1000
+        while sent < n_total and time.perf_counter() < window_end:
+            want = msgs if n_total - sent >= chunk else msgs[:n_total - sent]
+            try:
+                sent += p.produce_batch(topic, want)
+            except BufferError:
+                p.poll(0.005)
+                continue
+            p.poll(0)
+        if transactional:
+            p.commit_transaction(120)
+            commits += 1
+    left = p.flush(120)
+    elapsed = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0
+    client = time.process_time() - c0
+    if left:
+        raise RuntimeError(f"{left} messages not delivered")
+    markers = high_watermarks(bootstrap, topic, partitions) - n_total      # one per partition per commit at most
+    if not 0 <= markers <= commits * partitions:
+        raise RuntimeError(f"{topic}: sent {n_total} in {commits} transactions, the broker holds {n_total + markers}")
+    kind = f"transactional ({commits} commits)" if transactional else "idempotent"
+    return Result(f"produce 1MB acks=all {partitions}p {kind}", elapsed, n_total, n_total * MSG_SIZE, cpu, client)
+
+
+def txn_runs(bootstrap: str, pid: int | None, run_id: str, total_mb: int, repeat: int) -> None:
+    """Transactional produce and read_committed consume next to their plain counterparts."""
+    parts = 4
+    plain: list[Result] = []
+    txn: list[Result] = []
+    uncommitted: list[Result] = []
+    committed: list[Result] = []
+    n_total = total_mb * 1_000_000 // MSG_SIZE
+    for i in range(repeat):
+        topic = f"bench-plain-{run_id}-{i}"
+        plain.append(txn_produce_run(bootstrap, pid, topic, parts, total_mb, False))
+        print(f"#   {plain[-1].line()}", flush=True)
+        delete_topic(bootstrap, topic)
+        topic = f"bench-txn-{run_id}-{i}"
+        txn.append(txn_produce_run(bootstrap, pid, topic, parts, total_mb, True))
+        print(f"#   {txn[-1].line()}", flush=True)
+        uncommitted.append(consume_run(bootstrap, pid, topic, parts, n_total, "read_uncommitted"))
+        print(f"#   {uncommitted[-1].line()}", flush=True)
+        committed.append(consume_run(bootstrap, pid, topic, parts, n_total, "read_committed"))
+        print(f"#   {committed[-1].line()}", flush=True)
+        delete_topic(bootstrap, topic)
+    for results in (plain, txn, uncommitted, committed):
+        print(best(results), flush=True)
+
+    def rate(rs: list[Result]) -> float:
+        return max(r.nbytes / r.seconds for r in rs)
+
+    print(f"transactional / idempotent produce: {rate(txn) / rate(plain):.2f}x; "
+          f"read_committed / read_uncommitted consume: {rate(committed) / rate(uncommitted):.2f}x", flush=True)
 
 
 def _e2e_consumer(bootstrap: str, topic: str, expect: int, ready, out) -> None:
@@ -320,7 +415,7 @@ def main() -> None:
     ap.add_argument("--e2e-linger-ms", type=float, default=1.0, help="producer linger.ms of the latency run")
     ap.add_argument("--bootstrap", help="use a running broker instead of starting one")
     ap.add_argument("--broker-pid", type=int, help="with --bootstrap: the broker's pid, to measure its CPU")
-    ap.add_argument("--only", default="produce,consume,e2e")
+    ap.add_argument("--only", default="produce,consume,e2e", help="any of produce,consume,e2e,txn")
     ap.add_argument("--batches", help="only these produce batch sizes, e.g. 16KB")
     ap.add_argument("--server-arg", action="append", default=[], help="extra `keystream serve` argument")
     args = ap.parse_args()
@@ -361,6 +456,8 @@ def main() -> None:
                     print(best(results), flush=True)
             for results in consumed.values():
                 print(best(results), flush=True)
+        if "txn" in only:
+            txn_runs(bootstrap, pid, run_id, args.mb, args.repeat)
         if "e2e" in only:
             print(e2e_run(bootstrap, pid, args.e2e_rate_mb, args.e2e_seconds, args.e2e_linger_ms).line(),
                   flush=True)

@@ -1,11 +1,13 @@
-"""Memory side by side: N small hashes, sets and sorted sets in Keystream and in redis-server.
+"""Memory side by side: N small hashes, sets and sorted sets in Keystream and in redis-server,
+and one stream of N entries.
 
 For each type, both servers start empty, get the same N keys loaded with pipelines
-(each key: 5 small fields/members), and we report the growth of INFO memory
+(each key: 5 small fields/members; the stream: N entries of two fields, `XADD *`), and we report the growth of INFO memory
 `used_memory` and of the process RSS, and the ratio Keystream/Redis.
 
     python benchmarks/memory.py                 # N = 1,000,000
     python benchmarks/memory.py --keys 200000
+    python benchmarks/memory.py --types stream   # one stream of 1,000,000 entries
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ def load(c: redis.Redis, kind: str, n: int) -> None:
     pipe = c.pipeline(transaction=False)
     for i in range(n):
         key = f"{kind}:{i}"
-        if kind == "hash":
+        if kind == "stream":
+            pipe.xadd("stream", {"sensor": "temperature", "value": str(i % 1000)})
+        elif kind == "hash":
             pipe.hset(key, mapping={"f1": "v1", "f2": "v2", "f3": str(i), "f4": "x" * 10, "f5": "y"})
         elif kind == "set":
             pipe.sadd(key, "a", "b", "c", str(i), "member-e")

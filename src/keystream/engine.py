@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from keystream.commands.executor import PauseState
     from keystream.commands.introspection import LatencyMonitor
     from keystream.kafka.groups.coordinator import GroupCoordinator
+    from keystream.kafka.txn.coordinator import TransactionCoordinator
     from keystream.kafka.txn.producer_ids import ProducerIdManager
     from keystream.scripting.runner import Scripting
 
@@ -102,7 +103,7 @@ class Engine:
         "producer_ids", "pubsub_channel_count", "pubsub_pattern_count",
         "ready_keys", "redis_version", "replication_info", "request_shutdown", "resp_addresses",
         "run_id", "scripting", "shutdown_hooks", "slowlog", "slowlog_next_id", "slowlog_threshold",
-        "snapshots", "started", "started_mono", "stats", "unit_depth", "version",
+        "snapshots", "started", "started_mono", "stats", "txn", "unit_depth", "version",
     )
 
     def __init__(self, config: Config) -> None:
@@ -110,6 +111,7 @@ class Engine:
         from keystream.commands.blocking import BlockingState
         from keystream.commands.introspection import LatencyMonitor
         from keystream.kafka.groups.coordinator import GroupCoordinator
+        from keystream.kafka.txn.coordinator import TransactionCoordinator
         from keystream.kafka.txn.producer_ids import ProducerIdManager
         from keystream.scripting.runner import Scripting
 
@@ -161,12 +163,13 @@ class Engine:
         # Set by the server: SHUTDOWN asks it to stop; INFO reports where RESP listens.
         self.request_shutdown: Callable[[], None] = _no_shutdown
         self.resp_addresses: list[str] = []
-        # -- the Kafka side's state: partition logs, groups, producer ids
+        # -- the Kafka side's state: partition logs, groups, transactions, producer ids
         data_dir = config["dir"]
         self.logs = LogManager(data_dir, config)
         self.log_tasks = LogMaintenance(self.logs, config)
         self.producer_ids: ProducerIdManager = ProducerIdManager(os.path.join(data_dir, "meta"))
         self.groups: GroupCoordinator = GroupCoordinator(self)
+        self.txn: TransactionCoordinator = TransactionCoordinator(self)
         # -- Redis persistence: RDB snapshots and the AOF (persistence/)
         # True while some commands may be refused (loading, MISCONF): sends every command
         # through the executor's checked path, which asks `command_refusal`.
@@ -176,13 +179,15 @@ class Engine:
 
     # -- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
-        """Load the partition logs and start their maintenance and the group coordinator."""
+        """Load the partition logs and start their maintenance and the group and transaction coordinators."""
         self.loop = asyncio.get_running_loop()
         self.logs.load()
         self.groups.start()      # loads __consumer_offsets in the background
+        self.txn.start()         # loads __transaction_state in the background
         self.log_tasks.start()
 
     async def stop(self) -> None:
+        await self.txn.stop()
         await self.groups.stop()
         await self.log_tasks.stop()
         for hook in self.shutdown_hooks:

@@ -76,6 +76,7 @@ def test_kill_9_under_pipelined_load_loses_no_acknowledged_write() -> None:
         for t in threads:
             t.start()
         wait_until(lambda: all(a[0] > 200 for a in acked), timeout=60, what="writes to be acknowledged")
+        ks.expect_exit()
         ks.proc.kill()  # kill -9 while the writers are mid-pipeline
         ks.proc.wait(timeout=10)
         stop.set()

@@ -229,6 +229,7 @@ def test_save_bgsave_lastsave_and_restart_keep_the_data() -> None:
         with pytest.raises(redis.ResponseError, match="syntax error"):
             kr.execute_command("BGSAVE", "NOW")
         kr.set("after", "1")
+        ks.expect_exit()
         kr.shutdown(save=True)
         ks.proc.wait(timeout=20)
         ks = _ks(data_dir=data_dir)
@@ -237,6 +238,7 @@ def test_save_bgsave_lastsave_and_restart_keep_the_data() -> None:
         kr.delete("after")
         assert digest(kr) == want
         kr.set("lost", "1")
+        ks.expect_exit()
         kr.shutdown(nosave=True)
         ks.proc.wait(timeout=20)
         ks = _ks(data_dir=data_dir)

@@ -159,6 +159,8 @@ class BlockingState:
         """Unblock w's client with reply, then let its queued commands run."""
         self.remove(w)
         client = w.client
+        if type(reply) is CommandError:  # an error ends the blocked command: it failed
+            w.cmd.failed_calls += 1
         conn = client.conn
         if conn is None or conn.closed:
             return

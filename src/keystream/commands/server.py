@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from keystream.commands import blocking
 from keystream.commands.registry import command
 from keystream.commands.util import parse_float
 from keystream.resp import errors
@@ -51,6 +52,7 @@ def flushall_command(client: Client, argv: list[bytes]) -> Any:
     engine = client.engine
     for db in engine.dbs:
         db.flush()
+        blocking.signal_db_ready(db)  # clients in XREADGROUP on a flushed stream get -UNBLOCKED
     # As Redis: a running BGSAVE is stopped, and with save points the (empty) dump is written
     # now, so that a restart does not bring the old keys back.
     engine.snapshots.after_flushall()
@@ -68,6 +70,7 @@ def flushdb_command(client: Client, argv: list[bytes]) -> Any:
     """FLUSHDB [ASYNC | SYNC]"""
     _flush_mode(client, argv)
     client.db.flush()
+    blocking.signal_db_ready(client.db)
     client.engine.dirty += 1
     return OK
 

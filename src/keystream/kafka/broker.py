@@ -1,10 +1,10 @@
 """The Kafka front end: listener, connections, fetch waiters, dynamic broker configs.
 
 Started by the server (`Server.kafka`) on the server's event loop when `kafka-port` is not 0.
-It acts on the engine's state: the `LogManager`, the group coordinator and the producer ids
-belong to the `Engine` (they exist with the listener off); handlers reach them as
-`ctx.broker.logs`, `ctx.broker.groups`, `ctx.broker.producer_ids`. The log timers (retention,
-flush, cleaner) are the engine's too (`log/maintenance.py`).
+It acts on the engine's state: the `LogManager`, the group and transaction coordinators and
+the producer ids belong to the `Engine` (they exist with the listener off); handlers reach
+them as `ctx.broker.logs`, `ctx.broker.groups`, `ctx.broker.txn`, `ctx.broker.producer_ids`.
+The log timers (retention, flush, cleaner) are the engine's too (`log/maintenance.py`).
 
 Long polling: a Fetch that has less than `min.bytes` waits on a future registered under each
 partition it reads; `notify_append` (called by Produce after each append, and by the group
@@ -57,6 +57,7 @@ class KafkaBroker:
         self.logs = engine.logs
         self.producer_ids = engine.producer_ids
         self.groups = engine.groups
+        self.txn = engine.txn
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}

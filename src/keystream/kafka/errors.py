@@ -26,6 +26,8 @@ _MAP: dict[type[Exception], ErrorCode] = {
     log_errors.InvalidConfigError: ErrorCode.invalid_config,
     log_errors.InvalidPartitionsError: ErrorCode.invalid_partitions,
     log_errors.PolicyViolationError: ErrorCode.policy_violation,
+    log_errors.InvalidTxnStateError: ErrorCode.invalid_txn_state,
+    log_errors.TransactionCoordinatorFencedError: ErrorCode.transaction_coordinator_fenced,
     producer_state.OutOfOrderSequenceError: ErrorCode.out_of_order_sequence_number,
     producer_state.InvalidProducerEpochError: ErrorCode.invalid_producer_epoch,
     log_errors.LogError: ErrorCode.kafka_storage_error,

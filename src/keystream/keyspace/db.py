@@ -336,6 +336,17 @@ class Database:
                 for subscriber in engine.event_subscribers:
                     subscriber(kind, self.id, key)
 
+    def notify(self, key: bytes, kind: str, dirty: int = 1) -> None:
+        """Report the write event kind on key without touching WATCH: a change Redis notifies
+        but does not signal as a modification of the key (a stream's consumer-group changes:
+        "xgroup-create", "xgroup-setid", "xgroup-createconsumer" ...)."""
+        engine = self.engine
+        if engine is not None:
+            engine.dirty += dirty
+            if engine.event_subscribers:
+                for subscriber in engine.event_subscribers:
+                    subscriber(kind, self.id, key)
+
     def _dirty_watchers(self, key: bytes) -> None:
         clients = self.watched.get(key)
         if clients:

@@ -11,6 +11,8 @@ What is counted, per type:
 - hash: the dict table plus, per field, the field and value objects.
 - set: the set table plus the member objects.
 - list: the deque blocks plus the stored (RESP-encoded) element objects.
+- stream: the stream object, its node index lists, every node (object and packed buffer),
+  and the consumer groups' pending entries (sampled) and consumers.
 - sorted set, compact form: the one bytes object that packs it.
   Big form: the member -> score dict, the score floats, and the sorted list's keys
   (score bytes + member) and the pointers to them; plus the cached reply bulks when the
@@ -33,6 +35,7 @@ from typing import Any
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.list import ListValue
 from keystream.keyspace.datatypes.set import Set
+from keystream.keyspace.datatypes.stream import Stream
 from keystream.keyspace.datatypes.zset import ZSet
 
 __all__ = ["DEFAULT_SAMPLES", "key_size", "value_size"]
@@ -68,6 +71,8 @@ def value_size(value: Any, samples: int = DEFAULT_SAMPLES) -> int:
         return _getsizeof(value) + _scaled(_sizes(value, samples), len(value))
     if t is ZSet:
         return _zset_size(value, samples)
+    if t is Stream:
+        return _stream_size(value, samples)
     return _getsizeof(value)
 
 
@@ -111,4 +116,20 @@ def _zset_size(z: ZSet, samples: int) -> int:
     bulk = big.bulk
     if bulk:
         size += _getsizeof(bulk) + _scaled(_sizes(bulk.values(), samples), len(bulk))
+    return size
+
+
+def _stream_size(s: Stream, samples: int) -> int:
+    size = _getsizeof(s) + _getsizeof(s.nodes) + _getsizeof(s.firsts) + _getsizeof(s.groups)
+    for node in s.nodes:
+        size += _getsizeof(node) + _getsizeof(node.buf) + _getsizeof(node.master) + _getsizeof(node.fields)
+    for name, group in s.groups.items():
+        pel = group.pel
+        per_entry = 0
+        if pel:
+            sampled = list(islice(pel.items(), samples)) if samples > 0 else list(pel.items())
+            per_entry = sum(_getsizeof(k) + _getsizeof(v) + 2 * _POINTER for k, v in sampled) // len(sampled)
+        size += _getsizeof(name) + _getsizeof(group) + _getsizeof(pel) + len(pel) * per_entry
+        size += sum(_getsizeof(c) + _getsizeof(c.name) + _getsizeof(c.pel) + len(c.pel) * 2 * _POINTER
+                    for c in group.consumers.values())
     return size

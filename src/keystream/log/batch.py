@@ -32,15 +32,20 @@ from keystream.log.errors import CorruptRecordError, InvalidRecordError, RecordT
 
 __all__ = [
     "COMPRESSION_MASK",
+    "CONTROL_BIT",
     "HEADER_SIZE",
     "LOG_OVERHEAD",
     "TIMESTAMP_TYPE_BIT",
+    "TRANSACTIONAL_BIT",
     "XERIAL_MAGIC",
     "BatchInfo",
     "batch_header",
     "build_batch",
+    "build_control_batch",
+    "control_record_type",
     "decompress_records",
     "encode_varint",
+    "keyless_record_index",
     "patch_log_append_time",
     "read_records",
     "read_varint",
@@ -79,12 +84,14 @@ def batch_header(buf: memoryview | bytes, pos: int = 0) -> tuple:
     return _HEADER.unpack_from(buf, pos)
 
 
-def validate_batches(mv: memoryview, max_batch_bytes: int) -> list[BatchInfo]:
+def validate_batches(mv: memoryview, max_batch_bytes: int, from_client: bool = True) -> list[BatchInfo]:
     """Check every batch in mv (sizes, magic, CRC-32C, count) before anything is appended.
 
     Raises CorruptRecordError for bytes that are not well-formed v2 batches,
     RecordTooLargeError for a batch over max_batch_bytes, InvalidRecordError for a batch the
     broker refuses from a client (offset range and count disagree, control batch).
+    from_client False: a coordinator's own batch (control batches and transactional batches
+    without sequence numbers allowed, as Kafka's AppendOrigin.COORDINATOR).
     """
     total = len(mv)
     if total == 0:
@@ -115,9 +122,9 @@ def validate_batches(mv: memoryview, max_batch_bytes: int) -> list[BatchInfo]:
         if count <= 0 or last_delta < 0 or last_delta + 1 != count:
             raise InvalidRecordError(
                 f"Record batch count {count} does not match its offset range {last_delta + 1}")
-        if attrs & CONTROL_BIT:
+        if attrs & CONTROL_BIT and from_client:
             raise InvalidRecordError("Clients are not allowed to write control records")
-        if producer_id >= 0 and base_seq < 0:
+        if producer_id >= 0 and base_seq < 0 and from_client:
             raise InvalidRecordError("Idempotent batch without a base sequence")
         out.append(BatchInfo(pos, size, count, max_ts))
         pos = end
@@ -167,10 +174,13 @@ def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     return (raw >> 1) ^ -(raw & 1), pos
 
 
-def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int) -> bytes:
-    """One uncompressed record batch v2 (base offset 0, producer id -1) of (key, value) records.
+def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int, producer_id: int = -1,
+                producer_epoch: int = -1, attributes: int = 0) -> bytes:
+    """One uncompressed record batch v2 (base offset 0, base sequence -1) of (key, value) records.
 
-    Every record carries timestamp; a value of None is a tombstone (null value)."""
+    Every record carries timestamp; a value of None is a tombstone (null value). producer_id,
+    producer_epoch and attributes (TRANSACTIONAL_BIT, CONTROL_BIT) for coordinator-written
+    transactional batches and markers."""
     body = bytearray()
     for i, (key, value) in enumerate(records):
         rec = b"".join((b"\x00", b"\x00", encode_varint(i), encode_varint(len(key)), key,
@@ -178,8 +188,37 @@ def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int) -> by
         body += encode_varint(len(rec))
         body += rec
     n = len(records)
-    tail = _AFTER_CRC.pack(0, n - 1, timestamp, timestamp, -1, -1, -1, n) + bytes(body)
+    tail = _AFTER_CRC.pack(attributes, n - 1, timestamp, timestamp, producer_id, producer_epoch, -1, n) + bytes(body)
     return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
+
+
+_CONTROL_KEY = struct.Struct(">hh")         # version 0, type (0 abort, 1 commit)
+_CONTROL_VALUE = struct.Struct(">hi")       # version 0, coordinator epoch
+
+
+def build_control_batch(producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int,
+                        timestamp: int) -> bytes:
+    """A transaction marker: a control batch of one record, key (version, COMMIT=1/ABORT=0),
+    value (version, coordinator epoch), as Kafka's EndTransactionMarker."""
+    return build_batch([(_CONTROL_KEY.pack(0, 1 if commit else 0), _CONTROL_VALUE.pack(0, coordinator_epoch))],
+                       timestamp, producer_id, producer_epoch, TRANSACTIONAL_BIT | CONTROL_BIT)
+
+
+def control_record_type(batch: memoryview | bytes) -> int:
+    """The type of the (first) control record of a stored control batch: 0 abort, 1 commit, -1 unknown."""
+    try:
+        data = _records_bytes(memoryview(batch))
+        if data is None:
+            return -1
+        _length, p = read_varint(data, 0)
+        _ts, p = read_varint(data, p + 1)
+        _delta, p = read_varint(data, p)
+        klen, p = read_varint(data, p)
+        if klen < 4:
+            return -1
+        return _CONTROL_KEY.unpack_from(data, p)[1]
+    except (IndexError, ValueError, struct.error):
+        return -1
 
 
 # -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
@@ -218,6 +257,30 @@ def _records_bytes(batch: memoryview) -> bytes | memoryview | None:
     codec = _I16.unpack_from(batch, 21)[0] & COMPRESSION_MASK
     body = batch[HEADER_SIZE:]
     return body if codec == 0 else decompress_records(codec, body)
+
+
+def keyless_record_index(batch: memoryview) -> int:
+    """The index of the first record of a stored-format batch without a key, -1 if every record
+    has one (compacted topics refuse keyless records). CorruptRecordError if the records
+    cannot be read."""
+    count = _HEADER.unpack_from(batch, 0)[12]
+    data = _records_bytes(batch)
+    if data is None:
+        raise CorruptRecordError("Record batch cannot be decompressed")
+    try:
+        pos = 0
+        for i in range(count):
+            length, pos = read_varint(data, pos)
+            end = pos + length
+            _ts, p = read_varint(data, pos + 1)          # after the attributes byte
+            _delta, p = read_varint(data, p)
+            key_len, _p = read_varint(data, p)
+            if key_len < 0:
+                return i
+            pos = end
+    except (IndexError, ValueError) as e:
+        raise CorruptRecordError("Record batch records cannot be read") from e
+    return -1
 
 
 def read_records(batch: memoryview) -> list[tuple[int, int]] | None:

@@ -35,10 +35,18 @@ thread. Between slices the log may change (appends, retention, DeleteRecords, to
 before a swap the cleaner checks that the segments it read are still the log's, else it drops
 that group's output.
 
+Transactions, as Kafka's cleaner: nothing at or after the last stable offset is cleaned (the
+first uncleanable offset is at most the LSO); the batches of aborted transactions (found in the
+partition's aborted-transactions index, txn_index.py) are dropped whole; committed
+transactional batches are compacted as any other (their keys go into the map). A transaction
+marker (control batch) is kept while records of its transaction remain before it; once none
+remain, the pass stamps it with a delete horizon (as a tombstone, KIP-534) and a pass after the
+horizon drops it. The pass walks every batch from the log start in order, so it knows for each
+producer whether its current transaction still has records (`_TxnData`).
+
 Deliberate differences from Kafka: records without a key are dropped (Kafka counts them as
 invalid and drops them too, but also refuses them on produce — that is the API layer's job);
-transactional and control batches are kept as they are and their keys are not put in the map
-(transactions do not exist yet), as are batches whose records cannot be decoded; an emptied
+batches whose records cannot be decoded are kept as they are; an emptied
 batch is dropped even if it was an idempotent producer's last one (Kafka keeps it empty to keep
 the producer's sequence); the map holds Python bytes keys, so its bound is counted as
 ~128 bytes per entry rather than Kafka's 24; snappy, lz4 and zstd inflation is not bounded
@@ -54,7 +62,7 @@ import struct
 import time
 import zlib
 from bisect import bisect_right
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -62,15 +70,15 @@ import cramjam
 from crc32c import crc32c
 
 from keystream.log.batch import (
-    XERIAL_MAGIC,
-    decompress_records,
     COMPRESSION_MASK,
     CONTROL_BIT,
     HEADER_SIZE,
     LOG_OVERHEAD,
     TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
+    XERIAL_MAGIC,
     batch_header,
+    decompress_records,
     encode_varint,
     read_varint,
 )
@@ -86,7 +94,12 @@ __all__ = ["DELETE_HORIZON_BIT", "LogCleaner", "clean_batch", "recover_swaps"]
 log = logging.getLogger("keystream.log.cleaner")
 
 DELETE_HORIZON_BIT = 0x40
-_KEEP_AS_IS = TRANSACTIONAL_BIT | CONTROL_BIT
+
+Aborted = Callable[[int, int], bool]      # (producer id, offset) -> the batch's transaction was aborted
+
+
+def _never_aborted(_pid: int, _offset: int) -> bool:
+    return False
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _AFTER_CRC = struct.Struct(">hiqqqhii")
 _CHUNK = 1024 * 1024
@@ -187,11 +200,13 @@ def _batch_records(batch: bytes, codec: int, count: int) -> tuple[bytes, int, li
         return None
 
 
-def map_batch(batch: bytes, first_dirty: int, offset_map: dict[bytes, int]) -> None:
-    """Record in offset_map the offset of each keyed record at or after first_dirty."""
+def map_batch(batch: bytes, first_dirty: int, offset_map: dict[bytes, int],
+              aborted: Aborted = _never_aborted) -> None:
+    """Record in offset_map the offset of each keyed record at or after first_dirty (markers and
+    aborted transactional batches contribute nothing)."""
     h = _HEADER.unpack_from(batch, 0)
     attrs = h[5]
-    if attrs & _KEEP_AS_IS:
+    if attrs & CONTROL_BIT or attrs & TRANSACTIONAL_BIT and aborted(h[9], h[0]):
         return
     got = _batch_records(batch, attrs & COMPRESSION_MASK, h[12])
     if got is None:
@@ -204,16 +219,59 @@ def map_batch(batch: bytes, first_dirty: int, offset_map: dict[bytes, int]) -> N
             offset_map[key] = offset
 
 
+class _TxnData:
+    """Producers whose current transaction still has records in the cleaned output."""
+
+    def __init__(self) -> None:
+        self.with_records: set[int] = set()
+
+
+def _clean_marker(batch: bytes, txn_data: _TxnData, now_ms: int, delete_retention_ms: int
+                  ) -> tuple[bytes | None, int]:
+    """A marker survives while its transaction has records; then it gets a delete horizon, and goes after it."""
+    (base, _length, epoch, magic, _crc, attrs, last_delta, first_ts, max_ts, pid, pepoch, base_seq,
+     count) = _HEADER.unpack_from(batch, 0)
+    if pid in txn_data.with_records:
+        txn_data.with_records.discard(pid)
+        return batch, -1
+    if attrs & DELETE_HORIZON_BIT:
+        return (None, -1) if now_ms >= first_ts else (batch, first_ts)
+    got = _batch_records(batch, attrs & COMPRESSION_MASK, count)
+    if got is None or attrs & COMPRESSION_MASK:
+        return batch, -1
+    data, _first, records = got
+    horizon = now_ms + delete_retention_ms
+    parts = []
+    for start, end, ts_delta, ts_end, _od, _k, _t in records:
+        body = b"\x00" + encode_varint(first_ts + ts_delta - horizon) + data[ts_end:end]
+        parts.append(encode_varint(len(body)) + body)
+    after_crc = _AFTER_CRC.pack(attrs | DELETE_HORIZON_BIT, last_delta, horizon, max_ts, pid, pepoch, base_seq,
+                                count) + b"".join(parts)
+    head = struct.pack(">qiibI", base, len(after_crc) + 9, epoch, magic, crc32c(after_crc))
+    return head + after_crc, horizon
+
+
 def clean_batch(batch: bytes, offset_map: dict[bytes, int], now_ms: int,
-                delete_retention_ms: int) -> tuple[bytes | None, int]:
+                delete_retention_ms: int, aborted: Aborted = _never_aborted,
+                txn_data: _TxnData | None = None) -> tuple[bytes | None, int]:
     """The batch as it survives cleaning (None: nothing left) and the delete horizon of its kept tombstones.
 
     The horizon is -1 when no tombstone is kept. An unchanged batch is returned as the same object.
+    A batch of an aborted transaction is dropped; markers are kept as they are without
+    txn_data, else as `_clean_marker` says.
     """
     (base, _length, epoch, magic, _crc, attrs, last_delta, first_ts, max_ts, pid, pepoch, base_seq,
      count) = _HEADER.unpack_from(batch, 0)
-    if attrs & _KEEP_AS_IS:
-        return batch, -1
+    if attrs & CONTROL_BIT:
+        return (batch, -1) if txn_data is None else _clean_marker(batch, txn_data, now_ms, delete_retention_ms)
+    if attrs & TRANSACTIONAL_BIT:
+        if aborted(pid, base):
+            return None, -1
+        if txn_data is not None:
+            out, horizon = clean_batch(batch, offset_map, now_ms, delete_retention_ms)
+            if out is not None:
+                txn_data.with_records.add(pid)
+            return out, horizon
     codec = attrs & COMPRESSION_MASK
     got = _batch_records(batch, codec, count)
     if got is None:
@@ -256,6 +314,18 @@ def clean_batch(batch: bytes, offset_map: dict[bytes, int], now_ms: int,
                                 len(kept)) + records_bytes
     head = struct.pack(">qiibI", base, len(after_crc) + 9, epoch, magic, crc32c(after_crc))
     return head + after_crc, (new_base_ts if tombstones else -1)
+
+
+def _aborted_lookup(plog: PartitionLog) -> Aborted:
+    """Whether a transactional batch (producer id, base offset) belongs to an aborted transaction."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for e in plog.txn_index.entries:
+        spans.setdefault(e.producer_id, []).append((e.first_offset, e.last_offset))
+
+    def aborted(pid: int, offset: int) -> bool:
+        return any(first <= offset <= last for first, last in spans.get(pid, ()))
+
+    return aborted
 
 
 # -- crash recovery ------------------------------------------------------------------------------
@@ -524,7 +594,8 @@ class LogCleaner:
             first_dirty = plog.log_start_offset
         bases = [s.base_offset for s in segs]
         dirty_i = max(bisect_right(bases, first_dirty) - 1, 0)
-        stop = len(segs) - 1
+        # never past the last stable offset: the segment holding it is the first uncleanable one
+        stop = min(len(segs) - 1, max(bisect_right(bases, plog.last_stable_offset) - 1, 0))
         if cfg.min_compaction_lag_ms > 0:
             for i in range(dirty_i, stop):
                 if segs[i].largest_timestamp() > now_ms - cfg.min_compaction_lag_ms:
@@ -553,13 +624,14 @@ class LogCleaner:
         offset_map: dict[bytes, int] = {}
         limit = max(self.manager.config["log.cleaner.dedupe.buffer.size"] // _MAP_ENTRY_COST, 1)
         end_i = dirty_i
+        aborted = _aborted_lookup(plog)
         if first_dirty < bases[stop]:
             for seg in segs[dirty_i:stop]:
                 for batch in _iter_batches(seg):
                     self.bytes_read += len(batch)
                     h = batch_header(batch, 0)
                     if h[0] + h[6] >= first_dirty:
-                        map_batch(batch, first_dirty, offset_map)
+                        map_batch(batch, first_dirty, offset_map, aborted)
                     yield None
                 end_i += 1
                 if len(offset_map) >= limit:
@@ -567,6 +639,7 @@ class LogCleaner:
         else:
             end_i = stop
         map_end = bases[end_i]
+        txn_data = _TxnData()
         horizon = -1
         i = 0
         while i < end_i:
@@ -583,14 +656,16 @@ class LogCleaner:
                 total += nxt.size
                 entries += len(nxt.index.offsets)
             group_end = bases[i + len(group)]
-            group_horizon = yield from self._clean_group(plog, group, group_end, offset_map, now_ms)
+            group_horizon = yield from self._clean_group(plog, group, group_end, offset_map, now_ms, aborted,
+                                                         txn_data)
             horizon = max(horizon, group_horizon)
             i += len(group)
         plog.first_dirty_offset = max(map_end, plog.first_dirty_offset)
         plog.delete_horizon_ms = horizon
 
     def _clean_group(self, plog: PartitionLog, group: list[Segment], group_end: int,
-                     offset_map: dict[bytes, int], now_ms: int) -> Generator[Future | None, None, int]:
+                     offset_map: dict[bytes, int], now_ms: int, aborted: Aborted,
+                     txn_data: _TxnData) -> Generator[Future | None, None, int]:
         cfg = plog.config
         base = group[0].base_offset
         writer = _CleanedWriter(plog.dir, base, cfg.index_interval_bytes)
@@ -604,7 +679,7 @@ class LogCleaner:
                     raise _Abandon from None
                 for batch in _iter_batches(seg):
                     self.bytes_read += len(batch)
-                    out, h = clean_batch(batch, offset_map, now_ms, cfg.delete_retention_ms)
+                    out, h = clean_batch(batch, offset_map, now_ms, cfg.delete_retention_ms, aborted, txn_data)
                     if out is not None:
                         writer.add(out)
                         horizon = max(horizon, h)

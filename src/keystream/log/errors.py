@@ -12,12 +12,14 @@ __all__ = [
     "InvalidPartitionsError",
     "InvalidRecordError",
     "InvalidTopicError",
+    "InvalidTxnStateError",
     "LogError",
     "OffsetOutOfRangeError",
     "PolicyViolationError",
     "RecordListTooLargeError",
     "RecordTooLargeError",
     "TopicExistsError",
+    "TransactionCoordinatorFencedError",
     "UnknownTopicError",
 ]
 
@@ -68,3 +70,11 @@ class InvalidPartitionsError(LogError):
 
 class PolicyViolationError(LogError):
     """A request the broker's topic policy refuses (POLICY_VIOLATION)."""
+
+
+class InvalidTxnStateError(LogError):
+    """A producer's write that its transaction state does not allow (INVALID_TXN_STATE)."""
+
+
+class TransactionCoordinatorFencedError(LogError):
+    """A marker from an older coordinator epoch (TRANSACTION_COORDINATOR_FENCED)."""

@@ -12,10 +12,18 @@ first when the active segment itself is due; ListOffsets by timestamp returns th
 record at or after the time (records are decoded, compressed batches inflated with their
 codec); MAX_TIMESTAMP likewise.
 
+Compacted topics (cleanup.policy containing compact) refuse a client batch with a record
+without a key: INVALID_RECORD with Kafka's text (compressed batches are inflated to check).
+
 As Kafka's UnifiedLog.append: the records of one request are refused as a whole when they are
 larger than segment.bytes (RecordListTooLargeError: RECORD_LIST_TOO_LARGE, with Kafka's text),
 even if each batch is within max.message.bytes; records that fit in a segment but not in what
 is left of the active one roll a new segment first.
+
+Transactions: the last stable offset (LSO) is the first offset of the oldest open transaction
+(producer_state.py), else the log end; `read(..., upper=LSO)` stops before it for
+read_committed fetches. `append_marker` writes a COMMIT/ABORT control batch for a producer;
+aborted transactions go to the `.txnindex` (txn_index.py), which `aborted_transactions` reads.
 
 Deliberate differences: deleted segments are unlinked at once rather than after
 file.delete.delay.ms (reads hold copies, never file mappings); message.timestamp.difference.max.ms
@@ -34,12 +42,23 @@ import uuid
 from bisect import bisect_right
 from typing import NamedTuple
 
-from keystream.log.batch import patch_log_append_time, read_records, validate_batches
+from keystream.log.batch import (
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    BatchInfo,
+    batch_header,
+    build_control_batch,
+    keyless_record_index,
+    patch_log_append_time,
+    read_records,
+    validate_batches,
+)
 from keystream.log.cleaner import recover_swaps
-from keystream.log.errors import LogError, OffsetOutOfRangeError, RecordListTooLargeError
+from keystream.log.errors import InvalidRecordError, LogError, OffsetOutOfRangeError, RecordListTooLargeError
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
+from keystream.log.txn_index import TxnIndex
 
 __all__ = ["AppendResult", "PartitionLog"]
 
@@ -73,6 +92,7 @@ class PartitionLog:
         self.last_flush_ms = 0
         self.truncated_bytes = 0      # what recovery cut off at load (reported by the manager)
         self.producers = ProducerStateManager(dir_path)   # idempotent producers (producer_state.py)
+        self.txn_index = TxnIndex(dir_path)               # aborted transactions (txn_index.py)
         self.first_dirty_offset = 0   # cleaner checkpoint: below it the log is compacted
         self.delete_horizon_ms = -1   # when tombstones kept by the last cleaning may go (-1: none)
 
@@ -124,18 +144,51 @@ class PartitionLog:
         log.recovery_point = log.log_end_offset if clean else min(recovery_point, log.log_end_offset)
         log.checkpointed_start = log.log_start_offset
         log.producers = ProducerStateManager(dir_path)
-        log.producers.load(segments, log.log_start_offset, log.log_end_offset)
+        log.txn_index.load(log.log_start_offset, log.log_end_offset)
+        log.producers.load(segments, log.log_start_offset, log.log_end_offset, log.txn_index.add)
         return log
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, records: bytes | memoryview, now_ms: int) -> AppendResult:
-        """Validate all batches in records, assign offsets, append them (one write)."""
+    @property
+    def last_stable_offset(self) -> int:
+        first = self.producers.first_unstable_offset()
+        return self.log_end_offset if first is None else min(first, self.log_end_offset)
+
+    def aborted_transactions(self, fetch_offset: int, upper: int) -> list[tuple[int, int]]:
+        """(producer id, first offset) of aborted transactions a read of [fetch_offset, upper) must drop."""
+        return self.txn_index.collect(fetch_offset, upper)
+
+    def append_marker(self, producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int,
+                      now_ms: int) -> int:
+        """Write a COMMIT or ABORT marker for the producer; returns its offset.
+
+        InvalidProducerEpochError / TransactionCoordinatorFencedError before anything is written."""
+        self.producers.check_marker(producer_id, producer_epoch, coordinator_epoch)
+        batch = build_control_batch(producer_id, producer_epoch, commit, coordinator_epoch, now_ms)
+        offset = self.log_end_offset
+        self._write(memoryview(batch), [BatchInfo(0, len(batch), 1, now_ms)], now_ms)
+        aborted = self.producers.apply_marker(producer_id, producer_epoch, commit, coordinator_epoch, offset,
+                                              now_ms)
+        if aborted is not None:
+            self.txn_index.add(self.segments[-1].base_offset, aborted)
+        return offset
+
+    def append(self, records: bytes | memoryview, now_ms: int, from_client: bool = True) -> AppendResult:
+        """Validate all batches in records, assign offsets, append them (one write).
+
+        from_client False: a coordinator's own batch (Kafka's AppendOrigin.COORDINATOR)."""
         mv = records if type(records) is memoryview else memoryview(records)
         if mv.format != "B" or mv.ndim != 1:
             mv = mv.cast("B")
         cfg = self.config
-        infos = validate_batches(mv, cfg.max_message_bytes)
+        infos = validate_batches(mv, cfg.max_message_bytes, from_client)
+        if cfg.compact_enabled and from_client:
+            for start, size, _n, _ts in infos:
+                if keyless_record_index(mv[start:start + size]) >= 0:
+                    raise InvalidRecordError(
+                        f"Compacted topic cannot accept message without key in topic partition "
+                        f"{self.topic}-{self.index}")
         total = len(mv)
         if total > cfg.segment_bytes:
             raise RecordListTooLargeError(
@@ -144,10 +197,21 @@ class PartitionLog:
         base = self.log_end_offset
         staged = None
         if mv[43] < 0x80 or len(infos) > 1:   # the first batch has a producer id (>= 0), or several
-            staged = self.producers.prepare(mv, infos, base, now_ms if cfg.log_append_time else -1)
+            staged = self.producers.prepare(mv, infos, base, now_ms if cfg.log_append_time else -1, from_client)
             if isinstance(staged, BatchMetadata):   # a retry of an append that succeeded: its offsets
                 return AppendResult(staged.first_offset, staged.last_offset, staged.timestamp,
                                     self.log_start_offset, 0)
+        count = self._write(mv, infos, now_ms)
+        if isinstance(staged, dict) and staged:
+            self.producers.commit(staged)
+        log_append = cfg.log_append_time
+        return AppendResult(base, base + count - 1, now_ms if log_append else -1, self.log_start_offset, count)
+
+    def _write(self, mv: memoryview, infos: list[BatchInfo], now_ms: int) -> int:
+        """Assign offsets from the log end to the validated batches and write them; returns the record count."""
+        cfg = self.config
+        total = len(mv)
+        base = self.log_end_offset
         log_append = cfg.log_append_time
         pack = _I64.pack
         if len(infos) == 1:
@@ -183,9 +247,7 @@ class PartitionLog:
             seg.note_batch(offset - 1, size, now_ms if log_append else ts, interval)
         self.log_end_offset = offset
         self.unflushed_messages += count
-        if isinstance(staged, dict) and staged:
-            self.producers.commit(staged)
-        return AppendResult(base, last, now_ms if log_append else -1, self.log_start_offset, count)
+        return count
 
     def _should_roll(self, seg: Segment, size: int, last: int, batch_ts: int, now_ms: int) -> bool:
         cfg = self.config
@@ -208,23 +270,25 @@ class PartitionLog:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def read(self, offset: int, max_bytes: int) -> list[memoryview]:
+    def read(self, offset: int, max_bytes: int, upper: int | None = None) -> list[memoryview]:
         """Whole batches from the one holding offset; at least one batch, then up to max_bytes.
 
         Returns at most one chunk (from one segment, as Kafka reads) of concatenated batches;
-        [] at the log end. OffsetOutOfRangeError outside [log start, log end].
+        [] at the log end. OffsetOutOfRangeError outside [log start, log end]. upper (the LSO
+        for read_committed): only batches that start below it.
         """
         if offset < self.log_start_offset or offset > self.log_end_offset:
             raise OffsetOutOfRangeError(
                 f"Offset {offset} is out of range [{self.log_start_offset}, {self.log_end_offset}] "
                 f"of {self.topic}-{self.index}")
-        if offset == self.log_end_offset:
+        if offset == self.log_end_offset or upper is not None and offset >= upper:
             return []
         i = bisect_right(self._bases, offset) - 1
         for seg in self.segments[max(i, 0):]:
             found = seg.find_batch(offset)
             if found is not None:
-                return [seg.read(found[0], found[1], max_bytes)]
+                chunk = seg.read(found[0], found[1], max_bytes)
+                return [_cut_at(chunk, upper)] if upper is not None and upper < self.log_end_offset else [chunk]
         return []
 
     def offset_for_timestamp(self, ts: int) -> tuple[int, int] | None:
@@ -327,6 +391,7 @@ class PartitionLog:
             seg.delete_files()
         first = self.segments[0].base_offset
         self.producers.delete_snapshots_before(first)
+        self.txn_index.delete_before(first)
         self.log_start_offset = max(self.log_start_offset, first)
         return n
 
@@ -379,6 +444,18 @@ class PartitionLog:
     def delete(self) -> None:
         for seg in self.segments:
             seg.close()
+
+
+def _cut_at(chunk: memoryview, upper: int) -> memoryview:
+    """The batches of chunk that start below offset upper."""
+    pos = 0
+    total = len(chunk)
+    while total - pos >= HEADER_SIZE:
+        base, length = batch_header(chunk, pos)[:2]
+        if base >= upper:
+            break
+        pos += length + LOG_OVERHEAD
+    return chunk[:min(pos, total)]
 
 
 def _write_partition_metadata(dir_path: str, topic_id: uuid.UUID) -> None:

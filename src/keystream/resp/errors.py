@@ -159,3 +159,64 @@ UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 def internal_error(name: str) -> str:
     """A handler of ours raised: the command fails, the server keeps serving."""
     return f"ERR internal error while running '{name}'"
+
+# Streams (t_stream.c).
+STREAM_INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
+STREAM_ID_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
+STREAM_ID_SMALL = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+STREAM_EXHAUSTED = "ERR The stream has exhausted the last possible ID, unable to add more items"
+STREAM_TOO_LARGE = "ERR Elements are too large to be stored"
+STREAM_MAXLEN_MINID = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+STREAM_MAXLEN_NEGATIVE = "ERR The MAXLEN argument must be >= 0."
+STREAM_LIMIT_NEGATIVE = "ERR The LIMIT argument must be >= 0."
+STREAM_LIMIT_NO_STRATEGY = "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+STREAM_TRIM_NO_STRATEGY = "ERR syntax error, XTRIM must be called with a trimming strategy"
+STREAM_LIMIT_NO_APPROX = "ERR syntax error, LIMIT cannot be used without the special ~ option"
+STREAM_START_INTERVAL = "ERR invalid start ID for the interval"
+STREAM_END_INTERVAL = "ERR invalid end ID for the interval"
+STREAM_ENTRIES_ADDED_NEGATIVE = "ERR entries_added must be positive"
+STREAM_SETID_MAXDELETED = "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+STREAM_SETID_SMALL = "ERR The ID specified in XSETID is smaller than the target stream top item"
+STREAM_SETID_ENTRIES_ADDED = (
+    "ERR The entries_added specified in XSETID is smaller than the target stream length")
+STREAM_UNBALANCED = (
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+STREAM_GROUP_XREAD = "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."
+STREAM_NOACK_XREAD = "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."
+STREAM_MISSING_GROUP = "ERR Missing GROUP option for XREADGROUP"
+STREAM_DOLLAR_GROUP = (
+    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of "
+    "this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would "
+    "just return an empty result set.")
+STREAM_GT_XREAD = (
+    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+    "<consumer> option.")
+STREAM_BLOCK_SCRIPT = "ERR {} command is not allowed with BLOCK option from scripts"
+STREAM_TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+STREAM_NOGROUP_READ = "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option"
+STREAM_NOGROUP = "NOGROUP No such key '{}' or consumer group '{}'"
+STREAM_NOGROUP_KEY = "NOGROUP No such consumer group '{}' for key name '{}'"
+STREAM_GROUP_GONE = "NOGROUP the consumer group this client was blocked on no longer exists"
+STREAM_KEY_GONE = "UNBLOCKED the stream key no longer exists"
+STREAM_BUSYGROUP = "BUSYGROUP Consumer Group name already exists"
+STREAM_XGROUP_NO_KEY = (
+    "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to "
+    "use the MKSTREAM option to create an empty stream automatically.")
+STREAM_ENTRIES_READ = "ERR value for ENTRIESREAD must be positive or -1"
+STREAM_XCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XCLAIM"
+STREAM_XCLAIM_OPTION = "ERR Invalid {} option argument for XCLAIM"
+STREAM_XCLAIM_UNRECOGNIZED = "ERR Unrecognized XCLAIM option '{}'"
+STREAM_XAUTOCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XAUTOCLAIM"
+STREAM_XAUTOCLAIM_COUNT = "ERR COUNT must be > 0"
+STREAM_XAUTOCLAIM_MEMORY = "ERR Insufficient memory, failed allocating transient memory, COUNT too high."
+
+
+def subcommand_syntax(sub: bytes, container: str) -> str:
+    """addReplySubcommandSyntaxError's text."""
+    return (f"ERR unknown subcommand or wrong number of arguments for '{_show(sub)}'. "
+            f"Try {container.upper()} HELP.")
+
+
+def c_string(b: bytes) -> str:
+    """Client bytes as a C `%s` shows them: up to the first NUL (keys and names in errors)."""
+    return _show(b.split(b"\0", 1)[0], 1 << 20)

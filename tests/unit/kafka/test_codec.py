@@ -77,9 +77,11 @@ def test_unsupported_version_body_is_v0_with_our_list() -> None:
 def test_registry_versions() -> None:
     load_all()
     want = {18: (0, 3), 3: (0, 12), 0: (3, 9), 1: (4, 13), 2: (1, 7), 19: (0, 7), 20: (0, 6), 37: (0, 3),
-            32: (0, 4), 33: (0, 2), 44: (0, 1), 21: (0, 2), 60: (0, 1), 35: (0, 4), 22: (0, 4)}
+            32: (0, 4), 33: (0, 2), 44: (0, 1), 21: (0, 2), 60: (0, 1), 35: (0, 4), 22: (0, 5)}
     want.update({10: (0, 4), 11: (0, 9), 14: (0, 5), 12: (0, 4), 13: (0, 5), 8: (0, 8), 9: (0, 8),
                  15: (0, 5), 16: (0, 4), 42: (0, 2), 47: (0, 0)})   # consumer groups
+    want.update({24: (0, 5), 25: (0, 4), 26: (0, 4), 27: (1, 1), 28: (0, 4), 61: (0, 0), 65: (0, 0),
+                 66: (0, 1)})   # transactions
     assert {k: (s.min_version, s.max_version) for k, s in APIS.items()} == want
     for key, (lo, hi) in want.items():  # every version has request and response classes
         for v in range(lo, hi + 1):

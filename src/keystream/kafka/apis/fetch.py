@@ -14,8 +14,11 @@ Behavior:
   watermark and log start offset filled in so the client can reset.
 - Fetch sessions (KIP-227) are not offered: session id 0 in every response means "no
   session", so clients keep sending full fetch requests; a request naming a session gets
-  FETCH_SESSION_ID_NOT_FOUND. No transactions yet: last stable offset = high watermark,
-  aborted transactions are null (read_uncommitted) or empty (read_committed).
+  FETCH_SESSION_ID_NOT_FOUND.
+- Transactions: every partition reports its last stable offset (LSO). read_committed
+  (isolation_level 1) returns only batches that start below the LSO, and the aborted
+  transactions (producer id, first offset) from the fetch offset up to the LSO, so that the
+  client drops their records (and skips markers); read_uncommitted gets null there.
 - Follower fetches (replica_id >= 0) are refused with NOT_LEADER_OR_FOLLOWER until replication.
 Version notes: v5 log start offset, v7 sessions, v11 rack-aware preferred replica (-1),
 v12 flexible, v13 topic ids instead of names (KIP-516).
@@ -38,6 +41,7 @@ def _read_all(ctx: RequestContext, request: Any) -> tuple[list[FetchTopicResult]
     broker = ctx.broker
     logs = broker.logs
     v13 = ctx.version >= 13
+    read_committed = getattr(request, "isolation_level", 0) == 1
     remaining = request.max_bytes
     total = 0
     error = False
@@ -63,17 +67,19 @@ def _read_all(ctx: RequestContext, request: Any) -> tuple[list[FetchTopicResult]
             start = plog.log_start_offset
             end = plog.log_end_offset
             offset = p.fetch_offset
+            lso = plog.last_stable_offset
             if offset < start or offset > end:
-                parts.append(FetchPartitionResult(idx, ErrorCode.offset_out_of_range, end, end, start))
+                parts.append(FetchPartitionResult(idx, ErrorCode.offset_out_of_range, end, lso, start))
                 error = True
                 continue
             records: list[Any] = []
-            if offset < end and (remaining > 0 or total == 0):
+            upper = lso if read_committed else end
+            if offset < upper and (remaining > 0 or total == 0):
                 limit = min(p.partition_max_bytes, remaining) if total else p.partition_max_bytes
                 try:
-                    slices = plog.read(offset, max(limit, 1))
+                    slices = plog.read(offset, max(limit, 1), lso if read_committed else None)
                 except LogError as e:
-                    parts.append(FetchPartitionResult(idx, error_for(e), end, end, start))
+                    parts.append(FetchPartitionResult(idx, error_for(e), end, lso, start))
                     error = True
                     continue
                 for s in slices:
@@ -86,7 +92,8 @@ def _read_all(ctx: RequestContext, request: Any) -> tuple[list[FetchTopicResult]
                     limit -= n
                     remaining -= n
                     total += n
-            parts.append(FetchPartitionResult(idx, 0, end, end, start, records))
+            aborted = plog.aborted_transactions(offset, lso) if read_committed and records else None
+            parts.append(FetchPartitionResult(idx, 0, end, lso, start, records, aborted))
         out.append(FetchTopicResult(name or "", topic_id, parts))
     return out, total, error
 

@@ -6,7 +6,8 @@ LeaveGroup (13) v0-5, DescribeGroups (15) v0-5, ListGroups (16) v0-4, DeleteGrou
 Behavior:
 - Single node: FindCoordinator names this broker (at the address the client connected to)
   for every key; a group key creates `__consumer_offsets` on first use, as Kafka does.
-  Transaction keys get the same answer (the transaction coordinator is another issue).
+  A transaction key (key type 1) creates `__transaction_state` on first use, as Kafka does;
+  an empty transactional id is INVALID_REQUEST.
 - JoinGroup and SyncGroup may wait (rebalance): the handler returns a Future.
 - Client host is reported as Kafka does ("/127.0.0.1").
 - DescribeGroups of an unknown group: error NONE and state Dead (Kafka's answer below v6).
@@ -57,10 +58,12 @@ def _client_host(ctx: RequestContext) -> str:
 def _coordinator_for(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | None]:
     if key_type not in (0, 1):
         return ErrorCode.invalid_request, f"Unsupported key type {key_type}"
+    if not key:
+        return ErrorCode.invalid_request, ("Group id" if key_type == 0 else "Transactional id") + " cannot be empty"
     if key_type == 0:
-        if not key:
-            return ErrorCode.invalid_request, "Group id cannot be empty"
         ctx.broker.groups.ensure_topic()
+    else:
+        ctx.broker.txn.ensure_topic()
     return 0, None
 
 

@@ -1,8 +1,8 @@
 """ListOffsets (key 2), versions 1-7.
 
 Behavior:
-- timestamp -2 (earliest): the log start offset; -1 (latest): the log end offset (also for
-  read_committed: without transactions the last stable offset is the high watermark);
+- timestamp -2 (earliest): the log start offset; -1 (latest): the log end offset, or under
+  isolation_level read_committed (v2+) the last stable offset, as Kafka;
   -3 (max timestamp, v7, KIP-734): the offset and timestamp of the record with the largest
   timestamp; any other value: the first offset whose timestamp is >= it, or -1/-1 if none.
 - Unknown topic or partition: UNKNOWN_TOPIC_OR_PARTITION, and the loop goes on.
@@ -24,11 +24,11 @@ LATEST = -1
 MAX_TIMESTAMP = -3
 
 
-def _lookup(plog: Any, ts: int) -> tuple[int, int]:
+def _lookup(plog: Any, ts: int, read_committed: bool) -> tuple[int, int]:
     if ts == EARLIEST:
         return -1, plog.log_start_offset
     if ts == LATEST:
-        return -1, plog.log_end_offset
+        return -1, plog.last_stable_offset if read_committed else plog.log_end_offset
     if ts == MAX_TIMESTAMP:
         offset, max_ts = plog.max_timestamp()
         return max_ts, offset
@@ -43,6 +43,7 @@ def _lookup(plog: Any, ts: int) -> tuple[int, int]:
 def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
     """ListOffsets: offsets by position (earliest/latest) or by timestamp."""
     logs = ctx.broker.logs
+    read_committed = getattr(request, "isolation_level", 0) == 1
     topics = []
     for t in request.topics:
         parts = []
@@ -57,7 +58,7 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
                 code, ts, offset = ErrorCode.unsupported_version, -1, -1
             else:
                 try:
-                    ts, offset = _lookup(plog, p.timestamp)
+                    ts, offset = _lookup(plog, p.timestamp, read_committed)
                     code = ErrorCode.none
                 except LogError as e:
                     code, ts, offset = error_for(e), -1, -1

@@ -7,8 +7,9 @@ Behavior:
 - A partition of a topic that does not exist gets UNKNOWN_TOPIC_OR_PARTITION; metadata over
   `offset.metadata.max.bytes` gets OFFSET_METADATA_TOO_LARGE; the other partitions go on.
 - OffsetFetch answers -1 (no metadata, error NONE) for partitions without a committed offset;
-  null topics (v2+) fetch everything the group committed. `require_stable` (v7+) needs no
-  waiting: there are no transactional offset commits yet.
+  null topics (v2+) fetch everything the group committed. `require_stable` (v7+): a
+  partition with offsets pending in an open transaction (TxnOffsetCommit) gets
+  UNSTABLE_OFFSET_COMMIT and offset -1, and the client retries, as Kafka answers.
 - OffsetDelete refuses partitions of topics a live consumer group subscribes to
   (GROUP_SUBSCRIBED_TO_TOPIC) and groups of other protocol types (NON_EMPTY_GROUP).
 Version notes: OffsetCommit v0/v1 and OffsetFetch v0 come from codec/legacy.py (Kafka 4.0
@@ -54,15 +55,22 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
     return ctx.response("OffsetCommitResponse", throttle_time=0, topics=topics)
 
 
-def _fetch_group(ctx: RequestContext, group_id: str, topics: Any) -> tuple[int, tuple[Any, ...]]:
+def _fetch_group(ctx: RequestContext, group_id: str, topics: Any, require_stable: bool
+                 ) -> tuple[int, tuple[Any, ...]]:
     """(group error, response topics) for one group; topics None means every committed offset."""
     wanted = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
-    err, found = ctx.broker.groups.fetch_offsets(group_id, wanted)
+    groups = ctx.broker.groups
+    err, found = groups.fetch_offsets(group_id, wanted)
     if err and ctx.version < 2 and wanted is not None:
         found = [(t, p, None) for t, p in wanted]       # v0/v1 carry errors per partition only
     plural = "s" if ctx.version >= 8 else ""
     by_topic: dict[str, list[Any]] = {}
     for topic, part, r in found:
+        if require_stable and not err and groups.has_pending_offset(group_id, topic, part):
+            by_topic.setdefault(topic, []).append(ctx.response(
+                "OffsetFetchResponsePartition" + plural, partition_index=part, committed_offset=-1,
+                committed_leader_epoch=-1, metadata="", error_code=ErrorCode.unstable_offset_commit))
+            continue
         by_topic.setdefault(topic, []).append(ctx.response(
             "OffsetFetchResponsePartition" + plural, partition_index=part,
             committed_offset=-1 if r is None else r.offset,
@@ -79,11 +87,11 @@ def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
     if ctx.version >= 8:
         groups = []
         for g in request.groups:
-            err, topics = _fetch_group(ctx, g.group_id, g.topics)
+            err, topics = _fetch_group(ctx, g.group_id, g.topics, request.require_stable)
             groups.append(ctx.response("OffsetFetchResponseGroup", group_id=g.group_id, topics=topics,
                                        error_code=ErrorCode(err)))
         return ctx.response("OffsetFetchResponse", throttle_time=0, groups=tuple(groups))
-    err, topics = _fetch_group(ctx, request.group_id, request.topics)
+    err, topics = _fetch_group(ctx, request.group_id, request.topics, getattr(request, "require_stable", False))
     return ctx.response("OffsetFetchResponse", throttle_time=0, topics=topics, error_code=ErrorCode(err))
 
 

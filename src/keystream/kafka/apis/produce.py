@@ -13,7 +13,12 @@ Behavior:
 - Produce never auto-creates a topic (Kafka neither): the producer's Metadata request does.
 - Internal topics (`__consumer_offsets`, `__transaction_state`) refuse client records with
   INVALID_TOPIC_EXCEPTION, as Kafka's ReplicaManager does.
-- Transactional produce needs the transaction coordinator (not yet): TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+- Transactional batches are verified with the transaction coordinator first (KIP-890 part 1):
+  the request's transactional id must have an Ongoing transaction of the batch's producer id
+  and epoch that includes the partition (AddPartitionsToTxn), else INVALID_TXN_STATE (an
+  older epoch: INVALID_PRODUCER_EPOCH). A transactional batch in a request without a
+  transactional id is refused too (Kafka appends it unverified, which can leave a hanging
+  transaction). Every batch of the partition's records is checked.
 - The response is encoded on the fast path (codec/fast.py).
 Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible.
 """
@@ -22,17 +27,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from typing import Any
 
 from keystream.kafka.apis.registry import NO_RESPONSE, Encoded, RequestContext, api
 from keystream.kafka.codec.fast import ProducePartitionResult, encode_produce_response
 from keystream.kafka.errors import ErrorCode, error_for
+from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
 from keystream.log.manager import INTERNAL_TOPICS
 
 log = logging.getLogger("keystream.kafka")
 
 __all__ = ["handle_produce"]
+
+_PID_EPOCH = struct.Struct(">qh")
+_I32 = struct.Struct(">i")
+_HEADER_END = 61
 
 
 @api(0, 3, 9)
@@ -45,8 +56,6 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
     refuse: int = 0
     if acks not in (0, 1, -1):
         refuse = ErrorCode.invalid_required_acks
-    elif request.transactional_id is not None:
-        refuse = ErrorCode.transactional_id_authorization_failed
     results: list[tuple[str, list[ProducePartitionResult]]] = []
     must_flush = False
     for topic in request.topic_data:
@@ -67,8 +76,13 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
                 parts.append(ProducePartitionResult(p.index, ErrorCode.invalid_record, -1, -1,
                                                     plog.log_start_offset, "Produce request has no records"))
                 continue
+            records = p.records
+            code = _verify_transactional(broker, request.transactional_id, records, (name, p.index))
+            if code:
+                parts.append(ProducePartitionResult(p.index, code, -1, -1, plog.log_start_offset))
+                continue
             try:
-                r = plog.append(p.records, now)
+                r = plog.append(records, now)
             except LogError as e:
                 parts.append(ProducePartitionResult(p.index, error_for(e), -1, -1, plog.log_start_offset,
                                                     str(e) or None))
@@ -87,6 +101,23 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
     if must_flush:
         return _after_flush(broker, response)
     return response
+
+
+def _verify_transactional(broker: Any, transactional_id: str | None, records: Any, tp: tuple[str, int]) -> int:
+    """The error for the first transactional batch of records the coordinator does not allow, else 0."""
+    pos = 0
+    total = len(records)
+    while total - pos >= _HEADER_END:
+        if records[pos + 22] & TRANSACTIONAL_BIT:
+            pid, epoch = _PID_EPOCH.unpack_from(records, pos + 43)
+            code = broker.txn.verify_produce(transactional_id, pid, epoch, tp)
+            if code:
+                return code
+        size = _I32.unpack_from(records, pos + 8)[0] + 12
+        if size < _HEADER_END:
+            break                   # malformed: the append's validation refuses it
+        pos += size
+    return 0
 
 
 async def _after_flush(broker: Any, response: Encoded) -> Encoded:

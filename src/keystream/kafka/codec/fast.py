@@ -93,6 +93,7 @@ class FetchPartitionResult:
     last_stable_offset: int = -1
     log_start_offset: int = -1
     records: list[memoryview | bytes] = field(default_factory=list)
+    aborted: list[tuple[int, int]] | None = None   # (producer id, first offset), read_committed only
 
     @property
     def size(self) -> int:
@@ -117,8 +118,8 @@ def encode_fetch_response(version: int, topics: list[FetchTopicResult], error_co
     if version >= 7:
         out.append(I16(error_code) + I32(session_id))
     out.append(array_len(len(topics), flex))
-    # Aborted transactions: null for read_uncommitted, an empty list for read_committed.
-    aborted = nullable_array_len(0 if read_committed else None, flex)
+    # Aborted transactions: null for read_uncommitted, a list (maybe empty) for read_committed.
+    no_aborted = nullable_array_len(0 if read_committed else None, flex)
     tail = (I32(-1) if version >= 11 else b"")
     for t in topics:
         if version >= 13:
@@ -133,6 +134,11 @@ def encode_fetch_response(version: int, topics: list[FetchTopicResult], error_co
             size = 0
             for r in p.records:
                 size += len(r)
+            if p.aborted:
+                aborted = nullable_array_len(len(p.aborted), flex) + b"".join(
+                    I64(pid) + I64(first) + (TAGS_NONE if flex else b"") for pid, first in p.aborted)
+            else:
+                aborted = no_aborted
             out.append(head + aborted + tail + (uvarint(size + 1) if flex else I32(size)))
             out.extend(p.records)
             if flex:

@@ -35,8 +35,13 @@ Design notes (follow Kafka's GroupCoordinator; read this before changing anythin
   (no protocol type) after their commit; a Stable consumer group's offsets of topics it no
   longer subscribes to after their commit. An Empty group with no offsets left becomes Dead.
 
-Deliberate differences: no transactional offset commits yet (TxnOffsetCommit is the
-transaction coordinator's issue), so OffsetFetch never reports UNSTABLE_OFFSET_COMMIT.
+Transactional offsets (TxnOffsetCommit, see `txn_commit_offsets`): appended at once as a
+transactional batch (the producer's id and epoch) and kept per group as pending offsets of
+that producer; the transaction coordinator's marker in the group's partition applies them
+(commit) or drops them (abort) through `complete_txn_offsets`. The load replays the same:
+transactional records wait for their marker. OffsetFetch with require_stable reports
+UNSTABLE_OFFSET_COMMIT for a partition with pending offsets.
+
 `__consumer_offsets` is compacted by the log cleaner (segment size `offsets.topic.segment.bytes`);
 the load steps from batch to batch by their last offset, not by the last record read, since a
 compacted batch may have lost its last records.
@@ -53,8 +58,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keystream.kafka.errors import ErrorCode
+from keystream.kafka.errors import ErrorCode, error_for
 from keystream.kafka.groups import records as rec
+from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
 
 if TYPE_CHECKING:
@@ -163,6 +169,7 @@ class Group:
         self.join_timer: asyncio.TimerHandle | None = None
         self.sync_timer: asyncio.TimerHandle | None = None
         self.offsets: dict[tuple[str, int], rec.OffsetRecord] = {}
+        self.pending_txn: dict[int, dict[tuple[str, int], rec.OffsetRecord]] = {}   # producer id -> offsets
         self.subscribed: set[str] | None = None
 
     # -- views ------------------------------------------------------------------------------
@@ -325,29 +332,44 @@ class GroupCoordinator:
             return
         offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]] = {}
         metas: dict[str, rec.GroupRecord | None] = {}
+        pending: dict[int, dict[str, dict[tuple[str, int], rec.OffsetRecord]]] = {}   # pid -> group -> offsets
         pos = plog.log_start_offset
         end = plog.log_end_offset
         while pos < end:
             chunks = plog.read(pos, _LOAD_SLICE)
             if not chunks:
                 break
-            for offset, key, value in rec.iter_records(chunks[0]):
-                if key is None or offset < pos:
+            for offset, key, value, txn_pid, control in rec.iter_batch_records(chunks[0]):
+                if offset < pos:
                     continue
-                self._replay(key, value, offsets, metas)
+                if control >= 0:
+                    for gid, offs in pending.pop(txn_pid, {}).items():
+                        if control == 1:
+                            offsets.setdefault(gid, {}).update(offs)
+                    continue
+                if key is None:
+                    continue
+                if txn_pid >= 0:
+                    self._replay(key, value, pending.setdefault(txn_pid, {}), {})
+                else:
+                    self._replay(key, value, offsets, metas)
             after = rec.next_offset(chunks[0])
             if after is None or after <= pos:
                 break
             pos = after
             await asyncio.sleep(0)
         now = self.now_ms()
-        for gid in set(offsets) | set(metas):
+        open_txn_groups = {gid for by_group in pending.values() for gid in by_group}
+        for gid in set(offsets) | set(metas) | open_txn_groups:
             meta = metas.get(gid)
             offs = offsets.get(gid, {})
-            if meta is None and not offs:
+            if meta is None and not offs and gid not in open_txn_groups:
                 continue
             group = Group(gid, partition, now)
             group.offsets = offs
+            for pid, by_group in pending.items():
+                if gid in by_group:
+                    group.pending_txn[pid] = by_group[gid]
             if meta is not None:
                 self._restore(group, meta, now)
             self.groups[gid] = group
@@ -948,6 +970,87 @@ class GroupCoordinator:
         for key, record in accepted:
             group.offsets[key] = record
         return errors
+
+    # -- transactional offsets (TxnOffsetCommit) ---------------------------------------------
+    def txn_commit_offsets(self, transactional_id: str, group_id: str, producer_id: int, producer_epoch: int,
+                           generation: int, member_id: str, instance_id: str | None,
+                           offsets: list[tuple[str, int, int, int, str | None]], abortable: bool
+                           ) -> int | dict[tuple[str, int], int]:
+        """A top-level error for every partition, or an error per (topic, partition).
+
+        The group's `__consumer_offsets` partition must be in the producer's transaction
+        (AddOffsetsToTxn): otherwise INVALID_TXN_STATE, or TRANSACTION_ABORTABLE when the
+        request version knows it (abortable)."""
+        err = self.coordinator_error(group_id)
+        if err:
+            return err
+        partition = self.partition_for(group_id)
+        if self.engine.txn.verify_produce(transactional_id, producer_id, producer_epoch,
+                                          (OFFSETS_TOPIC, partition)):
+            return ErrorCode.transaction_abortable if abortable else ErrorCode.invalid_txn_state
+        group = self.groups.get(group_id)
+        if group is None:
+            if generation >= 0:
+                return ErrorCode.illegal_generation
+            group = Group(group_id, partition, self.now_ms())
+            self.groups[group_id] = group
+        if group.is_(GroupState.DEAD):
+            return ErrorCode.coordinator_not_available
+        if group.static_fenced(member_id, instance_id):
+            return ErrorCode.fenced_instance_id
+        if generation >= 0 or member_id:
+            if member_id not in group.members:
+                return ErrorCode.unknown_member_id
+            if generation != group.generation:
+                return ErrorCode.illegal_generation
+        now = self.now_ms()
+        max_meta = self.config["offset.metadata.max.bytes"]
+        logs = self.engine.logs
+        errors: dict[tuple[str, int], int] = {}
+        batch: list[tuple[bytes, bytes | None]] = []
+        accepted: list[tuple[tuple[str, int], rec.OffsetRecord]] = []
+        for topic, part, offset, epoch, metadata in offsets:
+            key = (topic, part)
+            if logs.partition(topic, part) is None:
+                errors[key] = ErrorCode.unknown_topic_or_partition
+                continue
+            metadata = metadata or ""
+            if len(metadata.encode()) > max_meta:
+                errors[key] = ErrorCode.offset_metadata_too_large
+                continue
+            record = rec.OffsetRecord(offset, epoch, metadata, now)
+            batch.append((rec.encode_offset_key(group_id, topic, part), rec.encode_offset_value(record)))
+            accepted.append((key, record))
+            errors[key] = 0
+        if batch:
+            try:
+                plog = self._partition_log(partition)
+                plog.append(rec.build_batch(batch, now, producer_id, producer_epoch, TRANSACTIONAL_BIT), now,
+                            from_client=False)
+            except LogError as e:
+                log.error("transactional offset commit of group %s failed: %s", group_id, e)
+                code = error_for(e)
+                for key, _r in accepted:
+                    errors[key] = code
+                return errors
+            self.engine.notify_append(OFFSETS_TOPIC, partition)
+        pending = group.pending_txn.setdefault(producer_id, {})
+        for key, record in accepted:
+            pending[key] = record
+        return errors
+
+    def complete_txn_offsets(self, partition: int, producer_id: int, commit: bool) -> None:
+        """A marker of producer_id's transaction was written to partition: apply or drop its offsets."""
+        for group in self.groups.values():
+            if group.partition != partition:
+                continue
+            offs = group.pending_txn.pop(producer_id, None)
+            if offs and commit and not group.is_(GroupState.DEAD):
+                group.offsets.update(offs)
+
+    def has_pending_offset(self, group_id: str, topic: str, partition: int) -> bool:
+        group = self.groups.get(group_id)
+        return group is not None and any((topic, partition) in offs for offs in group.pending_txn.values())
 
     def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None
                       ) -> tuple[int, list[tuple[str, int, rec.OffsetRecord | None]]]:

@@ -33,8 +33,10 @@ from keystream.log.batch import (
     CONTROL_BIT,
     HEADER_SIZE,
     LOG_OVERHEAD,
+    TRANSACTIONAL_BIT,
     batch_header,
     build_batch,
+    control_record_type,
     read_varint,
 )
 
@@ -50,6 +52,7 @@ __all__ = [
     "encode_group_value",
     "encode_offset_key",
     "encode_offset_value",
+    "iter_batch_records",
     "iter_records",
     "java_string_hash",
     "next_offset",
@@ -263,16 +266,32 @@ def next_offset(chunk: memoryview) -> int | None:
 
 def iter_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes | None]]:
     """(offset, key, value) of every record in a run of stored batches; stops at a torn tail."""
+    for offset, key, value, _pid, control in iter_batch_records(chunk):
+        if control < 0:
+            yield offset, key, value
+
+
+def iter_batch_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes | None, int, int]]:
+    """(offset, key, value, transactional producer id or -1, control type or -1) of every record.
+
+    A transaction marker (control batch) is one item with control 0 (abort) or 1 (commit),
+    key and value None; the records of a transactional batch carry its producer id."""
     pos = 0
     total = len(chunk)
     while total - pos >= HEADER_SIZE:
-        (base, length, _epoch, _magic, _crc, attrs, _last, _fts, _mts, _pid, _pep, _seq, count) = \
+        (base, length, _epoch, _magic, _crc, attrs, _last, _fts, _mts, pid, _pep, _seq, count) = \
             batch_header(chunk, pos)
         end = pos + LOG_OVERHEAD + length
         if end > total:
             return
         codec = attrs & COMPRESSION_MASK
-        control = attrs & CONTROL_BIT
+        if attrs & CONTROL_BIT:
+            kind = control_record_type(chunk[pos:end])
+            pos = end
+            if kind in (0, 1):
+                yield base, None, None, pid, kind
+            continue
+        txn_pid = pid if attrs & TRANSACTIONAL_BIT else -1
         data: bytes | None
         if codec == 0:
             data = bytes(chunk[pos + HEADER_SIZE:end])
@@ -281,7 +300,7 @@ def iter_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes |
         else:
             data = None
         pos = end
-        if data is None or control:
+        if data is None:
             continue
         p = 0
         for _ in range(count):
@@ -295,5 +314,5 @@ def iter_records(chunk: memoryview) -> Iterator[tuple[int, bytes | None, bytes |
             p += max(klen, 0)
             vlen, p = read_varint(data, p)
             value = None if vlen < 0 else data[p:p + vlen]
-            yield base + delta, key, value
+            yield base + delta, key, value, txn_pid, -1
             p = rec_end
