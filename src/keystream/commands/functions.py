@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from keystream.commands.registry import command, container, keynum_spec
 from keystream.commands.scripting import kill_running
 from keystream.keyspace.glob import stringmatch
+from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, SetReply, Status
 from keystream.scripting.payload import PayloadError, dump_libraries, load_libraries
@@ -48,7 +49,7 @@ def _fcall(client: Client, argv: list[bytes]) -> Any:
     scripting = client.engine.scripting
     function = scripting.functions.get(argv[1].lower())
     if function is None:
-        raise CommandError("ERR Function not found")
+        raise CommandError(errors.LUA_FUNCTION_NOT_FOUND)
     keys, args = parse_numkeys(argv, "ERR Bad number of keys provided")
     return scripting.run(client, function.fn, function.name, function.flags, False, False, argv,
                          keys, args)
@@ -111,7 +112,7 @@ def function_flush_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION FLUSH [ASYNC | SYNC]"""
     if len(argv) == 3:
         if argv[2].lower() not in (b"async", b"sync"):
-            raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+            raise CommandError(errors.LUA_FUNCTION_FLUSH_ONLY_SUPPORTS_SYNC)
     elif len(argv) > 3:
         raise CommandError("ERR unknown subcommand or wrong number of arguments for 'flush'. "
                            "Try FUNCTION HELP.")
@@ -136,7 +137,7 @@ def function_list_command(client: Client, argv: list[bytes]) -> Any:
             with_code = True
         elif option == b"libraryname" and pattern is None:
             if i + 1 >= len(argv):
-                raise CommandError("ERR library name argument was not given")
+                raise CommandError(errors.LUA_LIBRARY_NAME_ARGUMENT_WAS_NOT)
             i += 1
             pattern = argv[i]
         else:
@@ -173,11 +174,11 @@ def function_restore_command(client: Client, argv: list[bytes]) -> Any:
     """FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]"""
     policy = b"append"
     if len(argv) > 4:
-        raise CommandError("ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.")
+        raise CommandError(errors.LUA_FUNCTION_RESTORE_ARITY)
     if len(argv) == 4:
         policy = argv[3].lower()
         if policy not in (b"flush", b"append", b"replace"):
-            raise CommandError("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+            raise CommandError(errors.LUA_WRONG_RESTORE_POLICY_GIVEN_VALUE)
     try:
         codes = load_libraries(argv[2])
     except PayloadError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keystream.commands.registry import command, container, keynum_spec
+from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import OK, Status
 from keystream.scripting.runner import busy_error, parse_numkeys
@@ -124,7 +125,7 @@ def script_exists_command(client: Client, argv: list[bytes]) -> Any:
 def script_flush_command(client: Client, argv: list[bytes]) -> Any:
     """SCRIPT FLUSH [ASYNC | SYNC]"""
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
-        raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+        raise CommandError(errors.LUA_SCRIPT_FLUSH_ONLY_SUPPORT_SYNC)
     client.engine.scripting.flush_scripts()
     return OK
 

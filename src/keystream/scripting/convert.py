@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from keystream.resp import errors
 from keystream.resp.errors import CommandError
 from keystream.resp.writer import (
     BigNumber,
@@ -114,7 +115,7 @@ def lua_to_reply(sb: Any, value: Any, resp: int, depth: int = 0) -> Any:
     if value is None or not sb.is_table(value):
         return None
     if depth > _MAX_DEPTH:
-        return CommandError("ERR reached lua stack limit")
+        return CommandError(errors.LUA_REACHED_LUA_STACK_LIMIT)
     depth += 1
     # fields are read raw: a table's metatable is never consulted (as Redis 7.0 does)
     get = sb.rawget

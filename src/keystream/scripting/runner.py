@@ -189,7 +189,7 @@ class Scripting:
             text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
             raise CommandError(f"ERR Error registering functions: {text}")
         if not library.functions:
-            raise CommandError("ERR No functions registered")
+            raise CommandError(errors.LUA_NO_FUNCTIONS_REGISTERED)
         return library
 
     def _add_library(self, library: Library) -> None:
@@ -204,7 +204,7 @@ class Scripting:
     def delete_library(self, name: bytes) -> None:
         library = self.libraries.get(name)
         if library is None:
-            raise CommandError("ERR Library not found")
+            raise CommandError(errors.LUA_LIBRARY_NOT_FOUND)
         self._remove_library(library)
 
     def flush_functions(self) -> None:
@@ -245,7 +245,7 @@ class Scripting:
         """redis.register_function(name, callback) or redis.register_function{...}."""
         library = self._pending
         if library is None:
-            raise ScriptError("ERR redis.register_function can only be called on FUNCTION LOAD command")
+            raise ScriptError(errors.LUA_REDIS_REGISTER_FUNCTION_CAN_ONLY)
         sandbox = self.function_lua
         flags: frozenset[str] = frozenset()
         description: bytes | None = None
@@ -257,11 +257,11 @@ class Scripting:
             for key, value in args[0].items():
                 if key == b"function_name":
                     if type(value) is not bytes:
-                        raise ScriptError("ERR function_name argument given to redis.register_function must be a string")
+                        raise ScriptError(errors.LUA_FUNCTION_NAME_ARGUMENT_GIVEN_TO)
                     name = value
                 elif key == b"callback":
                     if not sandbox.is_function(value):
-                        raise ScriptError("ERR callback argument given to redis.register_function must be a function")
+                        raise ScriptError(errors.LUA_CALLBACK_ARGUMENT_GIVEN_TO_REDIS)
                     callback = value
                 elif key == b"flags":
                     if not sandbox.is_table(value):
@@ -270,28 +270,28 @@ class Scripting:
                     flags = _function_flags(value)
                 elif key == b"description":
                     if type(value) is not bytes and type(value) is not int and type(value) is not float:
-                        raise ScriptError("ERR description argument given to redis.register_function must be a string")
+                        raise ScriptError(errors.LUA_DESCRIPTION_ARGUMENT_GIVEN_TO_REDIS)
                     description = value if type(value) is bytes else b"%.14g" % float(value)
                 else:
-                    raise ScriptError("ERR unknown argument given to redis.register_function")
+                    raise ScriptError(errors.LUA_UNKNOWN_ARGUMENT_GIVEN_TO_REDIS)
             if name is None:
-                raise ScriptError("ERR redis.register_function must get a function name argument")
+                raise ScriptError(errors.LUA_REGISTER_NO_NAME)
             if callback is None:
-                raise ScriptError("ERR redis.register_function must get a callback argument")
+                raise ScriptError(errors.LUA_REGISTER_NO_CALLBACK)
         elif len(args) == 2:
             name, callback = args
             if not sandbox.is_function(callback):
-                raise ScriptError("ERR second argument to redis.register_function must be a function")
+                raise ScriptError(errors.LUA_SECOND_ARGUMENT_TO_REDIS_REGISTER)
             if type(name) is int or type(name) is float:
                 name = b"%.14g" % name
             if type(name) is not bytes:
-                raise ScriptError("ERR first argument to redis.register_function must be a string")
+                raise ScriptError(errors.LUA_FIRST_ARGUMENT_TO_REDIS_REGISTER)
         else:
-            raise ScriptError("ERR wrong number of arguments to redis.register_function")
+            raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGUMENTS_TO)
         if not _valid_name(name):
             raise ScriptError(_BAD_NAME)
         if name.lower() in library.functions:
-            raise ScriptError("ERR Function already exists in the library")
+            raise ScriptError(errors.LUA_FUNCTION_ALREADY_EXISTS_IN_THE)
         # function names are case-insensitive (FCALL finds F1 as f1), as in Redis
         library.functions[name.lower()] = Function(name, callback, library, flags, description)
 
@@ -302,7 +302,7 @@ class Scripting:
         error)."""
         read_only = read_only_call(argv) or "no-writes" in flags
         if not compat and read_only_call(argv) and "no-writes" not in flags:
-            return CommandError("ERR Can not execute a script with write flag using *_ro command.")
+            return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
         fake = self.fake
         fake.select(client.db_index)
         fake.proto = 2
@@ -340,9 +340,9 @@ class Scripting:
     def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
         state = self.running
         if state is None:
-            raise ScriptError("ERR redis.call is not allowed from this context")
+            raise ScriptError(errors.LUA_REDIS_CALL_IS_NOT_ALLOWED)
         if not args:
-            raise ScriptError("ERR Please specify at least one argument for this redis lib call")
+            raise ScriptError(errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE)
         argv: list[bytes] = []
         for a in args:
             t = type(a)
@@ -351,19 +351,19 @@ class Scripting:
             elif t is int or t is float:
                 argv.append(lua_number_arg(a))
             else:
-                raise ScriptError("ERR Lua redis lib command arguments must be strings or integers")
+                raise ScriptError(errors.LUA_CALL_ARG_TYPE)
         try:
             cmd = resolve(argv)
         except CommandError as e:
             if e.text.startswith("ERR unknown command"):
-                raise ScriptError("ERR Unknown Redis command called from script") from None
+                raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
             if e.text.startswith("ERR wrong number of arguments"):
-                raise ScriptError("ERR Wrong number of args calling Redis command from script") from None
+                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
             raise ScriptError(e.text) from None
         if "noscript" in cmd.flags:
-            raise ScriptError("ERR This Redis command is not allowed from script")
+            raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
         if cmd.is_write and state.read_only:
-            raise ScriptError("ERR Write commands are not allowed from read-only scripts.")
+            raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
         fake = state.fake
         fake.proto = state.resp
         engine = self.engine
@@ -400,7 +400,7 @@ class Scripting:
         try:
             resolve([a if type(a) is bytes else b"%.14g" % a for a in args])
         except CommandError:
-            raise ScriptError("ERR Invalid command passed to redis.acl_check_cmd()") from None
+            raise ScriptError(errors.LUA_INVALID_COMMAND_PASSED_TO_REDIS) from None
         return True
 
     def lua_hook(self) -> bytes | None:
@@ -442,7 +442,7 @@ def _function_flags(table: Any) -> frozenset[str]:
     for value in table.values():
         name = value.decode("utf-8", "replace") if type(value) is bytes else ""
         if name not in SCRIPT_FLAGS:
-            raise ScriptError("ERR unknown flag given")
+            raise ScriptError(errors.LUA_UNKNOWN_FLAG_GIVEN)
         flags.add(name)
     return frozenset(flags)
 
@@ -450,7 +450,7 @@ def _function_flags(table: Any) -> frozenset[str]:
 def _library_name(code: bytes) -> bytes:
     """The name in a library's `#!lua name=...` line; raise CommandError as Redis does."""
     if not code.startswith(b"#!"):
-        raise CommandError("ERR Missing library metadata")
+        raise CommandError(errors.LUA_MISSING_LIBRARY_METADATA)
     end = code.find(b"\n")
     parts = (code[:end] if end >= 0 else code).split()
     engine = parts[0][2:]
@@ -458,12 +458,12 @@ def _library_name(code: bytes) -> bytes:
     for part in parts[1:]:
         if part.startswith(b"name="):
             if name is not None:
-                raise CommandError("ERR Invalid metadata value, name argument was given multiple times")
+                raise CommandError(errors.LUA_INVALID_METADATA_VALUE_NAME_ARGUMENT)
             name = part[5:]
         else:
             raise CommandError(f"ERR Invalid metadata value given: {part.decode('utf-8', 'replace')}")
     if name is None:
-        raise CommandError("ERR Library name was not given")
+        raise CommandError(errors.LUA_LIBRARY_NAME_WAS_NOT_GIVEN)
     if engine.lower() != b"lua":
         raise CommandError(f"ERR Engine '{engine.decode('utf-8', 'replace')}' not found")
     if not _valid_name(name):
@@ -485,9 +485,9 @@ def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[l
     """KEYS and ARGV of `EVAL script numkeys key... arg...` (same for EVALSHA and FCALL)."""
     numkeys = parse_int(argv[2], error)
     if numkeys < 0:
-        raise CommandError("ERR Number of keys can't be negative")
+        raise CommandError(errors.LUA_NEGATIVE_NUMKEYS)
     if numkeys > len(argv) - 3:
-        raise CommandError("ERR Number of keys can't be greater than number of args")
+        raise CommandError(errors.LUA_NUMKEYS_TOO_BIG)
     return argv[3:3 + numkeys], argv[3 + numkeys:]
 
 

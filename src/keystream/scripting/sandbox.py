@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from lupa import lua51
 
 from keystream import REDIS_VERSION
+from keystream.resp import errors
 from keystream.scripting.libs import install_libraries
 
 __all__ = ["CompileError", "Host", "Sandbox", "ScriptError"]
@@ -395,33 +396,33 @@ class Sandbox:
 
     def _log(self, *args: Any) -> None:
         if len(args) < 2:
-            raise ScriptError("ERR redis.log() requires two arguments or more.")
+            raise ScriptError(errors.LUA_REDIS_LOG_REQUIRES_TWO_ARGUMENTS)
         level = args[0]
         if type(level) is not int and type(level) is not float:
-            raise ScriptError("ERR First argument must be a number (log level).")
+            raise ScriptError(errors.LUA_FIRST_ARGUMENT_MUST_BE_A)
         if not 0 <= level <= 3:
-            raise ScriptError("ERR Invalid debug level.")
+            raise ScriptError(errors.LUA_INVALID_DEBUG_LEVEL)
         parts = [a if type(a) is bytes else b"%.14g" % float(a) for a in args[1:]
                  if type(a) is bytes or type(a) is int or type(a) is float]
         self.host.lua_log(int(level), b" ".join(parts))
 
     def _setresp(self, *args: Any) -> None:
         if len(args) != 1:
-            raise ScriptError("ERR redis.setresp() requires one argument.")
+            raise ScriptError(errors.LUA_REDIS_SETRESP_REQUIRES_ONE_ARGUMENT)
         if args[0] not in (2, 3) or type(args[0]) is bool:
-            raise ScriptError("ERR RESP version must be 2 or 3.")
+            raise ScriptError(errors.LUA_RESP_VERSION_MUST_BE_2)
         self.host.lua_setresp(int(args[0]))
 
     def _set_repl(self, *args: Any) -> None:
         if len(args) != 1:
-            raise ScriptError("ERR redis.set_repl() requires one argument.")
+            raise ScriptError(errors.LUA_REDIS_SET_REPL_REQUIRES_ONE)
         if args[0] not in (0, 1, 2, 3) or type(args[0]) is bool:
-            raise ScriptError("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+            raise ScriptError(errors.LUA_INVALID_REPLICATION_FLAGS_USE_REPL)
         self.host.lua_set_repl(int(args[0]))
 
     def _acl_check_cmd(self, *args: Any) -> bool:
         if not args:
-            raise ScriptError("ERR Please specify at least one argument for this redis lib call")
+            raise ScriptError(errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE)
         return self.host.lua_acl_check_cmd(args)
 
 
@@ -432,7 +433,7 @@ def _describe_error(e: Any) -> tuple[bool, bytes]:
 
 def _sha1hex(*args: Any) -> bytes:
     if len(args) != 1:
-        raise ScriptError("ERR wrong number of arguments")
+        raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGUMENTS)
     s = args[0]
     if type(s) is int or type(s) is float:
         s = b"%.14g" % s
