@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from keystream.kafka.groups.coordinator import GroupCoordinator
     from keystream.kafka.txn.coordinator import TransactionCoordinator
     from keystream.kafka.txn.producer_ids import ProducerIdManager
+    from keystream.scripting.runner import Scripting
 
 log = logging.getLogger("keystream.engine")
 
@@ -103,8 +104,8 @@ class Engine:
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
         "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
-        "request_shutdown", "resp_addresses", "run_id", "shutdown_hooks", "slowlog", "slowlog_next_id",
-        "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
+        "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
+        "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
         "unit_depth", "version",
     )
 
@@ -115,6 +116,7 @@ class Engine:
         from keystream.kafka.groups.coordinator import GroupCoordinator
         from keystream.kafka.txn.coordinator import TransactionCoordinator
         from keystream.kafka.txn.producer_ids import ProducerIdManager
+        from keystream.scripting.runner import Scripting
 
         self.config = config
         self.started = time.time()
@@ -167,6 +169,8 @@ class Engine:
         # Features that report an INFO section of their own set these (None: the defaults).
         self.replication_info: InfoSection | None = None
         self.function_libraries: dict[bytes, Any] = {}
+        # -- Lua: the script cache, function libraries (in function_libraries), the running script
+        self.scripting: Scripting = Scripting(self)
         # Set by the server: SHUTDOWN asks it to stop; INFO reports where RESP listens.
         self.request_shutdown: Callable[[], None] = _no_shutdown
         self.resp_addresses: list[str] = []

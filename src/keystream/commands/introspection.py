@@ -261,6 +261,8 @@ def _keys_with_flags(argv: list[bytes]) -> tuple[list[int], list[tuple[str, ...]
     except CommandError:
         raise CommandError("ERR Invalid arguments specified for command") from None
     if not idx:
+        if "no_mandatory_keys" in cmd.flags:  # EVAL and FCALL with no keys
+            return [], []
         raise CommandError("ERR Invalid arguments specified for command")
     if cmd.key_flags is not None:
         return idx, [cmd.key_flags(argv)] * len(idx)

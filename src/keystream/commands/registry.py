@@ -192,7 +192,8 @@ def command(
            runs_in_multi (runs at once inside MULTI instead of being queued: EXEC, DISCARD,
            MULTI, WATCH, QUIT, RESET) and while_subscribed (allowed to a RESP2 client in
            subscribed state: (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET).
-    acl: space-separated ACL categories without '@' (the flags imply some, as in Redis).
+    acl: space-separated ACL categories without '@' (the flags imply some, as in Redis;
+         `-read` drops an implied one, e.g. EVAL_RO is readonly but not @read).
     args: the arguments in our notation (see `keystream.commands.syntax`), from which COMMAND
           DOCS's argument tree comes; the handler's docstring opens with the syntax line they
           render to.
@@ -202,8 +203,9 @@ def command(
 
     def deco(fn: Handler) -> Handler:
         flagset = frozenset(flags.split())
-        cats = _implied_categories(flagset) + tuple(c for c in acl.split() if c)
-        cats = tuple(dict.fromkeys(cats))
+        removed = {c[1:] for c in acl.split() if c.startswith("-")}
+        cats = _implied_categories(flagset) + tuple(c for c in acl.split() if c and c[0] != "-")
+        cats = tuple(c for c in dict.fromkeys(cats) if c not in removed)
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS.get(parent_name.encode())

@@ -544,7 +544,7 @@ class AppendOnly:
             if self.config["aof-use-rdb-preamble"]:
                 self.snapshots.write_rdb_to(f, aof_base=True)
             else:
-                _write_commands(f, self.engine.dbs)
+                _write_commands(f, self.engine)
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
@@ -758,10 +758,13 @@ def _command_offsets(data: bytes, count: int) -> list[int]:
     return offsets
 
 
-def _write_commands(f: Any, dbs: list[Any]) -> None:
-    """A base in command form: per database a SELECT, then commands rebuilding each key (at
-    most 64 elements per command, as Redis), then PEXPIREAT for keys with a deadline."""
-    for db in dbs:
+def _write_commands(f: Any, engine: Engine) -> None:
+    """A base in command form: a FUNCTION LOAD per function library, then per database a
+    SELECT, commands rebuilding each key (at most 64 elements per command, as Redis), and
+    PEXPIREAT for keys with a deadline."""
+    for library in engine.scripting.libraries.values():
+        f.write(encode_command([b"FUNCTION", b"LOAD", library.code]))
+    for db in engine.dbs:
         if not db.data:
             continue
         f.write(encode_command([b"SELECT", b"%d" % db.id]))

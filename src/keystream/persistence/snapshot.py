@@ -26,8 +26,8 @@ during the save).
 The append-only file is persistence/aof.py; `Snapshots` owns it (`aof`) because the two
 share the one-child-at-a-time rule, the MISCONF gate and the start-up choice of what to load.
 
-Not here: function libraries beyond carrying their RDB payloads (`functions`) from a loaded
-file to the next saved one.
+Function libraries are saved as FUNCTION2 records (their code) and loaded back through
+the scripting layer (`engine.scripting`), as Redis 7.0 does.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from keystream.keyspace.db import LFU_INIT_VAL
 from keystream.persistence.aof import AofError, AppendOnly
 from keystream.persistence.rdb import Limits, RdbContents, RdbError, RdbWriter, parse_rdb
 from keystream.resp import errors
+from keystream.resp.errors import CommandError
 
 if TYPE_CHECKING:
     from keystream.engine import Engine
@@ -91,9 +92,6 @@ class Snapshots:
         self.loading_bytes = 0
         self.last_load_keys_loaded = 0
         self.last_load_keys_expired = 0
-        # FUNCTION2 payloads of the last loaded file, written back on save (until the
-        # scripting layer keeps libraries of its own).
-        self.functions: list[bytes] = []
         self.skip_checksum_validation = False  # DEBUG SET-SKIP-CHECKSUM-VALIDATION
         self.aof = AppendOnly(engine, self)
         engine.config.listeners.append(self.on_config_change)
@@ -125,8 +123,8 @@ class Snapshots:
         w.aux(b"ctime", b"%d" % int(time.time()))
         w.aux(b"used-mem", b"%d" % _rss_bytes())
         w.aux(b"aof-base", b"1" if aof_base else b"0")
-        for code in self.functions:
-            w.function(code)
+        for library in engine.scripting.libraries.values():
+            w.function(library.code)
         policy = str(config["maxmemory-policy"])
         lru, lfu = "lru" in policy, "lfu" in policy
         delay = config["rdb-key-save-delay"]
@@ -335,9 +333,15 @@ class Snapshots:
                          bool(config["rdbchecksum"]), (lambda n: debug_delay(delay, n)) if delay else None)
 
     def install(self, contents: RdbContents, merge: bool = False) -> None:
-        """Put a parsed dump's keys into the databases (MERGE: replacing keys that exist).
-        A loaded key counts as accessed now, or idle for the time its file recorded."""
+        """Put a parsed dump's function libraries and keys in place (MERGE: replacing
+        libraries and keys that exist). A loaded key counts as accessed now, or idle for the
+        time its file recorded. RdbError (nothing installed) if a library does not load."""
         engine = self.engine
+        if contents.functions:
+            try:
+                engine.scripting.restore_libraries(contents.functions, b"replace" if merge else b"append")
+            except CommandError as e:
+                raise RdbError(f"Failed loading library: {e.text}") from None
         now = int(time.time() * 1000)
         new_word = ((now // 60_000) & 0xFFFF) << 8 | LFU_INIT_VAL
         for index, loaded in contents.dbs.items():
@@ -363,7 +367,6 @@ class Snapshots:
             else:
                 for key, idle in loaded.idle.items():
                     db.set_idle(key, idle * 1000)
-        self.functions = list(contents.functions)
         self.last_load_keys_loaded = contents.key_count()
         self.last_load_keys_expired = contents.keys_expired
 
@@ -403,6 +406,7 @@ class Snapshots:
         loop = asyncio.get_running_loop()
         try:
             contents = await loop.run_in_executor(None, self.read, path)
+            self.install(contents)
         except (OSError, RdbError) as e:
             log.critical("Fatal error loading the DB %s: %s. Exiting.", path, e)
             log.critical("Terminating server after rdb file reading failure.")
@@ -410,7 +414,6 @@ class Snapshots:
         finally:
             self.loading = False
             self.update_gate()
-        self.install(contents)
         log.info("DB loaded from disk: %.3f seconds (%d keys, %d expired keys skipped)",
                  time.monotonic() - started, self.last_load_keys_loaded, self.last_load_keys_expired)
 
@@ -458,13 +461,18 @@ class Snapshots:
             dirty = engine.dirty
             for db in engine.dbs:
                 db.flush()
+            engine.scripting.flush_functions()
             engine.dirty = dirty
         elif not merge:
             for index, loaded in contents.dbs.items():
                 if loaded.data.keys() & engine.dbs[index].data.keys():
                     log.warning("DEBUG RELOAD NOFLUSH: a key of the dump already exists")
                     return "ERR Error trying to load the RDB dump, check server logs."
-        self.install(contents, merge=merge)
+        try:
+            self.install(contents, merge=merge)
+        except RdbError as e:
+            log.warning("DEBUG RELOAD: %s", e)
+            return "ERR Error trying to load the RDB dump, check server logs."
         log.warning("DB reloaded by DEBUG RELOAD")
         return None
 

@@ -253,3 +253,64 @@ STREAM_XAUTOCLAIM_MEMORY = "ERR Insufficient memory, failed allocating transient
 def c_string(b: bytes) -> str:
     """Client bytes as a C `%s` shows them: up to the first NUL (keys and names in errors)."""
     return _show(b.split(b"\0", 1)[0], 1 << 20)
+
+# -- Lua scripting and functions (scripting/, commands/scripting.py, functions.py)
+LUA_REACHED_LUA_STACK_LIMIT = "ERR reached lua stack limit"
+LUA_NO_FUNCTIONS_REGISTERED = "ERR No functions registered"
+LUA_LIBRARY_NOT_FOUND = "ERR Library not found"
+LUA_REDIS_REGISTER_FUNCTION_CAN_ONLY = (
+    "ERR redis.register_function can only be called on FUNCTION LOAD command"
+)
+LUA_FUNCTION_NAME_ARGUMENT_GIVEN_TO = (
+    "ERR function_name argument given to redis.register_function must be a string"
+)
+LUA_CALLBACK_ARGUMENT_GIVEN_TO_REDIS = (
+    "ERR callback argument given to redis.register_function must be a function"
+)
+LUA_DESCRIPTION_ARGUMENT_GIVEN_TO_REDIS = (
+    "ERR description argument given to redis.register_function must be a string"
+)
+LUA_UNKNOWN_ARGUMENT_GIVEN_TO_REDIS = "ERR unknown argument given to redis.register_function"
+LUA_REGISTER_NO_NAME = "ERR redis.register_function must get a function name argument"
+LUA_REGISTER_NO_CALLBACK = "ERR redis.register_function must get a callback argument"
+LUA_SECOND_ARGUMENT_TO_REDIS_REGISTER = "ERR second argument to redis.register_function must be a function"
+LUA_FIRST_ARGUMENT_TO_REDIS_REGISTER = "ERR first argument to redis.register_function must be a string"
+LUA_WRONG_NUMBER_OF_ARGUMENTS_TO = "ERR wrong number of arguments to redis.register_function"
+LUA_FUNCTION_ALREADY_EXISTS_IN_THE = "ERR Function already exists in the library"
+LUA_CAN_NOT_EXECUTE_A_SCRIPT = "ERR Can not execute a script with write flag using *_ro command."
+LUA_REDIS_CALL_IS_NOT_ALLOWED = "ERR redis.call is not allowed from this context"
+LUA_PLEASE_SPECIFY_AT_LEAST_ONE = "ERR Please specify at least one argument for this redis lib call"
+LUA_CALL_ARG_TYPE = "ERR Lua redis lib command arguments must be strings or integers"
+LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM = "ERR Unknown Redis command called from script"
+LUA_WRONG_NUMBER_OF_ARGS_CALLING = "ERR Wrong number of args calling Redis command from script"
+LUA_THIS_REDIS_COMMAND_IS_NOT = "ERR This Redis command is not allowed from script"
+LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED = "ERR Write commands are not allowed from read-only scripts."
+LUA_INVALID_COMMAND_PASSED_TO_REDIS = "ERR Invalid command passed to redis.acl_check_cmd()"
+LUA_UNKNOWN_FLAG_GIVEN = "ERR unknown flag given"
+LUA_MISSING_LIBRARY_METADATA = "ERR Missing library metadata"
+LUA_INVALID_METADATA_VALUE_NAME_ARGUMENT = (
+    "ERR Invalid metadata value, name argument was given multiple times"
+)
+LUA_LIBRARY_NAME_WAS_NOT_GIVEN = "ERR Library name was not given"
+LUA_NEGATIVE_NUMKEYS = "ERR Number of keys can't be negative"
+LUA_NUMKEYS_TOO_BIG = "ERR Number of keys can't be greater than number of args"
+LUA_REDIS_LOG_REQUIRES_TWO_ARGUMENTS = "ERR redis.log() requires two arguments or more."
+LUA_FIRST_ARGUMENT_MUST_BE_A = "ERR First argument must be a number (log level)."
+LUA_INVALID_DEBUG_LEVEL = "ERR Invalid debug level."
+LUA_REDIS_SETRESP_REQUIRES_ONE_ARGUMENT = "ERR redis.setresp() requires one argument."
+LUA_RESP_VERSION_MUST_BE_2 = "ERR RESP version must be 2 or 3."
+LUA_REDIS_SET_REPL_REQUIRES_ONE = "ERR redis.set_repl() requires one argument."
+LUA_INVALID_REPLICATION_FLAGS_USE_REPL = (
+    "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
+)
+LUA_WRONG_NUMBER_OF_ARGUMENTS = "ERR wrong number of arguments"
+LUA_SCRIPT_FLUSH_ONLY_SUPPORT_SYNC = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+LUA_FUNCTION_NOT_FOUND = "ERR Function not found"
+LUA_FUNCTION_FLUSH_ONLY_SUPPORTS_SYNC = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+LUA_LIBRARY_NAME_ARGUMENT_WAS_NOT = "ERR library name argument was not given"
+LUA_FUNCTION_RESTORE_ARITY = (
+    "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
+)
+LUA_WRONG_RESTORE_POLICY_GIVEN_VALUE = (
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+)

@@ -1,0 +1,442 @@
+"""One Lua 5.1 state (lupa's Lua 5.1 runtime) set up as Redis 7.0's scripting sandbox.
+
+What scripts see is what Redis 7.0 gives them: the globals Redis allows (no `os`, `io`,
+`print`, `loadfile`, `dofile`, `debug`, `getfenv`, `setfenv`, `newproxy`, `require`), the
+`string math table coroutine` libraries, the bundled `cjson cmsgpack bit struct`, the `redis`
+API table and `KEYS`/`ARGV`. The globals and every library table are read-only: assigning one
+fails with "Attempt to modify a readonly table", reading a global that does not exist fails
+with "Script attempted to access nonexistent global variable 'x'", as Redis's patched Lua does.
+
+How: stock Lua has no read-only tables, so each protected table is an empty proxy whose
+metatable reads through to the real table and refuses writes; `rawset`, `rawget`, `next`,
+`pairs`, `getmetatable` and `setmetatable` are wrapped so the proxies cannot be bypassed, and
+`loadstring`/`load` give the chunks they compile the sandbox's globals.
+`pcall` turns an error table into its `err` string, as Redis 7.0's does.
+
+Not here: what redis.call does (the `Host` given to the sandbox does it) and reply conversion
+(convert.py). Library implementations are in keystream.scripting.libs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from lupa import lua51
+
+from keystream import REDIS_VERSION
+from keystream.resp import errors
+from keystream.scripting.libs import install_libraries
+
+__all__ = ["CompileError", "Host", "Sandbox", "ScriptError"]
+
+# Where our own Lua frames come from: the error handler skips them when it looks for the line
+# of the user's code that failed.
+_INTERNAL = "=keystream"
+
+_BOOT = r"""
+local py, version, version_num, for_functions = ...
+local G = _G
+local setfenv, getfenv, debug = G.setfenv, G.getfenv, G.debug
+local rawset, rawget, next, type, error, tostring = G.rawset, G.rawget, G.next, G.type, G.error, G.tostring
+local setmetatable, getmetatable, pcall, select = G.setmetatable, G.getmetatable, G.pcall, G.select
+
+local describe = py.describe_error
+local getinfo = debug.getinfo
+local INTERNAL = py.internal
+local H = {}                                  -- the real globals
+local real_of = setmetatable({}, {__mode = 'k'})  -- read-only proxy -> real table
+local shown_meta = setmetatable({}, {__mode = 'k'})  -- proxy -> what getmetatable shows
+
+local function ro_error() error('Attempt to modify a readonly table', 2) end
+
+local function readonly(real, shown)
+  local p = {}
+  real_of[p] = real
+  shown_meta[p] = shown or false
+  return setmetatable(p, {__index = real, __newindex = ro_error, __metatable = false})
+end
+
+local function missing_global(t, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+
+for _, name in G.ipairs({'xpcall', 'tostring', 'next', 'assert', 'tonumber', 'rawequal',
+    'collectgarbage', 'type', 'select', 'unpack', 'gcinfo', 'ipairs', '_VERSION', 'error'}) do
+  H[name] = G[name]
+end
+H.pairs = function(t)
+  local real = real_of[t]
+  if real then return next, real, nil end
+  return G.pairs(t)
+end
+H.next = function(t, k) return next(real_of[t] or t, k) end
+H.rawget = function(t, k) return rawget(real_of[t] or t, k) end
+H.rawset = function(t, k, v)
+  if real_of[t] then error('Attempt to modify a readonly table', 0) end
+  return rawset(t, k, v)
+end
+H.setmetatable = function(t, m)
+  if real_of[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable(t, m)
+end
+H.getmetatable = function(t)
+  local shown = shown_meta[t]
+  if shown ~= nil then return shown or nil end
+  return getmetatable(t)
+end
+H.pcall = function(f, ...)
+  return (function(ok, ...)
+    if ok then return true, ... end
+    local e = ...
+    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+      e = e.err
+    elseif type(e) == 'userdata' then
+      local _, text = describe(e)
+      e = text
+    end
+    return false, e
+  end)(pcall(f, ...))
+end
+"""
+
+_BOOT += r"""
+-- math.random / randomseed: Redis's own PRNG (lrand48), the same sequence on every system.
+local math_real = {}
+for k, v in next, G.math do math_real[k] = v end
+local rand, seed = py.rand, py.seed
+local floor = G.math.floor
+math_real.random = function(...)
+  local n = select('#', ...)
+  local r = rand()
+  if n == 0 then return r end
+  local l, u
+  if n == 1 then
+    l, u = 1, G.tonumber((...))
+    if u == nil then error("bad argument #1 to 'random' (number expected, got " .. type((...)) .. ")", 2) end
+    u = floor(u)
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+  elseif n == 2 then
+    local a, b = ...
+    l, u = G.tonumber(a), G.tonumber(b)
+    if l == nil then error("bad argument #1 to 'random' (number expected, got " .. type(a) .. ")", 2) end
+    if u == nil then error("bad argument #2 to 'random' (number expected, got " .. type(b) .. ")", 2) end
+    l, u = floor(l), floor(u)
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+  else
+    error('wrong number of arguments', 2)
+  end
+  return floor(r * (u - l + 1)) + l
+end
+math_real.randomseed = function(s)
+  local n = G.tonumber(s)
+  if n == nil then error("bad argument #1 to 'randomseed' (number expected, got " .. type(s) .. ")", 2) end
+  seed(floor(n))
+end
+
+local string_proxy = readonly(G.string)
+H.string = string_proxy
+H.math = readonly(math_real)
+H.table = readonly(G.table)
+H.coroutine = readonly(G.coroutine)
+-- library functions are Python functions (C functions to Lua)
+for name, lib in next, py.libs do H[name] = readonly(lib) end
+
+-- the string metatable's __index is the (read-only) string library, and the metatable is hidden
+local smt = getmetatable('')
+smt.__index = string_proxy
+smt.__metatable = readonly({__index = string_proxy})
+
+-- the redis API: Python functions (C functions to Lua, so `return redis.call(...)` keeps
+-- the caller's frame for the error handler, as Redis's C functions do)
+local R = {}
+for k, v in next, py.api do R[k] = v end
+if not for_functions then  -- functions' redis table has no debugger hooks
+  R.replicate_commands = function() return true end
+  R.breakpoint = function() return false end
+  R.debug = function() end
+end
+R.REDIS_VERSION = version
+R.REDIS_VERSION_NUM = version_num
+R.LOG_DEBUG, R.LOG_VERBOSE, R.LOG_NOTICE, R.LOG_WARNING = 0, 1, 2, 3
+R.REPL_NONE, R.REPL_AOF, R.REPL_SLAVE, R.REPL_REPLICA, R.REPL_ALL = 0, 1, 2, 2, 3
+local redis_api = R
+H.redis = readonly(R)
+
+-- the error handler: a table {err=, source=, line=} naming the user's line that failed
+local function err_handler(e)
+  local lvl, info = 2, nil
+  while true do
+    info = getinfo(lvl, 'Sl')  -- S gives source and short_src
+    if info == nil or (info.what ~= 'C' and info.source ~= INTERNAL) then break end
+    lvl = lvl + 1
+  end
+  local t
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+    t = {err = e.err}
+  elseif type(e) == 'userdata' then  -- raised by the Python side
+    local verbatim, text = describe(e)
+    if verbatim then  -- the redis API: the whole error text
+      t = {err = text}
+    else  -- a library: positioned as luaL_error would
+      t = {err = 'ERR ' .. (info and (info.short_src .. ':' .. info.currentline .. ': ') or '') .. text}
+    end
+  else
+    t = {err = 'ERR ' .. tostring(e), plain = true}
+  end
+  if info then t.source, t.line = info.source, info.currentline end
+  return t
+end
+H.__redis__err__handler = err_handler
+
+local P = setmetatable({}, {__index = H, __newindex = ro_error, __metatable = false})
+real_of[P] = H
+shown_meta[P] = readonly({__index = missing_global, __newindex = ro_error})
+H._G = P
+setmetatable(H, {__index = missing_global})
+
+-- chunks compiled by scripts run in the sandbox too
+local loadstring, load = G.loadstring, G.load
+H.loadstring = function(...)
+  local f, e = loadstring(...)
+  if f then setfenv(f, P) end
+  return f, e
+end
+H.load = function(...)
+  local f, e = load(...)
+  if f then setfenv(f, P) end
+  return f, e
+end
+
+-- compile / run
+local xpcall = G.xpcall
+local function compile(body, chunkname)
+  local f, err = loadstring(body, chunkname)
+  if not f then return nil, err end
+  setfenv(f, P)
+  return f, nil
+end
+
+local sethook, hook = debug.sethook, py.hook
+local function on_hook()
+  local where = getinfo(2, 'S')
+  if where and where.source == INTERNAL then return end  -- never raise outside xpcall
+  local kill = hook()
+  if kill then
+    -- from now on fail at every line, so a pcall in the script cannot swallow the kill
+    sethook(on_hook, 'l')
+    error({err = kill}, 0)
+  end
+end
+
+local function run(f, nkeys, ...)
+  local keys, argv = {}, {}
+  local n = select('#', ...)
+  for i = 1, nkeys do keys[i] = (select(i, ...)) end
+  for i = nkeys + 1, n do argv[i - nkeys] = (select(i, ...)) end
+  rawset(H, 'KEYS', keys)
+  rawset(H, 'ARGV', argv)
+  sethook(on_hook, '', 100000)
+  local ok, res = xpcall(f, err_handler)
+  sethook()
+  return ok, res
+end
+
+-- run f(arg1, arg2) (library functions get keys and args as their parameters)
+local function run_with(f, keys, argv)
+  sethook(on_hook, '', 100000)
+  local ok, res = xpcall(function() return f(keys, argv) end, err_handler)
+  sethook()
+  return ok, res
+end
+
+-- FUNCTION LOAD: run a library's code where `redis` has register_function and no call/pcall,
+-- and a missing field of it is an error, under the load time limit (py.hook).
+local function load_library(f, register)
+  local LR = {}
+  for k, v in next, R do LR[k] = v end
+  LR.call, LR.pcall, LR.setresp, LR.set_repl, LR.acl_check_cmd = nil, nil, nil, nil, nil
+  LR.register_function = register
+  setmetatable(LR, {__index = missing_global})
+  local LG = {}
+  for k, v in next, H do LG[k] = v end
+  LG.redis = readonly(LR)
+  local LP = setmetatable({}, {__index = LG, __newindex = ro_error, __metatable = false})
+  setmetatable(LG, {__index = missing_global})
+  LG._G = LP
+  real_of[LP] = LG
+  shown_meta[LP] = shown_meta[P]
+  setfenv(f, LP)
+  sethook(on_hook, '', 100000)
+  local ok, res = xpcall(f, err_handler)
+  sethook()
+  LG.redis = H.redis  -- the library's functions run with the whole API
+  return ok, res
+end
+
+local function is_table(v) return type(v) == 'table' end
+local function is_function(v) return type(v) == 'function' end
+
+return {compile = compile, run = run, run_with = run_with, load_library = load_library,
+        globals = H, newtable = function() return {} end, is_table = is_table, rawget = rawget,
+        is_function = is_function, redis = redis_api}
+"""
+
+
+class CompileError(Exception):
+    """A script or library that Lua could not compile; the text is Lua's message."""
+
+
+class ScriptError(Exception):
+    """Raised by the `redis` API into Lua: its text is the whole error reply (`ERR ...`)."""
+
+
+class Host(Protocol):
+    """What the sandbox's `redis` API calls back into (the scripting engine)."""
+
+    def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
+        """Run a command for redis.call/pcall: its Lua value, or raise ScriptError."""
+
+    def lua_log(self, level: int, message: bytes) -> None: ...
+    def lua_setresp(self, resp: int) -> None: ...
+    def lua_set_repl(self, flags: int) -> None: ...
+    def lua_hook(self) -> bytes | None: ...
+    def lua_acl_check_cmd(self, args: tuple[Any, ...]) -> bool: ...
+class _Rand48:
+    """Redis's math.random generator (rand.c): lrand48's 48-bit linear congruence."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, seed: int) -> None:
+        self.x = 0
+        self.seed(seed)
+
+    def seed(self, value: int) -> None:
+        self.x = ((int(value) & 0xFFFFFFFF) << 16) | 0x330E
+
+    def random(self) -> float:
+        self.x = (0x5DEECE66D * self.x + 0xB) & 0xFFFFFFFFFFFF
+        return ((self.x >> 17) % 0x7FFFFFFF) / 0x7FFFFFFF
+
+
+def _version_num(version: str) -> int:
+    major, minor, patch = (int(p) for p in version.split("."))
+    return (major << 16) | (minor << 8) | patch
+
+
+class Sandbox:
+    """A Lua state in Redis's sandbox, bound to a Host."""
+
+    def __init__(self, host: Host, seed: int, functions: bool = False) -> None:
+        self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
+                                    unpack_returned_tuples=True)
+        rand = _Rand48(seed)
+        libs = install_libraries(self.lua)
+        self.host = host
+        api = {
+            b"call": self._call, b"pcall": self._pcall, b"error_reply": self._error_reply,
+            b"status_reply": self._status_reply, b"sha1hex": _sha1hex, b"log": self._log,
+            b"setresp": self._setresp, b"set_repl": self._set_repl,
+            b"acl_check_cmd": self._acl_check_cmd,
+        }
+        py = self.lua.table_from({
+            b"api": self.lua.table_from(api),
+            b"hook": host.lua_hook,
+            b"rand": rand.random,
+            b"seed": rand.seed,
+            b"internal": _INTERNAL.encode(),
+            b"describe_error": _describe_error,
+            b"libs": self.lua.table_from(libs),
+        })
+        loader = self.lua.eval(f"function(code) local f, e = loadstring(code, {_INTERNAL!r}) return f, e end")
+        chunk, err = loader(_BOOT.encode())
+        if chunk is None:  # a bug in _BOOT
+            raise RuntimeError(err.decode())
+        api = chunk(py, REDIS_VERSION.encode(), _version_num(REDIS_VERSION), functions)
+        self._compile: Callable[..., Any] = api[b"compile"]
+        self.run: Callable[..., Any] = api[b"run"]
+        self.run_with: Callable[..., Any] = api[b"run_with"]
+        self.load_library: Callable[..., Any] = api[b"load_library"]
+        self.newtable: Callable[[], Any] = api[b"newtable"]
+        self.is_table: Callable[[Any], bool] = api[b"is_table"]
+        self.rawget: Callable[[Any, Any], Any] = api[b"rawget"]
+        self.is_function: Callable[[Any], bool] = api[b"is_function"]
+        self.table_from = self.lua.table_from
+
+    def compile(self, body: bytes, chunkname: bytes) -> Any:
+        """The Lua function of body, or raise CompileError with Lua's message."""
+        fn, err = self._compile(body, chunkname)
+        if fn is None:
+            raise CompileError(err.decode("utf-8", "replace"))
+        return fn
+
+    # -- the redis API --------------------------------------------------------------------
+    def _call(self, *args: Any) -> Any:
+        return self.host.lua_call(self, args)
+
+    def _pcall(self, *args: Any) -> Any:
+        if not args:
+            return self.table_from({b"err": b"ERR Please specify at least one argument for this redis lib call"})
+        try:
+            return self.host.lua_call(self, args)
+        except ScriptError as e:
+            return self.table_from({b"err": str(e).encode()})
+
+    def _error_reply(self, *args: Any) -> Any:
+        if len(args) != 1 or type(args[0]) is not bytes:
+            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
+        text = args[0][1:] if args[0].startswith(b"-") else args[0]
+        return self.table_from({b"err": text})
+
+    def _status_reply(self, *args: Any) -> Any:
+        if len(args) != 1 or type(args[0]) is not bytes:
+            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
+        return self.table_from({b"ok": args[0]})
+
+    def _log(self, *args: Any) -> None:
+        if len(args) < 2:
+            raise ScriptError(errors.LUA_REDIS_LOG_REQUIRES_TWO_ARGUMENTS)
+        level = args[0]
+        if type(level) is not int and type(level) is not float:
+            raise ScriptError(errors.LUA_FIRST_ARGUMENT_MUST_BE_A)
+        if not 0 <= level <= 3:
+            raise ScriptError(errors.LUA_INVALID_DEBUG_LEVEL)
+        parts = [a if type(a) is bytes else b"%.14g" % float(a) for a in args[1:]
+                 if type(a) is bytes or type(a) is int or type(a) is float]
+        self.host.lua_log(int(level), b" ".join(parts))
+
+    def _setresp(self, *args: Any) -> None:
+        if len(args) != 1:
+            raise ScriptError(errors.LUA_REDIS_SETRESP_REQUIRES_ONE_ARGUMENT)
+        if args[0] not in (2, 3) or type(args[0]) is bool:
+            raise ScriptError(errors.LUA_RESP_VERSION_MUST_BE_2)
+        self.host.lua_setresp(int(args[0]))
+
+    def _set_repl(self, *args: Any) -> None:
+        if len(args) != 1:
+            raise ScriptError(errors.LUA_REDIS_SET_REPL_REQUIRES_ONE)
+        if args[0] not in (0, 1, 2, 3) or type(args[0]) is bool:
+            raise ScriptError(errors.LUA_INVALID_REPLICATION_FLAGS_USE_REPL)
+        self.host.lua_set_repl(int(args[0]))
+
+    def _acl_check_cmd(self, *args: Any) -> bool:
+        if not args:
+            raise ScriptError(errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE)
+        return self.host.lua_acl_check_cmd(args)
+
+
+def _describe_error(e: Any) -> tuple[bool, bytes]:
+    """(raised by the redis API, text) for a Python exception raised into Lua."""
+    return isinstance(e, ScriptError), str(e).encode()
+
+
+def _sha1hex(*args: Any) -> bytes:
+    if len(args) != 1:
+        raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGUMENTS)
+    s = args[0]
+    if type(s) is int or type(s) is float:
+        s = b"%.14g" % s
+    elif type(s) is not bytes:
+        s = b""
+    return hashlib.sha1(s).hexdigest().encode()
