@@ -269,7 +269,7 @@ class _Node:
                 replies.append(_encode_entry(sid, pairs))
             enc = self.enc = (ids, replies)
             _ENCODED.append(self)
-            if len(_ENCODED) > ENCODED_NODES_MAX:
+            while len(_ENCODED) > ENCODED_NODES_MAX:
                 _ENCODED.popleft().enc = None
         return enc
 
