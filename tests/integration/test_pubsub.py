@@ -5,7 +5,6 @@ redis-cli --csv subscribe; a slow subscriber is disconnected while others are se
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import threading
@@ -15,7 +14,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from tests.conftest import start_keystream, wait_until
+from tests.conftest import require_tool, start_keystream, wait_until
 from tests.differential import Pair, RawClient, Sessions
 
 
@@ -295,9 +294,7 @@ def test_redis_py_pubsub_asyncio(keystream_server, protocol: int) -> None:
 
 
 def test_redis_cli_csv_subscribe(keystream_server) -> None:
-    cli = shutil.which("redis-cli")
-    if cli is None:
-        pytest.skip("redis-cli is not installed")
+    cli = require_tool("redis-cli")
     proc = subprocess.Popen([cli, "-p", str(keystream_server.port), "--csv", "subscribe", "tv"],
                             stdout=subprocess.PIPE, text=True)
     try:
