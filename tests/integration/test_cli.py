@@ -28,14 +28,14 @@ def test_help_lists_every_setting() -> None:
 
 def test_file_env_and_flags_in_order_of_precedence(tmp_path) -> None:
     toml = tmp_path / "keystream.toml"
-    toml.write_text('hz = 20\nmaxmemory = "10mb"\nslowlog-max-len = 5\n[log.retention]\nms = 5000\n')
+    toml.write_text('hz = 20\nclient-query-buffer-limit = "10mb"\nslowlog-max-len = 5\n[log.retention]\nms = 5000\n')
     h = start_keystream("--config", str(toml), "--hz", "30", "--log.retention.check.interval.ms", "1000",
-                        env={"KEYSTREAM_HZ": "25", "KEYSTREAM_MAXMEMORY": "20mb",
+                        env={"KEYSTREAM_HZ": "25", "KEYSTREAM_CLIENT_QUERY_BUFFER_LIMIT": "20mb",
                              "KEYSTREAM_MAXMEMORY_POLICY": "allkeys-lru"})
     try:
         c = redis.Redis(port=h.port, protocol=2)
         assert c.config_get("hz") == {"hz": "30"}  # flag over environment over file
-        assert c.config_get("maxmemory") == {"maxmemory": str(20 * 1024 * 1024)}  # environment over file
+        assert c.config_get("client-query-buffer-limit") == {"client-query-buffer-limit": str(20 * 1024 * 1024)}  # environment over file
         assert c.config_get("slowlog-max-len") == {"slowlog-max-len": "5"}  # file
         assert c.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
         assert c.config_get("dir")["dir"] == h.data_dir

@@ -85,3 +85,12 @@ def test_rewrite_writes_the_toml_file() -> None:
         assert 'maxmemory-policy = "allkeys-lru"' in text and "hz = 12" in text
     finally:
         h.stop()
+
+
+def test_maxmemory_limit_refused_until_eviction_exists(keystream_server) -> None:
+    """A limit nothing enforces would be a silent lie: refused by name; 0 (no limit) is fine."""
+    r = redis.Redis(port=keystream_server.port)
+    with pytest.raises(redis.ResponseError, match="maxmemory.*not supported yet"):
+        r.config_set("maxmemory", "100mb")
+    assert r.config_set("maxmemory", "0")
+    assert r.config_get("maxmemory") == {"maxmemory": "0"}

@@ -26,7 +26,7 @@ def test_serve_a_redis_conf(tmp_path) -> None:
     data.mkdir()
     conf = tmp_path / "redis.conf"
     conf.write_text(f'# as a Redis user writes it\nport {port}\nbind 127.0.0.1\ndir "{data}"\n'
-                    f'dbfilename keys.rdb\nsave 900 1\nsave 300 10\nmaxmemory 64mb\n'
+                    f'dbfilename keys.rdb\nsave 900 1\nsave 300 10\nclient-query-buffer-limit 64mb\n'
                     f'logfile "{tmp_path / "log.txt"}"\nkafka-port 0\n')
     proc = subprocess.Popen([sys.executable, "-m", "keystream", "serve", str(conf)], cwd=str(tmp_path),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -34,7 +34,7 @@ def test_serve_a_redis_conf(tmp_path) -> None:
         r = redis.Redis(port=port)
         wait_until(lambda: _answers(r), what="keystream to start from redis.conf")
         assert r.config_get("save") == {"save": "900 1 300 10"}
-        assert r.config_get("maxmemory") == {"maxmemory": str(64 * 1024 * 1024)}
+        assert r.config_get("client-query-buffer-limit") == {"client-query-buffer-limit": str(64 * 1024 * 1024)}
         r.set("k", "v")
         r.save()
         assert os.path.exists(data / "keys.rdb")

@@ -24,10 +24,10 @@ def test_names_are_unique_including_aliases() -> None:
 
 def test_file_then_env_then_explicit(tmp_path) -> None:
     f = tmp_path / "keystream.toml"
-    f.write_text('maxmemory = "10mb"\nhz = 20\n[log.retention]\nms = 5000\n')
+    f.write_text('client-query-buffer-limit = "10mb"\nhz = 20\n[log.retention]\nms = 5000\n')
     c = Config()
     c.load_file(str(f))
-    assert c["maxmemory"] == 10 * 1024 * 1024
+    assert c["client-query-buffer-limit"] == 10 * 1024 * 1024
     assert c["hz"] == 20
     assert c["log.retention.ms"] == 5000
     c.load_env({"KEYSTREAM_HZ": "30", "KEYSTREAM_MAXMEMORY_POLICY": "allkeys-lru",

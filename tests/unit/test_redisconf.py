@@ -39,9 +39,9 @@ def _load(tmp_path, text: str, name: str = "redis.conf") -> Config:
 
 
 def test_directives_set_settings(tmp_path) -> None:
-    c = _load(tmp_path, "# comment\n\nPort 7000\nmaxmemory 10mb\nappendfsync no\n"
+    c = _load(tmp_path, "# comment\n\nPort 7000\nclient-query-buffer-limit 10mb\nappendfsync no\n"
                         "hash-max-ziplist-entries 64\nnotify-keyspace-events \"Ex\"\n")
-    assert c["port"] == 7000 and c["maxmemory"] == 10 * 1024 * 1024
+    assert c["port"] == 7000 and c["client-query-buffer-limit"] == 10 * 1024 * 1024
     assert c["appendfsync"] == "no" and c["hash-max-listpack-entries"] == 64
     assert c["notify-keyspace-events"] == "Ex"
     assert c.config_format == "redis"
@@ -83,19 +83,19 @@ def test_toml_files_still_load(tmp_path) -> None:
 
 def test_rewrite_keeps_lines_and_updates_values(tmp_path) -> None:
     path = tmp_path / "redis.conf"
-    path.write_text("# mine\nport 7000\nsave 900 1\nsave 300 10\nmaxmemory 1mb\n")
+    path.write_text("# mine\nport 7000\nsave 900 1\nsave 300 10\nclient-query-buffer-limit 1mb\n")
     c = Config()
     c.load_file(str(path))
-    c.set_text("maxmemory", "2mb")
+    c.set_text("client-query-buffer-limit", "2mb")
     c.set_text("save", "60 5")
     c.set_text("maxclients", "99")
     c.rewrite()
     text = path.read_text()
-    assert text.startswith("# mine\nport 7000\nsave 60 5\nmaxmemory 2097152\n")
+    assert text.startswith("# mine\nport 7000\nsave 60 5\nclient-query-buffer-limit 2097152\n")
     assert "maxclients 99" in text
     again = Config()
     again.load_file(str(path))
-    assert (again["save"], again["maxmemory"], again["maxclients"]) == ("60 5", 2097152, 99)
+    assert (again["save"], again["client-query-buffer-limit"], again["maxclients"]) == ("60 5", 2097152, 99)
 
 
 def test_a_bare_save_line_clears_save_points(tmp_path) -> None:
