@@ -154,8 +154,8 @@ SEQUENCES = {
     "keys": [
         "SET k v", "SET k2 v", "DEL k2 nokey", "UNLINK nokey", "UNLINK k", "SET k v", "RENAME k k3",
         "RENAMENX k3 k4", "COPY k4 k5", "COPY k4 k5 REPLACE", "COPY k4 k6 DB 3", "EXPIRE k4 100",
-        "PEXPIRE k4 100000 GT", "EXPIREAT k4 99999999999", "PEXPIREAT k4 99999999999000 NX", "PERSIST k4",
-        "PERSIST k4", "EXPIRE k4 -1", "MOVE k5 2", "SELECT 2", "SET x 1", "SELECT 0", "SWAPDB 0 2", "TOUCH x",
+        "PEXPIRE k4 200000 GT", "PEXPIRE k4 50000 GT", "EXPIREAT k4 99999999999",
+        "PEXPIREAT k4 99999999999000 NX", "PERSIST k4", "PERSIST k4", "EXPIRE k4 -1", "MOVE k5 2", "SELECT 2", "SET x 1", "SELECT 0", "SWAPDB 0 2", "TOUCH x",
         "SET e v", "PEXPIREAT e 1", "SET v v EX 100", "RENAME v w", "FLUSHDB", "FLUSHALL ASYNC",
     ],
     "hashes": [
