@@ -218,6 +218,8 @@ SETTINGS: list[Setting] = [
             maximum=_LONG_MAX),
     Setting("stream-node-max-entries", "int", 100, True, "Stream node entry limit", minimum=0,
             maximum=_LONG_MAX),
+    Setting("bridge-stream-prefix", "str", "kafka:", True,
+            "Key prefix of Kafka topic partitions as Redis streams (<prefix><topic>:<partition>; empty: off)"),
     Setting("hll-sparse-max-bytes", "memory", 3000, True, "HyperLogLog sparse limit", minimum=0,
             maximum=_LONG_MAX),
     Setting("activerehashing", "bool", True, True, "Incremental rehashing (accepted, no effect)"),

@@ -56,6 +56,7 @@ from keystream.resp.writer import Raw, Status
 from keystream.tracking import Tracking
 
 if TYPE_CHECKING:
+    from keystream.bridge.topic_stream import TopicStreams
     from keystream.commands.blocking import BlockingState
     from keystream.commands.executor import PauseState
     from keystream.commands.introspection import LatencyMonitor
@@ -105,12 +106,13 @@ class Engine:
         "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
-        "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
+        "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "topic_streams", "tracking", "txn",
         "unit_depth", "version",
     )
 
     def __init__(self, config: Config) -> None:
         load_all()
+        from keystream.bridge.topic_stream import TopicStreams
         from keystream.commands.blocking import BlockingState
         from keystream.commands.introspection import LatencyMonitor
         from keystream.kafka.groups.coordinator import GroupCoordinator
@@ -181,6 +183,8 @@ class Engine:
         self.producer_ids: ProducerIdManager = ProducerIdManager(os.path.join(data_dir, "meta"))
         self.groups: GroupCoordinator = GroupCoordinator(self)
         self.txn: TransactionCoordinator = TransactionCoordinator(self)
+        # -- the bridge: topic partitions as Redis stream keys (bridge/topic_stream.py)
+        self.topic_streams: TopicStreams = TopicStreams(self)
         # -- Redis persistence: RDB snapshots and the AOF (persistence/)
         # True while some commands may be refused (loading, MISCONF): sends every command
         # through the executor's checked path, which asks `command_refusal`.
@@ -283,6 +287,8 @@ class Engine:
         client.last_cmd = cmd.name
         dirty = self.dirty
         try:
+            if cmd.is_write and self.logs.topics:  # a topic's stream key is append-only
+                self.topic_streams.check_write(cmd, argv)
             reply = cmd.handler(client, argv)  # type: ignore[misc]
         except CommandError as e:
             reply = e

@@ -103,6 +103,8 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     dirty = engine.dirty
     # Engine.run's steps, inlined on purpose (the hot path: no extra call per command).
     try:
+        if cmd.is_write and engine.logs.topics:  # a topic's stream key is append-only (bridge/)
+            engine.topic_streams.check_write(cmd, argv)
         reply = cmd.handler(client, argv)  # type: ignore[misc]
     except CommandError as e:
         reply = e

@@ -52,6 +52,7 @@ _INT_MAX = 2**31 - 1
 _SHARED_REFCOUNT = 2**31 - 1  # Redis's OBJ_SHARED_REFCOUNT (INT_MAX)
 _SHARED_INTEGERS = 10000
 _NONE = Status(b"none")
+_STREAM = Status(b"stream")  # a Kafka topic partition's key (bridge/topic_stream.py)
 _TYPE_REPLIES = {cls: Status(name) for cls, name in TYPE_NAMES.items()}
 
 
@@ -119,7 +120,8 @@ def unlink_command(client: Client, argv: list[bytes]) -> Any:
 def exists_command(client: Client, argv: list[bytes]) -> Any:
     """EXISTS key [key ...]"""
     peek = client.db.peek
-    return sum(1 for key in argv[1:] if peek(key) is not None)
+    topic = client.engine.topic_streams.lookup  # a topic partition's stream key exists (bridge/)
+    return sum(1 for key in argv[1:] if peek(key) is not None or topic(key) is not None)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1, acl="keyspace", group="generic",
@@ -128,7 +130,9 @@ def exists_command(client: Client, argv: list[bytes]) -> Any:
 def type_command(client: Client, argv: list[bytes]) -> Any:
     """TYPE key"""
     value = client.db.peek(argv[1])
-    return _NONE if value is None else _type_reply(value)
+    if value is None:
+        return _STREAM if client.engine.topic_streams.lookup(argv[1]) is not None else _NONE
+    return _type_reply(value)
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1, acl="keyspace", group="generic", since="3.2.1",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from keystream.bridge.topic_stream import refusal
 from keystream.commands import blocking
 from keystream.commands.registry import KeySpec, command, container, key_spec
 from keystream.commands.syntax import parse_args
@@ -351,6 +352,13 @@ def xadd_command(client: Client, argv: list[bytes]) -> Any:
         raise CommandError(E.STREAM_ID_ZERO)
     db = client.db
     key = argv[1]
+    topics = client.engine.topic_streams
+    plog = topics.lookup(key)
+    if plog is not None:  # produce a record to the Kafka topic partition (bridge/)
+        if a.strategy:
+            raise CommandError(E.bridge_xadd_option(f"Kafka topic '{plog.topic}' partition {plog.index}",
+                                                    a.strategy.upper()))
+        return topics.xadd(client, plog, key, argv[id_pos], argv[field_pos:])
     s = _get_stream(db, key)
     created = s is None
     if s is None:
@@ -433,6 +441,10 @@ def _xrange(client: Client, argv: list[bytes], rev: bool) -> Any:
             j += 2
         else:
             raise CommandError(E.SYNTAX)
+    topics = client.engine.topic_streams
+    plog = topics.lookup(argv[1])
+    if plog is not None:  # a Kafka topic partition, read from its log (bridge/)
+        return NULL_ARRAY if count == 0 else topics.xrange(plog, start, end, count, rev)
     s = _get_stream(client.db, argv[1])
     if s is None:
         return []
@@ -472,6 +484,10 @@ def xrevrange_command(client: Client, argv: list[bytes]) -> Any:
          args="key")
 def xlen_command(client: Client, argv: list[bytes]) -> Any:
     """XLEN key"""
+    topics = client.engine.topic_streams
+    plog = topics.lookup(argv[1])
+    if plog is not None:
+        return topics.length(plog)
     s = _get_stream(client.db, argv[1])
     return 0 if s is None else s.length
 
@@ -654,9 +670,14 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     keys = argv[streams_arg:streams_arg + streams_count]
     ids: list[int] = []
     groups: list[Group | None] = []
+    topics = client.engine.topic_streams
+    plogs = [topics.lookup(key) for key in keys]  # Kafka topic partitions among the keys (bridge/)
     for k in range(streams_count):
         key = keys[k]
-        s = _get_stream(db, key)
+        plog = plogs[k]
+        if plog is not None and groupname is not None:
+            raise refusal("xreadgroup", key, plog)
+        s = _get_stream(db, key) if plog is None else None
         group = None
         if groupname is not None:
             group = s.groups.get(groupname) if s is not None else None
@@ -667,7 +688,7 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         if arg == b"$":
             if xreadgroup:
                 raise CommandError(E.STREAM_DOLLAR_GROUP)
-            ids.append(s.last_id if s is not None else 0)
+            ids.append(topics.last_entry_id(plog) if plog is not None else s.last_id if s is not None else 0)
         elif arg == b">":
             if not xreadgroup:
                 raise CommandError(E.STREAM_GT_XREAD)
@@ -681,6 +702,12 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     served: list[tuple[bytes, list]] = []
     for k in range(streams_count):
         key = keys[k]
+        plog = plogs[k]
+        if plog is not None:
+            found = topics.read_after(plog, ids[k], count)
+            if found is not None:
+                served.append((key, found))
+            continue
         s = db.get(key)
         if s is None:
             continue
@@ -726,14 +753,22 @@ def _read_reply(client: Client, served: list[tuple[bytes, list]]) -> Any:
 def _block(client: Client, argv: list[bytes], keys: list[bytes], ids: list[int], rg: _ReadGroup | None, count: int, timeout: int) -> Any:
     """Park the client until one of keys has entries for it (blockForKeys for streams)."""
     db = client.db
+    topics = client.engine.topic_streams
     state: dict[bytes, list[Any]] = {}
+    topic_keys: set[bytes] = set()
     for key, gt in zip(keys, ids):
         if key not in state:
+            if topics.lookup(key) is not None:
+                topic_keys.add(key)
             value = db.peek(key)
             state[key] = [gt, value, value.signals if type(value) is Stream else 0]
 
     def on_ready(c: Client, key: bytes) -> Any:
         st = state[key]
+        if key in topic_keys:  # woken by an append to the partition (bridge/)
+            plog = topics.lookup(key)
+            found = None if plog is None else topics.read_after(plog, st[0], count)
+            return None if found is None else _read_reply(c, [(key, found)])
         value = c.db.peek(key)
         changed = value is not st[1]
         if type(value) is not Stream:
@@ -854,6 +889,9 @@ def xpending_command(client: Client, argv: list[bytes]) -> Any:
         start, end = _range_bounds(argv[startidx], argv[startidx + 1])
         if startidx + 3 < n:
             consumername = argv[startidx + 3]
+    plog = client.engine.topic_streams.lookup(argv[1])
+    if plog is not None:  # a topic has no stream consumer groups (bridge/)
+        raise refusal("xpending", argv[1], plog)
     s = _get_stream(client.db, argv[1])
     group = s.groups.get(argv[2]) if s is not None else None
     if group is None:
@@ -1270,7 +1308,9 @@ def xgroup_help_command(client: Client, argv: list[bytes]) -> Any:
 
 # -- XINFO -----------------------------------------------------------------------------------
 def _xinfo_stream(client: Client, argv: list[bytes]) -> Any:
-    s = _xinfo_target(client, argv)
+    topics = client.engine.topic_streams
+    plog = topics.lookup(argv[2])
+    s = _xinfo_target(client, argv) if plog is None else None
     opts = argv[3:]
     full = bool(opts)
     count = 10
@@ -1283,6 +1323,9 @@ def _xinfo_stream(client: Client, argv: list[bytes]) -> Any:
             count = parse_int(opts[2])
             if count < 0:
                 count = 10
+    if plog is not None:  # a Kafka topic partition (bridge/)
+        return topics.xinfo_stream(plog, full, count)
+    assert s is not None
     head: list = [
         (b"length", s.length),
         (b"radix-tree-keys", len(s.nodes)),
@@ -1336,6 +1379,9 @@ def _limited(items: Any, count: int) -> Any:
 
 
 def _xinfo_target(client: Client, argv: list[bytes]) -> Stream:
+    plog = client.engine.topic_streams.lookup(argv[2])
+    if plog is not None:  # XINFO GROUPS / CONSUMERS: a topic has no stream consumer groups
+        raise refusal(f"xinfo {argv[1].decode('utf-8', 'replace')}", argv[2], plog)
     s = _get_stream(client.db, argv[2])
     if s is None:
         raise CommandError(E.NO_SUCH_KEY)

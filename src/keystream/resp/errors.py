@@ -314,3 +314,31 @@ LUA_FUNCTION_RESTORE_ARITY = (
 LUA_WRONG_RESTORE_POLICY_GIVEN_VALUE = (
     "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
 )
+
+
+# -- the bridge: a topic partition's stream key (bridge/topic_stream.py) ---------------------------
+def bridge_refused(command: str, key: bytes, topic: str, partition: int) -> str:
+    return (f"ERR {command} refused: '{key.decode('utf-8', 'replace')}' is partition {partition} of Kafka "
+            f"topic '{topic}', an append-only log (XADD appends; retention and DeleteRecords remove "
+            f"records)")
+
+
+def bridge_xadd_id(where: str) -> str:
+    return f"ERR XADD to {where}: the ID is the offset the log assigns, use *"
+
+
+def bridge_xadd_internal(where: str) -> str:
+    return f"ERR XADD to {where}: internal topics are written by their coordinators only"
+
+
+def bridge_xadd_field(where: str, field: bytes, why: str) -> str:
+    return (f"ERR XADD to {where}: field '{field.decode('utf-8', 'replace')}' {why} (a record's fields are "
+            f"key, value, timestamp and header:<name>)")
+
+
+def bridge_append_failed(where: str, reason: str) -> str:
+    return f"ERR XADD to {where} failed: {reason}"
+
+
+def bridge_xadd_option(where: str, option: str) -> str:
+    return f"ERR XADD to {where}: {option} would remove records (the log keeps them until retention)"

@@ -1,0 +1,412 @@
+"""Every partition of every Kafka topic as a Redis stream key, read from the log itself.
+
+`TopicStreams` (the engine's `topic_streams`) answers, for a key `<bridge-stream-prefix><topic>:
+<partition>` naming a partition that exists, the stream commands the bridge supports: XRANGE,
+XREVRANGE, XREAD (COUNT, BLOCK, `$`), XLEN, XINFO STREAM [FULL [COUNT n]], TYPE, EXISTS, and
+XADD, which produces a record. The command modules ask `lookup(key)` first; every other write
+command is refused before it runs (`check_write`, from the engine's call path), so nothing but
+the log's own appends, retention and DeleteRecords ever changes what such a key shows.
+
+Reads walk the partition's segments (no copy of the data is kept anywhere else): the batch
+holding the first wanted offset is found with the segment's offset index, batches are read
+whole from the segment file and decoded once into ready-to-send entries (`kafka_records.py`),
+kept in a bounded cache keyed by (segment, file position) — a compacted segment is a new
+segment object, so the cache never serves records compaction removed. A reader sees:
+
+- offsets from the log start offset (retention and DeleteRecords move it) ...
+- ... below the last stable offset (LSO): records of a transaction still open are invisible,
+  as to a read_committed consumer, and so is everything after its first record;
+- no records of aborted transactions (the partition's aborted-transaction index, with Kafka's
+  consumer algorithm: a producer's transactional batches are dropped from the first offset of
+  an aborted transaction up to its ABORT marker), and no control records (markers).
+
+XLEN counts those records exactly (headers only, except a batch cut by the log start); the
+count is kept per partition and extended as the log grows, recounted after retention,
+DeleteRecords or compaction changed the segments. XREVRANGE reads forward in windows from the
+end (the log has no backward links), doubling the window until COUNT entries are found.
+
+Blocking XREAD waits through `commands/blocking.py` like any stream reader: every append to a
+partition (Produce, XADD, a transaction marker that moves the LSO) reports the key as written
+(`xadd` event) in every database where a client waits on it.
+
+Not here: the entry format (kafka_records.py), argument parsing (commands/streams.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import os
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from keystream.bridge.kafka_records import CODECS, DecodedBatch, decode_batch, encode_entry_batch, entry_id
+from keystream.log.batch import LOG_OVERHEAD, batch_header
+from keystream.log.errors import LogError
+from keystream.log.manager import INTERNAL_TOPICS
+from keystream.resp import errors as E
+from keystream.resp.errors import CommandError
+from keystream.resp.writer import MapReply, Raw
+
+if TYPE_CHECKING:
+    from keystream.client import Client
+    from keystream.commands.registry import Command
+    from keystream.engine import Engine
+    from keystream.log.partition import PartitionLog
+    from keystream.log.segment import Segment
+
+log = logging.getLogger("keystream.bridge")
+
+__all__ = ["TopicStreams", "first_offset_at", "last_offset_at"]
+
+_MAX64 = 2**64 - 1
+_READ_CHUNK = 256 * 1024
+_CACHE_BYTES = 64 * 1024 * 1024
+_HEADER_STRUCT_SIZE = 61
+
+
+def first_offset_at(sid: int) -> int:
+    """The first offset whose entry ID `<offset>-1` is >= the stream ID sid (128-bit int)."""
+    ms, seq = sid >> 64, sid & _MAX64
+    return ms if seq <= 1 else ms + 1
+
+
+def last_offset_at(sid: int) -> int:
+    """The last offset whose entry ID is <= sid (-1: none)."""
+    ms, seq = sid >> 64, sid & _MAX64
+    return ms if seq >= 1 else ms - 1
+
+
+def _raw_entries(entries: list[bytes]) -> Raw:
+    return Raw(b"*%d\r\n%s" % (len(entries), b"".join(entries)))
+
+
+class _Count:
+    """XLEN of one partition: `n` visible records below `upper`, valid while `segments` is a
+    prefix of the log's segments and the log start is still `start`."""
+
+    __slots__ = ("n", "segments", "start", "upper")
+
+    def __init__(self, segments: list[Segment], start: int) -> None:
+        self.segments = segments
+        self.start = start
+        self.upper = start
+        self.n = 0
+
+
+class TopicStreams:
+    __slots__ = ("_cache", "_cache_bytes", "_counts", "engine", "logs", "prefix")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.logs = engine.logs
+        self.prefix: bytes = engine.config["bridge-stream-prefix"].encode()
+        self._cache: OrderedDict[tuple[Segment, int], DecodedBatch] = OrderedDict()
+        self._cache_bytes = 0
+        self._counts: dict[PartitionLog, _Count] = {}
+        engine.config.listeners.append(self._on_config_change)
+        engine.log_tasks.append_listeners.append(self._on_append)
+
+    def _on_config_change(self, name: str, value: Any) -> None:
+        if name == "bridge-stream-prefix":
+            self.prefix = value.encode()
+
+    # -- keys -----------------------------------------------------------------------------
+    def lookup(self, key: bytes) -> PartitionLog | None:
+        """The partition log key names, or None (not under the prefix, no such partition)."""
+        prefix = self.prefix
+        if not prefix or not key.startswith(prefix):
+            return None
+        topic, sep, part = key[len(prefix):].rpartition(b":")
+        if not sep or not part.isdigit() or (part[0] == 48 and len(part) > 1) or len(part) > 10:
+            return None
+        try:
+            name = topic.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return self.logs.partition(name, int(part))
+
+    def key_of(self, topic: str, partition: int) -> bytes:
+        return b"%s%s:%d" % (self.prefix, topic.encode(), partition)
+
+    def check_write(self, cmd: Command, argv: list[bytes]) -> None:
+        """Refuse a write command (other than XADD) naming a topic's key: the log is append-only."""
+        prefix = self.prefix
+        if not prefix or cmd.name == "xadd":
+            return
+        try:
+            indexes = cmd.key_indexes(argv)
+        except (CommandError, IndexError, ValueError):
+            return  # malformed: the handler reports it
+        for i in indexes:
+            key = argv[i]
+            if key.startswith(prefix):
+                plog = self.lookup(key)
+                if plog is not None:
+                    raise refusal(cmd.name, key, plog)
+
+    def _on_append(self, topic: str, partition: int) -> None:
+        blocking = self.engine.blocking
+        if not blocking.waiting or not self.prefix:
+            return
+        key = self.key_of(topic, partition)
+        for db_index in list(blocking.waiting):
+            blocking.on_write("xadd", db_index, key)
+
+    # -- reading --------------------------------------------------------------------------
+    def _batch(self, seg: Segment, pos: int) -> DecodedBatch | None:
+        """The decoded batch at pos of seg (None past its end), through the cache."""
+        ck = (seg, pos)
+        cache = self._cache
+        b = cache.get(ck)
+        if b is not None:
+            return b
+        size = seg.size
+        if pos + _HEADER_STRUCT_SIZE > size or seg.fd < 0:
+            return None
+        buf = os.pread(seg.fd, min(_READ_CHUNK, size - pos), pos)
+        first: DecodedBatch | None = None
+        off = 0
+        n = len(buf)
+        while off + _HEADER_STRUCT_SIZE <= n:
+            length = batch_header(buf, off)[1]
+            end = off + length + LOG_OVERHEAD
+            if end > n:
+                if off == 0:   # a batch larger than the chunk
+                    buf = os.pread(seg.fd, length + LOG_OVERHEAD, pos)
+                    n = len(buf)
+                    if n < length + LOG_OVERHEAD:
+                        return None
+                    continue
+                break
+            b = decode_batch(buf, off)
+            self._remember((seg, pos + off), b)
+            if first is None:
+                first = b
+            off = end
+        return first
+
+    def _remember(self, ck: tuple[Segment, int], b: DecodedBatch) -> None:
+        cache = self._cache
+        if ck in cache:
+            return
+        cache[ck] = b
+        self._cache_bytes += b.nbytes + 200
+        while self._cache_bytes > _CACHE_BYTES and cache:
+            _k, old = cache.popitem(last=False)
+            self._cache_bytes -= old.nbytes + 200
+
+    def _batches(self, plog: PartitionLog, start: int, upper: int):
+        """Decoded batches holding offsets in [start, upper), in order, skipping what a
+        read_committed reader must not see (aborted transactions, markers)."""
+        segments = plog.segments
+        aborted = plog.aborted_transactions(start, upper)
+        aborted.sort(key=lambda a: a[1])
+        ai = 0
+        dropping: set[int] = set()
+        i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
+        first = True
+        for seg in segments[i:]:
+            if seg.base_offset >= upper:
+                return
+            if seg.next_offset <= start:
+                first = False
+                continue
+            pos = seg.index.lookup(start) if first else 0
+            first = False
+            while True:
+                b = self._batch(seg, pos)
+                if b is None or b.base_offset >= upper:
+                    break
+                pos += b.size
+                while ai < len(aborted) and aborted[ai][1] <= b.last_offset:
+                    dropping.add(aborted[ai][0])
+                    ai += 1
+                if b.control:
+                    if b.abort_marker:
+                        dropping.discard(b.producer_id)
+                    continue
+                if b.last_offset < start or (b.transactional and b.producer_id in dropping):
+                    continue
+                yield b
+
+    def entries(self, plog: PartitionLog, first: int, last: int, count: int) -> list[bytes]:
+        """Encoded entries of offsets first..last (inclusive), at most count (0: all)."""
+        start = max(first, plog.log_start_offset)
+        upper = min(last + 1, plog.last_stable_offset)
+        out: list[bytes] = []
+        if start >= upper:
+            return out
+        for b in self._batches(plog, start, upper):
+            ents = b.entries
+            if ents[0][0] >= start and ents[-1][0] < upper:
+                if count and len(out) + len(ents) > count:
+                    out.extend(e for _o, e in ents[:count - len(out)])
+                    return out
+                out.extend(e for _o, e in ents)
+            else:
+                for o, e in ents:
+                    if start <= o < upper:
+                        out.append(e)
+                        if len(out) == count:
+                            return out
+            if len(out) == count:
+                return out
+        return out
+
+    def rev_entries(self, plog: PartitionLog, first: int, last: int, count: int) -> list[bytes]:
+        """As `entries`, from last down to first."""
+        lo = max(first, plog.log_start_offset)
+        hi = min(last, plog.last_stable_offset - 1)
+        out: list[bytes] = []
+        window = max(count, 16)
+        while hi >= lo:
+            start = max(lo, hi - window + 1)
+            found = self.entries(plog, start, hi, 0)
+            found.reverse()
+            out.extend(found)
+            if count and len(out) >= count:
+                return out[:count]
+            hi = start - 1
+            window *= 2
+        return out
+
+    def length(self, plog: PartitionLog) -> int:
+        """The number of entries XRANGE - + returns."""
+        c = self._counts.get(plog)
+        segments = plog.segments
+        if (c is None or c.start != plog.log_start_offset or len(segments) < len(c.segments)
+                or any(a is not b for a, b in zip(c.segments, segments))):
+            c = self._counts[plog] = _Count(list(segments), plog.log_start_offset)
+        upper = plog.last_stable_offset
+        if upper > c.upper:
+            c.n += self._count(plog, c.upper, upper)
+            c.upper = upper
+            c.segments = list(segments)
+        return c.n
+
+    def _count(self, plog: PartitionLog, start: int, upper: int) -> int:
+        n = 0
+        for b in self._batches(plog, start, upper):
+            if b.base_offset >= start and b.last_offset < upper:
+                n += len(b.entries)
+            else:
+                n += sum(1 for o, _e in b.entries if start <= o < upper)
+        return n
+
+    def last_entry_id(self, plog: PartitionLog) -> int:
+        """The stream ID `$` means: that of the last visible offset (0-0 before the first)."""
+        last = self.rev_entries(plog, 0, plog.last_stable_offset - 1, 1)
+        if not last:
+            return 0
+        return _id_of_entry(last[0])
+
+    # -- commands -------------------------------------------------------------------------
+    def xrange(self, plog: PartitionLog, start: int, end: int, count: int, rev: bool) -> Raw:
+        """XRANGE/XREVRANGE between stream IDs start and end (inclusive), count as XRANGE's (-1: none)."""
+        first, last = first_offset_at(start), last_offset_at(end)
+        if count == 0:
+            return _raw_entries([])
+        n = max(count, 0)
+        found = self.rev_entries(plog, first, last, n) if rev else self.entries(plog, first, last, n)
+        return _raw_entries(found)
+
+    def read_after(self, plog: PartitionLog, gt: int, count: int) -> Raw | None:
+        """XREAD's entries with IDs greater than gt, at most count (0: all); None if none."""
+        if gt == _ID_MAX:
+            return None
+        found = self.entries(plog, first_offset_at(gt + 1), plog.last_stable_offset, count)
+        return _raw_entries(found) if found else None
+
+    def xinfo_stream(self, plog: PartitionLog, full: bool, count: int) -> MapReply:
+        upper = plog.last_stable_offset
+        start = plog.log_start_offset
+        head: list = [
+            (b"length", self.length(plog)),
+            (b"radix-tree-keys", len(plog.segments)),
+            (b"radix-tree-nodes", len(plog.segments)),
+            (b"last-generated-id", entry_id(upper - 1) if upper else b"0-0"),
+            (b"max-deleted-entry-id", entry_id(start - 1) if start else b"0-0"),
+            (b"entries-added", upper),
+            (b"recorded-first-entry-id", entry_id(start) if start < upper else b"0-0"),
+        ]
+        if full:
+            head += [(b"entries", _raw_entries(self.entries(plog, start, upper - 1, count))), (b"groups", [])]
+            return MapReply(head)
+        firsts = self.entries(plog, start, upper - 1, 1)
+        lasts = self.rev_entries(plog, start, upper - 1, 1)
+        head += [
+            (b"groups", 0),
+            (b"first-entry", Raw(firsts[0]) if firsts else None),
+            (b"last-entry", Raw(lasts[0]) if lasts else None),
+        ]
+        return MapReply(head)
+
+    def xadd(self, client: Client, plog: PartitionLog, key: bytes, id_arg: bytes,
+             pairs: list[bytes]) -> bytes:
+        """Produce the record pairs describe to plog; the new entry's ID, after the append."""
+        topic = plog.topic
+        where = f"Kafka topic '{topic}' partition {plog.index}"
+        if id_arg != b"*":
+            raise CommandError(E.bridge_xadd_id(where))
+        if topic in INTERNAL_TOPICS:
+            raise CommandError(E.bridge_xadd_internal(where))
+        rkey: bytes | None = None
+        value: bytes | None = None
+        timestamp: int | None = None
+        headers: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        for i in range(0, len(pairs), 2):
+            f, v = pairs[i], pairs[i + 1]
+            if f.startswith(b"header:"):
+                headers.append((f[7:], v))
+                continue
+            if f in seen:
+                raise CommandError(E.bridge_xadd_field(where, f, "is given twice"))
+            seen.add(f)
+            if f == b"key":
+                rkey = v
+            elif f == b"value":
+                value = v
+            elif f == b"timestamp":
+                if not v.isdigit() or len(v) > 18:
+                    raise CommandError(E.bridge_xadd_field(where, f, "must be a timestamp in ms (a non-negative integer)"))
+                timestamp = int(v)
+            else:
+                raise CommandError(E.bridge_xadd_field(where, f, "cannot be held by a Kafka record"))
+        if timestamp is None:
+            timestamp = client.engine.cmd_time_ms
+        compression = self.logs.topic_config(topic)["compression.type"][0]
+        batch = encode_entry_batch(rkey, value, headers, timestamp, CODECS.get(compression, 0))
+        try:
+            result = plog.append(batch, client.engine.now_ms())
+        except LogError as e:
+            raise CommandError(E.bridge_append_failed(where, str(e))) from None
+        self.engine.notify_append(topic, plog.index)
+        if plog.unflushed_messages >= plog.config.flush_messages and self.engine.loop is not None:
+            # the flush policy's fsync starts now; the reply does not wait for it (see README)
+            asyncio.ensure_future(self.engine.log_tasks.flush_appended()).add_done_callback(_flush_failed)
+        return entry_id(result.base_offset)
+
+
+_ID_MAX = (1 << 128) - 1
+
+
+def _base_offset(seg: Segment) -> int:
+    return seg.base_offset
+
+
+def _id_of_entry(entry: bytes) -> int:
+    """The stream ID (128-bit int) of an encoded entry `*2\\r\\n$n\\r\\n<offset>-1\\r\\n...`."""
+    start = entry.index(b"\r\n", 4) + 2
+    return (int(entry[start:entry.index(b"-", start)]) << 64) | 1
+
+
+def refusal(command: str, key: bytes, plog: PartitionLog) -> CommandError:
+    return CommandError(E.bridge_refused(command.replace("|", " ").upper(), key, plog.topic, plog.index))
+
+
+def _flush_failed(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("log flush after an XADD to a topic failed", exc_info=fut.exception())
