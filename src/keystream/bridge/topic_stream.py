@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from keystream.bridge.kafka_records import CODECS, DecodedBatch, decode_batch, encode_entry_batch, entry_id
 from keystream.log.batch import LOG_OVERHEAD, batch_header
-from keystream.log.errors import LogError
+from keystream.log.errors import CorruptRecordError, LogError
 from keystream.log.manager import INTERNAL_TOPICS
 from keystream.resp import errors as E
 from keystream.resp.errors import CommandError
@@ -180,7 +180,10 @@ class TopicStreams:
                         return None
                     continue
                 break
-            b = decode_batch(buf, off)
+            try:
+                b = decode_batch(buf, off)
+            except CorruptRecordError as e:
+                raise CommandError(E.bridge_unreadable(seg.dir, str(e))) from None
             self._remember((seg, pos + off), b)
             if first is None:
                 first = b
@@ -278,6 +281,9 @@ class TopicStreams:
         segments = plog.segments
         if (c is None or c.start != plog.log_start_offset or len(segments) < len(c.segments)
                 or any(a is not b for a, b in zip(c.segments, segments))):
+            if c is None:  # forget the counts of partitions deleted since
+                partition = self.logs.partition
+                self._counts = {p: n for p, n in self._counts.items() if partition(p.topic, p.index) is p}
             c = self._counts[plog] = _Count(list(segments), plog.log_start_offset)
         upper = plog.last_stable_offset
         if upper > c.upper:
@@ -296,11 +302,10 @@ class TopicStreams:
         return n
 
     def last_entry_id(self, plog: PartitionLog) -> int:
-        """The stream ID `$` means: that of the last visible offset (0-0 before the first)."""
-        last = self.rev_entries(plog, 0, plog.last_stable_offset - 1, 1)
-        if not last:
-            return 0
-        return _id_of_entry(last[0])
+        """The stream ID `$` means (XINFO's last-generated-id): that of the offset below the LSO
+        (0-0 on an empty partition). Nothing at or below it can become visible later."""
+        upper = plog.last_stable_offset
+        return ((upper - 1) << 64) | 1 if upper else 0
 
     # -- commands -------------------------------------------------------------------------
     def xrange(self, plog: PartitionLog, start: int, end: int, count: int, rev: bool) -> Raw:
@@ -395,12 +400,6 @@ _ID_MAX = (1 << 128) - 1
 
 def _base_offset(seg: Segment) -> int:
     return seg.base_offset
-
-
-def _id_of_entry(entry: bytes) -> int:
-    """The stream ID (128-bit int) of an encoded entry `*2\\r\\n$n\\r\\n<offset>-1\\r\\n...`."""
-    start = entry.index(b"\r\n", 4) + 2
-    return (int(entry[start:entry.index(b"-", start)]) << 64) | 1
 
 
 def refusal(command: str, key: bytes, plog: PartitionLog) -> CommandError:

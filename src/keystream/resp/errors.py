@@ -342,3 +342,7 @@ def bridge_append_failed(where: str, reason: str) -> str:
 
 def bridge_xadd_option(where: str, option: str) -> str:
     return f"ERR XADD to {where}: {option} would remove records (the log keeps them until retention)"
+
+
+def bridge_unreadable(where: str, reason: str) -> str:
+    return f"ERR the Kafka log in {where} cannot be read as a stream: {reason}"
