@@ -131,17 +131,26 @@ class TopicStreams:
         return b"%s%s:%d" % (self.prefix, topic.encode(), partition)
 
     def check_write(self, cmd: Command, argv: list[bytes]) -> None:
-        """Refuse a write command (other than XADD) naming a topic's key: the log is append-only."""
+        """Refuse a write command (other than XADD) naming a topic's key: the log is append-only.
+
+        On the call path of every write while topics exist: one prefix test for the common
+        one-key command."""
         prefix = self.prefix
-        if not prefix or cmd.name == "xadd":
-            return
-        try:
-            indexes = cmd.key_indexes(argv)
-        except (CommandError, IndexError, ValueError):
-            return  # malformed: the handler reports it
+        if cmd.get_keys is None and cmd.first_key == cmd.last_key:
+            i = cmd.first_key
+            if i <= 0 or i >= len(argv) or not prefix or not argv[i].startswith(prefix):
+                return
+            indexes: Any = (i,)
+        else:
+            if not prefix:
+                return
+            try:
+                indexes = cmd.key_indexes(argv)
+            except (CommandError, IndexError, ValueError):
+                return  # malformed: the handler reports it
         for i in indexes:
             key = argv[i]
-            if key.startswith(prefix):
+            if key.startswith(prefix) and cmd.name != "xadd":
                 plog = self.lookup(key)
                 if plog is not None:
                     raise refusal(cmd.name, key, plog)
