@@ -23,7 +23,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from tests.conftest import ServerHandle, free_port, serve_keystream, wait_until
 
 ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "1",
-        "--transaction.state.log.num.partitions", "1", "--log.retention.check.interval.ms", "100")
+        "--transaction.state.log.num.partitions", "1", "--log.retention.check.interval.ms", "100",
+        "--log.cleaner.backoff.ms", "50")
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +202,31 @@ def test_retention_and_delete_records_are_honoured(bs: str, r: redis.Redis) -> N
     okey = f"kafka:{old}:0"
     wait_until(lambda: r.xlen(okey) == 3, what="retention to delete the old segments")
     assert values(r.xrange(okey)) == [b"new-0", b"new-1", b"new-2"]
+
+
+def test_compaction_is_followed(bs: str, r: redis.Redis) -> None:
+    """Records the cleaner removed disappear from the key (cached decoded batches included);
+    the survivors keep their offsets, so their IDs."""
+    name = topic(bs, config={"cleanup.policy": "compact", "segment.bytes": "2048",
+                             "min.cleanable.dirty.ratio": "0.01"})
+    key = f"kafka:{name}:0"
+    latest: dict[bytes, bytes] = {}
+    by_id: dict[bytes, dict] = {}
+    for half in (0, 1):
+        for rnd in range(25 * half, 25 * half + 25):
+            records = [{"key": b"key-%d" % k, "value": b"value-%d-%d-" % (k, rnd) + b"x" * 40} for k in range(8)]
+            produce(bs, name, records, **{"linger.ms": 0})
+            latest.update((rec["key"], rec["value"]) for rec in records)
+        before = r.xrange(key)                  # read (and cached) before the cleaner is done
+        assert len(before) == r.xlen(key)
+        by_id.update(before)
+    wait_until(lambda: r.xlen(key) < 100, what="the cleaner to compact the topic")
+    after = r.xrange(key)
+    assert len(after) == r.xlen(key)
+    for sid, fields in after:
+        assert by_id[sid] == fields
+    assert {f[b"key"]: f[b"value"] for _sid, f in after} == latest
+    assert r.xrevrange(key) == after[::-1]
 
 
 def test_read_committed_transactions(bs: str, server: ServerHandle, r: redis.Redis) -> None:
