@@ -181,6 +181,29 @@ def test_xread_block_woken_by_a_kafka_produce(bs: str, server: ServerHandle) -> 
     ctl.close()
 
 
+def test_resp3_and_other_databases(bs: str, server: ServerHandle) -> None:
+    name = topic(bs)
+    key = f"kafka:{name}:0"
+    produce(bs, name, [{"key": b"k", "value": b"v"}])
+    c = redis.Redis(port=server.port, protocol=3, db=5)     # topic keys answer in every database
+    try:
+        assert c.xread({key: "0"}) == {key.encode(): [[(b"0-1", {b"timestamp": c.xrange(key)[0][1][b"timestamp"],
+                                                                  b"key": b"k", b"value": b"v"})]]}
+        info = c.xinfo_stream(key)
+        assert info["length"] == 1 and info["first-entry"][0] == b"0-1"
+        got: list = []
+        t = threading.Thread(target=lambda: got.append(c.xread({key: "$"}, block=20000)))
+        t.start()
+        ctl = redis.Redis(port=server.port)
+        wait_until(lambda: ctl.info("clients")["blocked_clients"] == 1, what="a blocked reader in db 5")
+        produce(bs, name, [{"value": b"second"}])
+        t.join(20)
+        assert list(got[0]) == [key.encode()] and got[0][key.encode()][0][0][0] == b"1-1"
+        ctl.close()
+    finally:
+        c.close()
+
+
 def test_retention_and_delete_records_are_honoured(bs: str, r: redis.Redis) -> None:
     name = topic(bs)
     produce(bs, name, [{"value": b"%d" % i} for i in range(10)], **{"linger.ms": 0})

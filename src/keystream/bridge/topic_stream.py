@@ -25,6 +25,12 @@ count is kept per partition and extended as the log grows, recounted after reten
 DeleteRecords or compaction changed the segments. XREVRANGE reads forward in windows from the
 end (the log has no backward links), doubling the window until COUNT entries are found.
 
+XINFO STREAM: length is XLEN; radix-tree-keys and radix-tree-nodes count the segments;
+last-generated-id is the ID of the offset below the LSO (what `$` means), max-deleted-entry-id
+that of the offset below the log start, recorded-first-entry-id that of the log start,
+entries-added the LSO (offsets assigned below it, markers and aborted records included);
+groups 0 (a topic's consumer groups are Kafka's).
+
 Blocking XREAD waits through `commands/blocking.py` like any stream reader: every append to a
 partition (Produce, XADD, a transaction marker that moves the LSO) reports the key as written
 (`xadd` event) in every database where a client waits on it.
