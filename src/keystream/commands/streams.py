@@ -699,7 +699,7 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     if xreadgroup:
         _no_propagation(client)
     effects: list[list[bytes]] = []
-    served: list[tuple[bytes, list]] = []
+    served: list[tuple[bytes, Any]] = []
     for k in range(streams_count):
         key = keys[k]
         plog = plogs[k]
@@ -744,7 +744,7 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     return _block(client, argv, keys, ids, rg, count or _XREAD_BLOCKED_DEFAULT_COUNT, timeout)
 
 
-def _read_reply(client: Client, served: list[tuple[bytes, list]]) -> Any:
+def _read_reply(client: Client, served: list[tuple[bytes, Any]]) -> Any:
     if client.proto == 2:
         return [[key, entries] for key, entries in served]
     return MapReply(served)
