@@ -217,6 +217,13 @@ def test_retention_and_delete_records_are_honoured(bs: str, r: redis.Redis) -> N
     assert r.xinfo_stream(key)["max-deleted-entry-id"] == b"3-1"
     assert r.xinfo_stream(key)["recorded-first-entry-id"] == b"4-1"
     assert values(r.xrevrange(key, count=100)) == [b"%d" % i for i in range(9, 3, -1)]
+    # the log start inside a batch: the batch's earlier records are gone too
+    one = topic(bs)
+    produce(bs, one, [{"value": b"%d" % i} for i in range(10)], **{"linger.ms": 200})
+    tp = TopicPartition(one, 0, 7)
+    assert admin.delete_records([tp])[tp].result(10).low_watermark == 7
+    assert values(r.xrange(f"kafka:{one}:0")) == [b"7", b"8", b"9"]
+    assert r.xlen(f"kafka:{one}:0") == 3
     # time retention on small segments: whole segments go, the stream key follows the log
     old = topic(bs, config={"segment.bytes": "200", "retention.ms": "60000"})
     produce(bs, old, [{"value": b"old-%d" % i, "timestamp": int(time.time() * 1000) - 3_600_000}

@@ -48,7 +48,13 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from keystream.bridge.kafka_records import CODECS, DecodedBatch, decode_batch, encode_entry_batch, entry_id
-from keystream.log.batch import LOG_OVERHEAD, batch_header
+from keystream.log.batch import (
+    CONTROL_BIT,
+    LOG_OVERHEAD,
+    TRANSACTIONAL_BIT,
+    batch_header,
+    control_record_type,
+)
 from keystream.log.errors import CorruptRecordError, LogError
 from keystream.log.manager import INTERNAL_TOPICS
 from keystream.resp import errors as E
@@ -308,12 +314,44 @@ class TopicStreams:
         return c.n
 
     def _count(self, plog: PartitionLog, start: int, upper: int) -> int:
+        """Visible records in [start, upper), from batch headers (the filtering of `_batches`):
+        only a batch cut by start is decoded, and a control batch's marker type read."""
+        aborted = plog.aborted_transactions(start, upper)
+        aborted.sort(key=lambda a: a[1])
+        ai = 0
+        dropping: set[int] = set()
         n = 0
-        for b in self._batches(plog, start, upper):
-            if b.base_offset >= start and b.last_offset < upper:
-                n += len(b.entries)
-            else:
-                n += sum(1 for o, _e in b.entries if start <= o < upper)
+        segments = plog.segments
+        i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
+        first = True
+        for seg in segments[i:]:
+            if seg.base_offset >= upper:
+                break
+            if seg.next_offset <= start:
+                first = False
+                continue
+            pos0 = seg.index.lookup(start) if first else 0
+            first = False
+            for pos, h in seg.iter_headers(pos0):
+                base, attrs, producer_id, count = h[0], h[5], h[9], h[12]
+                last = base + h[6]
+                if base >= upper:
+                    return n
+                while ai < len(aborted) and aborted[ai][1] <= last:
+                    dropping.add(aborted[ai][0])
+                    ai += 1
+                if attrs & CONTROL_BIT:
+                    if producer_id in dropping and control_record_type(seg.read_batch(pos, h[1] + LOG_OVERHEAD)) == 0:
+                        dropping.discard(producer_id)
+                    continue
+                if last < start or (attrs & TRANSACTIONAL_BIT and producer_id in dropping):
+                    continue
+                if base >= start:
+                    n += count
+                else:
+                    b = self._batch(seg, pos)
+                    if b is not None:
+                        n += sum(1 for o, _e in b.entries if start <= o < upper)
         return n
 
     def last_entry_id(self, plog: PartitionLog) -> int:
