@@ -20,7 +20,7 @@ import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import ServerHandle, free_port, serve_keystream, wait_until
+from tests.conftest import ServerHandle, free_port, require_tool, serve_keystream, wait_until
 
 ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "1",
         "--transaction.state.log.num.partitions", "1", "--log.retention.check.interval.ms", "100",
@@ -321,6 +321,29 @@ def test_xadd_produces_a_record_kafka_consumers_read(bs: str, r: redis.Redis) ->
     assert abs(msgs[1].timestamp()[1] - time.time() * 1000) < 60_000
     assert r.xrange(key, "0", "0")[0][1] == {b"timestamp": b"%d" % ts, b"key": b"user-1",
                                              b"value": b"hello", b"header:trace": b"def"}
+
+
+def test_xadd_wakes_a_blocked_reader_and_kcat_reads_it(bs: str, server: ServerHandle, r: redis.Redis) -> None:
+    kcat = require_tool("kcat")
+    name = topic(bs)
+    key = f"kafka:{name}:0"
+    got: list = []
+
+    def reader() -> None:
+        c = redis.Redis(port=server.port)
+        got.append(c.xread({key: "$"}, block=20000, count=1))
+        c.close()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    wait_until(lambda: r.info("clients")["blocked_clients"] == 1, what="a blocked reader")
+    assert r.execute_command("XADD", key, "*", "key", "a", "value", "b", "header:h", "c") == b"0-1"
+    t.join(20)
+    assert got[0][0][1] == [(b"0-1", {b"timestamp": got[0][0][1][0][1][b"timestamp"], b"key": b"a", b"value": b"b",
+                                      b"header:h": b"c"})]
+    out = subprocess.run([kcat, "-b", bs, "-t", name, "-C", "-e", "-f", "%k|%s|%h|%o\\n"],
+                         capture_output=True, timeout=30, check=True).stdout
+    assert out == b"a|b|h=c|0\n"
 
 
 def test_xadd_follows_the_topics_settings(bs: str, r: redis.Redis) -> None:

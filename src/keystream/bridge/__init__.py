@@ -36,4 +36,8 @@ Stream keys of topics (1), the contract:
 - Topic keys are not in the keyspace: KEYS, SCAN, RANDOMKEY and DBSIZE do not list them
   (list topics with Kafka's metadata), other read commands see no key there (GET: nil, TTL:
   -2), WATCH and keyspace notifications do not follow them. They answer in every database.
+- A key under the prefix that names no existing partition (unknown topic, partition out of
+  range, `:07`) is an ordinary Redis key: XADD there makes a Redis stream, it does not create a
+  topic. A topic created later takes its name over: the Redis key is then hidden and
+  protected until the prefix changes (CONFIG SET bridge-stream-prefix) or FLUSHDB.
 """
