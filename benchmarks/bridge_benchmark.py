@@ -5,7 +5,9 @@ Starts `keystream serve` with its Kafka listener, produces `--records` records (
 same entries (same IDs, same fields) into a native stream with XADD, checks both answer
 `XRANGE key - + COUNT 100` with the same bytes, then runs Debian's `redis-benchmark` on that
 command against each key, alternating which goes first, `--rounds` times, and prints the
-median requests/s of each and the ratio topic/native (the issue's target: >= 0.9x).
+median requests/s of each and the ratio topic/native (the issue's target: >= 0.9x), and the
+server's own time per call (INFO commandstats, reset before each run) with its ratio
+native/topic: on a loaded machine the client side can cap both request rates alike.
 
 `--write-guard` measures instead what the append-only guard of topic keys costs every write
 while topics exist (`check_write` on the call path): `SET` (redis-benchmark -t set) with no
@@ -80,11 +82,18 @@ def load(port: int, kport: int, records: int, value_size: int) -> tuple[str, str
     return topic_key, native_key
 
 
-def bench(port: int, key: str, pipeline: int, requests: int, clients: int) -> float:
+def bench(port: int, key: str, pipeline: int, requests: int, clients: int) -> tuple[float, float]:
+    """(requests/s, the server's own usec per XRANGE call from INFO commandstats)."""
+    import redis
     import redis_benchmark
 
+    c = redis.Redis(port=port)
+    c.config_resetstat()
     redis_benchmark.CUSTOM["bridge"] = ([a.replace("{key}", key) for a in COMMAND], "")
-    return run_bench(port, "bridge", pipeline, requests, clients)["rps"]
+    rps = run_bench(port, "bridge", pipeline, requests, clients)["rps"]
+    usec = float(c.info("commandstats")["cmdstat_xrange"]["usec_per_call"])
+    c.close()
+    return rps, usec
 
 
 def write_guard(port: int, kport: int, args: argparse.Namespace) -> None:
@@ -137,18 +146,22 @@ def main() -> None:
             write_guard(port, kport, args)
             return
         topic_key, native_key = load(port, kport, args.records, args.value_size)
-        print(f"{'command':<34}{'-P':>4}{'topic key rps':>15}{'native rps':>13}{'ratio':>8}")
+        print(f"{'command':<28}{'-P':>4}{'topic key rps':>15}{'native rps':>12}{'ratio':>7}"
+              f"{'topic us/call':>15}{'native us/call':>16}{'ratio':>7}")
         for pipeline in (int(x) for x in args.pipelines.split(",")):
-            topic_rps: list[float] = []
-            native_rps: list[float] = []
+            runs: dict[str, list[tuple[float, float]]] = {topic_key: [], native_key: []}
             for rnd in range(args.rounds):
-                order = [(topic_key, topic_rps), (native_key, native_rps)]
+                order = [topic_key, native_key]
                 if rnd % 2:
                     order.reverse()
-                for key, out in order:
-                    out.append(bench(port, key, pipeline, args.requests, args.clients))
-            t, n = statistics.median(topic_rps), statistics.median(native_rps)
-            print(f"{'XRANGE key - + COUNT 100':<34}{pipeline:>4}{t:>15,.0f}{n:>13,.0f}{t / n:>7.2f}x", flush=True)
+                for key in order:
+                    runs[key].append(bench(port, key, pipeline, args.requests, args.clients))
+            t = statistics.median(r[0] for r in runs[topic_key])
+            n = statistics.median(r[0] for r in runs[native_key])
+            tu = statistics.median(r[1] for r in runs[topic_key])
+            nu = statistics.median(r[1] for r in runs[native_key])
+            print(f"{'XRANGE key - + COUNT 100':<28}{pipeline:>4}{t:>15,.0f}{n:>12,.0f}{t / n:>6.2f}x"
+                  f"{tu:>15.1f}{nu:>16.1f}{nu / tu:>6.2f}x", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

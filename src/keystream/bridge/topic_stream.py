@@ -9,9 +9,12 @@ the log's own appends, retention and DeleteRecords ever changes what such a key 
 
 Reads walk the partition's segments (no copy of the data is kept anywhere else): the batch
 holding the first wanted offset is found with the segment's offset index, batches are read
-whole from the segment file and decoded once into ready-to-send entries (`kafka_records.py`),
-kept in a bounded cache keyed by (segment, file position) — a compacted segment is a new
-segment object, so the cache never serves records compaction removed. A reader sees:
+whole from the segment file (up to 256 KB at a time) and decoded once into ready-to-send
+entries (`kafka_records.py`). Decoded runs of consecutive batches ("chunks") are cached per
+segment object, in file order, within 64 MB (least recently used go first); the tail of the
+active segment grows its last chunk in place. A compacted segment is a new segment object, so
+the cache never serves records compaction removed. A range without aborted transactions is
+then a slice of a chunk's entries, as a native stream answers from its nodes. A reader sees:
 
 - offsets from the log start offset (retention and DeleteRecords move it) ...
 - ... below the last stable offset (LSO): records of a transaction still open are invisible,
@@ -20,7 +23,7 @@ segment object, so the cache never serves records compaction removed. A reader s
   consumer algorithm: a producer's transactional batches are dropped from the first offset of
   an aborted transaction up to its ABORT marker), and no control records (markers).
 
-XLEN counts those records exactly (headers only, except a batch cut by the log start); the
+XLEN counts those records exactly (batch headers only, except a batch cut by the log start); the
 count is kept per partition and extended as the log grows, recounted after retention,
 DeleteRecords or compaction changed the segments. XREVRANGE reads forward in windows from the
 end (the log has no backward links), doubling the window until COUNT entries are found.
@@ -107,14 +110,54 @@ class _Count:
         self.n = 0
 
 
+class _Chunk:
+    """Consecutive batches of one segment, decoded: [pos, end_pos) in the file, offsets first
+    to last; the data records flattened into `offsets` / `entries` for slicing."""
+
+    __slots__ = ("batches", "end_pos", "entries", "first", "last", "nbytes", "offsets", "pos", "seg")
+
+    def __init__(self, seg: Segment, pos: int, end_pos: int, batches: list[DecodedBatch]) -> None:
+        self.seg = seg
+        self.pos = pos
+        self.end_pos = end_pos
+        self.first = batches[0].base_offset
+        self.batches = batches
+        self.offsets: list[int] = []
+        self.entries: list[bytes] = []
+        self.last = -1
+        self.nbytes = 0
+        self._add(batches)
+
+    def _add(self, batches: list[DecodedBatch]) -> None:
+        offsets = self.offsets
+        entries = self.entries
+        for b in batches:
+            for o, e in b.entries:
+                offsets.append(o)
+                entries.append(e)
+            self.nbytes += b.nbytes + 100
+        self.last = batches[-1].last_offset
+
+    def extend(self, other: _Chunk) -> None:
+        self.batches = self.batches + other.batches
+        self.end_pos = other.end_pos
+        self._add(other.batches)
+
+
+def _chunk_first(ch: _Chunk) -> int:
+    return ch.first
+
+
 class TopicStreams:
-    __slots__ = ("_cache", "_cache_bytes", "_counts", "engine", "logs", "prefix")
+    __slots__ = ("_cache_bytes", "_counts", "_lru", "_segs", "engine", "logs", "prefix")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.logs = engine.logs
         self.prefix: bytes = engine.config["bridge-stream-prefix"].encode()
-        self._cache: OrderedDict[tuple[Segment, int], DecodedBatch] = OrderedDict()
+        # decoded chunks per segment, in file order; all of them, least recently used first
+        self._segs: dict[Segment, list[_Chunk]] = {}
+        self._lru: OrderedDict[_Chunk, None] = OrderedDict()
         self._cache_bytes = 0
         self._counts: dict[PartitionLog, _Count] = {}
         engine.config.listeners.append(self._on_config_change)
@@ -176,74 +219,125 @@ class TopicStreams:
             blocking.on_write("xadd", db_index, key)
 
     # -- reading --------------------------------------------------------------------------
-    def _batch(self, seg: Segment, pos: int) -> DecodedBatch | None:
-        """The decoded batch at pos of seg (None past its end), through the cache."""
-        ck = (seg, pos)
-        cache = self._cache
-        b = cache.get(ck)
-        if b is not None:
-            return b
-        size = seg.size
-        if pos + _HEADER_STRUCT_SIZE > size or seg.fd < 0:
+    def _load(self, seg: Segment, pos: int, limit: int) -> _Chunk | None:
+        """Decode the whole batches of seg from pos, up to _READ_CHUNK bytes (at least one
+        batch) and never past limit (a batch boundary); None if there is none."""
+        if pos + _HEADER_STRUCT_SIZE > limit or seg.fd < 0:
             return None
-        buf = os.pread(seg.fd, min(_READ_CHUNK, size - pos), pos)
-        first: DecodedBatch | None = None
+        buf = os.pread(seg.fd, min(_READ_CHUNK, limit - pos), pos)
+        batches: list[DecodedBatch] = []
         off = 0
         n = len(buf)
         while off + _HEADER_STRUCT_SIZE <= n:
-            length = batch_header(buf, off)[1]
-            end = off + length + LOG_OVERHEAD
+            end = off + batch_header(buf, off)[1] + LOG_OVERHEAD
             if end > n:
-                if off == 0:   # a batch larger than the chunk
-                    buf = os.pread(seg.fd, length + LOG_OVERHEAD, pos)
+                if off == 0 and end <= limit - pos:   # one batch larger than the chunk
+                    buf = os.pread(seg.fd, end, pos)
                     n = len(buf)
-                    if n < length + LOG_OVERHEAD:
-                        return None
-                    continue
+                    if n == end:
+                        continue
                 break
             try:
-                b = decode_batch(buf, off)
+                batches.append(decode_batch(buf, off))
             except CorruptRecordError as e:
                 raise CommandError(E.bridge_unreadable(seg.dir, str(e))) from None
-            self._remember((seg, pos + off), b)
-            if first is None:
-                first = b
             off = end
-        return first
+        if not batches:
+            return None
+        return _Chunk(seg, pos, pos + off, batches)
 
-    def _remember(self, ck: tuple[Segment, int], b: DecodedBatch) -> None:
-        cache = self._cache
-        if ck in cache:
-            return
-        cache[ck] = b
-        self._cache_bytes += b.nbytes + 200
-        while self._cache_bytes > _CACHE_BYTES and cache:
-            _k, old = cache.popitem(last=False)
-            self._cache_bytes -= old.nbytes + 200
+    def _chunk_from(self, seg: Segment, o: int) -> _Chunk | None:
+        """The cached chunk of seg holding the first batch that ends at or after offset o,
+        decoding what is needed; None if seg has no such batch."""
+        chunks = self._segs.get(seg)
+        if chunks is None:
+            chunks = self._segs[seg] = []
+        while True:
+            i = bisect.bisect_right(chunks, o, key=_chunk_first) - 1
+            if i >= 0 and chunks[i].last >= o:
+                ch = chunks[i]
+                self._lru.move_to_end(ch)
+                return ch
+            nxt = chunks[i + 1] if i + 1 < len(chunks) else None
+            pos = seg.index.lookup(o)
+            if i >= 0:
+                pos = max(pos, chunks[i].end_pos)
+            limit = nxt.pos if nxt is not None else seg.size
+            loaded = self._load(seg, pos, limit) if pos < limit else None
+            if loaded is None:
+                return nxt
+            ch = loaded
+            if i >= 0 and chunks[i].end_pos == loaded.pos and chunks[i].nbytes + loaded.nbytes <= _READ_CHUNK * 2:
+                ch = chunks[i]        # the tail of a growing segment stays one chunk
+                self._cache_bytes -= ch.nbytes
+                ch.extend(loaded)
+            else:
+                chunks.insert(i + 1, ch)
+                self._lru[ch] = None
+            self._cache_bytes += ch.nbytes
+            self._evict()
+            if ch.last >= o:
+                return ch
+            o = ch.last + 1       # o lies past the batches loaded: go on after them
 
-    def _batches(self, plog: PartitionLog, start: int, upper: int):
-        """Decoded batches holding offsets in [start, upper), in order, skipping what a
-        read_committed reader must not see (aborted transactions, markers)."""
+    def _evict(self) -> None:
+        lru = self._lru
+        while self._cache_bytes > _CACHE_BYTES and len(lru) > 1:
+            old, _ = lru.popitem(last=False)
+            self._cache_bytes -= old.nbytes
+            chunks = self._segs[old.seg]
+            chunks.remove(old)
+            if not chunks:
+                del self._segs[old.seg]
+
+    def _chunks(self, plog: PartitionLog, start: int, upper: int):
+        """(chunk, from) for the offsets from start in order, until upper: only the chunk's
+        offsets from `from` on are new (a chunk grown at the tail comes again)."""
         segments = plog.segments
-        aborted = plog.aborted_transactions(start, upper)
-        aborted.sort(key=lambda a: a[1])
-        ai = 0
-        dropping: set[int] = set()
         i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
-        first = True
+        o = start
         for seg in segments[i:]:
             if seg.base_offset >= upper:
                 return
-            if seg.next_offset <= start:
-                first = False
-                continue
-            pos = seg.index.lookup(start) if first else 0
-            first = False
-            while True:
-                b = self._batch(seg, pos)
-                if b is None or b.base_offset >= upper:
+            o = max(o, seg.base_offset)
+            while o < upper and o < seg.next_offset:
+                ch = self._chunk_from(seg, o)
+                if ch is None:
                     break
-                pos += b.size
+                yield ch, o
+                o = ch.last + 1
+
+    def entries(self, plog: PartitionLog, first: int, last: int, count: int) -> list[bytes]:
+        """Encoded entries of offsets first..last (inclusive), at most count (0: all), as a
+        read_committed reader sees them."""
+        start = max(first, plog.log_start_offset)
+        upper = min(last + 1, plog.last_stable_offset)
+        out: list[bytes] = []
+        if start >= upper:
+            return out
+        aborted = plog.aborted_transactions(start, upper)
+        if not aborted:   # every data record below the LSO is visible: slices of the chunks
+            for ch, frm in self._chunks(plog, start, upper):
+                offsets = ch.offsets
+                lo = bisect.bisect_left(offsets, frm)
+                hi = bisect.bisect_left(offsets, upper, lo)
+                if count and hi - lo > count - len(out):
+                    hi = lo + count - len(out)
+                out += ch.entries[lo:hi]
+                if count and len(out) >= count:
+                    break
+            return out
+        # Kafka's consumer: a producer's transactional batches are dropped from the first
+        # offset of one of its aborted transactions up to that transaction's ABORT marker.
+        aborted.sort(key=lambda a: a[1])
+        ai = 0
+        dropping: set[int] = set()
+        for ch, frm in self._chunks(plog, start, upper):
+            for b in ch.batches:
+                if b.last_offset < frm:
+                    continue
+                if b.base_offset >= upper:
+                    return out
                 while ai < len(aborted) and aborted[ai][1] <= b.last_offset:
                     dropping.add(aborted[ai][0])
                     ai += 1
@@ -251,32 +345,13 @@ class TopicStreams:
                     if b.abort_marker:
                         dropping.discard(b.producer_id)
                     continue
-                if b.last_offset < start or (b.transactional and b.producer_id in dropping):
+                if b.transactional and b.producer_id in dropping:
                     continue
-                yield b
-
-    def entries(self, plog: PartitionLog, first: int, last: int, count: int) -> list[bytes]:
-        """Encoded entries of offsets first..last (inclusive), at most count (0: all)."""
-        start = max(first, plog.log_start_offset)
-        upper = min(last + 1, plog.last_stable_offset)
-        out: list[bytes] = []
-        if start >= upper:
-            return out
-        for b in self._batches(plog, start, upper):
-            ents = b.entries
-            if ents[0][0] >= start and ents[-1][0] < upper:
-                if count and len(out) + len(ents) > count:
-                    out.extend(e for _o, e in ents[:count - len(out)])
-                    return out
-                out.extend(e for _o, e in ents)
-            else:
-                for o, e in ents:
-                    if start <= o < upper:
+                for o, e in b.entries:
+                    if frm <= o < upper:
                         out.append(e)
                         if len(out) == count:
                             return out
-            if len(out) == count:
-                return out
         return out
 
     def rev_entries(self, plog: PartitionLog, first: int, last: int, count: int) -> list[bytes]:
@@ -348,11 +423,18 @@ class TopicStreams:
                     continue
                 if base >= start:
                     n += count
-                else:
-                    b = self._batch(seg, pos)
-                    if b is not None:
-                        n += sum(1 for o, _e in b.entries if start <= o < upper)
+                else:   # the batch holding the log start: only its records from there
+                    n += sum(1 for o, _e in self._batch_entries(seg, start) if start <= o < upper)
         return n
+
+    def _batch_entries(self, seg: Segment, o: int) -> list[tuple[int, bytes]]:
+        """The (offset, entry) pairs of the batch of seg holding offset o."""
+        ch = self._chunk_from(seg, o)
+        if ch is not None:
+            for b in ch.batches:
+                if b.base_offset <= o <= b.last_offset:
+                    return b.entries
+        return []
 
     def last_entry_id(self, plog: PartitionLog) -> int:
         """The stream ID `$` means (XINFO's last-generated-id): that of the offset below the LSO
