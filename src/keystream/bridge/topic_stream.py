@@ -271,6 +271,7 @@ class TopicStreams:
                 ch = chunks[i]        # the tail of a growing segment stays one chunk
                 self._cache_bytes -= ch.nbytes
                 ch.extend(loaded)
+                self._lru.move_to_end(ch)
             else:
                 chunks.insert(i + 1, ch)
                 self._lru[ch] = None
