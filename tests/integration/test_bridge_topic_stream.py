@@ -166,6 +166,23 @@ def test_reads_after_the_tail_grew_return_each_record_once(bs: str, r: redis.Red
         assert r.xlen(key) == len(want)
 
 
+def test_ranges_far_from_an_index_entry(bs: str, r: redis.Redis) -> None:
+    """With a sparse offset index (one entry per 100 MB) a read starts decoding at the segment's
+    start and must still begin exactly at the offset asked for (1 MB of records: several
+    decoding runs of 256 KB)."""
+    name = topic(bs, config={"index.interval.bytes": "100000000"})
+    key = f"kafka:{name}:0"
+    produce(bs, name, [{"value": b"%04d" % i + b"x" * 1000} for i in range(1000)],
+            **{"batch.num.messages": 7})
+    for lo, hi in ((500, 510), (251, 260), (999, 999), (0, 3), (700, 1200)):
+        got = [int(v[:4]) for v in values(r.xrange(key, str(lo), str(hi)))]
+        assert got == list(range(lo, min(hi, 999) + 1)), (lo, hi)
+        rev = [int(v[:4]) for v in values(r.xrevrange(key, str(hi), str(lo), count=5))]
+        assert rev == list(range(min(hi, 999), lo - 1, -1))[:5], (lo, hi)
+    assert r.xlen(key) == 1000
+    assert [int(v[:4]) for v in values(r.xread({key: "749-1"}, count=3)[0][1])] == [750, 751, 752]
+
+
 def test_xread_block_woken_by_a_kafka_produce(bs: str, server: ServerHandle) -> None:
     name = topic(bs)
     produce(bs, name, [{"value": b"old"}])

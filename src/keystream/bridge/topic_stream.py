@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from keystream.bridge.kafka_records import CODECS, DecodedBatch, decode_batch, encode_entry_batch, entry_id
 from keystream.log.batch import (
     CONTROL_BIT,
+    HEADER_SIZE,
     LOG_OVERHEAD,
     TRANSACTIONAL_BIT,
     batch_header,
@@ -78,7 +79,6 @@ __all__ = ["TopicStreams", "first_offset_at", "last_offset_at"]
 _MAX64 = 2**64 - 1
 _READ_CHUNK = 256 * 1024
 _CACHE_BYTES = 64 * 1024 * 1024
-_HEADER_STRUCT_SIZE = 61
 
 
 def first_offset_at(sid: int) -> int:
@@ -149,6 +149,8 @@ def _chunk_first(ch: _Chunk) -> int:
 
 
 class TopicStreams:
+    """The engine's part that answers for topic partitions' stream keys (see the module header)."""
+
     __slots__ = ("_cache_bytes", "_counts", "_lru", "_segs", "engine", "logs", "prefix")
 
     def __init__(self, engine: Engine) -> None:
@@ -222,13 +224,13 @@ class TopicStreams:
     def _load(self, seg: Segment, pos: int, limit: int) -> _Chunk | None:
         """Decode the whole batches of seg from pos, up to _READ_CHUNK bytes (at least one
         batch) and never past limit (a batch boundary); None if there is none."""
-        if pos + _HEADER_STRUCT_SIZE > limit or seg.fd < 0:
+        if pos + HEADER_SIZE > limit or seg.fd < 0:
             return None
         buf = os.pread(seg.fd, min(_READ_CHUNK, limit - pos), pos)
         batches: list[DecodedBatch] = []
         off = 0
         n = len(buf)
-        while off + _HEADER_STRUCT_SIZE <= n:
+        while off + HEADER_SIZE <= n:
             end = off + batch_header(buf, off)[1] + LOG_OVERHEAD
             if end > n:
                 if off == 0 and end <= limit - pos:   # one batch larger than the chunk
@@ -279,7 +281,7 @@ class TopicStreams:
             self._evict()
             if ch.last >= o:
                 return ch
-            o = ch.last + 1       # o lies past the batches loaded: go on after them
+            # every batch loaded ends before o: the next turn loads from the end of this chunk
 
     def _evict(self) -> None:
         lru = self._lru
