@@ -103,7 +103,10 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     dirty = engine.dirty
     # Engine.run's steps, inlined on purpose (the hot path: no extra call per command).
     try:
-        reply = cmd.handler(client, argv)  # type: ignore[misc]
+        if cmd.is_write and engine.views.guarding:  # view keys are read-only or write-through
+            reply = engine.views.run_guarded(client, cmd, argv)
+        else:
+            reply = cmd.handler(client, argv)  # type: ignore[misc]
     except CommandError as e:
         reply = e
     except Exception:  # noqa: BLE001 - a bug of ours: report it, keep serving

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                     "modules", "errorstats", "cluster", "keyspace")
 ALL_ORDER = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-             "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace")
+             "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace", "bridge")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -329,6 +329,7 @@ _SECTIONS = {
     "latencystats": ("Latencystats", _section_latencystats),
     "cluster": ("Cluster", lambda engine: ["cluster_enabled:0"]),
     "keyspace": ("Keyspace", _section_keyspace),
+    "bridge": ("Bridge", lambda engine: engine.views.info_lines() + engine.captures.info_lines()),
 }
 
 

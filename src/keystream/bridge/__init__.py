@@ -1,0 +1,1 @@
+"""Bridge between the Kafka log and the Redis keyspace."""

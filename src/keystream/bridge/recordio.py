@@ -1,0 +1,196 @@
+"""Records of stored batches as the bridge's views and captures read and write them.
+
+`committed_records(log, start, upper)` walks a partition log from an offset, batch by batch,
+and yields its records (offset, timestamp, key, value, headers) the way a `read_committed`
+consumer sees them: control batches (transaction markers) are skipped, so are the batches of
+aborted transactions (the partition's aborted-transaction index, as Kafka's consumer uses the
+FetchResponse's aborted list), and nothing at or past `upper` (the last stable offset) is read.
+Compressed batches are inflated here: the bridge is one of the places the broker must.
+
+`build_batch_with_headers` makes one uncompressed v2 batch of (key, value, headers) records for
+the bridge's own appends (captures, write-through views); `partition_for(key, n)` is Kafka's
+default partitioner for keyed records (murmur2, positive, modulo n), so a key written by
+Keystream lands where a Java producer would put it.
+
+Not here: validation of producers' batches or offset assignment (log/batch.py, partition.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from crc32c import crc32c
+
+from keystream.log.batch import (
+    COMPRESSION_MASK,
+    CONTROL_BIT,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    TRANSACTIONAL_BIT,
+    batch_header,
+    control_record_type,
+    decompress_records,
+    encode_varint,
+    read_varint,
+)
+from keystream.log.partition import PartitionLog
+
+__all__ = ["Record", "build_batch_with_headers", "committed_records", "partition_for"]
+
+# (offset, timestamp, key or None, value or None, [(header key, header value or None)])
+Record = tuple[int, int, bytes | None, bytes | None, list[tuple[bytes, bytes | None]]]
+
+_READ_CHUNK = 1 << 20
+_BATCH_HEAD = struct.Struct(">qiibI")
+_AFTER_CRC = struct.Struct(">hiqqqhii")
+
+
+def _bytes_field(data: bytes | memoryview, pos: int) -> tuple[bytes | None, int]:
+    n, pos = read_varint(data, pos)
+    if n < 0:
+        return None, pos
+    return bytes(data[pos:pos + n]), pos + n
+
+
+def decode_batch(batch: memoryview) -> list[Record]:
+    """Every record of one stored batch; ValueError if the records cannot be read."""
+    (base, _len, _epoch, _magic, _crc, attrs, _last, first_ts, max_ts, *_rest, count) = batch_header(batch)
+    codec = attrs & COMPRESSION_MASK
+    body = batch[HEADER_SIZE:]
+    data = body if codec == 0 else decompress_records(codec, body)
+    if data is None:
+        raise ValueError("record batch cannot be decompressed")
+    log_append = bool(attrs & 0x08)
+    out: list[Record] = []
+    pos = 0
+    try:
+        for _ in range(count):
+            length, pos = read_varint(data, pos)
+            end = pos + length
+            ts_delta, p = read_varint(data, pos + 1)
+            offset_delta, p = read_varint(data, p)
+            key, p = _bytes_field(data, p)
+            value, p = _bytes_field(data, p)
+            nheaders, p = read_varint(data, p)
+            headers: list[tuple[bytes, bytes | None]] = []
+            for _h in range(nheaders):
+                hk, p = _bytes_field(data, p)
+                hv, p = _bytes_field(data, p)
+                headers.append((hk or b"", hv))
+            out.append((base + offset_delta, max_ts if log_append else first_ts + ts_delta, key, value, headers))
+            pos = end
+    except IndexError as e:
+        raise ValueError("record batch is truncated") from e
+    return out
+
+
+def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Record]:
+    """The records of log in [start, upper) a read_committed consumer would get, in order.
+
+    start below the log start offset reads from the log start (retention or DeleteRecords
+    removed the rest). Batches whose records cannot be decoded are skipped."""
+    offset = max(start, log.log_start_offset)
+    if offset >= upper:
+        return
+    aborted = sorted(log.aborted_transactions(offset, upper), key=lambda a: a[1])
+    open_aborts: set[int] = set()
+    ai = 0
+    while offset < upper:
+        chunks = log.read(offset, _READ_CHUNK, upper)
+        if not chunks:
+            return
+        chunk = chunks[0]
+        pos = 0
+        progressed = False
+        while pos + HEADER_SIZE <= len(chunk):
+            length = int.from_bytes(chunk[pos + 8:pos + 12], "big")
+            end = pos + LOG_OVERHEAD + length
+            if end > len(chunk):
+                break
+            batch = chunk[pos:end]
+            pos = end
+            (base, _l, _e, _m, _c, attrs, last_delta, *_rest) = batch_header(batch)
+            last = base + last_delta
+            if last < offset:
+                continue
+            progressed = True
+            next_offset = last + 1
+            producer_id = _rest[3]
+            while ai < len(aborted) and aborted[ai][1] <= last:
+                open_aborts.add(aborted[ai][0])
+                ai += 1
+            if attrs & CONTROL_BIT:
+                if control_record_type(batch) == 0:
+                    open_aborts.discard(producer_id)
+                offset = next_offset
+                continue
+            if attrs & TRANSACTIONAL_BIT and producer_id in open_aborts:
+                offset = next_offset
+                continue
+            try:
+                records = decode_batch(batch)
+            except ValueError:
+                offset = next_offset
+                continue
+            for rec in records:
+                if offset <= rec[0] < upper:
+                    yield rec
+            offset = next_offset
+            if offset >= upper:
+                return
+        if not progressed:
+            return
+
+
+def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple[bytes, bytes]]]],
+                             timestamp: int) -> bytes:
+    """One uncompressed v2 batch (base offset 0, no producer id) of (key, value, headers)."""
+    body = bytearray()
+    for i, (key, value, headers) in enumerate(records):
+        parts = [b"\x00\x00", encode_varint(i), encode_varint(len(key)), key,
+                 b"\x01" if value is None else encode_varint(len(value)), value or b"",
+                 encode_varint(len(headers))]
+        for hk, hv in headers:
+            parts += (encode_varint(len(hk)), hk, encode_varint(len(hv)), hv)
+        rec = b"".join(parts)
+        body += encode_varint(len(rec))
+        body += rec
+    n = len(records)
+    tail = _AFTER_CRC.pack(0, n - 1, timestamp, timestamp, -1, -1, -1, n) + bytes(body)
+    return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
+
+
+def _murmur2(data: bytes) -> int:
+    """Kafka's Utils.murmur2 (seed 0x9747b28c), as a signed 32-bit int."""
+    m = 0x5BD1E995
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    n4 = length // 4
+    for i in range(n4):
+        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    rest = length % 4
+    tail = data[4 * n4:]
+    if rest == 3:
+        h ^= tail[2] << 16
+    if rest >= 2:
+        h ^= tail[1] << 8
+    if rest >= 1:
+        h ^= tail[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partition of a keyed record: toPositive(murmur2(key)) % partitions."""
+    if partitions <= 1:
+        return 0
+    return (_murmur2(key) & 0x7FFFFFFF) % partitions
