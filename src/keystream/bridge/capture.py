@@ -65,7 +65,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keystream.bridge.recordio import build_batch_with_headers, committed_records, partition_for
+from keystream.bridge.recordio import batch_of, committed_records, partition_for, varint
 from keystream.bridge.views import atomic_write
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.db import type_name
@@ -77,7 +77,6 @@ from keystream.resp import errors
 from keystream.resp.errors import CommandError
 
 if TYPE_CHECKING:
-    from keystream.commands.registry import Command
     from keystream.engine import Effect, Engine
 
 log = logging.getLogger("keystream.bridge")
@@ -85,11 +84,13 @@ log = logging.getLogger("keystream.bridge")
 __all__ = ["Capture", "Captures", "parse_capture_declarations"]
 
 _FILE = "bridge-captures.json"
+_FLUSH_DELAY = 0.001        # records of about a millisecond of writes share one batch
+_EFFECT: Any = object()     # a queued record's value when it is its effect (encoded at flush)
 _MAX_BATCH_BYTES = 512 * 1024
 _MARK = b"CAPTURE.MARK"
 _SKIP = frozenset((b"MULTI", b"EXEC", _MARK))
-# (record key, value, headers) as build_batch_with_headers takes them
-PendingRecord = tuple[bytes, bytes | None, list[tuple[bytes, bytes]]]
+# (seq, db, key, effect argv, type name, value: bytes, None (tombstone) or _EFFECT)
+PendingRecord = tuple[int, int, bytes, list[bytes], bytes, Any]
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Capture:
     last_offset: int = -1
     seq: int = 0                                               # the next record's sequence number
     last_seq: dict[int, int] = field(default_factory=dict)     # per partition: highest seq in the topic
+    partitions: int = 1
     matches: Callable[[bytes], bool] = field(default=lambda key: True, repr=False)
 
     def __post_init__(self) -> None:
@@ -168,7 +170,8 @@ class Captures:
         self.flush_scheduled = False
         # during an AOF replay: topic -> [first seq of the unit, records still to come, (seq, db, key, argv)...]
         self.replaying: dict[str, tuple[list[int], list[tuple[int, int, bytes, list[bytes]]]]] = {}
-        self._keys_of: dict[bytes, Command | None] = {}
+        self._keys_of: dict[bytes, tuple[int, int, int]] = {}
+        self._header_cache: dict[tuple[int, bytes, bytes], bytes] = {}
 
     # -- life cycle -------------------------------------------------------------------------
     def _path(self) -> str:
@@ -227,6 +230,7 @@ class Captures:
         back until one is found)."""
         logs = self.engine.logs
         meta = logs.topics[cap.topic]
+        cap.partitions = meta.num_partitions
         for p in range(meta.num_partitions):
             plog = logs.partition(cap.topic, p)
             if plog is None:
@@ -280,19 +284,23 @@ class Captures:
         self._subscribe()
 
     # -- effects in ---------------------------------------------------------------------------
-    def _command(self, argv: list[bytes]) -> Command | None:
+    def _key_positions(self, argv: list[bytes]) -> Any:
+        """The command's key indexes in argv: a (first, last, step) for fixed positions (cached
+        by command name), else the list; None for an unknown command."""
         name = argv[0]
-        if name in self._keys_of:
-            return self._keys_of[name]
+        spec = self._keys_of.get(name)
+        if spec is not None:
+            return spec
         from keystream.commands.executor import resolve
 
         try:
-            cmd: Command | None = resolve(argv)
+            cmd = resolve(argv)
         except CommandError:
-            cmd = None
-        if cmd is not None and cmd.container is None and not cmd.subcommands:
-            self._keys_of[name] = cmd
-        return cmd
+            return None
+        if cmd.get_keys is None and cmd.container is None and not cmd.subcommands:
+            spec = self._keys_of[name] = (cmd.first_key, cmd.last_key, cmd.step or 1)
+            return spec
+        return cmd.key_indexes(argv)
 
     def _matching(self, cap: Capture, effects: list[Effect]) -> list[tuple[int, bytes, list[bytes]]]:
         out = []
@@ -301,10 +309,20 @@ class Captures:
         for db, argv in effects:
             if argv[0] in _SKIP or want_db is not None and db != want_db:
                 continue
-            cmd = self._command(argv)
-            if cmd is None:
+            spec = self._key_positions(argv)
+            if spec is None:
                 continue
-            for i in cmd.key_indexes(argv):
+            if type(spec) is tuple:
+                first, last, step = spec
+                if first <= 0:
+                    continue
+                if first == last:
+                    if len(argv) > first and matches(argv[first]):
+                        out.append((db, argv[first], argv))
+                    continue
+                end = last if last >= 0 else len(argv) + last
+                spec = range(first, min(end, len(argv) - 1) + 1, step)
+            for i in spec:
                 key = argv[i]
                 if matches(key):
                     out.append((db, key, argv))
@@ -316,6 +334,7 @@ class Captures:
             self._replay(effects)
             return
         marks: list[Effect] = []
+        queued = False
         for cap in self.captures.values():
             hits = self._matching(cap, effects)
             if not hits:
@@ -324,48 +343,55 @@ class Captures:
             cap.seq += len(hits)
             marks.append((hits[0][0], [_MARK, cap.topic.encode(), b"%d" % first, b"%d" % len(hits)]))
             self._queue(cap, first, hits)
-        if not marks:
+            queued = True
+        if not queued:
             return
-        # The marks join the unit (the AOF subscriber comes after this one and sees them).
-        if effects[0][1] == [b"MULTI"]:
-            effects[1:1] = marks
-        else:
-            db = effects[0][0]
-            effects[:] = [(db, [b"MULTI"]), *marks, *effects, (effects[-1][0], [b"EXEC"])]
+        # The marks join the unit (the AOF subscriber comes after this one and sees them);
+        # without an AOF nothing replays them.
+        if self.engine.snapshots.aof.fd is not None:
+            if effects[0][1] == [b"MULTI"]:
+                effects[1:1] = marks
+            else:
+                db = effects[0][0]
+                effects[:] = [(db, [b"MULTI"]), *marks, *effects, (effects[-1][0], [b"EXEC"])]
         if not self.flush_scheduled:
             self.flush_scheduled = True
             loop = self.engine.loop
             if loop is not None:
-                loop.call_soon(self._flush_after_aof)
+                loop.call_later(_FLUSH_DELAY, self._flush_after_aof)
             else:
                 self.flush()
 
     def _queue(self, cap: Capture, first: int, hits: list[tuple[int, bytes, list[bytes]]],
                only_above: dict[int, int] | None = None) -> None:
-        meta = self.engine.logs.topics.get(cap.topic)
-        nparts = meta.num_partitions if meta is not None else 1
+        """Note each hit's record as of now (the end of its unit); flush() encodes them."""
+        nparts = cap.partitions
         dbs = self.engine.dbs
         topic = cap.topic
         value_format = cap.fmt == "value"
         for n, (db, key, argv) in enumerate(hits):
             seq = first + n
-            part = partition_for(key, nparts)
+            part = partition_for(key, nparts) if nparts > 1 else 0
             if only_above is not None and seq <= only_above.get(part, -1):
                 continue
             current = dbs[db].peek(key)
-            kind = b"none" if current is None else type_name(current)
-            if not value_format:
-                value: bytes | None = encode_command(argv)
-            elif current is None:
-                value = None
-            elif kind == b"string":
-                value = current
-            elif kind == b"hash":
-                value = _hash_json(current)
+            if current is None:
+                kind = b"none"
+                value: Any = None if value_format else _EFFECT
             else:
-                value = encode_command(argv)
-            headers = [(b"db", b"%d" % db), (b"operation", argv[0].lower()), (b"type", kind), (b"seq", b"%d" % seq)]
-            self.pending.setdefault((topic, part), []).append((key, value, headers))
+                kind = type_name(current)
+                if not value_format:
+                    value = _EFFECT
+                elif kind == b"string":
+                    value = current
+                elif kind == b"hash":
+                    value = _hash_json(current)
+                else:
+                    value = _EFFECT
+            queue = self.pending.get((topic, part))
+            if queue is None:
+                queue = self.pending[(topic, part)] = []
+            queue.append((seq, db, key, argv, kind, value))
 
     def _replay(self, effects: list[Effect]) -> None:
         for topic, (state, collected) in list(self.replaying.items()):
@@ -397,6 +423,18 @@ class Captures:
             return
         self.flush()
 
+    def _headers(self, db: int, op: bytes, kind: bytes) -> bytes:
+        """The encoded header count and db, operation and type headers (seq follows)."""
+        got = self._header_cache.get((db, op, kind))
+        if got is None:
+            dbb = b"%d" % db
+            low = op.lower()
+            got = b"".join((varint(4), varint(2), b"db", varint(len(dbb)), dbb, varint(9), b"operation",
+                            varint(len(low)), low, varint(4), b"type", varint(len(kind)), kind, varint(3), b"seq"))
+            if len(self._header_cache) < 4096:
+                self._header_cache[(db, op, kind)] = got
+        return got
+
     def flush(self) -> None:
         self.flush_scheduled = False
         if not self.pending:
@@ -405,28 +443,39 @@ class Captures:
         self.pending = {}
         engine = self.engine
         now = engine.now_ms()
-        for (topic, part), records in pending.items():
+        headers = self._headers
+        for (topic, part), items in pending.items():
             plog = engine.logs.partition(topic, part)
             cap = self.captures.get(topic)
-            if plog is None or cap is None:
-                log.error("capture into '%s': partition %d is gone, %d records dropped", topic, part, len(records))
+            meta = engine.logs.topics.get(topic)
+            if plog is None or cap is None or meta is None:
+                log.error("capture into '%s': partition %d is gone, %d records dropped", topic, part, len(items))
                 continue
+            cap.partitions = meta.num_partitions
             start = 0
-            while start < len(records):
+            while start < len(items):
+                body: list[bytes] = []
                 size = 0
                 end = start
-                while end < len(records) and (end == start or size < _MAX_BATCH_BYTES):
-                    key, value, _h = records[end]
-                    size += len(key) + len(value or b"") + 64
+                while end < len(items) and size < _MAX_BATCH_BYTES:
+                    seq, db, key, argv, kind, queued = items[end]
+                    value = encode_command(argv) if queued is _EFFECT else queued
+                    seqb = b"%d" % seq
+                    rec = b"".join((b"\x00\x00", varint(end - start), varint(len(key)), key,
+                                    b"\x01" if value is None else varint(len(value)), value or b"",
+                                    headers(db, argv[0], kind), varint(len(seqb)), seqb))
+                    body.append(varint(len(rec)))
+                    body.append(rec)
+                    size += len(rec)
                     end += 1
                 try:
-                    result = plog.append(build_batch_with_headers(records[start:end], now), now)
+                    result = plog.append(batch_of(body, end - start, now), now)
                 except (LogError, ValueError) as e:
-                    log.error("capture into '%s' failed: %s (%d records dropped)", topic, e, len(records) - start)
+                    log.error("capture into '%s' failed: %s (%d records dropped)", topic, e, len(items) - start)
                     break
                 cap.written += result.record_count
                 cap.last_offset = result.last_offset
-                cap.last_seq[part] = int(records[end - 1][2][3][1])
+                cap.last_seq[part] = items[end - 1][0]
                 start = end
             engine.notify_append(topic, part)
 

@@ -36,7 +36,7 @@ from keystream.log.batch import (
 )
 from keystream.log.partition import PartitionLog
 
-__all__ = ["Record", "build_batch_with_headers", "committed_records", "partition_for"]
+__all__ = ["Record", "batch_of", "build_batch_with_headers", "committed_records", "partition_for", "varint"]
 
 # (offset, timestamp, key or None, value or None, [(header key, header value or None)])
 Record = tuple[int, int, bytes | None, bytes | None, list[tuple[bytes, bytes | None]]]
@@ -143,22 +143,37 @@ def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Rec
             return
 
 
+# Zig-zag varints of 0..16383 (record, key, value and header lengths are mostly below that).
+_VARINTS = [encode_varint(i) for i in range(1 << 14)]
+
+
+def varint(n: int) -> bytes:
+    """n as a record-field varint (zig-zag), from a table for the common small values."""
+    return _VARINTS[n] if 0 <= n < 16384 else encode_varint(n)
+
+
+def batch_of(body: list[bytes], count: int, timestamp: int) -> bytes:
+    """One uncompressed v2 batch (base offset 0, no producer id) around count encoded records
+    (each its length varint and its bytes, offset deltas from 0, timestamp deltas 0)."""
+    tail = _AFTER_CRC.pack(0, count - 1, timestamp, timestamp, -1, -1, -1, count) + b"".join(body)
+    return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
+
+
 def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple[bytes, bytes]]]],
                              timestamp: int) -> bytes:
     """One uncompressed v2 batch (base offset 0, no producer id) of (key, value, headers)."""
-    body = bytearray()
+    parts: list[bytes] = []
+    add = parts.append
+    v = varint
     for i, (key, value, headers) in enumerate(records):
-        parts = [b"\x00\x00", encode_varint(i), encode_varint(len(key)), key,
-                 b"\x01" if value is None else encode_varint(len(value)), value or b"",
-                 encode_varint(len(headers))]
+        fields = [b"\x00\x00", v(i), v(len(key)), key, b"\x01" if value is None else v(len(value)), value or b"",
+                  v(len(headers))]
         for hk, hv in headers:
-            parts += (encode_varint(len(hk)), hk, encode_varint(len(hv)), hv)
-        rec = b"".join(parts)
-        body += encode_varint(len(rec))
-        body += rec
-    n = len(records)
-    tail = _AFTER_CRC.pack(0, n - 1, timestamp, timestamp, -1, -1, -1, n) + bytes(body)
-    return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
+            fields += (v(len(hk)), hk, v(len(hv)), hv)
+        rec = b"".join(fields)
+        add(v(len(rec)))
+        add(rec)
+    return batch_of(parts, len(records), timestamp)
 
 
 def _murmur2(data: bytes) -> int:
