@@ -9,7 +9,8 @@ change capture on and off.
    MB/s of each and the ratio; with the view, the visibility latency of probe records (a
    second producer sends one every 10 ms, waits for its ack, then a redis-py client polls
    HGET until the view has it): p50/p99 from the send and from the ack; and VIEW.INFO's lag
-   (records not yet applied), sampled every 10 ms.
+   (records not yet applied), sampled every 10 ms. Then the same probes with the load paced
+   at each of `--rates` MB/s, where the server is not saturated.
 2. Capture: `redis-benchmark -t set -P 1 -c 50 -n N` against Keystream with no capture and
    with `CAPTURE.CREATE bench` (every key), alternating; rps and the ratio (target >= 0.7x).
 """
@@ -62,8 +63,9 @@ def start_keystream(data_dir: str) -> tuple[subprocess.Popen, int, int]:
     return proc, port, kport
 
 
-def _load(bootstrap: str, topic: str, seconds: float, out: multiprocessing.Queue) -> None:
-    """A producer process: 1 KB records for `seconds`; puts (records acked, bytes acked, elapsed)."""
+def _load(bootstrap: str, topic: str, seconds: float, rate: float, out: multiprocessing.Queue) -> None:
+    """A producer process: 1 KB records for `seconds` (at most `rate` MB/s, 0: no limit); puts
+    (records acked, bytes acked, elapsed)."""
     acked = [0]
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.size": 256 * 1024,
                   "queue.buffering.max.messages": 200000})
@@ -75,7 +77,13 @@ def _load(bootstrap: str, topic: str, seconds: float, out: multiprocessing.Queue
     value = os.urandom(512).hex().encode()
     t0 = time.monotonic()
     i = 0
+    per_second = rate * 1e6 / (len(value) + 10) if rate else 0.0
     while time.monotonic() - t0 < seconds:
+        if per_second and i % 20 == 0:
+            ahead = t0 + i / per_second - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+            p.poll(0)
         try:
             p.produce(topic, key=b"key-%d" % (i % 2000), value=value, on_delivery=done)
             i += 1
@@ -93,7 +101,7 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def view_round(port: int, kport: int, with_view: bool, seconds: float) -> dict[str, float]:
+def view_round(port: int, kport: int, with_view: bool, seconds: float, rate: float = 0.0) -> dict[str, float]:
     bootstrap = f"127.0.0.1:{kport}"
     topic = f"load-{time.monotonic_ns()}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -103,7 +111,7 @@ def view_round(port: int, kport: int, with_view: bool, seconds: float) -> dict[s
     if with_view:
         r.execute_command("VIEW.CREATE", "view:" + topic, "FROM", topic, "AS", "HASH")
     q: multiprocessing.Queue = multiprocessing.Queue()
-    proc = multiprocessing.Process(target=_load, args=(bootstrap, topic, seconds, q))
+    proc = multiprocessing.Process(target=_load, args=(bootstrap, topic, seconds, rate, q))
     from_send: list[float] = []
     from_ack: list[float] = []
     lags: list[int] = []
@@ -186,6 +194,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sets", type=int, default=100000)
     ap.add_argument("--part", choices=("view", "capture", "both"), default="both")
+    ap.add_argument("--rates", default="2,5,10,20", help="paced produce rates (MB/s) for the view's latency")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bridge-bench-")
     proc, port, kport = start_keystream(data)
@@ -201,6 +210,11 @@ def main() -> None:
                   f"{on[-1]['p99_send']:.2f} ms, lag p99 {on[-1]['lag_p99']:.0f} records ({on[-1]['probes']} probes)")
         if off:
             report_view(off, on)
+        for rate in [float(x) for x in args.rates.split(",") if x] if args.part != "capture" else []:
+            x = view_round(port, kport, True, args.seconds, rate)
+            print(f"view at {rate:g} MB/s offered: {x['mbps']:.1f} MB/s acked, probe visibility after the ack "
+                  f"p50/p99 {x['p50_ack']:.2f}/{x['p99_ack']:.2f} ms, after the send {x['p50_send']:.2f}/"
+                  f"{x['p99_send']:.2f} ms ({x['probes']} probes); VIEW.INFO lag max {x['lag_max']} records")
         s_off: list[float] = []
         s_on: list[float] = []
         for _ in range(args.rounds if args.part != "view" else 0):

@@ -36,7 +36,8 @@ from keystream.log.batch import (
 )
 from keystream.log.partition import PartitionLog
 
-__all__ = ["Record", "batch_of", "build_batch_with_headers", "committed_records", "partition_for", "varint"]
+__all__ = ["Record", "batch_of", "build_batch_with_headers", "committed_batches", "committed_records", "decode_batch",
+           "decode_key_values", "partition_for", "varint"]
 
 # (offset, timestamp, key or None, value or None, [(header key, header value or None)])
 Record = tuple[int, int, bytes | None, bytes | None, list[tuple[bytes, bytes | None]]]
@@ -85,11 +86,78 @@ def decode_batch(batch: memoryview) -> list[Record]:
     return out
 
 
-def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Record]:
-    """The records of log in [start, upper) a read_committed consumer would get, in order.
+def _skip_varint(data: bytes, pos: int) -> int:
+    while data[pos] & 0x80:
+        pos += 1
+    return pos + 1
 
-    start below the log start offset reads from the log start (retention or DeleteRecords
-    removed the rest). Batches whose records cannot be decoded are skipped."""
+
+def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes | None]]:
+    """(offset, key, value) of every record of one stored batch, headers and timestamps
+    skipped (the views' hot path); ValueError if the records cannot be read."""
+    base = int.from_bytes(batch[0:8], "big", signed=True)
+    attrs = int.from_bytes(batch[21:23], "big")
+    count = int.from_bytes(batch[57:61], "big", signed=True)
+    codec = attrs & COMPRESSION_MASK
+    raw = batch[HEADER_SIZE:] if codec == 0 else decompress_records(codec, batch[HEADER_SIZE:])
+    if raw is None:
+        raise ValueError("record batch cannot be decompressed")
+    data = bytes(raw)
+    out: list[tuple[int, bytes | None, bytes | None]] = []
+    add = out.append
+    pos = 0
+    try:
+        for _ in range(count):
+            b = data[pos]
+            if b < 0x80:
+                length = (b >> 1) ^ -(b & 1)
+                pos += 1
+            elif data[pos + 1] < 0x80:           # two bytes: records up to 8 KB
+                raw = (b & 0x7F) | (data[pos + 1] << 7)
+                length = (raw >> 1) ^ -(raw & 1)
+                pos += 2
+            else:
+                length, pos = read_varint(data, pos)
+            end = pos + length
+            p = _skip_varint(data, pos + 1)       # attributes byte, then the timestamp delta
+            b = data[p]
+            if b < 0x80:
+                delta = (b >> 1) ^ -(b & 1)
+                p += 1
+            else:
+                delta, p = read_varint(data, p)
+            b = data[p]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                p += 1
+            else:
+                n, p = read_varint(data, p)
+            if n < 0:
+                key = None
+            else:
+                key = data[p:p + n]
+                p += n
+            b = data[p]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                p += 1
+            elif data[p + 1] < 0x80:
+                raw = (b & 0x7F) | (data[p + 1] << 7)
+                n = (raw >> 1) ^ -(raw & 1)
+                p += 2
+            else:
+                n, p = read_varint(data, p)
+            add((base + delta, key, None if n < 0 else data[p:p + n]))
+            pos = end
+    except IndexError as e:
+        raise ValueError("record batch is truncated") from e
+    return out
+
+
+def committed_batches(log: PartitionLog, start: int, upper: int) -> Iterator[memoryview]:
+    """The stored data batches of log holding records in [start, upper) that a
+    read_committed consumer would get (markers and aborted transactions left out), in order.
+    The first may hold records below start and the last records at or past upper."""
     offset = max(start, log.log_start_offset)
     if offset >= upper:
         return
@@ -115,32 +183,37 @@ def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Rec
             if last < offset:
                 continue
             progressed = True
-            next_offset = last + 1
             producer_id = _rest[3]
             while ai < len(aborted) and aborted[ai][1] <= last:
                 open_aborts.add(aborted[ai][0])
                 ai += 1
+            offset = last + 1
             if attrs & CONTROL_BIT:
                 if control_record_type(batch) == 0:
                     open_aborts.discard(producer_id)
-                offset = next_offset
                 continue
             if attrs & TRANSACTIONAL_BIT and producer_id in open_aborts:
-                offset = next_offset
                 continue
-            try:
-                records = decode_batch(batch)
-            except ValueError:
-                offset = next_offset
-                continue
-            for rec in records:
-                if offset <= rec[0] < upper:
-                    yield rec
-            offset = next_offset
+            yield batch
             if offset >= upper:
                 return
         if not progressed:
             return
+
+
+def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Record]:
+    """The records of log in [start, upper) a read_committed consumer would get, in order.
+
+    start below the log start offset reads from the log start (retention or DeleteRecords
+    removed the rest). Batches whose records cannot be decoded are skipped."""
+    for batch in committed_batches(log, start, upper):
+        try:
+            records = decode_batch(batch)
+        except ValueError:
+            continue
+        for rec in records:
+            if start <= rec[0] < upper:
+                yield rec
 
 
 # Zig-zag varints of 0..16383 (record, key, value and header lengths are mostly below that).

@@ -47,7 +47,12 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keystream.bridge.recordio import build_batch_with_headers, committed_records, partition_for
+from keystream.bridge.recordio import (
+    build_batch_with_headers,
+    committed_batches,
+    decode_key_values,
+    partition_for,
+)
 from keystream.commands.registry import COMMANDS, Command
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.log.errors import LogError
@@ -275,9 +280,18 @@ class Views:
             upper = plog.last_stable_offset
             if offsets[p] >= upper:
                 continue
+            start = offsets[p]
             batch: list[tuple[bytes | None, bytes | None]] = []
-            for rec in committed_records(plog, offsets[p], upper):
-                batch.append((rec[2], rec[3]))
+            for stored in committed_batches(plog, start, upper):
+                try:
+                    records = decode_key_values(stored)
+                except ValueError:
+                    log.warning("view '%s': a batch of %s-%d cannot be read: skipped",
+                                view.name.decode("utf-8", "replace"), view.topic, p)
+                    continue
+                if records[0][0] < start or records[-1][0] >= upper:
+                    records = [r for r in records if start <= r[0] < upper]
+                batch.extend((k, v) for _o, k, v in records)
                 if len(batch) >= 4096:
                     self._apply(view, batch)
                     batch = []
