@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -364,3 +366,20 @@ def test_views_declared_in_a_redis_conf(tmp_path) -> None:
         assert not os.path.exists(os.path.join(str(tmp_path), "meta", "bridge-views.json"))
     finally:
         stop_checked(h)
+
+
+def test_keystream_bridge_cli_lists_views_and_captures(server: ServerHandle) -> None:
+    topic = _topic(server)
+    r = _r(server)
+    r.execute_command("VIEW.CREATE", "cli:" + topic, "FROM", topic, "AS", "HASH")
+    r.execute_command("CAPTURE.CREATE", "cap-" + topic, "MATCH", "zz:*")
+    _produce(_producer(server), topic, b"a", b"1")
+    wait_until(lambda: r.hget("cli:" + topic, "a") == b"1", timeout=10, what="record in the view")
+    out = subprocess.run([sys.executable, "-m", "keystream", "bridge", "--redis", f"127.0.0.1:{server.port}"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    view_line = next(line for line in out.splitlines() if line.startswith("cli:" + topic))
+    assert view_line.split() == ["cli:" + topic, topic, "HASH", "0", "no", "0", "0", "1", "0"]
+    cap_line = next(line for line in out.splitlines() if line.startswith("cap-" + topic))
+    assert cap_line.split() == ["cap-" + topic, "zz:*", "all", "VALUE", "0", "-1"]
+    r.execute_command("VIEW.DROP", "cli:" + topic)
+    r.execute_command("CAPTURE.DROP", "cap-" + topic)
