@@ -2,7 +2,8 @@
 
 `INFO [section ...]`: no argument or `default` gives server clients memory persistence
 stats replication cpu modules errorstats cluster keyspace; `all` adds commandstats and
-latencystats; `everything` is all of them. Several sections may be named at once, in any
+latencystats; `everything` is all of them (and `bridge`, ours: table views and change
+captures with their offsets, lag and counters). Several sections may be named at once, in any
 case. `INFO server` also says who we are: `keystream_version`.
 
 The values are ours: memory figures come from the process (`used_memory` is the resident
