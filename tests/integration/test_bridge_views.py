@@ -383,3 +383,31 @@ def test_keystream_bridge_cli_lists_views_and_captures(server: ServerHandle) -> 
     assert cap_line.split() == ["cap-" + topic, "zz:*", "all", "VALUE", "0", "-1"]
     r.execute_command("VIEW.DROP", "cli:" + topic)
     r.execute_command("CAPTURE.DROP", "cap-" + topic)
+
+
+def test_view_writes_are_seen_by_watch_and_keyspace_notifications(server: ServerHandle) -> None:
+    """A view applies records through the engine's call path: WATCH sees them and keyspace
+    notifications fire."""
+    topic = _topic(server)
+    r = _r(server)
+    key = "w:" + topic
+    r.execute_command("VIEW.CREATE", key, "FROM", topic, "AS", "HASH")
+    r.config_set("notify-keyspace-events", "KEA")
+    sub = r.pubsub()
+    sub.subscribe(f"__keyspace@0__:{key}")
+    wait_until(lambda: sub.get_message(timeout=0.1) is not None, timeout=10, what="subscription")
+    watcher = _r(server)
+    pipe = watcher.pipeline(transaction=True)
+    pipe.watch(key)
+    pipe.multi()
+    pipe.set("w-unrelated-" + topic, "1")
+    _produce(_producer(server), topic, b"f", b"v")
+    wait_until(lambda: r.hget(key, "f") == b"v", timeout=10, what="record in the view")
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+    events = []
+    wait_until(lambda: (m := sub.get_message(timeout=0.1)) is not None and events.append(m["data"]) is None
+               and b"hset" in events, timeout=10, what="the hset notification")
+    r.config_set("notify-keyspace-events", "")
+    sub.close()
+    r.execute_command("VIEW.DROP", key)

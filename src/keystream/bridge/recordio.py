@@ -69,6 +69,8 @@ def decode_batch(batch: memoryview) -> list[Record]:
         for _ in range(count):
             length, pos = read_varint(data, pos)
             end = pos + length
+            if end > len(data):
+                raise ValueError("record batch is truncated")
             ts_delta, p = read_varint(data, pos + 1)
             offset_delta, p = read_varint(data, p)
             key, p = _bytes_field(data, p)
@@ -119,6 +121,8 @@ def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes 
             else:
                 length, pos = read_varint(data, pos)
             end = pos + length
+            if end > len(data):
+                raise ValueError("record batch is truncated")
             p = _skip_varint(data, pos + 1)       # attributes byte, then the timestamp delta
             b = data[p]
             if b < 0x80:
