@@ -53,7 +53,8 @@ be captured twice after a crash.
 Definitions persist in `<dir>/meta/bridge-captures.json` (and the `bridge-captures` setting).
 
 Not here: evictions (nothing evicts yet; when something does, its DEL effects are captured
-like expirations), capture of keyspace events that are not effects (reads, failed writes).
+like expirations); FLUSHALL, FLUSHDB and SWAPDB, whose effects name no key, give no record;
+DEBUG LOADAOF / DEBUG RELOAD re-apply data that was captured already and give none either.
 """
 
 from __future__ import annotations
@@ -330,8 +331,11 @@ class Captures:
 
     def on_effects(self, effects: list[Effect]) -> None:
         """One execution unit's effects (the engine's effect stream)."""
-        if self.engine.snapshots.loading:
+        snapshots = self.engine.snapshots
+        if snapshots.loading:
             self._replay(effects)
+            return
+        if snapshots.aof.loading:     # DEBUG LOADAOF re-applies what was captured already
             return
         marks: list[Effect] = []
         queued = False

@@ -101,10 +101,10 @@ def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes 
     attrs = int.from_bytes(batch[21:23], "big")
     count = int.from_bytes(batch[57:61], "big", signed=True)
     codec = attrs & COMPRESSION_MASK
-    raw = batch[HEADER_SIZE:] if codec == 0 else decompress_records(codec, batch[HEADER_SIZE:])
-    if raw is None:
+    records = batch[HEADER_SIZE:] if codec == 0 else decompress_records(codec, batch[HEADER_SIZE:])
+    if records is None:
         raise ValueError("record batch cannot be decompressed")
-    data = bytes(raw)
+    data = bytes(records)
     out: list[tuple[int, bytes | None, bytes | None]] = []
     add = out.append
     pos = 0
@@ -115,8 +115,8 @@ def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes 
                 length = (b >> 1) ^ -(b & 1)
                 pos += 1
             elif data[pos + 1] < 0x80:           # two bytes: records up to 8 KB
-                raw = (b & 0x7F) | (data[pos + 1] << 7)
-                length = (raw >> 1) ^ -(raw & 1)
+                two = (b & 0x7F) | (data[pos + 1] << 7)
+                length = (two >> 1) ^ -(two & 1)
                 pos += 2
             else:
                 length, pos = read_varint(data, pos)
@@ -146,8 +146,8 @@ def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes 
                 n = (b >> 1) ^ -(b & 1)
                 p += 1
             elif data[p + 1] < 0x80:
-                raw = (b & 0x7F) | (data[p + 1] << 7)
-                n = (raw >> 1) ^ -(raw & 1)
+                two = (b & 0x7F) | (data[p + 1] << 7)
+                n = (two >> 1) ^ -(two & 1)
                 p += 2
             else:
                 n, p = read_varint(data, p)

@@ -151,7 +151,6 @@ class Views:
         self.by_topic: dict[str, list[View]] = {}
         # Read by the command path: True while some view exists (writes are then checked).
         self.guarding = False
-        self.started = False
         self.client: Client = engine.fake_client()
         self.client.name = b"bridge-views"
         self._cmds: dict[bytes, Command] = {}
@@ -180,7 +179,6 @@ class Views:
             pass
         names = {v.name for v in views}
         views.extend(v for v in parse_declarations(self.engine.config["bridge-views"]) if v.name not in names)
-        self.started = True
         for view in views:
             if any(view.overlaps(other) for other in self.views.values()):
                 log.error("view '%s' overlaps another view: not started", view.name.decode("utf-8", "replace"))
@@ -258,7 +256,7 @@ class Views:
     # -- applying records ----------------------------------------------------------------------
     def on_append(self, topic: str, partition: int) -> None:
         views = self.by_topic.get(topic)
-        if views is None or not self.started:
+        if views is None:
             return
         for view in views:
             self.catch_up(view, partition)
