@@ -13,6 +13,10 @@ change capture on and off.
    at each of `--rates` MB/s, where the server is not saturated.
 2. Capture: `redis-benchmark -t set -P 1 -c 50 -n N` against Keystream with no capture and
    with `CAPTURE.CREATE bench` (every key), alternating; rps and the ratio (target >= 0.7x).
+3. In process (`--part apply`, no sockets, so far less sensitive to a loaded machine): the
+   cost per 1 KB record of appending batches of 100 to a partition log, and of a HASH view
+   applying them (decode, HSET through the engine), best of `--rounds`; the MB/s one core
+   sustains for each.
 """
 
 from __future__ import annotations
@@ -188,14 +192,54 @@ def report_view(off: list[dict[str, float]], on: list[dict[str, float]]) -> None
           f"{max(x['lag_max'] for x in on)} records")
 
 
+def apply_in_process(rounds: int) -> None:
+    import asyncio
+
+    from keystream.config import Config
+    from keystream.engine import Engine
+    from keystream.log.batch import build_batch
+
+    async def run() -> tuple[float, float]:
+        data = tempfile.mkdtemp(prefix="bridge-apply-")
+        config = Config()
+        config.set_text("dir", data)
+        engine = Engine(config)
+        await engine.start()
+        engine.loaded()
+        engine.logs.create_topic("t", 1, {})
+        plog = engine.logs.partition("t", 0)
+        assert plog is not None
+        value = os.urandom(512).hex().encode()
+        batches = [build_batch([(b"key-%d" % ((i * 100 + j) % 2000), value) for j in range(100)], 0)
+                   for i in range(200)]
+        t0 = time.perf_counter()
+        for b in batches:
+            plog.append(b, 0)
+        t1 = time.perf_counter()
+        engine.views.create(b"v", "t", "hash", 0, False)     # applies the 20,000 records
+        t2 = time.perf_counter()
+        await engine.stop()
+        shutil.rmtree(data, ignore_errors=True)
+        return (t1 - t0) / 20000, (t2 - t1) / 20000
+
+    results = [asyncio.run(run()) for _ in range(max(rounds, 1))]
+    append = min(a for a, _ in results)
+    apply = min(b for _, b in results)
+    print(f"in process, per 1 KB record: append {append * 1e6:.1f} us ({1034 / append / 1e6:.0f} MB/s), "
+          f"view apply {apply * 1e6:.1f} us ({1034 / apply / 1e6:.0f} MB/s); load average {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sets", type=int, default=100000)
-    ap.add_argument("--part", choices=("view", "capture", "both"), default="both")
+    ap.add_argument("--part", choices=("view", "capture", "both", "apply"), default="both")
     ap.add_argument("--rates", default="2,5,10,20", help="paced produce rates (MB/s) for the view's latency")
     args = ap.parse_args()
+    if args.part == "apply":
+        apply_in_process(args.rounds)
+        return
     data = tempfile.mkdtemp(prefix="bridge-bench-")
     proc, port, kport = start_keystream(data)
     try:
