@@ -18,10 +18,12 @@ every database), in the order the writes happened. The record:
   `list`, `set`, `zset`, `stream` or `none`) and `seq` (the capture's sequence number of the
   record, decimal: see below).
 
-The records of one event-loop turn are appended to the topic (partition: Kafka's default
-partitioner on the key; a topic CAPTURE.CREATE creates has one partition, so one total order)
-right after the AOF has written that turn's effects, and before the replies of an
-`appendfsync always` server are released (they wait for the AOF fsync).
+Records are queued as their units end and appended about every millisecond, one batch per
+partition (partition: Kafka's default partitioner on the key; a topic CAPTURE.CREATE creates
+has one partition, so one total order), each only once the AOF has written its unit (the AOF
+write generation of the unit is noted with the record). With `appendfsync always` a record may
+reach the topic before or after the client's reply, which waits for the AOF fsync; either way
+a restart finds it on both sides (below).
 
 Exactly once with the Redis data (`appendonly yes`, `appendfsync always`), the argument:
 
@@ -29,10 +31,10 @@ Exactly once with the Redis data (`appendonly yes`, `appendfsync always`), the a
    an effect `CAPTURE.MARK <topic> <first seq> <count>` (the unit becomes MULTI ... EXEC):
    the AOF holds each unit together with the sequence numbers of its records, atomically
    (a torn MULTI at the end of the AOF is cut off at load, unit and mark together).
-2. Records are appended only after the AOF write of their unit (same event-loop turn,
-   scheduled behind the AOF's flush). So after kill -9 (the page cache survives) the topic
-   never holds a record whose unit is not in the AOF: the topic is a prefix of the AOF's
-   captured units, and a consumer can never have read a record the restored keyspace lacks.
+2. Records are appended only after the AOF has written their unit (`written` has reached
+   the unit's write generation). So after kill -9 (the page cache survives) the topic never
+   holds a record whose unit is not in the AOF: the topic is a prefix of the AOF's captured
+   units, and a consumer can never have read a record the restored keyspace lacks.
 3. At start-up the capture subscribes before the AOF is replayed and reads, per partition,
    the highest `seq` the topic holds. Replay runs every command through the engine, so the
    effects are emitted again: after a replayed CAPTURE.MARK the next `count` matching
@@ -40,11 +42,13 @@ Exactly once with the Redis data (`appendonly yes`, `appendfsync always`), the a
    original had at the end of its unit), and those whose `seq` is above the partition's
    highest are appended. Records are therefore missing from neither side and duplicated in
    neither; the sequence numbers carry on from the highest one seen.
-4. A rewritten AOF starts from a snapshot with no marks: units before the rewrite were all
-   captured (their appends happened in the turn of their AOF write, before the rewrite's fork
-   could complete), so nothing needs rebuilding from the base.
+4. A rewritten AOF starts from a snapshot with no marks, so the units it folds in cannot be
+   rebuilt: they must all have been captured before the new base replaces the old files.
+   They are, in practice: a record waits about a millisecond after its unit's AOF write,
+   while a rewrite forks, writes the whole dataset and is only switched in by the cron (a
+   record still held back then, e.g. by AOF write errors, is the one case left uncovered).
 
-Without the AOF (or with `everysec`/`no`) records are still written in order after each turn,
+Without the AOF (or with `everysec`/`no`) records are still written in order, about every ms,
 but a crash can lose keyspace writes that the topic kept (or, for RDB only, the dump is older
 than the topic): the topic is then ahead of the restored data. If retention has removed every
 record a capture wrote, sequence numbers start again from 0 and the last units of the AOF may
@@ -90,8 +94,8 @@ _EFFECT: Any = object()     # a queued record's value when it is its effect (enc
 _MAX_BATCH_BYTES = 512 * 1024
 _MARK = b"CAPTURE.MARK"
 _SKIP = frozenset((b"MULTI", b"EXEC", _MARK))
-# (seq, db, key, effect argv, type name, value: bytes, None (tombstone) or _EFFECT)
-PendingRecord = tuple[int, int, bytes, list[bytes], bytes, Any]
+# (seq, db, key, effect argv, type name, value: bytes, None (tombstone) or _EFFECT, AOF generation)
+PendingRecord = tuple[int, int, bytes, list[bytes], bytes, Any, int]
 
 
 @dataclass
@@ -173,6 +177,7 @@ class Captures:
         self.replaying: dict[str, tuple[list[int], list[tuple[int, int, bytes, list[bytes]]]]] = {}
         self._keys_of: dict[bytes, tuple[int, int, int]] = {}
         self._header_cache: dict[tuple[int, bytes, bytes], bytes] = {}
+        engine.shutdown_hooks.append(lambda: self.flush(force=True))
 
     # -- life cycle -------------------------------------------------------------------------
     def _path(self) -> str:
@@ -205,7 +210,7 @@ class Captures:
     def loaded(self) -> None:
         """The dataset is in: append what the replay found missing."""
         self.replaying.clear()
-        self.flush()
+        self.flush(force=True)
 
     def _subscribe(self) -> None:
         subs = self.engine.effect_subscribers
@@ -281,7 +286,7 @@ class Captures:
         except OSError as e:
             self.captures[topic] = cap
             raise CommandError(errors.bridge_save_failed(str(e))) from None
-        self.flush()
+        self.flush(force=True)
         self._subscribe()
 
     # -- effects in ---------------------------------------------------------------------------
@@ -339,6 +344,8 @@ class Captures:
             return
         marks: list[Effect] = []
         queued = False
+        aof = snapshots.aof
+        gen = aof.generation + 1 if aof.fd is not None else 0   # the AOF write this unit will be in
         for cap in self.captures.values():
             hits = self._matching(cap, effects)
             if not hits:
@@ -346,13 +353,13 @@ class Captures:
             first = cap.seq
             cap.seq += len(hits)
             marks.append((hits[0][0], [_MARK, cap.topic.encode(), b"%d" % first, b"%d" % len(hits)]))
-            self._queue(cap, first, hits)
+            self._queue(cap, first, hits, gen)
             queued = True
         if not queued:
             return
         # The marks join the unit (the AOF subscriber comes after this one and sees them);
         # without an AOF nothing replays them.
-        if self.engine.snapshots.aof.fd is not None:
+        if aof.fd is not None:
             if effects[0][1] == [b"MULTI"]:
                 effects[1:1] = marks
             else:
@@ -362,13 +369,14 @@ class Captures:
             self.flush_scheduled = True
             loop = self.engine.loop
             if loop is not None:
-                loop.call_later(_FLUSH_DELAY, self._flush_after_aof)
+                loop.call_later(_FLUSH_DELAY, self.flush)
             else:
                 self.flush()
 
-    def _queue(self, cap: Capture, first: int, hits: list[tuple[int, bytes, list[bytes]]],
+    def _queue(self, cap: Capture, first: int, hits: list[tuple[int, bytes, list[bytes]]], gen: int,
                only_above: dict[int, int] | None = None) -> None:
-        """Note each hit's record as of now (the end of its unit); flush() encodes them."""
+        """Note each hit's record as of now (the end of its unit); flush() encodes and appends
+        them once the AOF has written generation gen (0: at once)."""
         nparts = cap.partitions
         dbs = self.engine.dbs
         topic = cap.topic
@@ -395,7 +403,7 @@ class Captures:
             queue = self.pending.get((topic, part))
             if queue is None:
                 queue = self.pending[(topic, part)] = []
-            queue.append((seq, db, key, argv, kind, value))
+            queue.append((seq, db, key, argv, kind, value, gen))
 
     def _replay(self, effects: list[Effect]) -> None:
         for topic, (state, collected) in list(self.replaying.items()):
@@ -409,7 +417,7 @@ class Captures:
             if len(collected) >= state[1]:
                 del self.replaying[topic]
                 hits = [(db, key, argv) for _seq, db, key, argv in collected]
-                self._queue(cap, state[0], hits, only_above=cap.last_seq)
+                self._queue(cap, state[0], hits, 0, only_above=cap.last_seq)
                 cap.seq = max(cap.seq, state[0] + state[1])
 
     def replay_mark(self, topic: str, first: int, count: int) -> None:
@@ -418,15 +426,6 @@ class Captures:
             self.replaying[topic] = ([first, count], [])
 
     # -- appending ---------------------------------------------------------------------------
-    def _flush_after_aof(self) -> None:
-        aof = self.engine.snapshots.aof
-        if aof.flush_scheduled:       # this turn's AOF write is still to come: go after it
-            loop = self.engine.loop
-            assert loop is not None
-            loop.call_soon(self._flush_after_aof)
-            return
-        self.flush()
-
     def _headers(self, db: int, op: bytes, kind: bytes) -> bytes:
         """The encoded header count and db, operation and type headers (seq follows)."""
         got = self._header_cache.get((db, op, kind))
@@ -439,13 +438,33 @@ class Captures:
                 self._header_cache[(db, op, kind)] = got
         return got
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
+        """Append the queued records whose units the AOF has written (all of them with force,
+        or without an AOF); the others wait for the next flush."""
         self.flush_scheduled = False
         if not self.pending:
             return
+        engine = self.engine
+        aof = engine.snapshots.aof
+        written = aof.written if aof.fd is not None and not force else None
         pending = self.pending
         self.pending = {}
-        engine = self.engine
+        if written is not None:
+            for where, items in list(pending.items()):
+                cut = len(items)
+                while cut and items[cut - 1][6] > written:
+                    cut -= 1
+                if cut < len(items):
+                    self.pending[where] = items[cut:]
+                    if cut:
+                        pending[where] = items[:cut]
+                    else:
+                        del pending[where]
+            if self.pending:
+                self.flush_scheduled = True
+                loop = engine.loop
+                if loop is not None:
+                    loop.call_later(_FLUSH_DELAY, self.flush)
         now = engine.now_ms()
         headers = self._headers
         for (topic, part), items in pending.items():
@@ -462,7 +481,7 @@ class Captures:
                 size = 0
                 end = start
                 while end < len(items) and size < _MAX_BATCH_BYTES:
-                    seq, db, key, argv, kind, queued = items[end]
+                    seq, db, key, argv, kind, queued, _gen = items[end]
                     value = encode_command(argv) if queued is _EFFECT else queued
                     seqb = b"%d" % seq
                     rec = b"".join((b"\x00\x00", varint(end - start), varint(len(key)), key,
