@@ -118,5 +118,62 @@ def groups(bootstrap: str, groups: tuple[str, ...]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _resp_call(address: str, *args: str) -> object:
+    """One command over RESP2 (a socket and hiredis's reader); an error reply raises."""
+    import socket
+
+    import hiredis
+
+    host, _, port = address.rpartition(":")
+    req = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+    reader = hiredis.Reader()
+    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=10) as sock:
+        sock.sendall(req)
+        reply = reader.gets()
+        while reply is False:
+            data = sock.recv(65536)
+            if not data:
+                raise OSError("connection closed")
+            reader.feed(data)
+            reply = reader.gets()
+    if isinstance(reply, hiredis.ReplyError):
+        raise click.ClickException(str(reply))
+    return reply
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@main.command()
+@click.option("--redis", "address", default="127.0.0.1:6379", show_default=True, help="RESP address of the server")
+def bridge(address: str) -> None:
+    """Table views and change captures with their offsets, lag and counters (VIEW.LIST, CAPTURE.LIST)."""
+    try:
+        views = _resp_call(address, "VIEW.LIST")
+        captures = _resp_call(address, "CAPTURE.LIST")
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"cannot query {address}: {e}") from None
+
+    def fields(item: list) -> dict[str, str]:
+        return {k.decode(): (v.decode("utf-8", "replace") if isinstance(v, bytes)
+                             else "/".join(str(x) for x in v) if isinstance(v, list) else str(v))
+                for k, v in zip(item[::2], item[1::2], strict=True)}
+
+    rows: list[tuple[str, ...]] = [("VIEW", "TOPIC", "TYPE", "DB", "WRITETHROUGH", "OFFSETS-APPLIED", "LAG", "APPLIED", "SKIPPED")]
+    for v in map(fields, views):  # type: ignore[call-overload]
+        rows.append((v["name"], v["topic"], v["type"].upper(), v["db"], "yes" if v["writethrough"] == "1" else "no",
+                     v["offsets_applied"] or "-", v["lag"], v["records_applied"], v["records_skipped"]))
+    _table(rows)
+    click.echo("")
+    rows = [("CAPTURE-TOPIC", "MATCH", "DB", "FORMAT", "WRITTEN", "LAST-OFFSET")]
+    for c in map(fields, captures):  # type: ignore[call-overload]
+        rows.append((c["topic"], c["match"], "all" if c["db"] == "-1" else c["db"], c["format"].upper(),
+                     c["records_written"], c["last_offset"]))
+    _table(rows)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

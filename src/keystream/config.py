@@ -157,7 +157,24 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     # Nothing evicts yet (issue 14): a limit would be a promise the server does not keep.
     "maxmemory": lambda v: ("maxmemory is not supported yet (Keystream does not evict keys); "
                             "only 0 (no limit) is accepted") if v else None,
+    "bridge-views": lambda v: _check_bridge("views", v),
+    "bridge-captures": lambda v: _check_bridge("captures", v),
 }
+
+
+def _check_bridge(kind: str, text: str) -> str | None:
+    """A `bridge-views` / `bridge-captures` value that does not parse: the reason."""
+    from keystream.bridge.capture import parse_capture_declarations
+    from keystream.bridge.views import parse_declarations
+
+    try:
+        if kind == "views":
+            parse_declarations(text)
+        else:
+            parse_capture_declarations(text)
+    except ValueError as e:
+        return str(e)
+    return None
 
 _INT_MAX = 2**31 - 1
 _LONG_MAX = 2**63 - 1
@@ -512,6 +529,11 @@ SETTINGS += [
     Setting("unixsocket", "str", '', False, _COMPAT),
     Setting("use-exit-on-panic", "bool", False, False, _COMPAT),
     Setting("unixsocketperm", "int", 0, False, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
+    # --- the bridge (bridge/views.py, bridge/capture.py) ---------------------------------
+    Setting("bridge-views", "str", "", False,
+            "Table views in db 0: '<key-or-prefix> FROM <topic> AS HASH|STRINGS|HASHES [WRITETHROUGH]; ...'"),
+    Setting("bridge-captures", "str", "", False,
+            "Change captures: '<topic> [MATCH <pattern>] [DB <n>] [FORMAT VALUE|EFFECT]; ...'"),
 ]
 
 

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from keystream import REDIS_VERSION, __version__
+from keystream.bridge.capture import Captures
+from keystream.bridge.views import Views
 from keystream.client import Client
 from keystream.commands.registry import Command, load_all
 from keystream.config import Config, parse_memory
@@ -100,14 +102,14 @@ class Engine:
     # Every part is declared here and set in __init__: nothing is added later (and the
     # command path reads slots, not a dict).
     __slots__ = (
-        "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "client_gone_hooks",
+        "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "captures", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
         "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "topic_streams", "tracking", "txn",
-        "unit_depth", "version",
+        "unit_depth", "version", "views",
     )
 
     def __init__(self, config: Config) -> None:
@@ -190,6 +192,9 @@ class Engine:
         # through the executor's checked path, which asks `command_refusal`.
         self.gated = False
         self.snapshots = Snapshots(self)
+        # -- the bridge: topics materialised as Redis data, Redis changes captured as topics
+        self.views = Views(self)
+        self.captures = Captures(self)
         config.listeners.append(self._on_config_change)
 
     # -- life cycle --------------------------------------------------------------------
@@ -197,9 +202,16 @@ class Engine:
         """Load the partition logs and start their maintenance and the group and transaction coordinators."""
         self.loop = asyncio.get_running_loop()
         self.logs.load()
+        self.captures.load()     # before the dataset: it watches the AOF replay (bridge/capture.py)
         self.groups.start()      # loads __consumer_offsets in the background
         self.txn.start()         # loads __transaction_state in the background
         self.log_tasks.start()
+
+    def loaded(self) -> None:
+        """The dataset is loaded: captures append what the AOF replay found missing, views
+        are rebuilt from their topics."""
+        self.captures.loaded()
+        self.views.start()
 
     async def stop(self) -> None:
         await self.txn.stop()
@@ -289,7 +301,10 @@ class Engine:
         try:
             if cmd.is_write and self.logs.topics:  # a topic's stream key is append-only
                 self.topic_streams.check_write(cmd, argv)
-            reply = cmd.handler(client, argv)  # type: ignore[misc]
+            if cmd.is_write and self.views.guarding:
+                reply = self.views.run_guarded(client, cmd, argv)
+            else:
+                reply = cmd.handler(client, argv)  # type: ignore[misc]
         except CommandError as e:
             reply = e
         except Exception:  # noqa: BLE001 - a bug of ours: report it, keep serving

@@ -72,6 +72,7 @@ class Server:
         log.info("Keystream %s, PID: %d, listening on %s", engine.version, os.getpid(),
                  ", ".join(self.listening_on()) or "nothing")
         await engine.snapshots.load_at_startup(engine.replay_command())
+        engine.loaded()
 
     def shutdown_on_signal(self) -> None:
         """SIGTERM/SIGINT: save as SHUTDOWN without options would, then stop (as Redis, stay

@@ -54,12 +54,15 @@ def test_count_and_list_are_ours(pair3: Pair) -> None:
 
 
 def _registered() -> list[str]:
-    """Every command and subcommand of the registry (all of them exist in Redis 7.0)."""
+    """Every command and subcommand of the registry that Redis 7.0 has: all of them but our
+    module-style ones (VIEW.*, CAPTURE.*: a dot in the name, as Redis modules name theirs)."""
     from keystream.commands.registry import COMMANDS, load_all
 
     load_all()
     names = []
     for c in COMMANDS.values():
+        if "." in c.name:
+            continue
         names.append(c.name)
         names.extend(s.name for s in c.subcommands.values())
     return sorted(names)

@@ -7,8 +7,10 @@ Three uses, all inside the engine and through its one call path:
    (default prefix `kafka:`; Kafka topic names cannot contain `:`), read from the partition
    log itself with XRANGE, XREVRANGE, XREAD (COUNT, BLOCK woken by any append, `$`), XLEN,
    XINFO STREAM, TYPE and EXISTS, and appended to with XADD.
-2. A topic materialised live as Redis data ("table" views).
-3. Redis changes captured as a topic.
+2. A topic materialised live as Redis data ("table" views: `views.py`, `recordio.py`,
+   `commands/bridge_views.py`); its contract is in `views.py`.
+3. Redis changes captured as a topic (`capture.py`, `commands/bridge_capture.py`); its contract
+   and the exactly-once argument are in `capture.py`.
 
 Stream keys of topics (1), the contract:
 

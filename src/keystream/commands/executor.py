@@ -105,7 +105,10 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     try:
         if cmd.is_write and engine.logs.topics:  # a topic's stream key is append-only (bridge/)
             engine.topic_streams.check_write(cmd, argv)
-        reply = cmd.handler(client, argv)  # type: ignore[misc]
+        if cmd.is_write and engine.views.guarding:  # view keys are read-only or write-through
+            reply = engine.views.run_guarded(client, cmd, argv)
+        else:
+            reply = cmd.handler(client, argv)  # type: ignore[misc]
     except CommandError as e:
         reply = e
     except Exception:  # noqa: BLE001 - a bug of ours: report it, keep serving

@@ -2,7 +2,8 @@
 
 `INFO [section ...]`: no argument or `default` gives server clients memory persistence
 stats replication cpu modules errorstats cluster keyspace; `all` adds commandstats and
-latencystats; `everything` is all of them. Several sections may be named at once, in any
+latencystats; `everything` is all of them. `bridge` (ours, only when named): table views and
+change captures with their offsets, lag and counters. Several sections may be named at once, in any
 case. `INFO server` also says who we are: `keystream_version`.
 
 The values are ours: memory figures come from the process (`used_memory` is the resident
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                     "modules", "errorstats", "cluster", "keyspace")
 ALL_ORDER = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-             "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace")
+             "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace", "bridge")
+# Sections of ours that Redis does not have: given only when named (`all`/`everything` stay Redis's).
+_NAMED_ONLY = frozenset({"bridge"})
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -329,6 +332,7 @@ _SECTIONS = {
     "latencystats": ("Latencystats", _section_latencystats),
     "cluster": ("Cluster", lambda engine: ["cluster_enabled:0"]),
     "keyspace": ("Keyspace", _section_keyspace),
+    "bridge": ("Bridge", lambda engine: engine.views.info_lines() + engine.captures.info_lines()),
 }
 
 
@@ -348,7 +352,7 @@ def info_text(engine: Engine, names: list[str]) -> str:
             wanted.add(low)
     parts = []
     for key in ALL_ORDER:
-        if every or key in wanted:
+        if key in wanted or every and key not in _NAMED_ONLY:
             title, fn = _SECTIONS[key]
             lines = fn(engine)
             parts.append("# " + title + "\r\n" + "".join(line + "\r\n" for line in lines))

@@ -346,3 +346,81 @@ def bridge_xadd_option(where: str, option: str) -> str:
 
 def bridge_unreadable(where: str, reason: str) -> str:
     return f"ERR the Kafka log in {where} cannot be read as a stream: {reason}"
+# -- the bridge: table views and change capture (bridge/views.py, bridge/capture.py) --------------
+def _name(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+VIEW_EMPTY_NAME = "ERR a view needs a non-empty key or prefix"
+VIEW_JSON_UTF8 = "ERR a write-through HASHES view holds JSON: fields and values must be UTF-8"
+VIEW_USAGE = "ERR syntax error, expected VIEW.CREATE <key-or-prefix> FROM <topic> AS HASH|STRINGS|HASHES [WRITETHROUGH]"
+CAPTURE_USAGE = ("ERR syntax error, expected CAPTURE.CREATE <topic> [MATCH <pattern>] [DB <n>] "
+                 "[FORMAT VALUE|EFFECT]")
+CAPTURE_MARK_INTERNAL = "ERR CAPTURE.MARK is written to the AOF by change capture and only read back from it"
+
+
+def view_exists(name: bytes) -> str:
+    return f"ERR view '{_name(name)}' already exists"
+
+
+def view_no_such(name: bytes) -> str:
+    return f"ERR no such view '{_name(name)}'"
+
+
+def view_no_topic(topic: str) -> str:
+    return f"ERR no such topic '{topic}' (create it first, e.g. with kafka-topics or a producer)"
+
+
+def view_on_capture_topic(topic: str) -> str:
+    return f"ERR topic '{topic}' is written by a change capture: a view of it could capture its own writes"
+
+
+def view_overlaps(name: bytes, other: bytes) -> str:
+    return f"ERR view '{_name(name)}' overlaps view '{_name(other)}': a key would belong to both"
+
+
+def view_keys_exist(name: bytes) -> str:
+    return f"ERR keys of view '{_name(name)}' already exist: delete them or choose another key or prefix"
+
+
+def view_read_only(key: bytes, name: bytes, topic: str) -> str:
+    return (f"ERR key '{_name(key)}' belongs to view '{_name(name)}' of topic '{topic}' and is read-only "
+            f"(produce to the topic, or create the view WRITETHROUGH)")
+
+
+def view_writethrough_mixed(name: bytes) -> str:
+    return f"ERR a write to write-through view '{_name(name)}' may touch keys of that view only"
+
+
+def view_writethrough_unsupported(command: str, name: bytes, kind: str) -> str:
+    allowed = "SET (without options), DEL and UNLINK" if kind == "strings" else "HSET, HMSET, HDEL, DEL and UNLINK"
+    return (f"ERR '{command}' cannot write through to view '{_name(name)}' ({kind.upper()}): it takes "
+            f"{allowed}")
+
+
+def view_blocks_flush(command: str, name: bytes) -> str:
+    return f"ERR {command} would delete keys of view '{_name(name)}': drop the view first"
+
+
+def view_produce_failed(topic: str, why: str) -> str:
+    return f"ERR write-through to topic '{topic}' failed: {why}"
+
+
+def bridge_save_failed(why: str) -> str:
+    return f"ERR cannot save the bridge definitions: {why}"
+
+
+def capture_exists(topic: str) -> str:
+    return f"ERR a capture into topic '{topic}' already exists"
+
+
+def capture_no_such(topic: str) -> str:
+    return f"ERR no capture into topic '{topic}'"
+
+
+def capture_on_view_topic(topic: str) -> str:
+    return f"ERR topic '{topic}' is the source of a view: capturing into it could capture its own writes"
+
+
+def capture_bad_topic(topic: str, why: str) -> str:
+    return f"ERR cannot capture into topic '{topic}': {why}"

@@ -1,0 +1,288 @@
+"""Records of stored batches as the bridge's views and captures read and write them.
+
+`committed_records(log, start, upper)` walks a partition log from an offset, batch by batch,
+and yields its records (offset, timestamp, key, value, headers) the way a `read_committed`
+consumer sees them: control batches (transaction markers) are skipped, so are the batches of
+aborted transactions (the partition's aborted-transaction index, as Kafka's consumer uses the
+FetchResponse's aborted list), and nothing at or past `upper` (the last stable offset) is read.
+Compressed batches are inflated here: the bridge is one of the places the broker must.
+
+`build_batch_with_headers` makes one uncompressed v2 batch of (key, value, headers) records for
+the bridge's own appends (captures, write-through views); `partition_for(key, n)` is Kafka's
+default partitioner for keyed records (murmur2, positive, modulo n), so a key written by
+Keystream lands where a Java producer would put it.
+
+Not here: validation of producers' batches or offset assignment (log/batch.py, partition.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from crc32c import crc32c
+
+from keystream.log.batch import (
+    COMPRESSION_MASK,
+    CONTROL_BIT,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    TRANSACTIONAL_BIT,
+    batch_header,
+    control_record_type,
+    decompress_records,
+    encode_varint,
+    read_varint,
+)
+from keystream.log.partition import PartitionLog
+
+__all__ = ["Record", "batch_of", "build_batch_with_headers", "committed_batches", "committed_records", "decode_batch",
+           "decode_key_values", "partition_for", "varint"]
+
+# (offset, timestamp, key or None, value or None, [(header key, header value or None)])
+Record = tuple[int, int, bytes | None, bytes | None, list[tuple[bytes, bytes | None]]]
+
+_READ_CHUNK = 1 << 20
+_BATCH_HEAD = struct.Struct(">qiibI")
+_AFTER_CRC = struct.Struct(">hiqqqhii")
+
+
+def _bytes_field(data: bytes | memoryview, pos: int) -> tuple[bytes | None, int]:
+    n, pos = read_varint(data, pos)
+    if n < 0:
+        return None, pos
+    return bytes(data[pos:pos + n]), pos + n
+
+
+def decode_batch(batch: memoryview) -> list[Record]:
+    """Every record of one stored batch; ValueError if the records cannot be read."""
+    (base, _len, _epoch, _magic, _crc, attrs, _last, first_ts, max_ts, *_rest, count) = batch_header(batch)
+    codec = attrs & COMPRESSION_MASK
+    body = batch[HEADER_SIZE:]
+    data = body if codec == 0 else decompress_records(codec, body)
+    if data is None:
+        raise ValueError("record batch cannot be decompressed")
+    log_append = bool(attrs & 0x08)
+    out: list[Record] = []
+    pos = 0
+    try:
+        for _ in range(count):
+            length, pos = read_varint(data, pos)
+            end = pos + length
+            if end > len(data):
+                raise ValueError("record batch is truncated")
+            ts_delta, p = read_varint(data, pos + 1)
+            offset_delta, p = read_varint(data, p)
+            key, p = _bytes_field(data, p)
+            value, p = _bytes_field(data, p)
+            nheaders, p = read_varint(data, p)
+            headers: list[tuple[bytes, bytes | None]] = []
+            for _h in range(nheaders):
+                hk, p = _bytes_field(data, p)
+                hv, p = _bytes_field(data, p)
+                headers.append((hk or b"", hv))
+            out.append((base + offset_delta, max_ts if log_append else first_ts + ts_delta, key, value, headers))
+            pos = end
+    except IndexError as e:
+        raise ValueError("record batch is truncated") from e
+    return out
+
+
+def _skip_varint(data: bytes, pos: int) -> int:
+    while data[pos] & 0x80:
+        pos += 1
+    return pos + 1
+
+
+def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes | None]]:
+    """(offset, key, value) of every record of one stored batch, headers and timestamps
+    skipped (the views' hot path); ValueError if the records cannot be read."""
+    base = int.from_bytes(batch[0:8], "big", signed=True)
+    attrs = int.from_bytes(batch[21:23], "big")
+    count = int.from_bytes(batch[57:61], "big", signed=True)
+    codec = attrs & COMPRESSION_MASK
+    records = batch[HEADER_SIZE:] if codec == 0 else decompress_records(codec, batch[HEADER_SIZE:])
+    if records is None:
+        raise ValueError("record batch cannot be decompressed")
+    data = bytes(records)
+    out: list[tuple[int, bytes | None, bytes | None]] = []
+    add = out.append
+    pos = 0
+    try:
+        for _ in range(count):
+            b = data[pos]
+            if b < 0x80:
+                length = (b >> 1) ^ -(b & 1)
+                pos += 1
+            elif data[pos + 1] < 0x80:           # two bytes: records up to 8 KB
+                two = (b & 0x7F) | (data[pos + 1] << 7)
+                length = (two >> 1) ^ -(two & 1)
+                pos += 2
+            else:
+                length, pos = read_varint(data, pos)
+            end = pos + length
+            if end > len(data):
+                raise ValueError("record batch is truncated")
+            p = _skip_varint(data, pos + 1)       # attributes byte, then the timestamp delta
+            b = data[p]
+            if b < 0x80:
+                delta = (b >> 1) ^ -(b & 1)
+                p += 1
+            else:
+                delta, p = read_varint(data, p)
+            b = data[p]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                p += 1
+            else:
+                n, p = read_varint(data, p)
+            if n < 0:
+                key = None
+            else:
+                key = data[p:p + n]
+                p += n
+            b = data[p]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                p += 1
+            elif data[p + 1] < 0x80:
+                two = (b & 0x7F) | (data[p + 1] << 7)
+                n = (two >> 1) ^ -(two & 1)
+                p += 2
+            else:
+                n, p = read_varint(data, p)
+            add((base + delta, key, None if n < 0 else data[p:p + n]))
+            pos = end
+    except IndexError as e:
+        raise ValueError("record batch is truncated") from e
+    return out
+
+
+def committed_batches(log: PartitionLog, start: int, upper: int) -> Iterator[memoryview]:
+    """The stored data batches of log holding records in [start, upper) that a
+    read_committed consumer would get (markers and aborted transactions left out), in order.
+    The first may hold records below start and the last records at or past upper."""
+    offset = max(start, log.log_start_offset)
+    if offset >= upper:
+        return
+    aborted = sorted(log.aborted_transactions(offset, upper), key=lambda a: a[1])
+    open_aborts: set[int] = set()
+    ai = 0
+    while offset < upper:
+        chunks = log.read(offset, _READ_CHUNK, upper)
+        if not chunks:
+            return
+        chunk = chunks[0]
+        pos = 0
+        progressed = False
+        while pos + HEADER_SIZE <= len(chunk):
+            length = int.from_bytes(chunk[pos + 8:pos + 12], "big")
+            end = pos + LOG_OVERHEAD + length
+            if end > len(chunk):
+                break
+            batch = chunk[pos:end]
+            pos = end
+            (base, _l, _e, _m, _c, attrs, last_delta, *_rest) = batch_header(batch)
+            last = base + last_delta
+            if last < offset:
+                continue
+            progressed = True
+            producer_id = _rest[3]
+            while ai < len(aborted) and aborted[ai][1] <= last:
+                open_aborts.add(aborted[ai][0])
+                ai += 1
+            offset = last + 1
+            if attrs & CONTROL_BIT:
+                if control_record_type(batch) == 0:
+                    open_aborts.discard(producer_id)
+                continue
+            if attrs & TRANSACTIONAL_BIT and producer_id in open_aborts:
+                continue
+            yield batch
+            if offset >= upper:
+                return
+        if not progressed:
+            return
+
+
+def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Record]:
+    """The records of log in [start, upper) a read_committed consumer would get, in order.
+
+    start below the log start offset reads from the log start (retention or DeleteRecords
+    removed the rest). Batches whose records cannot be decoded are skipped."""
+    for batch in committed_batches(log, start, upper):
+        try:
+            records = decode_batch(batch)
+        except ValueError:
+            continue
+        for rec in records:
+            if start <= rec[0] < upper:
+                yield rec
+
+
+# Zig-zag varints of 0..16383 (record, key, value and header lengths are mostly below that).
+_VARINTS = [encode_varint(i) for i in range(1 << 14)]
+
+
+def varint(n: int) -> bytes:
+    """n as a record-field varint (zig-zag), from a table for the common small values."""
+    return _VARINTS[n] if 0 <= n < 16384 else encode_varint(n)
+
+
+def batch_of(body: list[bytes], count: int, timestamp: int) -> bytes:
+    """One uncompressed v2 batch (base offset 0, no producer id) around count encoded records
+    (each its length varint and its bytes, offset deltas from 0, timestamp deltas 0)."""
+    tail = _AFTER_CRC.pack(0, count - 1, timestamp, timestamp, -1, -1, -1, count) + b"".join(body)
+    return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
+
+
+def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple[bytes, bytes]]]],
+                             timestamp: int) -> bytes:
+    """One uncompressed v2 batch (base offset 0, no producer id) of (key, value, headers)."""
+    parts: list[bytes] = []
+    add = parts.append
+    v = varint
+    for i, (key, value, headers) in enumerate(records):
+        fields = [b"\x00\x00", v(i), v(len(key)), key, b"\x01" if value is None else v(len(value)), value or b"",
+                  v(len(headers))]
+        for hk, hv in headers:
+            fields += (v(len(hk)), hk, v(len(hv)), hv)
+        rec = b"".join(fields)
+        add(v(len(rec)))
+        add(rec)
+    return batch_of(parts, len(records), timestamp)
+
+
+def _murmur2(data: bytes) -> int:
+    """Kafka's Utils.murmur2 (seed 0x9747b28c), as a signed 32-bit int."""
+    m = 0x5BD1E995
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    n4 = length // 4
+    for i in range(n4):
+        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    rest = length % 4
+    tail = data[4 * n4:]
+    if rest == 3:
+        h ^= tail[2] << 16
+    if rest >= 2:
+        h ^= tail[1] << 8
+    if rest >= 1:
+        h ^= tail[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partition of a keyed record: toPositive(murmur2(key)) % partitions."""
+    if partitions <= 1:
+        return 0
+    return (_murmur2(key) & 0x7FFFFFFF) % partitions
