@@ -1,9 +1,12 @@
 """Fetch (key 1), versions 4-13.
 
 Behavior:
-- Reads whole record batches from each partition log (slices of the segment files) and
-  sends them untouched (fast path, codec/fast.py). A batch may begin before the requested
-  offset; clients skip the records they did not ask for, as with Kafka.
+- Reads whole record batches from each partition log and sends them untouched: the response
+  holds ranges of the segment files (`PartitionLog.read_slices`), which the connection sends
+  with sendfile after the encoded header and partition metadata (fast path, codec/fast.py;
+  connection.py), as Kafka does: the record bytes never pass through Python. A batch may
+  begin before the requested offset; clients skip the records they did not ask for.
+  Nothing is modified on the way (Fetch v4+ always carries v2 batches, no down-conversion).
 - Sizes: `partition_max_bytes` per partition and `max_bytes` for the whole response, except
   that the first batch of the first non-empty partition is always returned whole, however
   large, so a consumer can always make progress (KIP-74).
@@ -77,7 +80,7 @@ def _read_all(ctx: RequestContext, request: Any) -> tuple[list[FetchTopicResult]
             if offset < upper and (remaining > 0 or total == 0):
                 limit = min(p.partition_max_bytes, remaining) if total else p.partition_max_bytes
                 try:
-                    slices = plog.read(offset, max(limit, 1), lso if read_committed else None)
+                    slices = plog.read_slices(offset, max(limit, 1), lso if read_committed else None)
                 except LogError as e:
                     parts.append(FetchPartitionResult(idx, error_for(e), end, lso, start))
                     error = True

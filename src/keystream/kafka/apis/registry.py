@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kio.index import api_key_map
 
 from keystream.kafka.codec import messages
+from keystream.log.file_slice import FileSlice
 
 if TYPE_CHECKING:
     from keystream.kafka.broker import KafkaBroker
@@ -56,7 +57,7 @@ def api(key: int, min_version: int, max_version: int) -> Callable[[Callable[...,
 class Encoded:
     """A response body already encoded by a fast path: buffers written as they are."""
 
-    buffers: list[bytes | memoryview]
+    buffers: list[bytes | memoryview | FileSlice]
 
 
 NO_RESPONSE = object()

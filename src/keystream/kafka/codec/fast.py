@@ -26,6 +26,7 @@ from keystream.kafka.codec.primitives import (
     string,
     uvarint,
 )
+from keystream.log.file_slice import FileSlice
 
 __all__ = [
     "FetchPartitionResult",
@@ -39,7 +40,7 @@ __all__ = [
     "encode_produce_response",
 ]
 
-Buffers = list[bytes | memoryview]
+Buffers = list[bytes | memoryview | FileSlice]   # a FileSlice: a segment file range (Fetch records)
 
 
 # -- Produce ------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def encode_produce_response(version: int, topics: list[tuple[str, list[ProducePa
     v8 = version >= 8
     errors = array_len(0, flex) if v8 else b""              # record errors: always none
     ok_tail = errors + nullable_string(None, flex) + tags if v8 else tags
-    out = [array_len(len(topics), flex)]
+    out: Buffers = [array_len(len(topics), flex)]
     for name, parts in topics:
         out.append(string(name.encode(), flex) + array_len(len(parts), flex))
         for p in parts:
@@ -92,7 +93,7 @@ class FetchPartitionResult:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
-    records: list[memoryview | bytes] = field(default_factory=list)
+    records: list[memoryview | bytes | FileSlice] = field(default_factory=list)
     aborted: list[tuple[int, int]] | None = None   # (producer id, first offset), read_committed only
 
     @property
