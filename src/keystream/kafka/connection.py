@@ -237,7 +237,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
         flexible = messages.is_flexible(api_key, version)
         try:
             header = parse_request_header(frame, flexible)
-            request = messages.decode(messages.request_class(api_key, version), frame, header.body_offset)
+            if spec.decoder is not None:
+                request = spec.decoder(frame, header.body_offset, version)
+            else:
+                request = messages.decode(messages.request_class(api_key, version), frame, header.body_offset)
         except Exception as e:  # noqa: BLE001 - any decoding failure is a malformed request
             self.abort(f"malformed {spec.name} v{version} request: {e!r}")
             return

@@ -19,7 +19,9 @@ Behavior:
   older epoch: INVALID_PRODUCER_EPOCH). A transactional batch in a request without a
   transactional id is refused too (Kafka appends it unverified, which can leave a hanging
   transaction). Every batch of the partition's records is checked.
-- The response is encoded on the fast path (codec/fast.py).
+- The request is decoded in place (codec/fast.py `decode_produce_request`): each partition's
+  records are a view of the received frame, validated (one pass: sizes, CRC-32C) and written
+  from there; the response is encoded on the fast path too.
   Produce v12 (transaction version 2, KIP-890 part 2) adds the partition to the transaction
   instead (the producer sends no AddPartitionsToTxn), as Kafka's broker does on the coordinator.
 Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible, v10 adds
@@ -35,7 +37,7 @@ import struct
 from typing import Any
 
 from keystream.kafka.apis.registry import NO_RESPONSE, Encoded, RequestContext, api
-from keystream.kafka.codec.fast import ProducePartitionResult, encode_produce_response
+from keystream.kafka.codec.fast import ProducePartitionResult, decode_produce_request, encode_produce_response
 from keystream.kafka.errors import ErrorCode, error_for
 from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
@@ -50,7 +52,7 @@ _I32 = struct.Struct(">i")
 _HEADER_END = 61
 
 
-@api(0, 3, 12)
+@api(0, 3, 12, decode_produce_request)
 def handle_produce(ctx: RequestContext, request: Any) -> Any:
     """Produce: append record batches to partition logs."""
     broker = ctx.broker
