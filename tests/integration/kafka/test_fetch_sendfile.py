@@ -112,3 +112,23 @@ def test_read_committed_stops_at_the_lso(server: ServerHandle) -> None:
         part = messages.decode(messages.response_class(1, 12), read_frame(s), 5).responses[0].partitions[0]
         assert [(a.producer_id, a.first_offset) for a in part.aborted_transactions] == [(pid, 2)]
         assert [v for _, v in _values(part.records)][-1] == b"c"
+
+
+def test_a_reader_that_goes_away_mid_response(server: ServerHandle) -> None:
+    rng = random.Random(2)
+    with _connect(server) as s:
+        topic = create_topic(s)
+        for i in range(8):
+            values = [rng.randbytes(60 * 1024) for _ in range(16)]
+            assert produce(s, topic, make_batch(values, base_ts=_TS + i), None).error_code == 0
+    for _ in range(5):
+        s = _connect(server, rcvbuf=8 * 1024)
+        s.sendall(frame(1, 12, 1, _fetch_request(topic, 0)) + frame(1, 12, 2, _fetch_request(topic, 0)))
+        s.recv(1000)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # reset, not FIN
+        s.close()
+    with _connect(server) as s:               # the broker serves on, whole responses
+        s.sendall(frame(1, 12, 7, _fetch_request(topic, 0)))
+        data = read_frame(s)
+        part = messages.decode(messages.response_class(1, 12), data, 5).responses[0].partitions[0]
+        assert len(_values(part.records)) == 8 * 16
