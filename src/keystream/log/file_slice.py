@@ -24,9 +24,10 @@ class FileSlice:
     __slots__ = ("fd", "length", "position")
 
     def __init__(self, fd: int, position: int, length: int) -> None:
-        self.fd = os.dup(fd)
+        self.fd = -1                  # set first: __del__ runs even when dup fails (EMFILE)
         self.position = position
         self.length = length
+        self.fd = os.dup(fd)
 
     def __len__(self) -> int:
         return self.length

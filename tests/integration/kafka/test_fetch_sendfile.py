@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import socket
 import struct
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from kafka.record.default_records import DefaultRecordBatch
 
 from keystream.kafka.codec import messages
-from tests.conftest import ServerHandle, start_keystream
+from tests.conftest import ServerHandle, require_tool, start_keystream
 from tests.integration.kafka.test_protocol import frame, read_frame
 from tests.integration.kafka.test_txn_protocol import build, call, create_topic, init_pid, produce, txn_batch
 from tests.unit.log.records import make_batch
@@ -132,3 +133,29 @@ def test_a_reader_that_goes_away_mid_response(server: ServerHandle) -> None:
         data = read_frame(s)
         part = messages.decode(messages.response_class(1, 12), data, 5).responses[0].partitions[0]
         assert len(_values(part.records)) == 8 * 16
+
+
+def test_out_of_descriptors_the_ranges_are_copied() -> None:
+    # 80 descriptors: the server's own (~17), one per segment of 40 partitions, and not enough left to
+    # hold a duplicate per partition of a 40-partition fetch
+    prlimit = require_tool("prlimit")
+    h = start_keystream(kafka=True, launcher=[prlimit, "--nofile=80", sys.executable, "-m", "keystream"])
+    try:
+        with _connect(h) as s:
+            topic = create_topic(s, 40)
+            for part in range(40):
+                r = produce(s, topic, make_batch([b"p%d" % part] * 3, base_ts=_TS), None, partition=part)
+                assert r.error_code == 0
+            p = [build(1, 12, "FetchPartition", partition=i, current_leader_epoch=-1, fetch_offset=0,
+                       last_fetched_epoch=-1, log_start_offset=-1, partition_max_bytes=1 << 20) for i in range(40)]
+            for corr in range(3):
+                body = messages.encode(messages.build(
+                    messages.request_class(1, 12), replica_id=-1, max_wait=0, min_bytes=0, max_bytes=64 << 20,
+                    isolation_level=0, session_id=0, session_epoch=-1, forgotten_topics_data=(), rack_id="",
+                    topics=(build(1, 12, "FetchTopic", topic=topic, partitions=tuple(p)),)))
+                s.sendall(frame(1, 12, corr, body))
+                resp = messages.decode(messages.response_class(1, 12), read_frame(s), 5)
+                got = {q.partition_index: [v for _, v in _values(q.records)] for q in resp.responses[0].partitions}
+                assert got == {i: [b"p%d" % i] * 3 for i in range(40)}
+    finally:
+        h.stop()
