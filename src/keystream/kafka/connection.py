@@ -121,7 +121,11 @@ class _Sender:
 
     def _wait(self) -> None:
         if self.wait_fd < 0:
-            self.wait_fd = os.dup(self.sock_fd)
+            try:
+                self.wait_fd = os.dup(self.sock_fd)
+            except OSError as e:                  # out of descriptors: this connection cannot go on
+                self.conn.abort(f"cannot wait for the socket: {e}")
+                return
         asyncio.get_running_loop().add_writer(self.wait_fd, self._writable)
         self.waiting = True
 
