@@ -3,7 +3,8 @@
 Single node: the log end offset is also the high watermark. Appends validate every batch of
 a request first and then write them all with one `os.writev` (page cache only); fsync is the
 flush policy's, run by the manager in a worker thread. Reads return whole batches as they
-are on disk, starting with the batch that holds the requested offset.
+are on disk, starting with the batch that holds the requested offset; `read_slices` gives the
+same batches as ranges of the segment files (file_slice.py), for Fetch to sendfile.
 
 Kafka behaviours kept: segment roll by segment.bytes / segment.ms (timestamps of the first
 batch and of the incoming one, as Kafka measures) / relative offsets overflowing 32 bits;
@@ -55,6 +56,7 @@ from keystream.log.batch import (
 )
 from keystream.log.cleaner import recover_swaps
 from keystream.log.errors import InvalidRecordError, LogError, OffsetOutOfRangeError, RecordListTooLargeError
+from keystream.log.file_slice import FileSlice
 from keystream.log.producer_state import BatchMetadata, ProducerStateManager
 from keystream.log.segment import Segment
 from keystream.log.topic_config import LogConfig
@@ -289,6 +291,32 @@ class PartitionLog:
             if found is not None:
                 chunk = seg.read(found[0], found[1], max_bytes)
                 return [_cut_at(chunk, upper)] if upper is not None and upper < self.log_end_offset else [chunk]
+        return []
+
+    def read_slices(self, offset: int, max_bytes: int, upper: int | None = None) -> list[FileSlice]:
+        """What `read` returns, as a range of the segment file rather than its bytes (for sendfile).
+
+        The same batches (the same bounds and upper cut) found from the indexes and batch headers;
+        [] where read gives [] (or an empty chunk)."""
+        if offset < self.log_start_offset or offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(
+                f"Offset {offset} is out of range [{self.log_start_offset}, {self.log_end_offset}] "
+                f"of {self.topic}-{self.index}")
+        if offset == self.log_end_offset or upper is not None and offset >= upper:
+            return []
+        i = bisect_right(self._bases, offset) - 1
+        for seg in self.segments[max(i, 0):]:
+            found = seg.find_batch(offset)
+            if found is None:
+                continue
+            pos = found[0]
+            end = seg.extent(pos, found[1], max_bytes)
+            if upper is not None and upper < self.log_end_offset:
+                cut = seg.find_batch(upper)
+                if cut is not None and cut[0] < end:
+                    (base,) = _I64.unpack(os.pread(seg.fd, _I64.size, cut[0]))
+                    end = cut[0] if base >= upper else min(end, cut[0] + cut[1])
+            return [FileSlice(seg.fd, pos, end - pos)] if end > pos else []
         return []
 
     def offset_for_timestamp(self, ts: int) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+from bisect import bisect_right
 
 from crc32c import crc32c
 
@@ -162,6 +163,32 @@ class Segment:
                 break
             end = nxt
         return memoryview(buf)[:end]
+
+    def extent(self, pos: int, first_size: int, max_bytes: int) -> int:
+        """Where `read(pos, first_size, max_bytes)` would end, found from the headers alone.
+
+        The offset index's positions are batch starts: the last one within reach is a whole-batch
+        boundary, and only the batches after it have their 12-byte prefix read."""
+        size = self.size
+        reach = pos + max(max_bytes, first_size)
+        if reach >= size:
+            return size
+        end = pos + first_size
+        positions = self.index.positions
+        i = bisect_right(positions, reach) - 1
+        if i >= 0 and positions[i] > end:
+            end = positions[i]
+        fd = self.fd
+        unpack = _PREFIX.unpack_from
+        while end + LOG_OVERHEAD <= size:
+            head = os.pread(fd, LOG_OVERHEAD, end)
+            if len(head) < LOG_OVERHEAD:
+                break
+            nxt = end + unpack(head, 0)[1] + LOG_OVERHEAD
+            if nxt > reach:
+                break
+            end = nxt
+        return end
 
     def read_batch(self, pos: int, size: int) -> memoryview:
         return memoryview(os.pread(self.fd, size, pos))

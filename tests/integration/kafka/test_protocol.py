@@ -86,7 +86,13 @@ def test_api_versions_each_version(kafka_server: ServerHandle, version: int) -> 
         corr, resp = response(s, 18, version)
         assert corr == 42 and resp.error_code == 0
         keys = {k.api_key: (k.min_version, k.max_version) for k in resp.api_keys}
-        assert keys[0] == (3, 9) and keys[1] == (4, 13) and keys[3] == (0, 12)
+        assert keys[0] == (3, 12) and keys[1] == (4, 13) and keys[3] == (0, 12)
+        if version >= 3:     # the features of a Kafka 4.0 cluster that we implement (KIP-584 tagged fields)
+            assert {(f.name, f.min_version, f.max_version) for f in resp.supported_features} == {
+                ("group.version", 0, 1), ("transaction.version", 0, 2)}
+            assert resp.finalized_features_epoch >= 0
+            assert {(f.name, f.min_version_level, f.max_version_level) for f in resp.finalized_features} == {
+                ("group.version", 1, 1), ("transaction.version", 2, 2)}
 
 
 @pytest.mark.parametrize("version", [4, 99])

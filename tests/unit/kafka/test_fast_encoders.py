@@ -1,4 +1,5 @@
-"""The hand-written Produce/Fetch/Metadata encoders give kio's bytes, version by version."""
+"""The hand-written Produce/Fetch/Metadata encoders give kio's bytes, version by version, and the
+in-place Produce request decoder reads what kio's encoder wrote."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from keystream.kafka.codec.fast import (
     MetadataPartition,
     MetadataTopic,
     ProducePartitionResult,
+    decode_produce_request,
     encode_fetch_response,
     encode_metadata_response,
     encode_produce_response,
@@ -89,3 +91,27 @@ def test_metadata_response_matches_kio(version: int) -> None:
                            cluster_id="cid", controller_id=1, topics=tuple(kio_topics),
                            cluster_authorized_operations=-2147483648))
     assert ours == ref
+
+
+@pytest.mark.parametrize("version", range(3, 13))
+def test_produce_request_decoded_in_place(version: int) -> None:
+    cls = m.request_class(0, version)
+    mod = __import__(cls.__module__, fromlist=["x"])
+    topics = (
+        m.build(mod.TopicProduceData, name="a\u00e9", partition_data=(
+            m.build(mod.PartitionProduceData, index=0, records=b"\x01" * 70),
+            m.build(mod.PartitionProduceData, index=3, records=None))),
+        m.build(mod.TopicProduceData, name="b" * 200, partition_data=(
+            m.build(mod.PartitionProduceData, index=7, records=bytes(range(256)) * 3),)),
+    )
+    for tid in (None, "tx-1"):
+        body = m.encode(m.build(cls, transactional_id=tid, acks=-1, timeout=1234, topic_data=topics))
+        frame = memoryview(b"\x00" * 5 + body).toreadonly()
+        got = decode_produce_request(frame, 5, version)
+        assert (got.transactional_id, got.acks, got.timeout_ms) == (tid, -1, 1234)
+        assert [(t.name, [(p.index, None if p.records is None else bytes(p.records)) for p in t.partition_data])
+                for t in got.topic_data] == [
+            ("a\u00e9", [(0, b"\x01" * 70), (3, None)]), ("b" * 200, [(7, bytes(range(256)) * 3)])]
+        assert all(isinstance(p.records, memoryview) for p in got.topic_data[1].partition_data)
+        with pytest.raises((ValueError, IndexError)):
+            decode_produce_request(frame[:-3], 5, version)

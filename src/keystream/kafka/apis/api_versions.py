@@ -4,8 +4,11 @@ Behavior:
 - The list is built from the registry: every registered API with its min/max version.
 - A request of a version we do not know (newer than 3) gets UNSUPPORTED_VERSION (35) with
   our list, encoded as v0 (as Kafka does), so the client retries with a version we support.
-- Feature fields of v3 (tagged: supported/finalized features, zk migration) are left at
-  their defaults and therefore omitted from the bytes, which old librdkafka needs.
+- v3 carries the features (tagged fields, KIP-584) a Kafka 4.0 cluster finalizes for what we
+  implement: `transaction.version` 2 (KIP-890 part 2: EndTxn v5, Produce v12, TxnOffsetCommit v5;
+  a Java 4.0 producer uses them only when this is finalized) and `group.version` 1 (KIP-848),
+  supported and finalized, at a fixed features epoch. Kafka's KRaft-only features
+  (metadata.version, kraft.version) are not listed: nothing here depends on them.
 Version notes: v3 is flexible (KIP-511; client software name/version are accepted and unused).
 """
 
@@ -17,7 +20,7 @@ from keystream.kafka.apis.registry import APIS, RequestContext, api
 from keystream.kafka.codec import messages
 from keystream.kafka.errors import ErrorCode
 
-__all__ = ["handle_api_versions", "unsupported_version_body"]
+__all__ = ["FEATURES", "handle_api_versions", "unsupported_version_body"]
 
 
 def _api_keys(mod: Any) -> tuple[Any, ...]:
@@ -27,12 +30,25 @@ def _api_keys(mod: Any) -> tuple[Any, ...]:
     )
 
 
+# (name, min supported, max supported, finalized level)
+FEATURES = (("group.version", 0, 1, 1), ("transaction.version", 0, 2, 2))
+_FEATURES_EPOCH = 1
+
+
 @api(18, 0, 3)
 def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
-    """ApiVersions: the APIs and version ranges this broker serves."""
+    """ApiVersions: the APIs and version ranges this broker serves (v3: and its features)."""
     mod = messages.response_module(18, ctx.version)
-    return ctx.response("ApiVersionsResponse", error_code=ErrorCode.none, api_keys=_api_keys(mod),
-                        throttle_time=0)
+    if ctx.version < 3:
+        return ctx.response("ApiVersionsResponse", error_code=ErrorCode.none, api_keys=_api_keys(mod),
+                            throttle_time=0)
+    supported = tuple(messages.build(mod.SupportedFeatureKey, name=n, min_version=lo, max_version=hi)
+                      for n, lo, hi, _ in FEATURES)
+    finalized = tuple(messages.build(mod.FinalizedFeatureKey, name=n, max_version_level=level,
+                                     min_version_level=level) for n, _, _, level in FEATURES)
+    return ctx.response("ApiVersionsResponse", error_code=ErrorCode.none, api_keys=_api_keys(mod), throttle_time=0,
+                        supported_features=supported, finalized_features_epoch=_FEATURES_EPOCH,
+                        finalized_features=finalized)
 
 
 def unsupported_version_body() -> bytes:

@@ -1,9 +1,14 @@
 """Fetch (key 1), versions 4-13.
 
 Behavior:
-- Reads whole record batches from each partition log (slices of the segment files) and
-  sends them untouched (fast path, codec/fast.py). A batch may begin before the requested
-  offset; clients skip the records they did not ask for, as with Kafka.
+- Reads whole record batches from each partition log and sends them untouched: the response
+  holds ranges of the segment files (`PartitionLog.read_slices`), which the connection sends
+  with sendfile after the encoded header and partition metadata (fast path, codec/fast.py;
+  connection.py), as Kafka does: the record bytes never pass through Python. A batch may
+  begin before the requested offset; clients skip the records they did not ask for.
+  Nothing is modified on the way (Fetch v4+ always carries v2 batches, no down-conversion).
+  Each range holds a duplicate descriptor until sent; a process out of descriptors gets the
+  bytes copied instead (PartitionLog.read) rather than a failed fetch.
 - Sizes: `partition_max_bytes` per partition and `max_bytes` for the whole response, except
   that the first batch of the first non-empty partition is always returned whole, however
   large, so a consumer can always make progress (KIP-74).
@@ -26,6 +31,7 @@ v12 flexible, v13 topic ids instead of names (KIP-516).
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from keystream.kafka.apis.registry import Encoded, RequestContext, api
@@ -76,8 +82,14 @@ def _read_all(ctx: RequestContext, request: Any) -> tuple[list[FetchTopicResult]
             upper = lso if read_committed else end
             if offset < upper and (remaining > 0 or total == 0):
                 limit = min(p.partition_max_bytes, remaining) if total else p.partition_max_bytes
+                bound = lso if read_committed else None
                 try:
-                    slices = plog.read(offset, max(limit, 1), lso if read_committed else None)
+                    try:
+                        slices: list[Any] = plog.read_slices(offset, max(limit, 1), bound)
+                    except OSError as e:
+                        if e.errno not in (errno.EMFILE, errno.ENFILE):
+                            raise
+                        slices = plog.read(offset, max(limit, 1), bound)    # out of descriptors: copy
                 except LogError as e:
                     parts.append(FetchPartitionResult(idx, error_for(e), end, lso, start))
                     error = True

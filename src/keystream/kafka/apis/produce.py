@@ -1,4 +1,4 @@
-"""Produce (key 0), versions 3-9.
+"""Produce (key 0), versions 3-12.
 
 Behavior:
 - Each partition's records (one or more v2 record batches, as the producer compressed them)
@@ -19,8 +19,14 @@ Behavior:
   older epoch: INVALID_PRODUCER_EPOCH). A transactional batch in a request without a
   transactional id is refused too (Kafka appends it unverified, which can leave a hanging
   transaction). Every batch of the partition's records is checked.
-- The response is encoded on the fast path (codec/fast.py).
-Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible.
+- The request is decoded in place (codec/fast.py `decode_produce_request`): each partition's
+  records are a view of the received frame, validated (one pass: sizes, CRC-32C) and written
+  from there; the response is encoded on the fast path too.
+  Produce v12 (transaction version 2, KIP-890 part 2) adds the partition to the transaction
+  instead (the producer sends no AddPartitionsToTxn), as Kafka's broker does on the coordinator.
+Version notes: v5 adds log_start_offset, v8 record errors (KIP-467), v9 is flexible, v10 adds
+tagged leader hints (KIP-951; one node: never set), v11 allows TRANSACTION_ABORTABLE (never
+needed here), v12 is TV2. v13 (topic ids) is not offered.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import struct
 from typing import Any
 
 from keystream.kafka.apis.registry import NO_RESPONSE, Encoded, RequestContext, api
-from keystream.kafka.codec.fast import ProducePartitionResult, encode_produce_response
+from keystream.kafka.codec.fast import ProducePartitionResult, decode_produce_request, encode_produce_response
 from keystream.kafka.errors import ErrorCode, error_for
 from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
@@ -46,7 +52,7 @@ _I32 = struct.Struct(">i")
 _HEADER_END = 61
 
 
-@api(0, 3, 9)
+@api(0, 3, 12, decode_produce_request)
 def handle_produce(ctx: RequestContext, request: Any) -> Any:
     """Produce: append record batches to partition logs."""
     broker = ctx.broker
@@ -77,7 +83,8 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
                                                     plog.log_start_offset, "Produce request has no records"))
                 continue
             records = p.records
-            code = _verify_transactional(broker, request.transactional_id, records, (name, p.index))
+            code = _verify_transactional(broker, request.transactional_id, records, (name, p.index),
+                                         ctx.version >= 12)
             if code:
                 parts.append(ProducePartitionResult(p.index, code, -1, -1, plog.log_start_offset))
                 continue
@@ -103,14 +110,21 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
     return response
 
 
-def _verify_transactional(broker: Any, transactional_id: str | None, records: Any, tp: tuple[str, int]) -> int:
-    """The error for the first transactional batch of records the coordinator does not allow, else 0."""
+def _verify_transactional(broker: Any, transactional_id: str | None, records: Any, tp: tuple[str, int],
+                          implicit_add: bool) -> int:
+    """The error for the first transactional batch of records the coordinator does not allow, else 0.
+
+    implicit_add (Produce v12, TV2): the partition is added to the transaction rather than checked."""
     pos = 0
     total = len(records)
+    txn = broker.txn
     while total - pos >= _HEADER_END:
         if records[pos + 22] & TRANSACTIONAL_BIT:
             pid, epoch = _PID_EPOCH.unpack_from(records, pos + 43)
-            code = broker.txn.verify_produce(transactional_id, pid, epoch, tp)
+            if implicit_add:
+                code = txn.add_for_produce(transactional_id, pid, epoch, tp)
+            else:
+                code = txn.verify_produce(transactional_id, pid, epoch, tp)
             if code:
                 return code
         size = _I32.unpack_from(records, pos + 8)[0] + 12

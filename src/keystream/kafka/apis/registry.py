@@ -1,5 +1,8 @@
 """The one registry of Kafka APIs: `@api(key, min_version, max_version)` on a handler.
 
+A request is decoded with kio's class of its version, or by the spec's own `decoder` (Produce:
+codec/fast.py, so that the records stay views of the frame).
+
 Dispatch and the ApiVersions response both read this table; an API is registered once, in
 its own module. A handler is `handler(ctx, request) -> result`, where the request is the kio
 message of `ctx.version` and the result is one of:
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from kio.index import api_key_map
 
 from keystream.kafka.codec import messages
+from keystream.log.file_slice import FileSlice
 
 if TYPE_CHECKING:
     from keystream.kafka.broker import KafkaBroker
@@ -37,16 +41,18 @@ class ApiSpec:
     min_version: int
     max_version: int
     handler: Callable[..., Any]
+    decoder: Callable[[Any, int, int], Any] | None = None     # (frame, body offset, version); else kio's
 
 
 APIS: dict[int, ApiSpec] = {}
 
 
-def api(key: int, min_version: int, max_version: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def api(key: int, min_version: int, max_version: int, decoder: Callable[[Any, int, int], Any] | None = None
+        ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if key in APIS:
             raise ValueError(f"API key {key} registered twice")
-        APIS[key] = ApiSpec(key, api_key_map[key], min_version, max_version, fn)
+        APIS[key] = ApiSpec(key, api_key_map[key], min_version, max_version, fn, decoder)
         return fn
 
     return register
@@ -56,7 +62,7 @@ def api(key: int, min_version: int, max_version: int) -> Callable[[Callable[...,
 class Encoded:
     """A response body already encoded by a fast path: buffers written as they are."""
 
-    buffers: list[bytes | memoryview]
+    buffers: list[bytes | memoryview | FileSlice]
 
 
 NO_RESPONSE = object()

@@ -1,7 +1,7 @@
 """Transaction APIs over the transaction coordinator (kafka/txn/coordinator.py).
 
-AddPartitionsToTxn (24) v0-5, AddOffsetsToTxn (25) v0-4, EndTxn (26) v0-4, WriteTxnMarkers (27)
-v1, TxnOffsetCommit (28) v0-4, DescribeProducers (61) v0, DescribeTransactions (65) v0,
+AddPartitionsToTxn (24) v0-5, AddOffsetsToTxn (25) v0-4, EndTxn (26) v0-5, WriteTxnMarkers (27)
+v1, TxnOffsetCommit (28) v0-5, DescribeProducers (61) v0, DescribeTransactions (65) v0,
 ListTransactions (66) v0-1. InitProducerId is init_producer_id.py, FindCoordinator groups.py.
 
 Behavior:
@@ -14,7 +14,11 @@ Behavior:
 - TxnOffsetCommit: the group coordinator stores the offsets as pending until the transaction's
   marker (kafka/groups/coordinator.py); v4 answers TRANSACTION_ABORTABLE where older versions
   get INVALID_TXN_STATE (the group's partition was not added to the transaction).
-- EndTxn completes the transaction before answering (markers are local appends).
+- EndTxn completes the transaction before answering (markers are local appends). v5 is
+  transaction version 2 (KIP-890 part 2): the coordinator bumps the producer epoch on every
+  completion and answers the producer id and epoch to go on with (coordinator.end_txn_v2).
+- TxnOffsetCommit v5 (TV2) adds the group's `__consumer_offsets` partition to the transaction
+  itself (no AddOffsetsToTxn); a refusal of that add is every partition's error.
 - WriteTxnMarkers (broker-to-broker in Kafka) appends the markers it is given; errors per
   partition (UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED).
 - DescribeProducers reads each partition's producer state (UNKNOWN_TOPIC_OR_PARTITION else).
@@ -23,8 +27,9 @@ Behavior:
   unknown_state_filters (KIP-664); v1 duration_filter keeps Ongoing transactions running at
   least that long (KIP-994).
 Version notes: v2 of AddPartitionsToTxn/AddOffsetsToTxn/EndTxn brings PRODUCER_FENCED (older
-versions get INVALID_PRODUCER_EPOCH), v3 is flexible; EndTxn v5, TxnOffsetCommit v5 and
-WriteTxnMarkers v2 belong to transaction version 2 (KIP-890 part 2), which is not offered.
+versions get INVALID_PRODUCER_EPOCH), v3 is flexible. AddPartitionsToTxn v5 is what a TV2
+broker sends for Produce v12's implicit add: it records client transaction version 2.
+WriteTxnMarkers v2 (a transaction version per marker, Kafka 4.1) is not offered.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def _add_partitions(ctx: RequestContext, txn_id: str, pid: int, epoch: int, topi
     elif verify_only:
         result = ctx.broker.txn.verify_partitions(txn_id, pid, epoch, wanted)
     else:
-        result = ctx.broker.txn.add_partitions(txn_id, pid, epoch, wanted, ctx.version >= 2)
+        result = ctx.broker.txn.add_partitions(txn_id, pid, epoch, wanted, ctx.version >= 2,
+                                               2 if ctx.version >= 5 else 0)
     return tuple(
         ctx.response("AddPartitionsToTxnTopicResult", name=t.name, results_by_partition=tuple(
             ctx.response("AddPartitionsToTxnPartitionResult", partition_index=p, partition_error_code=ErrorCode(
@@ -102,11 +108,17 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
 
 # -- EndTxn -------------------------------------------------------------------------------------
 
-@api(26, 0, 4)
+@api(26, 0, 5)
 def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
-    """EndTxn: commit or abort the producer's transaction."""
-    err = ctx.broker.txn.end_txn(request.transactional_id, request.producer_id, request.producer_epoch,
-                                 request.committed, ctx.version >= 2)
+    """EndTxn: commit or abort the producer's transaction (v5: bumping its epoch, which it answers)."""
+    txn = ctx.broker.txn
+    if ctx.version >= 5:
+        err, pid, epoch = txn.end_txn_v2(request.transactional_id, request.producer_id, request.producer_epoch,
+                                         request.committed)
+        return ctx.response("EndTxnResponse", throttle_time=0, error_code=ErrorCode(err), producer_id=pid,
+                            producer_epoch=epoch)
+    err = txn.end_txn(request.transactional_id, request.producer_id, request.producer_epoch, request.committed,
+                      ctx.version >= 2)
     return ctx.response("EndTxnResponse", throttle_time=0, error_code=ErrorCode(err))
 
 
@@ -132,9 +144,21 @@ def handle_write_txn_markers(ctx: RequestContext, request: Any) -> Any:
 
 # -- TxnOffsetCommit ----------------------------------------------------------------------------
 
-@api(28, 0, 4)
+@api(28, 0, 5)
 def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
     """TxnOffsetCommit: offsets that become the group's committed offsets when the transaction commits."""
+    if ctx.version >= 5:            # TV2: the group's partition joins the transaction implicitly
+        groups = ctx.broker.groups
+        groups.ensure_topic()
+        err = ctx.broker.txn.add_partitions(request.transactional_id, request.producer_id, request.producer_epoch,
+                                            [(OFFSETS_TOPIC, groups.partition_for(request.group_id))], True, 2)
+        if err:
+            code = ErrorCode(ErrorCode.invalid_producer_epoch if err == ErrorCode.producer_fenced else err)
+            return ctx.response("TxnOffsetCommitResponse", throttle_time=0, topics=tuple(
+                ctx.response("TxnOffsetCommitResponseTopic", name=t.name, partitions=tuple(
+                    ctx.response("TxnOffsetCommitResponsePartition", partition_index=p.partition_index,
+                                 error_code=code) for p in t.partitions))
+                for t in request.topics))
     offsets = [(t.name, p.partition_index, p.committed_offset, getattr(p, "committed_leader_epoch", -1),
                 p.committed_metadata) for t in request.topics for p in t.partitions]
     result = ctx.broker.groups.txn_commit_offsets(

@@ -26,6 +26,7 @@ from keystream.kafka.codec.primitives import (
     string,
     uvarint,
 )
+from keystream.log.file_slice import FileSlice
 
 __all__ = [
     "FetchPartitionResult",
@@ -33,13 +34,17 @@ __all__ = [
     "MetadataBroker",
     "MetadataPartition",
     "MetadataTopic",
+    "ProducePartitionData",
     "ProducePartitionResult",
+    "ProduceRequestView",
+    "ProduceTopicData",
+    "decode_produce_request",
     "encode_fetch_response",
     "encode_metadata_response",
     "encode_produce_response",
 ]
 
-Buffers = list[bytes | memoryview]
+Buffers = list[bytes | memoryview | FileSlice]   # a FileSlice: a segment file range (Fetch records)
 
 
 # -- Produce ------------------------------------------------------------------------------
@@ -65,7 +70,7 @@ def encode_produce_response(version: int, topics: list[tuple[str, list[ProducePa
     v8 = version >= 8
     errors = array_len(0, flex) if v8 else b""              # record errors: always none
     ok_tail = errors + nullable_string(None, flex) + tags if v8 else tags
-    out = [array_len(len(topics), flex)]
+    out: Buffers = [array_len(len(topics), flex)]
     for name, parts in topics:
         out.append(string(name.encode(), flex) + array_len(len(parts), flex))
         for p in parts:
@@ -92,7 +97,7 @@ class FetchPartitionResult:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
-    records: list[memoryview | bytes] = field(default_factory=list)
+    records: list[memoryview | bytes | FileSlice] = field(default_factory=list)
     aborted: list[tuple[int, int]] | None = None   # (producer id, first offset), read_committed only
 
     @property
@@ -228,3 +233,124 @@ def encode_metadata_response(version: int, brokers: list[MetadataBroker], cluste
     if flex:
         out.append(TAGS_NONE)
     return out
+
+
+# -- Produce requests -------------------------------------------------------------------------
+@dataclass(slots=True)
+class ProducePartitionData:
+    index: int
+    records: memoryview | None          # a view of the request frame: valid while the handler runs
+
+
+@dataclass(slots=True)
+class ProduceTopicData:
+    name: str
+    partition_data: list[ProducePartitionData]
+
+
+@dataclass(slots=True)
+class ProduceRequestView:
+    transactional_id: str | None
+    acks: int
+    timeout_ms: int
+    topic_data: list[ProduceTopicData]
+
+
+_ACKS_TIMEOUT = struct.Struct(">hi")
+_I16_AT = struct.Struct(">h")
+_I32_AT = struct.Struct(">i")
+
+
+class _Cursor:
+    """Reading a Produce request body in place (the records stay views of the frame)."""
+
+    __slots__ = ("flex", "mv", "pos")
+
+    def __init__(self, mv: memoryview, pos: int, flex: bool) -> None:
+        self.mv = mv
+        self.pos = pos
+        self.flex = flex
+
+    def uvarint(self) -> int:
+        mv = self.mv
+        shift = out = 0
+        while True:
+            b = mv[self.pos]
+            self.pos += 1
+            out |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return out
+            shift += 7
+            if shift > 28:
+                raise ValueError("varint too long")
+
+    def length(self) -> int:
+        """A string/bytes/array length; -1 for null."""
+        if self.flex:
+            return self.uvarint() - 1
+        n: int = _I32_AT.unpack_from(self.mv, self.pos)[0]
+        self.pos += 4
+        return n
+
+    def string(self, nullable: bool) -> str | None:
+        if self.flex:
+            n = self.uvarint() - 1
+        else:
+            n = _I16_AT.unpack_from(self.mv, self.pos)[0]
+            self.pos += 2
+        if n < 0:
+            if nullable:
+                return None
+            raise ValueError("null where a string is required")
+        end = self.pos + n
+        if end > len(self.mv):
+            raise ValueError("string runs past the end")
+        s = str(self.mv[self.pos:end], "utf-8")
+        self.pos = end
+        return s
+
+    def count(self) -> int:
+        n = self.length()
+        if n < 0 or n > len(self.mv) - self.pos:
+            raise ValueError(f"bad array length {n}")
+        return n
+
+    def skip_tags(self) -> None:
+        if self.flex:
+            for _ in range(self.uvarint()):
+                self.uvarint()
+                self.pos += self.uvarint()
+
+
+def decode_produce_request(frame: memoryview | bytes, offset: int, version: int) -> ProduceRequestView:
+    """ProduceRequest v3-v12 with each partition's records as a view of the frame (no copy).
+
+    Raises ValueError / IndexError / struct.error on malformed input."""
+    mv = frame if type(frame) is memoryview else memoryview(frame)
+    c = _Cursor(mv, offset, version >= 9)
+    tid = c.string(True)
+    acks, timeout = _ACKS_TIMEOUT.unpack_from(mv, c.pos)
+    c.pos += 6
+    topics = []
+    for _ in range(c.count()):
+        name = c.string(False)
+        parts = []
+        for _ in range(c.count()):
+            index = _I32_AT.unpack_from(mv, c.pos)[0]
+            c.pos += 4
+            n = c.length()
+            records: memoryview | None = None
+            if n >= 0:
+                end = c.pos + n
+                if end > len(mv):
+                    raise ValueError("records run past the end")
+                records = mv[c.pos:end]
+                c.pos = end
+            c.skip_tags()
+            parts.append(ProducePartitionData(index, records))
+        c.skip_tags()
+        topics.append(ProduceTopicData(name or "", parts))
+    c.skip_tags()
+    if c.pos > len(mv):
+        raise ValueError("request runs past the end")
+    return ProduceRequestView(tid, acks, timeout, topics)

@@ -8,8 +8,10 @@ deleted once per feed (CPython makes that a pointer move), so cost stays linear 
 `FrameBuffer` is the same splitter for an `asyncio.BufferedProtocol`: the socket reads straight
 into its buffer (no bytes object per read, no copy into a second buffer) and complete frames
 come out as memoryviews of it, valid until the next `get_buffer()`: the caller must decode them
-(kio copies what it keeps) and drop them before reading again. The buffer always has room for
-the whole frame being received, so a frame is never assembled from pieces.
+(kio copies what it keeps) and drop them before reading again (a later read may move bytes
+within the buffer). The buffer always has room for the whole frame being received, so a frame
+is never assembled from pieces; it grows to twice the largest frame and is then reused, the
+start of a frame moving to the front when the tail has no room left.
 """
 
 from __future__ import annotations
@@ -76,9 +78,16 @@ class FrameBuffer:
             if 0 <= size <= self.max_size:
                 need = max(need, 4 + size - pending)
         if len(buf) - end < need:
-            new = bytearray(max(_INITIAL, pending + need))
-            new[:pending] = buf[start:end]
-            self._buf = new
+            if len(buf) >= pending + need:
+                # room once the pending bytes move to the front: move them within the buffer
+                with memoryview(buf) as view:
+                    view[:pending] = view[start:end]
+            else:
+                # room for two frames of this size, so that a frame followed by the start of
+                # the next does not move (or, worse, reallocate: fresh pages fault in) every time
+                new = bytearray(max(_INITIAL, 2 * (pending + need)))
+                new[:pending] = buf[start:end]
+                self._buf = new
             self._start, self._end = 0, pending
             end = pending
         return memoryview(self._buf)[end:]

@@ -1,4 +1,4 @@
-"""The transaction coordinator (Kafka's TransactionCoordinator, transaction version 1).
+"""The transaction coordinator (Kafka's TransactionCoordinator, transaction versions 1 and 2).
 
 Design notes (follow Kafka's TransactionCoordinator and TransactionStateManager; KIP-98, KIP-360,
 KIP-890 part 1):
@@ -34,9 +34,16 @@ KIP-890 part 1):
 Error mapping for old request versions (as Kafka's handlers): PRODUCER_FENCED becomes
 INVALID_PRODUCER_EPOCH for InitProducerId < v4 and AddPartitionsToTxn/AddOffsetsToTxn/EndTxn < v2.
 
-Deliberate differences: the coordinator epoch is always 0 (one node, never fails over);
-transaction version 2 (KIP-890 part 2: an epoch bump per transaction, implicit partition
-adds) is not offered, so no TV2 request versions are advertised.
+- Transaction version 2 (KIP-890 part 2, finalized as `transaction.version` 2 in ApiVersions):
+  EndTxn v5 bumps the epoch on every completion (markers carry the bumped epoch, so a zombie of
+  the previous transaction is fenced in every partition); at an exhausted epoch the producer
+  moves to a new producer id (kept as `next_producer_id` in the Prepare record, so a crash
+  between the records still completes the move). Partitions join implicitly: Produce v12 and
+  TxnOffsetCommit v5 add them (add_for_produce, add_partitions with client_tv 2).
+
+Deliberate differences: the coordinator epoch is always 0 (one node, never fails over); a
+timed-out TV2 transaction is fenced with one epoch bump (Kafka bumps once more for the abort;
+either way the producer's next request is fenced).
 """
 
 from __future__ import annotations
@@ -109,6 +116,8 @@ class TxnMetadata:
     last_update_ms: int = -1
     last_producer_id: int = -1
     last_producer_epoch: int = -1
+    next_producer_id: int = -1          # TV2: the id the producer gets when this (overflowing) transaction ends
+    client_tv: int = 0                  # the client transaction version (2: KIP-890 part 2)
 
 
 class TransactionCoordinator:
@@ -164,8 +173,10 @@ class TransactionCoordinator:
         plog = self.engine.logs.partition(TRANSACTION_TOPIC, partition)
         if plog is None:
             raise LogError(f"{TRANSACTION_TOPIC}-{partition} does not exist")
+        previous = txn.last_producer_id if txn.last_producer_id != txn.producer_id else -1
         value = rec.encode_value(rec.TxnRecord(txn.producer_id, txn.producer_epoch, txn.timeout_ms, int(txn.state),
-                                               sorted(txn.partitions), txn.last_update_ms, txn.start_ms),
+                                               sorted(txn.partitions), txn.last_update_ms, txn.start_ms,
+                                               previous, txn.next_producer_id, txn.client_tv),
                                  empty=txn.state == TxnState.EMPTY)
         now = self.now_ms()
         plog.append(group_records.build_batch([(rec.encode_key(txn.transactional_id), value)], now), now,
@@ -225,7 +236,7 @@ class TransactionCoordinator:
                     tid = rec.decode_key(key)
                     if tid is not None:
                         found[tid] = None if value is None else rec.decode_value(value)
-                except (ValueError, struct.error, UnicodeDecodeError) as e:
+                except (ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
                     log.warning("skipping a malformed %s record: %s", TRANSACTION_TOPIC, e)
             after = group_records.next_offset(chunks[0])
             if after is None or after <= pos:
@@ -237,7 +248,9 @@ class TransactionCoordinator:
                 self.txns.pop(tid, None)
                 continue
             self.txns[tid] = TxnMetadata(tid, r.producer_id, r.producer_epoch, r.timeout_ms, TxnState(r.status),
-                                         set(r.partitions), r.start_ms, r.last_update_ms)
+                                         set(r.partitions), r.start_ms, r.last_update_ms,
+                                         last_producer_id=r.previous_producer_id,
+                                         next_producer_id=r.next_producer_id, client_tv=r.client_transaction_version)
 
     # -- checks shared by the APIs ---------------------------------------------------------
     def _fenced(self, version_supports_fenced: bool) -> int:
@@ -317,7 +330,8 @@ class TransactionCoordinator:
 
     # -- AddPartitionsToTxn / AddOffsetsToTxn ------------------------------------------------
     def add_partitions(self, transactional_id: str, pid: int, epoch: int, partitions: list[tuple[str, int]],
-                       fenced_ok: bool) -> int:
+                       fenced_ok: bool, client_tv: int = 0) -> int:
+        """Add partitions to the Ongoing transaction (starting one); client_tv 2 for TV2's implicit adds."""
         err, txn = self._lookup(transactional_id, pid, epoch, fenced_ok)
         if txn is None:
             return err
@@ -330,9 +344,11 @@ class TransactionCoordinator:
             return 0
         before = (txn.state, set(txn.partitions), txn.start_ms, txn.last_update_ms)
         now = self.now_ms()
+        before_tv = txn.client_tv
         if txn.state != TxnState.ONGOING:
             txn.start_ms = now
             txn.partitions = set()
+            txn.client_tv = client_tv
         txn.state = TxnState.ONGOING
         txn.partitions |= set(partitions)
         txn.last_update_ms = now
@@ -341,6 +357,7 @@ class TransactionCoordinator:
         except LogError:
             log.exception("storing transaction state of %s failed", transactional_id)
             txn.state, txn.partitions, txn.start_ms, txn.last_update_ms = before
+            txn.client_tv = before_tv
             return ErrorCode.unknown_server_error
         return 0
 
@@ -370,6 +387,21 @@ class TransactionCoordinator:
             return ErrorCode.invalid_txn_state
         return 0
 
+    def add_for_produce(self, transactional_id: str | None, pid: int, epoch: int, tp: tuple[str, int]) -> int:
+        """Produce v12 (TV2): add tp to the producer's transaction itself; 0 or the produce error.
+
+        As Kafka's broker maps its coordinator's answer: PRODUCER_FENCED is INVALID_PRODUCER_EPOCH,
+        a transaction being completed or a loading coordinator is the retriable NOT_ENOUGH_REPLICAS.
+        """
+        if transactional_id is None:
+            return ErrorCode.invalid_txn_state
+        err = self.add_partitions(transactional_id, pid, epoch, [tp], True, 2)
+        if err == ErrorCode.producer_fenced:
+            return ErrorCode.invalid_producer_epoch
+        if err in (ErrorCode.concurrent_transactions, ErrorCode.coordinator_load_in_progress):
+            return ErrorCode.not_enough_replicas
+        return err
+
     # -- EndTxn ----------------------------------------------------------------------------
     def end_txn(self, transactional_id: str, pid: int, epoch: int, commit: bool, fenced_ok: bool) -> int:
         err, txn = self._lookup(transactional_id, pid, epoch, fenced_ok)
@@ -395,6 +427,75 @@ class TransactionCoordinator:
             return ErrorCode.concurrent_transactions
         return ErrorCode.invalid_txn_state
 
+    def end_txn_v2(self, transactional_id: str, pid: int, epoch: int, commit: bool) -> tuple[int, int, int]:
+        """EndTxn v5+ (transaction version 2): (error, producer id, epoch) the producer goes on with.
+
+        Every completion bumps the epoch (markers carry the bumped one); an epoch that would reach
+        the maximum moves the producer to a new producer id at epoch 0. A retry names the epoch
+        before the bump (or the last epoch of the previous id) and gets the same answer again.
+        An abort without any partition added (TV2 adds them implicitly, so a client cannot know)
+        bumps the epoch without markers.
+        """
+        err = self.coordinator_error(transactional_id)
+        if err:
+            return err, -1, -1
+        txn = self.txns.get(transactional_id)
+        if txn is None:
+            return ErrorCode.invalid_producer_id_mapping, -1, -1
+        retry_on_overflow = (txn.last_producer_id == pid != txn.producer_id and epoch == _MAX_EPOCH - 1
+                             and txn.producer_epoch == 0)
+        retry_on_bump = txn.producer_id == pid and txn.producer_epoch == epoch + 1
+        if txn.producer_id != pid and not retry_on_overflow:
+            return ErrorCode.invalid_producer_id_mapping, -1, -1
+        state = txn.state
+        if state in _PREPARE:
+            valid = retry_on_bump
+        elif state in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT):
+            valid = retry_on_bump or retry_on_overflow or epoch == txn.producer_epoch
+        else:
+            valid = epoch == txn.producer_epoch
+        if not valid:
+            return ErrorCode.producer_fenced, -1, -1
+        is_retry = retry_on_bump or retry_on_overflow
+        if state == TxnState.ONGOING:
+            return self._complete_v2(txn, commit)
+        if state == TxnState.COMPLETE_COMMIT:
+            if commit:
+                return (0, txn.producer_id, txn.producer_epoch) if is_retry else (ErrorCode.invalid_txn_state, -1, -1)
+            return (ErrorCode.invalid_txn_state, -1, -1) if is_retry else self._complete_v2(txn, False)
+        if state == TxnState.COMPLETE_ABORT:
+            if not commit:
+                return (0, txn.producer_id, txn.producer_epoch) if is_retry else self._complete_v2(txn, False)
+            return ErrorCode.invalid_txn_state, -1, -1
+        if state == TxnState.PREPARE_COMMIT:
+            return (ErrorCode.concurrent_transactions if commit else ErrorCode.invalid_txn_state), -1, -1
+        if state == TxnState.PREPARE_ABORT:
+            return (ErrorCode.invalid_txn_state if commit else ErrorCode.concurrent_transactions), -1, -1
+        if state == TxnState.EMPTY and not commit:
+            return self._complete_v2(txn, False)
+        return ErrorCode.invalid_txn_state, -1, -1
+
+    def _complete_v2(self, txn: TxnMetadata, commit: bool) -> tuple[int, int, int]:
+        before = (txn.producer_epoch, txn.last_producer_epoch, txn.next_producer_id, txn.state, txn.start_ms,
+                  txn.last_update_ms, txn.client_tv)
+        if txn.producer_epoch >= _MAX_EPOCH - 1:
+            txn.next_producer_id = self.engine.producer_ids.generate()
+        txn.last_producer_epoch = txn.producer_epoch
+        txn.producer_epoch += 1
+        txn.client_tv = 2
+        if txn.state != TxnState.ONGOING:
+            txn.start_ms = self.now_ms()
+            txn.partitions = set()
+        try:
+            self._complete(txn, commit)
+        except LogError:
+            log.exception("ending the transaction of %s failed", txn.transactional_id)
+            if txn.state not in _COMPLETE:
+                (txn.producer_epoch, txn.last_producer_epoch, txn.next_producer_id, txn.state, txn.start_ms,
+                 txn.last_update_ms, txn.client_tv) = before
+            return ErrorCode.unknown_server_error, -1, -1
+        return 0, txn.producer_id, txn.producer_epoch
+
     def _complete(self, txn: TxnMetadata, commit: bool) -> None:
         txn.state = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
         txn.last_update_ms = self.now_ms()
@@ -418,6 +519,9 @@ class TransactionCoordinator:
         txn.state = TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
         txn.partitions = set()
         txn.last_update_ms = self.now_ms()
+        if txn.next_producer_id >= 0:                  # TV2 epoch overflow: the producer moves to a new id
+            txn.last_producer_id, txn.producer_id, txn.producer_epoch = txn.producer_id, txn.next_producer_id, 0
+            txn.next_producer_id = -1
         self._store(txn)
 
     def write_markers(self, pid: int, epoch: int, commit: bool, coordinator_epoch: int,

@@ -5,10 +5,15 @@
                              transaction_timeout_ms i32, transaction_status i8,
                              transaction_partitions [topic string, partition_ids [i32]] (null for Empty),
                              last_update_timestamp_ms i64, start_timestamp_ms i64
+    TransactionLogValue v1   the same fields, flexible (compact strings and arrays, a tagged-field
+                             section per partition entry), then tagged fields: 0 previous_producer_id
+                             i64 (default -1), 1 next_producer_id i64 (default -1),
+                             2 client_transaction_version i16 (default 0)
 
-Status codes are Kafka's TransactionState ids (Empty 0 ... PrepareEpochFence 7). A tombstone
-(null value) removes an expired transactional id. We write value v0, as Kafka does for
-transaction version 1 clients; v1 (flexible, KIP-890 part 2 tagged fields) is not read.
+Kafka 4.0 writes value v1 once `transaction.version` >= 1 is finalized (its default for a new
+cluster is 2), emitting a tagged field only when it differs from its default; so do we. Both
+versions are read. Status codes are Kafka's TransactionState ids (Empty 0 ... PrepareEpochFence
+7). A tombstone (null value) removes an expired transactional id.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["TxnRecord", "decode_key", "decode_value", "encode_key", "encode_value"]
+__all__ = ["VALUE_VERSION", "TxnRecord", "decode_key", "decode_value", "encode_key", "encode_value"]
+
+VALUE_VERSION = 1
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
 _HEAD = struct.Struct(">hqhib")
 _TAIL = struct.Struct(">qq")
+_TAG_PREVIOUS_PID = 0
+_TAG_NEXT_PID = 1
+_TAG_CLIENT_TV = 2
 
 
 @dataclass(slots=True)
@@ -33,15 +44,40 @@ class TxnRecord:
     partitions: list[tuple[str, int]]
     last_update_ms: int
     start_ms: int
+    previous_producer_id: int = -1
+    next_producer_id: int = -1
+    client_transaction_version: int = 0
 
 
-def _string(s: str) -> bytes:
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = out = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        out |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return out, pos
+        shift += 7
+        if shift > 28:
+            raise ValueError("varint too long")
+
+
+def _string(s: str, flexible: bool) -> bytes:
     b = s.encode()
-    return _I16.pack(len(b)) + b
+    return (_uvarint(len(b) + 1) if flexible else _I16.pack(len(b))) + b
 
 
 def encode_key(transactional_id: str) -> bytes:
-    return _I16.pack(0) + _string(transactional_id)
+    return _I16.pack(0) + _string(transactional_id, False)
 
 
 def decode_key(data: bytes) -> str | None:
@@ -53,40 +89,96 @@ def decode_key(data: bytes) -> str | None:
     return bytes(data[4:4 + n]).decode()
 
 
-def encode_value(r: TxnRecord, empty: bool) -> bytes:
-    out = bytearray(_HEAD.pack(0, r.producer_id, r.producer_epoch, r.timeout_ms, r.status))
+def encode_value(r: TxnRecord, empty: bool, version: int = VALUE_VERSION) -> bytes:
+    """Value `version` (0 or 1) of r; `empty` writes null partitions (the Empty state)."""
+    flex = version >= 1
+    out = bytearray(_HEAD.pack(version, r.producer_id, r.producer_epoch, r.timeout_ms, r.status))
     if empty:
-        out += _I32.pack(-1)
+        out += b"\x00" if flex else _I32.pack(-1)
     else:
         by_topic: dict[str, list[int]] = {}
         for topic, part in sorted(r.partitions):
             by_topic.setdefault(topic, []).append(part)
-        out += _I32.pack(len(by_topic))
+        out += _uvarint(len(by_topic) + 1) if flex else _I32.pack(len(by_topic))
         for topic, parts in by_topic.items():
-            out += _string(topic) + _I32.pack(len(parts))
+            out += _string(topic, flex) + (_uvarint(len(parts) + 1) if flex else _I32.pack(len(parts)))
             for p in parts:
                 out += _I32.pack(p)
+            if flex:
+                out += b"\x00"
     out += _TAIL.pack(r.last_update_ms, r.start_ms)
+    if flex:
+        tags: list[tuple[int, bytes]] = []
+        if r.previous_producer_id != -1:
+            tags.append((_TAG_PREVIOUS_PID, _I64.pack(r.previous_producer_id)))
+        if r.next_producer_id != -1:
+            tags.append((_TAG_NEXT_PID, _I64.pack(r.next_producer_id)))
+        if r.client_transaction_version != 0:
+            tags.append((_TAG_CLIENT_TV, _I16.pack(r.client_transaction_version)))
+        out += _uvarint(len(tags))
+        for tag, data in tags:
+            out += _uvarint(tag) + _uvarint(len(data)) + data
     return bytes(out)
 
 
 def decode_value(data: bytes) -> TxnRecord | None:
-    """A value v0; None for another version. struct.error / ValueError when malformed."""
+    """A value v0 or v1; None for another version. struct.error / ValueError / IndexError when malformed."""
     version, pid, epoch, timeout, status = _HEAD.unpack_from(data, 0)
-    if version != 0:
+    if version not in (0, 1):
         return None
+    flex = version == 1
     pos = _HEAD.size
-    (count,) = _I32.unpack_from(data, pos)
-    pos += 4
+    if flex:
+        count, pos = _read_uvarint(data, pos)
+        count -= 1
+    else:
+        (count,) = _I32.unpack_from(data, pos)
+        pos += 4
     parts: list[tuple[str, int]] = []
     for _ in range(max(count, 0)):
-        (n,) = _I16.unpack_from(data, pos)
-        topic = bytes(data[pos + 2:pos + 2 + n]).decode()
-        pos += 2 + n
-        (k,) = _I32.unpack_from(data, pos)
-        pos += 4
+        if flex:
+            n, pos = _read_uvarint(data, pos)
+            n -= 1
+        else:
+            (n,) = _I16.unpack_from(data, pos)
+            pos += 2
+        if n < 0 or pos + n > len(data):
+            raise ValueError("topic name runs past the end")
+        topic = bytes(data[pos:pos + n]).decode()
+        pos += n
+        if flex:
+            k, pos = _read_uvarint(data, pos)
+            k -= 1
+        else:
+            (k,) = _I32.unpack_from(data, pos)
+            pos += 4
         for _ in range(k):
             parts.append((topic, _I32.unpack_from(data, pos)[0]))
             pos += 4
+        if flex:
+            pos = _skip_tags(data, pos)
     last, start = _TAIL.unpack_from(data, pos)
-    return TxnRecord(pid, epoch, timeout, status, parts, last, start)
+    r = TxnRecord(pid, epoch, timeout, status, parts, last, start)
+    if flex:
+        pos += _TAIL.size
+        ntags, pos = _read_uvarint(data, pos)
+        for _ in range(ntags):
+            tag, pos = _read_uvarint(data, pos)
+            size, pos = _read_uvarint(data, pos)
+            if tag == _TAG_PREVIOUS_PID:
+                r.previous_producer_id = _I64.unpack_from(data, pos)[0]
+            elif tag == _TAG_NEXT_PID:
+                r.next_producer_id = _I64.unpack_from(data, pos)[0]
+            elif tag == _TAG_CLIENT_TV:
+                r.client_transaction_version = _I16.unpack_from(data, pos)[0]
+            pos += size
+    return r
+
+
+def _skip_tags(data: bytes, pos: int) -> int:
+    ntags, pos = _read_uvarint(data, pos)
+    for _ in range(ntags):
+        _, pos = _read_uvarint(data, pos)
+        size, pos = _read_uvarint(data, pos)
+        pos += size
+    return pos
