@@ -154,9 +154,6 @@ def _check_save_points(text: str) -> str | None:
 CHECKS: dict[str, Callable[[Any], str | None]] = {
     "save": _check_save_points,
     "dbfilename": lambda v: "dbfilename can't be a path, just a filename" if "/" in v else None,
-    # Nothing evicts yet (issue 14): a limit would be a promise the server does not keep.
-    "maxmemory": lambda v: ("maxmemory is not supported yet (Keystream does not evict keys); "
-                            "only 0 (no limit) is accepted") if v else None,
 }
 
 _INT_MAX = 2**31 - 1

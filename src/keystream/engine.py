@@ -43,6 +43,8 @@ from keystream.client import Client
 from keystream.commands.registry import Command, load_all
 from keystream.config import Config, parse_memory
 from keystream.keyspace.db import Database
+from keystream.keyspace.evict import EVICT_FAIL, Evictor
+from keystream.keyspace.lazyfree import LazyFree
 from keystream.keyspace.notify import KeyspaceNotifier
 from keystream.log.maintenance import LogMaintenance
 from keystream.log.manager import LogManager
@@ -75,6 +77,10 @@ InfoSection = Callable[[], list[str]]
 
 _time_ns = time.time_ns
 
+# used_memory's share for the server's own structures (not measured: the keyspace, lazily
+# freed values and client buffers are; see Engine.used_memory). Redis 7.0 starts at ~0.9 MB.
+USED_MEMORY_STARTUP = 1 << 20
+
 
 @dataclasses.dataclass
 class Stats:
@@ -86,6 +92,7 @@ class Stats:
     rejected_calls: int = 0
     expired_keys: int = 0
     evicted_keys: int = 0
+    lazyfreed_objects: int = 0
     keyspace_hits: int = 0
     keyspace_misses: int = 0
     protocol_errors: int = 0
@@ -101,8 +108,8 @@ class Engine:
     __slots__ = (
         "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
-        "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
-        "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
+        "effect_subscribers", "effects", "error_stats", "event_subscribers", "evictor", "function_libraries", "gated",
+        "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
@@ -130,6 +137,9 @@ class Engine:
         self.dirty = 0
         self.event_subscribers: list[EventSubscriber] = []
         self.dbs = [Database(i, self) for i in range(config["databases"])]
+        # -- memory: lazy freeing of big values, eviction under maxmemory (keyspace/)
+        self.lazyfree: LazyFree = LazyFree(self)
+        self.evictor: Evictor = Evictor(self)
         # -- execution: effects of the open execution unit, and who receives them
         self.effects: list[Effect] = []
         self.effect_subscribers: list[EffectsSubscriber] = []
@@ -144,8 +154,8 @@ class Engine:
         self.slowlog_next_id = 0
         self.slowlog_threshold: int = config["slowlog-log-slower-than"]
         self.latency_monitor: LatencyMonitor = LatencyMonitor()
-        self.mem_peak = 0
-        self.mem_startup = 0
+        self.mem_peak = 0  # the highest used_memory reported
+        self.mem_startup = USED_MEMORY_STARTUP
         self.active_expire_enabled = True
         self.pause: PauseState | None = None
         self.blocking: BlockingState = BlockingState(self)
@@ -186,6 +196,7 @@ class Engine:
         # through the executor's checked path, which asks `command_refusal`.
         self.gated = False
         self.snapshots = Snapshots(self)
+        self.snapshots.update_gate()  # a maxmemory from the start gates commands
         config.listeners.append(self._on_config_change)
 
     # -- life cycle --------------------------------------------------------------------
@@ -409,7 +420,11 @@ class Engine:
             m.send(Status(line))
 
     def _on_config_change(self, name: str, value: Any) -> None:
-        if name == "client-output-buffer-limit":
+        if name == "maxmemory":
+            self.snapshots.update_gate()
+            if value:
+                self.evictor.schedule()  # as Redis's updateMaxmemory starts the eviction timer
+        elif name == "client-output-buffer-limit":
             self._output_limits = None
         elif name == "slowlog-log-slower-than":
             self.slowlog_threshold = value
@@ -417,8 +432,13 @@ class Engine:
             self.slowlog = deque(list(self.slowlog)[:value], maxlen=value)
 
     # -- background work ---------------------------------------------------------------
-    def command_refusal(self, cmd: Command) -> str | None:
-        """Why cmd may not run now (MISCONF after a failed save or AOF write, LOADING), or None."""
+    def command_refusal(self, cmd: Command, client: Client) -> str | None:
+        """Why cmd may not run now for client (OOM over maxmemory, MISCONF after a failed
+        save or AOF write, LOADING), or None. Evicts keys first while maxmemory is set."""
+        if self.config["maxmemory"]:
+            refusal = self.memory_refusal(cmd, client)
+            if refusal is not None:
+                return refusal
         snapshots = self.snapshots
         if cmd.is_write or cmd.name == "ping":
             denied = snapshots.write_denied()
@@ -427,6 +447,40 @@ class Engine:
         if snapshots.loading and "loading" not in cmd.flags:
             return errors.LOADING
         return None
+
+    def memory_refusal(self, cmd: Command, client: Client) -> str | None:
+        """Redis's processCommand under maxmemory: evict what the policy allows; if still
+        over the limit, refuse a denyoom command (EXEC of a transaction holding one, which
+        is discarded; inside MULTI any command but EXEC, DISCARD, QUIT and RESET)."""
+        if self.evictor.perform() != EVICT_FAIL:
+            return None
+        name = cmd.name if cmd.container is None else cmd.container.name
+        multi = client.multi
+        deny = cmd.denyoom
+        if name == "exec" and multi is not None:
+            deny = any(queued.denyoom for queued, _ in multi)
+            if deny:
+                from keystream.commands.transactions import discard_transaction
+
+                discard_transaction(client)
+                return errors.EXECABORT_BECAUSE.format(errors.OOM)
+        elif multi is not None and name not in ("discard", "quit", "reset"):
+            deny = True
+        return errors.OOM if deny else None
+
+    def used_memory(self) -> int:
+        """INFO's used_memory: what the keyspace holds by its own accounting (keyspace/db.py),
+        values waiting to be freed lazily, clients' input and output buffers, and a fixed
+        `USED_MEMORY_STARTUP` for the server's own structures (not measured)."""
+        used = self.mem_startup + self.lazyfree.pending_bytes
+        for db in self.dbs:
+            if db.data:
+                used += db.memory()
+        for c in self.clients.values():
+            conn = c.conn
+            if conn is not None:
+                used += conn.input_buffered() + conn.output_buffered()
+        return used
 
     def replay_command(self) -> Callable[[list[bytes]], None]:
         """What replays AOF commands: a connectionless client running them one by one."""

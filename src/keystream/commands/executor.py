@@ -159,7 +159,7 @@ def _checked(client: Client, argv: list[bytes], out: list[bytes]) -> Command | N
         if not client.authenticated and not top.no_auth:
             raise CommandError(errors.NOAUTH)
         if client.engine.gated:
-            refusal = client.engine.command_refusal(cmd)
+            refusal = client.engine.command_refusal(cmd, client)
             if refusal is not None:
                 raise CommandError(refusal)
         if client.multi is not None and not top.runs_in_multi and cmd.no_multi:

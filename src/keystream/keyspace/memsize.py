@@ -38,7 +38,7 @@ from keystream.keyspace.datatypes.set import Set
 from keystream.keyspace.datatypes.stream import Stream
 from keystream.keyspace.datatypes.zset import ZSet
 
-__all__ = ["DEFAULT_SAMPLES", "key_size", "value_size"]
+__all__ = ["DEFAULT_SAMPLES", "entry_size", "key_size", "value_size"]
 
 DEFAULT_SAMPLES = 5  # as Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES
 
@@ -58,6 +58,12 @@ _SORTED_LIST = 4 * _getsizeof([]) + 64
 def key_size(key: bytes) -> int:
     """The key object plus its entry in the database's main dict."""
     return _getsizeof(key) + _DICT_ENTRY
+
+
+def entry_size(key: bytes, value: Any) -> int:
+    """What a container key costs the keyspace: its key, dict entry and value (the
+    database's memory accounting, keyspace/db.py)."""
+    return key_size(key) + value_size(value)
 
 
 def value_size(value: Any, samples: int = DEFAULT_SAMPLES) -> int:

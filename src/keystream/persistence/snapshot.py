@@ -221,7 +221,9 @@ class Snapshots:
         return True
 
     def update_gate(self) -> None:
-        self.engine.gated = self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
+        # maxmemory: every command goes through the checks, which evict first (Engine.command_refusal)
+        self.engine.gated = (self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
+                             or bool(self.engine.config["maxmemory"]))
 
     def child_active(self) -> bool:
         return self.child_pid is not None
@@ -359,6 +361,7 @@ class Snapshots:
                     value.atime = word
             access.update(dict.fromkeys(strings, word))
             data.update(loaded.data)
+            db.account_loaded(loaded.data)
             expires.update(loaded.expires)
             # Keys whose file recorded their LRU idle time or LFU counter
             if db.lfu:

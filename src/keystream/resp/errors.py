@@ -314,3 +314,7 @@ LUA_FUNCTION_RESTORE_ARITY = (
 LUA_WRONG_RESTORE_POLICY_GIVEN_VALUE = (
     "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
 )
+
+# maxmemory (keyspace/evict.py): a denyoom command while over the limit under noeviction
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"

@@ -39,7 +39,7 @@ def share(b: bytes) -> bytes:
 
 
 class Hash(dict):
-    __slots__ = ("atime", "big")
+    __slots__ = ("atime", "big", "msize")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
