@@ -110,7 +110,7 @@ class Engine:
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "evictor", "function_libraries", "gated",
         "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
-        "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
+        "notifier", "pause", "pre_command_oom", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
         "unit_depth", "version",
@@ -140,6 +140,9 @@ class Engine:
         # -- memory: lazy freeing of big values, eviction under maxmemory (keyspace/)
         self.lazyfree: LazyFree = LazyFree(self)
         self.evictor: Evictor = Evictor(self)
+        # over maxmemory with nothing left to evict when the running command started
+        # (Redis's pre_command_oom_state: what a script's first write is checked against)
+        self.pre_command_oom = False
         # -- execution: effects of the open execution unit, and who receives them
         self.effects: list[Effect] = []
         self.effect_subscribers: list[EffectsSubscriber] = []
@@ -422,6 +425,7 @@ class Engine:
     def _on_config_change(self, name: str, value: Any) -> None:
         if name == "maxmemory":
             self.snapshots.update_gate()
+            self.pre_command_oom = False
             if value:
                 self.evictor.schedule()  # as Redis's updateMaxmemory starts the eviction timer
         elif name == "client-output-buffer-limit":
@@ -452,7 +456,8 @@ class Engine:
         """Redis's processCommand under maxmemory: evict what the policy allows; if still
         over the limit, refuse a denyoom command (EXEC of a transaction holding one, which
         is discarded; inside MULTI any command but EXEC, DISCARD, QUIT and RESET)."""
-        if self.evictor.perform() != EVICT_FAIL:
+        oom = self.pre_command_oom = self.evictor.perform() == EVICT_FAIL
+        if not oom:
             return None
         name = cmd.name if cmd.container is None else cmd.container.name
         multi = client.multi

@@ -249,6 +249,16 @@ def test_oom_errors_as_redis(ks: ServerHandle, real: ServerHandle, proto: int) -
         p.run("CONFIG", "SET", "maxmemory", "1")
         p.both("EXEC")
         p.run("EVAL", "return redis.call('get', 'c')", "0")
+        p.run("EVAL", "return redis.call('set', 'c', 'x')", "0")   # a script's first write: OOM
+        p.run("EVAL", "return redis.pcall('set', 'c', 'x')", "0")
+        p.run("EVAL", "redis.call('del', 'nothing'); return redis.call('set', 'c', 'x')", "0")
+        p.run("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', 'c', 'x')", "0")
+        p.run("EVAL", "#!lua\nreturn redis.call('get', 'c')", "0")  # may write: refused
+        p.run("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'c')", "0")
+        p.run("FUNCTION", "LOAD", "#!lua name=oomlib\nredis.register_function('f', function() "
+              "return redis.call('set', 'c', 'y') end)")
+        p.run("FCALL", "f", "0")
+        p.run("GET", "c")
     finally:
         p.both("CONFIG", "SET", "maxmemory", "0")
         p.close()
