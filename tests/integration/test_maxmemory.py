@@ -264,6 +264,20 @@ def test_oom_errors_as_redis(ks: ServerHandle, real: ServerHandle, proto: int) -
         p.close()
 
 
+def test_memory_settings_as_redis(ks: ServerHandle, real: ServerHandle) -> None:
+    p = Pair(ks.port, real.port, 2)
+    try:
+        for name, values in (("maxmemory-eviction-tenacity", ("101", "-1", "100", "0", "10")),
+                             ("maxmemory-samples", ("0", "64", "5")),
+                             ("maxmemory-policy", ("lru", "allkeys-lfu", "noeviction")),
+                             ("maxmemory", ("-1", "1x", "1gb", "0"))):
+            for v in values:
+                p.run("CONFIG", "SET", name, v)
+                p.run("CONFIG", "GET", name)
+    finally:
+        p.close()
+
+
 def test_exec_of_a_denyoom_transaction_is_aborted(ks: ServerHandle, real: ServerHandle) -> None:
     """EXEC whose queue holds a denyoom command, once over the limit: EXECABORT, discarded."""
     p = Pair(ks.port, real.port, 2)

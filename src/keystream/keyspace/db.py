@@ -67,6 +67,9 @@ STRING_ENTRY = 2 * 33 + 2 * DICT_ENTRY
 EXPIRE_ENTRY = DICT_ENTRY + 32
 # Marked containers estimated again at once when this many accumulate (see refresh_used).
 _SIZE_DIRTY_MAX = 4096
+# Sizes below this are shared int objects (a container's `msize` then costs its slot only).
+_SIZES_SHARED = 1 << 16
+_SIZES: dict[int, int] = {}
 
 TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
 
@@ -421,7 +424,10 @@ class Database:
         grows by dirty (0 for an event Redis notifies although nothing changed, which then
         does not propagate), the engine's event subscribers hear of it. Call after an
         in-place change of a container value (LPUSH "lpush", HSET "hset", ...)."""
-        self.mark_size(key)
+        sized = self.size_dirty  # mark_size, inlined: the write hot path
+        sized.add(key)
+        if len(sized) >= _SIZE_DIRTY_MAX:
+            self.refresh_used()
         if self.watched:
             self._dirty_watchers(key)
         engine = self.engine
@@ -599,7 +605,8 @@ class Database:
             if value is not None and type(value) is not bytes:
                 size = entry_size(key, value)
                 self.used += size - value.msize
-                value.msize = size
+                # one int object per distinct small size, shared by the keys of that size
+                value.msize = _SIZES.setdefault(size, size) if size < _SIZES_SHARED else size
 
     def account_loaded(self, values: dict[bytes, Any]) -> None:
         """Account for keys a dump put straight into `data` (see persistence.snapshot)."""
