@@ -52,7 +52,7 @@ def load(c: redis.Redis, kind: str, n: int) -> None:
         elif kind == "list":
             pipe.rpush(key, "a", "b", "c", str(i), "member-e")
         elif kind == "string":
-            pipe.set(key, "value-%d" % i)
+            pipe.set(key, f"value-{i}")
         else:
             pipe.zadd(key, {"a": 1, "b": 2.5, "c": 3, str(i): i, "member-e": -1})
         if i % 5000 == 4999:
