@@ -106,10 +106,10 @@ class Engine:
     # Every part is declared here and set in __init__: nothing is added later (and the
     # command path reads slots, not a dict).
     __slots__ = (
-        "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "client_gone_hooks",
+        "_clients_mem", "_clients_mem_at", "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "evictor", "function_libraries", "gated",
-        "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
+        "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "maxmemory", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "pre_command_oom", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
@@ -140,9 +140,14 @@ class Engine:
         # -- memory: lazy freeing of big values, eviction under maxmemory (keyspace/)
         self.lazyfree: LazyFree = LazyFree(self)
         self.evictor: Evictor = Evictor(self)
+        # the `maxmemory` setting, read before every command (0: no limit)
+        self.maxmemory: int = config["maxmemory"]
         # over maxmemory with nothing left to evict when the running command started
         # (Redis's pre_command_oom_state: what a script's first write is checked against)
         self.pre_command_oom = False
+        # clients' buffered bytes, as last summed, and the command time of that sum
+        self._clients_mem = 0
+        self._clients_mem_at = -1
         # -- execution: effects of the open execution unit, and who receives them
         self.effects: list[Effect] = []
         self.effect_subscribers: list[EffectsSubscriber] = []
@@ -199,7 +204,6 @@ class Engine:
         # through the executor's checked path, which asks `command_refusal`.
         self.gated = False
         self.snapshots = Snapshots(self)
-        self.snapshots.update_gate()  # a maxmemory from the start gates commands
         config.listeners.append(self._on_config_change)
 
     # -- life cycle --------------------------------------------------------------------
@@ -424,7 +428,7 @@ class Engine:
 
     def _on_config_change(self, name: str, value: Any) -> None:
         if name == "maxmemory":
-            self.snapshots.update_gate()
+            self.maxmemory = value
             self.pre_command_oom = False
             if value:
                 self.evictor.schedule()  # as Redis's updateMaxmemory starts the eviction timer
@@ -439,7 +443,7 @@ class Engine:
     def command_refusal(self, cmd: Command, client: Client) -> str | None:
         """Why cmd may not run now for client (OOM over maxmemory, MISCONF after a failed
         save or AOF write, LOADING), or None. Evicts keys first while maxmemory is set."""
-        if self.config["maxmemory"]:
+        if self.maxmemory:
             refusal = self.memory_refusal(cmd, client)
             if refusal is not None:
                 return refusal
@@ -453,8 +457,8 @@ class Engine:
         return None
 
     def memory_refusal(self, cmd: Command, client: Client) -> str | None:
-        """Redis's processCommand under maxmemory: evict what the policy allows; if still
-        over the limit, refuse a denyoom command (EXEC of a transaction holding one, which
+        """Redis's processCommand under maxmemory (the executor asks before every command
+        while `maxmemory` is set): evict what the policy allows; if still over the limit, refuse a denyoom command (EXEC of a transaction holding one, which
         is discarded; inside MULTI any command but EXEC, DISCARD, QUIT and RESET)."""
         oom = self.pre_command_oom = self.evictor.perform() == EVICT_FAIL
         if not oom:
@@ -473,19 +477,25 @@ class Engine:
             deny = True
         return errors.OOM if deny else None
 
-    def used_memory(self) -> int:
+    def used_memory(self, fresh: bool = True) -> int:
         """INFO's used_memory: what the keyspace holds by its own accounting (keyspace/db.py),
-        values waiting to be freed lazily, clients' input and output buffers, and a fixed
-        `USED_MEMORY_STARTUP` for the server's own structures (not measured)."""
+        values waiting to be freed lazily, clients' input and output buffers (summed at most
+        once per millisecond: this runs before every command under maxmemory), and a fixed
+        `USED_MEMORY_STARTUP` for the server's own structures (not measured). Not fresh: see
+        Database.memory (the eviction check)."""
         used = self.mem_startup + self.lazyfree.pending_bytes
         for db in self.dbs:
             if db.data:
-                used += db.memory()
-        for c in self.clients.values():
-            conn = c.conn
-            if conn is not None:
-                used += conn.input_buffered() + conn.output_buffered()
-        return used
+                used += db.memory(fresh)
+        if self._clients_mem_at != self.cmd_time_ms:
+            self._clients_mem_at = self.cmd_time_ms
+            clients = 0
+            for c in self.clients.values():
+                conn = c.conn
+                if conn is not None:
+                    clients += conn.input_buffered() + conn.output_buffered()
+            self._clients_mem = clients
+        return used + self._clients_mem
 
     def replay_command(self) -> Callable[[list[bytes]], None]:
         """What replays AOF commands: a connectionless client running them one by one."""

@@ -6,7 +6,6 @@ operations: which values are big enough to be freed lazily, which paths free laz
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -106,40 +105,27 @@ def test_unlink_reclaims_memory(ks: ServerHandle) -> None:
 
 
 def test_ping_answered_while_a_big_flushall_async_runs(ks: ServerHandle) -> None:
-    """A FLUSHALL ASYNC of a million keys does not stall the loop: PINGs sent while the old
-    keyspace is being freed are answered much faster than a FLUSHALL SYNC of it takes."""
+    """A FLUSHALL ASYNC of a million keys does not stall the loop: it replies at once, and
+    PINGs sent while the old keyspace is being freed are answered, nine in ten faster than
+    half the time a FLUSHALL SYNC of the same keyspace takes."""
     c = _client(ks)
     c.execute_command("DEBUG", "POPULATE", 1_000_000)
     t0 = time.perf_counter()
     c.execute_command("FLUSHALL", "SYNC")
     sync_s = time.perf_counter() - t0
     c.execute_command("DEBUG", "POPULATE", 1_000_000)
-    pinger = redis.Redis(port=ks.port, socket_timeout=60)
-    pinger.ping()
     latencies: list[float] = []
-    seen_pending = []
-    done = threading.Event()
-
-    def ping_loop() -> None:
-        while not done.is_set():
-            t = time.perf_counter()
-            pinger.ping()
-            latencies.append(time.perf_counter() - t)
-            seen_pending.append(_pending(pinger))
-
     t0 = time.perf_counter()
     c.flushall(asynchronous=True)
     async_reply_s = time.perf_counter() - t0
-    thread = threading.Thread(target=ping_loop)
-    thread.start()
-    try:
-        wait_until(lambda: _pending(c) == 0, timeout=120, what="the flushed keyspace freed")
-    finally:
-        done.set()
-        thread.join()
-        pinger.close()
-    assert c.dbsize() == 0
-    assert any(seen_pending), "the lazy free was over before any PING"
-    assert async_reply_s < sync_s / 4, (async_reply_s, sync_s)
-    assert max(latencies) < sync_s / 4, (max(latencies), sync_s)
+    deadline = time.monotonic() + 120
+    while _pending(c) and time.monotonic() < deadline:
+        t = time.perf_counter()
+        c.ping()
+        latencies.append(time.perf_counter() - t)
+    assert _pending(c) == 0 and c.dbsize() == 0
+    assert len(latencies) >= 5, "the lazy free ended before PINGs could be sent"
+    latencies.sort()
+    assert async_reply_s < sync_s / 2, (async_reply_s, sync_s)
+    assert latencies[len(latencies) * 9 // 10] < sync_s / 2, (latencies, sync_s)
     assert int(c.info("memory")["lazyfreed_objects"]) == 1_000_000

@@ -109,6 +109,7 @@ class Database:
         "_sample_keys",
         "_scan",
         "_scan_pos",
+        "_sized_at",
         "access",
         "data",
         "engine",
@@ -151,6 +152,7 @@ class Database:
         # Memory accounting (see the module docstring)
         self.used = 0
         self.size_dirty: set[bytes] = set()
+        self._sized_at = 0  # command time of the last refresh_used by memory(fresh=False)
         if engine is not None:
             self.lfu = "lfu" in str(engine.config["maxmemory-policy"])
             engine.config.listeners.append(self._on_config_change)
@@ -620,9 +622,12 @@ class Database:
         self.used += used
         self.refresh_used()
 
-    def memory(self) -> int:
-        """The estimated bytes this database holds: its entries and its expiry table."""
-        if self.size_dirty:
+    def memory(self, fresh: bool = True) -> int:
+        """The estimated bytes this database holds: its entries and its expiry table. Not
+        fresh (the check before each command under maxmemory): containers changed in place
+        are estimated again at most once per millisecond of command time."""
+        if self.size_dirty and (fresh or self._sized_at != self._clock.cmd_time_ms):
+            self._sized_at = self._clock.cmd_time_ms
             self.refresh_used()
         return self.used + len(self.expires) * EXPIRE_ENTRY
 

@@ -1,7 +1,7 @@
 """maxmemory: when used memory is over the limit, evict keys as Redis's evict.c does.
 
 `perform` runs before every command while `maxmemory` is set (Redis's performEvictions in
-processCommand; the executor asks through `Engine.command_refusal`) and after CONFIG SET
+processCommand; the executor asks through `Engine.memory_refusal`) and after CONFIG SET
 lowers the limit. While the estimated used memory (`Engine.used_memory`, the keyspace's
 accounting plus client buffers) is over `maxmemory`, it picks a key by the policy and
 evicts it (`Database.evict`: a DEL effect, or UNLINK under lazyfree-lazy-eviction, the
@@ -62,10 +62,10 @@ class Evictor:
     def over_limit(self) -> int:
         """Bytes over maxmemory (<= 0: within the limit, or no limit)."""
         engine = self.engine
-        maxmemory: int = engine.config["maxmemory"]
+        maxmemory = engine.maxmemory
         if not maxmemory:
             return 0
-        return engine.used_memory() - maxmemory
+        return engine.used_memory(False) - maxmemory
 
     def perform(self) -> int:
         """Evict until under maxmemory or out of time: EVICT_OK, EVICT_RUNNING or EVICT_FAIL."""

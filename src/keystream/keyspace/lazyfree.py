@@ -4,8 +4,8 @@ Dropping the last reference to a container with a million elements frees them al
 go, holding the event loop for as long as that takes (a thread would not help: freeing
 runs under the GIL without a switch). A value that left the keyspace on a lazy path
 (UNLINK, FLUSHALL/FLUSHDB ASYNC and the `lazyfree-lazy-*` settings) is queued here instead,
-and a callback on the event loop empties the queued containers a slice of `SLICE` elements
-per loop turn, so clients are served between slices.
+and a callback on the event loop empties the queued containers a slice per loop turn (at
+most `SLICE` elements or `SLICE_SECONDS`), so clients are served between slices.
 
 As Redis, only values whose freeing effort is above `THRESHOLD` (64 allocations: elements
 of a hash table, nodes of a list or stream) are freed lazily; smaller ones are dropped at
@@ -21,6 +21,7 @@ runs) everything is freed at once.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["SLICE", "THRESHOLD", "LazyFree", "free_effort"]
 
 THRESHOLD = 64  # Redis's LAZYFREE_THRESHOLD
-SLICE = 8192    # elements freed per event-loop turn
+SLICE = 8192    # elements freed per event-loop turn, at most
+SLICE_SECONDS = 0.002  # and for at most this long (checked every _STEP elements)
+_STEP = 1024
 # The size of a node of Redis's quicklist (list-max-listpack-size -2).
 _LIST_NODE_BYTES = 8192
 
@@ -126,12 +129,13 @@ class LazyFree:
         met in a flushed keyspace becomes parts of the same job); again next turn."""
         budget = SLICE
         jobs = self._jobs
-        while jobs and budget > 0:
+        deadline = time.perf_counter() + SLICE_SECONDS
+        while jobs and budget > 0 and time.perf_counter() < deadline:
             job = jobs[0]
             parts = job.parts
             while parts and budget > 0:
                 part = parts[-1]
-                n = min(len(part), budget)
+                n = min(len(part), budget, _STEP)
                 budget -= n
                 if isinstance(part, dict):
                     pop = part.popitem

@@ -221,9 +221,7 @@ class Snapshots:
         return True
 
     def update_gate(self) -> None:
-        # maxmemory: every command goes through the checks, which evict first (Engine.command_refusal)
-        self.engine.gated = (self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
-                             or bool(self.engine.config["maxmemory"]))
+        self.engine.gated = self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
 
     def child_active(self) -> bool:
         return self.child_pid is not None
