@@ -20,7 +20,7 @@ from typing import Any
 
 from keystream.keyspace.db import register_type
 
-__all__ = ["Hash", "share"]
+__all__ = ["Hash", "is_shared", "share"]
 
 # Byte strings up to this length are shared; the pool holds at most _POOL_MAX of them.
 SHARE_MAX_LEN = 16
@@ -36,6 +36,11 @@ def share(b: bytes) -> bytes:
     if len(b) <= SHARE_MAX_LEN and len(_POOL) < _POOL_MAX:
         _POOL[b] = b
     return b
+
+
+def is_shared(b: bytes) -> bool:
+    """True if b is the pool's object (held by the pool, whichever keys refer to it)."""
+    return _POOL.get(b) is b
 
 
 class Hash(dict):
