@@ -34,8 +34,9 @@ this database's keys and values, kept up to date by the write methods: a string 
 size is computed from its key and value lengths (`STRING_ENTRY` + both lengths, which
 includes its access-time entry); a container's is estimated by `keyspace.memsize` and kept
 in its `msize` slot. An in-place change of a container (`touch`) only marks the key in
-`size_dirty`; `refresh_used` estimates those again (INFO, the eviction check and every
-4096 marks call it), so a key written many times between two reads is estimated once.
+`size_dirty`; `refresh_used` estimates those again (INFO and MEMORY read it fresh; the
+eviction check before each command at most once per millisecond; every 4096 marks), so a
+key written many times between two reads is estimated once.
 Removing a key subtracts what was added for it, so the sum never drifts whatever the
 estimates. Expiry entries are counted from the size of `expires` (`EXPIRE_ENTRY` each).
 Values that leave the keyspace go to the engine's lazy free queue when the lazyfree-lazy-*
