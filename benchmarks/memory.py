@@ -1,13 +1,17 @@
-"""Memory side by side: N small hashes, sets and sorted sets in Keystream and in redis-server,
-and one stream of N entries.
+"""Memory side by side: N small hashes, sets, sorted sets, lists and strings in Keystream and
+in redis-server, and one stream of N entries.
 
 For each type, both servers start empty, get the same N keys loaded with pipelines
-(each key: 5 small fields/members; the stream: N entries of two fields, `XADD *`), and we report the growth of INFO memory
-`used_memory` and of the process RSS, and the ratio Keystream/Redis.
+(each container key: 5 small fields/members/elements; a string key: a ~12-byte value; the
+stream: N entries of two fields, `XADD *`), and we report the growth of INFO memory
+`used_memory` and of the process RSS, and the ratio Keystream/Redis of each. Keystream's
+used_memory is its own accounting (keyspace/db.py), Redis's its allocator's: the figure
+of merit is Keystream's RSS growth over Redis's used_memory growth (`ks RSS/redis used`).
 
     python benchmarks/memory.py                 # N = 1,000,000
     python benchmarks/memory.py --keys 200000
     python benchmarks/memory.py --types stream   # one stream of 1,000,000 entries
+    python benchmarks/memory.py --types hash,set,zset,list,string
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ def load(c: redis.Redis, kind: str, n: int) -> None:
             pipe.hset(key, mapping={"f1": "v1", "f2": "v2", "f3": str(i), "f4": "x" * 10, "f5": "y"})
         elif kind == "set":
             pipe.sadd(key, "a", "b", "c", str(i), "member-e")
+        elif kind == "list":
+            pipe.rpush(key, "a", "b", "c", str(i), "member-e")
+        elif kind == "string":
+            pipe.set(key, f"value-{i}")
         else:
             pipe.zadd(key, {"a": 1, "b": 2.5, "c": 3, str(i): i, "member-e": -1})
         if i % 5000 == 4999:
@@ -58,7 +66,7 @@ def main() -> None:
     ap.add_argument("--types", default="hash,set,zset")
     args = ap.parse_args()
     print(f"{'type':<6}{'keys':>10}{'ks used_memory':>16}{'ks RSS':>12}{'redis used_memory':>19}"
-          f"{'redis RSS':>12}{'ratio(used)':>13}{'ratio(RSS)':>12}")
+          f"{'redis RSS':>12}{'ratio(used)':>13}{'ratio(RSS)':>12}{'ks RSS/redis used':>19}")
     for kind in args.types.split(","):
         tmp = tempfile.mkdtemp(prefix="ks-mem-")
         ks, ks_port, rd, rd_port = start_servers(tmp)
@@ -72,7 +80,8 @@ def main() -> None:
                 c.close()
             (ku, kr), (ru, rr) = row
             print(f"{kind:<6}{args.keys:>10}{ku / 2**20:>14.1f}MB{kr / 2**20:>10.1f}MB"
-                  f"{ru / 2**20:>17.1f}MB{rr / 2**20:>10.1f}MB{ku / ru:>12.2f}x{kr / rr:>11.2f}x", flush=True)
+                  f"{ru / 2**20:>17.1f}MB{rr / 2**20:>10.1f}MB{ku / ru:>12.2f}x{kr / rr:>11.2f}x"
+                  f"{kr / ru:>18.2f}x", flush=True)
         finally:
             for proc in (ks, rd):
                 proc.terminate()

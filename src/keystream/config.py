@@ -154,9 +154,6 @@ def _check_save_points(text: str) -> str | None:
 CHECKS: dict[str, Callable[[Any], str | None]] = {
     "save": _check_save_points,
     "dbfilename": lambda v: "dbfilename can't be a path, just a filename" if "/" in v else None,
-    # Nothing evicts yet (issue 14): a limit would be a promise the server does not keep.
-    "maxmemory": lambda v: ("maxmemory is not supported yet (Keystream does not evict keys); "
-                            "only 0 (no limit) is accepted") if v else None,
     "bridge-views": lambda v: _check_bridge("views", v),
     "bridge-captures": lambda v: _check_bridge("captures", v),
 }
@@ -466,7 +463,9 @@ SETTINGS += [
     Setting("masterauth", "str", '', True, _COMPAT),
     Setting("masteruser", "str", '', True, _COMPAT),
     Setting("maxmemory-clients", "str", '0', True, _COMPAT),
-    Setting("maxmemory-eviction-tenacity", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX),
+    Setting("maxmemory-eviction-tenacity", "int", 10, True,
+            "Time an eviction pass may take (0-100: 50 us per step to 10, +15% per step above)",
+            minimum=0, maximum=100),
     Setting("min-replicas-max-lag", "int", 10, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX, aliases=('min-slaves-max-lag',)),
     Setting("min-replicas-to-write", "int", 0, True, _COMPAT, minimum=-_INT_MAX, maximum=_LONG_MAX, aliases=('min-slaves-to-write',)),
     Setting("no-appendfsync-on-rewrite", "bool", False, True, "No AOF fsync while a child process runs"),

@@ -45,6 +45,8 @@ from keystream.client import Client
 from keystream.commands.registry import Command, load_all
 from keystream.config import Config, parse_memory
 from keystream.keyspace.db import Database
+from keystream.keyspace.evict import EVICT_FAIL, Evictor
+from keystream.keyspace.lazyfree import LazyFree
 from keystream.keyspace.notify import KeyspaceNotifier
 from keystream.log.maintenance import LogMaintenance
 from keystream.log.manager import LogManager
@@ -78,6 +80,10 @@ InfoSection = Callable[[], list[str]]
 
 _time_ns = time.time_ns
 
+# used_memory's share for the server's own structures (not measured: the keyspace, lazily
+# freed values and client buffers are; see Engine.used_memory). Redis 7.0 starts at ~0.9 MB.
+USED_MEMORY_STARTUP = 1 << 20
+
 
 @dataclasses.dataclass
 class Stats:
@@ -89,6 +95,7 @@ class Stats:
     rejected_calls: int = 0
     expired_keys: int = 0
     evicted_keys: int = 0
+    lazyfreed_objects: int = 0
     keyspace_hits: int = 0
     keyspace_misses: int = 0
     protocol_errors: int = 0
@@ -102,11 +109,11 @@ class Engine:
     # Every part is declared here and set in __init__: nothing is added later (and the
     # command path reads slots, not a dict).
     __slots__ = (
-        "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "captures", "client_gone_hooks",
+        "_clients_mem", "_clients_mem_at", "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "captures", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
-        "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
-        "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
-        "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
+        "effect_subscribers", "effects", "error_stats", "event_subscribers", "evictor", "function_libraries", "gated",
+        "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "maxmemory", "mem_peak", "mem_startup", "monitors",
+        "notifier", "pause", "pre_command_oom", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "topic_streams", "tracking", "txn",
         "unit_depth", "version", "views",
@@ -134,6 +141,17 @@ class Engine:
         self.dirty = 0
         self.event_subscribers: list[EventSubscriber] = []
         self.dbs = [Database(i, self) for i in range(config["databases"])]
+        # -- memory: lazy freeing of big values, eviction under maxmemory (keyspace/)
+        self.lazyfree: LazyFree = LazyFree(self)
+        self.evictor: Evictor = Evictor(self)
+        # the `maxmemory` setting, read before every command (0: no limit)
+        self.maxmemory: int = config["maxmemory"]
+        # over maxmemory with nothing left to evict when the running command started
+        # (Redis's pre_command_oom_state: what a script's first write is checked against)
+        self.pre_command_oom = False
+        # clients' buffered bytes, as last summed, and the command time of that sum
+        self._clients_mem = 0
+        self._clients_mem_at = -1
         # -- execution: effects of the open execution unit, and who receives them
         self.effects: list[Effect] = []
         self.effect_subscribers: list[EffectsSubscriber] = []
@@ -148,8 +166,8 @@ class Engine:
         self.slowlog_next_id = 0
         self.slowlog_threshold: int = config["slowlog-log-slower-than"]
         self.latency_monitor: LatencyMonitor = LatencyMonitor()
-        self.mem_peak = 0
-        self.mem_startup = 0
+        self.mem_peak = 0  # the highest used_memory reported
+        self.mem_startup = USED_MEMORY_STARTUP
         self.active_expire_enabled = True
         self.pause: PauseState | None = None
         self.blocking: BlockingState = BlockingState(self)
@@ -430,7 +448,12 @@ class Engine:
             m.send(Status(line))
 
     def _on_config_change(self, name: str, value: Any) -> None:
-        if name == "client-output-buffer-limit":
+        if name == "maxmemory":
+            self.maxmemory = value
+            self.pre_command_oom = False
+            if value:
+                self.evictor.schedule()  # as Redis's updateMaxmemory starts the eviction timer
+        elif name == "client-output-buffer-limit":
             self._output_limits = None
         elif name == "slowlog-log-slower-than":
             self.slowlog_threshold = value
@@ -438,8 +461,13 @@ class Engine:
             self.slowlog = deque(list(self.slowlog)[:value], maxlen=value)
 
     # -- background work ---------------------------------------------------------------
-    def command_refusal(self, cmd: Command) -> str | None:
-        """Why cmd may not run now (MISCONF after a failed save or AOF write, LOADING), or None."""
+    def command_refusal(self, cmd: Command, client: Client) -> str | None:
+        """Why cmd may not run now for client (OOM over maxmemory, MISCONF after a failed
+        save or AOF write, LOADING), or None. Evicts keys first while maxmemory is set."""
+        if self.maxmemory:
+            refusal = self.memory_refusal(cmd, client)
+            if refusal is not None:
+                return refusal
         snapshots = self.snapshots
         if cmd.is_write or cmd.name == "ping":
             denied = snapshots.write_denied()
@@ -448,6 +476,47 @@ class Engine:
         if snapshots.loading and "loading" not in cmd.flags:
             return errors.LOADING
         return None
+
+    def memory_refusal(self, cmd: Command, client: Client) -> str | None:
+        """Redis's processCommand under maxmemory (the executor asks before every command
+        while `maxmemory` is set): evict what the policy allows; if still over the limit, refuse a denyoom command (EXEC of a transaction holding one, which
+        is discarded; inside MULTI any command but EXEC, DISCARD, QUIT and RESET)."""
+        oom = self.pre_command_oom = self.evictor.perform() == EVICT_FAIL
+        if not oom:
+            return None
+        name = cmd.name if cmd.container is None else cmd.container.name
+        multi = client.multi
+        deny = cmd.denyoom
+        if name == "exec" and multi is not None:
+            deny = any(queued.denyoom for queued, _ in multi)
+            if deny:
+                from keystream.commands.transactions import discard_transaction
+
+                discard_transaction(client)
+                return errors.EXECABORT_BECAUSE.format(errors.OOM)
+        elif multi is not None and name not in ("discard", "quit", "reset"):
+            deny = True
+        return errors.OOM if deny else None
+
+    def used_memory(self, fresh: bool = True) -> int:
+        """INFO's used_memory: what the keyspace holds by its own accounting (keyspace/db.py),
+        values waiting to be freed lazily, clients' input and output buffers (summed at most
+        once per millisecond: this runs before every command under maxmemory), and a fixed
+        `USED_MEMORY_STARTUP` for the server's own structures (not measured). Not fresh: see
+        Database.memory (the eviction check)."""
+        used = self.mem_startup + self.lazyfree.pending_bytes
+        for db in self.dbs:
+            if db.data:
+                used += db.memory(fresh)
+        if self._clients_mem_at != self.cmd_time_ms:
+            self._clients_mem_at = self.cmd_time_ms
+            clients = 0
+            for c in self.clients.values():
+                conn = c.conn
+                if conn is not None:
+                    clients += conn.input_buffered() + conn.output_buffered()
+            self._clients_mem = clients
+        return used + self._clients_mem
 
     def replay_command(self) -> Callable[[list[bytes]], None]:
         """What replays AOF commands: a connectionless client running them one by one."""

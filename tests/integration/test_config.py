@@ -87,10 +87,10 @@ def test_rewrite_writes_the_toml_file() -> None:
         h.stop()
 
 
-def test_maxmemory_limit_refused_until_eviction_exists(keystream_server) -> None:
-    """A limit nothing enforces would be a silent lie: refused by name; 0 (no limit) is fine."""
+def test_maxmemory_limit_accepted(keystream_server) -> None:
+    """maxmemory is enforced (keyspace/evict.py): a limit is accepted and read back; 0 again."""
     r = redis.Redis(port=keystream_server.port)
-    with pytest.raises(redis.ResponseError, match="maxmemory.*not supported yet"):
-        r.config_set("maxmemory", "100mb")
+    assert r.config_set("maxmemory", "100mb")
+    assert r.config_get("maxmemory") == {"maxmemory": str(100 * 1024 * 1024)}
     assert r.config_set("maxmemory", "0")
     assert r.config_get("maxmemory") == {"maxmemory": "0"}

@@ -1,7 +1,7 @@
 """Keyspace notifications against real Redis: for every command family, the exact events (names,
 channels, order) a subscriber receives, per notify-keyspace-events class (new keys too); expired
 events (lazy and active); RESP3 notifications interleaved with the writer's own replies;
-CONFIG SET/GET. Not here: evicted (Keystream has no maxmemory eviction yet) and keymiss
+CONFIG SET/GET. Not here: evicted (tests/integration/test_maxmemory.py) and keymiss
 events (read lookups do not report misses yet)."""
 
 from __future__ import annotations

@@ -90,6 +90,12 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
             cmd.rejected_calls += 1
             _reject(client, CommandError(errors.wrong_arity(cmd.name)), out)
             return now_ns
+        if engine.maxmemory:  # evict first; OOM for a denyoom command if still over the limit
+            refusal = engine.memory_refusal(cmd, client)
+            if refusal is not None:
+                cmd.rejected_calls += 1
+                _reject(client, CommandError(refusal), out)
+                return now_ns
     # The command clock keeps its int object while the millisecond does not change: keys
     # written in the same millisecond then share one access-time object (see keyspace/db.py).
     # Redis 7.0 times call() with the wall clock too; a clock stepped back counts as zero.
@@ -163,8 +169,8 @@ def _checked(client: Client, argv: list[bytes], out: list[bytes]) -> Command | N
         top = cmd if cmd.container is None else cmd.container
         if not client.authenticated and not top.no_auth:
             raise CommandError(errors.NOAUTH)
-        if client.engine.gated:
-            refusal = client.engine.command_refusal(cmd)
+        if client.engine.gated or client.engine.maxmemory:
+            refusal = client.engine.command_refusal(cmd, client)
             if refusal is not None:
                 raise CommandError(refusal)
         if client.multi is not None and not top.runs_in_multi and cmd.no_multi:

@@ -6,8 +6,11 @@ latencystats; `everything` is all of them. `bridge` (ours, only when named): tab
 change captures with their offsets, lag and counters. Several sections may be named at once, in any
 case. `INFO server` also says who we are: `keystream_version`.
 
-The values are ours: memory figures come from the process (`used_memory` is the resident
-set size, as we have no allocator statistics), persistence and replication report an
+The values are ours: `used_memory` is the keyspace's own accounting (keyspace/db.py: keys
+and values estimated from our Python objects) plus clients' buffers and a fixed startup
+share (Engine.used_memory), which maxmemory limits; `used_memory_rss` is the process's
+resident set, and the fragmentation ratio is RSS over used_memory (the interpreter and
+the allocator's slack included), persistence and replication report an
 instance without replicas unless that layer publishes its state on the engine
 (`engine.replication_info`, when set); persistence comes from `engine.snapshots`.
 Deliberately absent: Sentinel sections.
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from keystream import __version__
 from keystream.commands.executor import paused_count
 from keystream.commands.registry import COMMANDS, command
+from keystream.keyspace.db import DICT_ENTRY, EXPIRE_ENTRY
 from keystream.resp.writer import Verbatim
 
 if TYPE_CHECKING:
@@ -118,28 +122,63 @@ def _section_clients(engine: Engine) -> list[str]:
     ]
 
 
-def _section_memory(engine: Engine) -> list[str]:
-    rss = rss_bytes()
-    peak = max(engine.mem_peak, rss)
+def memory_overhead(engine: Engine) -> dict[str, Any]:
+    """The memory figures INFO memory, MEMORY STATS and MEMORY DOCTOR report (Redis's
+    getMemoryOverheadData): `total` is used_memory (Engine.used_memory); the overhead is
+    the fixed startup share, clients' buffers, the expiry tables and values waiting to be
+    freed lazily; the dataset is the rest (keys and values)."""
+    total = engine.used_memory()
+    peak = max(engine.mem_peak, total)
     engine.mem_peak = peak
-    startup = engine.mem_startup or rss
-    engine.mem_startup = startup
+    startup = engine.mem_startup
+    clients_normal = 0
+    for c in engine.clients.values():
+        if c.conn is not None:
+            clients_normal += c.conn.input_buffered() + c.conn.output_buffered()
+    dbs = []
+    keys = 0
+    overhead = startup + clients_normal + engine.lazyfree.pending_bytes
+    for db in engine.dbs:
+        if not db.data:
+            continue
+        keys += len(db.data)
+        main = len(db.data) * DICT_ENTRY
+        expires = len(db.expires) * EXPIRE_ENTRY
+        overhead += main + expires
+        dbs.append((db.id, main, expires))
+    net = total - startup
+    dataset = max(0, total - overhead)
+    return {
+        "peak": peak, "total": total, "startup": startup, "clients_normal": clients_normal,
+        "clients": len(engine.clients), "dbs": dbs, "rss": rss_bytes(), "overhead": overhead, "keys": keys,
+        "bytes_per_key": net // keys if keys and net > 0 else 0, "dataset": dataset,
+        "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
+        "peak_perc": total * 100.0 / peak if peak else 100.0,
+    }
+
+
+def _section_memory(engine: Engine) -> list[str]:
+    mh = memory_overhead(engine)
+    used = mh["total"]
+    peak = mh["peak"]
+    rss = rss_bytes()
     maxmem = engine.config["maxmemory"]
     total = _total_memory()
+    lazyfree = engine.lazyfree
     return [
-        f"used_memory:{rss}",
-        f"used_memory_human:{_human(rss)}",
+        f"used_memory:{used}",
+        f"used_memory_human:{_human(used)}",
         f"used_memory_rss:{rss}",
         f"used_memory_rss_human:{_human(rss)}",
         f"used_memory_peak:{peak}",
         f"used_memory_peak_human:{_human(peak)}",
-        f"used_memory_peak_perc:{100.0 * rss / peak if peak else 100.0:.2f}%",
-        f"used_memory_overhead:{startup}",
-        f"used_memory_startup:{startup}",
-        f"used_memory_dataset:{max(0, rss - startup)}",
-        f"used_memory_dataset_perc:{100.0 * max(0, rss - startup) / rss if rss else 0:.2f}%",
-        f"allocator_allocated:{rss}",
-        f"allocator_active:{rss}",
+        f"used_memory_peak_perc:{mh['peak_perc']:.2f}%",
+        f"used_memory_overhead:{mh['overhead']}",
+        f"used_memory_startup:{mh['startup']}",
+        f"used_memory_dataset:{mh['dataset']}",
+        f"used_memory_dataset_perc:{mh['dataset_perc']:.2f}%",
+        f"allocator_allocated:{used}",
+        f"allocator_active:{used}",
         f"allocator_resident:{rss}",
         f"total_system_memory:{total}",
         f"total_system_memory_human:{_human(total)}",
@@ -161,23 +200,23 @@ def _section_memory(engine: Engine) -> list[str]:
         f"maxmemory_policy:{engine.config['maxmemory-policy']}",
         "allocator_frag_ratio:1.00",
         "allocator_frag_bytes:0",
-        "allocator_rss_ratio:1.00",
-        "allocator_rss_bytes:0",
+        f"allocator_rss_ratio:{rss / used if used else 1.0:.2f}",
+        f"allocator_rss_bytes:{rss - used}",
         "rss_overhead_ratio:1.00",
         "rss_overhead_bytes:0",
-        "mem_fragmentation_ratio:1.00",
-        "mem_fragmentation_bytes:0",
+        f"mem_fragmentation_ratio:{rss / used if used else 1.0:.2f}",
+        f"mem_fragmentation_bytes:{rss - used}",
         "mem_not_counted_for_evict:0",
         "mem_replication_backlog:0",
         "mem_total_replication_buffers:0",
         "mem_clients_slaves:0",
-        "mem_clients_normal:0",
+        f"mem_clients_normal:{mh['clients_normal']}",
         "mem_cluster_links:0",
         "mem_aof_buffer:0",
         "mem_allocator:libc",
         "active_defrag_running:0",
-        "lazyfree_pending_objects:0",
-        "lazyfreed_objects:0",
+        f"lazyfree_pending_objects:{lazyfree.pending_objects}",
+        f"lazyfreed_objects:{engine.stats.lazyfreed_objects}",
     ]
 
 

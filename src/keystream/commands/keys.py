@@ -96,7 +96,8 @@ _DELETE = (key_spec(1, "RM", "delete", lastkey=-1),)
 def del_command(client: Client, argv: list[bytes]) -> Any:
     """DEL key [key ...]"""
     delete = client.db.delete
-    return sum(1 for key in argv[1:] if delete(key))
+    lazy = bool(client.engine.config["lazyfree-lazy-user-del"])
+    return sum(1 for key in argv[1:] if delete(key, "del", lazy))
 
 
 @command("unlink", -2, "write fast", 1, -1, 1, acl="keyspace", group="generic", since="4.0.0",
@@ -109,7 +110,7 @@ def del_command(client: Client, argv: list[bytes]) -> Any:
 def unlink_command(client: Client, argv: list[bytes]) -> Any:
     """UNLINK key [key ...]"""
     delete = client.db.delete
-    return sum(1 for key in argv[1:] if delete(key))
+    return sum(1 for key in argv[1:] if delete(key, "del", True))
 
 
 @command("exists", -2, "readonly fast", 1, -1, 1, acl="keyspace", group="generic",
@@ -378,8 +379,8 @@ def _expire(client, argv, base_ms: int, unit_ms: int):
         if flags & _LT and current is not None and when >= current:
             return 0
     if when <= client.engine.cmd_time_ms:
-        db.delete(key)
-        lazy = client.engine.config["lazyfree-lazy-expire"]
+        lazy = bool(client.engine.config["lazyfree-lazy-expire"])
+        db.delete(key, "del", lazy)
         client.propagate([b"UNLINK" if lazy else b"DEL", key])
         return 1
     db.set_expire(key, when)

@@ -6,10 +6,10 @@ Arity, options, error texts and reply shapes are Redis 7.0's; the numbers are ou
   database's dict and the value, sampling SAMPLES elements of a container (default 5,
   0 = all). As Redis's dictFind, it looks at the stored entry without touching the key's
   access time or expiring it.
-- MEMORY STATS gives Redis 7.0's fields in Redis's order. The process has no allocator
-  statistics, so the allocated figures are the resident set size, as INFO memory reports
-  (`used_memory`), and the allocator/fragmentation ratios are 1 with 0 bytes. The per-db
-  overheads are the sizes of our dict tables (main keys and expires).
+- MEMORY STATS gives Redis 7.0's fields in Redis's order, from the same figures as INFO
+  memory (`commands.info.memory_overhead`): allocated is used_memory (the keyspace's
+  accounting), resident is the process's RSS, fragmentation is RSS over used_memory. The
+  per-db overheads are the dict entries of the main and expires tables.
 - MEMORY DOCTOR runs Redis's checks that mean something here (an almost empty instance,
   a past peak much above current use, big client buffers) and words its report its own way.
 - MEMORY MALLOC-STATS replies as Redis built with libc malloc does (we report
@@ -20,10 +20,9 @@ Arity, options, error texts and reply shapes are Redis 7.0's; the numbers are ou
 from __future__ import annotations
 
 import gc
-import sys
 from typing import TYPE_CHECKING, Any
 
-from keystream.commands.info import rss_bytes
+from keystream.commands.info import memory_overhead
 from keystream.commands.registry import KeySpec, command, container
 from keystream.commands.util import parse_int
 from keystream.keyspace.memsize import DEFAULT_SAMPLES, key_size, value_size
@@ -32,7 +31,6 @@ from keystream.resp.writer import OK, Status, Verbatim
 
 if TYPE_CHECKING:
     from keystream.client import Client
-    from keystream.engine import Engine
 
 container("memory", "server", "Memory diagnostics", "4.0.0", acl="slow")
 
@@ -67,47 +65,13 @@ def memory_usage_command(client: Client, argv: list[bytes]) -> Any:
 
 
 # -- STATS -------------------------------------------------------------------------------
-def _overhead(engine: Engine) -> dict[str, Any]:
-    """The figures MEMORY STATS and MEMORY DOCTOR are made of (Redis's redisMemOverhead)."""
-    total = rss_bytes()
-    # Peak and startup figures are kept on the server, shared with INFO memory.
-    peak = max(engine.mem_peak, total)
-    engine.mem_peak = peak
-    startup = engine.mem_startup or total
-    engine.mem_startup = startup
-    clients_normal = 0
-    for c in engine.clients.values():
-        clients_normal += c.qbuf_alloc
-        if c.conn is not None:
-            clients_normal += c.conn.output_buffered()
-    dbs = []
-    keys = 0
-    overhead = startup + clients_normal
-    for db in engine.dbs:
-        if not db.data:
-            continue
-        keys += len(db.data)
-        main = sys.getsizeof(db.data)
-        expires = sys.getsizeof(db.expires) if db.expires else 0
-        overhead += main + expires
-        dbs.append((db.id, main, expires))
-    net = total - startup
-    dataset = max(0, total - overhead)
-    return {
-        "peak": peak, "total": total, "startup": startup, "clients_normal": clients_normal,
-        "clients": len(engine.clients), "dbs": dbs, "overhead": overhead, "keys": keys,
-        "bytes_per_key": net // keys if keys and net > 0 else 0, "dataset": dataset,
-        "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
-        "peak_perc": total * 100.0 / peak if peak else 100.0,
-    }
-
-
 @command("memory|stats", 2, "", group="server", since="4.0.0",
          summary="Report how the server's memory is used", tips=_STATS_TIPS)
 def memory_stats_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY STATS"""
-    mh = _overhead(client.engine)
+    mh = memory_overhead(client.engine)
     total = mh["total"]
+    rss = mh["rss"]
     reply: dict[bytes, Any] = {
         b"peak.allocated": mh["peak"],
         b"total.allocated": total,
@@ -135,15 +99,15 @@ def memory_stats_command(client: Client, argv: list[bytes]) -> Any:
         b"peak.percentage": mh["peak_perc"],
         b"allocator.allocated": total,
         b"allocator.active": total,
-        b"allocator.resident": total,
+        b"allocator.resident": rss,
         b"allocator-fragmentation.ratio": 1.0,
         b"allocator-fragmentation.bytes": 0,
-        b"allocator-rss.ratio": 1.0,
-        b"allocator-rss.bytes": 0,
+        b"allocator-rss.ratio": rss / total if total else 1.0,
+        b"allocator-rss.bytes": rss - total,
         b"rss-overhead.ratio": 1.0,
         b"rss-overhead.bytes": 0,
-        b"fragmentation": 1.0,
-        b"fragmentation.bytes": 0,
+        b"fragmentation": rss / total if total else 1.0,
+        b"fragmentation.bytes": rss - total,
     })
     return reply
 
@@ -174,7 +138,7 @@ _DOCTOR_OUTRO = b"Look after yourself, Sam. I am here to help.\n"
          summary="Report memory problems of the server, if any", tips=_STATS_TIPS)
 def memory_doctor_command(client: Client, argv: list[bytes]) -> Any:
     """MEMORY DOCTOR"""
-    mh = _overhead(client.engine)
+    mh = memory_overhead(client.engine)
     if mh["total"] - mh["startup"] < _EMPTY_BELOW:
         return Verbatim(_DOCTOR_EMPTY)
     findings = []

@@ -1,8 +1,8 @@
 """Server commands (server.c, db.c, debug.c): DBSIZE FLUSHDB FLUSHALL TIME SHUTDOWN DEBUG.
 
 Redis 7.0 syntax, replies and error texts. Deliberate differences:
-- FLUSHALL/FLUSHDB ASYNC free the old keyspace at once (dropping Python references is
-  already cheap); the reply and propagation are Redis's.
+- FLUSHALL/FLUSHDB ASYNC (or neither, under lazyfree-lazy-user-flush) hand the old keyspace
+  to the lazy free queue (keyspace/lazyfree.py), freed in slices between clients' commands.
 - SHUTDOWN: NOSAVE/SAVE/NOW/FORCE are accepted; the persistence layer's shutdown hooks decide
   what is written. The server stops cleanly and exits with status 0, as on SIGTERM.
   SHUTDOWN ABORT replies that no shutdown is in progress (ours never waits for replicas).
@@ -32,12 +32,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("keystream")
 
 
-def _flush_mode(client: Any, argv: list[bytes]) -> None:
-    """Validate the optional ASYNC|SYNC argument of FLUSHALL/FLUSHDB."""
+def _flush_mode(client: Any, argv: list[bytes]) -> bool:
+    """The optional ASYNC|SYNC argument of FLUSHALL/FLUSHDB: True for ASYNC (the default:
+    lazyfree-lazy-user-flush)."""
     if len(argv) > 2:
         raise CommandError(errors.SYNTAX)
-    if len(argv) == 2 and argv[1].lower() not in (b"async", b"sync"):
-        raise CommandError(errors.SYNTAX)
+    if len(argv) == 2:
+        mode = argv[1].lower()
+        if mode not in (b"async", b"sync"):
+            raise CommandError(errors.SYNTAX)
+        return mode == b"async"
+    return bool(client.engine.config["lazyfree-lazy-user-flush"])
 
 
 @command("flushall", -1, "write", acl="keyspace dangerous", group="server",
@@ -48,10 +53,10 @@ def _flush_mode(client: Any, argv: list[bytes]) -> None:
          args="async=[ASYNC@4.0.0 | SYNC@6.2.0]")
 def flushall_command(client: Client, argv: list[bytes]) -> Any:
     """FLUSHALL [ASYNC | SYNC]"""
-    _flush_mode(client, argv)
+    lazy = _flush_mode(client, argv)
     engine = client.engine
     for db in engine.dbs:
-        db.flush()
+        db.flush(lazy)
         blocking.signal_db_ready(db)  # clients in XREADGROUP on a flushed stream get -UNBLOCKED
     # As Redis: a running BGSAVE is stopped, and with save points the (empty) dump is written
     # now, so that a restart does not bring the old keys back.
@@ -69,8 +74,8 @@ def flushall_command(client: Client, argv: list[bytes]) -> Any:
          args="async=[ASYNC@4.0.0 | SYNC@6.2.0]")
 def flushdb_command(client: Client, argv: list[bytes]) -> Any:
     """FLUSHDB [ASYNC | SYNC]"""
-    _flush_mode(client, argv)
-    client.db.flush()
+    lazy = _flush_mode(client, argv)
+    client.db.flush(lazy)
     blocking.signal_db_ready(client.db)
     client.engine.tracking.flushed()
     client.engine.dirty += 1

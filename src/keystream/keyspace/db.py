@@ -28,6 +28,19 @@ per key where a side table costs ~50, and the value carries it along on RENAME/M
 (`bytes`, which cannot carry a slot) use the `access` dict. The int itself is the engine's
 command clock object, shared by all the keys accessed in the same millisecond.
 `peek` is the lookup that does not count as an access (TYPE, TTL, EXISTS, OBJECT, ...).
+
+Memory accounting (INFO used_memory, maxmemory): `used` is the estimated size in bytes of
+this database's keys and values, kept up to date by the write methods: a string entry's
+size is computed from its key and value lengths (`STRING_ENTRY` + both lengths, which
+includes its access-time entry); a container's is estimated by `keyspace.memsize` and kept
+in its `msize` slot. An in-place change of a container (`touch`) only marks the key in
+`size_dirty`; `refresh_used` estimates those again (INFO and MEMORY read it fresh; the
+eviction check before each command at most once per millisecond; every 4096 marks), so a
+key written many times between two reads is estimated once.
+Removing a key subtracts what was added for it, so the sum never drifts whatever the
+estimates. Expiry entries are counted from the size of `expires` (`EXPIRE_ENTRY` each).
+Values that leave the keyspace go to the engine's lazy free queue when the lazyfree-lazy-*
+setting of the path says so (`keyspace.lazyfree`), else are dropped at once.
 """
 
 from __future__ import annotations
@@ -40,16 +53,33 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from keystream.engine import Engine
 
-__all__ = ["LFU_INIT_VAL", "TYPE_NAMES", "Database", "now_ms", "register_type", "type_name"]
+__all__ = ["DICT_ENTRY", "EXPIRE_ENTRY", "LFU_INIT_VAL", "STRING_ENTRY", "TYPE_NAMES", "Database", "now_ms",
+           "register_type", "type_name"]
 
 LFU_INIT_VAL = 5  # the LFU counter of a new key, as Redis's
+
+# A CPython dict entry (hash, key, value) with its index slot, in a table resized when two
+# thirds full (as keyspace.memsize's DICT_ENTRY).
+DICT_ENTRY = (3 * 8 + 8) * 3 // 2
+# A string key's cost beside the lengths of its key and value: two bytes objects' headers,
+# its entries in `data` and `access`.
+STRING_ENTRY = 2 * 33 + 2 * DICT_ENTRY
+# One entry of `expires`: the dict entry and the deadline's int object.
+EXPIRE_ENTRY = DICT_ENTRY + 32
+# Marked containers estimated again at once when this many accumulate (see refresh_used).
+_SIZE_DIRTY_MAX = 4096
+# Sizes below this are shared int objects (a container's `msize` then costs its slot only).
+_SIZES_SHARED = 1 << 16
+_SIZES: dict[int, int] = {}
 
 TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
 
 
 def register_type(cls: type, name: bytes) -> None:
-    if not hasattr(cls, "atime"):
-        raise TypeError(f"{cls.__name__} needs an 'atime' slot (see access tracking in keyspace/db.py)")
+    for slot in ("atime", "msize"):
+        if not hasattr(cls, slot):
+            raise TypeError(f"{cls.__name__} needs an '{slot}' slot (see access tracking and memory "
+                            f"accounting in keyspace/db.py)")
     TYPE_NAMES[cls] = name
 
 
@@ -76,8 +106,11 @@ class Database:
         "_clock",
         "_rand_keys",
         "_rand_misses",
+        "_rand_vkeys",
+        "_sample_keys",
         "_scan",
         "_scan_pos",
+        "_sized_at",
         "access",
         "data",
         "engine",
@@ -86,6 +119,8 @@ class Database:
         "id",
         "lfu",
         "raw_strings",
+        "size_dirty",
+        "used",
         "watched",
     )
 
@@ -109,9 +144,16 @@ class Database:
         # RANDOMKEY: a snapshot of the keys, renewed when it has drifted too far.
         self._rand_keys: list[bytes] = []
         self._rand_misses = 0
+        # Eviction's sampling: the same for the keyspace and for the keys with a deadline.
+        self._rand_vkeys: list[bytes] = []
+        self._sample_keys: list[bytes] = []
         # key -> the string value that was modified in place (APPEND, SETRANGE): Redis keeps
         # such strings "raw" (OBJECT ENCODING). Valid while the key still holds that object.
         self.raw_strings: dict[bytes, bytes] = {}
+        # Memory accounting (see the module docstring)
+        self.used = 0
+        self.size_dirty: set[bytes] = set()
+        self._sized_at = 0  # command time of the last refresh_used by memory(fresh=False)
         if engine is not None:
             self.lfu = "lfu" in str(engine.config["maxmemory-policy"])
             engine.config.listeners.append(self._on_config_change)
@@ -209,23 +251,32 @@ class Database:
             self._expire(key)
         data = self.data
         engine = self.engine
+        old = data.get(key)
+        if old is not None:
+            self.used -= STRING_ENTRY + len(key) + len(old) if type(old) is bytes else old.msize
         # A key that did not exist is "new" (Redis's dbAdd notifies it before the command's event)
-        new = engine is not None and engine.event_subscribers and key not in data
+        new = engine is not None and engine.event_subscribers and old is None
         if type(value) is bytes:
             if self.lfu:
-                word = self._access_word(key, data.get(key))
+                word = self._access_word(key, old)
                 self.access[key] = self._lfu_minutes() << 8 | LFU_INIT_VAL if word is None else word
             else:
                 self.access[key] = self._clock.cmd_time_ms
+            self.used += STRING_ENTRY + len(key) + len(value)
         else:
             if self.lfu:
-                word = self._access_word(key, data.get(key))
+                word = self._access_word(key, old)
                 value.atime = self._lfu_minutes() << 8 | LFU_INIT_VAL if word is None else word
             else:
                 value.atime = self._clock.cmd_time_ms
             if self.access:
                 self.access.pop(key, None)  # the key may have held a string
+            value.msize = 0
+            self.mark_size(key)
         data[key] = value
+        if (old is not None and old is not value and type(old) is not bytes and engine is not None
+                and engine.config["lazyfree-lazy-server-del"]):
+            engine.lazyfree.free_value(old)
         if not keep_ttl and self.expires and key in self.expires:
             del self.expires[key]
         if self.raw_strings:
@@ -245,6 +296,7 @@ class Database:
         """Store a new value of the same type at a key that `get` just returned live in this
         command (INCR and friends): its TTL and its access data, which that `get` recorded,
         stay as they are. Cheaper than `set` on the hot path."""
+        self._account_swap(key, self.data[key], value)
         self.data[key] = value
         if self.raw_strings:
             self.raw_strings.pop(key, None)
@@ -255,6 +307,7 @@ class Database:
         and access data kept: WATCHers become dirty and the change counts (it propagates), as
         Redis's signalModifiedKey without a keyspace notification: no write event, since
         nothing a reader can see changed."""
+        self._account_swap(key, self.data[key], value)
         self.data[key] = value
         if self.raw_strings:
             self.raw_strings.pop(key, None)
@@ -262,6 +315,14 @@ class Database:
             self._dirty_watchers(key)
         if self.engine is not None:
             self.engine.dirty += 1
+
+    def _account_swap(self, key: bytes, old: Any, value: Any) -> None:
+        """Account for value replacing old (of the same type) at key."""
+        if type(value) is bytes:
+            self.used += len(value) - len(old)
+        elif value is not old:
+            value.msize = old.msize
+            self.mark_size(key)
 
     def mark_raw(self, key: bytes) -> None:
         """Record that the string at key was just modified in place (APPEND, SETRANGE): OBJECT
@@ -277,6 +338,8 @@ class Database:
         data in its `atime` slot."""
         entry = (self.data.pop(key), self.expires.pop(key, None), self.access.pop(key, None),
                  self.raw_strings.pop(key, None) if self.raw_strings else None)
+        value = entry[0]
+        self.used -= STRING_ENTRY + len(key) + len(value) if type(value) is bytes else value.msize
         if kind is not None:
             self.touch(key, kind)
         return entry
@@ -288,6 +351,11 @@ class Database:
         `touch`, as RENAME and MOVE do after both keys changed)."""
         value, when, access, raw = entry
         self.data[key] = value
+        if type(value) is bytes:
+            self.used += STRING_ENTRY + len(key) + len(value)
+        else:
+            self.used += value.msize  # estimated again: the key's name changed
+            self.mark_size(key)
         if when is not None:
             self.expires[key] = when
         if access is not None:
@@ -307,21 +375,41 @@ class Database:
         self._set_access(key, value, self._lfu_minutes() << 8 | LFU_INIT_VAL if self.lfu
                          else self._clock.cmd_time_ms)
         access = self.access.pop(key, None)
+        if type(value) is not bytes:
+            value.msize = 0
         self.put_entry(key, (value, when_ms, access, value if raw else None), "copy_to")
 
-    def delete(self, key: bytes, kind: str = "del") -> bool:
+    def delete(self, key: bytes, kind: str = "del", lazy: bool = False) -> bool:
         """Delete key if it exists (live); True if something was deleted. Reports `kind`
-        ("del"; a container a command emptied reports "del" after the command's own event)."""
+        ("del"; a container a command emptied reports "del" after the command's own event).
+        lazy: a big value is freed by the lazy free queue (UNLINK, lazyfree-lazy-user-del)."""
         if self.get(key) is None:
             return False
-        self._remove(key)
+        self._remove(key, lazy)
         self.touch(key, kind)
         return True
 
     def remove(self, key: bytes) -> None:
         """Delete key, which the running command just read live, without an event of its
-        own: the caller reports the event (RESTORE REPLACE and other overwrites)."""
-        self._remove(key)
+        own: the caller reports the event (RESTORE REPLACE and other overwrites). The value
+        is freed lazily under lazyfree-lazy-server-del."""
+        engine = self.engine
+        self._remove(key, engine is not None and bool(engine.config["lazyfree-lazy-server-del"]))
+
+    def evict(self, key: bytes, lazy: bool) -> None:
+        """Remove key, which exists, to free memory (maxmemory): propagated as DEL (UNLINK
+        when lazy), reported as the `evicted` event; WATCHers become dirty. Not a change of
+        the dirty counter, as in Redis."""
+        self._remove(key, lazy)
+        if self.watched:
+            self._dirty_watchers(key)
+        engine = self.engine
+        if engine is not None:
+            engine.stats.evicted_keys += 1
+            engine.propagate(self.id, [b"UNLINK" if lazy else b"DEL", key])
+            if engine.event_subscribers:
+                for subscriber in engine.event_subscribers:
+                    subscriber("evicted", self.id, key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
@@ -339,6 +427,10 @@ class Database:
         grows by dirty (0 for an event Redis notifies although nothing changed, which then
         does not propagate), the engine's event subscribers hear of it. Call after an
         in-place change of a container value (LPUSH "lpush", HSET "hset", ...)."""
+        sized = self.size_dirty  # mark_size, inlined: the write hot path
+        sized.add(key)
+        if len(sized) >= _SIZE_DIRTY_MAX:
+            self.refresh_used()
         if self.watched:
             self._dirty_watchers(key)
         engine = self.engine
@@ -371,16 +463,23 @@ class Database:
                     continue
                 c.dirty_cas = True
 
-    def flush(self) -> int:
+    def flush(self, lazy: bool = False) -> int:
         """Remove every key; returns how many there were. WATCHers of keys that existed
-        become dirty (watching a key that was absent is not disturbed, as in Redis)."""
+        become dirty (watching a key that was absent is not disturbed, as in Redis).
+        lazy: the old tables are freed by the lazy free queue (FLUSHALL/FLUSHDB ASYNC)."""
         n = len(self.data)
         self._dirty_watchers_of_existing(None)
+        if lazy and n and self.engine is not None:
+            self.engine.lazyfree.free_tables(self.data, self.expires, self.access, self.used)
+        self.used = 0
+        self.size_dirty = set()
         self.data = {}
         self.expires = {}
         self.access = {}
         self.raw_strings = {}
         self._rand_keys = []
+        self._rand_vkeys = []
+        self._sample_keys = []
         self._scan = []
         self._scan_pos = 0
         if self.engine is not None:
@@ -396,7 +495,11 @@ class Database:
         self.expires, other.expires = other.expires, self.expires
         self.access, other.access = other.access, self.access
         self.raw_strings, other.raw_strings = other.raw_strings, self.raw_strings
+        self.used, other.used = other.used, self.used
+        self.size_dirty, other.size_dirty = other.size_dirty, self.size_dirty
         self._rand_keys, other._rand_keys = other._rand_keys, self._rand_keys
+        self._rand_vkeys, other._rand_vkeys = other._rand_vkeys, self._rand_vkeys
+        self._sample_keys, other._sample_keys = other._sample_keys, self._sample_keys
         self._scan, other._scan = other._scan, self._scan
         self._scan_pos, other._scan_pos = other._scan_pos, self._scan_pos
 
@@ -482,22 +585,103 @@ class Database:
         if self.lfu and value is not None:
             self._set_access(key, value, self._lfu_minutes() << 8 | max(0, min(255, freq)))
 
+    # -- memory accounting and eviction sampling ---------------------------------------
+    def mark_size(self, key: bytes) -> None:
+        """The container at key changed in place: estimate its size again before the next
+        read of `used` (at once when many are waiting)."""
+        dirty = self.size_dirty
+        dirty.add(key)
+        if len(dirty) >= _SIZE_DIRTY_MAX:
+            self.refresh_used()
+
+    def refresh_used(self) -> None:
+        """Estimate again the containers marked by `mark_size`, so that `used` is current."""
+        dirty = self.size_dirty
+        if not dirty:
+            return
+        from keystream.keyspace.memsize import entry_size
+
+        self.size_dirty = set()
+        data = self.data
+        for key in dirty:
+            value = data.get(key)
+            if value is not None and type(value) is not bytes:
+                size = entry_size(key, value)
+                self.used += size - value.msize
+                # one int object per distinct small size, shared by the keys of that size
+                value.msize = _SIZES.setdefault(size, size) if size < _SIZES_SHARED else size
+
+    def account_loaded(self, values: dict[bytes, Any]) -> None:
+        """Account for keys a dump put straight into `data` (see persistence.snapshot)."""
+        used = 0
+        for key, value in values.items():
+            if type(value) is bytes:
+                used += STRING_ENTRY + len(key) + len(value)
+            else:
+                value.msize = 0
+                self.size_dirty.add(key)
+        self.used += used
+        self.refresh_used()
+
+    def memory(self, fresh: bool = True) -> int:
+        """The estimated bytes this database holds: its entries and its expiry table. Not
+        fresh (the check before each command under maxmemory): containers changed in place
+        are estimated again at most once per millisecond of command time."""
+        if self.size_dirty and (fresh or self._sized_at != self._clock.cmd_time_ms):
+            self._sized_at = self._clock.cmd_time_ms
+            self.refresh_used()
+        return self.used + len(self.expires) * EXPIRE_ENTRY
+
+    def sample_keys(self, count: int, volatile: bool) -> list[bytes]:
+        """Up to count keys drawn at random from the keyspace, or from the keys with a
+        deadline if volatile (Redis's dictGetSomeKeys for the eviction pool); keys may
+        repeat, expired keys are not skipped. Drawn from a snapshot list of the table's
+        keys, renewed when the table's size has drifted by more than 1/8 from it or when
+        draws keep hitting keys that are gone (amortised O(count))."""
+        table: dict[bytes, Any] = self.expires if volatile else self.data
+        n = len(table)
+        if n <= count:
+            return list(table)
+        keys = self._rand_vkeys if volatile else self._sample_keys
+        out: list[bytes] = []
+        misses = 0
+        while len(out) < count:
+            if (misses > count or not keys or (len(keys) != n if n < 64 else abs(len(keys) - n) * 8 > len(keys))):
+                keys = list(table)
+                if volatile:
+                    self._rand_vkeys = keys
+                else:
+                    self._sample_keys = keys
+                misses = 0
+            key = keys[int(random.random() * len(keys))]
+            if key in table:
+                out.append(key)
+            else:
+                misses += 1
+        return out
+
     # -- expiry ------------------------------------------------------------------------
     def _now(self) -> int:
         return self._clock.cmd_time_ms
 
-    def _remove(self, key: bytes) -> None:
-        del self.data[key]
+    def _remove(self, key: bytes, lazy: bool = False) -> None:
+        value = self.data.pop(key)
         self.expires.pop(key, None)
         self.access.pop(key, None)
         if self.raw_strings:
             self.raw_strings.pop(key, None)
+        if type(value) is bytes:
+            self.used -= STRING_ENTRY + len(key) + len(value)
+        else:
+            self.used -= value.msize
+            if lazy and self.engine is not None:
+                self.engine.lazyfree.free_value(value)
 
     def _expire(self, key: bytes) -> None:
         engine = self.engine
         if engine is not None and engine.pause is not None:
             return  # during CLIENT PAUSE keys expire logically only: nothing is deleted
-        self._remove(key)
+        self._remove(key, engine is not None and bool(engine.config["lazyfree-lazy-expire"]))
         # The "expired" event: not a change of the command that met the key (no dirty count).
         if self.watched:
             self._dirty_watchers(key)

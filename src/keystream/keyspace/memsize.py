@@ -32,13 +32,13 @@ import sys
 from itertools import islice
 from typing import Any
 
-from keystream.keyspace.datatypes.hash import Hash
+from keystream.keyspace.datatypes.hash import Hash, is_shared
 from keystream.keyspace.datatypes.list import ListValue
 from keystream.keyspace.datatypes.set import Set
 from keystream.keyspace.datatypes.stream import Stream
 from keystream.keyspace.datatypes.zset import ZSet
 
-__all__ = ["DEFAULT_SAMPLES", "key_size", "value_size"]
+__all__ = ["DEFAULT_SAMPLES", "entry_size", "key_size", "value_size"]
 
 DEFAULT_SAMPLES = 5  # as Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES
 
@@ -58,6 +58,27 @@ _SORTED_LIST = 4 * _getsizeof([]) + 64
 def key_size(key: bytes) -> int:
     """The key object plus its entry in the database's main dict."""
     return _getsizeof(key) + _DICT_ENTRY
+
+
+def entry_size(key: bytes, value: Any) -> int:
+    """What a container key costs the keyspace: its key, dict entry and value (the
+    database's memory accounting, keyspace/db.py). Unlike MEMORY USAGE, a hash's pooled
+    fields and values are not counted: the pool holds them once, whatever refers to them."""
+    if type(value) is Hash:
+        return key_size(key) + _getsizeof(value) + _scaled(_own_pair_sizes(value), len(value))
+    return key_size(key) + value_size(value)
+
+
+def _own_pair_sizes(mapping: dict) -> tuple[int, int]:
+    """As `_pair_sizes` with the default samples, leaving out pooled objects."""
+    total = n = 0
+    for k, v in islice(mapping.items(), DEFAULT_SAMPLES):
+        if not is_shared(k):
+            total += _getsizeof(k)
+        if not is_shared(v):
+            total += _getsizeof(v)
+        n += 1
+    return total, n
 
 
 def value_size(value: Any, samples: int = DEFAULT_SAMPLES) -> int:

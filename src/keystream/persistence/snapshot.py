@@ -359,6 +359,7 @@ class Snapshots:
                     value.atime = word
             access.update(dict.fromkeys(strings, word))
             data.update(loaded.data)
+            db.account_loaded(loaded.data)
             expires.update(loaded.expires)
             # Keys whose file recorded their LRU idle time or LFU counter
             if db.lfu:

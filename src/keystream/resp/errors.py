@@ -346,6 +346,8 @@ def bridge_xadd_option(where: str, option: str) -> str:
 
 def bridge_unreadable(where: str, reason: str) -> str:
     return f"ERR the Kafka log in {where} cannot be read as a stream: {reason}"
+
+
 # -- the bridge: table views and change capture (bridge/views.py, bridge/capture.py) --------------
 def _name(b: bytes) -> str:
     return b.decode("utf-8", "replace")
@@ -424,3 +426,6 @@ def capture_on_view_topic(topic: str) -> str:
 
 def capture_bad_topic(topic: str, why: str) -> str:
     return f"ERR cannot capture into topic '{topic}': {why}"
+# maxmemory (keyspace/evict.py): a denyoom command while over the limit under noeviction
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"

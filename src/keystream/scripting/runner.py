@@ -89,6 +89,8 @@ class RunState:
     resp: int = 2
     repl: int = 3
     wrote: bool = False
+    allow_oom: bool = False
+    ran_write: bool = False  # a write command ran (Redis's SCRIPT_WRITE_DIRTY for the OOM check)
     killed: bool = False
     busy: bool = False
 
@@ -303,12 +305,16 @@ class Scripting:
         read_only = read_only_call(argv) or "no-writes" in flags
         if not compat and read_only_call(argv) and "no-writes" not in flags:
             return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
+        engine = self.engine
+        if (not compat and "no-writes" not in flags and "allow-oom" not in flags and engine.pre_command_oom
+                and engine.config["maxmemory"]):
+            return CommandError(errors.OOM)  # a script that may write is a denyoom command
         fake = self.fake
         fake.select(client.db_index)
         fake.proto = 2
         fake.multi = None
-        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic())
-        engine = self.engine
+        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic(),
+                         allow_oom="allow-oom" in flags)
         sandbox = self.eval_lua if is_eval else self.function_lua
         self.running = state
         engine.unit_depth += 1  # the script is one execution unit: EVAL's run emits its effects
@@ -364,9 +370,16 @@ class Scripting:
             raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
         if cmd.is_write and state.read_only:
             raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
+        engine = self.engine
+        # Redis's scriptVerifyOOM: over maxmemory when the script started, its first write may
+        # not be a denyoom command (later ones may: a script is not stopped half-way).
+        if (cmd.denyoom and engine.pre_command_oom and not state.ran_write and not state.allow_oom
+                and engine.config["maxmemory"]):
+            raise ScriptError(errors.OOM)
+        if cmd.is_write:
+            state.ran_write = True
         fake = state.fake
         fake.proto = state.resp
-        engine = self.engine
         dirty = engine.dirty
         effects = len(engine.effects)
         fake.in_exec = True

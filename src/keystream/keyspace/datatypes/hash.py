@@ -20,7 +20,7 @@ from typing import Any
 
 from keystream.keyspace.db import register_type
 
-__all__ = ["Hash", "share"]
+__all__ = ["Hash", "is_shared", "share"]
 
 # Byte strings up to this length are shared; the pool holds at most _POOL_MAX of them.
 SHARE_MAX_LEN = 16
@@ -38,8 +38,13 @@ def share(b: bytes) -> bytes:
     return b
 
 
+def is_shared(b: bytes) -> bool:
+    """True if b is the pool's object (held by the pool, whichever keys refer to it)."""
+    return _POOL.get(b) is b
+
+
 class Hash(dict):
-    __slots__ = ("atime", "big")
+    __slots__ = ("atime", "big", "msize")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

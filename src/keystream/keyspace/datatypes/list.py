@@ -38,7 +38,7 @@ def decode_element(stored: bytes) -> bytes:
 class ListValue(deque):
     """A list key's value. Elements are stored encoded (see module docstring)."""
 
-    __slots__ = ("atime",)  # access data, see keyspace/db.py
+    __slots__ = ("atime", "msize")  # access data and accounted size, see keyspace/db.py
 
     @classmethod
     def from_values(cls, values: Iterable[bytes]) -> ListValue:

@@ -33,7 +33,7 @@ def is_int_member(m: bytes) -> bool:
 
 
 class Set(set):
-    __slots__ = ("atime", "big")
+    __slots__ = ("atime", "big", "msize")
 
     def __init__(self, members: Iterable[bytes] = ()) -> None:
         super().__init__(members)

@@ -449,7 +449,7 @@ class Stream:
     """A stream key's value. See the module docstring."""
 
     __slots__ = ("atime", "entries_added", "first_id", "firsts", "groups", "last_id", "length",
-                 "max_deleted", "nodes", "signals")
+                 "max_deleted", "msize", "nodes", "signals")
 
     def __init__(self) -> None:
         self.nodes: list[_Node] = []

@@ -157,7 +157,7 @@ class Skiplist:
 
 
 class ZSet:
-    __slots__ = ("atime", "big", "lp")
+    __slots__ = ("atime", "big", "lp", "msize")
 
     def __init__(self) -> None:
         # Exactly one of the two forms is in use: `lp` (compact) or `big`.
