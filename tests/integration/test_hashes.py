@@ -243,7 +243,9 @@ def test_object_encoding_against_redis(pair):
 
 
 # Replies whose order depends on the hashtable layout, and how they are compared.
-_UNORDERED = {"HKEYS": True, "HVALS": True, "HRANDFIELD": True, "HSCAN": True}
+# HGETALL: a hash past hash-max-listpack-value (the 70-byte field) is a hash table in Redis, whose
+# order is its own; compared as field/value pairs.
+_UNORDERED: dict[str, bool | str] = {"HKEYS": True, "HVALS": True, "HRANDFIELD": True, "HSCAN": True, "HGETALL": "pairs"}
 
 
 _fields = st.sampled_from(["a", "b", "c", "1", "-2", "x" * 70])
