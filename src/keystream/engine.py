@@ -104,7 +104,7 @@ class Engine:
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
         "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
-        "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
+        "request_shutdown", "resp_addresses", "run_id", "running_argv", "running_cmd", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
         "unit_depth", "version",
     )
@@ -134,6 +134,9 @@ class Engine:
         self.effects: list[Effect] = []
         self.effect_subscribers: list[EffectsSubscriber] = []
         self.unit_depth = 0  # > 0 while an EXEC (or a script) runs commands of one unit
+        # The command running (or that ran last) and its arguments: what a key miss was part of.
+        self.running_cmd: Command | None = None
+        self.running_argv: list[bytes] = []
         # -- clients and their bookkeeping
         self.clients: dict[int, Client] = {}
         self._next_client_id = 0
@@ -281,6 +284,8 @@ class Engine:
         self.cmd_time_ms = t0 // 1_000_000
         client.propagate_override = None
         client.last_cmd = cmd.name
+        self.running_cmd = cmd
+        self.running_argv = argv
         dirty = self.dirty
         try:
             reply = cmd.handler(client, argv)  # type: ignore[misc]

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class Database:
         "expires",
         "id",
         "lfu",
+        "on_miss",
         "raw_strings",
         "watched",
     )
@@ -112,6 +113,9 @@ class Database:
         # key -> the string value that was modified in place (APPEND, SETRANGE): Redis keeps
         # such strings "raw" (OBJECT ENCODING). Valid while the key still holds that object.
         self.raw_strings: dict[bytes, bytes] = {}
+        # Called with (db, key) when a read finds no live key, while keymiss events are
+        # notified (keyspace/notify.py); None otherwise.
+        self.on_miss: Callable[[Database, bytes], None] | None = None
         if engine is not None:
             self.lfu = "lfu" in str(engine.config["maxmemory-policy"])
             engine.config.listeners.append(self._on_config_change)
@@ -130,11 +134,15 @@ class Database:
         Counts as an access of the key (OBJECT IDLETIME / FREQ)."""
         value = self.data.get(key)
         if value is None:
+            if self.on_miss is not None:
+                self.on_miss(self, key)
             return None
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when <= self._clock.cmd_time_ms:
                 self._expire(key)
+                if self.on_miss is not None:
+                    self.on_miss(self, key)
                 return None
         if self.lfu:
             self._lfu_hit(key, value)
@@ -148,11 +156,15 @@ class Database:
         """As `get` (expired keys are deleted) but not counted as an access of the key."""
         value = self.data.get(key)
         if value is None:
+            if self.on_miss is not None:
+                self.on_miss(self, key)
             return None
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when <= self._clock.cmd_time_ms:
                 self._expire(key)
+                if self.on_miss is not None:
+                    self.on_miss(self, key)
                 return None
         return value
 
