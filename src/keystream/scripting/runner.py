@@ -101,17 +101,17 @@ def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
     line = body[:end] if end >= 0 else body
     parts = [p for p in line.split(b" ") if p]
     if parts[0] != b"#!lua":
-        raise CommandError(f"ERR Unexpected engine in script shebang: {parts[0].decode('utf-8', 'replace')}")
+        raise CommandError(errors.LUA_SHEBANG_ENGINE.format(parts[0].decode("utf-8", "replace")))
     flags: set[str] = set()
     for part in parts[1:]:
         if not part.startswith(b"flags="):
-            raise CommandError(f"ERR Unknown lua shebang option: {part.decode('utf-8', 'replace')}")
+            raise CommandError(errors.LUA_SHEBANG_OPTION.format(part.decode("utf-8", "replace")))
         for flag in part[6:].split(b","):
             if not flag:
                 continue
             name = flag.decode("utf-8", "replace")
             if name not in SCRIPT_FLAGS:
-                raise CommandError(f"ERR Unexpected flag in script shebang: {name}")
+                raise CommandError(errors.LUA_SHEBANG_FLAG.format(name))
             flags.add(name)
     return frozenset(flags), False
 
@@ -143,7 +143,7 @@ class Scripting:
         try:
             fn = self.eval_lua.compile(source, b"@user_script")
         except CompileError as e:
-            raise CommandError(f"ERR Error compiling script (new function): {e}") from None
+            raise CommandError(errors.LUA_COMPILE_SCRIPT.format(e)) from None
         script = Script(sha, body, fn, flags, compat)
         self.scripts[sha] = script
         return script
@@ -159,12 +159,12 @@ class Scripting:
         name = _library_name(code)
         old = self.libraries.get(name)
         if old is not None and not replace:
-            raise CommandError(f"ERR Library '{name.decode('utf-8', 'replace')}' already exists")
+            raise CommandError(errors.LUA_LIBRARY_EXISTS_QUOTED.format(name.decode("utf-8", "replace")))
         library = self._build_library(name, code)
         for fname, function in library.functions.items():
             other = self.functions.get(fname)
             if other is not None and other.library is not old:
-                raise CommandError(f"ERR Function {function.name.decode('utf-8', 'replace')} already exists")
+                raise CommandError(errors.LUA_FUNCTION_EXISTS.format(function.name.decode("utf-8", "replace")))
         if old is not None:
             self._remove_library(old)
         self._add_library(library)
@@ -175,7 +175,7 @@ class Scripting:
         try:
             fn = sandbox.compile(b"--" + code[2:], b"@user_function")
         except CompileError as e:
-            raise CommandError(f"ERR Error compiling function: {e}") from None
+            raise CommandError(errors.LUA_COMPILE_FUNCTION.format(e)) from None
         library = Library(name, code)
         self._pending = library
         self._loading = time.monotonic()
@@ -186,8 +186,8 @@ class Scripting:
             self._loading = None
         if not ok:
             err = res[b"err"]
-            text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
-            raise CommandError(f"ERR Error registering functions: {text}")
+            text = err.decode("utf-8", "replace") if type(err) is bytes else errors.LUA_UNKNOWN_ERROR
+            raise CommandError(errors.LUA_REGISTERING_FUNCTIONS.format(text))
         if not library.functions:
             raise CommandError(errors.LUA_NO_FUNCTIONS_REGISTERED)
         return library
@@ -227,14 +227,14 @@ class Scripting:
                 old = self.libraries.get(library.name)
                 if old is not None:
                     if policy == b"append":
-                        raise CommandError(f"ERR Library {library.name.decode('utf-8', 'replace')} already exists")
+                        raise CommandError(errors.LUA_LIBRARY_EXISTS.format(library.name.decode("utf-8", "replace")))
                     replaced.append(old)
         taken = {fname: f.library.name for fname, f in self.functions.items()
                  if all(f.library is not old for old in replaced)}
         for library in built:
             for fname, function in library.functions.items():
                 if fname in taken:
-                    raise CommandError(f"ERR Function {function.name.decode('utf-8', 'replace')} already exists")
+                    raise CommandError(errors.LUA_FUNCTION_EXISTS.format(function.name.decode("utf-8", "replace")))
                 taken[fname] = library.name
         for old in replaced:
             self._remove_library(old)
@@ -250,8 +250,7 @@ class Scripting:
         flags: frozenset[str] = frozenset()
         description: bytes | None = None
         if len(args) == 1 and not sandbox.is_table(args[0]):
-            raise ScriptError("ERR calling redis.register_function with a single argument is only applicable "
-                              "to Lua table (representing named arguments).")
+            raise ScriptError(errors.LUA_REGISTER_SINGLE_ARGUMENT)
         if len(args) == 1:
             name = callback = None
             for key, value in args[0].items():
@@ -265,8 +264,7 @@ class Scripting:
                     callback = value
                 elif key == b"flags":
                     if not sandbox.is_table(value):
-                        raise ScriptError("ERR flags argument to redis.register_function must be a table "
-                                          "representing function flags")
+                        raise ScriptError(errors.LUA_REGISTER_FLAGS_NOT_TABLE)
                     flags = _function_flags(value)
                 elif key == b"description":
                     if type(value) is not bytes and type(value) is not int and type(value) is not float:
@@ -289,7 +287,7 @@ class Scripting:
         else:
             raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGUMENTS_TO)
         if not _valid_name(name):
-            raise ScriptError(_BAD_NAME)
+            raise ScriptError(errors.LUA_BAD_LIBRARY_NAME)
         if name.lower() in library.functions:
             raise ScriptError(errors.LUA_FUNCTION_ALREADY_EXISTS_IN_THE)
         # function names are case-insensitive (FCALL finds F1 as f1), as in Redis
@@ -330,7 +328,7 @@ class Scripting:
     @staticmethod
     def _error_reply(res: Any, name: bytes) -> CommandError:
         err = res[b"err"]
-        text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
+        text = err.decode("utf-8", "replace") if type(err) is bytes else errors.LUA_UNKNOWN_ERROR
         source, line = res[b"source"], res[b"line"]
         if source is not None:
             text = f"{text} script: {name.decode('utf-8', 'replace')}, on {source.decode('utf-8', 'replace')}:{line}."
@@ -419,18 +417,14 @@ class Scripting:
                         "SCRIPT KILL" if state.is_eval else "FUNCTION KILL")
         serve_while_busy(self.engine, state)
         if state.killed:
-            return b"ERR Script killed by user with %s..." % (b"SCRIPT KILL" if state.is_eval else b"FUNCTION KILL")
+            return errors.LUA_SCRIPT_KILLED.format("SCRIPT KILL" if state.is_eval else "FUNCTION KILL").encode()
         return None
 
     def _load_hook(self) -> bytes | None:
         loading = self._loading
         if loading is not None and time.monotonic() - loading > 0.5:
-            return b"ERR FUNCTION LOAD timeout"
+            return errors.LUA_FUNCTION_LOAD_TIMEOUT.encode()
         return None
-
-
-_BAD_NAME = ("ERR Library names can only contain letters, numbers, or underscores(_) and must be at "
-             "least one character long")
 
 
 def _valid_name(name: bytes) -> bool:
@@ -461,13 +455,13 @@ def _library_name(code: bytes) -> bytes:
                 raise CommandError(errors.LUA_INVALID_METADATA_VALUE_NAME_ARGUMENT)
             name = part[5:]
         else:
-            raise CommandError(f"ERR Invalid metadata value given: {part.decode('utf-8', 'replace')}")
+            raise CommandError(errors.LUA_INVALID_METADATA_VALUE.format(part.decode("utf-8", "replace")))
     if name is None:
         raise CommandError(errors.LUA_LIBRARY_NAME_WAS_NOT_GIVEN)
     if engine.lower() != b"lua":
-        raise CommandError(f"ERR Engine '{engine.decode('utf-8', 'replace')}' not found")
+        raise CommandError(errors.LUA_ENGINE_NOT_FOUND.format(engine.decode("utf-8", "replace")))
     if not _valid_name(name):
-        raise CommandError(_BAD_NAME)
+        raise CommandError(errors.LUA_BAD_LIBRARY_NAME)
     return name
 
 
@@ -494,7 +488,7 @@ def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[l
 def busy_error(state: RunState) -> str:
     """The BUSY reply other clients get while state's script runs past the threshold."""
     kill = "SCRIPT KILL" if state.is_eval else "FUNCTION KILL"
-    return f"BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
+    return errors.LUA_BUSY.format(kill)
 
 
 def serve_while_busy(engine: Engine, state: RunState) -> None:

@@ -45,11 +45,12 @@ local setmetatable, getmetatable, pcall, select = G.setmetatable, G.getmetatable
 local describe = py.describe_error
 local getinfo = debug.getinfo
 local INTERNAL = py.internal
+local READONLY_TABLE, NO_GLOBAL = py.readonly_table, py.no_global
 local H = {}                                  -- the real globals
 local real_of = setmetatable({}, {__mode = 'k'})  -- read-only proxy -> real table
 local shown_meta = setmetatable({}, {__mode = 'k'})  -- proxy -> what getmetatable shows
 
-local function ro_error() error('Attempt to modify a readonly table', 2) end
+local function ro_error() error(READONLY_TABLE, 2) end
 
 local function readonly(real, shown)
   local p = {}
@@ -59,7 +60,7 @@ local function readonly(real, shown)
 end
 
 local function missing_global(t, k)
-  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  error(NO_GLOBAL .. "'" .. tostring(k) .. "'", 2)
 end
 
 for _, name in G.ipairs({'xpcall', 'tostring', 'next', 'assert', 'tonumber', 'rawequal',
@@ -74,11 +75,11 @@ end
 H.next = function(t, k) return next(real_of[t] or t, k) end
 H.rawget = function(t, k) return rawget(real_of[t] or t, k) end
 H.rawset = function(t, k, v)
-  if real_of[t] then error('Attempt to modify a readonly table', 0) end
+  if real_of[t] then error(READONLY_TABLE, 0) end
   return rawset(t, k, v)
 end
 H.setmetatable = function(t, m)
-  if real_of[t] then error('Attempt to modify a readonly table', 0) end
+  if real_of[t] then error(READONLY_TABLE, 0) end
   return setmetatable(t, m)
 end
 H.getmetatable = function(t)
@@ -346,6 +347,8 @@ class Sandbox:
             b"rand": rand.random,
             b"seed": rand.seed,
             b"internal": _INTERNAL.encode(),
+            b"readonly_table": errors.LUA_READONLY_TABLE.encode(),
+            b"no_global": errors.LUA_NONEXISTENT_GLOBAL.encode(),
             b"describe_error": _describe_error,
             b"libs": self.lua.table_from(libs),
         })
@@ -377,7 +380,7 @@ class Sandbox:
 
     def _pcall(self, *args: Any) -> Any:
         if not args:
-            return self.table_from({b"err": b"ERR Please specify at least one argument for this redis lib call"})
+            return self.table_from({b"err": errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE.encode()})
         try:
             return self.host.lua_call(self, args)
         except ScriptError as e:
@@ -385,13 +388,13 @@ class Sandbox:
 
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
-            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
+            return self.table_from({b"err": errors.LUA_WRONG_NUMBER_OR_TYPE.encode()})
         text = args[0][1:] if args[0].startswith(b"-") else args[0]
         return self.table_from({b"err": text})
 
     def _status_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
-            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
+            return self.table_from({b"err": errors.LUA_WRONG_NUMBER_OR_TYPE.encode()})
         return self.table_from({b"ok": args[0]})
 
     def _log(self, *args: Any) -> None:
