@@ -91,6 +91,7 @@ class RunState:
     wrote: bool = False
     killed: bool = False
     busy: bool = False
+    keys: list[bytes] = field(default_factory=list)
 
 
 def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
@@ -305,7 +306,7 @@ class Scripting:
         fake.select(client.db_index)
         fake.proto = 2
         fake.multi = None
-        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic())
+        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic(), keys=keys)
         engine = self.engine
         sandbox = self.eval_lua if is_eval else self.function_lua
         self.running = state
@@ -374,6 +375,8 @@ class Scripting:
             fake.in_exec = False
         if engine.dirty != dirty:
             state.wrote = True
+        if state.caller.tracking is not None and "readonly" in cmd.flags:
+            engine.tracking.remember_keys(state.caller, state.keys)
         if not state.repl:  # redis.set_repl(redis.REPL_NONE): this command propagates nothing
             del engine.effects[effects:]
         if type(reply) is Raw:
