@@ -297,7 +297,10 @@ class Engine:
         usec = max(usec, 0.0)
         cmd.calls += 1
         cmd.usec += usec
-        self.after_command(client, cmd, argv, reply, usec, dirty)
+        # As the executor's fast path: the rare bookkeeping only when it has work to do.
+        if (usec >= 1000.0 or usec >= self.slowlog_threshold >= 0 or self.monitors
+                or type(reply) is CommandError or self.effect_subscribers):
+            self.after_command(client, cmd, argv, reply, usec, dirty)
         if client.tracking is not None and "readonly" in cmd.flags:
             self.tracking.remember(client, cmd, argv)
         if self.effects and not self.unit_depth:

@@ -39,6 +39,7 @@ from keystream.scripting.sandbox import CompileError, Sandbox, ScriptError
 
 if TYPE_CHECKING:
     from keystream.client import Client
+    from keystream.commands.registry import Command
     from keystream.engine import Engine
 
 log = logging.getLogger("keystream.scripting")
@@ -75,7 +76,7 @@ class Library:
     functions: dict[bytes, Function] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class RunState:
     """The script or function running now."""
 
@@ -299,8 +300,9 @@ class Scripting:
             is_eval: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
         """Run fn for client as one execution unit; the reply value (a CommandError for an
         error)."""
-        read_only = read_only_call(argv) or "no-writes" in flags
-        if not compat and read_only_call(argv) and "no-writes" not in flags:
+        ro_call = read_only_call(argv)
+        read_only = ro_call or "no-writes" in flags
+        if not compat and ro_call and "no-writes" not in flags:
             return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
         fake = self.fake
         fake.select(client.db_index)
@@ -312,10 +314,7 @@ class Scripting:
         self.running = state
         engine.unit_depth += 1  # the script is one execution unit: EVAL's run emits its effects
         try:
-            if is_eval:
-                ok, res = sandbox.run(fn, len(keys), *keys, *args)
-            else:
-                ok, res = sandbox.run_with(fn, sandbox.table_from(keys), sandbox.table_from(args))
+            ok, res = (sandbox.run if is_eval else sandbox.run_with)(fn, len(keys), *keys, *args)
             if ok:
                 reply = lua_to_reply(sandbox, res, state.resp)
             else:
@@ -351,15 +350,15 @@ class Scripting:
                 argv.append(lua_number_arg(a))
             else:
                 raise ScriptError(errors.LUA_CALL_ARG_TYPE)
-        try:
-            cmd = resolve(argv)
-        except CommandError as e:
-            if e.text.startswith("ERR unknown command"):
-                raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
-            if e.text.startswith("ERR wrong number of arguments"):
-                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
-            raise ScriptError(e.text) from None
-        if "noscript" in cmd.flags:
+        cmd = _SCRIPT_FAST.get(argv[0])
+        if cmd is not None:
+            arity = cmd.arity
+            n = len(argv)
+            if (arity > 0 and n != arity) or n < -arity:
+                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
+        else:
+            cmd = _resolve_for_script(argv)
+        if cmd.noscript:
             raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
         if cmd.is_write and state.read_only:
             raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
@@ -379,9 +378,12 @@ class Scripting:
             engine.tracking.remember_keys(state.caller, state.keys)
         if not state.repl:  # redis.set_repl(redis.REPL_NONE): this command propagates nothing
             del engine.effects[effects:]
-        if type(reply) is Raw:
+        t = type(reply)
+        if t is int or t is bytes:
+            return reply
+        if t is Raw:
             reply = raw_value(reply)
-        if type(reply) is CommandError:
+        elif t is CommandError:
             raise ScriptError(reply.text)
         return reply_to_lua(sandbox, reply, state.resp)
 
@@ -486,6 +488,26 @@ def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[l
     if numkeys > len(argv) - 3:
         raise CommandError(errors.LUA_NUMKEYS_TOO_BIG)
     return argv[3:3 + numkeys], argv[3 + numkeys:]
+
+
+# Exact command names seen in scripts -> Command, for commands without subcommands (as the
+# executor's cache): a script's redis.call skips resolving them again. Bounded.
+_SCRIPT_FAST: dict[bytes, Command] = {}
+
+
+def _resolve_for_script(argv: list[bytes]) -> Command:
+    """resolve(), with the errors Redis gives a script for an unknown command or bad arity."""
+    try:
+        cmd = resolve(argv)
+    except CommandError as e:
+        if e.text.startswith("ERR unknown command"):
+            raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
+        if e.text.startswith("ERR wrong number of arguments"):
+            raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
+        raise ScriptError(e.text) from None
+    if cmd.container is None and not cmd.subcommands and len(_SCRIPT_FAST) < 4096:
+        _SCRIPT_FAST[argv[0]] = cmd
+    return cmd
 
 
 def busy_error(state: RunState) -> str:

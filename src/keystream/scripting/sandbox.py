@@ -219,16 +219,30 @@ local function compile(body, chunkname)
   return f, nil
 end
 
+-- The busy/kill hook stays installed (every HOOK_COUNT instructions: py.hook answers at once
+-- when no script runs); after a kill it runs at every line until the script has ended.
 local sethook, hook = debug.sethook, py.hook
+local HOOK_COUNT = 100000
+local line_mode = false
 local function on_hook()
   local where = getinfo(2, 'S')
   if where and where.source == INTERNAL then return end  -- never raise outside xpcall
   local kill = hook()
   if kill then
     -- from now on fail at every line, so a pcall in the script cannot swallow the kill
+    line_mode = true
     sethook(on_hook, 'l')
     error({err = kill}, 0)
   end
+end
+sethook(on_hook, '', HOOK_COUNT)
+
+local function finish(ok, res)
+  if line_mode then
+    line_mode = false
+    sethook(on_hook, '', HOOK_COUNT)
+  end
+  return ok, res
 end
 
 local function run(f, nkeys, ...)
@@ -238,18 +252,16 @@ local function run(f, nkeys, ...)
   for i = nkeys + 1, n do argv[i - nkeys] = (select(i, ...)) end
   rawset(H, 'KEYS', keys)
   rawset(H, 'ARGV', argv)
-  sethook(on_hook, '', 100000)
-  local ok, res = xpcall(f, err_handler)
-  sethook()
-  return ok, res
+  return finish(xpcall(f, err_handler))
 end
 
--- run f(arg1, arg2) (library functions get keys and args as their parameters)
-local function run_with(f, keys, argv)
-  sethook(on_hook, '', 100000)
-  local ok, res = xpcall(function() return f(keys, argv) end, err_handler)
-  sethook()
-  return ok, res
+-- run f(keys, args) (library functions get keys and args as their parameters)
+local function run_with(f, nkeys, ...)
+  local keys, argv = {}, {}
+  local n = select('#', ...)
+  for i = 1, nkeys do keys[i] = (select(i, ...)) end
+  for i = nkeys + 1, n do argv[i - nkeys] = (select(i, ...)) end
+  return finish(xpcall(function() return f(keys, argv) end, err_handler))
 end
 
 -- FUNCTION LOAD: run a library's code where `redis` has register_function and no call/pcall,
@@ -269,9 +281,7 @@ local function load_library(f, register)
   real_of[LP] = LG
   shown_meta[LP] = shown_meta[P]
   setfenv(f, LP)
-  sethook(on_hook, '', 100000)
-  local ok, res = xpcall(f, err_handler)
-  sethook()
+  local ok, res = finish(xpcall(f, err_handler))
   LG.redis = H.redis  -- the library's functions run with the whole API
   return ok, res
 end
