@@ -618,6 +618,8 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         moreargs = n - i - 1
         o = argv[i].lower()
         if o == b"block" and moreargs:
+            if "script" in client.flags:  # refused before the timeout is even read, as Redis
+                raise CommandError(E.STREAM_BLOCK_SCRIPT.format(argv[0].decode("utf-8", "replace")))
             i += 1
             timeout = parse_int(argv[i], E.STREAM_TIMEOUT_NOT_INTEGER)
             if timeout < 0:

@@ -316,6 +316,8 @@ LUA_WRONG_RESTORE_POLICY_GIVEN_VALUE = (
 )
 
 # Lua scripting and functions: the texts with a part filled in ({} placeholders), and the rest
+LUA_SHEBANG_INVALID = "ERR Invalid engine in script shebang"
+LUA_INVALID_LIBRARY_METADATA = "ERR Invalid library metadata"
 LUA_SHEBANG_ENGINE = "ERR Unexpected engine in script shebang: {}"
 LUA_SHEBANG_OPTION = "ERR Unknown lua shebang option: {}"
 LUA_SHEBANG_FLAG = "ERR Unexpected flag in script shebang: {}"

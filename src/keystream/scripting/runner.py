@@ -25,6 +25,7 @@ import logging
 import os
 import select
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from keystream.commands.executor import execute, resolve
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
+from keystream.resp.parser import split_inline
 from keystream.resp.values import raw_value
 from keystream.resp.writer import Raw, encode_into
 from keystream.scripting.convert import lua_to_reply, reply_to_lua
@@ -101,16 +103,16 @@ def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
         return frozenset(), True
     end = body.find(b"\n")
     line = body[:end] if end >= 0 else body
-    parts = [p for p in line.split(b" ") if p]
+    parts = split_inline(line)  # as Redis: sdssplitargs, so quotes group and unbalanced ones fail
+    if not parts:
+        raise CommandError(errors.LUA_SHEBANG_INVALID)
     if parts[0] != b"#!lua":
         raise CommandError(errors.LUA_SHEBANG_ENGINE.format(parts[0].decode("utf-8", "replace")))
     flags: set[str] = set()
     for part in parts[1:]:
         if not part.startswith(b"flags="):
             raise CommandError(errors.LUA_SHEBANG_OPTION.format(part.decode("utf-8", "replace")))
-        for flag in part[6:].split(b","):
-            if not flag:
-                continue
+        for flag in part[6:].split(b",") if part[6:] else ():
             name = flag.decode("utf-8", "replace")
             if name not in SCRIPT_FLAGS:
                 raise CommandError(errors.LUA_SHEBANG_FLAG.format(name))
@@ -295,6 +297,32 @@ class Scripting:
         # function names are case-insensitive (FCALL finds F1 as f1), as in Redis
         library.functions[name.lower()] = Function(name, callback, library, flags, description)
 
+    def memory_info(self, human_bytes: Callable[[float], str]) -> list[str]:
+        """INFO memory's scripting lines: the Lua states' sizes, the scripts and libraries
+        (their source and names, with a fixed per-entry overhead standing for Redis's);
+        human_bytes is INFO's bytesToHuman."""
+        vm_eval = self.eval_lua.memory()
+        vm_functions = self.function_lua.memory()
+        scripts = sum(len(s.body) + len(s.sha) + _ENTRY_OVERHEAD for s in self.scripts.values())
+        functions = _FUNCTIONS_BASE + sum(len(lib.code) + len(lib.name) + _ENTRY_OVERHEAD
+                                          + sum(len(f) + _ENTRY_OVERHEAD for f in lib.functions)
+                                          for lib in self.libraries.values())
+        return [
+            f"used_memory_lua:{vm_eval}",
+            f"used_memory_vm_eval:{vm_eval}",
+            f"used_memory_lua_human:{human_bytes(vm_eval)}",
+            f"used_memory_scripts_eval:{scripts}",
+            f"number_of_cached_scripts:{len(self.scripts)}",
+            f"number_of_functions:{len(self.functions)}",
+            f"number_of_libraries:{len(self.libraries)}",
+            f"used_memory_vm_functions:{vm_functions}",
+            f"used_memory_vm_total:{vm_eval + vm_functions}",
+            f"used_memory_vm_total_human:{human_bytes(vm_eval + vm_functions)}",
+            f"used_memory_functions:{functions}",
+            f"used_memory_scripts:{scripts + functions}",
+            f"used_memory_scripts_human:{human_bytes(scripts + functions)}",
+        ]
+
     # -- running ----------------------------------------------------------------------
     def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
             is_eval: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
@@ -451,11 +479,13 @@ def _library_name(code: bytes) -> bytes:
     if not code.startswith(b"#!"):
         raise CommandError(errors.LUA_MISSING_LIBRARY_METADATA)
     end = code.find(b"\n")
-    parts = (code[:end] if end >= 0 else code).split()
+    parts = split_inline(code[:end] if end >= 0 else code)
+    if not parts:
+        raise CommandError(errors.LUA_INVALID_LIBRARY_METADATA)
     engine = parts[0][2:]
     name = None
     for part in parts[1:]:
-        if part.startswith(b"name="):
+        if part[:5].lower() == b"name=":
             if name is not None:
                 raise CommandError(errors.LUA_INVALID_METADATA_VALUE_NAME_ARGUMENT)
             name = part[5:]
@@ -488,6 +518,12 @@ def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[l
     if numkeys > len(argv) - 3:
         raise CommandError(errors.LUA_NUMKEYS_TOO_BIG)
     return argv[3:3 + numkeys], argv[3 + numkeys:]
+
+
+# INFO memory: what one cached script, library or function costs besides its text (Redis's
+# dict entry and object headers), and the function registry's own size.
+_ENTRY_OVERHEAD = 96
+_FUNCTIONS_BASE = 200
 
 
 # Exact command names seen in scripts -> Command, for commands without subcommands (as the

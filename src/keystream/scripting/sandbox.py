@@ -199,8 +199,14 @@ setmetatable(H, {__index = missing_global})
 
 -- chunks compiled by scripts run in the sandbox too
 local loadstring, load = G.loadstring, G.load
-H.loadstring = function(...)
-  local f, e = loadstring(...)
+local byte = G.string.byte
+H.loadstring = function(s, ...)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    -- Redis's Lua parses every chunk as text: precompiled code fails as it does there
+    local name = ...
+    return loadstring(' ' .. s, name or s)
+  end
+  local f, e = loadstring(s, ...)
   if f then setfenv(f, P) end
   return f, e
 end
@@ -237,7 +243,14 @@ local function on_hook()
 end
 sethook(on_hook, '', HOOK_COUNT)
 
+-- As Redis: a garbage collection step every GC_PERIOD runs keeps the state small.
+local collectgarbage, GC_PERIOD, runs = G.collectgarbage, 50, 0
 local function finish(ok, res)
+  runs = runs + 1
+  if runs == GC_PERIOD then
+    runs = 0
+    collectgarbage('step', GC_PERIOD)
+  end
   if line_mode then
     line_mode = false
     sethook(on_hook, '', HOOK_COUNT)
@@ -264,25 +277,25 @@ local function run_with(f, nkeys, ...)
   return finish(xpcall(function() return f(keys, argv) end, err_handler))
 end
 
--- FUNCTION LOAD: run a library's code where `redis` has register_function and no call/pcall,
--- and a missing field of it is an error, under the load time limit (py.hook).
+-- FUNCTION LOAD: run a library's code where the only global is `redis`, with only
+-- register_function, log and the version and log-level constants (as Redis's library API: any
+-- other name is a missing global), under the load time limit (py.hook). Its functions then
+-- run with every global and the whole API.
+local LIBRARY_API = {'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION',
+                     'REDIS_VERSION_NUM'}
 local function load_library(f, register)
-  local LR = {}
-  for k, v in next, R do LR[k] = v end
-  LR.call, LR.pcall, LR.setresp, LR.set_repl, LR.acl_check_cmd = nil, nil, nil, nil, nil
-  LR.register_function = register
+  local LR = {register_function = register}
+  for _, k in G.ipairs(LIBRARY_API) do LR[k] = R[k] end
   setmetatable(LR, {__index = missing_global})
-  local LG = {}
-  for k, v in next, H do LG[k] = v end
-  LG.redis = readonly(LR)
+  local LG = {redis = readonly(LR)}
   local LP = setmetatable({}, {__index = LG, __newindex = ro_error, __metatable = false})
   setmetatable(LG, {__index = missing_global})
-  LG._G = LP
   real_of[LP] = LG
   shown_meta[LP] = shown_meta[P]
   setfenv(f, LP)
   local ok, res = finish(xpcall(f, err_handler))
-  LG.redis = H.redis  -- the library's functions run with the whole API
+  for k, v in next, H do LG[k] = v end
+  LG._G = LP
   return ok, res
 end
 
@@ -376,6 +389,12 @@ class Sandbox:
         self.rawget: Callable[[Any, Any], Any] = api[b"rawget"]
         self.is_function: Callable[[Any], bool] = api[b"is_function"]
         self.table_from = self.lua.table_from
+        self._gc_count: Callable[[], float] = self.lua.eval("function() return collectgarbage('count') end")
+        self.lua.execute("collectgarbage('collect')")  # start from what the state really holds
+
+    def memory(self) -> int:
+        """Bytes the Lua state uses (INFO memory's used_memory_vm_*)."""
+        return int(self._gc_count() * 1024)
 
     def compile(self, body: bytes, chunkname: bytes) -> Any:
         """The Lua function of body, or raise CompileError with Lua's message."""
@@ -399,8 +418,13 @@ class Sandbox:
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
             return self.table_from({b"err": errors.LUA_WRONG_NUMBER_OR_TYPE.encode()})
+        # Redis's luaPushErrorBuff: "-CODE msg" keeps its code, a text without a space
+        # gets ERR; the message loses leading and trailing CR/LF.
         text = args[0][1:] if args[0].startswith(b"-") else args[0]
-        return self.table_from({b"err": text})
+        code, sep, msg = text.partition(b" ")
+        if not sep:
+            code, msg = b"ERR", text
+        return self.table_from({b"err": code + b" " + msg.strip(b"\r\n")})
 
     def _status_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
