@@ -8,7 +8,8 @@ huge ones), wrong arities and unknown commands among them; the results are gathe
 conversions both ways (nil/false, floats truncated in RESP2, error and status tables inside
 arrays, RESP3 maps/sets/doubles), script errors (`redis.call` failing, with its
 `script: <sha>, on @user_script:<line>.` suffix) and the data the scripts leave behind are
-compared byte for byte, in RESP2 and RESP3.
+compared byte for byte, in RESP2 and RESP3 (the data read back per type: DUMP payloads may
+legitimately differ where LZF finds another compression).
 
 Commands whose replies follow hash-table order (SMEMBERS, HGETALL of big hashes...) are left
 out or made deterministic (small hashes keep insertion order in both). The default run is
@@ -105,5 +106,17 @@ def test_random_scripts_match_redis(pairs, bodies, proto, argv) -> None:
     for body in bodies:
         pair.run("EVAL", body, "3", "k1", "k2", "k3", *argv)
     for key in ("k1", "k2", "k3"):
-        pair.run("TYPE", key)
-        pair.run("DUMP", key)
+        kind = pair.run("TYPE", key)
+        read = _READ_BACK.get(kind)
+        if read is not None:
+            pair.run(*read(key), unordered=kind == b"set")
+
+
+_READ_BACK = {
+    b"string": lambda k: ("GET", k),
+    b"list": lambda k: ("LRANGE", k, "0", "-1"),
+    b"hash": lambda k: ("HGETALL", k),
+    b"set": lambda k: ("SMEMBERS", k),
+    b"zset": lambda k: ("ZRANGE", k, "0", "-1", "WITHSCORES"),
+    b"stream": lambda k: ("XRANGE", k, "-", "+"),
+}
