@@ -114,7 +114,7 @@ class Engine:
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "evictor", "function_libraries", "gated",
         "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "maxmemory", "mem_peak", "mem_startup", "monitors",
         "notifier", "pause", "pre_command_oom", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
-        "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
+        "request_shutdown", "resp_addresses", "run_id", "running_argv", "running_cmd", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "topic_streams", "tracking", "txn",
         "unit_depth", "version", "views",
     )
@@ -156,6 +156,9 @@ class Engine:
         self.effects: list[Effect] = []
         self.effect_subscribers: list[EffectsSubscriber] = []
         self.unit_depth = 0  # > 0 while an EXEC (or a script) runs commands of one unit
+        # The command running (or that ran last) and its arguments: what a key miss was part of.
+        self.running_cmd: Command | None = None
+        self.running_argv: list[bytes] = []
         # -- clients and their bookkeeping
         self.clients: dict[int, Client] = {}
         self._next_client_id = 0
@@ -315,6 +318,8 @@ class Engine:
         self.cmd_time_ms = t0 // 1_000_000
         client.propagate_override = None
         client.last_cmd = cmd.name
+        self.running_cmd = cmd
+        self.running_argv = argv
         dirty = self.dirty
         try:
             if cmd.is_write and self.logs.topics:  # a topic's stream key is append-only
@@ -331,7 +336,10 @@ class Engine:
         usec = max(usec, 0.0)
         cmd.calls += 1
         cmd.usec += usec
-        self.after_command(client, cmd, argv, reply, usec, dirty)
+        # As the executor's fast path: the rare bookkeeping only when it has work to do.
+        if (usec >= 1000.0 or usec >= self.slowlog_threshold >= 0 or self.monitors
+                or type(reply) is CommandError or self.effect_subscribers):
+            self.after_command(client, cmd, argv, reply, usec, dirty)
         if client.tracking is not None and "readonly" in cmd.flags:
             self.tracking.remember(client, cmd, argv)
         if self.effects and not self.unit_depth:

@@ -22,8 +22,11 @@ tracking client one invalidation with a null key list and empties the table.
 `tracking-table-max-keys`: when the table has more keys, keys are invalidated at random
 until it fits, with an effort that grows while it does not (before commands and in cron).
 
-Not here: the commands (commands/tracking.py). Scripts' reads are tracked as the read
-commands they run (Redis tracks a script's declared keys; there is no EVAL yet).
+Scripts, as Redis 7.0's call(): a read-only command a script runs makes its caller track
+the script's declared keys (KEYS, not the keys the command read: `remember_keys`), and
+EVAL_RO, EVALSHA_RO and FCALL_RO are not themselves tracked as read-only commands.
+
+Not here: the commands (commands/tracking.py).
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ _RESP3_HEAD = b">2\r\n" + bulk(b"invalidate")
 # The null key list of a flush, in the tracking client's protocol (even when redirected).
 _NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
 
+
+# Read-only script commands: only the commands their scripts run are tracked.
+_SCRIPT_RO = frozenset({"eval_ro", "evalsha_ro", "fcall_ro"})
 
 class ClientTracking:
     """A tracking client's mode (Redis's CLIENT_TRACKING_* flags and its redirect)."""
@@ -156,15 +162,20 @@ class Tracking:
     # -- reads -----------------------------------------------------------------------
     def remember(self, client: Client, cmd: Command, argv: list[bytes]) -> None:
         """After a read-only command of a tracking client: remember the keys it read."""
+        if "pubsub" in cmd.flags or cmd.name in _SCRIPT_RO:
+            return
+        self.remember_keys(client, [argv[i] for i in cmd.key_indexes(argv)])
+
+    def remember_keys(self, client: Client, keys: list[bytes]) -> None:
+        """Remember keys as read by client (if it tracks them, and not in BCAST mode)."""
         state = client.tracking
-        if state is None or state.bcast or "pubsub" in cmd.flags:
+        if state is None or state.bcast:
             return
         if (state.optin and not state.caching) or (state.optout and state.caching):
             return
         cid = client.id
         table = self.table
-        for i in cmd.key_indexes(argv):
-            key = argv[i]
+        for key in keys:
             ids = table.get(key)
             if ids is None:
                 ids = table[key] = {}

@@ -1,8 +1,9 @@
 """Keyspace notifications against real Redis: for every command family, the exact events (names,
 channels, order) a subscriber receives, per notify-keyspace-events class (new keys too); expired
 events (lazy and active); RESP3 notifications interleaved with the writer's own replies;
-CONFIG SET/GET. Not here: evicted (tests/integration/test_maxmemory.py) and keymiss
-events (read lookups do not report misses yet)."""
+CONFIG SET/GET; keymiss events (class m) of read commands, of the write commands that read
+their sources as reads, inside scripts, and their absence under A. Not here: evicted
+(tests/integration/test_maxmemory.py)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,10 @@ def _script(s: Sessions, lines: list[str]) -> None:
     import shlex
 
     for line in lines:
-        s.run(1, *shlex.split(line))
+        try:
+            s.run(1, *shlex.split(line))
+        except AssertionError as e:
+            raise AssertionError(f"after {line!r}: {e}") from None
 
 
 @pytest.mark.parametrize("classes", ["KEA", "KEAn"])
@@ -94,6 +98,58 @@ def _script(s: Sessions, lines: list[str]) -> None:
 def test_events_of_each_family_match_redis(sub_pair: Sessions, family: str, classes: str) -> None:
     sub_pair.run(1, "CONFIG", "SET", "notify-keyspace-events", classes)
     _script(sub_pair, FAMILIES[family])
+
+
+# Reads of missing keys (and write commands' lookups of missing keys): which fire keymiss.
+MISSES: list[str] = [
+    "GET nk", "MGET nk1 nk2 nk1", "EXISTS nk nk2", "TYPE nk", "TTL nk", "PTTL nk", "EXPIRETIME nk",
+    "PEXPIRETIME nk", "OBJECT ENCODING nk", "OBJECT REFCOUNT nk", "OBJECT IDLETIME nk", "DUMP nk",
+    "TOUCH nk nk2", "MEMORY USAGE nk", "STRLEN nk", "GETRANGE nk 0 1", "SUBSTR nk 0 1", "LCS nk nk2",
+    "BITCOUNT nk", "BITPOS nk 1", "GETBIT nk 3", "BITFIELD_RO nk GET u8 0", "BITFIELD nk GET u8 0",
+    "BITFIELD nk2 SET u8 0 1", "GETEX nk", "GETEX nk EX 100", "GETDEL nk",
+    "GETSET nk12 v", "SET nk13 v GET", "SET nk14 v NX GET", "SET nk14 w XX GET", "SET nk15 v XX", "INCR nk3", "APPEND nk4 x",
+    "HGET nk f", "HGETALL nk", "HMGET nk a b", "HEXISTS nk f", "HLEN nk", "HKEYS nk", "HVALS nk",
+    "HSTRLEN nk f", "HRANDFIELD nk", "HSCAN nk 0", "HSET nk5 f v", "HDEL nk f",
+    "LRANGE nk 0 -1", "LINDEX nk 0", "LLEN nk", "LPOS nk a", "LPOP nk", "RPOPLPUSH nk nk2",
+    "LMOVE nk nk2 LEFT RIGHT", "LPUSHX nk a", "LREM nk 0 a",
+    "SMEMBERS nk", "SISMEMBER nk a", "SMISMEMBER nk a b", "SCARD nk", "SRANDMEMBER nk", "SSCAN nk 0",
+    "SINTER nk nk2", "SUNION nk nk2", "SDIFF nk nk2", "SINTERCARD 2 nk nk2", "SMOVE nk nk2 a",
+    "SADD src a", "SINTERSTORE dst src nk", "SUNIONSTORE dst nk src", "SDIFFSTORE dst src nk",
+    "SUNIONSTORE dst dst nk", "SREM nk a", "SPOP nk",
+    "ZRANGE nk 0 -1", "ZSCORE nk a", "ZMSCORE nk a b", "ZCARD nk", "ZCOUNT nk 0 1", "ZLEXCOUNT nk - +",
+    "ZRANK nk a", "ZREVRANK nk a", "ZRANGEBYSCORE nk 0 1", "ZRANDMEMBER nk", "ZSCAN nk 0",
+    "ZINTER 2 nk nk2", "ZINTERCARD 2 nk nk2", "ZADD zsrc 1 a", "ZUNIONSTORE zd 2 zsrc nk",
+    "ZINTERSTORE zd 2 nk zsrc", "ZDIFFSTORE zd 2 zsrc nk", "ZRANGESTORE zd nk 0 -1",
+    "ZRANGESTORE zd zsrc 0 -1", "ZREM nk a", "ZPOPMIN nk", "ZINCRBY nk6 1 a",
+    "XRANGE nk - +", "XREVRANGE nk + -", "XLEN nk", "XREAD COUNT 1 STREAMS nk nk2 0 0",
+    "XINFO STREAM nk", "XPENDING nk g", "XACK nk g 1-1", "XCLAIM nk g c 0 1-1",
+    "XAUTOCLAIM nk g c 0 0", "XREADGROUP GROUP g c STREAMS nk >", "XDEL nk 1-1", "XTRIM nk MAXLEN 0",
+    "XADD st 1-1 f v", "XGROUP CREATE st g 0", "XREADGROUP GROUP g c STREAMS st >",
+    "XADD nk7 NOMKSTREAM 1-1 f v",
+    "PFCOUNT nk nk2", "PFADD hll a", "PFMERGE hd hll nk", "PFMERGE nk8 nk",
+    "GEOPOS nk a", "GEODIST nk a b", "GEOHASH nk a", "GEOSEARCH nk FROMLONLAT 0 0 BYRADIUS 1 km",
+    "GEOADD geo 13.36 38.11 p", "GEOSEARCHSTORE gd nk FROMLONLAT 0 0 BYRADIUS 1 km",
+    "GEORADIUS nk 0 0 1 km STORE gd", "GEORADIUSBYMEMBER geo p 1 km STORE nk9",
+    "BITOP OR bd nk nk2", "SET bs x", "BITOP AND bd bs nk",
+    "COPY nk cd", "SET cs v", "COPY cs nk10", "RENAME nk x", "DEL nk", "EXPIRE nk 10", "PERSIST nk",
+    "RPUSH sl 2 1", "SORT sl BY w_* GET o_* GET #", "SORT sl BY w_* STORE nk11", "SORT_RO nk",
+    "SORT nk STORE sd", "KEYS zz*", "DBSIZE",
+    "EVAL \"return redis.call('GET', KEYS[1])\" 1 nk",
+    "EVAL \"return redis.pcall('HGET', KEYS[1], 'f')\" 1 nk",
+]
+
+
+@pytest.mark.parametrize("classes", ["KEm", "Em", "Km", "KEA", "KEAm"])
+def test_keymiss_events(sub_pair: Sessions, classes: str) -> None:
+    sub_pair.run(1, "CONFIG", "SET", "notify-keyspace-events", classes)
+    _script(sub_pair, MISSES)
+
+
+def test_keymiss_in_transaction(sub_pair: Sessions) -> None:
+    sub_pair.run(1, "CONFIG", "SET", "notify-keyspace-events", "KEm")
+    for line in ["MULTI", "GET a", "SET a 1", "GET a", "HGET h f", "EXEC"]:
+        sub_pair.send(1, *line.split())
+    sub_pair.sync()
 
 
 @pytest.mark.parametrize("classes", ["K$", "Eg", "Kl", "Es", "Khz", "KEA", "KEn", "E$n", "Kx", "KEgn"])

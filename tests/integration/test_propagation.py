@@ -203,6 +203,13 @@ SEQUENCES = {
         "ZUNIONSTORE d 1 nokey", "LPOP nol", "SPOP nos", "ZPOPMIN noz", "EXPIRE l 100 XX", "EXPIRE l 100 NX",
         "EXPIRE l 100 NX", "EXPIRE l 50 GT", "PERSIST k",
     ],
+    # PUBLISH and SPUBLISH propagate to replicas only (forceCommandPropagation PROPAGATE_REPL):
+    # never to the AOF, alone, in a transaction or in a script.
+    "pubsub": [
+        "PUBLISH ch m", "SPUBLISH ch m", "MULTI", "SET a 1", "PUBLISH ch x", "EXEC", "MULTI", "PUBLISH ch y",
+        "EXEC", "EVAL redis.call('SET',KEYS[1],'v');redis.call('PUBLISH','ch','m');return(1) 1 b",
+        "EVAL redis.call('SPUBLISH','ch','m');return(1) 0",
+    ],
     "rename_copy_move_swapdb": [
         "SET a 1", "SET b 2 EX 100", "RENAME a b", "RENAME b b", "RENAMENX b c", "RPUSH l x", "RENAME l c",
         "COPY c d", "COPY c d", "COPY c d REPLACE", "COPY c e DB 5", "COPY c e DB 5 REPLACE", "MOVE d 5",

@@ -173,6 +173,14 @@ SCRIPTS = [
     'return bit.band(7, 3)',
     'return bit.band()',
     "return redis.call('set','a',1.5)\n",
+    "return redis.error_reply('')", "return redis.error_reply('-')", "return redis.error_reply('X')",
+    "return redis.error_reply('-X y')", "return redis.error_reply('x y\\r\\n')",
+    "return redis.error_reply('-\\r\\nX y')", "return redis.error_reply('X').err",
+    "return loadstring(string.dump(function() return 1 end))()",
+    "local f, e = loadstring(string.dump(function() return 1 end)) return e",
+    "local f, e = loadstring(string.dump(function() return 1 end), 'named') return e",
+    "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')",
+    "return redis.pcall('XREADGROUP','group','g','c','BLOCK','x','STREAMS','s','>')",
 ]
 
 
@@ -196,6 +204,9 @@ def test_eval_matches_redis(pair: Pair, script: str) -> None:
     ("EVAL", "#!lua foo=bar\nreturn 1", "0"), ("EVAL", "#!lua\nerror('x')", "0"),
     ("EVAL", "#!lua flags=\nreturn 1", "0"), ("EVAL", "#!lua name=x\nreturn 1", "0"),
     ("EVAL_RO", "#!lua\nreturn 1", "0"), ("EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0"),
+    ("EVAL", "#!lua flags=no-writes,\nreturn 1", "0"), ("EVAL", "#!lua flags=,no-writes\nreturn 1", "0"),
+    ("EVAL", "#!lua \"flags=no-writes\"\nreturn 1", "0"), ("EVAL", "#!lua flags=\"no-writes\nreturn 1", "0"),
+    ("EVAL", "#!\"lua\" \nreturn 1", "0"), ("EVAL", "#!lua FLAGS=no-writes\nreturn 1", "0"),
 ])
 def test_eval_commands_match_redis(pair: Pair, args) -> None:
     pair.run(*args)
@@ -252,7 +263,19 @@ def _same_list(pair: Pair, *args: str) -> None:
     ("FUNCTION", "LOAD", "#!lua name=l3\na = 1"), ("FUNCTION", "LOAD", "#!lua name=l3\nreturn x"),
     ("FUNCTION", "LOAD", "#!lua name=l3\nx x"),
     ("FUNCTION", "DELETE", "nosuch"), ("FUNCTION", "RESTORE", "xx"), ("FUNCTION", "RESTORE", "xx", "bad"),
-    ("FUNCTION", "FLUSH", "x"),
+    ("FUNCTION", "FLUSH", "x"), ("FUNCTION", "FLUSH", "a", "b"),
+    # at load time the only global is `redis`, with only register_function, log and constants
+    ("FUNCTION", "LOAD", "#!lua name=l3\nreturn math.random()"),
+    ("FUNCTION", "LOAD", "#!lua name=l3\nmt = getmetatable(_G)"),
+    ("FUNCTION", "LOAD", "#!lua name=l3\nlocal g = _G"),
+    ("FUNCTION", "LOAD", "#!lua name=l3\nredis.sha1hex('x')"),
+    ("FUNCTION", "LOAD", "#!lua name=l3\nredis.error_reply('x')"),
+    ("FUNCTION", "LOAD", ("#!lua name=l3\nredis.log(redis.LOG_NOTICE, redis.REDIS_VERSION)\n"
+                         "redis.register_function('g', function() return math.floor(2.5) end)")),
+    ("FUNCTION", "LOAD", "#!lua name=\"foo\"\nredis.register_function('g', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua NAME=up\nredis.register_function('g', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua name=\"foo\nredis.register_function('g', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua name='a b'\nredis.register_function('g', function() return 1 end)"),
 ])
 def test_functions_match_redis(pair: Pair, args) -> None:
     pair.both("FUNCTION", "FLUSH")
@@ -414,3 +437,22 @@ def test_script_that_wrote_is_unkillable_until_shutdown_nosave() -> None:
         other.close()
     finally:
         handle.stop()
+
+
+def test_info_memory_counts_scripts_and_functions(r) -> None:
+    r.script_flush()
+    r.function_flush()
+    for j in range(5):
+        r.script_load(f"return {j}")
+    r.function_load("#!lua name=memlib\nredis.register_function('f1', function() return 1 end)\n"
+                    "redis.register_function('f2', function() return 2 end)")
+    info = r.info("memory")
+    assert info["number_of_cached_scripts"] == 5
+    assert info["number_of_functions"] == 2 and info["number_of_libraries"] == 1
+    assert info["used_memory_vm_eval"] == info["used_memory_lua"] > 0
+    assert info["used_memory_vm_total"] == info["used_memory_vm_eval"] + info["used_memory_vm_functions"]
+    assert info["used_memory_scripts"] == info["used_memory_scripts_eval"] + info["used_memory_functions"]
+    r.script_flush("ASYNC")
+    r.function_flush()
+    info = r.info("memory")
+    assert info["number_of_cached_scripts"] == 0 and info["number_of_functions"] == 0

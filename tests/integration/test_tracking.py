@@ -59,6 +59,30 @@ def test_invalidations_after_reply_and_after_exec(s3: Sessions) -> None:
     s.sync()
 
 
+def test_scripts_track_their_declared_keys_when_they_read(s3: Sessions) -> None:
+    """A script's read-only command tracks the script's KEYS (not the key it read); a script
+    that only writes tracks nothing; EVAL_RO/FCALL_RO are not tracked as reads themselves."""
+    s = s3
+    s.run(0, "FUNCTION", "LOAD", "REPLACE",
+          "#!lua name=trk\nredis.register_function{function_name='rd', callback=function(k, a) "
+          "return redis.call('get', a[1]) end, flags={'no-writes'}}\n"
+          "redis.register_function('ping', function() return redis.call('ping') end)")
+    s.run(0, "CLIENT", "TRACKING", "ON")
+    s.run(2, "MSET", "k1", "1", "k2", "1", "k3", "1")
+    s.run(0, "EVAL", "redis.call('set', 'k3', 'bar')", "2", "k1", "k2")
+    s.run(2, "MSET", "k2", "2", "k1", "2")
+    s.run(0, "EVAL", "return redis.call('get', 'k3')", "2", "k1", "k2")
+    s.run(2, "MSET", "k2", "3", "k1", "3", "k3", "3")
+    s.run(0, "EVAL_RO", "return redis.call('ping')", "2", "k1", "k2")
+    s.run(2, "MSET", "k2", "4", "k1", "4")
+    s.run(0, "EVALSHA_RO", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "1", "k1")
+    s.run(0, "FCALL_RO", "rd", "2", "k1", "k2", "k3")
+    s.run(2, "MSET", "k1", "5", "k2", "5", "k3", "5")
+    s.run(0, "FCALL", "ping", "1", "k3")
+    s.run(2, "SET", "k3", "6")
+    s.run(0, "FUNCTION", "DELETE", "trk")
+
+
 def test_expired_keys_invalidate(s3: Sessions) -> None:
     s = s3
     s.run(0, "CLIENT", "TRACKING", "ON")

@@ -106,6 +106,8 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     if client.propagate_override is not None:
         client.propagate_override = None
     client.last_cmd = cmd.name
+    engine.running_cmd = cmd
+    engine.running_argv = argv
     dirty = engine.dirty
     # Engine.run's steps, inlined on purpose (the hot path: no extra call per command).
     try:

@@ -50,7 +50,7 @@ def _fcall(client: Client, argv: list[bytes]) -> Any:
     function = scripting.functions.get(argv[1].lower())
     if function is None:
         raise CommandError(errors.LUA_FUNCTION_NOT_FOUND)
-    keys, args = parse_numkeys(argv, "ERR Bad number of keys provided")
+    keys, args = parse_numkeys(argv, errors.LUA_FCALL_BAD_NUMKEYS)
     return scripting.run(client, function.fn, function.name, function.flags, False, False, argv,
                          keys, args)
 
@@ -87,7 +87,7 @@ def function_load_command(client: Client, argv: list[bytes]) -> Any:
         if option.lower() == b"replace":
             replace = True
         else:
-            raise CommandError(f"ERR Unknown option given: {option.decode('utf-8', 'replace')}")
+            raise CommandError(errors.LUA_FUNCTION_LOAD_UNKNOWN_OPTION.format(option.decode("utf-8", "replace")))
     name = client.engine.scripting.load_library(argv[-1], replace)
     client.engine.dirty += 1
     return name
@@ -114,8 +114,7 @@ def function_flush_command(client: Client, argv: list[bytes]) -> Any:
         if argv[2].lower() not in (b"async", b"sync"):
             raise CommandError(errors.LUA_FUNCTION_FLUSH_ONLY_SUPPORTS_SYNC)
     elif len(argv) > 3:
-        raise CommandError("ERR unknown subcommand or wrong number of arguments for 'flush'. "
-                           "Try FUNCTION HELP.")
+        raise CommandError(errors.subcommand_syntax(argv[1], "function"))
     client.engine.scripting.flush_functions()
     client.engine.dirty += 1
     return OK
@@ -141,7 +140,7 @@ def function_list_command(client: Client, argv: list[bytes]) -> Any:
             i += 1
             pattern = argv[i]
         else:
-            raise CommandError(f"ERR Unknown argument {argv[i].decode('utf-8', 'replace')}")
+            raise CommandError(errors.LUA_FUNCTION_UNKNOWN_ARGUMENT.format(argv[i].decode("utf-8", "replace")))
         i += 1
     out = []
     for library in client.engine.scripting.libraries.values():

@@ -108,8 +108,10 @@ def pfmerge_command(client: Client, argv: list[bytes]) -> Any:
     db = client.db
     acc = [0]
     use_dense = False
-    for key in argv[1:]:
-        value = _hll_or_none(db, key)
+    # The destination is read first, as a source (one lookup: Redis notifies a keymiss for it).
+    current = _hll_or_none(db, argv[1])
+    for i in range(1, len(argv)):
+        value = current if i == 1 else _hll_or_none(db, argv[i])
         if value is None:
             continue
         if value[4] == 0:
@@ -118,7 +120,6 @@ def pfmerge_command(client: Client, argv: list[bytes]) -> Any:
             raise CommandError(_CORRUPT)
     maxregs = hll.registers_of(acc)
     dest = argv[1]
-    current = db.get(dest)
     buf = hll.new_sparse() if current is None else bytearray(current)
     if use_dense and buf[4] != 0:
         dense = hll.to_dense(buf)

@@ -8,8 +8,13 @@ rest, as Redis's processCommand does). SUBSCRIBE and PSUBSCRIBE work inside MULT
 keeps that for backward compatibility), SSUBSCRIBE does not. The subscriptions and the
 delivery live in keystream/pubsub.py.
 
+Propagation: Redis 7.0 propagates PUBLISH and SPUBLISH to replicas only (publishCommand's
+forceCommandPropagation(c, PROPAGATE_REPL)), never to the AOF. Keystream has no replicas, so
+they propagate nothing: no effect, alone, in MULTI or in a script (tests/integration/
+test_propagation.py compares with Redis's AOF). Replication, when it exists, must send them.
+
 Deliberate differences: no cluster, so shard channels are one shard's and nothing is
-propagated to other nodes; PUBLISH is not propagated to replicas (there are none yet).
+propagated to other nodes.
 """
 
 from __future__ import annotations

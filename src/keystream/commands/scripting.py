@@ -22,13 +22,6 @@ if TYPE_CHECKING:
 
 container("script", "scripting", "A container for Lua scripts management commands", "2.6.0")
 
-NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
-NOTBUSY = "NOTBUSY No scripts in execution right now."
-UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the dataset. "
-              "You can either wait the script termination or kill the server in a hard way using "
-              "the SHUTDOWN NOSAVE command.")
-
-
 def _eval_keys(argv: list[bytes]) -> list[int]:
     try:
         n = int(argv[2])
@@ -50,7 +43,7 @@ def _run_script(client: Client, argv: list[bytes], body: bytes | None) -> Any:
     if body is None:
         script = scripting.scripts.get(argv[1].lower())
         if script is None:
-            raise CommandError(NOSCRIPT)
+            raise CommandError(errors.LUA_NOSCRIPT)
     else:
         script = scripting.load_script(body)
     return scripting.run(client, script.fn, script.sha, script.flags, script.compat, True, argv, keys, args)
@@ -142,11 +135,11 @@ def kill_running(client: Client, is_eval: bool) -> Any:
     """SCRIPT KILL / FUNCTION KILL: ask the running script (of that kind) to stop."""
     state = client.engine.scripting.running
     if state is None:
-        raise CommandError(NOTBUSY)
+        raise CommandError(errors.LUA_NOTBUSY)
     if state.is_eval != is_eval:  # FUNCTION KILL during EVAL, SCRIPT KILL during FCALL
         raise CommandError(busy_error(state))
     if state.wrote:
-        raise CommandError(UNKILLABLE)
+        raise CommandError(errors.LUA_UNKILLABLE)
     state.killed = True
     return OK
 

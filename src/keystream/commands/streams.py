@@ -634,6 +634,8 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         moreargs = n - i - 1
         o = argv[i].lower()
         if o == b"block" and moreargs:
+            if "script" in client.flags:  # refused before the timeout is even read, as Redis
+                raise CommandError(E.STREAM_BLOCK_SCRIPT.format(argv[0].decode("utf-8", "replace")))
             i += 1
             timeout = parse_int(argv[i], E.STREAM_TIMEOUT_NOT_INTEGER)
             if timeout < 0:
@@ -926,7 +928,11 @@ def xpending_command(client: Client, argv: list[bytes]) -> Any:
 
 # -- XCLAIM / XAUTOCLAIM ---------------------------------------------------------------------
 def _group_or_nogroup(client: Client, argv: list[bytes]) -> tuple[Stream, Group]:
-    s = _get_stream(client.db, argv[1])
+    return _group_of(_get_stream(client.db, argv[1]), argv)
+
+
+def _group_of(s: Stream | None, argv: list[bytes]) -> tuple[Stream, Group]:
+    """The stream s (at argv[1], already looked up) and its group argv[2], or NOGROUP."""
     group = s.groups.get(argv[2]) if s is not None else None
     if group is None:
         raise CommandError(E.STREAM_NOGROUP.format(c_string(argv[1]), c_string(argv[2])))
@@ -1094,7 +1100,7 @@ def xautoclaim_command(client: Client, argv: list[bytes]) -> Any:
         j += 1
     if value is not None and type(value) is not Stream:
         raise CommandError(E.WRONGTYPE)
-    s, group = _group_or_nogroup(client, argv)
+    s, group = _group_of(value, argv)
     if count * 16 > _MEMORY_BYTES:
         # Redis allocates room for COUNT deleted IDs up front and says so when it cannot.
         raise CommandError(E.STREAM_XAUTOCLAIM_MEMORY)

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ class Database:
         "expires",
         "id",
         "lfu",
+        "on_miss",
         "raw_strings",
         "size_dirty",
         "used",
@@ -154,6 +155,9 @@ class Database:
         self.used = 0
         self.size_dirty: set[bytes] = set()
         self._sized_at = 0  # command time of the last refresh_used by memory(fresh=False)
+        # Called with (db, key) when a read finds no live key, while keymiss events are
+        # notified (keyspace/notify.py); None otherwise.
+        self.on_miss: Callable[[Database, bytes], None] | None = None
         if engine is not None:
             self.lfu = "lfu" in str(engine.config["maxmemory-policy"])
             engine.config.listeners.append(self._on_config_change)
@@ -172,11 +176,15 @@ class Database:
         Counts as an access of the key (OBJECT IDLETIME / FREQ)."""
         value = self.data.get(key)
         if value is None:
+            if self.on_miss is not None:
+                self.on_miss(self, key)
             return None
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when <= self._clock.cmd_time_ms:
                 self._expire(key)
+                if self.on_miss is not None:
+                    self.on_miss(self, key)
                 return None
         if self.lfu:
             self._lfu_hit(key, value)
@@ -190,11 +198,15 @@ class Database:
         """As `get` (expired keys are deleted) but not counted as an access of the key."""
         value = self.data.get(key)
         if value is None:
+            if self.on_miss is not None:
+                self.on_miss(self, key)
             return None
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when <= self._clock.cmd_time_ms:
                 self._expire(key)
+                if self.on_miss is not None:
+                    self.on_miss(self, key)
                 return None
         return value
 

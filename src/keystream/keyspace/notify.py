@@ -12,16 +12,25 @@ notification name Redis uses (`set`, `lpush`, `expired`, ...): this module only 
 class of each name and the channel format. The order of events per command is the order
 the write paths report them in.
 
+`keymiss` (class m) is the one event that is not a write: Redis notifies it from its read
+lookups (lookupKeyRead) when the key is missing. Here the databases report every miss of a
+read (`Database.on_miss`, set only while m is selected) and `KeyspaceNotifier.key_missed`
+keeps those Redis makes with a read lookup: any key of a readonly command but OBJECT's and
+DEBUG's, and the source keys of the write commands that read theirs that way (SUNIONSTORE's
+sources, COPY's source, XACK's stream, GETEX's key, ...), never a write lookup's.
+
 Not here: delivery (keystream/pubsub.py), which events a command causes (its write paths).
 Modules do not exist here, so `d` is accepted and never fires.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from keystream.engine import Engine
+    from keystream.keyspace.db import Database
 
 __all__ = ["EVENT_CLASSES", "KeyspaceNotifier", "parse_classes", "render_classes"]
 
@@ -101,6 +110,56 @@ EVENT_CLASSES: dict[str, int] = {
 }
 
 
+def _all_keys(argv: list[bytes], key: bytes) -> bool:
+    return True
+
+
+def _not_at(index: int) -> Callable[[list[bytes], bytes], bool]:
+    """Every key but the destination at argv[index] (a write lookup in Redis)."""
+    def rule(argv: list[bytes], key: bytes) -> bool:
+        return len(argv) <= index or key != argv[index]
+    return rule
+
+
+def _not_after(*words: bytes) -> Callable[[list[bytes], bytes], bool]:
+    """Every key but the one after one of words (SORT's and GEORADIUS's STORE key)."""
+    def rule(argv: list[bytes], key: bytes) -> bool:
+        for i in range(2, len(argv) - 1):
+            if argv[i].lower() in words and argv[i + 1] == key:
+                return False
+        return True
+    return rule
+
+
+def _set_get(argv: list[bytes], key: bytes) -> bool:
+    """SET ... GET reads the old value as GET does."""
+    return any(a.lower() == b"get" for a in argv[3:])
+
+
+def _bitfield_gets_only(argv: list[bytes], key: bytes) -> bool:
+    """BITFIELD reads its key with a read lookup when it has no SET and no INCRBY."""
+    return not any(a.lower() in (b"set", b"incrby") for a in argv[2:])
+
+
+# Readonly commands whose lookups Redis makes without the keymiss event (LOOKUP_NONOTIFY).
+_NO_MISS_EVENT = frozenset({"object|encoding", "object|freq", "object|idletime", "object|refcount",
+                            "debug", "memory|usage"})
+# Write commands that read (some of) their keys with a read lookup: which misses notify.
+_WRITE_READS: dict[str, Callable[[list[bytes], bytes], bool]] = {
+    **dict.fromkeys(("sinterstore", "sunionstore", "sdiffstore", "zunionstore", "zinterstore",
+                     "zdiffstore", "zrangestore", "geosearchstore"), _not_at(1)),
+    "bitop": _not_at(2),
+    "copy": _not_at(2),
+    "sort": _not_after(b"store"),
+    "georadius": _not_after(b"store", b"storedist"),
+    "georadiusbymember": _not_after(b"store", b"storedist"),
+    "set": _set_get,
+    # PFMERGE reads its destination as a source too.
+    **dict.fromkeys(("getex", "getdel", "getset", "pfmerge", "xreadgroup", "xack", "xclaim", "xautoclaim"), _all_keys),
+    "bitfield": _bitfield_gets_only,
+}
+
+
 class KeyspaceNotifier:
     """Publishes the write events of the classes `notify-keyspace-events` selects; listens
     to the engine's write events only while some would be published."""
@@ -116,6 +175,9 @@ class KeyspaceNotifier:
         self.flags = flags = parse_classes(text)
         active = bool(flags & (KEYSPACE | KEYEVENT)) and bool(flags & ~(KEYSPACE | KEYEVENT))
         subscribers = self.engine.event_subscribers
+        on_miss = self.key_missed if flags & KEY_MISS and flags & (KEYSPACE | KEYEVENT) else None
+        for db in self.engine.dbs:
+            db.on_miss = on_miss
         if active and not self._listening:
             subscribers.append(self.on_event)
         elif not active and self._listening:
@@ -133,6 +195,20 @@ class KeyspaceNotifier:
             publish(b"__keyspace@%d__:%s" % (db_index, key), event)
         if flags & KEYEVENT:
             publish(b"__keyevent@%d__:%s" % (db_index, event), key)
+
+    def key_missed(self, db: Database, key: bytes) -> None:
+        """A read found no key: Redis's keymiss event when its lookup would have been a read."""
+        cmd = self.engine.running_cmd
+        if cmd is None:
+            return
+        if "readonly" in cmd.flags:
+            if cmd.name in _NO_MISS_EVENT:
+                return
+        else:
+            rule = _WRITE_READS.get(cmd.name)
+            if rule is None or not rule(self.engine.running_argv, key):
+                return
+        self.on_event("keymiss", db.id, key)
 
     def _on_config_change(self, name: str, value: Any) -> None:
         if name == "notify-keyspace-events":

@@ -254,6 +254,7 @@ def c_string(b: bytes) -> str:
     """Client bytes as a C `%s` shows them: up to the first NUL (keys and names in errors)."""
     return _show(b.split(b"\0", 1)[0], 1 << 20)
 
+
 # -- Lua scripting and functions (scripting/, commands/scripting.py, functions.py)
 LUA_REACHED_LUA_STACK_LIMIT = "ERR reached lua stack limit"
 LUA_NO_FUNCTIONS_REGISTERED = "ERR No functions registered"
@@ -429,3 +430,41 @@ def capture_bad_topic(topic: str, why: str) -> str:
 # maxmemory (keyspace/evict.py): a denyoom command while over the limit under noeviction
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"
+# Lua scripting and functions: the texts with a part filled in ({} placeholders), and the rest
+LUA_SHEBANG_INVALID = "ERR Invalid engine in script shebang"
+LUA_INVALID_LIBRARY_METADATA = "ERR Invalid library metadata"
+LUA_SHEBANG_ENGINE = "ERR Unexpected engine in script shebang: {}"
+LUA_SHEBANG_OPTION = "ERR Unknown lua shebang option: {}"
+LUA_SHEBANG_FLAG = "ERR Unexpected flag in script shebang: {}"
+LUA_COMPILE_SCRIPT = "ERR Error compiling script (new function): {}"
+LUA_LIBRARY_EXISTS_QUOTED = "ERR Library '{}' already exists"
+LUA_LIBRARY_EXISTS = "ERR Library {} already exists"
+LUA_FUNCTION_EXISTS = "ERR Function {} already exists"
+LUA_COMPILE_FUNCTION = "ERR Error compiling function: {}"
+LUA_REGISTERING_FUNCTIONS = "ERR Error registering functions: {}"
+LUA_UNKNOWN_ERROR = "ERR unknown error"
+LUA_REGISTER_SINGLE_ARGUMENT = ("ERR calling redis.register_function with a single argument is only applicable "
+                                "to Lua table (representing named arguments).")
+LUA_REGISTER_FLAGS_NOT_TABLE = ("ERR flags argument to redis.register_function must be a table "
+                                "representing function flags")
+LUA_SCRIPT_KILLED = "ERR Script killed by user with {}..."
+LUA_FUNCTION_LOAD_TIMEOUT = "ERR FUNCTION LOAD timeout"
+LUA_BAD_LIBRARY_NAME = ("ERR Library names can only contain letters, numbers, or underscores(_) and must be at "
+                        "least one character long")
+LUA_INVALID_METADATA_VALUE = "ERR Invalid metadata value given: {}"
+LUA_ENGINE_NOT_FOUND = "ERR Engine '{}' not found"
+LUA_BUSY = "BUSY Redis is busy running a script. You can only call {} or SHUTDOWN NOSAVE."
+LUA_WRONG_NUMBER_OR_TYPE = "ERR wrong number or type of arguments"
+LUA_NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+LUA_NOTBUSY = "NOTBUSY No scripts in execution right now."
+LUA_UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the dataset. "
+                  "You can either wait the script termination or kill the server in a hard way using "
+                  "the SHUTDOWN NOSAVE command.")
+LUA_FCALL_BAD_NUMKEYS = "ERR Bad number of keys provided"
+LUA_FUNCTION_LOAD_UNKNOWN_OPTION = "ERR Unknown option given: {}"
+LUA_FUNCTION_UNKNOWN_ARGUMENT = "ERR Unknown argument {}"
+LUA_DUMP_NOT_A_FUNCTION = "ERR given type is not a function"
+LUA_DUMP_INVALID = "ERR payload is not a valid function dump"
+# Raised inside Lua by the sandbox (the global's name, quoted, follows LUA_NONEXISTENT_GLOBAL)
+LUA_READONLY_TABLE = "Attempt to modify a readonly table"
+LUA_NONEXISTENT_GLOBAL = "Script attempted to access nonexistent global variable "

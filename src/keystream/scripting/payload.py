@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import struct
 
+from keystream.resp import errors
+
 __all__ = ["PayloadError", "crc64", "dump_libraries", "load_libraries"]
 
 OPCODE_FUNCTION2 = 245
@@ -63,17 +65,17 @@ def dump_libraries(codes: list[bytes]) -> bytes:
 def load_libraries(payload: bytes) -> list[bytes]:
     """The library codes in payload, or raise PayloadError."""
     if len(payload) < 10:
-        raise PayloadError("ERR DUMP payload version or checksum are wrong")
+        raise PayloadError(errors.BAD_DUMP_PAYLOAD)
     body, footer = payload[:-8], payload[-8:]
     version = struct.unpack("<H", payload[-10:-8])[0]
     if version > RDB_VERSION or struct.unpack("<Q", footer)[0] != crc64(body):
-        raise PayloadError("ERR DUMP payload version or checksum are wrong")
+        raise PayloadError(errors.BAD_DUMP_PAYLOAD)
     data = payload[:-10]
     codes = []
     pos = 0
     while pos < len(data):
         if data[pos] != OPCODE_FUNCTION2:
-            raise PayloadError("ERR given type is not a function")
+            raise PayloadError(errors.LUA_DUMP_NOT_A_FUNCTION)
         code, pos = _read_string(data, pos + 1)
         codes.append(code)
     return codes
@@ -96,14 +98,14 @@ def _read_length(data: bytes, pos: int) -> tuple[int, bool, int]:
             return struct.unpack(">Q", data[pos + 1:pos + 9])[0], False, pos + 9
     except (IndexError, struct.error):
         pass
-    raise PayloadError("ERR payload is not a valid function dump")
+    raise PayloadError(errors.LUA_DUMP_INVALID)
 
 
 def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
     n, encoded, pos = _read_length(data, pos)
     if not encoded:
         if pos + n > len(data):
-            raise PayloadError("ERR payload is not a valid function dump")
+            raise PayloadError(errors.LUA_DUMP_INVALID)
         return data[pos:pos + n], pos + n
     if n in (0, 1, 2):
         size = 1 << n
@@ -113,7 +115,7 @@ def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
         clen, _, pos = _read_length(data, pos)
         ulen, _, pos = _read_length(data, pos)
         return lzf_decompress(data[pos:pos + clen], ulen), pos + clen
-    raise PayloadError("ERR payload is not a valid function dump")
+    raise PayloadError(errors.LUA_DUMP_INVALID)
 
 
 def lzf_decompress(src: bytes, size: int) -> bytes:
@@ -135,12 +137,12 @@ def lzf_decompress(src: bytes, size: int) -> bytes:
                 ref = len(out) - ((ctrl & 0x1F) << 8) - src[i] - 1
                 i += 1
                 if ref < 0:
-                    raise PayloadError("ERR payload is not a valid function dump")
+                    raise PayloadError(errors.LUA_DUMP_INVALID)
                 for _ in range(length + 2):
                     out.append(out[ref])
                     ref += 1
     except IndexError:
-        raise PayloadError("ERR payload is not a valid function dump") from None
+        raise PayloadError(errors.LUA_DUMP_INVALID) from None
     if len(out) != size:
-        raise PayloadError("ERR payload is not a valid function dump")
+        raise PayloadError(errors.LUA_DUMP_INVALID)
     return bytes(out)

@@ -25,6 +25,7 @@ import logging
 import os
 import select
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from keystream.commands.executor import execute, resolve
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
+from keystream.resp.parser import split_inline
 from keystream.resp.values import raw_value
 from keystream.resp.writer import Raw, encode_into
 from keystream.scripting.convert import lua_to_reply, reply_to_lua
@@ -39,6 +41,7 @@ from keystream.scripting.sandbox import CompileError, Sandbox, ScriptError
 
 if TYPE_CHECKING:
     from keystream.client import Client
+    from keystream.commands.registry import Command
     from keystream.engine import Engine
 
 log = logging.getLogger("keystream.scripting")
@@ -75,7 +78,7 @@ class Library:
     functions: dict[bytes, Function] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class RunState:
     """The script or function running now."""
 
@@ -93,6 +96,7 @@ class RunState:
     ran_write: bool = False  # a write command ran (Redis's SCRIPT_WRITE_DIRTY for the OOM check)
     killed: bool = False
     busy: bool = False
+    keys: list[bytes] = field(default_factory=list)
 
 
 def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
@@ -101,19 +105,19 @@ def shebang_flags(body: bytes) -> tuple[frozenset[str], bool]:
         return frozenset(), True
     end = body.find(b"\n")
     line = body[:end] if end >= 0 else body
-    parts = [p for p in line.split(b" ") if p]
+    parts = split_inline(line)  # as Redis: sdssplitargs, so quotes group and unbalanced ones fail
+    if not parts:
+        raise CommandError(errors.LUA_SHEBANG_INVALID)
     if parts[0] != b"#!lua":
-        raise CommandError(f"ERR Unexpected engine in script shebang: {parts[0].decode('utf-8', 'replace')}")
+        raise CommandError(errors.LUA_SHEBANG_ENGINE.format(parts[0].decode("utf-8", "replace")))
     flags: set[str] = set()
     for part in parts[1:]:
         if not part.startswith(b"flags="):
-            raise CommandError(f"ERR Unknown lua shebang option: {part.decode('utf-8', 'replace')}")
-        for flag in part[6:].split(b","):
-            if not flag:
-                continue
+            raise CommandError(errors.LUA_SHEBANG_OPTION.format(part.decode("utf-8", "replace")))
+        for flag in part[6:].split(b",") if part[6:] else ():
             name = flag.decode("utf-8", "replace")
             if name not in SCRIPT_FLAGS:
-                raise CommandError(f"ERR Unexpected flag in script shebang: {name}")
+                raise CommandError(errors.LUA_SHEBANG_FLAG.format(name))
             flags.add(name)
     return frozenset(flags), False
 
@@ -145,7 +149,7 @@ class Scripting:
         try:
             fn = self.eval_lua.compile(source, b"@user_script")
         except CompileError as e:
-            raise CommandError(f"ERR Error compiling script (new function): {e}") from None
+            raise CommandError(errors.LUA_COMPILE_SCRIPT.format(e)) from None
         script = Script(sha, body, fn, flags, compat)
         self.scripts[sha] = script
         return script
@@ -161,12 +165,12 @@ class Scripting:
         name = _library_name(code)
         old = self.libraries.get(name)
         if old is not None and not replace:
-            raise CommandError(f"ERR Library '{name.decode('utf-8', 'replace')}' already exists")
+            raise CommandError(errors.LUA_LIBRARY_EXISTS_QUOTED.format(name.decode("utf-8", "replace")))
         library = self._build_library(name, code)
         for fname, function in library.functions.items():
             other = self.functions.get(fname)
             if other is not None and other.library is not old:
-                raise CommandError(f"ERR Function {function.name.decode('utf-8', 'replace')} already exists")
+                raise CommandError(errors.LUA_FUNCTION_EXISTS.format(function.name.decode("utf-8", "replace")))
         if old is not None:
             self._remove_library(old)
         self._add_library(library)
@@ -177,7 +181,7 @@ class Scripting:
         try:
             fn = sandbox.compile(b"--" + code[2:], b"@user_function")
         except CompileError as e:
-            raise CommandError(f"ERR Error compiling function: {e}") from None
+            raise CommandError(errors.LUA_COMPILE_FUNCTION.format(e)) from None
         library = Library(name, code)
         self._pending = library
         self._loading = time.monotonic()
@@ -188,8 +192,8 @@ class Scripting:
             self._loading = None
         if not ok:
             err = res[b"err"]
-            text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
-            raise CommandError(f"ERR Error registering functions: {text}")
+            text = err.decode("utf-8", "replace") if type(err) is bytes else errors.LUA_UNKNOWN_ERROR
+            raise CommandError(errors.LUA_REGISTERING_FUNCTIONS.format(text))
         if not library.functions:
             raise CommandError(errors.LUA_NO_FUNCTIONS_REGISTERED)
         return library
@@ -229,14 +233,14 @@ class Scripting:
                 old = self.libraries.get(library.name)
                 if old is not None:
                     if policy == b"append":
-                        raise CommandError(f"ERR Library {library.name.decode('utf-8', 'replace')} already exists")
+                        raise CommandError(errors.LUA_LIBRARY_EXISTS.format(library.name.decode("utf-8", "replace")))
                     replaced.append(old)
         taken = {fname: f.library.name for fname, f in self.functions.items()
                  if all(f.library is not old for old in replaced)}
         for library in built:
             for fname, function in library.functions.items():
                 if fname in taken:
-                    raise CommandError(f"ERR Function {function.name.decode('utf-8', 'replace')} already exists")
+                    raise CommandError(errors.LUA_FUNCTION_EXISTS.format(function.name.decode("utf-8", "replace")))
                 taken[fname] = library.name
         for old in replaced:
             self._remove_library(old)
@@ -252,8 +256,7 @@ class Scripting:
         flags: frozenset[str] = frozenset()
         description: bytes | None = None
         if len(args) == 1 and not sandbox.is_table(args[0]):
-            raise ScriptError("ERR calling redis.register_function with a single argument is only applicable "
-                              "to Lua table (representing named arguments).")
+            raise ScriptError(errors.LUA_REGISTER_SINGLE_ARGUMENT)
         if len(args) == 1:
             name = callback = None
             for key, value in args[0].items():
@@ -267,8 +270,7 @@ class Scripting:
                     callback = value
                 elif key == b"flags":
                     if not sandbox.is_table(value):
-                        raise ScriptError("ERR flags argument to redis.register_function must be a table "
-                                          "representing function flags")
+                        raise ScriptError(errors.LUA_REGISTER_FLAGS_NOT_TABLE)
                     flags = _function_flags(value)
                 elif key == b"description":
                     if type(value) is not bytes and type(value) is not int and type(value) is not float:
@@ -291,19 +293,46 @@ class Scripting:
         else:
             raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGUMENTS_TO)
         if not _valid_name(name):
-            raise ScriptError(_BAD_NAME)
+            raise ScriptError(errors.LUA_BAD_LIBRARY_NAME)
         if name.lower() in library.functions:
             raise ScriptError(errors.LUA_FUNCTION_ALREADY_EXISTS_IN_THE)
         # function names are case-insensitive (FCALL finds F1 as f1), as in Redis
         library.functions[name.lower()] = Function(name, callback, library, flags, description)
+
+    def memory_info(self, human_bytes: Callable[[float], str]) -> list[str]:
+        """INFO memory's scripting lines: the Lua states' sizes, the scripts and libraries
+        (their source and names, with a fixed per-entry overhead standing for Redis's);
+        human_bytes is INFO's bytesToHuman."""
+        vm_eval = self.eval_lua.memory()
+        vm_functions = self.function_lua.memory()
+        scripts = sum(len(s.body) + len(s.sha) + _ENTRY_OVERHEAD for s in self.scripts.values())
+        functions = _FUNCTIONS_BASE + sum(len(lib.code) + len(lib.name) + _ENTRY_OVERHEAD
+                                          + sum(len(f) + _ENTRY_OVERHEAD for f in lib.functions)
+                                          for lib in self.libraries.values())
+        return [
+            f"used_memory_lua:{vm_eval}",
+            f"used_memory_vm_eval:{vm_eval}",
+            f"used_memory_lua_human:{human_bytes(vm_eval)}",
+            f"used_memory_scripts_eval:{scripts}",
+            f"number_of_cached_scripts:{len(self.scripts)}",
+            f"number_of_functions:{len(self.functions)}",
+            f"number_of_libraries:{len(self.libraries)}",
+            f"used_memory_vm_functions:{vm_functions}",
+            f"used_memory_vm_total:{vm_eval + vm_functions}",
+            f"used_memory_vm_total_human:{human_bytes(vm_eval + vm_functions)}",
+            f"used_memory_functions:{functions}",
+            f"used_memory_scripts:{scripts + functions}",
+            f"used_memory_scripts_human:{human_bytes(scripts + functions)}",
+        ]
 
     # -- running ----------------------------------------------------------------------
     def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
             is_eval: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
         """Run fn for client as one execution unit; the reply value (a CommandError for an
         error)."""
-        read_only = read_only_call(argv) or "no-writes" in flags
-        if not compat and read_only_call(argv) and "no-writes" not in flags:
+        ro_call = read_only_call(argv)
+        read_only = ro_call or "no-writes" in flags
+        if not compat and ro_call and "no-writes" not in flags:
             return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
         engine = self.engine
         if (not compat and "no-writes" not in flags and "allow-oom" not in flags and engine.pre_command_oom
@@ -314,15 +343,12 @@ class Scripting:
         fake.proto = 2
         fake.multi = None
         state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic(),
-                         allow_oom="allow-oom" in flags)
+                         allow_oom="allow-oom" in flags, keys=keys)
         sandbox = self.eval_lua if is_eval else self.function_lua
         self.running = state
         engine.unit_depth += 1  # the script is one execution unit: EVAL's run emits its effects
         try:
-            if is_eval:
-                ok, res = sandbox.run(fn, len(keys), *keys, *args)
-            else:
-                ok, res = sandbox.run_with(fn, sandbox.table_from(keys), sandbox.table_from(args))
+            ok, res = (sandbox.run if is_eval else sandbox.run_with)(fn, len(keys), *keys, *args)
             if ok:
                 reply = lua_to_reply(sandbox, res, state.resp)
             else:
@@ -336,7 +362,7 @@ class Scripting:
     @staticmethod
     def _error_reply(res: Any, name: bytes) -> CommandError:
         err = res[b"err"]
-        text = err.decode("utf-8", "replace") if type(err) is bytes else "ERR unknown error"
+        text = err.decode("utf-8", "replace") if type(err) is bytes else errors.LUA_UNKNOWN_ERROR
         source, line = res[b"source"], res[b"line"]
         if source is not None:
             text = f"{text} script: {name.decode('utf-8', 'replace')}, on {source.decode('utf-8', 'replace')}:{line}."
@@ -358,15 +384,15 @@ class Scripting:
                 argv.append(lua_number_arg(a))
             else:
                 raise ScriptError(errors.LUA_CALL_ARG_TYPE)
-        try:
-            cmd = resolve(argv)
-        except CommandError as e:
-            if e.text.startswith("ERR unknown command"):
-                raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
-            if e.text.startswith("ERR wrong number of arguments"):
-                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
-            raise ScriptError(e.text) from None
-        if "noscript" in cmd.flags:
+        cmd = _SCRIPT_FAST.get(argv[0])
+        if cmd is not None:
+            arity = cmd.arity
+            n = len(argv)
+            if (arity > 0 and n != arity) or n < -arity:
+                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
+        else:
+            cmd = _resolve_for_script(argv)
+        if cmd.noscript:
             raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
         if cmd.is_write and state.read_only:
             raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
@@ -389,11 +415,16 @@ class Scripting:
             fake.in_exec = False
         if engine.dirty != dirty:
             state.wrote = True
+        if state.caller.tracking is not None and "readonly" in cmd.flags:
+            engine.tracking.remember_keys(state.caller, state.keys)
         if not state.repl:  # redis.set_repl(redis.REPL_NONE): this command propagates nothing
             del engine.effects[effects:]
-        if type(reply) is Raw:
+        t = type(reply)
+        if t is int or t is bytes:
+            return reply
+        if t is Raw:
             reply = raw_value(reply)
-        if type(reply) is CommandError:
+        elif t is CommandError:
             raise ScriptError(reply.text)
         return reply_to_lua(sandbox, reply, state.resp)
 
@@ -432,18 +463,14 @@ class Scripting:
                         "SCRIPT KILL" if state.is_eval else "FUNCTION KILL")
         serve_while_busy(self.engine, state)
         if state.killed:
-            return b"ERR Script killed by user with %s..." % (b"SCRIPT KILL" if state.is_eval else b"FUNCTION KILL")
+            return errors.LUA_SCRIPT_KILLED.format("SCRIPT KILL" if state.is_eval else "FUNCTION KILL").encode()
         return None
 
     def _load_hook(self) -> bytes | None:
         loading = self._loading
         if loading is not None and time.monotonic() - loading > 0.5:
-            return b"ERR FUNCTION LOAD timeout"
+            return errors.LUA_FUNCTION_LOAD_TIMEOUT.encode()
         return None
-
-
-_BAD_NAME = ("ERR Library names can only contain letters, numbers, or underscores(_) and must be at "
-             "least one character long")
 
 
 def _valid_name(name: bytes) -> bool:
@@ -465,22 +492,24 @@ def _library_name(code: bytes) -> bytes:
     if not code.startswith(b"#!"):
         raise CommandError(errors.LUA_MISSING_LIBRARY_METADATA)
     end = code.find(b"\n")
-    parts = (code[:end] if end >= 0 else code).split()
+    parts = split_inline(code[:end] if end >= 0 else code)
+    if not parts:
+        raise CommandError(errors.LUA_INVALID_LIBRARY_METADATA)
     engine = parts[0][2:]
     name = None
     for part in parts[1:]:
-        if part.startswith(b"name="):
+        if part[:5].lower() == b"name=":
             if name is not None:
                 raise CommandError(errors.LUA_INVALID_METADATA_VALUE_NAME_ARGUMENT)
             name = part[5:]
         else:
-            raise CommandError(f"ERR Invalid metadata value given: {part.decode('utf-8', 'replace')}")
+            raise CommandError(errors.LUA_INVALID_METADATA_VALUE.format(part.decode("utf-8", "replace")))
     if name is None:
         raise CommandError(errors.LUA_LIBRARY_NAME_WAS_NOT_GIVEN)
     if engine.lower() != b"lua":
-        raise CommandError(f"ERR Engine '{engine.decode('utf-8', 'replace')}' not found")
+        raise CommandError(errors.LUA_ENGINE_NOT_FOUND.format(engine.decode("utf-8", "replace")))
     if not _valid_name(name):
-        raise CommandError(_BAD_NAME)
+        raise CommandError(errors.LUA_BAD_LIBRARY_NAME)
     return name
 
 
@@ -504,10 +533,36 @@ def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[l
     return argv[3:3 + numkeys], argv[3 + numkeys:]
 
 
+# INFO memory: what one cached script, library or function costs besides its text (Redis's
+# dict entry and object headers), and the function registry's own size.
+_ENTRY_OVERHEAD = 96
+_FUNCTIONS_BASE = 200
+
+
+# Exact command names seen in scripts -> Command, for commands without subcommands (as the
+# executor's cache): a script's redis.call skips resolving them again. Bounded.
+_SCRIPT_FAST: dict[bytes, Command] = {}
+
+
+def _resolve_for_script(argv: list[bytes]) -> Command:
+    """resolve(), with the errors Redis gives a script for an unknown command or bad arity."""
+    try:
+        cmd = resolve(argv)
+    except CommandError as e:
+        if e.text.startswith("ERR unknown command"):
+            raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
+        if e.text.startswith("ERR wrong number of arguments"):
+            raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
+        raise ScriptError(e.text) from None
+    if cmd.container is None and not cmd.subcommands and len(_SCRIPT_FAST) < 4096:
+        _SCRIPT_FAST[argv[0]] = cmd
+    return cmd
+
+
 def busy_error(state: RunState) -> str:
     """The BUSY reply other clients get while state's script runs past the threshold."""
     kill = "SCRIPT KILL" if state.is_eval else "FUNCTION KILL"
-    return f"BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
+    return errors.LUA_BUSY.format(kill)
 
 
 def serve_while_busy(engine: Engine, state: RunState) -> None:

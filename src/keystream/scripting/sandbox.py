@@ -45,11 +45,12 @@ local setmetatable, getmetatable, pcall, select = G.setmetatable, G.getmetatable
 local describe = py.describe_error
 local getinfo = debug.getinfo
 local INTERNAL = py.internal
+local READONLY_TABLE, NO_GLOBAL = py.readonly_table, py.no_global
 local H = {}                                  -- the real globals
 local real_of = setmetatable({}, {__mode = 'k'})  -- read-only proxy -> real table
 local shown_meta = setmetatable({}, {__mode = 'k'})  -- proxy -> what getmetatable shows
 
-local function ro_error() error('Attempt to modify a readonly table', 2) end
+local function ro_error() error(READONLY_TABLE, 2) end
 
 local function readonly(real, shown)
   local p = {}
@@ -59,7 +60,7 @@ local function readonly(real, shown)
 end
 
 local function missing_global(t, k)
-  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  error(NO_GLOBAL .. "'" .. tostring(k) .. "'", 2)
 end
 
 for _, name in G.ipairs({'xpcall', 'tostring', 'next', 'assert', 'tonumber', 'rawequal',
@@ -74,11 +75,11 @@ end
 H.next = function(t, k) return next(real_of[t] or t, k) end
 H.rawget = function(t, k) return rawget(real_of[t] or t, k) end
 H.rawset = function(t, k, v)
-  if real_of[t] then error('Attempt to modify a readonly table', 0) end
+  if real_of[t] then error(READONLY_TABLE, 0) end
   return rawset(t, k, v)
 end
 H.setmetatable = function(t, m)
-  if real_of[t] then error('Attempt to modify a readonly table', 0) end
+  if real_of[t] then error(READONLY_TABLE, 0) end
   return setmetatable(t, m)
 end
 H.getmetatable = function(t)
@@ -198,8 +199,14 @@ setmetatable(H, {__index = missing_global})
 
 -- chunks compiled by scripts run in the sandbox too
 local loadstring, load = G.loadstring, G.load
-H.loadstring = function(...)
-  local f, e = loadstring(...)
+local byte = G.string.byte
+H.loadstring = function(s, ...)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    -- Redis's Lua parses every chunk as text: precompiled code fails as it does there
+    local name = ...
+    return loadstring(' ' .. s, name or s)
+  end
+  local f, e = loadstring(s, ...)
   if f then setfenv(f, P) end
   return f, e
 end
@@ -218,16 +225,37 @@ local function compile(body, chunkname)
   return f, nil
 end
 
+-- The busy/kill hook stays installed (every HOOK_COUNT instructions: py.hook answers at once
+-- when no script runs); after a kill it runs at every line until the script has ended.
 local sethook, hook = debug.sethook, py.hook
+local HOOK_COUNT = 100000
+local line_mode = false
 local function on_hook()
   local where = getinfo(2, 'S')
   if where and where.source == INTERNAL then return end  -- never raise outside xpcall
   local kill = hook()
   if kill then
     -- from now on fail at every line, so a pcall in the script cannot swallow the kill
+    line_mode = true
     sethook(on_hook, 'l')
     error({err = kill}, 0)
   end
+end
+sethook(on_hook, '', HOOK_COUNT)
+
+-- As Redis: a garbage collection step every GC_PERIOD runs keeps the state small.
+local collectgarbage, GC_PERIOD, runs = G.collectgarbage, 50, 0
+local function finish(ok, res)
+  runs = runs + 1
+  if runs == GC_PERIOD then
+    runs = 0
+    collectgarbage('step', GC_PERIOD)
+  end
+  if line_mode then
+    line_mode = false
+    sethook(on_hook, '', HOOK_COUNT)
+  end
+  return ok, res
 end
 
 local function run(f, nkeys, ...)
@@ -237,41 +265,37 @@ local function run(f, nkeys, ...)
   for i = nkeys + 1, n do argv[i - nkeys] = (select(i, ...)) end
   rawset(H, 'KEYS', keys)
   rawset(H, 'ARGV', argv)
-  sethook(on_hook, '', 100000)
-  local ok, res = xpcall(f, err_handler)
-  sethook()
-  return ok, res
+  return finish(xpcall(f, err_handler))
 end
 
--- run f(arg1, arg2) (library functions get keys and args as their parameters)
-local function run_with(f, keys, argv)
-  sethook(on_hook, '', 100000)
-  local ok, res = xpcall(function() return f(keys, argv) end, err_handler)
-  sethook()
-  return ok, res
+-- run f(keys, args) (library functions get keys and args as their parameters)
+local function run_with(f, nkeys, ...)
+  local keys, argv = {}, {}
+  local n = select('#', ...)
+  for i = 1, nkeys do keys[i] = (select(i, ...)) end
+  for i = nkeys + 1, n do argv[i - nkeys] = (select(i, ...)) end
+  return finish(xpcall(function() return f(keys, argv) end, err_handler))
 end
 
--- FUNCTION LOAD: run a library's code where `redis` has register_function and no call/pcall,
--- and a missing field of it is an error, under the load time limit (py.hook).
+-- FUNCTION LOAD: run a library's code where the only global is `redis`, with only
+-- register_function, log and the version and log-level constants (as Redis's library API: any
+-- other name is a missing global), under the load time limit (py.hook). Its functions then
+-- run with every global and the whole API.
+local LIBRARY_API = {'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION',
+                     'REDIS_VERSION_NUM'}
 local function load_library(f, register)
-  local LR = {}
-  for k, v in next, R do LR[k] = v end
-  LR.call, LR.pcall, LR.setresp, LR.set_repl, LR.acl_check_cmd = nil, nil, nil, nil, nil
-  LR.register_function = register
+  local LR = {register_function = register}
+  for _, k in G.ipairs(LIBRARY_API) do LR[k] = R[k] end
   setmetatable(LR, {__index = missing_global})
-  local LG = {}
-  for k, v in next, H do LG[k] = v end
-  LG.redis = readonly(LR)
+  local LG = {redis = readonly(LR)}
   local LP = setmetatable({}, {__index = LG, __newindex = ro_error, __metatable = false})
   setmetatable(LG, {__index = missing_global})
-  LG._G = LP
   real_of[LP] = LG
   shown_meta[LP] = shown_meta[P]
   setfenv(f, LP)
-  sethook(on_hook, '', 100000)
-  local ok, res = xpcall(f, err_handler)
-  sethook()
-  LG.redis = H.redis  -- the library's functions run with the whole API
+  local ok, res = finish(xpcall(f, err_handler))
+  for k, v in next, H do LG[k] = v end
+  LG._G = LP
   return ok, res
 end
 
@@ -346,6 +370,8 @@ class Sandbox:
             b"rand": rand.random,
             b"seed": rand.seed,
             b"internal": _INTERNAL.encode(),
+            b"readonly_table": errors.LUA_READONLY_TABLE.encode(),
+            b"no_global": errors.LUA_NONEXISTENT_GLOBAL.encode(),
             b"describe_error": _describe_error,
             b"libs": self.lua.table_from(libs),
         })
@@ -363,6 +389,12 @@ class Sandbox:
         self.rawget: Callable[[Any, Any], Any] = api[b"rawget"]
         self.is_function: Callable[[Any], bool] = api[b"is_function"]
         self.table_from = self.lua.table_from
+        self._gc_count: Callable[[], float] = self.lua.eval("function() return collectgarbage('count') end")
+        self.lua.execute("collectgarbage('collect')")  # start from what the state really holds
+
+    def memory(self) -> int:
+        """Bytes the Lua state uses (INFO memory's used_memory_vm_*)."""
+        return int(self._gc_count() * 1024)
 
     def compile(self, body: bytes, chunkname: bytes) -> Any:
         """The Lua function of body, or raise CompileError with Lua's message."""
@@ -377,7 +409,7 @@ class Sandbox:
 
     def _pcall(self, *args: Any) -> Any:
         if not args:
-            return self.table_from({b"err": b"ERR Please specify at least one argument for this redis lib call"})
+            return self.table_from({b"err": errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE.encode()})
         try:
             return self.host.lua_call(self, args)
         except ScriptError as e:
@@ -385,13 +417,18 @@ class Sandbox:
 
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
-            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
+            return self.table_from({b"err": errors.LUA_WRONG_NUMBER_OR_TYPE.encode()})
+        # Redis's luaPushErrorBuff: "-CODE msg" keeps its code, a text without a space
+        # gets ERR; the message loses leading and trailing CR/LF.
         text = args[0][1:] if args[0].startswith(b"-") else args[0]
-        return self.table_from({b"err": text})
+        code, sep, msg = text.partition(b" ")
+        if not sep:
+            code, msg = b"ERR", text
+        return self.table_from({b"err": code + b" " + msg.strip(b"\r\n")})
 
     def _status_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
-            return self.table_from({b"err": b"ERR wrong number or type of arguments"})
+            return self.table_from({b"err": errors.LUA_WRONG_NUMBER_OR_TYPE.encode()})
         return self.table_from({b"ok": args[0]})
 
     def _log(self, *args: Any) -> None:
