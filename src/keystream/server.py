@@ -20,6 +20,7 @@ import signal
 import socket
 from collections.abc import Callable
 
+from keystream import hotpath
 from keystream.config import Config
 from keystream.engine import Engine
 from keystream.kafka.broker import KafkaBroker
@@ -71,6 +72,7 @@ class Server:
         # Listening, not loaded yet: clients get LOADING errors until the dataset is in.
         log.info("Keystream %s, PID: %d, listening on %s", engine.version, os.getpid(),
                  ", ".join(self.listening_on()) or "nothing")
+        log.info("hot path: %s", hotpath.mode())
         await engine.snapshots.load_at_startup(engine.replay_command())
 
     def shutdown_on_signal(self) -> None:
