@@ -33,6 +33,16 @@ HOT_PATH_MODULES = (
     "keystream.resp.parser",
     "keystream.resp.writer",
     "keystream.commands.executor",
+    "keystream.commands.registry",
+    "keystream.client",
+    "keystream.engine",
+    "keystream.keyspace.db",
+    "keystream.commands.strings",
+    "keystream.commands.lists",
+    "keystream.commands.hashes",
+    "keystream.commands.sets",
+    "keystream.commands.zsets",
+    "keystream.keyspace.datatypes.zset",
 )
 
 

@@ -97,8 +97,6 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     now = t0 // 1_000_000
     if now != engine.cmd_time_ms:
         engine.cmd_time_ms = now
-    if client.propagate_override is not None:
-        client.propagate_override = None
     client.last_cmd = cmd.name
     dirty = engine.dirty
     # Engine.run's steps, inlined on purpose (the hot path: no extra call per command).
@@ -114,14 +112,19 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
         usec = 0.0
     cmd.calls += 1
     cmd.usec += usec
+    # What the handler asked to propagate instead of itself (`Client.propagate`): None
+    # outside a command, so it is read here and cleared once the command's effects are in.
+    override = client.propagate_override
     # Effects are only ever buffered while someone subscribes to them.
     if (usec >= 1000.0 or usec >= engine.slowlog_threshold >= 0 or engine.monitors
             or type(reply) is CommandError
             or (engine.effect_subscribers
-                and (dirty != engine.dirty or client.propagate_override is not None or engine.effects))):
+                and (dirty != engine.dirty or override is not None or engine.effects))):
         engine.after_command(client, cmd, argv, reply, usec, dirty)
         if engine.effects:  # the end of this command's execution unit
             engine.emit_effects()
+    if override is not None:
+        client.propagate_override = None
     if engine.ready_keys:  # a push (maybe inside EXEC or a script) reached a blocked client
         engine.blocking.serve_ready_keys()
         t1 = 0
