@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from keystream.client import Client
     from keystream.engine import Engine
 
-__all__ = ["PauseState", "execute", "pause_clients", "paused_count", "resolve", "unpause_clients"]
+__all__ = ["BATCH", "PauseState", "execute", "execute_batch", "pause_clients", "paused_count", "resolve", "unpause_clients"]
 
 _time_ns = time.time_ns
 
@@ -152,6 +152,25 @@ def execute(client: Client, argv: list[bytes], out: list[bytes], now_ns: int = 0
     else:
         encode_into(out, reply, client.proto)
     return t1
+
+
+# Commands run between two writes of a long pipelined batch (see RespProtocol._run).
+BATCH = 64
+
+
+def execute_batch(client: Client, cmds: list[list[bytes]], start: int, out: list[bytes]) -> int:
+    """Run cmds from index start with `execute`, appending their replies to `out`, until the
+    next multiple of BATCH, or a command that blocks the client or asks to close it; the
+    index of the first command not run. One clock read per command (see `execute`)."""
+    end = min(len(cmds), start - start % BATCH + BATCH)
+    i = start
+    now_ns = 0
+    while i < end:
+        now_ns = execute(client, cmds[i], out, now_ns)
+        i += 1
+        if client.blocked is not None or client.close_after_reply:
+            break
+    return i
 
 
 def _checked(client: Client, argv: list[bytes], out: list[bytes]) -> Command | None:
