@@ -17,6 +17,7 @@ import sys
 import sysconfig
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 # The per-command modules (keystream/hotpath.py lists them), as source paths.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
@@ -38,4 +39,17 @@ def _ext_modules() -> list:
     return mypycify(["--config-file=pyproject.toml", *HOT_PATH], opt_level="3")
 
 
-setup(ext_modules=_ext_modules())
+class BuildExt(build_ext):
+    """build_ext that dates every compiled module at the end of the build: mypyc rewrites
+    only the C files that changed, so a module whose code lives in the shared library
+    could otherwise keep an old date, and `keystream.hotpath.stale()` compares dates."""
+
+    def run(self) -> None:
+        super().run()
+        for ext in self.extensions:
+            path = self.get_ext_fullpath(ext.name)
+            if os.path.exists(path):
+                os.utime(path)
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": BuildExt})

@@ -6,6 +6,10 @@ extension modules with mypyc when a C compiler is there (`pip install .`, or
 `python setup.py build_ext --inplace` in a checkout), and Python then imports the
 extension in place of the `.py` file. Without a compiler they run interpreted, unchanged.
 
+A compiled module shadows its `.py` file: after editing one in a checkout, build again
+(or set KEYSTREAM_PURE=1). `stale()` names the compiled modules older than their sources:
+the server logs a warning for them and the test suite refuses to run against them.
+
 `KEYSTREAM_PURE=1` in the environment makes a process run them interpreted even when the
 compiled modules are there (`use_sources`, called by `keystream/__init__.py` before anything
 else is imported): the test suite runs the same tests in both modes this way. At build time
@@ -24,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["HOT_PATH_MODULES", "PURE_ENV", "mode", "use_sources"]
+__all__ = ["HOT_PATH_MODULES", "PURE_ENV", "mode", "stale", "use_sources"]
 
 PURE_ENV = "KEYSTREAM_PURE"
 
@@ -76,6 +80,23 @@ def mode() -> str:
     if not compiled:
         return "interpreted"
     return "partly compiled (mypyc: " + ", ".join(compiled) + ")"
+
+
+def stale() -> list[str]:
+    """The hot-path modules whose compiled file is older than their source (in use or not)."""
+    out = []
+    for name in HOT_PATH_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or spec.submodule_search_locations is not None:
+            continue
+        base = os.path.join(os.path.dirname(spec.origin), name.rpartition(".")[2])
+        source = base + ".py"
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            # (2 s of slack: an installed package's files are written in any order)
+            if os.path.exists(base + suffix) and os.path.getmtime(base + suffix) + 2 < os.path.getmtime(source):
+                out.append(name)
+                break
+    return out
 
 
 def _is_extension(module: ModuleType) -> bool:

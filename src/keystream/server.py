@@ -73,6 +73,9 @@ class Server:
         log.info("Keystream %s, PID: %d, listening on %s", engine.version, os.getpid(),
                  ", ".join(self.listening_on()) or "nothing")
         log.info("hot path: %s", hotpath.mode())
+        if hotpath.stale():
+            log.warning("hot path: compiled modules older than their sources (build again, or set "
+                        "KEYSTREAM_PURE=1): %s", ", ".join(hotpath.stale()))
         await engine.snapshots.load_at_startup(engine.replay_command())
 
     def shutdown_on_signal(self) -> None:
