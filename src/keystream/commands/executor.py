@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from keystream.client import Client
     from keystream.engine import Engine
 
-__all__ = ["BATCH", "PauseState", "execute", "execute_batch", "pause_clients", "paused_count", "resolve", "unpause_clients"]
+__all__ = [
+    "BATCH", "PauseState", "execute", "execute_batch", "pause_clients", "paused_count", "resolve",
+    "unpause_clients",
+]
 
 _time_ns = time.time_ns
 
