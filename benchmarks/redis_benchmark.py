@@ -8,6 +8,9 @@ prints the median ops/s, p50 and p99 latency, and the ratio Keystream/Redis.
     python benchmarks/redis_benchmark.py --tests set,get --rounds 5 --requests 200000
 
 Ratios, not absolute numbers, are what to read: this machine is shared and noisy.
+The server's CPU time per request (user + system, from /proc, median of the rounds) is
+printed beside the throughput: on a loaded machine it is the steadier of the two figures
+(`cpu ratio` is Redis's CPU per request over Keystream's: 1.0 means as cheap per request).
 """
 
 from __future__ import annotations
@@ -80,19 +83,29 @@ def preload(port: int, what: str) -> None:
         c.close()
 
 
-def run_bench(port: int, test: str, pipeline: int, requests: int, clients: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_bench(port: int, pid: int, test: str, pipeline: int, requests: int, clients: int) -> dict[str, float]:
     cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests),
            "-P", str(pipeline), "--csv", "-r", "100000"]
     if test in CUSTOM:
         cmd += CUSTOM[test][0]
     else:
         cmd += ["-t", test]
+    cpu0 = cpu_seconds(pid)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / requests
     rows = [row for row in csv.reader(io.StringIO(out)) if row]
     if len(rows) < 2 or rows[-1][0] == "test":
-        return {"rps": float("nan"), "p50": float("nan"), "p99": float("nan")}
+        return {"rps": float("nan"), "p50": float("nan"), "p99": float("nan"), "cpu": cpu_us}
     rec = dict(zip(rows[0], rows[-1]))
-    return {"rps": float(rec["rps"]), "p50": float(rec["p50_latency_ms"]), "p99": float(rec["p99_latency_ms"])}
+    return {"rps": float(rec["rps"]), "p50": float(rec["p50_latency_ms"]), "p99": float(rec["p99_latency_ms"]),
+            "cpu": cpu_us}
 
 
 def main() -> None:
@@ -111,7 +124,8 @@ def main() -> None:
     try:
         preloaded: set[str] = set()
         print(f"{'test':<16}{'-P':>4}{'keystream ops/s':>17}{'p50':>8}{'p99':>8}"
-              f"{'redis ops/s':>14}{'p50':>8}{'p99':>8}{'ratio':>8}")
+              f"{'redis ops/s':>14}{'p50':>8}{'p99':>8}{'ratio':>8}"
+              f"{'ks cpu us/op':>14}{'redis cpu us/op':>17}{'cpu ratio':>11}")
         for test in args.tests.split(","):
             test = test.strip().lower()
             if test in CUSTOM and CUSTOM[test][1] not in preloaded:
@@ -121,15 +135,16 @@ def main() -> None:
             for p in (int(x) for x in args.pipelines.split(",")):
                 ks_runs, rd_runs = [], []
                 for rnd in range(args.rounds):
-                    order = [(ks_port, ks_runs), (redis_port, rd_runs)]
+                    order = [(ks_port, ks.pid, ks_runs), (redis_port, rd.pid, rd_runs)]
                     if rnd % 2:
                         order.reverse()
-                    for port, runs in order:
-                        runs.append(run_bench(port, test, p, args.requests, args.clients))
-                k = {m: statistics.median(r[m] for r in ks_runs) for m in ("rps", "p50", "p99")}
-                r = {m: statistics.median(x[m] for x in rd_runs) for m in ("rps", "p50", "p99")}
+                    for port, pid, runs in order:
+                        runs.append(run_bench(port, pid, test, p, args.requests, args.clients))
+                k = {m: statistics.median(r[m] for r in ks_runs) for m in ("rps", "p50", "p99", "cpu")}
+                r = {m: statistics.median(x[m] for x in rd_runs) for m in ("rps", "p50", "p99", "cpu")}
                 print(f"{test:<16}{p:>4}{k['rps']:>17,.0f}{k['p50']:>8.3f}{k['p99']:>8.3f}"
-                      f"{r['rps']:>14,.0f}{r['p50']:>8.3f}{r['p99']:>8.3f}{k['rps'] / r['rps']:>7.2f}x",
+                      f"{r['rps']:>14,.0f}{r['p50']:>8.3f}{r['p99']:>8.3f}{k['rps'] / r['rps']:>7.2f}x"
+                      f"{k['cpu']:>14.2f}{r['cpu']:>17.2f}{r['cpu'] / k['cpu']:>10.2f}x",
                       flush=True)
     finally:
         for proc in (ks, rd):

@@ -199,6 +199,16 @@ def _check_watched() -> None:
     check_servers(handles)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test compiled hot-path modules older than their sources (keystream/hotpath.py):
+    the tests would run yesterday's code."""
+    from keystream import hotpath
+
+    if os.environ.get(hotpath.PURE_ENV) != "1" and hotpath.stale():
+        pytest.exit("compiled modules older than their sources: " + ", ".join(hotpath.stale())
+                    + "; run `python setup.py build_ext --inplace`, or set KEYSTREAM_PURE=1", returncode=4)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
     """Right after each test body (before its fixtures tear down and remove a server's files),

@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from keystream.hotpath import PURE_ENV
 from keystream.keyspace.notify import parse_classes, render_classes
 
 __all__ = ["Setting", "SETTINGS", "Config", "ConfigError", "parse_memory"]
@@ -603,7 +604,7 @@ class Config:
     def load_env(self, environ: dict[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         for key, text in env.items():
-            if not key.startswith("KEYSTREAM_"):
+            if not key.startswith("KEYSTREAM_") or key == PURE_ENV:  # PURE_ENV: not a setting (hotpath.py)
                 continue
             raw = key[len("KEYSTREAM_"):].lower()
             # KEYSTREAM_MAXMEMORY_POLICY -> maxmemory-policy; KEYSTREAM_LOG_RETENTION_MS -> log.retention.ms

@@ -20,6 +20,7 @@ import signal
 import socket
 from collections.abc import Callable
 
+from keystream import hotpath
 from keystream.config import Config
 from keystream.engine import Engine
 from keystream.kafka.broker import KafkaBroker
@@ -71,6 +72,10 @@ class Server:
         # Listening, not loaded yet: clients get LOADING errors until the dataset is in.
         log.info("Keystream %s, PID: %d, listening on %s", engine.version, os.getpid(),
                  ", ".join(self.listening_on()) or "nothing")
+        log.info("hot path: %s", hotpath.mode())
+        if hotpath.stale():
+            log.warning("hot path: compiled modules older than their sources (build again, or set "
+                        "KEYSTREAM_PURE=1): %s", ", ".join(hotpath.stale()))
         await engine.snapshots.load_at_startup(engine.replay_command())
         engine.loaded()
 

@@ -22,7 +22,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
 from keystream.client import Client
-from keystream.commands.executor import execute
+from keystream.commands.executor import execute_batch
 from keystream.resp.parser import RequestParser
 
 if TYPE_CHECKING:
@@ -134,10 +134,11 @@ class RespProtocol(asyncio.Protocol):
     def _run(self, cmds: list[list[bytes]]) -> None:
         """Execute cmds in order, writing their replies; what cannot run now is queued.
 
-        Replies go out in one write per call, except that a long batch is flushed every 64
-        commands: once the transport says its buffer is full (`pause_writing`), the rest
-        waits in `pending` until the client has read (`resume_writing`), so a client that
-        pipelines faster than it reads cannot make us buffer its replies without bound.
+        Replies go out in one write per call, except that a long batch is flushed every
+        `BATCH` (64) commands: once the transport says its buffer is full (`pause_writing`),
+        the rest waits in `pending` until the client has read (`resume_writing`), so a client
+        that pipelines faster than it reads cannot make us buffer its replies without bound.
+        The commands themselves run in `execute_batch` (compiled with the executor).
         """
         client = self.client
         assert client is not None
@@ -148,17 +149,13 @@ class RespProtocol(asyncio.Protocol):
         tracking.current = client
         n = len(cmds)
         i = 0
-        run = execute  # a local: looked up once per batch, not per command
-        now_ns = 0  # the end of the previous command: the next one's start (see execute)
         while i < n:
-            now_ns = run(client, cmds[i], out, now_ns)
-            i += 1
+            i = execute_batch(client, cmds, i, out)
             if client.blocked is not None or client.close_after_reply:
                 break
-            if not i & 63 and out:
+            if i < n and out:
                 self.write(b"".join(out))
                 out.clear()
-                now_ns = 0
                 if self.write_paused:
                     break
         self.out = None

@@ -30,6 +30,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from keystream.resp.errors import CommandError
 
 __all__ = [
@@ -38,12 +40,15 @@ __all__ = [
 ]
 
 
+# Subclasses of builtin types (bytes, list) stay ordinary Python classes when compiled (mypyc).
+@mypyc_attr(native_class=False)
 class Status(bytes):
     """A simple string reply (`+text`)."""
 
     __slots__ = ()
 
 
+@mypyc_attr(native_class=False)
 class Raw(bytes):
     """Bytes already in wire form, identical in RESP2 and RESP3."""
 
@@ -63,12 +68,14 @@ class NullArray:
     __slots__ = ()
 
 
+@mypyc_attr(native_class=False)
 class SetReply(list):
     """An unordered collection: RESP3 set type `~`, RESP2 array."""
 
     __slots__ = ()
 
 
+@mypyc_attr(native_class=False)
 class Push(list):
     """An out-of-band message: RESP3 push type `>`, RESP2 array."""
 
@@ -109,6 +116,7 @@ class BigNumber:
         self.digits = digits
 
 
+@mypyc_attr(native_class=False)
 class MapReply(list):
     """A map given as an ordered list of (key, value) pairs (keys that are not hashable)."""
 
