@@ -108,30 +108,15 @@ def decode_value(data: bytes) -> TxnRecord | None:
         return None
     flex = version == 1
     pos = _HEAD.size
-    if flex:
-        count, pos = read_uvarint(data, pos)
-        count -= 1
-    else:
-        (count,) = _I32.unpack_from(data, pos)
-        pos += 4
+    count, pos = _read_length(data, pos, flex, _I32)
     parts: list[tuple[str, int]] = []
     for _ in range(max(count, 0)):
-        if flex:
-            n, pos = read_uvarint(data, pos)
-            n -= 1
-        else:
-            (n,) = _I16.unpack_from(data, pos)
-            pos += 2
+        n, pos = _read_length(data, pos, flex, _I16)
         if n < 0 or pos + n > len(data):
             raise ValueError("topic name runs past the end")
         topic = bytes(data[pos:pos + n]).decode()
         pos += n
-        if flex:
-            k, pos = read_uvarint(data, pos)
-            k -= 1
-        else:
-            (k,) = _I32.unpack_from(data, pos)
-            pos += 4
+        k, pos = _read_length(data, pos, flex, _I32)
         for _ in range(k):
             parts.append((topic, _I32.unpack_from(data, pos)[0]))
             pos += 4
@@ -154,3 +139,10 @@ def decode_value(data: bytes) -> TxnRecord | None:
             pos += size
     return r
 
+
+def _read_length(data: bytes, pos: int, flexible: bool, fixed: struct.Struct) -> tuple[int, int]:
+    """A string or array length at pos (-1: null): compact (varint + 1) when flexible, else fixed."""
+    if flexible:
+        n, pos = read_uvarint(data, pos)
+        return n - 1, pos
+    return fixed.unpack_from(data, pos)[0], pos + fixed.size
