@@ -62,8 +62,8 @@ from keystream.log.errors import CorruptRecordError
 from keystream.log.partition import PartitionLog
 
 __all__ = ["CODECS", "DecodedBatch", "Record", "batch_of", "build_batch_with_headers", "committed_batches",
-           "committed_records", "decode_batch", "decode_entries", "decode_key_values", "encode_entry_batch", "entry_id",
-           "partition_for", "varint"]
+           "committed_records", "decode_batch", "decode_entries", "decode_key_values", "encode_entry_batch",
+           "entry_id", "partition_for"]
 
 # compression.type -> the codec number of the batch attributes (producer: ours, uncompressed)
 CODECS = {"producer": 0, "uncompressed": 0, "none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
@@ -243,15 +243,6 @@ def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Rec
                 yield rec
 
 
-# Zig-zag varints of 0..16383 (record, key, value and header lengths are mostly below that).
-_VARINTS = [encode_varint(i) for i in range(1 << 14)]
-
-
-def varint(n: int) -> bytes:
-    """n as a record-field varint (zig-zag), from a table for the common small values."""
-    return _VARINTS[n] if 0 <= n < 16384 else encode_varint(n)
-
-
 def batch_of(body: list[bytes], count: int, timestamp: int, codec: int = 0) -> bytes:
     """One v2 batch (base offset 0, no producer id) around count encoded records (each its
     length varint and its bytes, offset deltas from 0, timestamp deltas 0), compressed with codec."""
@@ -265,7 +256,7 @@ def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple
     """One uncompressed v2 batch (base offset 0, no producer id) of (key, value, headers)."""
     parts: list[bytes] = []
     add = parts.append
-    v = varint
+    v = encode_varint
     for i, (key, value, headers) in enumerate(records):
         fields = [b"\x00\x00", v(i), v(len(key)), key, b"\x01" if value is None else v(len(value)), value or b"",
                   v(len(headers))]
@@ -280,9 +271,10 @@ def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple
 def encode_entry_batch(key: bytes | None, value: bytes | None, headers: list[tuple[bytes, bytes]],
                        timestamp: int, codec: int) -> bytes:
     """One record batch v2 of one record (no producer id: not idempotent), compressed with codec."""
-    rec = b"".join((b"\x00", b"\x00", b"\x00", encode_bytes(key), encode_bytes(value), varint(len(headers)),
-                    *(varint(len(k)) + k + varint(len(v)) + v for k, v in headers)))
-    return batch_of([varint(len(rec)), rec], 1, timestamp, codec)
+    v = encode_varint
+    rec = b"".join((b"\x00", b"\x00", b"\x00", encode_bytes(key), encode_bytes(value), v(len(headers)),
+                    *(v(len(hk)) + hk + v(len(hv)) + hv for hk, hv in headers)))
+    return batch_of([v(len(rec)), rec], 1, timestamp, codec)
 
 
 # -- records as stream entries (topic_stream.py) ----------------------------------------------------

@@ -151,7 +151,11 @@ def patch_log_append_time(batch: memoryview, now_ms: int) -> list[bytes | memory
 # -- record varints and building a batch ----------------------------------------------------------
 
 def encode_varint(n: int) -> bytes:
-    """n as a zig-zag varint (the signed varint of record fields)."""
+    """n as a zig-zag varint (the signed varint of record fields); 0..16383 from a table."""
+    return _VARINTS[n] if 0 <= n < 16384 else _zigzag_varint(n)
+
+
+def _zigzag_varint(n: int) -> bytes:
     z = (n << 1) ^ (n >> 63)
     out = bytearray()
     while z >= 0x80:
@@ -159,6 +163,10 @@ def encode_varint(n: int) -> bytes:
         z >>= 7
     out.append(z)
     return bytes(out)
+
+
+# record, key, value and header lengths are mostly below 16384
+_VARINTS = [_zigzag_varint(i) for i in range(1 << 14)]
 
 
 def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
