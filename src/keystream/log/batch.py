@@ -1,5 +1,7 @@
 """Record batch v2 bytes: validation, offset assignment, a light record reader, record
-varints, and building uncompressed batches (the group coordinator's `__consumer_offsets`).
+varints and nullable bytes fields (the one copy of each for the code base), compressing and
+inflating records (cleaner, bridge), and building uncompressed batches (the group
+coordinator's `__consumer_offsets`).
 
 The broker never rewrites a producer's batch beyond what Kafka itself patches: the base
 offset (8 bytes that the CRC does not cover) and, for `message.timestamp.type=LogAppendTime`,
@@ -148,7 +150,7 @@ def patch_log_append_time(batch: memoryview, now_ms: int) -> list[bytes | memory
     return [batch[8:17], _U32.pack(crc), attrs_b, mid, ts_b, tail]
 
 
-# -- record varints and building a batch ----------------------------------------------------------
+# -- record varints, bytes fields and building a batch -----------------------------------------------
 
 def encode_varint(n: int) -> bytes:
     """n as a zig-zag varint (the signed varint of record fields); 0..16383 from a table."""
@@ -247,7 +249,7 @@ def control_record_type(batch: memoryview | bytes) -> int:
         return -1
 
 
-# -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
+# -- compression; reading records (only where the broker must: ListOffsets by timestamp) ---------
 
 XERIAL_MAGIC = b"\x82SNAPPY\x00"  # the framing Java clients use for snappy
 
