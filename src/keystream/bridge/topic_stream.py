@@ -296,12 +296,8 @@ class TopicStreams:
     def _chunks(self, plog: PartitionLog, start: int, upper: int):
         """(chunk, from) for the offsets from start in order, until upper: only the chunk's
         offsets from `from` on are new (a chunk grown at the tail comes again)."""
-        segments = plog.segments
-        i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
         o = start
-        for seg in segments[i:]:
-            if seg.base_offset >= upper:
-                return
+        for seg in _segments_between(plog, start, upper):
             o = max(o, seg.base_offset)
             while o < upper and o < seg.next_offset:
                 ch = self._chunk_from(seg, o)
@@ -399,12 +395,8 @@ class TopicStreams:
         ai = 0
         dropping: set[int] = set()
         n = 0
-        segments = plog.segments
-        i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
         first = True
-        for seg in segments[i:]:
-            if seg.base_offset >= upper:
-                break
+        for seg in _segments_between(plog, start, upper):
             if seg.next_offset <= start:
                 first = False
                 continue
@@ -534,6 +526,13 @@ class TopicStreams:
 
 
 _ID_MAX = (1 << 128) - 1
+
+
+def _segments_between(plog: PartitionLog, start: int, upper: int) -> list[Segment]:
+    """The segments of plog from the one holding start, up to the last that starts below upper."""
+    segments = plog.segments
+    i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
+    return segments[i:bisect.bisect_left(segments, upper, key=_base_offset)]
 
 
 def _base_offset(seg: Segment) -> int:
