@@ -27,26 +27,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kafka_benchmark import Broker, cpu_seconds, produce_run
 
+from keystream.kafka.codec.header import read_uvarint
+from keystream.kafka.codec.primitives import uvarint
+
 _FETCH_V12 = 1, 12
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def fetch_request(topic: str, offset: int, partition_max: int, corr: int) -> bytes:
     """A Fetch v12 request (flexible): one topic, partition 0, no waiting."""
     name = topic.encode()
     body = (struct.pack(">iiiibii", -1, 0, 0, 64 << 20, 0, 0, -1)      # replica, wait, min, max, iso, session
-            + _uvarint(2) + _uvarint(len(name) + 1) + name            # one topic
-            + _uvarint(2) + struct.pack(">iiqiqi", 0, -1, offset, -1, -1, partition_max) + b"\x00"
+            + uvarint(2) + uvarint(len(name) + 1) + name            # one topic
+            + uvarint(2) + struct.pack(">iiqiqi", 0, -1, offset, -1, -1, partition_max) + b"\x00"
             + b"\x00"                                                 # topic tags
-            + _uvarint(1) + _uvarint(1) + b"\x00")                    # no forgotten topics, rack "", tags
+            + uvarint(1) + uvarint(1) + b"\x00")                    # no forgotten topics, rack "", tags
     header = struct.pack(">hhih", *_FETCH_V12, corr, 5) + b"bench" + b"\x00"
     return struct.pack(">i", len(header) + len(body)) + header + body
 
@@ -55,14 +49,7 @@ def _records_span(data: memoryview, topic_len: int) -> tuple[int, int]:
     """(start, length) of the records of the one partition in a Fetch v12 response."""
     pos = 4 + 1 + 4 + 2 + 4 + 1 + 1 + topic_len + 1 + 4 + 2 + 8 + 8 + 8
     pos += 1 + 4                              # aborted transactions (null), preferred read replica
-    shift = n = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        shift += 7
+    n, pos = read_uvarint(data, pos)
     return pos, n - 1
 
 

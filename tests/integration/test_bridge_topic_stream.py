@@ -423,6 +423,16 @@ def test_xadd_follows_the_topics_settings(bs: str, r: redis.Redis) -> None:
     assert r.xlen(f"kafka:{small}:0") == 0 and r.xlen(f"kafka:{compacted}:0") == 0
 
 
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_xadd_compressed_with_the_topics_codec_is_read_by_a_kafka_consumer(bs: str, r: redis.Redis,
+                                                                           codec: str) -> None:
+    name = topic(bs, config={"compression.type": codec})
+    value = b"abc" * 2000
+    assert r.execute_command("XADD", f"kafka:{name}:0", "*", "key", "k", "value", value, "header:h", "v") == b"0-1"
+    m = consume(bs, name, 1)[0]
+    assert (m.key(), m.value(), m.headers()) == (b"k", value, [("h", b"v")])
+
+
 def test_xadd_fields_the_mapping_cannot_hold(bs: str, r: redis.Redis) -> None:
     name = topic(bs)
     key = f"kafka:{name}:0"

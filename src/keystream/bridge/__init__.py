@@ -2,7 +2,7 @@
 
 Three uses, all inside the engine and through its one call path:
 
-1. A topic is a Redis stream, without copying (`topic_stream.py`, `kafka_records.py`): every
+1. A topic is a Redis stream, without copying (`topic_stream.py`, `recordio.py`): every
    partition of every topic is the stream key `<bridge-stream-prefix><topic>:<partition>`
    (default prefix `kafka:`; Kafka topic names cannot contain `:`), read from the partition
    log itself with XRANGE, XREVRANGE, XREAD (COUNT, BLOCK woken by any append, `$`), XLEN,

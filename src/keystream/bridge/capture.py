@@ -70,11 +70,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keystream.bridge.recordio import batch_of, committed_records, partition_for, varint
+from keystream.bridge.recordio import batch_of, committed_records, partition_for
 from keystream.bridge.views import atomic_write
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.db import type_name
 from keystream.keyspace.glob import compile_matcher
+from keystream.log.batch import encode_varint
 from keystream.log.errors import LogError
 from keystream.log.manager import INTERNAL_TOPICS
 from keystream.persistence.aof import encode_command
@@ -432,8 +433,9 @@ class Captures:
         if got is None:
             dbb = b"%d" % db
             low = op.lower()
-            got = b"".join((varint(4), varint(2), b"db", varint(len(dbb)), dbb, varint(9), b"operation",
-                            varint(len(low)), low, varint(4), b"type", varint(len(kind)), kind, varint(3), b"seq"))
+            v = encode_varint
+            got = b"".join((v(4), v(2), b"db", v(len(dbb)), dbb, v(9), b"operation",
+                            v(len(low)), low, v(4), b"type", v(len(kind)), kind, v(3), b"seq"))
             if len(self._header_cache) < 4096:
                 self._header_cache[(db, op, kind)] = got
         return got
@@ -484,10 +486,10 @@ class Captures:
                     seq, db, key, argv, kind, queued, _gen = items[end]
                     value = encode_command(argv) if queued is _EFFECT else queued
                     seqb = b"%d" % seq
-                    rec = b"".join((b"\x00\x00", varint(end - start), varint(len(key)), key,
-                                    b"\x01" if value is None else varint(len(value)), value or b"",
-                                    headers(db, argv[0], kind), varint(len(seqb)), seqb))
-                    body.append(varint(len(rec)))
+                    rec = b"".join((b"\x00\x00", encode_varint(end - start), encode_varint(len(key)), key,
+                                    b"\x01" if value is None else encode_varint(len(value)), value or b"",
+                                    headers(db, argv[0], kind), encode_varint(len(seqb)), seqb))
+                    body.append(encode_varint(len(rec)))
                     body.append(rec)
                     size += len(rec)
                     end += 1

@@ -12,13 +12,33 @@ the bridge's own appends (captures, write-through views); `partition_for(key, n)
 default partitioner for keyed records (murmur2, positive, modulo n), so a key written by
 Keystream lands where a Java producer would put it.
 
-Not here: validation of producers' batches or offset assignment (log/batch.py, partition.py).
+The topic-as-stream side (`topic_stream.py`) reads batches as Redis stream entries:
+`decode_entries` reads one stored batch (inflating it) into a `DecodedBatch`, what
+read_committed filtering needs from the header (producer id, transactional and control bits,
+the marker type of a control batch) and, for a data batch, each record as `(offset, reply
+bytes)` where the reply bytes are the stream entry already encoded as Redis replies it
+(`*2 id *2n field value ...`: the same bytes in RESP2 and RESP3). The entry of the record at
+offset `o` (see `bridge/__init__.py` for why):
+
+    ID        <o>-1
+    fields    timestamp <ms, decimal>            always, first (CreateTime or LogAppendTime)
+              key <bytes>                        only when the key is not null
+              value <bytes>                      only when the value is not null (absent: tombstone)
+              header:<name> <bytes>              one per header, in record order, repeats kept;
+                                                 a null header value reads as an empty string
+
+`encode_entry_batch` builds the other direction for XADD: one record, its key, value, headers
+and timestamp, compressed with the topic's compression.type.
+
+Not here: validation of producers' batches or offset assignment (log/batch.py, partition.py),
+which records a stream reader may see (topic_stream.py).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from crc32c import crc32c
 
@@ -27,17 +47,26 @@ from keystream.log.batch import (
     CONTROL_BIT,
     HEADER_SIZE,
     LOG_OVERHEAD,
+    TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
     batch_header,
+    compress_records,
     control_record_type,
     decompress_records,
+    encode_bytes,
     encode_varint,
+    read_bytes,
     read_varint,
 )
+from keystream.log.errors import CorruptRecordError
 from keystream.log.partition import PartitionLog
 
-__all__ = ["Record", "batch_of", "build_batch_with_headers", "committed_batches", "committed_records", "decode_batch",
-           "decode_key_values", "partition_for", "varint"]
+__all__ = ["CODECS", "DecodedBatch", "Record", "batch_of", "build_batch_with_headers", "committed_batches",
+           "committed_records", "decode_batch", "decode_entries", "decode_key_values", "encode_entry_batch",
+           "entry_id", "partition_for"]
+
+# compression.type -> the codec number of the batch attributes (producer: ours, uncompressed)
+CODECS = {"producer": 0, "uncompressed": 0, "none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 # (offset, timestamp, key or None, value or None, [(header key, header value or None)])
 Record = tuple[int, int, bytes | None, bytes | None, list[tuple[bytes, bytes | None]]]
@@ -45,13 +74,6 @@ Record = tuple[int, int, bytes | None, bytes | None, list[tuple[bytes, bytes | N
 _READ_CHUNK = 1 << 20
 _BATCH_HEAD = struct.Struct(">qiibI")
 _AFTER_CRC = struct.Struct(">hiqqqhii")
-
-
-def _bytes_field(data: bytes | memoryview, pos: int) -> tuple[bytes | None, int]:
-    n, pos = read_varint(data, pos)
-    if n < 0:
-        return None, pos
-    return bytes(data[pos:pos + n]), pos + n
 
 
 def decode_batch(batch: memoryview) -> list[Record]:
@@ -62,7 +84,7 @@ def decode_batch(batch: memoryview) -> list[Record]:
     data = body if codec == 0 else decompress_records(codec, body)
     if data is None:
         raise ValueError("record batch cannot be decompressed")
-    log_append = bool(attrs & 0x08)
+    log_append = bool(attrs & TIMESTAMP_TYPE_BIT)
     out: list[Record] = []
     pos = 0
     try:
@@ -73,13 +95,13 @@ def decode_batch(batch: memoryview) -> list[Record]:
                 raise ValueError("record batch is truncated")
             ts_delta, p = read_varint(data, pos + 1)
             offset_delta, p = read_varint(data, p)
-            key, p = _bytes_field(data, p)
-            value, p = _bytes_field(data, p)
+            key, p = read_bytes(data, p)
+            value, p = read_bytes(data, p)
             nheaders, p = read_varint(data, p)
             headers: list[tuple[bytes, bytes | None]] = []
             for _h in range(nheaders):
-                hk, p = _bytes_field(data, p)
-                hv, p = _bytes_field(data, p)
+                hk, p = read_bytes(data, p)
+                hv, p = read_bytes(data, p)
                 headers.append((hk or b"", hv))
             out.append((base + offset_delta, max_ts if log_append else first_ts + ts_delta, key, value, headers))
             pos = end
@@ -108,6 +130,7 @@ def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes 
     out: list[tuple[int, bytes | None, bytes | None]] = []
     add = out.append
     pos = 0
+    # one- and two-byte varints inline, not read_varint: calling it for each made this 1.8x slower
     try:
         for _ in range(count):
             b = data[pos]
@@ -220,19 +243,11 @@ def committed_records(log: PartitionLog, start: int, upper: int) -> Iterator[Rec
                 yield rec
 
 
-# Zig-zag varints of 0..16383 (record, key, value and header lengths are mostly below that).
-_VARINTS = [encode_varint(i) for i in range(1 << 14)]
-
-
-def varint(n: int) -> bytes:
-    """n as a record-field varint (zig-zag), from a table for the common small values."""
-    return _VARINTS[n] if 0 <= n < 16384 else encode_varint(n)
-
-
-def batch_of(body: list[bytes], count: int, timestamp: int) -> bytes:
-    """One uncompressed v2 batch (base offset 0, no producer id) around count encoded records
-    (each its length varint and its bytes, offset deltas from 0, timestamp deltas 0)."""
-    tail = _AFTER_CRC.pack(0, count - 1, timestamp, timestamp, -1, -1, -1, count) + b"".join(body)
+def batch_of(body: list[bytes], count: int, timestamp: int, codec: int = 0) -> bytes:
+    """One v2 batch (base offset 0, no producer id) around count encoded records (each its
+    length varint and its bytes, offset deltas from 0, timestamp deltas 0), compressed with codec."""
+    records = compress_records(codec, b"".join(body))
+    tail = _AFTER_CRC.pack(codec, count - 1, timestamp, timestamp, -1, -1, -1, count) + records
     return _BATCH_HEAD.pack(0, 4 + 1 + 4 + len(tail), -1, 2, crc32c(tail)) + tail
 
 
@@ -241,7 +256,7 @@ def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple
     """One uncompressed v2 batch (base offset 0, no producer id) of (key, value, headers)."""
     parts: list[bytes] = []
     add = parts.append
-    v = varint
+    v = encode_varint
     for i, (key, value, headers) in enumerate(records):
         fields = [b"\x00\x00", v(i), v(len(key)), key, b"\x01" if value is None else v(len(value)), value or b"",
                   v(len(headers))]
@@ -252,6 +267,104 @@ def build_batch_with_headers(records: list[tuple[bytes, bytes | None, list[tuple
         add(rec)
     return batch_of(parts, len(records), timestamp)
 
+
+def encode_entry_batch(key: bytes | None, value: bytes | None, headers: list[tuple[bytes, bytes]],
+                       timestamp: int, codec: int) -> bytes:
+    """One record batch v2 of one record (no producer id: not idempotent), compressed with codec."""
+    v = encode_varint
+    rec = b"".join((b"\x00", b"\x00", b"\x00", encode_bytes(key), encode_bytes(value), v(len(headers)),
+                    *(v(len(hk)) + hk + v(len(hv)) + hv for hk, hv in headers)))
+    return batch_of([v(len(rec)), rec], 1, timestamp, codec)
+
+
+# -- records as stream entries (topic_stream.py) ----------------------------------------------------
+
+class DecodedBatch(NamedTuple):
+    base_offset: int
+    last_offset: int
+    size: int                          # bytes in the segment, LOG_OVERHEAD included
+    producer_id: int
+    transactional: bool
+    control: bool
+    abort_marker: bool                 # a control batch whose marker is ABORT
+    entries: list[tuple[int, bytes]]   # (offset, encoded entry), data batches only
+    nbytes: int                        # what the entries weigh (cache accounting)
+
+
+def entry_id(offset: int) -> bytes:
+    return b"%d-1" % offset
+
+
+def _bulk(b: bytes | memoryview) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def decode_entries(buf: bytes | memoryview, pos: int) -> DecodedBatch:
+    """The batch at buf[pos:] with its records as stream entries; CorruptRecordError if its
+    records cannot be read."""
+    (base, length, _epoch, _magic, _crc, attrs, last_delta, first_ts, max_ts, producer_id,
+     _pepoch, _seq, count) = batch_header(buf, pos)
+    size = length + LOG_OVERHEAD
+    batch = memoryview(buf)[pos:pos + size]
+    control = bool(attrs & CONTROL_BIT)
+    transactional = bool(attrs & TRANSACTIONAL_BIT)
+    if control:
+        return DecodedBatch(base, base + last_delta, size, producer_id, transactional, True,
+                            control_record_type(batch) == 0, [], 0)
+    codec = attrs & COMPRESSION_MASK
+    body = batch[HEADER_SIZE:]
+    data = body if codec == 0 else decompress_records(codec, body)
+    if data is None:
+        raise CorruptRecordError(f"Record batch at offset {base} cannot be decompressed")
+    log_append = bool(attrs & TIMESTAMP_TYPE_BIT)
+    entries: list[tuple[int, bytes]] = []
+    nbytes = 0
+    rv = read_varint
+    try:
+        p = 0
+        for _ in range(count):
+            length, p = rv(data, p)
+            end = p + length
+            ts_delta, q = rv(data, p + 1)
+            offset_delta, q = rv(data, q)
+            offset = base + offset_delta
+            ts = max_ts if log_append else first_ts + ts_delta
+            parts = [_bulk(b"timestamp"), _bulk(b"%d" % ts)]
+            klen, q = rv(data, q)
+            if klen >= 0:
+                parts.append(b"$3\r\nkey\r\n")
+                parts.append(_bulk(data[q:q + klen]))
+                q += klen
+            vlen, q = rv(data, q)
+            if vlen >= 0:
+                parts.append(b"$5\r\nvalue\r\n")
+                parts.append(_bulk(data[q:q + vlen]))
+                q += vlen
+            nheaders, q = rv(data, q)
+            for _h in range(nheaders):
+                hklen, q = rv(data, q)
+                parts.append(_bulk(b"header:" + bytes(data[q:q + hklen])))
+                q += hklen
+                hvlen, q = rv(data, q)
+                if hvlen >= 0:
+                    parts.append(_bulk(data[q:q + hvlen]))
+                    q += hvlen
+                else:
+                    parts.append(b"$0\r\n\r\n")
+            if q != end:
+                raise ValueError("record length does not match its fields")
+            rid = b"%d-1" % offset
+            entry = b"*2\r\n$%d\r\n%s\r\n*%d\r\n%s" % (len(rid), rid, len(parts), b"".join(parts))
+            entries.append((offset, entry))
+            nbytes += len(entry)
+            p = end
+    except (IndexError, ValueError) as e:
+        raise CorruptRecordError(f"Record batch at offset {base} cannot be read: {e}") from None
+    return DecodedBatch(base, base + last_delta, size, producer_id, transactional, False, False,
+                        entries, nbytes)
+
+
+# -- Kafka's default partitioner --------------------------------------------------------------------
 
 def _murmur2(data: bytes) -> int:
     """Kafka's Utils.murmur2 (seed 0x9747b28c), as a signed 32-bit int."""

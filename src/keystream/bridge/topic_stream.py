@@ -10,7 +10,7 @@ the log's own appends, retention and DeleteRecords ever changes what such a key 
 Reads walk the partition's segments (no copy of the data is kept anywhere else): the batch
 holding the first wanted offset is found with the segment's offset index, batches are read
 whole from the segment file (up to 256 KB at a time) and decoded once into ready-to-send
-entries (`kafka_records.py`). Decoded runs of consecutive batches ("chunks") are cached per
+entries (`recordio.py`). Decoded runs of consecutive batches ("chunks") are cached per
 segment object, in file order, within 64 MB (least recently used go first); the tail of the
 active segment grows its last chunk in place. A compacted segment is a new segment object, so
 the cache never serves records compaction removed. A range without aborted transactions is
@@ -38,7 +38,7 @@ Blocking XREAD waits through `commands/blocking.py` like any stream reader: ever
 partition (Produce, XADD, a transaction marker that moves the LSO) reports the key as written
 (`xadd` event) in every database where a client waits on it.
 
-Not here: the entry format (kafka_records.py), argument parsing (commands/streams.py).
+Not here: the entry format (recordio.py), argument parsing (commands/streams.py).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import os
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from keystream.bridge.kafka_records import CODECS, DecodedBatch, decode_batch, encode_entry_batch, entry_id
+from keystream.bridge.recordio import CODECS, DecodedBatch, decode_entries, encode_entry_batch, entry_id
 from keystream.log.batch import (
     CONTROL_BIT,
     HEADER_SIZE,
@@ -240,7 +240,7 @@ class TopicStreams:
                         continue
                 break
             try:
-                batches.append(decode_batch(buf, off))
+                batches.append(decode_entries(buf, off))
             except CorruptRecordError as e:
                 raise CommandError(E.bridge_unreadable(seg.dir, str(e))) from None
             off = end
@@ -296,12 +296,8 @@ class TopicStreams:
     def _chunks(self, plog: PartitionLog, start: int, upper: int):
         """(chunk, from) for the offsets from start in order, until upper: only the chunk's
         offsets from `from` on are new (a chunk grown at the tail comes again)."""
-        segments = plog.segments
-        i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
         o = start
-        for seg in segments[i:]:
-            if seg.base_offset >= upper:
-                return
+        for seg in _segments_between(plog, start, upper):
             o = max(o, seg.base_offset)
             while o < upper and o < seg.next_offset:
                 ch = self._chunk_from(seg, o)
@@ -399,12 +395,8 @@ class TopicStreams:
         ai = 0
         dropping: set[int] = set()
         n = 0
-        segments = plog.segments
-        i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
         first = True
-        for seg in segments[i:]:
-            if seg.base_offset >= upper:
-                break
+        for seg in _segments_between(plog, start, upper):
             if seg.next_offset <= start:
                 first = False
                 continue
@@ -534,6 +526,13 @@ class TopicStreams:
 
 
 _ID_MAX = (1 << 128) - 1
+
+
+def _segments_between(plog: PartitionLog, start: int, upper: int) -> list[Segment]:
+    """The segments of plog from the one holding start, up to the last that starts below upper."""
+    segments = plog.segments
+    i = max(bisect.bisect_right(segments, start, key=_base_offset) - 1, 0)
+    return segments[i:bisect.bisect_left(segments, upper, key=_base_offset)]
 
 
 def _base_offset(seg: Segment) -> int:

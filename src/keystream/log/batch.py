@@ -1,5 +1,7 @@
 """Record batch v2 bytes: validation, offset assignment, a light record reader, record
-varints, and building uncompressed batches (the group coordinator's `__consumer_offsets`).
+varints and nullable bytes fields (the one copy of each for the code base), compressing and
+inflating records (cleaner, bridge), and building uncompressed batches (the group
+coordinator's `__consumer_offsets`).
 
 The broker never rewrites a producer's batch beyond what Kafka itself patches: the base
 offset (8 bytes that the CRC does not cover) and, for `message.timestamp.type=LogAppendTime`,
@@ -42,11 +44,14 @@ __all__ = [
     "batch_header",
     "build_batch",
     "build_control_batch",
+    "compress_records",
     "control_record_type",
     "decompress_records",
+    "encode_bytes",
     "encode_varint",
     "keyless_record_index",
     "patch_log_append_time",
+    "read_bytes",
     "read_records",
     "read_varint",
     "validate_batches",
@@ -145,10 +150,14 @@ def patch_log_append_time(batch: memoryview, now_ms: int) -> list[bytes | memory
     return [batch[8:17], _U32.pack(crc), attrs_b, mid, ts_b, tail]
 
 
-# -- record varints and building a batch ----------------------------------------------------------
+# -- record varints, bytes fields and building a batch -----------------------------------------------
 
 def encode_varint(n: int) -> bytes:
-    """n as a zig-zag varint (the signed varint of record fields)."""
+    """n as a zig-zag varint (the signed varint of record fields); 0..16383 from a table."""
+    return _VARINTS[n] if 0 <= n < 16384 else _zigzag_varint(n)
+
+
+def _zigzag_varint(n: int) -> bytes:
     z = (n << 1) ^ (n >> 63)
     out = bytearray()
     while z >= 0x80:
@@ -156,6 +165,10 @@ def encode_varint(n: int) -> bytes:
         z >>= 7
     out.append(z)
     return bytes(out)
+
+
+# record, key, value and header lengths are mostly below 16384
+_VARINTS = [_zigzag_varint(i) for i in range(1 << 14)]
 
 
 def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
@@ -174,6 +187,21 @@ def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     return (raw >> 1) ^ -(raw & 1), pos
 
 
+def encode_bytes(b: bytes | None) -> bytes:
+    """A record field's nullable bytes: their zig-zag varint length (-1 for null), then them."""
+    return b"\x01" if b is None else encode_varint(len(b)) + b
+
+
+def read_bytes(buf: bytes | memoryview, pos: int) -> tuple[bytes | None, int]:
+    """The nullable bytes field at pos -> (bytes or None, next pos); ValueError if truncated."""
+    n, pos = read_varint(buf, pos)
+    if n < 0:
+        return None, pos
+    if pos + n > len(buf):
+        raise ValueError("record field runs past the end")
+    return bytes(buf[pos:pos + n]), pos + n
+
+
 def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int, producer_id: int = -1,
                 producer_epoch: int = -1, attributes: int = 0) -> bytes:
     """One uncompressed record batch v2 (base offset 0, base sequence -1) of (key, value) records.
@@ -183,8 +211,8 @@ def build_batch(records: list[tuple[bytes, bytes | None]], timestamp: int, produ
     transactional batches and markers."""
     body = bytearray()
     for i, (key, value) in enumerate(records):
-        rec = b"".join((b"\x00", b"\x00", encode_varint(i), encode_varint(len(key)), key,
-                        b"\x01" if value is None else encode_varint(len(value)) + value, b"\x00"))
+        rec = b"".join((b"\x00", b"\x00", encode_varint(i), encode_varint(len(key)), key, encode_bytes(value),
+                        b"\x00"))
         body += encode_varint(len(rec))
         body += rec
     n = len(records)
@@ -221,9 +249,37 @@ def control_record_type(batch: memoryview | bytes) -> int:
         return -1
 
 
-# -- reading records (only where the broker must: ListOffsets by timestamp) -----------------------
+# -- compression; reading records (only where the broker must: ListOffsets by timestamp) ---------
 
 XERIAL_MAGIC = b"\x82SNAPPY\x00"  # the framing Java clients use for snappy
+
+
+_XERIAL_HEADER = XERIAL_MAGIC + struct.pack(">ii", 1, 1)
+_XERIAL_BLOCK = 32 * 1024
+
+
+def compress_records(codec: int, data: bytes, xerial: bool = False) -> bytes:
+    """The records part of a batch compressed with codec (0 none, 1 gzip, 2 snappy, raw or in
+    xerial framing, 3 lz4 in the frame Kafka's Java client writes, 4 zstd)."""
+    if codec == 0:
+        return data
+    if codec == 1:
+        return zlib.compress(data, 6, 16 + zlib.MAX_WBITS)
+    if codec == 2:
+        if not xerial:
+            return bytes(cramjam.snappy.compress_raw(data))
+        parts = [_XERIAL_HEADER]
+        for i in range(0, len(data), _XERIAL_BLOCK):
+            block = bytes(cramjam.snappy.compress_raw(data[i:i + _XERIAL_BLOCK]))
+            parts.append(len(block).to_bytes(4, "big"))
+            parts.append(block)
+        return b"".join(parts)
+    if codec == 3:
+        # independent 64 KiB blocks, no content checksum: the frame Kafka's Java client writes
+        c = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
+        c.compress(data)
+        return bytes(c.finish())
+    return bytes(cramjam.zstd.compress(data))
 
 
 def decompress_records(codec: int, body: bytes | memoryview) -> bytes | None:

@@ -60,13 +60,11 @@ import logging
 import os
 import struct
 import time
-import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-import cramjam
 from crc32c import crc32c
 
 from keystream.log.batch import (
@@ -78,6 +76,7 @@ from keystream.log.batch import (
     TRANSACTIONAL_BIT,
     XERIAL_MAGIC,
     batch_header,
+    compress_records,
     decompress_records,
     encode_varint,
     read_varint,
@@ -106,31 +105,6 @@ _CHUNK = 1024 * 1024
 _WRITE_BUFFER = 1024 * 1024
 _MAP_ENTRY_COST = 128          # bytes of the dedupe buffer one map entry counts for
 _REL_OFFSET_MAX = 2**31 - 1
-_XERIAL_HEADER = XERIAL_MAGIC + struct.pack(">ii", 1, 1)
-_XERIAL_BLOCK = 32 * 1024
-
-
-# -- compression ---------------------------------------------------------------------------------
-
-def _compress(codec: int, data: bytes, original: bytes | memoryview) -> bytes:
-    """data compressed with codec, in the same framing as the producer's original body."""
-    if codec == 1:
-        return zlib.compress(data, 6, 16 + zlib.MAX_WBITS)
-    if codec == 2:
-        if bytes(original[:8]) != XERIAL_MAGIC:
-            return bytes(cramjam.snappy.compress_raw(data))
-        parts = [_XERIAL_HEADER]
-        for i in range(0, len(data), _XERIAL_BLOCK):
-            block = bytes(cramjam.snappy.compress_raw(data[i:i + _XERIAL_BLOCK]))
-            parts.append(len(block).to_bytes(4, "big"))
-            parts.append(block)
-        return b"".join(parts)
-    if codec == 3:
-        # independent 64 KiB blocks, no content checksum: the frame Kafka's Java client writes
-        c = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
-        c.compress(data)
-        return bytes(c.finish())
-    return bytes(cramjam.zstd.compress(data))
 
 
 # -- records -------------------------------------------------------------------------------------
@@ -309,7 +283,8 @@ def clean_batch(batch: bytes, offset_map: dict[bytes, int], now_ms: int,
     if not attrs & TIMESTAMP_TYPE_BIT:
         max_ts = first_ts + max(r[2] for r in kept)
     if codec:
-        records_bytes = _compress(codec, records_bytes, memoryview(batch)[HEADER_SIZE:])
+        xerial = bytes(batch[HEADER_SIZE:HEADER_SIZE + 8]) == XERIAL_MAGIC
+        records_bytes = compress_records(codec, records_bytes, xerial)
     after_crc = _AFTER_CRC.pack(attrs, last_delta, new_base_ts, max_ts, pid, pepoch, base_seq,
                                 len(kept)) + records_bytes
     head = struct.pack(">qiibI", base, len(after_crc) + 9, epoch, magic, crc32c(after_crc))

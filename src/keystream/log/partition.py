@@ -272,6 +272,17 @@ class PartitionLog:
 
     # -- reading ------------------------------------------------------------------------------
 
+    def _segments_from(self, offset: int, upper: int | None) -> list[Segment]:
+        """The segments a read from offset looks in (the one holding offset first); [] at the
+        log end or at upper. OffsetOutOfRangeError outside [log start, log end]."""
+        if offset < self.log_start_offset or offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(
+                f"Offset {offset} is out of range [{self.log_start_offset}, {self.log_end_offset}] "
+                f"of {self.topic}-{self.index}")
+        if offset == self.log_end_offset or upper is not None and offset >= upper:
+            return []
+        return self.segments[max(bisect_right(self._bases, offset) - 1, 0):]
+
     def read(self, offset: int, max_bytes: int, upper: int | None = None) -> list[memoryview]:
         """Whole batches from the one holding offset; at least one batch, then up to max_bytes.
 
@@ -279,14 +290,7 @@ class PartitionLog:
         [] at the log end. OffsetOutOfRangeError outside [log start, log end]. upper (the LSO
         for read_committed): only batches that start below it.
         """
-        if offset < self.log_start_offset or offset > self.log_end_offset:
-            raise OffsetOutOfRangeError(
-                f"Offset {offset} is out of range [{self.log_start_offset}, {self.log_end_offset}] "
-                f"of {self.topic}-{self.index}")
-        if offset == self.log_end_offset or upper is not None and offset >= upper:
-            return []
-        i = bisect_right(self._bases, offset) - 1
-        for seg in self.segments[max(i, 0):]:
+        for seg in self._segments_from(offset, upper):
             found = seg.find_batch(offset)
             if found is not None:
                 chunk = seg.read(found[0], found[1], max_bytes)
@@ -298,14 +302,7 @@ class PartitionLog:
 
         The same batches (the same bounds and upper cut) found from the indexes and batch headers;
         [] where read gives [] (or an empty chunk)."""
-        if offset < self.log_start_offset or offset > self.log_end_offset:
-            raise OffsetOutOfRangeError(
-                f"Offset {offset} is out of range [{self.log_start_offset}, {self.log_end_offset}] "
-                f"of {self.topic}-{self.index}")
-        if offset == self.log_end_offset or upper is not None and offset >= upper:
-            return []
-        i = bisect_right(self._bases, offset) - 1
-        for seg in self.segments[max(i, 0):]:
+        for seg in self._segments_from(offset, upper):
             found = seg.find_batch(offset)
             if found is None:
                 continue

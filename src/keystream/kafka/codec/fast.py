@@ -272,6 +272,7 @@ class _Cursor:
         self.flex = flex
 
     def uvarint(self) -> int:
+        # inline, not header.read_uvarint: calling it made decode_produce_request 14% slower
         mv = self.mv
         shift = out = 0
         while True:

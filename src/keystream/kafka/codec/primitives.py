@@ -1,7 +1,9 @@
-"""Byte writers for Kafka's primitive types, used by the hand-written fast encoders.
+"""Byte writers for Kafka's primitive types, used by the hand-written fast encoders and the
+internal topics' records (kafka/txn, kafka/groups).
 
-Only what the fast paths need: fixed-size ints (struct), unsigned varints, legacy and
-compact strings and array lengths. Everything else goes through kio's generic encoder.
+Only what those need: fixed-size ints (struct), unsigned varints, legacy and compact strings
+and array lengths. Everything else goes through kio's generic encoder. The reader of unsigned
+varints is header.read_uvarint; the zig-zag varints of record fields are in log/batch.py.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 
+from keystream.kafka.codec.header import read_uvarint
+from keystream.kafka.codec.primitives import array_len, string
+
 __all__ = [
     "CURRENT_ASSIGNMENT",
     "GROUP_METADATA",
@@ -109,18 +112,8 @@ class RegexRecord:
 
 # -- flexible encoding -------------------------------------------------------------------------
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _cstr(s: str) -> bytes:
-    b = s.encode()
-    return _uvarint(len(b) + 1) + b
+    return string(s.encode(), True)
 
 
 def _cnstr(s: str | None) -> bytes:
@@ -128,7 +121,7 @@ def _cnstr(s: str | None) -> bytes:
 
 
 def _carray(n: int) -> bytes:
-    return _uvarint(n + 1)
+    return array_len(n, True)
 
 
 _TAGS = b"\x00"
@@ -150,14 +143,8 @@ class _Flex:
         self.pos = pos
 
     def uvarint(self) -> int:
-        shift = out = 0
-        while True:
-            b = self.buf[self.pos]
-            self.pos += 1
-            out |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return out
-            shift += 7
+        v, self.pos = read_uvarint(self.buf, self.pos)
+        return v
 
     def fixed(self, s: struct.Struct) -> int:
         (v,) = s.unpack_from(self.buf, self.pos)

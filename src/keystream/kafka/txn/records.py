@@ -21,6 +21,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from keystream.kafka.codec.header import read_uvarint, skip_tagged_fields
+from keystream.kafka.codec.primitives import string, uvarint
+
 __all__ = ["VALUE_VERSION", "TxnRecord", "decode_key", "decode_value", "encode_key", "encode_value"]
 
 VALUE_VERSION = 1
@@ -49,31 +52,8 @@ class TxnRecord:
     client_transaction_version: int = 0
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = out = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        out |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return out, pos
-        shift += 7
-        if shift > 28:
-            raise ValueError("varint too long")
-
-
 def _string(s: str, flexible: bool) -> bytes:
-    b = s.encode()
-    return (_uvarint(len(b) + 1) if flexible else _I16.pack(len(b))) + b
+    return string(s.encode(), flexible)
 
 
 def encode_key(transactional_id: str) -> bytes:
@@ -99,9 +79,9 @@ def encode_value(r: TxnRecord, empty: bool, version: int = VALUE_VERSION) -> byt
         by_topic: dict[str, list[int]] = {}
         for topic, part in sorted(r.partitions):
             by_topic.setdefault(topic, []).append(part)
-        out += _uvarint(len(by_topic) + 1) if flex else _I32.pack(len(by_topic))
+        out += uvarint(len(by_topic) + 1) if flex else _I32.pack(len(by_topic))
         for topic, parts in by_topic.items():
-            out += _string(topic, flex) + (_uvarint(len(parts) + 1) if flex else _I32.pack(len(parts)))
+            out += _string(topic, flex) + (uvarint(len(parts) + 1) if flex else _I32.pack(len(parts)))
             for p in parts:
                 out += _I32.pack(p)
             if flex:
@@ -115,9 +95,9 @@ def encode_value(r: TxnRecord, empty: bool, version: int = VALUE_VERSION) -> byt
             tags.append((_TAG_NEXT_PID, _I64.pack(r.next_producer_id)))
         if r.client_transaction_version != 0:
             tags.append((_TAG_CLIENT_TV, _I16.pack(r.client_transaction_version)))
-        out += _uvarint(len(tags))
+        out += uvarint(len(tags))
         for tag, data in tags:
-            out += _uvarint(tag) + _uvarint(len(data)) + data
+            out += uvarint(tag) + uvarint(len(data)) + data
     return bytes(out)
 
 
@@ -128,43 +108,28 @@ def decode_value(data: bytes) -> TxnRecord | None:
         return None
     flex = version == 1
     pos = _HEAD.size
-    if flex:
-        count, pos = _read_uvarint(data, pos)
-        count -= 1
-    else:
-        (count,) = _I32.unpack_from(data, pos)
-        pos += 4
+    count, pos = _read_length(data, pos, flex, _I32)
     parts: list[tuple[str, int]] = []
     for _ in range(max(count, 0)):
-        if flex:
-            n, pos = _read_uvarint(data, pos)
-            n -= 1
-        else:
-            (n,) = _I16.unpack_from(data, pos)
-            pos += 2
+        n, pos = _read_length(data, pos, flex, _I16)
         if n < 0 or pos + n > len(data):
             raise ValueError("topic name runs past the end")
         topic = bytes(data[pos:pos + n]).decode()
         pos += n
-        if flex:
-            k, pos = _read_uvarint(data, pos)
-            k -= 1
-        else:
-            (k,) = _I32.unpack_from(data, pos)
-            pos += 4
+        k, pos = _read_length(data, pos, flex, _I32)
         for _ in range(k):
             parts.append((topic, _I32.unpack_from(data, pos)[0]))
             pos += 4
         if flex:
-            pos = _skip_tags(data, pos)
+            pos = skip_tagged_fields(data, pos)
     last, start = _TAIL.unpack_from(data, pos)
     r = TxnRecord(pid, epoch, timeout, status, parts, last, start)
     if flex:
         pos += _TAIL.size
-        ntags, pos = _read_uvarint(data, pos)
+        ntags, pos = read_uvarint(data, pos)
         for _ in range(ntags):
-            tag, pos = _read_uvarint(data, pos)
-            size, pos = _read_uvarint(data, pos)
+            tag, pos = read_uvarint(data, pos)
+            size, pos = read_uvarint(data, pos)
             if tag == _TAG_PREVIOUS_PID:
                 r.previous_producer_id = _I64.unpack_from(data, pos)[0]
             elif tag == _TAG_NEXT_PID:
@@ -175,10 +140,9 @@ def decode_value(data: bytes) -> TxnRecord | None:
     return r
 
 
-def _skip_tags(data: bytes, pos: int) -> int:
-    ntags, pos = _read_uvarint(data, pos)
-    for _ in range(ntags):
-        _, pos = _read_uvarint(data, pos)
-        size, pos = _read_uvarint(data, pos)
-        pos += size
-    return pos
+def _read_length(data: bytes, pos: int, flexible: bool, fixed: struct.Struct) -> tuple[int, int]:
+    """A string or array length at pos (-1: null): compact (varint + 1) when flexible, else fixed."""
+    if flexible:
+        n, pos = read_uvarint(data, pos)
+        return n - 1, pos
+    return fixed.unpack_from(data, pos)[0], pos + fixed.size

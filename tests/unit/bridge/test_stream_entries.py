@@ -1,11 +1,11 @@
-"""bridge/kafka_records.py: the batch XADD builds is one the log accepts, and decodes back to
+"""bridge/recordio.py (stream entries): the batch XADD builds is one the log accepts, and decodes back to
 the entry it came from, with every codec; the ID <-> offset mapping of bridge/topic_stream.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from keystream.bridge.kafka_records import CODECS, decode_batch, encode_entry_batch
+from keystream.bridge.recordio import CODECS, decode_entries, encode_entry_batch
 from keystream.bridge.topic_stream import first_offset_at, last_offset_at
 from keystream.log.batch import validate_batches
 from keystream.log.errors import CorruptRecordError
@@ -19,7 +19,7 @@ def _sid(ms: int, seq: int) -> int:
 def test_round_trip(codec: int) -> None:
     batch = encode_entry_batch(b"k", b"v" * 300, [(b"h", b"1"), (b"h", b"")], 1234, codec)
     assert validate_batches(memoryview(batch), 10**6)[0].record_count == 1
-    d = decode_batch(batch, 0)
+    d = decode_entries(batch, 0)
     assert (d.base_offset, d.last_offset, d.size, d.control, d.transactional) == (0, 0, len(batch), False, False)
     assert d.entries == [(0, b"*2\r\n$3\r\n0-1\r\n*10\r\n$9\r\ntimestamp\r\n$4\r\n1234\r\n$3\r\nkey\r\n$1\r\nk\r\n"
                              b"$5\r\nvalue\r\n$300\r\n" + b"v" * 300 + b"\r\n$8\r\nheader:h\r\n$1\r\n1\r\n"
@@ -27,7 +27,7 @@ def test_round_trip(codec: int) -> None:
 
 
 def test_null_key_and_value_are_absent_fields() -> None:
-    d = decode_batch(encode_entry_batch(None, None, [], 7, 0), 0)
+    d = decode_entries(encode_entry_batch(None, None, [], 7, 0), 0)
     assert d.entries == [(0, b"*2\r\n$3\r\n0-1\r\n*2\r\n$9\r\ntimestamp\r\n$1\r\n7\r\n")]
 
 
@@ -35,7 +35,7 @@ def test_garbage_records_are_a_corrupt_record_error() -> None:
     batch = bytearray(encode_entry_batch(b"k", b"v", [], 1, 0))
     batch[-3] = 0x7E      # a value length (63) running past the record
     with pytest.raises(CorruptRecordError):
-        decode_batch(bytes(batch), 0)
+        decode_entries(bytes(batch), 0)
 
 
 def test_id_offset_mapping() -> None:
