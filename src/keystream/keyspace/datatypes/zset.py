@@ -159,6 +159,7 @@ class Skiplist:
 class ZSet:
     __slots__ = ("atime", "big", "lp", "msize")
     atime: int  # access data, set by the database (see keyspace/db.py)
+    msize: int  # accounted size, set by the database (see keyspace/db.py)
 
     def __init__(self) -> None:
         # Exactly one of the two forms is in use: `lp` (compact) or `big`.
