@@ -135,6 +135,9 @@ class Snapshots:
                 continue
             expires = db.expires
             w.select_db(db.id, len(data), len(expires))
+            if not (lru or lfu or delay):
+                saved = w.keys(data.items(), expires, progress, saved)
+                continue
             for key, value in data.items():
                 w.key(key, value, expires.get(key),
                       db.idle_ms(key) // 1000 if lru else None,
