@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from keystream.commands.blocking import BlockingState
     from keystream.commands.executor import PauseState
     from keystream.commands.introspection import LatencyMonitor
+    from keystream.commands.migrate import MigrateSockets
     from keystream.kafka.groups.coordinator import GroupCoordinator
     from keystream.kafka.txn.coordinator import TransactionCoordinator
     from keystream.kafka.txn.producer_ids import ProducerIdManager
@@ -102,7 +103,7 @@ class Engine:
         "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "function_libraries", "gated",
-        "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "monitors",
+        "groups", "latency_monitor", "log_tasks", "logs", "loop", "mem_peak", "mem_startup", "migrate_sockets", "monitors",
         "notifier", "pause", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "tracking", "txn",
@@ -113,6 +114,7 @@ class Engine:
         load_all()
         from keystream.commands.blocking import BlockingState
         from keystream.commands.introspection import LatencyMonitor
+        from keystream.commands.migrate import MigrateSockets
         from keystream.kafka.groups.coordinator import GroupCoordinator
         from keystream.kafka.txn.coordinator import TransactionCoordinator
         from keystream.kafka.txn.producer_ids import ProducerIdManager
@@ -186,6 +188,8 @@ class Engine:
         # through the executor's checked path, which asks `command_refusal`.
         self.gated = False
         self.snapshots = Snapshots(self)
+        # MIGRATE's cached connections to other servers (commands/migrate.py)
+        self.migrate_sockets: MigrateSockets = MigrateSockets()
         config.listeners.append(self._on_config_change)
 
     # -- life cycle --------------------------------------------------------------------
@@ -203,6 +207,7 @@ class Engine:
         await self.log_tasks.stop()
         for hook in self.shutdown_hooks:
             hook()
+        self.migrate_sockets.close_all()
         self.logs.close()
 
     # -- the Kafka side -----------------------------------------------------------------
@@ -449,6 +454,7 @@ class Engine:
         persistence (reaping save/rewrite children, save points, AOF fsync and rewrites)."""
         self.snapshots.cron()
         self.snapshots.aof.cron()
+        self.migrate_sockets.cron()
         hz = max(1, min(500, self.config["hz"]))
         if self.active_expire_enabled and self.pause is None:
             # Redis spends at most ~25% of CPU time per cycle on active expiry.

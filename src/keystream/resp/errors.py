@@ -314,3 +314,11 @@ LUA_FUNCTION_RESTORE_ARITY = (
 LUA_WRONG_RESTORE_POLICY_GIVEN_VALUE = (
     "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
 )
+
+# MIGRATE (cluster.c)
+MIGRATE_CONNECT = "IOERR error or timeout connecting to the client"
+MIGRATE_IO_WRITING = "IOERR error or timeout writing to target instance"
+MIGRATE_IO_READING = "IOERR error or timeout reading to target instance"
+MIGRATE_TARGET_ERROR = "ERR Target instance replied with error: "
+MIGRATE_KEYS_KEY_NOT_EMPTY = ("ERR When using MIGRATE KEYS option, the key argument must be set to the "
+                              "empty string")
