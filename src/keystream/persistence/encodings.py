@@ -155,8 +155,9 @@ def _backlen_size(n: int) -> int:
 _SMALL_INT_TEXT = [b"%d" % i for i in range(128)]
 
 
-def listpack_decode(blob: bytes) -> list[bytes]:
-    """The values of a listpack (integers as their decimal text)."""
+def listpack_decode(blob: bytes, strict: bool = True) -> list[bytes]:
+    """The values of a listpack (integers as their decimal text); strict: the element count
+    in its header and the entries' one-byte backlens are checked too (Redis's deep check)."""
     size = len(blob)
     if size < 7 or blob[-1] != 0xFF:
         raise EncodingError("listpack too short or not terminated")
@@ -172,10 +173,14 @@ def listpack_decode(blob: bytes) -> list[bytes]:
         b = blob[p]
         if b < 0x80:  # 7-bit unsigned integer: entry and backlen are one byte each
             append(small[b])
+            if blob[p + 1] != 1 and strict:
+                raise EncodingError("listpack entry with a wrong backlen")
             p += 2
         elif b < 0xC0:  # string shorter than 64 bytes: a one-byte backlen
             q = p + 1 + (b & 0x3F)
             append(blob[p + 1:q])
+            if q < end and blob[q] != q - p and strict:
+                raise EncodingError("listpack entry with a wrong backlen")
             p = q + 1
         else:
             if b < 0xE0:
@@ -197,7 +202,7 @@ def listpack_decode(blob: bytes) -> list[bytes]:
     # An entry claiming more bytes than there are leaves p past the end.
     if p != end:
         raise EncodingError("listpack entries overrun")
-    if count != 65535 and count != len(out):
+    if count != 65535 and count != len(out) and strict:
         raise EncodingError("listpack count mismatch")
     return out
 
@@ -308,6 +313,8 @@ def zipmap_decode(blob: bytes) -> list[bytes]:
             p += ln + free
     if p != size - 1:
         raise EncodingError("zipmap has bytes after its end")
+    if not out:
+        raise EncodingError("empty zipmap")
     return out
 
 

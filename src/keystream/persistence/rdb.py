@@ -99,6 +99,12 @@ _TYPE_NAMES = {T_STRING: "string", T_LIST: "list", T_LIST_ZIPLIST: "list", T_LIS
                T_LIST_QUICKLIST_2: "list", T_SET: "set", T_SET_INTSET: "set", T_ZSET: "zset",
                T_ZSET_2: "zset", T_ZSET_ZIPLIST: "zset", T_ZSET_LISTPACK: "zset", T_HASH: "hash",
                T_HASH_ZIPMAP: "hash", T_HASH_ZIPLIST: "hash", T_HASH_LISTPACK: "hash"}
+# What Redis's rdbLoadObject names in "<...> integrity check failed" for each packed type
+_PACKED_NAMES = {T_HASH_ZIPMAP: "Zipmap", T_LIST_ZIPLIST: "List ziplist", T_SET_INTSET: "Intset",
+                 T_ZSET_ZIPLIST: "Zset ziplist", T_HASH_ZIPLIST: "Hash ziplist", T_LIST_QUICKLIST: "Ziplist",
+                 T_HASH_LISTPACK: "Hash listpack", T_ZSET_LISTPACK: "Zset listpack",
+                 T_LIST_QUICKLIST_2: "Listpack", T_STREAM_LISTPACKS: "Stream listpack",
+                 T_STREAM_LISTPACKS_2: "Stream listpack"}
 _QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
 # quicklist.c: node size limits for negative list-max-listpack-size, the per-entry overhead
 # estimate, and the safety limit for count-limited nodes.
@@ -128,13 +134,16 @@ class Limits:
     set_intset: int = 512
     list_fill: int = -2
     compress: bool = True
+    # sanitize-dump-payload no: fields Redis checks only when sanitizing (a stream entry's
+    # lp-count, a stream listpack's element count) are not checked (nothing relies on them)
+    sanitize: bool = True
 
     @classmethod
     def from_config(cls, config: Any) -> Limits:
         return cls(config["hash-max-listpack-entries"], config["hash-max-listpack-value"],
                    config["zset-max-listpack-entries"], config["zset-max-listpack-value"],
                    config["set-max-intset-entries"], config["list-max-listpack-size"],
-                   bool(config["rdbcompression"]))
+                   bool(config["rdbcompression"]), config["sanitize-dump-payload"] != "no")
 
 
 # -- writing values -------------------------------------------------------------------------
@@ -612,7 +621,7 @@ def _build_hash(flat: list[bytes], limits: Limits) -> Hash:
     it = iter(map(share, flat))
     h = Hash(zip(it, it))
     if len(h) * 2 != len(flat):
-        raise RdbError("duplicate hash fields")
+        raise RdbError("Duplicate hash fields detected")
     h.big = len(h) > limits.hash_entries or max(map(len, flat)) > limits.hash_value
     return h
 
@@ -620,7 +629,7 @@ def _build_hash(flat: list[bytes], limits: Limits) -> Hash:
 def _build_zset(items: list[tuple[float, bytes]], limits: Limits, from_skiplist: bool) -> ZSet:
     n = len(items)
     if len({m for _, m in items}) != n:
-        raise RdbError("duplicate sorted set members")
+        raise RdbError("Duplicate zset fields detected")
     if from_skiplist:
         skiplist = n > limits.zset_entries or any(len(m) > limits.zset_value for _, m in items)
     else:
@@ -641,14 +650,14 @@ def _zset_from_flat(flat: list[bytes], limits: Limits) -> ZSet | None:
     if any(map(math.isnan, scores)):
         raise RdbError("NaN score in a sorted set")
     if len(set(members)) != len(members):
-        raise RdbError("duplicate sorted set members")
+        raise RdbError("Duplicate zset fields detected")
     return ZSet.build(list(zip(scores, members)), len(members) > limits.zset_entries)
 
 
 def _build_set(members: list[bytes], limits: Limits) -> Set:
     s = Set.build(members, limits.set_intset)
     if len(s) != len(members):
-        raise RdbError("duplicate set members")
+        raise RdbError("Duplicate set members detected")
     return s
 
 
@@ -689,9 +698,10 @@ def _lp_int(v: bytes) -> int:
         raise RdbError("stream listpack holds a non-integer where an integer belongs") from None
 
 
-def _stream_node_entries(master: int, flat: list[bytes]
+def _stream_node_entries(master: int, flat: list[bytes], strict: bool
                          ) -> tuple[tuple[bytes, ...], int, list[tuple[bool, int, list[bytes]]]]:
-    """(master fields, live count, entries) of a node's listpack (see `_stream_node_listpack`)."""
+    """(master fields, live count, entries) of a node's listpack (see `_stream_node_listpack`);
+    strict: the entries' lp-counts are checked too."""
     try:
         live, deleted, nf = _lp_int(flat[0]), _lp_int(flat[1]), _lp_int(flat[2])
         fields = tuple(flat[3:3 + nf])
@@ -717,20 +727,20 @@ def _stream_node_entries(master: int, flat: list[bytes]
                     raise RdbError("stream entry cut short")
                 pos += 1 + 2 * n
                 expect = 2 * n + 4
-            if _lp_int(flat[pos]) != expect:
+            if _lp_int(flat[pos]) != expect and strict:
                 raise RdbError("bad stream entry lp-count")
             pos += 1
             if not 0 <= ms <= MAX64:
                 raise RdbError("stream entry ID out of range")
             entries.append((bool(flags & 1), make_id(ms, seq), pairs))
     except (IndexError, ValueError) as e:
-        raise RdbError(f"bad stream node listpack: {e}") from None
+        raise RdbError(f"Stream listpack integrity check failed: {e}") from None
     if sum(1 for d, _, _ in entries if d) != deleted or len(entries) - deleted != live:
         raise RdbError("stream node entry counts do not match its entries")
     return fields, live, entries
 
 
-def _load_stream(r: _Reader, v2: bool) -> Stream:
+def _load_stream(r: _Reader, v2: bool, strict: bool) -> Stream:
     """RDB_TYPE_STREAM_LISTPACKS (v1: Redis 5/6) and _2 (Redis 7.0); a v1 stream gets what
     Redis 7.0 derives on load: first ID from the first entry, entries-added = length, each
     group's entries-read estimated."""
@@ -741,12 +751,12 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
             raise RdbError("stream node key is not a 128-bit ID")
         master = int.from_bytes(key, "big")
         try:
-            flat = listpack_decode(r.string())
+            flat = listpack_decode(r.string(), strict)
         except EncodingError as e:
-            raise RdbError(f"bad stream node listpack: {e}") from None
+            raise RdbError(f"Stream listpack integrity check failed: {e}") from None
         if not flat:
-            raise RdbError("empty listpack inside a stream")
-        fields, live, entries = _stream_node_entries(master, flat)
+            raise RdbError("Empty listpack inside stream")
+        fields, live, entries = _stream_node_entries(master, flat, strict)
         if not live:
             raise RdbError("stream node with no live entry")
         if s.firsts and master <= s.firsts[-1]:
@@ -773,7 +783,7 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
             entries_read = None if n == MAX64 else n
         g = Group(last, entries_read)
         if name in s.groups:
-            raise RdbError("duplicated consumer group name")
+            raise RdbError(f"Duplicated consumer group name {name.decode('utf-8', 'replace')}")
         s.groups[name] = g
         groups.append(g)
         for _ in range(r.plain_length()):
@@ -781,22 +791,22 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
             nack = Nack(None, struct.unpack("<q", r.read(8))[0])
             nack.delivery_count = r.plain_length()
             if sid in g.pel:
-                raise RdbError("duplicated global PEL entry")
+                raise RdbError("Duplicated global PEL entry loading stream consumer group")
             g.pel[sid] = nack
         for _ in range(r.plain_length()):
             cname = r.string()
             seen = struct.unpack("<q", r.read(8))[0]
             c = Consumer(cname, seen)
             if cname in g.consumers:
-                raise RdbError("duplicated consumer name")
+                raise RdbError("Duplicate stream consumer detected.")
             g.consumers[cname] = c
             for _ in range(r.plain_length()):
                 sid = _read_raw_id(r)
                 nack = g.pel.get(sid)
                 if nack is None:
-                    raise RdbError("consumer PEL entry not in the group's PEL")
+                    raise RdbError("Consumer entry not found in group global PEL")
                 if nack.consumer is not None:
-                    raise RdbError("PEL entry owned by two consumers")
+                    raise RdbError("Duplicated consumer PEL entry loading a stream consumer group")
                 nack.consumer = c
                 c.pel[sid] = nack
     if not v2:
@@ -882,7 +892,17 @@ def _load_hash_listpack(r: _Reader, t: int, limits: Limits) -> Hash | None:
     flat = (listpack_decode(blob) if t == T_HASH_LISTPACK else
             ziplist_decode(blob) if t == T_HASH_ZIPLIST else zipmap_decode(blob))
     _check_pairs(flat)
-    return _build_hash(flat, limits) if flat else None
+    if not flat:
+        return None
+    try:
+        return _build_hash(flat, limits)
+    except RdbError:
+        raise RdbError(_PACKED_HASH_DUPS[t]) from None
+
+
+_PACKED_HASH_DUPS = {T_HASH_ZIPMAP: "Hash zipmap with dup elements",
+                     T_HASH_ZIPLIST: "Hash ziplist integrity check failed: ziplist with dup elements",
+                     T_HASH_LISTPACK: "Hash listpack integrity check failed: listpack with dup elements"}
 
 
 def _load_module(r: _Reader, t: int, limits: Limits) -> None:
@@ -890,7 +910,7 @@ def _load_module(r: _Reader, t: int, limits: Limits) -> None:
 
 
 def _load_stream_value(r: _Reader, t: int, limits: Limits) -> Stream:
-    return _load_stream(r, t == T_STREAM_LISTPACKS_2)
+    return _load_stream(r, t == T_STREAM_LISTPACKS_2, limits.sanitize)
 
 
 _LOADERS: dict[int, Callable[[_Reader, int, Limits], Any]] = {
@@ -910,7 +930,7 @@ def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
         return r.string()
     load = _LOADERS.get(t)
     if load is None:
-        raise RdbError(f"unknown value type {t}")
+        raise RdbError(f"Unknown RDB encoding type {t}")
     return load(r, t, limits)
 
 
@@ -960,8 +980,11 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
             if t:
                 load = loaders.get(t)
                 if load is None:
-                    raise RdbError(f"unknown value type {t}")
-                value = load(r, t, limits)
+                    raise RdbError(f"Unknown RDB encoding type {t}")
+                try:
+                    value = load(r, t, limits)
+                except EncodingError as e:
+                    raise RdbError(_integrity_failed(t, e)) from None
             else:
                 value = read_string()
             if db is None:
@@ -969,7 +992,9 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
                 values = db.data
             if value is None:
                 out.empty_keys_skipped += 1
-                log.warning("rdbLoadObject skipping empty key: %s", _TYPE_NAMES.get(t, str(t)))
+                if out.empty_keys_skipped <= 10:
+                    log.warning("rdbLoadObject skipping empty key: %s (%s)", key.decode("utf-8", "replace"),
+                                _TYPE_NAMES.get(t, str(t)))
             elif expire is not None and expire < now_ms:
                 out.keys_expired += 1
             else:
@@ -1026,7 +1051,17 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
             if actual != stored:
                 raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x}): RDB CRC error")
     out.end = r.pos
+    loaded_keys = out.key_count()
+    if out.empty_keys_skipped:
+        log.warning("Done loading RDB, keys loaded: %d, keys expired: %d, empty keys skipped: %d.",
+                    loaded_keys, out.keys_expired, out.empty_keys_skipped)
+    else:
+        log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", loaded_keys, out.keys_expired)
     return out
+
+
+def _integrity_failed(t: int, e: EncodingError) -> str:
+    return f"{_PACKED_NAMES.get(t, 'Value')} integrity check failed: {e}"
 
 
 def restore_payload(payload: bytes, limits: Limits, verify_checksum: bool = True) -> Any:
@@ -1040,9 +1075,13 @@ def restore_payload(payload: bytes, limits: Limits, verify_checksum: bool = True
     if verify_checksum and crc64(payload[:-8]) != int.from_bytes(footer[2:], "little"):
         raise PayloadError("payload checksum mismatch")
     r = _Reader(payload[:-10])
+    t = -1
     try:
-        value = _load_object(r, r.byte(), limits)
-    except (_Truncated, EncodingError, IndexError, struct.error, OverflowError):
+        t = r.byte()
+        value = _load_object(r, t, limits)
+    except EncodingError as e:
+        raise RdbError(_integrity_failed(t, e)) from None
+    except (_Truncated, IndexError, struct.error, OverflowError):
         raise RdbError("bad data format") from None
     if value is None:
         raise RdbError("empty value")

@@ -416,6 +416,8 @@ class Snapshots:
             contents = await loop.run_in_executor(None, self.read, path)
             self.install(contents)
         except (OSError, RdbError) as e:
+            if isinstance(e, RdbError):  # what rdbReportError logs, before the verdict
+                log.warning("Internal error in RDB reading: %s", e)
             log.critical("Fatal error loading the DB %s: %s. Exiting.", path, e)
             log.critical("Terminating server after rdb file reading failure.")
             raise SystemExit(1) from None

@@ -364,6 +364,10 @@ class Scripting:
             raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
         if cmd.is_write and state.read_only:
             raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
+        if cmd.is_write:  # MISCONF after a failed save or AOF write, as scriptVerifyWriteCommandAllow
+            denied = self.engine.snapshots.write_denied()
+            if denied is not None:
+                raise ScriptError(denied)
         fake = state.fake
         fake.proto = state.resp
         engine = self.engine
