@@ -239,6 +239,7 @@ _LIST_ENTRIES = EntryCache(lambda stored: lp_entry(decode_element(stored)), 24)
 _SCORE_ENTRIES = EntryCache(lambda score: lp_entry(_double_text(score)), 0)
 _lp_head = struct.Struct("<IH").pack
 _pack_double = struct.Struct("<d").pack
+_ENTRIES_OF = lp_entry
 
 
 def _encode_string_value(value: bytes, limits: Limits) -> tuple[int, bytes]:
@@ -302,7 +303,9 @@ def _encode_hash(value: Hash, limits: Limits) -> tuple[int, bytes]:
             parts.append(encode_string(f, compress))
             parts.append(encode_string(v, compress))
         return T_HASH, b"".join(parts)
-    return T_HASH_LISTPACK, _blob(listpack_encode(list(chain.from_iterable(value.items()))), limits.compress)
+    body = b"".join(map(_ENTRIES_OF, chain.from_iterable(value.items())))
+    return T_HASH_LISTPACK, _blob(_lp_head(len(body) + 7, min(2 * len(value), 65535)) + body + b"\xff",
+                                  limits.compress)
 
 
 def _encode_stream_value(value: Stream, limits: Limits) -> tuple[int, bytes]:
@@ -619,7 +622,8 @@ def _check_pairs(values: list[bytes]) -> None:
 def _build_hash(flat: list[bytes], limits: Limits) -> Hash:
     """The hash of alternating fields and values (an even count, checked by the caller)."""
     it = iter(map(share, flat))
-    h = Hash(zip(it, it))
+    h = dict.__new__(Hash)  # no __init__ frame: `big` is set below
+    h.update(zip(it, it))
     if len(h) * 2 != len(flat):
         raise RdbError("Duplicate hash fields detected")
     h.big = len(h) > limits.hash_entries or max(map(len, flat)) > limits.hash_value
