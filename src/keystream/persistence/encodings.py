@@ -213,13 +213,16 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
     size = len(blob)
     if size < 11 or blob[-1] != 0xFF:
         raise EncodingError("ziplist too short or not terminated")
-    total, _tail, count = struct.unpack_from("<IIH", blob)
+    total, tail, count = struct.unpack_from("<IIH", blob)
     if total != size:
         raise EncodingError("ziplist size mismatch")
+    if tail > size - 1:
+        raise EncodingError("ziplist tail offset outside the ziplist")
     out: list[bytes] = []
     p = 10
     end = size - 1
     prev_len = 0  # each entry records the length of the one before it: checked
+    start = 10
     while p < end:
         start = p
         if blob[p] < 254:
@@ -274,6 +277,8 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
         prev_len = p - start
     if p != end:
         raise EncodingError("ziplist entries overrun")
+    if out and start != tail:  # Redis 7.0 converts ziplists, which checks every entry and this
+        raise EncodingError("ziplist tail offset is not its last entry's")
     if count != 65535 and count != len(out):
         raise EncodingError("ziplist count mismatch")
     return out

@@ -813,6 +813,8 @@ def _load_stream(r: _Reader, v2: bool, strict: bool) -> Stream:
                     raise RdbError("Duplicated consumer PEL entry loading a stream consumer group")
                 nack.consumer = c
                 c.pel[sid] = nack
+        if strict and any(nack.consumer is None for nack in g.pel.values()):
+            raise RdbError("Stream CG PEL entry without consumer")
     if not v2:
         for g in groups:
             g.entries_read = s.estimate_distance(g.last_id)

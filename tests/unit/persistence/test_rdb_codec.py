@@ -425,6 +425,7 @@ def _orphan_pending(s: Stream) -> None:
     lambda s: setattr(s.nodes[0], "live", 5),  # master entry count unlike the node's entries
     lambda s: setattr(s.nodes[1], "master", make_id(1, 0)),  # nodes out of order
     _orphan_pending,  # a consumer's pending entry missing from the group's PEL
+    lambda s: s.groups[b"g"].consumers[b"zed"].pel.clear(),  # a group PEL entry without a consumer
 ])
 def test_broken_streams_are_refused(mangle: Callable[[Stream], None]) -> None:
     s = _stream()
@@ -452,6 +453,8 @@ def test_integrity_failures_name_the_encoding_as_redis_does() -> None:
         (16, _s(listpack_encode([b"f", b"v", b"f", b"w"])), "listpack with dup elements"),
         (13, _s(_ziplist([b"f", b"v", b"f", b"w"])), "ziplist with dup elements"),
         (9, _s(b"\x00\xff"), "Zipmap integrity check failed"),
+        (12, _s(_ziplist([b"a", b"1"])[:4] + b"\x0a" + _ziplist([b"a", b"1"])[5:]),
+         "Zset ziplist integrity check failed: ziplist tail offset"),
         (12, _s(_ziplist([b"a", b"1", b"b"])[:-3] + b"\xff"), "Zset ziplist integrity check failed"),
         (11, _s(b"\x02\x00\x00\x00\x02\x00\x00\x00\x05\x00\x01\x00"), "Intset integrity check failed"),
         (18, b"\x01\x02" + _s(bytes(lp)), "Listpack integrity check failed"),
