@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from keystream.commands.blocking import BlockingState
     from keystream.commands.executor import PauseState
     from keystream.commands.introspection import LatencyMonitor
+    from keystream.commands.migrate import MigrateSockets
     from keystream.kafka.groups.coordinator import GroupCoordinator
     from keystream.kafka.txn.coordinator import TransactionCoordinator
     from keystream.kafka.txn.producer_ids import ProducerIdManager
@@ -112,7 +113,7 @@ class Engine:
         "_clients_mem", "_clients_mem_at", "_next_client_id", "_output_limits", "active_expire_enabled", "blocking", "captures", "client_gone_hooks",
         "client_reset_hooks", "clients", "cmd_time_ms", "config", "dbs", "deferred_writes", "dirty",
         "effect_subscribers", "effects", "error_stats", "event_subscribers", "evictor", "function_libraries", "gated",
-        "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "maxmemory", "mem_peak", "mem_startup", "monitors",
+        "groups", "latency_monitor", "lazyfree", "log_tasks", "logs", "loop", "maxmemory", "mem_peak", "mem_startup", "migrate_sockets", "monitors",
         "notifier", "pause", "pre_command_oom", "producer_ids", "pubsub", "ready_keys", "redis_version", "replication_info",
         "request_shutdown", "resp_addresses", "run_id", "running_argv", "running_cmd", "scripting", "shutdown_hooks", "slowlog",
         "slowlog_next_id", "slowlog_threshold", "snapshots", "soft_limited", "started", "started_mono", "stats", "topic_streams", "tracking", "txn",
@@ -124,6 +125,7 @@ class Engine:
         from keystream.bridge.topic_stream import TopicStreams
         from keystream.commands.blocking import BlockingState
         from keystream.commands.introspection import LatencyMonitor
+        from keystream.commands.migrate import MigrateSockets
         from keystream.kafka.groups.coordinator import GroupCoordinator
         from keystream.kafka.txn.coordinator import TransactionCoordinator
         from keystream.kafka.txn.producer_ids import ProducerIdManager
@@ -216,6 +218,8 @@ class Engine:
         # -- the bridge: topics materialised as Redis data, Redis changes captured as topics
         self.views = Views(self)
         self.captures = Captures(self)
+        # MIGRATE's cached connections to other servers (commands/migrate.py)
+        self.migrate_sockets: MigrateSockets = MigrateSockets()
         config.listeners.append(self._on_config_change)
 
     # -- life cycle --------------------------------------------------------------------
@@ -240,6 +244,7 @@ class Engine:
         await self.log_tasks.stop()
         for hook in self.shutdown_hooks:
             hook()
+        self.migrate_sockets.close_all()
         self.logs.close()
 
     # -- the Kafka side -----------------------------------------------------------------
@@ -547,6 +552,7 @@ class Engine:
         persistence (reaping save/rewrite children, save points, AOF fsync and rewrites)."""
         self.snapshots.cron()
         self.snapshots.aof.cron()
+        self.migrate_sockets.cron()
         hz = max(1, min(500, self.config["hz"]))
         if self.active_expire_enabled and self.pause is None:
             # Redis spends at most ~25% of CPU time per cycle on active expiry.

@@ -125,6 +125,8 @@ def test_dump_written_by_redis_loads_identically(ref: ServerHandle) -> None:
     ks = _ks(data_dir=data_dir)
     try:
         kr = _client(ks)
+        # the server answers (LOADING) before the dump is in: DEBUG DIGEST would run on nothing
+        wait_until(lambda: kr.info("persistence")["loading"] == 0, what="the dump to load")
         assert digest(kr) == digest(rr)
         assert scan_all(kr) == scan_all(rr)
         assert kr.info("persistence")["rdb_last_load_keys_loaded"] == rr.dbsize() + 2 + 1
@@ -607,3 +609,126 @@ def test_stream_file_passes_redis_check_rdb_and_bad_stream_payloads_are_refused(
             assert str(e.value) == "DUMP payload version or checksum are wrong"
     finally:
         _stop(ks)
+
+
+# -- MIGRATE --------------------------------------------------------------------------------
+def _migrate_dataset(r: redis.Redis) -> list[str]:
+    r.flushall()
+    r.set("s", "hello")
+    r.set("n", 12345, px=50_000_000)
+    r.rpush("l", "a", "b", "7")
+    r.hset("h", mapping={"f": "v", "g": "1"})
+    r.sadd("t", 1, 2, 3)
+    r.zadd("z", {"a": 1, "b": 2.5})
+    r.xadd("x", {"f": "v"}, id="1-1")
+    return ["s", "n", "l", "h", "t", "z", "x"]
+
+
+def test_migrate_moves_keys_to_redis_and_back(ref: ServerHandle) -> None:
+    """Keystream -> redis-server (KEYS form, TTLs kept, keys gone here), then redis-server ->
+    Keystream with COPY, REPLACE and AUTH2 (keys stay in Redis); payloads are identical."""
+    ks = start_keystream()
+    try:
+        kr, rr = redis.Redis(port=ks.port), redis.Redis(port=ref.port)
+        keys = _migrate_dataset(kr)
+        payloads = {k: kr.dump(k) for k in keys}
+        rr.select(4)
+        assert kr.execute_command("MIGRATE", "127.0.0.1", ref.port, "", 4, 5000, "KEYS", *keys) == b"OK"
+        assert kr.exists(*keys) == 0
+        assert {k: rr.dump(k) for k in keys} == payloads
+        assert 40_000_000 < rr.pttl("n") <= 50_000_000 and rr.ttl("s") == -1
+        assert kr.info("stats")["migrate_cached_sockets"] == 1
+        kr.set("s", "old")
+        kr.config_set("requirepass", "pw")
+        kr.execute_command("AUTH", "pw")
+        assert rr.execute_command("MIGRATE", "127.0.0.1", ks.port, "", 0, 5000, "COPY", "REPLACE",
+                                  "AUTH2", "default", "pw", "KEYS", *keys) == b"OK"
+        assert {k: kr.dump(k) for k in keys} == payloads
+        assert rr.exists(*keys) == len(keys)
+        with pytest.raises(redis.ResponseError, match="^Target instance replied with error: BUSYKEY"):
+            rr.execute_command("MIGRATE", "127.0.0.1", ks.port, "s", 0, 5000, "COPY", "AUTH", "pw")
+        with pytest.raises(redis.ResponseError, match="^Target instance replied with error: WRONGPASS"):
+            rr.execute_command("MIGRATE", "127.0.0.1", ks.port, "s", 0, 5000, "REPLACE", "AUTH", "bad")
+        assert rr.exists("s") == 1  # nothing acknowledged: nothing deleted
+    finally:
+        ks.stop()
+
+
+def test_migrate_replies_and_errors_match_redis(ref: ServerHandle) -> None:
+    """Keystream and redis-server each MIGRATE to a redis-server of their own: the same replies
+    and errors, option by option, and the same keys left on both sides."""
+    targets = [start_redis(), start_redis()]
+    ks = start_keystream()
+    pair = Pair(ks.port, ref.port)
+    closed = free_port()
+    try:
+        def both(*args: str, to: int | None = None) -> None:
+            """MIGRATE to each side's own target (or to port `to`) then compare the replies."""
+            replies = []
+            for side, target in ((pair.ks, targets[0]), (pair.ref, targets[1])):
+                port = str(to if to is not None else target.port)
+                replies.append(side.call_reply("MIGRATE", "127.0.0.1", port, *args).raw)
+            assert replies[0] == replies[1], args
+
+        pair.run("MSET", "a", "1", "b", "2", "c", "3")
+        both("nokey", "0", "1000")
+        both("", "0", "1000", "KEYS", "x", "y", "x")
+        both("a", "0", "1000", "KEYS", "b")
+        both("a", "0", "1000", "COPY", "BOGUS")
+        both("a", "0", "1000", "AUTH")
+        both("a", "0", "1000", "AUTH2", "u")
+        both("a", "0", "x")
+        both("a", "y", "1000")
+        both("a", "0", "1000", to=closed)
+        both("a", "0", "1000", "COPY")  # OK: copied
+        both("a", "0", "1000", "COPY")  # the target's BUSYKEY
+        both("", "0", "-5", "REPLACE", "KEYS", "a", "nope", "b")  # OK: moved
+        pair.run("EXISTS", "a", "b", "c")
+        for t in targets:
+            redis.Redis(port=t.port).set("c", "busy")
+        both("", "0", "1000", "KEYS", "c")
+        both("c", "3", "1000")  # db 3 of the target has no c: moved
+        pair.run("EXISTS", "c")
+        pair.run("SET", "b", "again")
+        both("b", "0", "1000", "REPLACE", "AUTH", "pw")  # AUTH refused by the target: its error
+        pair.run("EXISTS", "b")  # restored there, yet kept here: the target answered an error
+        for t in targets:
+            assert redis.Redis(port=t.port, db=3).get("c") == b"3"
+    finally:
+        pair.close()
+        ks.stop()
+        for t in targets:
+            t.stop()
+
+
+def test_migrate_propagates_as_del_of_the_moved_keys(ref: ServerHandle) -> None:
+    """Through the engine's call path: DEL of exactly the keys the target acknowledged; COPY and
+    NOKEY propagate nothing."""
+    from keystream.commands import executor
+    from keystream.config import Config
+    from keystream.engine import Engine
+
+    engine = Engine(Config())
+    seen: list[tuple[int, list[bytes]]] = []
+    engine.effect_subscribers.append(seen.extend)
+    client = engine.fake_client()
+
+    def run(*args: str) -> list[list[bytes]]:
+        out: list[bytes] = []
+        executor.execute(client, [a.encode() for a in args], out)
+        effects = [cmd for _, cmd in seen]
+        seen.clear()
+        return effects
+
+    rr = redis.Redis(port=ref.port)
+    rr.set("busy", "x")
+    run("MSET", "k1", "1", "k2", "2", "busy", "3")
+    target = ("MIGRATE", "127.0.0.1", str(ref.port))
+    assert run(*target, "k1", "0", "1000", "COPY") == []
+    assert rr.getdel("k1") == b"1"
+    assert run(*target, "", "0", "1000", "KEYS", "nokey") == []
+    # busy exists on the target: an error reply, but k1 and k2 moved
+    assert run(*target, "", "0", "1000", "KEYS", "k1", "busy", "k2") == [[b"DEL", b"k1", b"k2"]]
+    assert set(client.db.data) == {b"busy"}
+    assert rr.mget("k1", "k2", "busy") == [b"1", b"2", b"x"]
+    engine.migrate_sockets.close_all()

@@ -247,7 +247,7 @@ def _section_stats(engine: Engine) -> list[str]:
         f"pubsubshard_channels:{pubsub['pubsubshard_channels']}",
         "latest_fork_usec:0",
         "total_forks:0",
-        "migrate_cached_sockets:0",
+        f"migrate_cached_sockets:{len(engine.migrate_sockets)}",
         "slave_expires_tracked_keys:0",
         "active_defrag_hits:0",
         "active_defrag_misses:0",

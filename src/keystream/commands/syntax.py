@@ -196,7 +196,7 @@ def _render(node: dict) -> str:
     flags = node.get("flags", ())
     token = node.get("token")
     if kind == "pure-token":
-        return f"[{token}]" if "optional" in flags else str(token)
+        return f"[{token}]" if "optional" in flags else (token or '""')  # MIGRATE's "" token
     if kind == "oneof":
         body = " | ".join(_render(a) for a in node["arguments"])
         if "optional" in flags and not token and "multiple" not in flags:

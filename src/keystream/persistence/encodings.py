@@ -22,16 +22,21 @@ Not here: the RDB framing around these blobs (persistence/rdb.py).
 
 from __future__ import annotations
 
-import itertools
+import operator
 import struct
+from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = [
     "EncodingError",
+    "EntryCache",
     "intset_decode",
     "intset_encode",
     "is_int",
     "listpack_decode",
     "listpack_encode",
+    "listpack_encode_entries",
+    "lp_entry",
     "ziplist_decode",
     "zipmap_decode",
 ]
@@ -72,28 +77,38 @@ def _backlen(n: int) -> bytes:
 
 # Precomputed entries for the 7-bit unsigned integers (the commonest small values).
 _SMALL_INT_ENTRY = [bytes((i, 1)) for i in range(128)]
-
-
-# Entries of short values already encoded: field names, flags and small numbers repeat
-# across the keys of a dataset. Bounded; it stops taking new values once full.
-_ENTRY_CACHE: dict[bytes, bytes] = {}
-_ENTRY_CACHE_MAX = 65536
 _DIGIT_OR_MINUS = frozenset(b"-0123456789")
+_lp_head = struct.Struct("<IH").pack
 
 
-def lp_entry(v: bytes) -> bytes:
-    """One listpack entry (encoding, data, backlen) holding v."""
-    e = _ENTRY_CACHE.get(v)
-    if e is None:
-        e = _lp_entry(v)
-        if len(v) <= 16 and len(_ENTRY_CACHE) < _ENTRY_CACHE_MAX:
-            _ENTRY_CACHE[v] = e
-    return e
+class EntryCache(dict[Any, bytes]):
+    """value -> its listpack entry, computing what is missing. Short values (field names,
+    flags, small numbers repeat across the keys of a dataset) are remembered, up to `limit`
+    of them; once full it stops taking new values. A hit is one dict lookup in C."""
+
+    def __init__(self, encode: Callable[[Any], bytes], max_len: int, limit: int = 65536) -> None:
+        super().__init__()
+        self.encode = encode
+        self.max_len = max_len
+        self.limit = limit
+
+    def __missing__(self, v: Any) -> bytes:
+        e = self.encode(v)
+        if len(self) < self.limit and (type(v) is float or len(v) <= self.max_len):
+            self[v] = e
+        return e
+
+
+_int16_entry = struct.Struct("<BhB").pack
+_int24_entry = struct.Struct("<BHbB").pack
+_int32_entry = struct.Struct("<BiB").pack
+_int64_entry = struct.Struct("<BqB").pack
 
 
 def _lp_entry(v: bytes) -> bytes:
     n = len(v)
-    if n <= 20 and n and v[0] in _DIGIT_OR_MINUS and is_int(v):
+    if n and v[0] in _DIGIT_OR_MINUS and (
+            (n < 19 and v[0] != 48 and v.isdigit()) or is_int(v)):  # positive below 10**18: no range check
         i = int(v)
         if 0 <= i <= 127:
             return _SMALL_INT_ENTRY[i]
@@ -101,30 +116,36 @@ def _lp_entry(v: bytes) -> bytes:
             u = i & 0x1FFF
             return bytes((0xC0 | (u >> 8), u & 0xFF, 2))
         if -32768 <= i <= 32767:
-            return b"\xf1" + i.to_bytes(2, "little", signed=True) + b"\x03"
+            return _int16_entry(0xF1, i, 3)
         if -8388608 <= i <= 8388607:
-            return b"\xf2" + i.to_bytes(3, "little", signed=True) + b"\x04"
+            return _int24_entry(0xF2, i & 0xFFFF, i >> 16, 4)
         if -2147483648 <= i <= 2147483647:
-            return b"\xf3" + i.to_bytes(4, "little", signed=True) + b"\x05"
-        return b"\xf4" + i.to_bytes(8, "little", signed=True) + b"\x09"
+            return _int32_entry(0xF3, i, 5)
+        return _int64_entry(0xF4, i, 9)
     if n < 64:
-        return bytes((0x80 | n,)) + v + _backlen(n + 1)
+        return _SHORT_STRING_HEAD[n] + v + _SHORT_STRING_TAIL[n]
     if n < 4096:
         return bytes((0xE0 | (n >> 8), n & 0xFF)) + v + _backlen(n + 2)
     return b"\xf0" + n.to_bytes(4, "little") + v + _backlen(n + 5)
 
 
+_SHORT_STRING_HEAD = [bytes((0x80 | n,)) for n in range(64)]
+_SHORT_STRING_TAIL = [_backlen(n + 1) for n in range(64)]
+_ENTRIES = EntryCache(_lp_entry, 16)
+lp_entry: Callable[[bytes], bytes] = _ENTRIES.__getitem__
+"""One listpack entry (encoding, data, backlen) holding v."""
+
+
 def listpack_encode(values: list[bytes]) -> bytes:
     """The listpack Redis builds by appending values in order."""
-    get = _ENTRY_CACHE.get
-    body = b"".join([get(v) or lp_entry(v) for v in values])
-    return struct.pack("<IH", len(body) + 7, min(len(values), 65535)) + body + b"\xff"
+    body = b"".join(map(_ENTRIES.__getitem__, values))
+    return _lp_head(len(body) + 7, min(len(values), 65535)) + body + b"\xff"
 
 
 def listpack_encode_entries(entries: list[bytes]) -> bytes:
     """A listpack of already-encoded entries (from `lp_entry`)."""
     body = b"".join(entries)
-    return struct.pack("<IH", len(body) + 7, min(len(entries), 65535)) + body + b"\xff"
+    return _lp_head(len(body) + 7, min(len(entries), 65535)) + body + b"\xff"
 
 
 def _backlen_size(n: int) -> int:
@@ -134,8 +155,9 @@ def _backlen_size(n: int) -> int:
 _SMALL_INT_TEXT = [b"%d" % i for i in range(128)]
 
 
-def listpack_decode(blob: bytes) -> list[bytes]:
-    """The values of a listpack (integers as their decimal text)."""
+def listpack_decode(blob: bytes, strict: bool = True) -> list[bytes]:
+    """The values of a listpack (integers as their decimal text); strict: the element count
+    in its header and the entries' one-byte backlens are checked too (Redis's deep check)."""
     size = len(blob)
     if size < 7 or blob[-1] != 0xFF:
         raise EncodingError("listpack too short or not terminated")
@@ -151,32 +173,36 @@ def listpack_decode(blob: bytes) -> list[bytes]:
         b = blob[p]
         if b < 0x80:  # 7-bit unsigned integer: entry and backlen are one byte each
             append(small[b])
+            if blob[p + 1] != 1 and strict:
+                raise EncodingError("listpack entry with a wrong backlen")
             p += 2
-            continue
-        if b < 0xC0:  # string shorter than 64 bytes
-            n = 1 + (b & 0x3F)
-            append(blob[p + 1:p + n])
-        elif b < 0xE0:
-            u = ((b & 0x1F) << 8) | blob[p + 1]
-            append(b"%d" % (u - 8192 if u >= 4096 else u))
-            n = 2
-        elif b < 0xF0:
-            n = 2 + (((b & 0x0F) << 8) | blob[p + 1])
-            append(blob[p + 2:p + n])
-        elif b == 0xF0:
-            n = 5 + int.from_bytes(blob[p + 1:p + 5], "little")
-            append(blob[p + 5:p + n])
-        elif b <= 0xF4:
-            n = 1 + (2, 3, 4, 8)[b - 0xF1]
-            append(b"%d" % int.from_bytes(blob[p + 1:p + n], "little", signed=True))
+        elif b < 0xC0:  # string shorter than 64 bytes: a one-byte backlen
+            q = p + 1 + (b & 0x3F)
+            append(blob[p + 1:q])
+            if q < end and blob[q] != q - p and strict:
+                raise EncodingError("listpack entry with a wrong backlen")
+            p = q + 1
         else:
-            raise EncodingError("bad listpack entry encoding")
-        p += n + (1 if n <= 127 else _backlen_size(n))
-        if p > end:
-            raise EncodingError("listpack entry past the end")
+            if b < 0xE0:
+                u = ((b & 0x1F) << 8) | blob[p + 1]
+                append(b"%d" % (u - 8192 if u >= 4096 else u))
+                n = 2
+            elif b < 0xF0:
+                n = 2 + (((b & 0x0F) << 8) | blob[p + 1])
+                append(blob[p + 2:p + n])
+            elif b == 0xF0:
+                n = 5 + int.from_bytes(blob[p + 1:p + 5], "little")
+                append(blob[p + 5:p + n])
+            elif b <= 0xF4:
+                n = 1 + (2, 3, 4, 8)[b - 0xF1]
+                append(b"%d" % int.from_bytes(blob[p + 1:p + n], "little", signed=True))
+            else:
+                raise EncodingError("bad listpack entry encoding")
+            p += n + (1 if n <= 127 else _backlen_size(n))
+    # An entry claiming more bytes than there are leaves p past the end.
     if p != end:
         raise EncodingError("listpack entries overrun")
-    if count != 65535 and count != len(out):
+    if count != 65535 and count != len(out) and strict:
         raise EncodingError("listpack count mismatch")
     return out
 
@@ -187,13 +213,16 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
     size = len(blob)
     if size < 11 or blob[-1] != 0xFF:
         raise EncodingError("ziplist too short or not terminated")
-    total, _tail, count = struct.unpack_from("<IIH", blob)
+    total, tail, count = struct.unpack_from("<IIH", blob)
     if total != size:
         raise EncodingError("ziplist size mismatch")
+    if tail > size - 1:
+        raise EncodingError("ziplist tail offset outside the ziplist")
     out: list[bytes] = []
     p = 10
     end = size - 1
     prev_len = 0  # each entry records the length of the one before it: checked
+    start = 10
     while p < end:
         start = p
         if blob[p] < 254:
@@ -248,6 +277,8 @@ def ziplist_decode(blob: bytes) -> list[bytes]:
         prev_len = p - start
     if p != end:
         raise EncodingError("ziplist entries overrun")
+    if out and start != tail:  # Redis 7.0 converts ziplists, which checks every entry and this
+        raise EncodingError("ziplist tail offset is not its last entry's")
     if count != 65535 and count != len(out):
         raise EncodingError("ziplist count mismatch")
     return out
@@ -287,14 +318,26 @@ def zipmap_decode(blob: bytes) -> list[bytes]:
             p += ln + free
     if p != size - 1:
         raise EncodingError("zipmap has bytes after its end")
+    if not out:
+        raise EncodingError("empty zipmap")
     return out
 
 
 # -- intset --------------------------------------------------------------------------------
 _INTSET_FMT = {2: "h", 4: "i", 8: "q"}
+_INTSET_STRUCTS: dict[tuple[int, int], struct.Struct] = {}
 
 
-def intset_encode(ints: list[int]) -> bytes:
+def _intset_struct(width: int, count: int) -> struct.Struct:
+    st = _INTSET_STRUCTS.get((width, count))
+    if st is None:
+        st = struct.Struct(f"<II{count}{_INTSET_FMT[width]}")
+        if len(_INTSET_STRUCTS) < 4096:
+            _INTSET_STRUCTS[(width, count)] = st
+    return st
+
+
+def intset_encode(ints: Iterable[int]) -> bytes:
     """The intset of these integers (sorted here), in the narrowest width that holds them all."""
     ints = sorted(ints)
     lo, hi = (ints[0], ints[-1]) if ints else (0, 0)
@@ -304,7 +347,7 @@ def intset_encode(ints: list[int]) -> bytes:
         width = 4
     else:
         width = 8
-    return struct.pack(f"<II{len(ints)}{_INTSET_FMT[width]}", width, len(ints), *ints)
+    return _intset_struct(width, len(ints)).pack(width, len(ints), *ints)
 
 
 def intset_decode(blob: bytes) -> list[bytes]:
@@ -312,11 +355,9 @@ def intset_decode(blob: bytes) -> list[bytes]:
     if len(blob) < 8:
         raise EncodingError("intset too short")
     width, count = struct.unpack_from("<II", blob)
-    fmt = _INTSET_FMT.get(width)
-    if fmt is None or len(blob) != 8 + width * count:
+    if width not in _INTSET_FMT or len(blob) != 8 + width * count:
         raise EncodingError("intset size mismatch")
-    ints = struct.unpack_from(f"<{count}{fmt}", blob, 8)
-    for a, b in itertools.pairwise(ints):
-        if a >= b:
-            raise EncodingError("intset not sorted")
-    return [b"%d" % i for i in ints]
+    ints = _intset_struct(width, count).unpack(blob)[2:]
+    if not all(map(operator.lt, ints, ints[1:])):
+        raise EncodingError("intset not sorted")
+    return " ".join(map(str, ints)).encode().split()

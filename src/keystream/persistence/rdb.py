@@ -37,20 +37,22 @@ from __future__ import annotations
 import logging
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import crcmod
 import lzf
 
 from keystream.keyspace.datatypes.hash import Hash, share
-from keystream.keyspace.datatypes.list import ListValue, decode_element
+from keystream.keyspace.datatypes.list import ListValue, decode_element, encode_element
 from keystream.keyspace.datatypes.set import Set
 from keystream.keyspace.datatypes.stream import MAX64, Consumer, Group, Nack, Stream, make_id
 from keystream.keyspace.datatypes.zset import ZSet
 from keystream.persistence.encodings import (
     EncodingError,
+    EntryCache,
     intset_decode,
     intset_encode,
     is_int,
@@ -97,6 +99,12 @@ _TYPE_NAMES = {T_STRING: "string", T_LIST: "list", T_LIST_ZIPLIST: "list", T_LIS
                T_LIST_QUICKLIST_2: "list", T_SET: "set", T_SET_INTSET: "set", T_ZSET: "zset",
                T_ZSET_2: "zset", T_ZSET_ZIPLIST: "zset", T_ZSET_LISTPACK: "zset", T_HASH: "hash",
                T_HASH_ZIPMAP: "hash", T_HASH_ZIPLIST: "hash", T_HASH_LISTPACK: "hash"}
+# What Redis's rdbLoadObject names in "<...> integrity check failed" for each packed type
+_PACKED_NAMES = {T_HASH_ZIPMAP: "Zipmap", T_LIST_ZIPLIST: "List ziplist", T_SET_INTSET: "Intset",
+                 T_ZSET_ZIPLIST: "Zset ziplist", T_HASH_ZIPLIST: "Hash ziplist", T_LIST_QUICKLIST: "Ziplist",
+                 T_HASH_LISTPACK: "Hash listpack", T_ZSET_LISTPACK: "Zset listpack",
+                 T_LIST_QUICKLIST_2: "Listpack", T_STREAM_LISTPACKS: "Stream listpack",
+                 T_STREAM_LISTPACKS_2: "Stream listpack"}
 _QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
 # quicklist.c: node size limits for negative list-max-listpack-size, the per-entry overhead
 # estimate, and the safety limit for count-limited nodes.
@@ -126,13 +134,16 @@ class Limits:
     set_intset: int = 512
     list_fill: int = -2
     compress: bool = True
+    # sanitize-dump-payload no: fields Redis checks only when sanitizing (a stream entry's
+    # lp-count, a stream listpack's element count) are not checked (nothing relies on them)
+    sanitize: bool = True
 
     @classmethod
     def from_config(cls, config: Any) -> Limits:
         return cls(config["hash-max-listpack-entries"], config["hash-max-listpack-value"],
                    config["zset-max-listpack-entries"], config["zset-max-listpack-value"],
                    config["set-max-intset-entries"], config["list-max-listpack-size"],
-                   bool(config["rdbcompression"]))
+                   bool(config["rdbcompression"]), config["sanitize-dump-payload"] != "no")
 
 
 # -- writing values -------------------------------------------------------------------------
@@ -211,55 +222,107 @@ def _double_text(score: float) -> bytes:
     return b"%.17g" % score
 
 
+def _blob(b: bytes, compress: bool) -> bytes:
+    """A container's serialised form as rdbSaveRawString writes it: LZF or raw. (Never as an
+    integer: listpack and intset headers hold zero bytes, which no integer text has.)"""
+    n = len(b)
+    if compress and n > 20:
+        c = lzf.compress(b, n - 4)
+        if c is not None:
+            return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
+    return (_LENGTHS[n] if n < 16384 else _length(n)) + b
+
+
+# Listpack entries of list elements (kept in their stored RESP form) and of sorted-set
+# scores (as the text Redis's listpack holds), computed once per distinct short value.
+_LIST_ENTRIES = EntryCache(lambda stored: lp_entry(decode_element(stored)), 24)
+_SCORE_ENTRIES = EntryCache(lambda score: lp_entry(_double_text(score)), 0)
+_lp_head = struct.Struct("<IH").pack
+_pack_double = struct.Struct("<d").pack
+_ENTRIES_OF = lp_entry
+
+
+def _encode_string_value(value: bytes, limits: Limits) -> tuple[int, bytes]:
+    return T_STRING, encode_string(value, limits.compress)
+
+
+def _encode_list(value: ListValue, limits: Limits) -> tuple[int, bytes]:
+    """A quicklist-2: one node when every element fits (the common case, decided from the
+    sizes alone), else the nodes `quicklist_nodes` cuts."""
+    entries = list(map(_LIST_ENTRIES.__getitem__, value))
+    n = len(entries)
+    size = sum(map(len, entries))
+    # The fill check of the last element pushed, at the node's largest size; a stored
+    # element is longer than its value.
+    worst = 7 + size + _SIZE_ESTIMATE_OVERHEAD + max(map(len, value))
+    fill = limits.list_fill
+    if (worst <= _FILL_BYTES[min(-fill, len(_FILL_BYTES)) - 1] if fill < 0
+            else n <= max(fill, 1) and worst <= _SIZE_SAFETY_LIMIT):
+        lp = _lp_head(size + 7, min(n, 65535)) + b"".join(entries) + b"\xff"
+        return T_LIST_QUICKLIST_2, b"\x01\x02" + _blob(lp, limits.compress)
+    nodes = quicklist_nodes(list(map(decode_element, value)), fill)
+    parts = [encode_length(len(nodes))]
+    for node in nodes:
+        parts.append(b"\x02")
+        parts.append(_blob(listpack_encode_entries(node), limits.compress))
+    return T_LIST_QUICKLIST_2, b"".join(parts)
+
+
+def _encode_set(value: Set, limits: Limits) -> tuple[int, bytes]:
+    if value.big:
+        compress = limits.compress
+        parts = [encode_length(len(value))]
+        parts.extend([encode_string(m, compress) for m in value])
+        return T_SET, b"".join(parts)
+    return T_SET_INTSET, _blob(intset_encode(map(int, value)), limits.compress)
+
+
+def _encode_zset(value: ZSet, limits: Limits) -> tuple[int, bytes]:
+    if value.skiplist:
+        compress = limits.compress
+        items = value.items(0, len(value))
+        parts = [encode_length(len(items))]
+        for score, member in reversed(items):
+            parts.append(encode_string(member, compress))
+            parts.append(_pack_double(score))
+        return T_ZSET_2, b"".join(parts)
+    members, scores = value.columns()
+    n = len(members)
+    flat: list[bytes] = [b""] * (2 * n)
+    flat[0::2] = map(lp_entry, members)
+    flat[1::2] = map(_SCORE_ENTRIES.__getitem__, scores)
+    body = b"".join(flat)
+    return T_ZSET_LISTPACK, _blob(_lp_head(len(body) + 7, min(2 * n, 65535)) + body + b"\xff", limits.compress)
+
+
+def _encode_hash(value: Hash, limits: Limits) -> tuple[int, bytes]:
+    if value.big:
+        compress = limits.compress
+        parts = [encode_length(len(value))]
+        for f, v in value.items():
+            parts.append(encode_string(f, compress))
+            parts.append(encode_string(v, compress))
+        return T_HASH, b"".join(parts)
+    body = b"".join(map(_ENTRIES_OF, chain.from_iterable(value.items())))
+    return T_HASH_LISTPACK, _blob(_lp_head(len(body) + 7, min(2 * len(value), 65535)) + body + b"\xff",
+                                  limits.compress)
+
+
+def _encode_stream_value(value: Stream, limits: Limits) -> tuple[int, bytes]:
+    return T_STREAM_LISTPACKS_2, _encode_stream(value, limits.compress)
+
+
+_ENCODERS: dict[type, Callable[[Any, Limits], tuple[int, bytes]]] = {
+    bytes: _encode_string_value, ListValue: _encode_list, Set: _encode_set, ZSet: _encode_zset,
+    Hash: _encode_hash, Stream: _encode_stream_value}
+
+
 def encode_value(value: Any, limits: Limits) -> tuple[int, bytes]:
     """(RDB type, serialised object) of a keyspace value."""
-    compress = limits.compress
-    cls = type(value)
-    if cls is bytes:
-        return T_STRING, encode_string(value, compress)
-    if cls is ListValue:
-        parts = []
-        nodes = quicklist_nodes(list(map(decode_element, value)), limits.list_fill)
-        parts.append(encode_length(len(nodes)))
-        for node in nodes:
-            parts.append(b"\x02")
-            parts.append(encode_string(listpack_encode_entries(node), compress))
-        return T_LIST_QUICKLIST_2, b"".join(parts)
-    if cls is Set:
-        if value.big:
-            parts = [encode_length(len(value))]
-            parts.extend(encode_string(m, compress) for m in value)
-            return T_SET, b"".join(parts)
-        return T_SET_INTSET, encode_string(intset_encode([int(m) for m in value]), compress)
-    if cls is ZSet:
-        items = value.items(0, len(value))
-        if value.skiplist:
-            parts = [encode_length(len(items))]
-            pack = struct.Struct("<d").pack
-            for score, member in reversed(items):
-                parts.append(encode_string(member, compress))
-                parts.append(pack(score))
-            return T_ZSET_2, b"".join(parts)
-        flat: list[bytes] = []
-        for score, member in items:
-            flat.append(member)
-            flat.append(_double_text(score))
-        return T_ZSET_LISTPACK, encode_string(listpack_encode(flat), compress)
-    if cls is Hash:
-        if value.big:
-            parts = [encode_length(len(value))]
-            for f, v in value.items():
-                parts.append(encode_string(f, compress))
-                parts.append(encode_string(v, compress))
-            return T_HASH, b"".join(parts)
-        flat = []
-        for f, v in value.items():
-            flat.append(f)
-            flat.append(v)
-        return T_HASH_LISTPACK, encode_string(listpack_encode(flat), compress)
-    if cls is Stream:
-        return T_STREAM_LISTPACKS_2, _encode_stream(value, compress)
-    raise RdbError(f"no RDB encoding for values of type {cls.__name__}")
+    encode = _ENCODERS.get(type(value))
+    if encode is None:
+        raise RdbError(f"no RDB encoding for values of type {type(value).__name__}")
+    return encode(value, limits)
 
 
 def _raw_id(sid: int) -> bytes:
@@ -338,7 +401,8 @@ def dump_payload(value: Any, limits: Limits) -> bytes:
 
 # -- writing files --------------------------------------------------------------------------
 class RdbWriter:
-    """Writes an RDB file to a binary file object, keeping the running CRC-64."""
+    """Writes an RDB file to a binary file object, keeping the running CRC-64. The file is
+    built in one buffer and written (and checksummed) in pieces of about a megabyte."""
 
     _FLUSH_AT = 1 << 20
 
@@ -351,10 +415,11 @@ class RdbWriter:
         self.buf += b"REDIS%04d" % RDB_VERSION
 
     def _flush(self) -> None:
+        buf = self.buf
         if self.checksum:
-            self.crc = crc64(self.buf, self.crc)
-        self.out.write(self.buf)
-        self.buf = bytearray()
+            self.crc = crc64(buf, self.crc)
+        self.out.write(buf)
+        buf.clear()
 
     def aux(self, key: bytes, value: bytes) -> None:
         self.buf += b"\xfa" + encode_string(key, self.limits.compress) + encode_string(value, self.limits.compress)
@@ -367,6 +432,7 @@ class RdbWriter:
 
     def key(self, key: bytes, value: Any, expire_ms: int | None = None, idle_s: int | None = None,
             freq: int | None = None) -> None:
+        """One key with its expiry and LRU idle time or LFU counter."""
         buf = self.buf
         if expire_ms is not None:
             buf += b"\xfc" + expire_ms.to_bytes(8, "little", signed=True)
@@ -374,18 +440,62 @@ class RdbWriter:
             buf += b"\xf8" + encode_length(idle_s)
         elif freq is not None:
             buf += bytes((0xF9, freq))
-        compress = self.limits.compress
-        if type(value) is bytes:
-            buf.append(T_STRING)
-            buf += encode_string(key, compress)
-            buf += encode_string(value, compress)
-        else:
-            t, body = encode_value(value, self.limits)
-            buf.append(t)
-            buf += encode_string(key, compress)
-            buf += body
+        t, body = encode_value(value, self.limits)
+        buf.append(t)
+        buf += encode_string(key, self.limits.compress)
+        buf += body
         if len(buf) >= self._FLUSH_AT:
             self._flush()
+
+    def keys(self, items: Iterable[tuple[bytes, Any]], expires: dict[bytes, int],
+             progress: Callable[[int], None] | None = None, done: int = 0) -> int:
+        """`key` for each (key, value) of items with its expiry from expires (no LRU/LFU
+        data), in one loop: short keys and string values that are not integers (the common
+        case) are written raw right here. Calls progress(keys written so far, done included)
+        every 1024 keys; returns that count at the end."""
+        limits = self.limits
+        compress = limits.compress
+        encoders = _ENCODERS
+        lengths = _LENGTHS
+        digit = _DIGIT_OR_MINUS
+        expire_of = expires.get if expires else None
+        flush_at = self._FLUSH_AT
+        buf = self.buf
+        n = done
+        for key, value in items:
+            if expire_of is not None:
+                when = expire_of(key)
+                if when is not None:
+                    buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
+            size = len(key)
+            if size <= 20 and (not size or key[0] not in digit):
+                ekey = lengths[size] + key
+            else:
+                ekey = encode_string(key, compress)
+            if type(value) is bytes:
+                buf.append(T_STRING)
+                buf += ekey
+                size = len(value)
+                if size <= 20 and (not size or value[0] not in digit):
+                    buf += lengths[size]
+                    buf += value
+                else:
+                    buf += encode_string(value, compress)
+            else:
+                encode = encoders.get(type(value))
+                if encode is None:
+                    raise RdbError(f"no RDB encoding for values of type {type(value).__name__}")
+                t, body = encode(value, limits)
+                buf.append(t)
+                buf += ekey
+                buf += body
+            n += 1
+            if not n & 1023:
+                if len(buf) >= flush_at:
+                    self._flush()
+                if progress is not None:
+                    progress(n)
+        return n
 
     def finish(self) -> None:
         self.buf.append(OP_EOF)
@@ -510,24 +620,20 @@ def _check_pairs(values: list[bytes]) -> None:
 
 
 def _build_hash(flat: list[bytes], limits: Limits) -> Hash:
-    h = Hash()
-    maxlen = 0
-    for i in range(0, len(flat), 2):
-        f, v = flat[i], flat[i + 1]
-        h[share(f)] = share(v)
-        lf, lv = len(f), len(v)
-        if lf > maxlen or lv > maxlen:
-            maxlen = max(lf, lv)
+    """The hash of alternating fields and values (an even count, checked by the caller)."""
+    it = iter(map(share, flat))
+    h = dict.__new__(Hash)  # no __init__ frame: `big` is set below
+    h.update(zip(it, it))
     if len(h) * 2 != len(flat):
-        raise RdbError("duplicate hash fields")
-    h.big = len(h) > limits.hash_entries or maxlen > limits.hash_value
+        raise RdbError("Duplicate hash fields detected")
+    h.big = len(h) > limits.hash_entries or max(map(len, flat)) > limits.hash_value
     return h
 
 
 def _build_zset(items: list[tuple[float, bytes]], limits: Limits, from_skiplist: bool) -> ZSet:
     n = len(items)
     if len({m for _, m in items}) != n:
-        raise RdbError("duplicate sorted set members")
+        raise RdbError("Duplicate zset fields detected")
     if from_skiplist:
         skiplist = n > limits.zset_entries or any(len(m) > limits.zset_value for _, m in items)
     else:
@@ -535,10 +641,27 @@ def _build_zset(items: list[tuple[float, bytes]], limits: Limits, from_skiplist:
     return ZSet.build(items, skiplist)
 
 
+def _zset_from_flat(flat: list[bytes], limits: Limits) -> ZSet | None:
+    """The sorted set of a listpack's or ziplist's alternating members and scores."""
+    _check_pairs(flat)
+    if not flat:
+        return None
+    members = flat[0::2]
+    try:
+        scores = list(map(float, flat[1::2]))
+    except ValueError:
+        raise RdbError("invalid sorted set score") from None
+    if any(map(math.isnan, scores)):
+        raise RdbError("NaN score in a sorted set")
+    if len(set(members)) != len(members):
+        raise RdbError("Duplicate zset fields detected")
+    return ZSet.build(list(zip(scores, members)), len(members) > limits.zset_entries)
+
+
 def _build_set(members: list[bytes], limits: Limits) -> Set:
     s = Set.build(members, limits.set_intset)
     if len(s) != len(members):
-        raise RdbError("duplicate set members")
+        raise RdbError("Duplicate set members detected")
     return s
 
 
@@ -560,15 +683,6 @@ def _to_double(text: bytes) -> float:
         raise RdbError("invalid sorted set score") from None
 
 
-def _zset_from_flat(flat: list[bytes]) -> list[tuple[float, bytes]]:
-    _check_pairs(flat)
-    items = [(_to_double(flat[i + 1]), flat[i]) for i in range(0, len(flat), 2)]
-    for score, _ in items:
-        if math.isnan(score):
-            raise RdbError("NaN score in a sorted set")
-    return items
-
-
 def _read_raw_id(r: _Reader) -> int:
     return int.from_bytes(r.read(16), "big")
 
@@ -588,9 +702,10 @@ def _lp_int(v: bytes) -> int:
         raise RdbError("stream listpack holds a non-integer where an integer belongs") from None
 
 
-def _stream_node_entries(master: int, flat: list[bytes]
+def _stream_node_entries(master: int, flat: list[bytes], strict: bool
                          ) -> tuple[tuple[bytes, ...], int, list[tuple[bool, int, list[bytes]]]]:
-    """(master fields, live count, entries) of a node's listpack (see `_stream_node_listpack`)."""
+    """(master fields, live count, entries) of a node's listpack (see `_stream_node_listpack`);
+    strict: the entries' lp-counts are checked too."""
     try:
         live, deleted, nf = _lp_int(flat[0]), _lp_int(flat[1]), _lp_int(flat[2])
         fields = tuple(flat[3:3 + nf])
@@ -616,20 +731,20 @@ def _stream_node_entries(master: int, flat: list[bytes]
                     raise RdbError("stream entry cut short")
                 pos += 1 + 2 * n
                 expect = 2 * n + 4
-            if _lp_int(flat[pos]) != expect:
+            if _lp_int(flat[pos]) != expect and strict:
                 raise RdbError("bad stream entry lp-count")
             pos += 1
             if not 0 <= ms <= MAX64:
                 raise RdbError("stream entry ID out of range")
             entries.append((bool(flags & 1), make_id(ms, seq), pairs))
     except (IndexError, ValueError) as e:
-        raise RdbError(f"bad stream node listpack: {e}") from None
+        raise RdbError(f"Stream listpack integrity check failed: {e}") from None
     if sum(1 for d, _, _ in entries if d) != deleted or len(entries) - deleted != live:
         raise RdbError("stream node entry counts do not match its entries")
     return fields, live, entries
 
 
-def _load_stream(r: _Reader, v2: bool) -> Stream:
+def _load_stream(r: _Reader, v2: bool, strict: bool) -> Stream:
     """RDB_TYPE_STREAM_LISTPACKS (v1: Redis 5/6) and _2 (Redis 7.0); a v1 stream gets what
     Redis 7.0 derives on load: first ID from the first entry, entries-added = length, each
     group's entries-read estimated."""
@@ -640,12 +755,12 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
             raise RdbError("stream node key is not a 128-bit ID")
         master = int.from_bytes(key, "big")
         try:
-            flat = listpack_decode(r.string())
+            flat = listpack_decode(r.string(), strict)
         except EncodingError as e:
-            raise RdbError(f"bad stream node listpack: {e}") from None
+            raise RdbError(f"Stream listpack integrity check failed: {e}") from None
         if not flat:
-            raise RdbError("empty listpack inside a stream")
-        fields, live, entries = _stream_node_entries(master, flat)
+            raise RdbError("Empty listpack inside stream")
+        fields, live, entries = _stream_node_entries(master, flat, strict)
         if not live:
             raise RdbError("stream node with no live entry")
         if s.firsts and master <= s.firsts[-1]:
@@ -672,7 +787,7 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
             entries_read = None if n == MAX64 else n
         g = Group(last, entries_read)
         if name in s.groups:
-            raise RdbError("duplicated consumer group name")
+            raise RdbError(f"Duplicated consumer group name {name.decode('utf-8', 'replace')}")
         s.groups[name] = g
         groups.append(g)
         for _ in range(r.plain_length()):
@@ -680,100 +795,149 @@ def _load_stream(r: _Reader, v2: bool) -> Stream:
             nack = Nack(None, struct.unpack("<q", r.read(8))[0])
             nack.delivery_count = r.plain_length()
             if sid in g.pel:
-                raise RdbError("duplicated global PEL entry")
+                raise RdbError("Duplicated global PEL entry loading stream consumer group")
             g.pel[sid] = nack
         for _ in range(r.plain_length()):
             cname = r.string()
             seen = struct.unpack("<q", r.read(8))[0]
             c = Consumer(cname, seen)
             if cname in g.consumers:
-                raise RdbError("duplicated consumer name")
+                raise RdbError("Duplicate stream consumer detected.")
             g.consumers[cname] = c
             for _ in range(r.plain_length()):
                 sid = _read_raw_id(r)
                 nack = g.pel.get(sid)
                 if nack is None:
-                    raise RdbError("consumer PEL entry not in the group's PEL")
+                    raise RdbError("Consumer entry not found in group global PEL")
                 if nack.consumer is not None:
-                    raise RdbError("PEL entry owned by two consumers")
+                    raise RdbError("Duplicated consumer PEL entry loading a stream consumer group")
                 nack.consumer = c
                 c.pel[sid] = nack
+        if strict and any(nack.consumer is None for nack in g.pel.values()):
+            raise RdbError("Stream CG PEL entry without consumer")
     if not v2:
         for g in groups:
             g.entries_read = s.estimate_distance(g.last_id)
     return s
 
 
+# The stored (RESP bulk) form of list elements, computed once per distinct short value.
+_STORED = EntryCache(encode_element, 16)
+
+
+def _list_of(values: list[bytes]) -> ListValue | None:
+    return ListValue(map(_STORED.__getitem__, values)) if values else None
+
+
+def _load_quicklist(r: _Reader, t: int, limits: Limits) -> ListValue | None:
+    values: list[bytes] = []
+    v2 = t == T_LIST_QUICKLIST_2
+    for _ in range(r.plain_length()):
+        container = r.plain_length() if v2 else _QUICKLIST_PACKED
+        blob = r.string()
+        if not blob:
+            raise RdbError("empty quicklist node")
+        if container == _QUICKLIST_PACKED:
+            values.extend(listpack_decode(blob) if v2 else ziplist_decode(blob))
+        elif container == _QUICKLIST_PLAIN:
+            values.append(blob)
+        else:
+            raise RdbError(f"unknown quicklist node container {container}")
+    return _list_of(values)
+
+
+def _load_list(r: _Reader, t: int, limits: Limits) -> ListValue | None:
+    return _list_of([r.string() for _ in range(r.plain_length())])
+
+
+def _load_list_ziplist(r: _Reader, t: int, limits: Limits) -> ListValue | None:
+    return _list_of(ziplist_decode(r.string()))
+
+
+def _load_set(r: _Reader, t: int, limits: Limits) -> Set | None:
+    members = [r.string() for _ in range(r.plain_length())]
+    return _build_set(members, limits) if members else None
+
+
+def _load_intset(r: _Reader, t: int, limits: Limits) -> Set | None:
+    members = intset_decode(r.string())  # distinct integers: checked by the decoder
+    if not members:
+        return None
+    s = Set(members)
+    s.big = len(s) > limits.set_intset
+    return s
+
+
+def _load_zset(r: _Reader, t: int, limits: Limits) -> ZSet | None:
+    items: list[tuple[float, bytes]] = []
+    unpack = struct.Struct("<d").unpack
+    for _ in range(r.plain_length()):
+        member = r.string()
+        score = unpack(r.read(8))[0] if t == T_ZSET_2 else _parse_score_text(r)
+        if math.isnan(score):
+            raise RdbError("NaN score in a sorted set")
+        items.append((score, member))
+    return _build_zset(items, limits, True) if items else None
+
+
+def _load_zset_listpack(r: _Reader, t: int, limits: Limits) -> ZSet | None:
+    blob = r.string()
+    return _zset_from_flat(listpack_decode(blob) if t == T_ZSET_LISTPACK else ziplist_decode(blob), limits)
+
+
+def _load_hash(r: _Reader, t: int, limits: Limits) -> Hash | None:
+    flat = []
+    for _ in range(r.plain_length()):
+        flat.append(r.string())
+        flat.append(r.string())
+    return _build_hash(flat, limits) if flat else None
+
+
+def _load_hash_listpack(r: _Reader, t: int, limits: Limits) -> Hash | None:
+    blob = r.string()
+    flat = (listpack_decode(blob) if t == T_HASH_LISTPACK else
+            ziplist_decode(blob) if t == T_HASH_ZIPLIST else zipmap_decode(blob))
+    _check_pairs(flat)
+    if not flat:
+        return None
+    try:
+        return _build_hash(flat, limits)
+    except RdbError:
+        raise RdbError(_PACKED_HASH_DUPS[t]) from None
+
+
+_PACKED_HASH_DUPS = {T_HASH_ZIPMAP: "Hash zipmap with dup elements",
+                     T_HASH_ZIPLIST: "Hash ziplist integrity check failed: ziplist with dup elements",
+                     T_HASH_LISTPACK: "Hash listpack integrity check failed: listpack with dup elements"}
+
+
+def _load_module(r: _Reader, t: int, limits: Limits) -> None:
+    raise RdbError("module values are not supported")
+
+
+def _load_stream_value(r: _Reader, t: int, limits: Limits) -> Stream:
+    return _load_stream(r, t == T_STREAM_LISTPACKS_2, limits.sanitize)
+
+
+_LOADERS: dict[int, Callable[[_Reader, int, Limits], Any]] = {
+    T_LIST_QUICKLIST_2: _load_quicklist, T_LIST_QUICKLIST: _load_quicklist, T_LIST: _load_list,
+    T_LIST_ZIPLIST: _load_list_ziplist, T_SET: _load_set, T_SET_INTSET: _load_intset,
+    T_ZSET: _load_zset, T_ZSET_2: _load_zset, T_ZSET_ZIPLIST: _load_zset_listpack,
+    T_ZSET_LISTPACK: _load_zset_listpack, T_HASH: _load_hash, T_HASH_ZIPMAP: _load_hash_listpack,
+    T_HASH_ZIPLIST: _load_hash_listpack, T_HASH_LISTPACK: _load_hash_listpack,
+    T_MODULE_PRE: _load_module, T_MODULE_2: _load_module, T_STREAM_LISTPACKS: _load_stream_value,
+    T_STREAM_LISTPACKS_2: _load_stream_value,
+}
+
+
 def _load_object(r: _Reader, t: int, limits: Limits) -> Any:
     """The value of type t at the reader's position, or None for an empty container."""
     if t == T_STRING:
         return r.string()
-    if t == T_LIST_QUICKLIST_2 or t == T_LIST_QUICKLIST:
-        values: list[bytes] = []
-        for _ in range(r.plain_length()):
-            container = r.plain_length() if t == T_LIST_QUICKLIST_2 else _QUICKLIST_PACKED
-            blob = r.string()
-            if not blob:
-                raise RdbError("empty quicklist node")
-            if container == _QUICKLIST_PLAIN:
-                values.append(blob)
-            elif container == _QUICKLIST_PACKED:
-                values.extend(listpack_decode(blob) if t == T_LIST_QUICKLIST_2 else ziplist_decode(blob))
-            else:
-                raise RdbError(f"unknown quicklist node container {container}")
-        return ListValue.from_values(values) if values else None
-    if t == T_LIST:
-        n = r.plain_length()
-        values = [r.string() for _ in range(n)]
-        return ListValue.from_values(values) if values else None
-    if t == T_LIST_ZIPLIST:
-        values = ziplist_decode(r.string())
-        return ListValue.from_values(values) if values else None
-    if t == T_SET:
-        n = r.plain_length()
-        members = [r.string() for _ in range(n)]
-        return _build_set(members, limits) if members else None
-    if t == T_SET_INTSET:
-        members = intset_decode(r.string())  # distinct integers: checked by the decoder
-        if not members:
-            return None
-        s = Set(members)
-        s.big = len(s) > limits.set_intset
-        return s
-    if t == T_ZSET or t == T_ZSET_2:
-        n = r.plain_length()
-        items: list[tuple[float, bytes]] = []
-        unpack = struct.Struct("<d").unpack
-        for _ in range(n):
-            member = r.string()
-            score = unpack(r.read(8))[0] if t == T_ZSET_2 else _parse_score_text(r)
-            if math.isnan(score):
-                raise RdbError("NaN score in a sorted set")
-            items.append((score, member))
-        return _build_zset(items, limits, True) if items else None
-    if t == T_ZSET_ZIPLIST or t == T_ZSET_LISTPACK:
-        blob = r.string()
-        flat = listpack_decode(blob) if t == T_ZSET_LISTPACK else ziplist_decode(blob)
-        items = _zset_from_flat(flat)
-        return _build_zset(items, limits, False) if items else None
-    if t == T_HASH:
-        n = r.plain_length()
-        flat = []
-        for _ in range(n):
-            flat.append(r.string())
-            flat.append(r.string())
-        return _build_hash(flat, limits) if flat else None
-    if t in (T_HASH_ZIPMAP, T_HASH_ZIPLIST, T_HASH_LISTPACK):
-        blob = r.string()
-        flat = (zipmap_decode(blob) if t == T_HASH_ZIPMAP else
-                ziplist_decode(blob) if t == T_HASH_ZIPLIST else listpack_decode(blob))
-        _check_pairs(flat)
-        return _build_hash(flat, limits) if flat else None
-    if t in (T_MODULE_PRE, T_MODULE_2):
-        raise RdbError("module values are not supported")
-    if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2):
-        return _load_stream(r, t == T_STREAM_LISTPACKS_2)
-    raise RdbError(f"unknown value type {t}")
+    load = _LOADERS.get(t)
+    if load is None:
+        raise RdbError(f"Unknown RDB encoding type {t}")
+    return load(r, t, limits)
 
 
 def parse_rdb(data: bytes, limits: Limits, now_ms: int, databases: int = 16,
@@ -811,22 +975,35 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
     idle: int | None = None
     freq: int | None = None
     read_string = r.string
+    loaders = _LOADERS
+    values: dict[bytes, Any] = {}
     loaded = 0
     while True:
         t = data[r.pos]
         r.pos += 1
         if t < 0xF5:  # a key of type t
             key = read_string()
-            value = _load_object(r, t, limits) if t else read_string()
+            if t:
+                load = loaders.get(t)
+                if load is None:
+                    raise RdbError(f"Unknown RDB encoding type {t}")
+                try:
+                    value = load(r, t, limits)
+                except EncodingError as e:
+                    raise RdbError(_integrity_failed(t, e)) from None
+            else:
+                value = read_string()
             if db is None:
                 db = out.dbs.setdefault(0, LoadedDb())
+                values = db.data
             if value is None:
                 out.empty_keys_skipped += 1
-                log.warning("rdbLoadObject skipping empty key: %s", _TYPE_NAMES.get(t, str(t)))
+                if out.empty_keys_skipped <= 10:
+                    log.warning("rdbLoadObject skipping empty key: %s (%s)", key.decode("utf-8", "replace"),
+                                _TYPE_NAMES.get(t, str(t)))
             elif expire is not None and expire < now_ms:
                 out.keys_expired += 1
             else:
-                values = db.data
                 n = len(values)
                 values[key] = value
                 if len(values) == n:
@@ -863,6 +1040,7 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
                 raise RdbError(f"Data file was created with a Redis server configured to handle more "
                                f"than {databases} databases")
             db = out.dbs.setdefault(index, LoadedDb())
+            values = db.data
         elif t == OP_FUNCTION2:
             out.functions.append(read_string())
         elif t == OP_FUNCTION_PRE:
@@ -879,7 +1057,17 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
             if actual != stored:
                 raise RdbError(f"Wrong RDB checksum expected: ({stored:x}) got ({actual:x}): RDB CRC error")
     out.end = r.pos
+    loaded_keys = out.key_count()
+    if out.empty_keys_skipped:
+        log.warning("Done loading RDB, keys loaded: %d, keys expired: %d, empty keys skipped: %d.",
+                    loaded_keys, out.keys_expired, out.empty_keys_skipped)
+    else:
+        log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", loaded_keys, out.keys_expired)
     return out
+
+
+def _integrity_failed(t: int, e: EncodingError) -> str:
+    return f"{_PACKED_NAMES.get(t, 'Value')} integrity check failed: {e}"
 
 
 def restore_payload(payload: bytes, limits: Limits, verify_checksum: bool = True) -> Any:
@@ -893,9 +1081,13 @@ def restore_payload(payload: bytes, limits: Limits, verify_checksum: bool = True
     if verify_checksum and crc64(payload[:-8]) != int.from_bytes(footer[2:], "little"):
         raise PayloadError("payload checksum mismatch")
     r = _Reader(payload[:-10])
+    t = -1
     try:
-        value = _load_object(r, r.byte(), limits)
-    except (_Truncated, EncodingError, IndexError, struct.error, OverflowError):
+        t = r.byte()
+        value = _load_object(r, t, limits)
+    except EncodingError as e:
+        raise RdbError(_integrity_failed(t, e)) from None
+    except (_Truncated, IndexError, struct.error, OverflowError):
         raise RdbError("bad data format") from None
     if value is None:
         raise RdbError("empty value")

@@ -135,6 +135,9 @@ class Snapshots:
                 continue
             expires = db.expires
             w.select_db(db.id, len(data), len(expires))
+            if not (lru or lfu or delay):
+                saved = w.keys(data.items(), expires, progress, saved)
+                continue
             for key, value in data.items():
                 w.key(key, value, expires.get(key),
                       db.idle_ms(key) // 1000 if lru else None,
@@ -405,16 +408,26 @@ class Snapshots:
         self.loading_started = int(time.time())
         started = time.monotonic()
         loop = asyncio.get_running_loop()
+        # Millions of new containers would start full collections over and over, each
+        # visiting everything loaded so far; the dataset has no reference cycles, so once
+        # it is in place it is moved out of the collector's sight (gc.freeze).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             contents = await loop.run_in_executor(None, self.read, path)
             self.install(contents)
         except (OSError, RdbError) as e:
+            if isinstance(e, RdbError):  # what rdbReportError logs, before the verdict
+                log.warning("Internal error in RDB reading: %s", e)
             log.critical("Fatal error loading the DB %s: %s. Exiting.", path, e)
             log.critical("Terminating server after rdb file reading failure.")
             raise SystemExit(1) from None
         finally:
+            if collecting:
+                gc.enable()
             self.loading = False
             self.update_gate()
+        gc.freeze()
         log.info("DB loaded from disk: %.3f seconds (%d keys, %d expired keys skipped)",
                  time.monotonic() - started, self.last_load_keys_loaded, self.last_load_keys_expired)
 

@@ -468,3 +468,10 @@ LUA_DUMP_INVALID = "ERR payload is not a valid function dump"
 # Raised inside Lua by the sandbox (the global's name, quoted, follows LUA_NONEXISTENT_GLOBAL)
 LUA_READONLY_TABLE = "Attempt to modify a readonly table"
 LUA_NONEXISTENT_GLOBAL = "Script attempted to access nonexistent global variable "
+# MIGRATE (cluster.c)
+MIGRATE_CONNECT = "IOERR error or timeout connecting to the client"
+MIGRATE_IO_WRITING = "IOERR error or timeout writing to target instance"
+MIGRATE_IO_READING = "IOERR error or timeout reading to target instance"
+MIGRATE_TARGET_ERROR = "ERR Target instance replied with error: "
+MIGRATE_KEYS_KEY_NOT_EMPTY = ("ERR When using MIGRATE KEYS option, the key argument must be set to the "
+                              "empty string")

@@ -397,6 +397,10 @@ class Scripting:
         if cmd.is_write and state.read_only:
             raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
         engine = self.engine
+        if cmd.is_write:  # MISCONF after a failed save or AOF write, as scriptVerifyWriteCommandAllow
+            denied = engine.snapshots.write_denied()
+            if denied is not None:
+                raise ScriptError(denied)
         # Redis's scriptVerifyOOM: over maxmemory when the script started, its first write may
         # not be a denyoom command (later ones may: a script is not stopped half-way).
         if (cmd.denyoom and engine.pre_command_oom and not state.ran_write and not state.allow_oom

@@ -425,6 +425,7 @@ def _orphan_pending(s: Stream) -> None:
     lambda s: setattr(s.nodes[0], "live", 5),  # master entry count unlike the node's entries
     lambda s: setattr(s.nodes[1], "master", make_id(1, 0)),  # nodes out of order
     _orphan_pending,  # a consumer's pending entry missing from the group's PEL
+    lambda s: s.groups[b"g"].consumers[b"zed"].pel.clear(),  # a group PEL entry without a consumer
 ])
 def test_broken_streams_are_refused(mangle: Callable[[Stream], None]) -> None:
     s = _stream()
@@ -436,3 +437,51 @@ def test_broken_streams_are_refused(mangle: Callable[[Stream], None]) -> None:
         restore_payload(bad, L)
     with pytest.raises(RdbError):
         restore_payload(good[:-10 - 3] + good[-10:-8] + crc64(good[:-13] + good[-10:-8]).to_bytes(8, "little"), L)
+
+
+# -- payload validation as Redis reports it ----------------------------------------------------
+def _payload(t: int, body: bytes) -> bytes:
+    head = bytes((t,)) + body + b"\x0a\x00"
+    return head + crc64(head).to_bytes(8, "little")
+
+
+def test_integrity_failures_name_the_encoding_as_redis_does() -> None:
+    lp = bytearray(listpack_encode([b"f", b"v", b"g", b"7"]))
+    lp[9] = 5  # the backlen of the entry "v" (two bytes long)
+    cases = [
+        (16, _s(bytes(lp)), "Hash listpack integrity check failed"),
+        (16, _s(listpack_encode([b"f", b"v", b"f", b"w"])), "listpack with dup elements"),
+        (13, _s(_ziplist([b"f", b"v", b"f", b"w"])), "ziplist with dup elements"),
+        (9, _s(b"\x00\xff"), "Zipmap integrity check failed"),
+        (12, _s(_ziplist([b"a", b"1"])[:4] + b"\x0a" + _ziplist([b"a", b"1"])[5:]),
+         "Zset ziplist integrity check failed: ziplist tail offset"),
+        (12, _s(_ziplist([b"a", b"1", b"b"])[:-3] + b"\xff"), "Zset ziplist integrity check failed"),
+        (11, _s(b"\x02\x00\x00\x00\x02\x00\x00\x00\x05\x00\x01\x00"), "Intset integrity check failed"),
+        (18, b"\x01\x02" + _s(bytes(lp)), "Listpack integrity check failed"),
+        (4, b"\x02" + _s(b"f") + _s(b"v") + _s(b"f") + _s(b"w"), "Duplicate hash fields detected"),
+        (2, b"\x02" + _s(b"m") + _s(b"m"), "Duplicate set members detected"),
+    ]
+    for t, body, text in cases:
+        with pytest.raises(RdbError, match=text):
+            restore_payload(_payload(t, body), L)
+
+
+def test_sanitize_off_skips_only_the_checks_redis_leaves_to_deep_sanitization() -> None:
+    """A listpack's element count and one-byte backlens are checked only when sanitizing
+    (listpack_decode strict, Limits.sanitize); an entry past the end is refused either way."""
+    lp = bytearray(listpack_encode([b"a", b"b"]))
+    lp[4] = 7  # the element count
+    assert listpack_decode(bytes(lp), strict=False) == [b"a", b"b"]
+    with pytest.raises(EncodingError, match="count"):
+        listpack_decode(bytes(lp))
+    lp = bytearray(listpack_encode([b"a", b"b"]))
+    lp[8] = 7  # the backlen of "a"
+    assert listpack_decode(bytes(lp), strict=False) == [b"a", b"b"]
+    with pytest.raises(EncodingError, match="backlen"):
+        listpack_decode(bytes(lp))
+    lp = bytearray(listpack_encode([b"a", b"b"]))
+    lp[9] = 0x85  # "b" claims five bytes
+    for strict in (True, False):
+        with pytest.raises(EncodingError):
+            listpack_decode(bytes(lp), strict=strict)
+    assert Limits(sanitize=False) != L and L.sanitize

@@ -16,6 +16,7 @@ references to shared fields instead of a private copy of each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from keystream.keyspace.db import register_type
@@ -25,17 +26,20 @@ __all__ = ["Hash", "is_shared", "share"]
 # Byte strings up to this length are shared; the pool holds at most _POOL_MAX of them.
 SHARE_MAX_LEN = 16
 _POOL_MAX = 65536
-_POOL: dict[bytes, bytes] = {}
 
 
-def share(b: bytes) -> bytes:
-    """The pooled object equal to b (b itself if it is long or the pool is full)."""
-    s = _POOL.get(b)
-    if s is not None:
-        return s
-    if len(b) <= SHARE_MAX_LEN and len(_POOL) < _POOL_MAX:
-        _POOL[b] = b
-    return b
+class _Pool(dict[bytes, bytes]):
+    """The pool: a hit is one dict lookup in C; a miss adds b while there is room."""
+
+    def __missing__(self, b: bytes) -> bytes:
+        if len(b) <= SHARE_MAX_LEN and len(self) < _POOL_MAX:
+            self[b] = b
+        return b
+
+
+_POOL = _Pool()
+share: Callable[[bytes], bytes] = _POOL.__getitem__
+"""The pooled object equal to b (b itself if it is long or the pool is full)."""
 
 
 def is_shared(b: bytes) -> bool:

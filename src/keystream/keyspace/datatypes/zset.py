@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from bisect import bisect_left as _bisect_left
 from bisect import bisect_right as _bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from struct import Struct
 from typing import Any
 
@@ -110,7 +110,7 @@ def _find(lp: bytes, member: bytes) -> int:
     return p if p < 0 else lp.count(0, base, p)
 
 
-def _pack(escs: list[bytes], scores: Any) -> bytes:
+def _pack(escs: Sequence[bytes], scores: Any) -> bytes:
     n = len(escs)
     if not n:
         return _EMPTY
@@ -170,14 +170,20 @@ class ZSet:
     def build(cls, items: Iterable[tuple[float, bytes]], skiplist: bool) -> ZSet:
         """A new set of the (score, member) items (distinct members, any order)."""
         z = cls()
-        pairs = sorted(items) if skiplist else sorted((s or 0.0, m) for s, m in items)
+        pairs = sorted(items)
+        if not pairs:
+            return z
+        scores, members = zip(*pairs)
+        if not skiplist and 0.0 in scores:
+            scores = tuple([s or 0.0 for s in scores])  # a listpack keeps -0.0 as 0.0
         if skiplist or len(pairs) > SMALL_MAX:
             z.lp = None
-            z.big = Skiplist({m: s for s, m in pairs}, SortedList([score_key(s, m) for s, m in pairs]),
-                             skiplist)
+            z.big = Skiplist(dict(zip(members, scores)), SortedList(map(score_key, scores, members)), skiplist)
         else:
-            z.lp = _pack([_esc(m) if 0 in m or 1 in m else m for _, m in pairs],
-                         [s for s, _ in pairs])
+            joined = b"".join(members)
+            if 0 in joined or 1 in joined:
+                members = tuple([_esc(m) if 0 in m or 1 in m else m for m in members])
+            z.lp = _pack(members, scores)
         return z
 
     def __len__(self) -> int:
@@ -232,6 +238,16 @@ class ZSet:
         """Plain values for readers that are not RESP replies (persistence, scripts, the
         bridge): (member, score) in order, whatever the form or its cached reply bytes."""
         return [(m, s) for s, m in self.items(0, len(self))]
+
+    def columns(self) -> tuple[list[bytes], tuple[float, ...]]:
+        """The members and their scores in order (for persistence)."""
+        lp = self.lp
+        if lp is not None:
+            return _members(lp), _scores(lp)
+        assert self.big is not None  # lp is None: the big form is in use
+        members = [k[8:] for k in self.big.sl]
+        scores = self.big.scores
+        return members, tuple(map(scores.__getitem__, members))
 
     def score_map(self) -> dict[bytes, float]:
         """member -> score (the big form's own dict: do not change it)."""
