@@ -10,7 +10,9 @@ Layout (aof.c): `<dir>/<appenddirname>/` holds
   names a complete set.
 
 Writing: effects (what a command did, not what it was asked) are encoded as they arrive and
-written with one `os.write` per event-loop turn. `appendfsync`:
+written with one `os.write` per event-loop turn, before any reply of that turn is written to a
+socket (the connections defer those replies, and the end-of-turn writer calls `flush` first),
+so a kill -9 never loses an acknowledged write. `appendfsync`:
 - `always`: replies are held back until an fsync covering the effects written before them
   has completed, so no write is acknowledged before it is on disk. The fsync runs on a worker
   thread (one at a time; writes that arrive meanwhile share the next one), never on the
