@@ -77,12 +77,19 @@ class AofError(ValueError):
     """An AOF that cannot be loaded; the text says which file and why."""
 
 
+_BULK_HEADERS = [b"$%d\r\n" % n for n in range(257)]
+
+
 def encode_command(argv: list[bytes]) -> bytes:
+    """argv as a RESP array of bulk strings (each effect of every write goes through here)."""
+    if len(argv) == 3:  # SET k v, HSET k f v...: the commonest shape, one formatting operation
+        a, b, c = argv
+        return b"*3\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(a), a, len(b), b, len(c), c)
     parts = [b"*%d\r\n" % len(argv)]
+    headers = _BULK_HEADERS
     for a in argv:
-        parts.append(b"$%d\r\n" % len(a))
-        parts.append(a)
-        parts.append(b"\r\n")
+        n = len(a)
+        parts += (headers[n] if n <= 256 else b"$%d\r\n" % n, a, b"\r\n")
     return b"".join(parts)
 
 
@@ -231,9 +238,19 @@ class AppendOnly:
         self.last_rewrite_time_sec = -1
         self.turn_on_pending = False  # appendonly yes waiting for another child to finish
         self.flush_sleep_us = 0  # DEBUG AOF-FLUSH-SLEEP: a testing aid
+        # Settings read for every write, kept current by the config listener
+        self.always = engine.config["appendfsync"] == "always"
+        self.timestamps = bool(engine.config["aof-timestamp-enabled"])
+        engine.config.listeners.append(self._on_config_change)
         self._pending_base: tuple[str, int] = ("", 0)
         self._first_new_incr = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _on_config_change(self, name: str, value: Any) -> None:
+        if name == "appendfsync":
+            self.always = value == "always"
+        elif name == "aof-timestamp-enabled":
+            self.timestamps = bool(value)
 
     # -- paths ----------------------------------------------------------------------------
     @property
@@ -270,7 +287,7 @@ class AppendOnly:
         if self.fd is None or self.loading:
             return
         buf = self.buf
-        if self.config["aof-timestamp-enabled"]:
+        if self.timestamps:
             now = int(time.time())
             if now != self.last_ts:
                 self.last_ts = now
@@ -314,7 +331,7 @@ class AppendOnly:
             log.warning("AOF write error looks solved. Redis can write again.")
             self.write_error = ""
             self.snapshots.update_gate()
-        if self.config["appendfsync"] == "always":
+        if self.always:
             self._start_fsync()
 
     def _fsync_paused(self) -> bool:
@@ -354,12 +371,12 @@ class AppendOnly:
             return
         self.synced = max(self.synced, target)
         self._release()
-        if self.config["appendfsync"] == "always" and self.synced < self.written:
+        if self.always and self.synced < self.written:
             self._start_fsync()
 
     # -- holding replies until their effects are on disk (appendfsync always) ----------------
     def holding(self) -> bool:
-        return self.fd is not None and self.synced < self.generation and self.config["appendfsync"] == "always"
+        return self.always and self.synced < self.generation and self.fd is not None
 
     def hold(self, conn: Any, data: bytes) -> None:
         self.held.setdefault(conn, []).append((self.generation, data))
