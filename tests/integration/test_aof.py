@@ -304,7 +304,8 @@ def test_debug_loadaof_replays_the_file() -> None:
 
 def test_automatic_rewrite_and_timestamp_annotations() -> None:
     ks = _ks("--appendonly", "yes", "--save", "", "--auto-aof-rewrite-min-size", "20000",
-             "--auto-aof-rewrite-percentage", "100", "--aof-timestamp-enabled", "yes")
+             "--auto-aof-rewrite-percentage", "100", "--aof-timestamp-enabled", "yes",
+             "--aof-use-rdb-preamble", "no")
     data_dir = ks.data_dir
     try:
         r = _client(ks)
@@ -318,6 +319,9 @@ def test_automatic_rewrite_and_timestamp_annotations() -> None:
         incr = [n for n in os.listdir(os.path.join(data_dir, "appendonlydir")) if n.endswith(".incr.aof")]
         with open(os.path.join(data_dir, "appendonlydir", incr[-1]), "rb") as f:
             assert f.read().startswith(b"#TS:")
+        (base,) = [n for n in os.listdir(os.path.join(data_dir, "appendonlydir")) if n.endswith(".base.aof")]
+        with open(os.path.join(data_dir, "appendonlydir", base), "rb") as f:
+            assert f.read().startswith(b"#TS:")  # a base in command form opens with the time too
         ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
         assert digest(_client(ks)) == want
     finally:
@@ -381,3 +385,72 @@ def _without_seen_times(reply: object) -> object:
     if isinstance(reply, list):
         return [_without_seen_times(x) for x in reply]
     return reply
+
+
+def _write_aof(data_dir: str, commands: list[list[bytes]]) -> None:
+    """An appendonlydir holding one increment with commands, as a Redis 7.0 AOF."""
+    d = os.path.join(data_dir, "appendonlydir")
+    os.makedirs(d)
+    with open(os.path.join(d, "appendonly.aof.1.incr.aof"), "wb") as f:
+        f.write(b"".join(encode_command(c) for c in [[b"SELECT", b"0"], *commands]))
+    with open(os.path.join(d, "appendonly.aof.manifest"), "w") as f:
+        f.write("file appendonly.aof.1.incr.aof seq 1 type i\n")
+
+
+def test_nothing_expires_while_the_aof_loads() -> None:
+    """As Redis: a PEXPIREAT in the past read from the AOF sets the deadline instead of
+    deleting, and later commands see the key (RPUSH appends to it, GETEX PXAT in the past
+    and RESTORE with an old TTL keep theirs); once loaded, the keys have expired. No DEL
+    is written to the AOF for them while it loads."""
+    data_dir = tempfile.mkdtemp(prefix="ks-test-")
+    _write_aof(data_dir, [
+        [b"RPUSH", b"list", b"foo"], [b"PEXPIREAT", b"list", b"1000"], [b"RPUSH", b"list", b"bar"],
+        [b"SET", b"s", b"v"], [b"GETEX", b"s", b"PXAT", b"1000"], [b"APPEND", b"s", b"w"],
+        [b"SET", b"kept", b"1"], [b"PEXPIREAT", b"kept", b"1000"], [b"PERSIST", b"kept"],
+    ])
+    ks = _ks("--appendonly", "yes", "--save", "", data_dir=data_dir)
+    try:
+        r = _client(ks)
+        assert r.llen("list") == 0
+        assert r.get("s") is None
+        assert r.get("kept") == b"1" and r.ttl("kept") == -1  # alive when PERSIST came
+        with open(os.path.join(data_dir, "appendonlydir", "appendonly.aof.1.incr.aof"), "rb") as f:
+            logged, _, why = parse_commands(f.read())
+        assert why == "" and logged[:10] == [[b"SELECT", b"0"], [b"RPUSH", b"list", b"foo"],
+                                             [b"PEXPIREAT", b"list", b"1000"], [b"RPUSH", b"list", b"bar"],
+                                             [b"SET", b"s", b"v"], [b"GETEX", b"s", b"PXAT", b"1000"],
+                                             [b"APPEND", b"s", b"w"], [b"SET", b"kept", b"1"],
+                                             [b"PEXPIREAT", b"kept", b"1000"], [b"PERSIST", b"kept"]]
+        # the DELs of the reads above
+        assert sorted(c[1] for c in logged[10:] if c[0] != b"SELECT") == [b"list", b"s"]
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_xadd_with_limit_replays_from_the_aof() -> None:
+    """XADD ... MAXLEN ~ n LIMIT l trims as it did when it ran; the AOF gets what it did,
+    and a restart (and a rewrite) rebuild the same stream, as in redis-server."""
+    ks = _ks("--appendonly", "yes", "--save", "", "--stream-node-max-entries", "10")
+    data_dir = ks.data_dir
+    try:
+        r = _client(ks)
+        for i in range(100):
+            r.xadd("s", {"f": str(i)}, id=f"{i + 1}-0")
+        r.execute_command("XADD", "s", "MAXLEN", "~", "0", "LIMIT", "30", "101-0", "f", "x")
+        r.execute_command("XADD", "s", "MINID", "~", "80", "LIMIT", "20", "102-0", "f", "y")
+        want = (r.xlen("s"), r.xrange("s"), r.xinfo_stream("s")["max-deleted-entry-id"])
+        assert want[0] < 102
+        ks.stop()
+        ks = _ks("--appendonly", "yes", "--save", "", "--stream-node-max-entries", "10", data_dir=data_dir)
+        r = _client(ks)
+        assert (r.xlen("s"), r.xrange("s"), r.xinfo_stream("s")["max-deleted-entry-id"]) == want
+        r.bgrewriteaof()
+        wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, what="the rewrite")
+        ks.stop()
+        ks = _ks("--appendonly", "yes", "--save", "", "--stream-node-max-entries", "10", data_dir=data_dir)
+        r = _client(ks)
+        assert (r.xlen("s"), r.xrange("s"), r.xinfo_stream("s")["max-deleted-entry-id"]) == want
+    finally:
+        ks.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -588,6 +588,8 @@ class AppendOnly:
             if self.config["aof-use-rdb-preamble"]:
                 self.snapshots.write_rdb_to(f, aof_base=True)
             else:
+                if self.timestamps:  # a base in command form opens with the time, as Redis's
+                    f.write(b"#TS:%d\r\n" % int(time.time()))
                 _write_commands(f, self.engine)
             f.flush()
             if fsync:
