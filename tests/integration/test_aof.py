@@ -454,3 +454,25 @@ def test_xadd_with_limit_replays_from_the_aof() -> None:
     finally:
         ks.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_every_flushall_is_logged_even_after_its_own_save() -> None:
+    """FLUSHALL with save points writes the dump (which resets the dirty counter) and is
+    still logged, each time, empty databases or not, as Redis forces its propagation."""
+    ks = _ks("--appendonly", "yes", "--appendfsync", "always", "--save", "3600 1")
+    try:
+        r = _client(ks)
+        r.set("key", "value")
+        r.flushall()
+        r.set("key", "value2")
+        r.flushall()
+        r.flushall()
+        incr = [n for n in os.listdir(_aof_dir(ks)) if n.endswith(".incr.aof")]
+        with open(os.path.join(_aof_dir(ks), incr[-1]), "rb") as f:
+            logged, _, why = parse_commands(f.read())
+        assert why == ""
+        assert [c[0].lower() for c in logged if c[0] != b"SELECT"] == [
+            b"set", b"flushall", b"set", b"flushall", b"flushall"]
+    finally:
+        ks.stop()
+        shutil.rmtree(ks.data_dir, ignore_errors=True)
