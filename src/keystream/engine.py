@@ -541,8 +541,10 @@ class Engine:
             try:
                 cmd = resolve(argv)
             except CommandError as e:
-                raise AofError(f"{e.text} (command '{argv[0].decode('utf-8', 'replace')}' reading "
-                               f"the append only file)") from None
+                name = argv[0].decode("utf-8", "replace")
+                if e.text.startswith("ERR unknown command"):
+                    raise AofError(f"Unknown command '{name}' reading the append only file") from None
+                raise AofError(f"{e.text} (command '{name}' reading the append only file)") from None
             self.run(client, cmd, argv)
 
         return replay

@@ -378,7 +378,7 @@ def _expire(client, argv, base_ms: int, unit_ms: int):
             return 0
         if flags & _LT and current is not None and when >= current:
             return 0
-    if when <= client.engine.cmd_time_ms:
+    if when <= client.engine.cmd_time_ms and not client.engine.snapshots.loading:
         lazy = bool(client.engine.config["lazyfree-lazy-expire"])
         db.delete(key, "del", lazy)
         client.propagate([b"UNLINK" if lazy else b"DEL", key])

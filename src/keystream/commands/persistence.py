@@ -180,7 +180,7 @@ def restore_command(client: Client, argv: list[bytes]) -> Any:
     deleted = db.delete(key) if replace else False
     if ttl and not absttl:
         ttl += time.time_ns() // 1_000_000
-    if ttl and ttl <= client.engine.cmd_time_ms:
+    if ttl and ttl <= client.engine.cmd_time_ms and not client.engine.snapshots.loading:
         # Already expired: nothing is created; a replaced key is gone (propagated as DEL).
         client.propagate_override = [[b"DEL", key]] if deleted else []
         return OK

@@ -62,7 +62,10 @@ def flushall_command(client: Client, argv: list[bytes]) -> Any:
     # now, so that a restart does not bring the old keys back.
     engine.snapshots.after_flushall()
     engine.tracking.flushed()
-    engine.dirty += 1  # always propagated, even when there was nothing to remove
+    engine.dirty += 1
+    # Always propagated, even when there was nothing to remove, and even though the save
+    # above reset the dirty counter (Redis's forceCommandPropagation)
+    client.propagate(list(argv))
     return OK
 
 

@@ -297,7 +297,11 @@ def _parse_add_trim(client: Client, argv: list[bytes], xadd: bool) -> tuple[_Tri
         raise CommandError(E.STREAM_LIMIT_NO_STRATEGY)
     if not xadd and not a.strategy:
         raise CommandError(E.STREAM_TRIM_NO_STRATEGY)
-    if limit_given:
+    if client.engine.snapshots.loading:
+        # Replayed from the AOF: the threshold was rewritten to the exact one reached (see
+        # _rewrite_trim), so the LIMIT that came with it is not enforced (Redis's mustObeyClient).
+        a.limit = 0
+    elif limit_given:
         if not a.approx:
             raise CommandError(E.STREAM_LIMIT_NO_APPROX)
     elif a.approx:

@@ -235,7 +235,7 @@ def getex_command(client: Client, argv: list[bytes]) -> Any:
         return None
     if expire is not None:
         when = _expire_at_ms(client, expire, flags, "getex")
-        if flags & (_EXAT | _PXAT) and when <= client.engine.cmd_time_ms:
+        if flags & (_EXAT | _PXAT) and when <= client.engine.cmd_time_ms and not client.engine.snapshots.loading:
             # An absolute time already in the past deletes the key.
             db.delete(key)
             lazy = client.engine.config["lazyfree-lazy-expire"]

@@ -181,8 +181,7 @@ class Database:
             return None
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= self._clock.cmd_time_ms:
-                self._expire(key)
+            if when is not None and when <= self._clock.cmd_time_ms and self._expire(key):
                 if self.on_miss is not None:
                     self.on_miss(self, key)
                 return None
@@ -203,8 +202,7 @@ class Database:
             return None
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= self._clock.cmd_time_ms:
-                self._expire(key)
+            if when is not None and when <= self._clock.cmd_time_ms and self._expire(key):
                 if self.on_miss is not None:
                     self.on_miss(self, key)
                 return None
@@ -689,10 +687,16 @@ class Database:
             if lazy and self.engine is not None:
                 self.engine.lazyfree.free_value(value)
 
-    def _expire(self, key: bytes) -> None:
+    def _expire(self, key: bytes) -> bool:
+        """Delete key, whose time ran out; False if it stays alive: nothing expires while a
+        dataset loads (an AOF's RPUSH after a PEXPIREAT in the past appends to the list, as
+        in Redis, which expires it after loading)."""
         engine = self.engine
-        if engine is not None and engine.pause is not None:
-            return  # during CLIENT PAUSE keys expire logically only: nothing is deleted
+        if engine is not None:
+            if engine.snapshots.loading:
+                return False
+            if engine.pause is not None:
+                return True  # during CLIENT PAUSE keys expire logically only: nothing is deleted
         self._remove(key, engine is not None and bool(engine.config["lazyfree-lazy-expire"]))
         # The "expired" event: not a change of the command that met the key (no dirty count).
         if self.watched:
@@ -702,6 +706,7 @@ class Database:
             if engine.event_subscribers:
                 for subscriber in engine.event_subscribers:
                     subscriber("expired", self.id, key)
+        return True
 
     def is_expired(self, key: bytes) -> bool:
         when = self.expires.get(key)

@@ -9,8 +9,10 @@ Layout (aof.c): `<dir>/<appenddirname>/` holds
   increments in order. It is replaced atomically (temp file, fsync, rename), so it always
   names a complete set.
 
-Writing: effects (what a command did, not what it was asked) are encoded as they arrive and
-written with one `os.write` per event-loop turn. `appendfsync`:
+Writing: effects (what a command did, not what it was asked) are kept as they arrive, then
+encoded together and written with one `os.write` per event-loop turn, before any reply of that turn is written to a
+socket (the connections defer those replies, and the end-of-turn writer calls `flush` first),
+so a kill -9 never loses an acknowledged write. `appendfsync`:
 - `always`: replies are held back until an fsync covering the effects written before them
   has completed, so no write is acknowledged before it is on disk. The fsync runs on a worker
   thread (one at a time; writes that arrive meanwhile share the next one), never on the
@@ -75,12 +77,17 @@ class AofError(ValueError):
     """An AOF that cannot be loaded; the text says which file and why."""
 
 
+_BULK_HEADERS = [b"$%d\r\n" % n for n in range(257)]
+_THREE = b"*3\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"  # SET k v, HSET k f v...: the commonest shape
+
+
 def encode_command(argv: list[bytes]) -> bytes:
+    """argv as a RESP array of bulk strings."""
     parts = [b"*%d\r\n" % len(argv)]
+    headers = _BULK_HEADERS
     for a in argv:
-        parts.append(b"$%d\r\n" % len(a))
-        parts.append(a)
-        parts.append(b"\r\n")
+        n = len(a)
+        parts += (headers[n] if n <= 256 else b"$%d\r\n" % n, a, b"\r\n")
     return b"".join(parts)
 
 
@@ -202,7 +209,8 @@ class AppendOnly:
         self.snapshots = snapshots
         self.manifest: Manifest | None = None
         self.fd: int | None = None
-        self.buf: list[bytes] = []
+        self.pending: list[Any] = []  # effects lists (and #TS annotations) not yet encoded
+        self.buf: list[bytes] = []  # encoded, not yet written
         self.selected_db = -1
         self.last_ts = 0
         # Durability bookkeeping: effects appended (generation), written, known fsynced.
@@ -229,9 +237,19 @@ class AppendOnly:
         self.last_rewrite_time_sec = -1
         self.turn_on_pending = False  # appendonly yes waiting for another child to finish
         self.flush_sleep_us = 0  # DEBUG AOF-FLUSH-SLEEP: a testing aid
+        # Settings read for every write, kept current by the config listener
+        self.always = engine.config["appendfsync"] == "always"
+        self.timestamps = bool(engine.config["aof-timestamp-enabled"])
+        engine.config.listeners.append(self._on_config_change)
         self._pending_base: tuple[str, int] = ("", 0)
         self._first_new_incr = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _on_config_change(self, name: str, value: Any) -> None:
+        if name == "appendfsync":
+            self.always = value == "always"
+        elif name == "aof-timestamp-enabled":
+            self.timestamps = bool(value)
 
     # -- paths ----------------------------------------------------------------------------
     @property
@@ -264,20 +282,18 @@ class AppendOnly:
 
     # -- effects in ---------------------------------------------------------------------------
     def feed(self, effects: list[tuple[int, list[bytes]]]) -> None:
-        """Append the effects of an execution unit (the engine's effects stream)."""
+        """Take the effects of an execution unit (the engine's effects stream); they are
+        encoded together, once per turn, when `flush` writes them. Emitted effects are
+        never changed afterwards, so keeping them until then is safe."""
         if self.fd is None or self.loading:
             return
-        buf = self.buf
-        if self.config["aof-timestamp-enabled"]:
+        pending = self.pending
+        if self.timestamps:
             now = int(time.time())
             if now != self.last_ts:
                 self.last_ts = now
-                buf.append(b"#TS:%d\r\n" % now)
-        for db_index, argv in effects:
-            if db_index != self.selected_db:
-                buf.append(encode_command([b"SELECT", b"%d" % db_index]))
-                self.selected_db = db_index
-            buf.append(encode_command(argv))
+                pending.append(b"#TS:%d\r\n" % now)
+        pending.append(effects)
         self.generation += 1
         if not self.flush_scheduled:
             self.flush_scheduled = True
@@ -287,12 +303,40 @@ class AppendOnly:
             else:
                 self.flush()
 
+    def _encode_pending(self) -> None:
+        """Encode what `feed` took into the write buffer, with a SELECT at each change of
+        database."""
+        parts: list[bytes] = []
+        append = parts.append
+        selected = self.selected_db
+        three = _THREE
+        for item in self.pending:
+            if type(item) is bytes:
+                append(item)
+                continue
+            for db_index, argv in item:
+                if db_index != selected:
+                    append(encode_command([b"SELECT", b"%d" % db_index]))
+                    selected = db_index
+                if len(argv) == 3:
+                    a, b, c = argv
+                    append(three % (len(a), a, len(b), b, len(c), c))
+                else:
+                    append(encode_command(argv))
+        self.selected_db = selected
+        self.pending = []
+        self.buf.append(b"".join(parts))
+
     def flush(self) -> None:
         """Write what was buffered this turn; start an fsync if the policy wants one now."""
         self.flush_scheduled = False
-        if self.fd is None or not self.buf:
+        if self.fd is None:
             return
-        data = b"".join(self.buf)
+        if self.pending:
+            self._encode_pending()
+        elif not self.buf:
+            return
+        data = self.buf[0] if len(self.buf) == 1 else b"".join(self.buf)
         if self.flush_sleep_us:
             time.sleep(self.flush_sleep_us / 1e6)
         try:
@@ -312,7 +356,7 @@ class AppendOnly:
             log.warning("AOF write error looks solved. Redis can write again.")
             self.write_error = ""
             self.snapshots.update_gate()
-        if self.config["appendfsync"] == "always":
+        if self.always:
             self._start_fsync()
 
     def _fsync_paused(self) -> bool:
@@ -352,12 +396,12 @@ class AppendOnly:
             return
         self.synced = max(self.synced, target)
         self._release()
-        if self.config["appendfsync"] == "always" and self.synced < self.written:
+        if self.always and self.synced < self.written:
             self._start_fsync()
 
     # -- holding replies until their effects are on disk (appendfsync always) ----------------
     def holding(self) -> bool:
-        return self.fd is not None and self.synced < self.generation and self.config["appendfsync"] == "always"
+        return self.always and self.synced < self.generation and self.fd is not None
 
     def hold(self, conn: Any, data: bytes) -> None:
         self.held.setdefault(conn, []).append((self.generation, data))
@@ -405,7 +449,7 @@ class AppendOnly:
             return
         if self.fd is None:
             return
-        if self.buf:
+        if self.pending or self.buf:
             self.flush()
         if (self.config["appendfsync"] == "everysec" and self.synced < self.written
                 and time.monotonic() - self.last_fsync >= 1.0):
@@ -544,6 +588,8 @@ class AppendOnly:
             if self.config["aof-use-rdb-preamble"]:
                 self.snapshots.write_rdb_to(f, aof_base=True)
             else:
+                if self.timestamps:  # a base in command form opens with the time, as Redis's
+                    f.write(b"#TS:%d\r\n" % int(time.time()))
                 _write_commands(f, self.engine)
             f.flush()
             if fsync:
@@ -720,6 +766,8 @@ class AppendOnly:
             "module_fork_in_progress:0", "module_fork_last_cow_size:0",
         ]
         if self.fd is not None:
+            if self.pending:
+                self._encode_pending()
             lines[10:10] = [
                 f"aof_current_size:{self.current_size}", f"aof_base_size:{self.base_size}",
                 "aof_pending_rewrite:0", f"aof_buffer_length:{sum(map(len, self.buf))}",

@@ -439,11 +439,14 @@ class Snapshots:
         engine = self.engine
         for db in engine.dbs:
             db.flush()
+        self.loading = True  # (no other command runs meanwhile: the gate is left alone)
         try:
             aof.load(run)
         except (OSError, AofError, RdbError) as e:
             log.warning("DEBUG LOADAOF: %s", e)
             return f"ERR Error loading the append only file: {e}"
+        finally:
+            self.loading = False
         engine.dirty = 0
         log.warning("Append Only File loaded by DEBUG LOADAOF")
         return None

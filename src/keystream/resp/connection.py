@@ -4,7 +4,10 @@ Flow: `data_received` feeds the parser, executes every complete command in order
 writes all their replies with one `transport.write` per read. A client that is blocked
 (BLPOP and friends) keeps its later commands queued until it is unblocked. A protocol
 error is replied to after the replies of the commands before it, then the connection
-closes.
+closes. With the AOF on, a reply never leaves before the effects it acknowledges are in
+the file: replies that follow unwritten effects wait for the end of the event-loop turn,
+where the AOF is written once for every client and then the replies (Redis's beforeSleep),
+or, under `appendfsync always`, for the fsync.
 
 Flow control: when the transport's unsent output passes the high-water mark, we stop
 reading from that client (`pause_writing` -> `pause_reading`) and resume once it drained
@@ -154,6 +157,7 @@ class RespProtocol(asyncio.Protocol):
             if client.blocked is not None or client.close_after_reply:
                 break
             if i < n and out:
+                self.engine.snapshots.aof.flush()  # so that this part of the replies can go now
                 self.write(b"".join(out))
                 out.clear()
                 if self.write_paused:
@@ -197,10 +201,16 @@ class RespProtocol(asyncio.Protocol):
         if self.closed or self.transport is None:
             return
         aof = self.engine.snapshots.aof
-        if aof.fd is not None and (aof.held and self in aof.held or aof.holding()):
-            # appendfsync always: this reply waits for the fsync of the effects before it.
-            aof.hold(self, data)
-            return
+        if aof.fd is not None:
+            if aof.held and self in aof.held or aof.holding():
+                # appendfsync always: this reply waits for the fsync of the effects before it.
+                aof.hold(self, data)
+                return
+            if aof.written != aof.generation:
+                # Effects not yet in the file: the reply goes out at the end of this turn,
+                # after the AOF write (flush_deferred), as Redis's beforeSleep orders them.
+                self.defer(data)
+                return
         self.write_now(data)
 
     def write_now(self, data: bytes) -> None:
@@ -266,6 +276,7 @@ class RespProtocol(asyncio.Protocol):
             return
         if self.transport is not None and not self.closed:
             if self.deferred:
+                aof.flush()  # the effects before these replies are written first
                 self.transport.write(b"".join(self.deferred))
                 self.deferred.clear()
             self.closed = True
@@ -289,7 +300,10 @@ class RespProtocol(asyncio.Protocol):
 
 def flush_deferred(engine: Engine) -> None:
     """Write what connections were given with `defer` during this turn of the event loop:
-    one write each; output limits are checked when the socket did not take it all."""
+    one write each, after the AOF buffer (Redis's beforeSleep order: no reply leaves before
+    the effects it acknowledges are in the file); output limits are checked when the socket
+    did not take it all."""
+    engine.snapshots.aof.flush()
     batch = engine.deferred_writes
     engine.deferred_writes = []
     for conn in batch:

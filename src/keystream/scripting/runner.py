@@ -622,6 +622,9 @@ def _busy_command(state: RunState, client: Client, argv: list[bytes], out: list[
         encode_into(out, e, client.proto)
         return
     flags = cmd.flags if cmd.container is None else cmd.flags | cmd.container.flags
+    if client.engine.snapshots.loading and "loading" not in flags:  # a script replayed from the AOF
+        encode_into(out, CommandError(errors.LOADING), client.proto)
+        return
     if "allow_busy" not in flags:
         encode_into(out, CommandError(busy_error(state)), client.proto)
         return
