@@ -411,3 +411,32 @@ def test_view_writes_are_seen_by_watch_and_keyspace_notifications(server: Server
     r.config_set("notify-keyspace-events", "")
     sub.close()
     r.execute_command("VIEW.DROP", key)
+
+
+@pytest.mark.parametrize("policy", ["allkeys-random", "allkeys-lru"])
+def test_maxmemory_never_evicts_view_keys(server: ServerHandle, policy: str) -> None:
+    """Eviction takes other keys and leaves a view's alone: the view still equals its log."""
+    topic = _topic(server)
+    p = _producer(server)
+    for i in range(200):
+        p.produce(topic, key=b"k%d" % i, value=b"v" * 100)
+    assert p.flush(20) == 0
+    r = _r(server)
+    prefix = f"m:{topic}:"
+    r.execute_command("VIEW.CREATE", prefix, "FROM", topic, "AS", "STRINGS")
+    evicted_before = int(r.info("stats")["evicted_keys"])
+    try:
+        r.config_set("maxmemory-policy", policy)
+        r.config_set("maxmemory", int(r.info("memory")["used_memory"]) + 40 * 1024)
+        pipe = r.pipeline(transaction=False)
+        for i in range(3000):
+            pipe.set(f"other:{policy}:{i}", "x" * 100)
+        pipe.execute()
+        assert int(r.info("stats")["evicted_keys"]) > evicted_before
+    finally:
+        r.config_set("maxmemory", 0)
+    view = {k[len(prefix):]: r.get(k) for k in r.keys(prefix + "*")}
+    assert view == _replay(_log_records(server, topic))
+    assert len(view) == 200
+    r.execute_command("VIEW.DROP", prefix)
+    r.delete(*r.keys(f"other:{policy}:*") or ["none"])

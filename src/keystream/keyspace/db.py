@@ -71,6 +71,8 @@ _SIZE_DIRTY_MAX = 4096
 # Sizes below this are shared int objects (a container's `msize` then costs its slot only).
 _SIZES_SHARED = 1 << 16
 _SIZES: dict[int, int] = {}
+# sample_keys with a `skip` test: draws per key asked for before it returns fewer.
+_SKIP_DRAWS = 64
 
 TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
 
@@ -642,12 +644,15 @@ class Database:
             self.refresh_used()
         return self.used + len(self.expires) * EXPIRE_ENTRY
 
-    def sample_keys(self, count: int, volatile: bool) -> list[bytes]:
+    def sample_keys(self, count: int, volatile: bool,
+                    skip: Callable[[bytes], bool] | None = None) -> list[bytes]:
         """Up to count keys drawn at random from the keyspace, or from the keys with a
         deadline if volatile (Redis's dictGetSomeKeys for the eviction pool); keys may
         repeat, expired keys are not skipped. Drawn from a snapshot list of the table's
         keys, renewed when the table's size has drifted by more than 1/8 from it or when
-        draws keep hitting keys that are gone (amortised O(count))."""
+        draws keep hitting keys that are gone (amortised O(count)). Keys for which `skip`
+        is true are drawn again like gone ones (the snapshot renewed at most once per call
+        for them), and after `_SKIP_DRAWS` draws per key asked for, fewer are returned."""
         table: dict[bytes, Any] = self.expires if volatile else self.data
         n = len(table)
         if n <= count:
@@ -655,19 +660,27 @@ class Database:
         keys = self._rand_vkeys if volatile else self._sample_keys
         out: list[bytes] = []
         misses = 0
+        draws = 0
+        renewed = False
         while len(out) < count:
-            if (misses > count or not keys or (len(keys) != n if n < 64 else abs(len(keys) - n) * 8 > len(keys))):
+            if ((misses > count and not (renewed and skip is not None)) or not keys
+                    or (len(keys) != n if n < 64 else abs(len(keys) - n) * 8 > len(keys))):
                 keys = list(table)
                 if volatile:
                     self._rand_vkeys = keys
                 else:
                     self._sample_keys = keys
                 misses = 0
+                renewed = True
             key = keys[int(random.random() * len(keys))]
-            if key in table:
+            if key in table and (skip is None or not skip(key)):
                 out.append(key)
             else:
                 misses += 1
+                if skip is not None:
+                    draws += 1
+                    if draws > _SKIP_DRAWS * count:
+                        break
         return out
 
     # -- expiry ------------------------------------------------------------------------

@@ -15,6 +15,11 @@ evicts it (`Database.evict`: a DEL effect, or UNLINK under lazyfree-lazy-evictio
   and evicts the best candidate that still exists.
 - `noeviction`: nothing; commands flagged `denyoom` are refused with `OOM_ERROR`.
 
+Keys of a bridge view (bridge/views.py) are never evicted: a view must equal a replay of its
+topic, and the topic, not Redis's memory limit, decides what it holds. When only view keys
+are left to choose from (`_ROUNDS_WITHOUT_CANDIDATE` rounds find nothing else), eviction
+fails as with an empty keyspace: OOM for denyoom commands.
+
 The time spent is bounded by `maxmemory-eviction-tenacity` (Redis's formula: 50 us per
 step up to 10, then growing 15% per step, unlimited at 100), checked every 16 keys; when
 the budget runs out the rest is done from the event loop, turn after turn, while commands
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import time
 from bisect import insort
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,6 +44,8 @@ EVICT_RUNNING = 1  # over the limit, eviction continues from the event loop
 EVICT_FAIL = 2     # over the limit and nothing can be evicted
 
 _UNLIMITED = 1 << 62
+# Sampling rounds that find only view keys before eviction gives up (see the module docstring).
+_ROUNDS_WITHOUT_CANDIDATE = 16
 
 
 def time_limit_us(tenacity: int) -> int:
@@ -112,16 +120,25 @@ class Evictor:
             self.schedule()
 
     # -- choosing the victim ----------------------------------------------------------
+    def _protected(self, db_index: int) -> Callable[[bytes], bool] | None:
+        """The test of the keys of a database that eviction must leave alone (a bridge
+        view's), or None when there are none."""
+        views = self.engine.views
+        if not views.guarding:
+            return None
+        return lambda key: views.owner(db_index, key) is not None
+
     def _random(self, policy: str) -> tuple[int, bytes] | None:
         """(db index, key) of a random key, the databases taken in turn."""
         volatile = policy.startswith("volatile")
         dbs = self.engine.dbs
-        for _ in range(len(dbs)):
-            self._next_db = (self._next_db + 1) % len(dbs)
-            db = dbs[self._next_db]
-            keys = db.sample_keys(1, volatile)
-            if keys:
-                return db.id, keys[0]
+        for _ in range(_ROUNDS_WITHOUT_CANDIDATE):
+            for _ in range(len(dbs)):
+                self._next_db = (self._next_db + 1) % len(dbs)
+                db = dbs[self._next_db]
+                keys = db.sample_keys(1, volatile, self._protected(db.id))
+                if keys:
+                    return db.id, keys[0]
         return None
 
     def _from_pool(self, policy: str) -> tuple[int, bytes] | None:
@@ -133,6 +150,7 @@ class Evictor:
         engine = self.engine
         samples: int = engine.config["maxmemory-samples"]
         pool = self._pool
+        rounds_without_candidate = 0
         while True:
             total = 0
             for db in engine.dbs:
@@ -140,7 +158,7 @@ class Evictor:
                 if not table:
                     continue
                 total += len(table)
-                for key in db.sample_keys(samples, volatile):
+                for key in db.sample_keys(samples, volatile, self._protected(db.id)):
                     if ttl:
                         when = db.expires.get(key)
                         if when is None:
@@ -160,6 +178,10 @@ class Evictor:
                         del pool[0]
             if not total:
                 return None
+            if not pool:
+                rounds_without_candidate += 1
+                if rounds_without_candidate == _ROUNDS_WITHOUT_CANDIDATE:
+                    return None
             while pool:
                 _, db_index, key = pool.pop()
                 db = engine.dbs[db_index]
