@@ -50,6 +50,7 @@ import asyncio
 import enum
 import logging
 import re
+import struct
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -59,7 +60,12 @@ from typing import TYPE_CHECKING
 from keystream.kafka.errors import ErrorCode
 from keystream.kafka.groups import consumer_records as crec
 from keystream.kafka.groups.assignors import ASSIGNORS
-from keystream.kafka.groups.consumer_records import Assignment, CurrentAssignmentRecord, MemberMetadataRecord
+from keystream.kafka.groups.consumer_records import (
+    Assignment,
+    ClassicMemberMetadata,
+    CurrentAssignmentRecord,
+    MemberMetadataRecord,
+)
 from keystream.log.errors import LogError
 from keystream.log.manager import INTERNAL_TOPICS
 
@@ -77,6 +83,8 @@ __all__ = [
     "MemberState",
 ]
 
+CONSUMER_PROTOCOL_TYPE = "consumer"
+MIGRATION_POLICIES = ("disabled", "upgrade", "downgrade", "bidirectional")
 LEAVE_GROUP_MEMBER_EPOCH = -1
 LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
 _RE2_REFUSES = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=")
@@ -90,9 +98,10 @@ class MemberState(enum.IntEnum):
 
 
 class ConsumerMember:
-    __slots__ = ("assigned", "client_host", "client_id", "instance_id", "member_epoch", "member_id",
-                 "pending_revocation", "previous_epoch", "rack_id", "rebalance_timeout_ms", "rebalance_timer",
-                 "server_assignor", "session_timer", "state", "subscribed_names", "subscribed_regex")
+    __slots__ = ("assigned", "classic", "client_host", "client_id", "instance_id", "join_timer", "member_epoch",
+                 "member_id", "pending_revocation", "previous_epoch", "rack_id", "rebalance_timeout_ms",
+                 "rebalance_timer", "server_assignor", "session_timer", "state", "subscribed_names",
+                 "subscribed_regex", "sync_timer")
 
     def __init__(self, member_id: str) -> None:
         self.member_id = member_id
@@ -109,23 +118,26 @@ class ConsumerMember:
         self.state = MemberState.STABLE
         self.assigned: Assignment = {}
         self.pending_revocation: Assignment = {}
+        self.classic: ClassicMemberMetadata | None = None     # set for a member using the classic protocol
         self.session_timer: asyncio.TimerHandle | None = None
         self.rebalance_timer: asyncio.TimerHandle | None = None
+        self.join_timer: asyncio.TimerHandle | None = None      # classic members: rejoin within the timeout
+        self.sync_timer: asyncio.TimerHandle | None = None      # classic members: sync within the timeout
 
     def metadata(self) -> MemberMetadataRecord:
         return MemberMetadataRecord(self.instance_id, self.rack_id, self.client_id, self.client_host,
                                     self.subscribed_names, self.subscribed_regex, self.rebalance_timeout_ms,
-                                    self.server_assignor)
+                                    self.server_assignor, self.classic)
 
     def current(self) -> CurrentAssignmentRecord:
         return CurrentAssignmentRecord(self.member_epoch, self.previous_epoch, int(self.state), self.assigned,
                                        self.pending_revocation)
 
     def cancel_timers(self) -> None:
-        for t in (self.session_timer, self.rebalance_timer):
+        for t in (self.session_timer, self.rebalance_timer, self.join_timer, self.sync_timer):
             if t is not None:
                 t.cancel()
-        self.session_timer = self.rebalance_timer = None
+        self.session_timer = self.rebalance_timer = self.join_timer = self.sync_timer = None
 
 
 def _preferred(assignors: Iterable[str | None], default: str) -> str:
@@ -168,6 +180,25 @@ class ConsumerGroup:
 
     def preferred_assignor(self, default: str) -> str:
         return _preferred((m.server_assignor for m in self.members.values()), default)
+
+    def supports_classic(self, protocol_type: str, names: set[str]) -> bool:
+        """Whether a classic member with these protocols may join (ConsumerGroup.supportsClassicProtocols)."""
+        if protocol_type != CONSUMER_PROTOCOL_TYPE:
+            return False
+        if not self.members:
+            return bool(names)
+        classic = [m.classic for m in self.members.values() if m.classic is not None]
+        return any(all(name in {n for n, _ in c.protocols} for c in classic) for name in names)
+
+    def waiting_on_unreleased(self, member: ConsumerMember) -> bool:
+        """Whether a partition of the member's target is still owned by another member."""
+        if member.state is not MemberState.UNRELEASED_PARTITIONS:
+            return False
+        for tid, ps in self.targets.get(member.member_id, {}).items():
+            mine = member.assigned.get(tid, frozenset())
+            if any(p not in mine and self.partition_epoch(tid, p) != -1 for p in ps):
+                return True
+        return False
 
     # -- replay: the only place the state changes ----------------------------------------------
     def replay(self, record_type: int, second: str | None, value: object) -> None:
@@ -224,6 +255,7 @@ class ConsumerGroup:
         member.subscribed_regex = value.subscribed_regex
         member.rebalance_timeout_ms = value.rebalance_timeout_ms
         member.server_assignor = value.server_assignor
+        member.classic = value.classic
         self.name_refs.update(member.subscribed_names)
         if member.subscribed_regex:
             self.regex_refs[member.subscribed_regex] += 1
@@ -304,6 +336,16 @@ def _is_subset(owned: Assignment | None, assigned: Assignment) -> bool:
     if owned is None:
         return False
     return all(ps <= assigned.get(tid, frozenset()) for tid, ps in owned.items() if ps)
+
+
+def _by_id(by_name: dict[str, frozenset[int]], topics: dict[str, TopicMeta]) -> Assignment:
+    """Partitions by topic name to partitions by topic id (topics that do not exist are left out)."""
+    out: Assignment = {}
+    for name, ps in by_name.items():
+        meta = topics.get(name)
+        if meta is not None and ps:
+            out[meta.topic_id] = ps
+    return out
 
 
 def reconcile(current: CurrentAssignmentRecord, target_epoch: int, target: Assignment,
@@ -441,11 +483,124 @@ class ConsumerGroupCoordinator:
             if not create:
                 raise HeartbeatError(ErrorCode.group_id_not_found, f"Consumer group {group_id} not found.")
             group = self.core.new_group(group_id)
-        elif not create or group.members or group.pending_members:
+        elif create and not group.members and not group.pending_members:
+            if group.protocol_type is not None or group.generation:
+                records.append((-1, group_id, None, None))      # the empty classic group's tombstone
+        elif create and self._upgrade_allowed(group):
+            return group, self._from_classic(group, records), records
+        else:
             raise HeartbeatError(ErrorCode.group_id_not_found, f"Group {group_id} is not a consumer group")
-        elif group.protocol_type is not None or group.generation:
-            records.append((-1, group_id, None, None))      # the empty classic group's tombstone
         return group, ConsumerGroup(group_id), records
+
+    # -- online migration (GroupMetadataManager: validateOnlineUpgrade, convertToConsumerGroup) --
+    def policy(self) -> str:
+        """group.consumer.migration.policy: disabled, upgrade, downgrade or bidirectional."""
+        return str(self.config["group.consumer.migration.policy"])
+
+    def _upgrade_allowed(self, group: Group) -> bool:
+        if self.policy() not in ("upgrade", "bidirectional"):
+            log.info("cannot upgrade classic group %s to a consumer group: the online upgrade is disabled",
+                     group.group_id)
+            return False
+        if group.protocol_type != CONSUMER_PROTOCOL_TYPE:
+            log.info("cannot upgrade classic group %s to a consumer group: it does not use the consumer protocol",
+                     group.group_id)
+            return False
+        if len(group.members) > self.config["group.consumer.max.size"]:
+            log.info("cannot upgrade classic group %s to a consumer group: it has more members than "
+                     "group.consumer.max.size", group.group_id)
+            return False
+        return True
+
+    def _from_classic(self, group: Group, records: list[Record]) -> ConsumerGroup:
+        """A consumer group holding the classic group's members (each at the generation, Stable, with its
+        classic assignment as current and target), and the records that make it: the classic group's
+        tombstone, then the consumer group records (ConsumerGroup.fromClassicGroup and
+        createConsumerGroupRecords). Not registered: `_write` does that once the batch is stored."""
+        gid = group.group_id
+        topics = self._topics()
+        generation = group.generation
+        metas: list[Record] = []
+        targets: list[Record] = []
+        currents: list[Record] = []
+        for m in group.members.values():
+            try:
+                sub = crec.parse_subscription(m.metadata(group.protocol_name) or
+                                              (m.protocols[0][1] if m.protocols else b""))
+                by_name = crec.parse_assignment(m.assignment)
+            except (ValueError, struct.error, UnicodeDecodeError):
+                raise HeartbeatError(ErrorCode.group_id_not_found,
+                                     f"Cannot upgrade the classic group {gid} to consumer group because the "
+                                     f"embedded consumer protocol is malformed.") from None
+            assigned = _by_id(by_name, topics)
+            meta = MemberMetadataRecord(m.group_instance_id, sub.rack_id, m.client_id, m.client_host, sub.topics,
+                                        None, m.rebalance_timeout_ms, None,
+                                        ClassicMemberMetadata(m.session_timeout_ms, tuple(m.protocols)))
+            metas.append((crec.MEMBER_METADATA, gid, m.member_id, meta))
+            targets.append((crec.TARGET_MEMBER, gid, m.member_id, assigned))
+            currents.append((crec.CURRENT_ASSIGNMENT, gid, m.member_id, CurrentAssignmentRecord(
+                generation, generation, int(MemberState.STABLE), assigned, {})))
+        made = metas + [(crec.GROUP_METADATA, gid, None, generation)] + targets + \
+            [(crec.TARGET_METADATA, gid, None, generation)] + currents
+        cg = ConsumerGroup(gid)
+        for rtype, _gid, second, value in made:
+            cg.replay(rtype, second, value)
+        records.append((-1, gid, None, None))
+        records += made
+        log.info("group %s: upgrading the classic group (%d members, generation %d) to a consumer group", gid,
+                 len(group.members), generation)
+        return cg
+
+    def _downgrade_allowed(self, cg: ConsumerGroup, leaving: ConsumerMember) -> bool:
+        """validateOnlineDowngradeWithFencedMember: the last consumer-protocol member leaves, others stay."""
+        if leaving.classic is not None or any(m.classic is None for m in cg.members.values() if m is not leaving):
+            return False
+        if len(cg.members) <= 1:
+            return False
+        if self.policy() not in ("downgrade", "bidirectional"):
+            log.info("cannot downgrade consumer group %s to a classic group: the online downgrade is disabled",
+                     cg.group_id)
+            return False
+        if len(cg.members) - 1 > self.config["group.max.size"]:
+            log.info("cannot downgrade consumer group %s to a classic group: it has more members than "
+                     "group.max.size", cg.group_id)
+            return False
+        return True
+
+    def _downgrade(self, group: Group, cg: ConsumerGroup, leaving: ConsumerMember) -> None:
+        """convertToClassicGroup: the consumer group's tombstones and the classic group's record in one
+        batch; the classic group (generation = group epoch, each member's target as its assignment)
+        then rebalances, so its members rejoin."""
+        gid = cg.group_id
+        tombstones: list[tuple[bytes, bytes | None]] = []
+        for mid in cg.members:
+            tombstones.append((crec.encode_key(crec.CURRENT_ASSIGNMENT, gid, mid), None))
+        for mid in cg.members:
+            tombstones.append((crec.encode_key(crec.TARGET_MEMBER, gid, mid), None))
+        tombstones.append((crec.encode_key(crec.TARGET_METADATA, gid), None))
+        for mid in cg.members:
+            tombstones.append((crec.encode_key(crec.MEMBER_METADATA, gid, mid), None))
+        tombstones += [(crec.encode_key(crec.REGULAR_EXPRESSION, gid, r), None) for r in cg.regexes]
+        tombstones += [(crec.encode_key(crec.PARTITION_METADATA, gid), None),
+                       (crec.encode_key(crec.GROUP_METADATA, gid), None)]
+        names = {t.topic_id: t.name for t in self._topics().values()}
+        staying = []
+        for m in cg.members.values():
+            if m is leaving:
+                continue
+            assert m.classic is not None
+            target = {names[tid]: ps for tid, ps in cg.targets.get(m.member_id, {}).items() if tid in names}
+            staying.append((m.member_id, m.instance_id, m.client_id, m.client_host, m.rebalance_timeout_ms,
+                            m.classic.session_timeout_ms, list(m.classic.protocols), target))
+        try:
+            self.core.become_classic_group(group, cg.group_epoch, staying, tombstones)
+        except LogError as e:
+            log.error("downgrading group %s failed: %s", gid, e)
+            raise HeartbeatError(ErrorCode.kafka_storage_error) from None
+        for m in cg.members.values():
+            m.cancel_timers()
+        log.info("group %s: downgraded to a classic group (%d members) after member %s left", gid, len(staying),
+                 leaving.member_id)
 
     def _heartbeat(self, group_id: str, member_id: str, epoch: int, instance_id: str | None, rack_id: str | None,
                    rebalance_timeout_ms: int, client_id: str, client_host: str, names: tuple[str, ...] | None,
@@ -502,6 +657,29 @@ class ConsumerGroupCoordinator:
             (regex or None) if regex is not None else member.subscribed_regex,
             rebalance_timeout_ms if rebalance_timeout_ms != -1 else member.rebalance_timeout_ms,
             assignor if assignor is not None else member.server_assignor)
+        current, updated, is_new = self._update(group, cg, records, member_id, member, replaced, new_meta, owned)
+        live = cg.members[member_id]
+        self._arm_session(group, cg, live)
+        if updated.state == MemberState.UNREVOKED_PARTITIONS:
+            if current.state != MemberState.UNREVOKED_PARTITIONS or current.member_epoch != updated.member_epoch \
+                    or live.rebalance_timer is None:
+                self._arm_rebalance(group, cg, live)
+        elif live.rebalance_timer is not None:
+            live.rebalance_timer.cancel()
+            live.rebalance_timer = None
+        full = epoch == 0 or (rebalance_timeout_ms != -1 and (names is not None or regex is not None)
+                              and owned is not None)
+        changed = is_new or updated.assigned != current.assigned
+        return HeartbeatResult(0, None, member_id, updated.member_epoch,
+                               self.config["group.consumer.heartbeat.interval.ms"],
+                               updated.assigned if full or changed else None)
+
+    def _update(self, group: Group, cg: ConsumerGroup, records: list[Record], member_id: str,
+                member: ConsumerMember, replaced: ConsumerMember | None, new_meta: MemberMetadataRecord,
+                owned: Assignment | None) -> tuple[CurrentAssignmentRecord, CurrentAssignmentRecord, bool]:
+        """A member's update (either protocol): its metadata, the subscriptions, the group epoch, the
+        target assignment, its reconciliation; written and applied. (current before, updated, is new)."""
+        group_id = cg.group_id
         is_new = replaced is not None or member_id not in cg.members
         old_meta = None if is_new else member.metadata()
         if replaced is not None:
@@ -567,21 +745,7 @@ class ConsumerGroupCoordinator:
             records.append((crec.CURRENT_ASSIGNMENT, group_id, member_id, updated))
 
         self._write(group, cg, records)
-        live = cg.members[member_id]
-        self._arm_session(group, cg, live)
-        if updated.state == MemberState.UNREVOKED_PARTITIONS:
-            if current.state != MemberState.UNREVOKED_PARTITIONS or current.member_epoch != updated.member_epoch \
-                    or live.rebalance_timer is None:
-                self._arm_rebalance(group, cg, live)
-        elif live.rebalance_timer is not None:
-            live.rebalance_timer.cancel()
-            live.rebalance_timer = None
-        full = epoch == 0 or (rebalance_timeout_ms != -1 and (names is not None or regex is not None)
-                              and owned is not None)
-        changed = is_new or updated.assigned != current.assigned
-        return HeartbeatResult(0, None, member_id, updated.member_epoch,
-                               self.config["group.consumer.heartbeat.interval.ms"],
-                               updated.assigned if full or changed else None)
+        return current, updated, is_new
 
     @staticmethod
     def _check_epoch(member: ConsumerMember, received: int, owned: Assignment | None) -> None:
@@ -666,6 +830,173 @@ class ConsumerGroupCoordinator:
         name = _preferred((m.server_assignor for m in members.values()), self.assignors()[0])
         return ASSIGNORS[name](subs, topics, previous)
 
+    # -- classic members in a consumer group (classicGroup{Join,Sync,Heartbeat,Leave}ToConsumerGroup) --
+    def classic_join(self, group: Group, member_id: str, instance_id: str | None, client_id: str,
+                     client_host: str, session_ms: int, rebalance_ms: int, protocol_type: str,
+                     protocols: list[tuple[str, bytes]], require_known: bool) -> tuple[int, str, int, str | None]:
+        """A classic JoinGroup to a consumer group with members: (error, member id, generation = the
+        member's epoch after its reconciliation, protocol name). Answered at once: the assignment is
+        computed here and handed out by SyncGroup."""
+        cg = group.consumer
+        assert cg is not None
+        try:
+            return self._classic_join(group, cg, member_id, instance_id, client_id, client_host, session_ms,
+                                      rebalance_ms, protocol_type, protocols, require_known)
+        except HeartbeatError as e:
+            return e.code, member_id, -1, None
+
+    def _classic_join(self, group: Group, cg: ConsumerGroup, member_id: str, instance_id: str | None,
+                      client_id: str, client_host: str, session_ms: int, rebalance_ms: int, protocol_type: str,
+                      protocols: list[tuple[str, bytes]], require_known: bool) -> tuple[int, str, int, str | None]:
+        unknown = member_id == ""
+        if unknown:
+            member_id = str(uuid.uuid4())
+        if member_id not in cg.members and len(cg.members) >= self.config["group.consumer.max.size"]:
+            raise HeartbeatError(ErrorCode.group_max_size_reached)
+        if not protocols or not cg.supports_classic(protocol_type, {n for n, _ in protocols}):
+            raise HeartbeatError(ErrorCode.inconsistent_group_protocol)
+        if require_known and unknown:
+            log.info("group %s: a classic member with an unknown member id joins; it must rejoin as %s",
+                     cg.group_id, member_id)
+            return ErrorCode.member_id_required, member_id, -1, None
+        replaced: ConsumerMember | None = None
+        if instance_id is None:
+            member = cg.members.get(member_id) or ConsumerMember(member_id)
+        else:
+            existing_id = cg.static_members.get(instance_id)
+            existing = cg.members.get(existing_id) if existing_id is not None else None
+            if unknown:
+                member = ConsumerMember(member_id)
+                replaced = existing
+            elif existing is None:
+                raise HeartbeatError(ErrorCode.unknown_member_id)
+            elif existing.member_id != member_id:
+                raise HeartbeatError(ErrorCode.fenced_instance_id)
+            else:
+                member = existing
+        if member_id not in cg.members and self.policy() == "disabled" and \
+                (replaced is None or replaced.classic is None):
+            # KAFKA-20640: with migrations disabled a consumer group takes no new classic member
+            raise HeartbeatError(ErrorCode.inconsistent_group_protocol)
+        try:
+            sub = crec.parse_subscription(protocols[0][1])
+        except (ValueError, struct.error, UnicodeDecodeError):
+            raise HeartbeatError(ErrorCode.inconsistent_group_protocol) from None
+        base = replaced if replaced is not None else member
+        new_meta = MemberMetadataRecord(
+            instance_id if instance_id is not None else base.instance_id,
+            sub.rack_id if sub.rack_id is not None else base.rack_id, client_id, client_host, sub.topics,
+            base.subscribed_regex, rebalance_ms if rebalance_ms != -1 else base.rebalance_timeout_ms,
+            base.server_assignor, ClassicMemberMetadata(session_ms, tuple(protocols)))
+        owned = _by_id(sub.owned, self._topics())
+        _current, updated, _is_new = self._update(group, cg, [], member_id, member, replaced, new_meta, owned)
+        live = cg.members[member_id]
+        if live.join_timer is not None:
+            live.join_timer.cancel()
+            live.join_timer = None
+        self._arm_session(group, cg, live)
+        self._arm_sync(group, cg, live, rebalance_ms)
+        return 0, member_id, updated.member_epoch, protocols[0][0]
+
+    @staticmethod
+    def _classic_member(cg: ConsumerGroup, member_id: str, instance_id: str | None) -> ConsumerMember:
+        """validateConsumerGroupMember and throwIfMemberDoesNotUseClassicProtocol."""
+        if instance_id is None:
+            member = cg.members.get(member_id)
+            if member is None:
+                raise HeartbeatError(ErrorCode.unknown_member_id)
+        else:
+            existing_id = cg.static_members.get(instance_id)
+            member = cg.members.get(existing_id) if existing_id is not None else None
+            if member is None:
+                raise HeartbeatError(ErrorCode.unknown_member_id)
+            if member.member_id != member_id:
+                raise HeartbeatError(ErrorCode.fenced_instance_id)
+        if member.classic is None:
+            raise HeartbeatError(ErrorCode.unknown_member_id)
+        return member
+
+    def classic_sync(self, group: Group, generation: int, member_id: str, instance_id: str | None,
+                     protocol_type: str | None, protocol_name: str | None) -> tuple[int, bytes]:
+        """A classic SyncGroup to a consumer group: (error, the member's assigned partitions in the
+        embedded consumer protocol, at the version of its subscription)."""
+        cg = group.consumer
+        assert cg is not None
+        try:
+            member = self._classic_member(cg, member_id, instance_id)
+            assert member.classic is not None
+            if generation != member.member_epoch:
+                raise HeartbeatError(ErrorCode.illegal_generation)
+            name, meta = member.classic.protocols[0]
+            if (protocol_type is not None and protocol_type != CONSUMER_PROTOCOL_TYPE) or \
+                    (protocol_name is not None and protocol_name != name):
+                raise HeartbeatError(ErrorCode.inconsistent_group_protocol)
+            if cg.group_epoch > member.member_epoch and member.state is not MemberState.UNREVOKED_PARTITIONS:
+                self._arm_join(group, cg, member)
+                raise HeartbeatError(ErrorCode.rebalance_in_progress)
+        except HeartbeatError as e:
+            return e.code, b""
+        if member.sync_timer is not None:
+            member.sync_timer.cancel()
+            member.sync_timer = None
+        self._arm_session(group, cg, member)
+        names = {t.topic_id: t.name for t in self._topics().values()}
+        by_name = {names[tid]: ps for tid, ps in member.assigned.items() if tid in names}
+        try:
+            version = crec.protocol_version(meta)
+        except struct.error:
+            version = 0
+        return 0, crec.encode_assignment(by_name, version)
+
+    def classic_heartbeat(self, group: Group, generation: int, member_id: str, instance_id: str | None) -> int:
+        """A classic Heartbeat to a consumer group: REBALANCE_IN_PROGRESS makes the member rejoin when
+        the group epoch moved past its epoch, it must revoke partitions, or partitions it waits for
+        were released."""
+        cg = group.consumer
+        assert cg is not None
+        try:
+            member = self._classic_member(cg, member_id, instance_id)
+        except HeartbeatError as e:
+            return e.code
+        if generation != member.member_epoch:
+            return ErrorCode.illegal_generation
+        self._arm_session(group, cg, member)
+        if member.member_epoch < cg.group_epoch or member.state is MemberState.UNREVOKED_PARTITIONS or \
+                (member.state is MemberState.UNRELEASED_PARTITIONS and not cg.waiting_on_unreleased(member)):
+            self._arm_join(group, cg, member)
+            return ErrorCode.rebalance_in_progress
+        return 0
+
+    def classic_leave(self, group: Group, leaving: list[tuple[str, str | None]]) -> list[int]:
+        """A classic LeaveGroup to a consumer group: an error per (member id, instance id); the members
+        that may leave are removed together (one group epoch bump). No downgrade here, as Kafka."""
+        cg = group.consumer
+        assert cg is not None
+        out: list[int] = []
+        gone: dict[str, ConsumerMember] = {}
+        for member_id, instance_id in leaving:
+            try:
+                if instance_id is None:
+                    member = self._classic_member(cg, member_id, None)
+                else:
+                    existing_id = cg.static_members.get(instance_id)
+                    member_or_none = cg.members.get(existing_id) if existing_id is not None else None
+                    if member_or_none is None:
+                        raise HeartbeatError(ErrorCode.unknown_member_id)
+                    member = self._classic_member(cg, member_id or member_or_none.member_id, instance_id)
+            except HeartbeatError as e:
+                out.append(e.code)
+                continue
+            log.info("group %s: classic member %s left", cg.group_id, member.member_id)
+            gone[member.member_id] = member
+            out.append(0)
+        if gone:
+            try:
+                self._remove(group, cg, list(gone.values()))
+            except HeartbeatError as e:
+                return [e.code] * len(leaving)
+        return out
+
     # -- leaving and fencing ---------------------------------------------------------------
     def _leave(self, group_id: str, member_id: str, epoch: int, instance_id: str | None) -> HeartbeatResult:
         group, cg, _ = self._group_for(group_id, False)
@@ -703,20 +1034,29 @@ class ConsumerGroupCoordinator:
                 (crec.MEMBER_METADATA, group_id, member_id, None)]
 
     def _fence(self, group: Group, cg: ConsumerGroup, member: ConsumerMember) -> None:
-        """Remove a member: its records deleted, subscriptions updated, the group epoch bumped."""
-        records = self._tombstones(cg.group_id, member.member_id)
+        """Remove a member: its records deleted, subscriptions updated, the group epoch bumped; or, when
+        it is the last consumer-protocol member of a group of classic members, downgrade the group."""
+        if self._downgrade_allowed(cg, member):
+            self._downgrade(group, cg, member)
+            return
+        self._remove(group, cg, [member])
+
+    def _remove(self, group: Group, cg: ConsumerGroup, members: list[ConsumerMember]) -> None:
+        records: list[Record] = []
         name_refs = Counter(cg.name_refs)
-        name_refs.subtract(member.subscribed_names)
         regex_refs = Counter(cg.regex_refs)
-        if member.subscribed_regex:
-            regex_refs[member.subscribed_regex] -= 1
+        for member in members:
+            records += self._tombstones(cg.group_id, member.member_id)
+            name_refs.subtract(member.subscribed_names)
+            if member.subscribed_regex:
+                regex_refs[member.subscribed_regex] -= 1
+            member.cancel_timers()
         regex_topics, regex_records = self._resolve_regexes(cg, regex_refs)
         records += regex_records
         subscription = self._subscription(name_refs, regex_topics)
         if subscription != cg.subscription:
             records.append((crec.PARTITION_METADATA, cg.group_id, None, subscription))
         records.append((crec.GROUP_METADATA, cg.group_id, None, cg.group_epoch + 1))
-        member.cancel_timers()
         self._write(group, cg, records)
 
     # -- timers ----------------------------------------------------------------------------
@@ -724,8 +1064,34 @@ class ConsumerGroupCoordinator:
         if member.session_timer is not None:
             member.session_timer.cancel()
         loop = self.core.loop()
-        member.session_timer = loop.call_later(self.config["group.consumer.session.timeout.ms"] / 1000,
-                                               self._session_expired, group, cg, member)
+        timeout = member.classic.session_timeout_ms if member.classic is not None else \
+            self.config["group.consumer.session.timeout.ms"]
+        member.session_timer = loop.call_later(timeout / 1000, self._session_expired, group, cg, member)
+
+    def _arm_join(self, group: Group, cg: ConsumerGroup, member: ConsumerMember) -> None:
+        """A classic member told to rejoin must do so within its rebalance timeout (if not already counting)."""
+        if member.join_timer is None:
+            member.join_timer = self.core.loop().call_later(
+                max(member.rebalance_timeout_ms, 0) / 1000, self._classic_expired, group, cg, member, "join")
+
+    def _arm_sync(self, group: Group, cg: ConsumerGroup, member: ConsumerMember, timeout_ms: int) -> None:
+        if member.sync_timer is not None:
+            member.sync_timer.cancel()
+        member.sync_timer = self.core.loop().call_later(max(timeout_ms, 0) / 1000, self._classic_expired, group,
+                                                        cg, member, "sync")
+
+    def _classic_expired(self, group: Group, cg: ConsumerGroup, member: ConsumerMember, what: str) -> None:
+        if what == "join":
+            member.join_timer = None
+        else:
+            member.sync_timer = None
+        if group.consumer is not cg or cg.members.get(member.member_id) is not member:
+            return
+        log.info("group %s: classic member %s did not %s within its timeout", cg.group_id, member.member_id, what)
+        try:
+            self._fence(group, cg, member)
+        except HeartbeatError:
+            log.exception("fencing member %s of group %s failed", member.member_id, cg.group_id)
 
     def _session_expired(self, group: Group, cg: ConsumerGroup, member: ConsumerMember) -> None:
         member.session_timer = None
@@ -778,7 +1144,7 @@ class ConsumerGroupCoordinator:
         batch: list[tuple[bytes, bytes | None]] = []
         for rtype, gid, second, value in records:
             if rtype == -1:
-                batch.append((classic.encode_group_key(gid), None))
+                batch.append((classic.encode_group_key(gid), None))     # the classic group's tombstone
             else:
                 batch.append((crec.encode_key(rtype, gid, second),
                                None if value is None else crec.encode_value(rtype, value)))
@@ -792,6 +1158,9 @@ class ConsumerGroupCoordinator:
                 cg.replay(rtype, second, value)
         if group.consumer is not cg:
             self.core.become_consumer_group(group, cg)
+            for m in cg.members.values():           # members of an upgraded classic group
+                if m.session_timer is None:
+                    self._arm_session(group, cg, m)
 
     def delete_records(self, cg: ConsumerGroup) -> list[tuple[bytes, bytes | None]]:
         """Tombstones of every record of an empty consumer group (when it is deleted or converted)."""
@@ -810,10 +1179,10 @@ class ConsumerGroupCoordinator:
         member = cg.members.get(member_id)
         if member is None:
             return ErrorCode.unknown_member_id
-        if not transactional and version < 9:
+        if not transactional and member.classic is None and version < 9:
             return ErrorCode.unsupported_version
         if epoch != member.member_epoch:
-            return ErrorCode.stale_member_epoch
+            return ErrorCode.illegal_generation if member.classic is not None else ErrorCode.stale_member_epoch
         return 0
 
     def validate_offset_fetch(self, cg: ConsumerGroup, member_id: str | None, epoch: int) -> int:
@@ -823,7 +1192,7 @@ class ConsumerGroupCoordinator:
         if member is None:
             return ErrorCode.unknown_member_id
         if epoch != member.member_epoch:
-            return ErrorCode.stale_member_epoch
+            return ErrorCode.illegal_generation if member.classic is not None else ErrorCode.stale_member_epoch
         return 0
 
     # -- ConsumerGroupDescribe ---------------------------------------------------------------

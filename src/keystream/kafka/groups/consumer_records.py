@@ -24,8 +24,14 @@ struct). The record types, as Kafka 4.0's group coordinator writes them:
     16 ConsumerGroupRegularExpression    key: group, regex  value: Topics [string], Version i64,
                                                             Timestamp i64
 
-Tagged fields of later Kafka versions (MetadataHash, AssignmentEpochs, ClassicMemberMetadata)
-are skipped when read and never written. Tombstones (null values) delete. The classic records
+The member metadata value carries tagged field 0, ClassicMemberMetadata (SessionTimeoutMs i32,
+SupportedProtocols [Name string, Metadata bytes]), for a member that uses the classic protocol
+inside a consumer group (online migration); other tagged fields of later Kafka versions
+(MetadataHash, AssignmentEpochs) are skipped when read and never written.
+
+Also here: the embedded consumer protocol of classic members (ConsumerProtocolSubscription v0-3
+and ConsumerProtocolAssignment v0-3, non-flexible), which the consumer group reads from a
+classic JoinGroup and writes into a SyncGroup answer or a downgraded group's record. Tombstones (null values) delete. The classic records
 (types 0-2) stay in records.py.
 """
 
@@ -36,7 +42,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from keystream.kafka.codec.header import read_uvarint
-from keystream.kafka.codec.primitives import array_len, string
+from keystream.kafka.codec.primitives import array_len, string, uvarint
 
 __all__ = [
     "CURRENT_ASSIGNMENT",
@@ -47,14 +53,20 @@ __all__ = [
     "TARGET_MEMBER",
     "TARGET_METADATA",
     "Assignment",
+    "ClassicMemberMetadata",
     "CurrentAssignmentRecord",
     "MemberMetadataRecord",
     "RegexRecord",
+    "Subscription",
     "TopicMetadata",
     "decode_key",
     "decode_value",
+    "encode_assignment",
     "encode_key",
     "encode_value",
+    "parse_assignment",
+    "parse_subscription",
+    "protocol_version",
 ]
 
 GROUP_METADATA = 3
@@ -82,6 +94,13 @@ class TopicMetadata:
     num_partitions: int
 
 
+@dataclass(slots=True, frozen=True)
+class ClassicMemberMetadata:
+    """What a classic member sent in its JoinGroup: its session timeout and (name, metadata) protocols."""
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]
+
+
 @dataclass(slots=True)
 class MemberMetadataRecord:
     instance_id: str | None
@@ -92,6 +111,7 @@ class MemberMetadataRecord:
     subscribed_regex: str | None
     rebalance_timeout_ms: int
     server_assignor: str | None
+    classic: ClassicMemberMetadata | None = None
 
 
 @dataclass(slots=True)
@@ -190,6 +210,27 @@ class _Flex:
             size = self.uvarint()
             self.pos += size
 
+    def member_tags(self) -> ClassicMemberMetadata | None:
+        """The member metadata's tagged fields: ClassicMemberMetadata (tag 0, a nullable struct)."""
+        classic = None
+        for _ in range(self.uvarint()):
+            tag = self.uvarint()
+            size = self.uvarint()
+            end = self.pos + size
+            if tag == 0 and self.uvarint() > 0:
+                timeout = self.fixed(_I32)
+                protocols = []
+                for _p in range(self.count()):
+                    name = self.str()
+                    n = self.uvarint() - 1
+                    protocols.append((name, bytes(self.buf[self.pos:self.pos + n])))
+                    self.pos += n
+                    self.tags()
+                self.tags()
+                classic = ClassicMemberMetadata(timeout, tuple(protocols))
+            self.pos = end
+        return classic
+
     def topic_partitions(self) -> Assignment:
         out: Assignment = {}
         for _ in range(self.count()):
@@ -197,6 +238,17 @@ class _Flex:
             out[tid] = frozenset(self.fixed(_I32) for _ in range(self.count()))
             self.tags()
         return out
+
+
+def _member_tags(classic: ClassicMemberMetadata | None) -> bytes:
+    """The tagged-field section of a member metadata value: tag 0 when the member is classic."""
+    if classic is None:
+        return _TAGS
+    body = [b"\x01", _I32.pack(classic.session_timeout_ms), _carray(len(classic.protocols))]   # \x01: not null
+    for name, meta in classic.protocols:
+        body += [_cstr(name), uvarint(len(meta) + 1), meta, _TAGS]
+    field_bytes = b"".join(body) + _TAGS
+    return uvarint(1) + uvarint(0) + uvarint(len(field_bytes)) + field_bytes
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -253,7 +305,7 @@ def encode_value(record_type: int, value: object) -> bytes:
         return head + b"".join((
             _cnstr(value.instance_id), _cnstr(value.rack_id), _cstr(value.client_id), _cstr(value.client_host),
             _carray(len(value.subscribed_names)), names, _cnstr(value.subscribed_regex),
-            _I32.pack(value.rebalance_timeout_ms), _cnstr(value.server_assignor), _TAGS))
+            _I32.pack(value.rebalance_timeout_ms), _cnstr(value.server_assignor), _member_tags(value.classic)))
     if record_type == TARGET_MEMBER:
         assert isinstance(value, dict)
         return head + _topic_partitions(value) + _TAGS
@@ -296,7 +348,9 @@ def decode_value(record_type: int, value: bytes) -> object:
     elif record_type == MEMBER_METADATA:
         instance, rack, client_id, host = r.nstr(), r.nstr(), r.str(), r.str()
         names = tuple(r.str() for _ in range(r.count()))
-        out = MemberMetadataRecord(instance, rack, client_id, host, names, r.nstr(), r.fixed(_I32), r.nstr())
+        regex, timeout, assignor = r.nstr(), r.fixed(_I32), r.nstr()
+        return MemberMetadataRecord(instance, rack, client_id, host, names, regex, timeout, assignor,
+                                    r.member_tags())
     elif record_type == TARGET_MEMBER:
         out = r.topic_partitions()
     elif record_type == CURRENT_ASSIGNMENT:
@@ -309,3 +363,107 @@ def decode_value(record_type: int, value: bytes) -> object:
         raise ValueError(f"unknown record type {record_type}")
     r.tags()
     return out
+
+
+# -- the embedded consumer protocol of classic members ------------------------------------------
+
+@dataclass(slots=True)
+class Subscription:
+    """A ConsumerProtocolSubscription: topics, owned partitions (v1+, by name), rack id (v3+)."""
+    version: int
+    topics: tuple[str, ...]
+    owned: dict[str, frozenset[int]]
+    rack_id: str | None
+
+
+class _Plain:
+    """A reader of the non-flexible encoding (i16-length strings, i32-count arrays)."""
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def fixed(self, s: struct.Struct) -> int:
+        (v,) = s.unpack_from(self.buf, self.pos)
+        self.pos += s.size
+        return int(v)
+
+    def ntext(self) -> str | None:
+        n = self.fixed(_I16)
+        if n < 0:
+            return None
+        if self.pos + n > len(self.buf):
+            raise ValueError("string runs past the end")
+        v = self.buf[self.pos:self.pos + n].decode()
+        self.pos += n
+        return v
+
+    def text(self) -> str:
+        v = self.ntext()
+        if v is None:
+            raise ValueError("null where a string is required")
+        return v
+
+    def count(self) -> int:
+        n = self.fixed(_I32)
+        if n < 0 or n > len(self.buf):
+            raise ValueError("bad array length")
+        return n
+
+    def skip_bytes(self) -> None:
+        n = self.fixed(_I32)
+        if n > 0:
+            self.pos += n
+
+    def topic_partitions(self) -> dict[str, frozenset[int]]:
+        out: dict[str, frozenset[int]] = {}
+        for _ in range(self.count()):
+            topic = self.text()
+            out[topic] = out.get(topic, frozenset()) | frozenset(self.fixed(_I32) for _p in range(self.count()))
+        return out
+
+
+def protocol_version(meta: bytes) -> int:
+    """The version of an embedded consumer protocol message (its first i16)."""
+    (v,) = _I16.unpack_from(meta, 0)
+    return int(v)
+
+
+def parse_subscription(meta: bytes) -> Subscription:
+    """A ConsumerProtocolSubscription; ValueError (or struct.error) if it is malformed."""
+    r = _Plain(meta)
+    version = r.fixed(_I16)
+    if version < 0:
+        raise ValueError(f"unsupported subscription version {version}")
+    topics = tuple(r.text() for _ in range(r.count()))
+    r.skip_bytes()
+    owned: dict[str, frozenset[int]] = {}
+    rack = None
+    if version >= 1:
+        owned = r.topic_partitions()
+    if version >= 2:
+        r.fixed(_I32)
+    if version >= 3:
+        rack = r.ntext()
+    return Subscription(version, topics, owned, rack)
+
+
+def parse_assignment(data: bytes) -> dict[str, frozenset[int]]:
+    """The partitions of a ConsumerProtocolAssignment (empty bytes: none)."""
+    if not data:
+        return {}
+    r = _Plain(data)
+    if r.fixed(_I16) < 0:
+        raise ValueError("unsupported assignment version")
+    return r.topic_partitions()
+
+
+def encode_assignment(partitions: dict[str, frozenset[int]], version: int) -> bytes:
+    """A ConsumerProtocolAssignment of `version` (clamped to 0-3, as Kafka does), without user data."""
+    parts = [_I16.pack(max(0, min(version, 3))), _I32.pack(len(partitions))]
+    for topic in sorted(partitions):
+        ps = sorted(partitions[topic])
+        parts += [_str(topic), _I32.pack(len(ps)), b"".join(_I32.pack(p) for p in ps)]
+    parts.append(_I32.pack(-1))
+    return b"".join(parts)

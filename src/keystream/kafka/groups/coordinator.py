@@ -62,6 +62,7 @@ from keystream.kafka.errors import ErrorCode, error_for
 from keystream.kafka.groups import consumer_records as crec
 from keystream.kafka.groups import records as rec
 from keystream.kafka.groups.consumer_group import ConsumerGroup, ConsumerGroupCoordinator
+from keystream.kafka.groups.consumer_records import protocol_version as rec_version
 from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
 
@@ -297,14 +298,62 @@ class GroupCoordinator:
         return Group(group_id, self.partition_for(group_id), self.now_ms())
 
     def become_consumer_group(self, group: Group, cg: ConsumerGroup) -> None:
-        """Register `group` as the consumer group `cg` (new, or converted from an empty classic group)."""
+        """Register `group` as the consumer group `cg` (new, or converted from a classic group, whose
+        members are now `cg`'s: their parked JoinGroup/SyncGroup get REBALANCE_IN_PROGRESS)."""
         self._cancel_group_timers(group)
+        for m in group.members.values():
+            self._resolve_join(m, JoinResult(ErrorCode.rebalance_in_progress, m.member_id))
+            self._resolve_sync(m, SyncResult(ErrorCode.rebalance_in_progress))
+        group.members.clear()
+        group.static_members.clear()
+        group.pending_members.clear()
+        group.pending_sync.clear()
         group.consumer = cg
         group.protocol_type = CONSUMER_PROTOCOL
         group.protocol_name = group.leader = None
         group.generation = 0
         group.state = GroupState.EMPTY
         self.groups[group.group_id] = group
+
+    def become_classic_group(self, group: Group, generation: int,
+                             staying: list[tuple[str, str | None, str, str, int, int, list[tuple[str, bytes]],
+                                                 dict[str, frozenset[int]]]],
+                             tombstones: list[tuple[bytes, bytes | None]]) -> None:
+        """The online downgrade (ClassicGroup.fromConsumerGroup): a Stable classic group at `generation`
+        whose members are `staying` (member id, instance id, client id, host, rebalance and session
+        timeouts, protocols, target partitions by topic), stored with the consumer group's tombstones
+        in one batch, then rebalanced so that every member rejoins. LogError if the batch fails."""
+        members = [Member(mid, iid, cid, host, rebalance_ms, session_ms, CONSUMER_PROTOCOL, protocols)
+                   for mid, iid, cid, host, rebalance_ms, session_ms, protocols, _t in staying]
+        probe = Group(group.group_id, group.partition, self.now_ms())
+        for m in members:
+            self._add_member(probe, m)
+        protocol = probe.select_protocol()
+        for m, entry in zip(members, staying, strict=True):
+            try:
+                version = rec_version(m.metadata(protocol))
+            except struct.error:
+                version = 0
+            m.assignment = crec.encode_assignment(entry[7], version)
+        now = self.now_ms()
+        value = rec.GroupRecord(CONSUMER_PROTOCOL, generation, protocol, probe.leader, now,
+                                [rec.MemberRecord(m.member_id, m.group_instance_id, m.client_id, m.client_host,
+                                                  m.rebalance_timeout_ms, m.session_timeout_ms,
+                                                  m.metadata(protocol), m.assignment) for m in members])
+        self._append(group.partition, tombstones + [(rec.encode_group_key(group.group_id),
+                                                     rec.encode_group_value(value))])
+        group.consumer = None
+        group.protocol_type = CONSUMER_PROTOCOL
+        group.protocol_name = protocol
+        group.generation = generation
+        group.leader = probe.leader
+        group.members = probe.members
+        group.static_members = probe.static_members
+        group.transition(GroupState.STABLE, now)
+        group.subscribed = group.compute_subscription()
+        for m in members:
+            self._heartbeat(group, m, now)
+        self._prepare_rebalance(group)
 
     def _to_classic(self, group: Group) -> None:
         """An empty consumer group becomes a classic group (a classic JoinGroup arrived)."""
@@ -707,7 +756,12 @@ class GroupCoordinator:
             self.groups[group_id] = group
         if group.consumer is not None:
             if group.consumer.members:
-                return JoinResult(ErrorCode.inconsistent_group_protocol, member_id)
+                err, mid, generation, name = self.consumer.classic_join(
+                    group, member_id, instance_id, client_id, client_host, session_ms, rebalance_ms,
+                    protocol_type, protocols, require_known_member_id)
+                if err:
+                    return JoinResult(err, mid)
+                return JoinResult(0, mid, generation, CONSUMER_PROTOCOL, name, "", [])
             try:
                 self._to_classic(group)
             except LogError:
@@ -866,7 +920,11 @@ class GroupCoordinator:
         if err:
             return SyncResult(err)
         group = self.groups.get(group_id)
-        if group is None or group.consumer is not None:
+        if group is not None and group.consumer is not None:
+            err, assignment = self.consumer.classic_sync(group, generation, member_id, instance_id, protocol_type,
+                                                         protocol_name)
+            return SyncResult(err, protocol_type, protocol_name, assignment) if not err else SyncResult(err)
+        if group is None:
             return SyncResult(ErrorCode.unknown_member_id)
         if group.is_(GroupState.DEAD):
             return SyncResult(ErrorCode.coordinator_not_available)
@@ -913,7 +971,9 @@ class GroupCoordinator:
         if err:
             return err
         group = self.groups.get(group_id)
-        if group is None or group.consumer is not None:
+        if group is not None and group.consumer is not None:
+            return self.consumer.classic_heartbeat(group, generation, member_id, instance_id)
+        if group is None:
             return ErrorCode.unknown_member_id
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available
@@ -938,7 +998,9 @@ class GroupCoordinator:
         if err:
             return err, []
         group = self.groups.get(group_id)
-        if group is None or group.consumer is not None:
+        if group is not None and group.consumer is not None:
+            return 0, self.consumer.classic_leave(group, leaving)
+        if group is None:
             return 0, [ErrorCode.unknown_member_id for _ in leaving]
         if group.is_(GroupState.DEAD):
             return ErrorCode.coordinator_not_available, []
