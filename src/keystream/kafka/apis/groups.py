@@ -13,7 +13,8 @@ Behavior:
 - DescribeGroups of an unknown group, or of a KIP-848 consumer group (which only
   ConsumerGroupDescribe describes): error NONE and state Dead, Kafka's answer below v6.
 - Classic JoinGroup/SyncGroup/Heartbeat/LeaveGroup against a consumer group: see
-  groups/consumer_group.py (an empty one converts; one with members refuses).
+  groups/consumer_group.py (an empty one converts; one with members keeps the classic member in
+  it, Kafka 4.0's online migration).
   Authorized operations (v3+, when asked): READ, DESCRIBE and DELETE (no ACLs yet).
 Version notes: JoinGroup v4 adds the MEMBER_ID_REQUIRED round trip (KIP-394), v5 static
 membership (KIP-345), v7 protocol type/name in responses (KIP-559), v8 reason (KIP-800), v9

@@ -35,13 +35,38 @@ Design notes (follow Kafka 4.0's GroupMetadataManager and CurrentAssignmentBuild
 - Offsets are shared with the classic protocol; commits and fetches by consumer-protocol
   members are checked against member epochs (STALE_MEMBER_EPOCH), as Kafka 4.0 does.
 
-Deliberate differences: a classic group converts to a consumer group only while it has no
-members (and back only while empty), as Kafka does for empty groups. Online migration of a
-non-empty group is not implemented: ConsumerGroupHeartbeat to a classic group with members is
-GROUP_ID_NOT_FOUND ("Group X is not a consumer group") and a classic JoinGroup to a consumer
-group with members is INCONSISTENT_GROUP_PROTOCOL, which is what Kafka 4.0 answers with
-`group.consumer.migration.policy=disabled`. No rack-aware assignment; no client-side assignors
-(KIP-848 dropped them from 4.0 too).
+- Conversions. An empty group changes type on the first member of the other protocol. Online
+  migration of a group with members follows Kafka 4.0 (GroupMetadataManager), under
+  `group.consumer.migration.policy` (default bidirectional; upgrade, downgrade, disabled):
+  * Upgrade: a joining ConsumerGroupHeartbeat to a classic group of the "consumer" protocol type
+    (at most group.consumer.max.size members) converts it: every classic member becomes a member
+    at the classic generation, Stable, with its classic assignment as current and target, and
+    keeps its ClassicMemberMetadata (session timeout, protocols; a tagged field of the member
+    record). Written in the heartbeat's batch: the classic group's tombstone, then the consumer
+    group records (members, epoch, targets, assignment epoch, current assignments). Classic
+    JoinGroup/SyncGroup waiting in the old group get REBALANCE_IN_PROGRESS.
+  * Classic members of a consumer group: JoinGroup (MEMBER_ID_REQUIRED first for a new dynamic
+    member) updates the member from its subscription (topics, owned partitions, rack) like a
+    heartbeat and answers at once: generation = the member epoch after reconciliation, no leader,
+    no members; SyncGroup returns the member's assigned partitions in the embedded consumer
+    protocol (REBALANCE_IN_PROGRESS while the group epoch is ahead and it is not revoking);
+    Heartbeat says REBALANCE_IN_PROGRESS when the member must rejoin (behind the group epoch,
+    revoking, or its unreleased partitions are free now). A member told to rejoin has its
+    rebalance timeout to do so, one that joined has it to sync, else it is fenced; its session
+    is its classic session timeout. LeaveGroup removes classic members (epoch bump, no
+    downgrade). Offsets of classic members are checked with ILLEGAL_GENERATION.
+  * Downgrade: when the last consumer-protocol member leaves (or is fenced) and classic members
+    remain (at most group.max.size), one batch deletes the consumer group records and writes a
+    classic group record (generation = group epoch, each member's target as its assignment);
+    the classic group then rebalances, so every member rejoins.
+  * Disabled: ConsumerGroupHeartbeat to a classic group with members is GROUP_ID_NOT_FOUND
+    ("Group X is not a consumer group"); a new classic member of a consumer group is
+    INCONSISTENT_GROUP_PROTOCOL (KAFKA-20640); members already in may rejoin.
+
+Deliberate differences: a static classic member that replaces the last consumer-protocol member
+(same instance id, a classic JoinGroup) does not downgrade the group, as Kafka 4.0 does: it takes
+over the member's assignment and the group stays a consumer group of classic members. No rack-aware assignment; no client-side assignors (KIP-848
+dropped them from 4.0 too).
 """
 
 from __future__ import annotations
@@ -84,7 +109,6 @@ __all__ = [
 ]
 
 CONSUMER_PROTOCOL_TYPE = "consumer"
-MIGRATION_POLICIES = ("disabled", "upgrade", "downgrade", "bidirectional")
 LEAVE_GROUP_MEMBER_EPOCH = -1
 LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
 _RE2_REFUSES = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=")
