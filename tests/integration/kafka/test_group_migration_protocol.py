@@ -336,6 +336,23 @@ def test_classic_members_join_and_leave_a_consumer_group(mc: MiniClient, topic: 
     assert listed(mc, group) == ("consumer", "consumer", "Stable")             # no downgrade: only one left
 
 
+def test_a_static_classic_member_restarts_with_the_consumer_protocol(mc: MiniClient, topic: str) -> None:
+    """Under its group.instance.id, a static classic member restarted with the consumer protocol
+    takes over at once (no UNRELEASED_INSTANCE_ID for a classic predecessor) with its assignment."""
+    group = gid()
+    j = cjoin(mc, group, "", subscription(topic), instance="i1")
+    assert j.error_code == 0
+    csync(mc, group, j.member_id, j.generation_id, ((j.member_id, assignment(topic, set(range(PARTITIONS)))),))
+    c = hb(mc, group, "c", 0, subscribed_topic_names=(topic,))
+    assert c.error_code == 0 and parts(c.assignment) == set()
+    n = hb(mc, group, "n1", 0, instance_id="i1", subscribed_topic_names=(topic,))
+    assert n.error_code == 0 and len(parts(n.assignment)) == 2
+    assert {m.member_id: m.member_type for m in describe(mc, group).members} == {"c": 1, "n1": 1}
+    assert cheartbeat(mc, group, j.member_id, j.generation_id) == UNKNOWN_MEMBER_ID
+    c = hb(mc, group, "c", c.member_epoch, topic_partitions=())
+    assert parts(c.assignment) == set(range(PARTITIONS)) - parts(n.assignment)
+
+
 def test_a_restart_mid_migration_replays_the_group_type(tmp_path: Any) -> None:
     kport = free_port()
     h = start_keystream(*ARGS, "--kafka-port", str(kport), data_dir=str(tmp_path), kafka=True)

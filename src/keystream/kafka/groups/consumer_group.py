@@ -652,7 +652,8 @@ class ConsumerGroupCoordinator:
                 if existing is None:
                     member = ConsumerMember(member_id)
                     log.info("group %s: new static member %s (instance %s) joins", group_id, member_id, instance_id)
-                elif existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH:
+                elif existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH and existing.classic is None:
+                    # (a classic member's instance id is taken over at once, as Kafka does)
                     raise HeartbeatError(ErrorCode.unreleased_instance_id,
                                          f"Static member {member_id} with instance id {instance_id} cannot join the "
                                          f"group because the instance id is owned by {existing.member_id} member.")
