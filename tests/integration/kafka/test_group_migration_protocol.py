@@ -353,6 +353,30 @@ def test_a_static_classic_member_restarts_with_the_consumer_protocol(mc: MiniCli
     assert parts(c.assignment) == set(range(PARTITIONS)) - parts(n.assignment)
 
 
+def test_a_static_classic_member_replacing_the_last_consumer_protocol_member_downgrades(
+        mc: MiniClient, topic: str) -> None:
+    group = gid()
+    c = hb(mc, group, "c1", 0, instance_id="i1", subscribed_topic_names=(topic,))
+    assert parts(c.assignment) == set(range(PARTITIONS))
+    k = cjoin(mc, group, "", subscription(topic))
+    assert (k.error_code, k.generation_id) == (0, 2)
+    c = hb(mc, group, "c1", 1, topic_partitions=owned(c.assignment))           # revoking two
+    kept = parts(c.assignment)
+    hb(mc, group, "c1", 1, topic_partitions=owned(c.assignment))
+    assert cheartbeat(mc, group, k.member_id, 2) == REBALANCE_IN_PROGRESS       # its partitions are free
+    cjoin(mc, group, k.member_id, subscription(topic))
+    theirs = assigned(csync(mc, group, k.member_id, 2).assignment)
+    assert theirs == set(range(PARTITIONS)) - kept
+    # c1's process restarts on the classic protocol under the same instance id: the group is classic again
+    j = cjoin(mc, group, "", subscription(topic), instance="i1")
+    assert (j.error_code, j.generation_id, j.protocol_name) == (0, 2, "range")
+    assert listed(mc, group) == ("classic", "consumer", "Stable")
+    s = csync(mc, group, j.member_id, 2)
+    assert s.error_code == 0 and assigned(s.assignment) == kept                # c1's partitions, no rebalance
+    assert cheartbeat(mc, group, k.member_id, 2) == 0
+    assert sorted(m.member_id for m in describe_classic(mc, group).members) == sorted([j.member_id, k.member_id])
+
+
 def test_a_restart_mid_migration_replays_the_group_type(tmp_path: Any) -> None:
     kport = free_port()
     h = start_keystream(*ARGS, "--kafka-port", str(kport), data_dir=str(tmp_path), kafka=True)

@@ -58,15 +58,15 @@ Design notes (follow Kafka 4.0's GroupMetadataManager and CurrentAssignmentBuild
   * Downgrade: when the last consumer-protocol member leaves (or is fenced) and classic members
     remain (at most group.max.size), one batch deletes the consumer group records and writes a
     classic group record (generation = group epoch, each member's target as its assignment);
-    the classic group then rebalances, so every member rejoins.
+    the classic group then rebalances, so every member rejoins. Also when a static classic
+    member replaces the last consumer-protocol member under its instance id: it takes that
+    member's target, and the classic group does not rebalance (its JoinGroup is answered with
+    the group epoch as the generation).
   * Disabled: ConsumerGroupHeartbeat to a classic group with members is GROUP_ID_NOT_FOUND
     ("Group X is not a consumer group"); a new classic member of a consumer group is
     INCONSISTENT_GROUP_PROTOCOL (KAFKA-20640); members already in may rejoin.
 
-Deliberate differences: a static classic member that replaces the last consumer-protocol member
-(same instance id, a classic JoinGroup) does not downgrade the group, as Kafka 4.0 does: it takes
-over the member's assignment and the group stays a consumer group of classic members. No rack-aware assignment; no client-side assignors (KIP-848
-dropped them from 4.0 too).
+Not here: rack-aware assignment; client-side assignors (KIP-848 dropped them from 4.0 too).
 """
 
 from __future__ import annotations
@@ -338,7 +338,10 @@ class HeartbeatError(Exception):
         self.message = message
 
 
-Record = tuple[int, str, str | None, object]      # (record type, group id, member id / regex, value or None)
+Record = tuple[int, str, str | None, object]
+# a classic member joining in a downgrade: member id, instance id, client id, host, rebalance and session timeouts,
+# protocols
+ClassicJoiner = tuple[str, str | None, str, str, int, int, list[tuple[str, bytes]]]      # (record type, group id, member id / regex, value or None)
 
 
 def _union(a: Assignment, b: Assignment) -> Assignment:
@@ -575,6 +578,17 @@ class ConsumerGroupCoordinator:
                  len(group.members), generation)
         return cg
 
+    def _downgrade_on_replace(self, cg: ConsumerGroup, replaced: ConsumerMember) -> bool:
+        """validateOnlineDowngradeWithReplacedMemberId: a static classic member replaces the last
+        consumer-protocol member."""
+        if replaced.classic is not None or any(m.classic is None for m in cg.members.values() if m is not replaced):
+            return False
+        if self.policy() not in ("downgrade", "bidirectional"):
+            log.info("cannot downgrade consumer group %s to a classic group: the online downgrade is disabled",
+                     cg.group_id)
+            return False
+        return len(cg.members) <= self.config["group.max.size"]
+
     def _downgrade_allowed(self, cg: ConsumerGroup, leaving: ConsumerMember) -> bool:
         """validateOnlineDowngradeWithFencedMember: the last consumer-protocol member leaves, others stay."""
         if leaving.classic is not None or any(m.classic is None for m in cg.members.values() if m is not leaving):
@@ -591,10 +605,12 @@ class ConsumerGroupCoordinator:
             return False
         return True
 
-    def _downgrade(self, group: Group, cg: ConsumerGroup, leaving: ConsumerMember) -> None:
+    def _downgrade(self, group: Group, cg: ConsumerGroup, leaving: ConsumerMember,
+                   joining: ClassicJoiner | None = None) -> None:
         """convertToClassicGroup: the consumer group's tombstones and the classic group's record in one
         batch; the classic group (generation = group epoch, each member's target as its assignment)
-        then rebalances, so its members rejoin."""
+        then rebalances, so its members rejoin. With `joining` (a static classic member replacing
+        `leaving` under its instance id), that member takes `leaving`'s target and nothing rebalances."""
         gid = cg.group_id
         tombstones: list[tuple[bytes, bytes | None]] = []
         for mid in cg.members:
@@ -608,16 +624,21 @@ class ConsumerGroupCoordinator:
         tombstones += [(crec.encode_key(crec.PARTITION_METADATA, gid), None),
                        (crec.encode_key(crec.GROUP_METADATA, gid), None)]
         names = {t.topic_id: t.name for t in self._topics().values()}
+
+        def target(member_id: str) -> dict[str, frozenset[int]]:
+            return {names[tid]: ps for tid, ps in cg.targets.get(member_id, {}).items() if tid in names}
+
         staying = []
         for m in cg.members.values():
             if m is leaving:
                 continue
             assert m.classic is not None
-            target = {names[tid]: ps for tid, ps in cg.targets.get(m.member_id, {}).items() if tid in names}
             staying.append((m.member_id, m.instance_id, m.client_id, m.client_host, m.rebalance_timeout_ms,
-                            m.classic.session_timeout_ms, list(m.classic.protocols), target))
+                            m.classic.session_timeout_ms, list(m.classic.protocols), target(m.member_id)))
+        if joining is not None:
+            staying.append((*joining, target(leaving.member_id)))
         try:
-            self.core.become_classic_group(group, cg.group_epoch, staying, tombstones)
+            self.core.become_classic_group(group, cg.group_epoch, staying, tombstones, rebalance=joining is None)
         except LogError as e:
             log.error("downgrading group %s failed: %s", gid, e)
             raise HeartbeatError(ErrorCode.kafka_storage_error) from None
@@ -899,6 +920,10 @@ class ConsumerGroupCoordinator:
                 raise HeartbeatError(ErrorCode.fenced_instance_id)
             else:
                 member = existing
+        if replaced is not None and self._downgrade_on_replace(cg, replaced):
+            self._downgrade(group, cg, replaced, (member_id, instance_id, client_id, client_host, rebalance_ms,
+                                                  session_ms, list(protocols)))
+            return 0, member_id, cg.group_epoch, protocols[0][0]
         if member_id not in cg.members and self.policy() == "disabled" and \
                 (replaced is None or replaced.classic is None):
             # KAFKA-20640: with migrations disabled a consumer group takes no new classic member

@@ -318,11 +318,12 @@ class GroupCoordinator:
     def become_classic_group(self, group: Group, generation: int,
                              staying: list[tuple[str, str | None, str, str, int, int, list[tuple[str, bytes]],
                                                  dict[str, frozenset[int]]]],
-                             tombstones: list[tuple[bytes, bytes | None]]) -> None:
+                             tombstones: list[tuple[bytes, bytes | None]], rebalance: bool = True) -> None:
         """The online downgrade (ClassicGroup.fromConsumerGroup): a Stable classic group at `generation`
         whose members are `staying` (member id, instance id, client id, host, rebalance and session
         timeouts, protocols, target partitions by topic), stored with the consumer group's tombstones
-        in one batch, then rebalanced so that every member rejoins. LogError if the batch fails."""
+        in one batch, then (with `rebalance`) rebalanced so that every member rejoins. LogError if the
+        batch fails."""
         members = [Member(mid, iid, cid, host, rebalance_ms, session_ms, CONSUMER_PROTOCOL, protocols)
                    for mid, iid, cid, host, rebalance_ms, session_ms, protocols, _t in staying]
         probe = Group(group.group_id, group.partition, self.now_ms())
@@ -353,7 +354,8 @@ class GroupCoordinator:
         group.subscribed = group.compute_subscription()
         for m in members:
             self._heartbeat(group, m, now)
-        self._prepare_rebalance(group)
+        if rebalance:
+            self._prepare_rebalance(group)
 
     def _to_classic(self, group: Group) -> None:
         """An empty consumer group becomes a classic group (a classic JoinGroup arrived)."""
