@@ -371,3 +371,52 @@ def test_random_clients_never_own_a_partition_twice_and_converge(script: list, a
 
         asyncio.run(scenario())
         logs.close()
+
+
+# -- classic members in a consumer group (online migration) ------------------------------------
+
+def test_classic_member_metadata_is_tagged_field_0() -> None:
+    """ClassicMemberMetadata as Kafka's generated code writes a nullable struct in a tagged field:
+    tag, size, 1 (not null), SessionTimeoutMs, SupportedProtocols [Name, Metadata], tagged fields."""
+    classic = crec.ClassicMemberMetadata(10000, (("range", b"\x00\x01"),))
+    meta = crec.MemberMetadataRecord(None, None, "c", "/h", ("t",), None, 30000, None, classic)
+    value = crec.encode_value(crec.MEMBER_METADATA, meta)
+    plain = crec.encode_value(crec.MEMBER_METADATA, crec.MemberMetadataRecord(None, None, "c", "/h", ("t",), None,
+                                                                             30000, None))
+    struct_ = b"\x01" + (10000).to_bytes(4, "big") + b"\x02" + b"\x06range" + b"\x03\x00\x01" + b"\x00" + b"\x00"
+    assert value == plain[:-1] + b"\x01" + b"\x00" + bytes([len(struct_)]) + struct_
+    assert crec.decode_value(crec.MEMBER_METADATA, value) == meta
+    assert crec.decode_value(crec.MEMBER_METADATA, plain).classic is None
+
+
+def test_embedded_consumer_protocol() -> None:
+    sub_v0 = b"\x00\x00" + b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\xff\xff\xff\xff"
+    assert crec.parse_subscription(sub_v0) == crec.Subscription(0, ("t",), {}, None)
+    sub_v3 = b"\x00\x03" + b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\x00\x00\x00\x00" + \
+        b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\x00\x00\x00\x02" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x03" + \
+        b"\x00\x00\x00\x07" + b"\x00\x02r1"
+    assert crec.parse_subscription(sub_v3) == crec.Subscription(3, ("t",), {"t": frozenset({0, 3})}, "r1")
+    data = crec.encode_assignment({"t": frozenset({2, 1})}, 7)           # versions above 3 are written as 3
+    assert data == b"\x00\x03" + b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\x00\x00\x00\x02" + b"\x00\x00\x00\x01" + \
+        b"\x00\x00\x00\x02" + b"\xff\xff\xff\xff"
+    assert crec.parse_assignment(data) == {"t": frozenset({1, 2})} and crec.parse_assignment(b"") == {}
+    assert crec.protocol_version(sub_v3) == 3
+
+
+def test_classic_protocols_a_new_classic_member_must_share() -> None:
+    cg = ConsumerGroup("g")
+    assert cg.supports_classic("consumer", {"range"}) and not cg.supports_classic("connect", {"range"})
+    tid = uuid.uuid4()
+    cg.replay(crec.MEMBER_METADATA, "k", crec.MemberMetadataRecord(
+        None, None, "c", "/h", ("t",), None, 1000, None, crec.ClassicMemberMetadata(6000, (("range", b""),
+                                                                                            ("roundrobin", b"")))))
+    cg.replay(crec.MEMBER_METADATA, "n", crec.MemberMetadataRecord(None, None, "c", "/h", ("t",), None, 1000, None))
+    assert cg.supports_classic("consumer", {"roundrobin", "sticky"}) and not cg.supports_classic("consumer", {"x"})
+    cg.replay(crec.TARGET_MEMBER, "k", {tid: frozenset({0, 1})})
+    cg.replay(crec.CURRENT_ASSIGNMENT, "k", crec.CurrentAssignmentRecord(2, 1, int(MemberState.UNRELEASED_PARTITIONS),
+                                                                         {tid: frozenset({0})}, {}))
+    cg.replay(crec.CURRENT_ASSIGNMENT, "n", crec.CurrentAssignmentRecord(1, 1, int(MemberState.UNREVOKED_PARTITIONS),
+                                                                         {}, {tid: frozenset({1})}))
+    assert cg.waiting_on_unreleased(cg.members["k"])                  # partition 1 is still n's
+    cg.replay(crec.CURRENT_ASSIGNMENT, "n", crec.CurrentAssignmentRecord(2, 1, int(MemberState.STABLE), {}, {}))
+    assert not cg.waiting_on_unreleased(cg.members["k"])
