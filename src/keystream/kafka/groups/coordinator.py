@@ -35,6 +35,11 @@ Design notes (follow Kafka's GroupCoordinator; read this before changing anythin
   (no protocol type) after their commit; a Stable consumer group's offsets of topics it no
   longer subscribes to after their commit. An Empty group with no offsets left becomes Dead.
 
+KIP-848 consumer groups are `Group`s whose `consumer` is set (consumer_group.py): classic
+JoinGroup/SyncGroup/Heartbeat/LeaveGroup to one with members are served there (its classic
+members, during an online migration); `become_consumer_group` and `become_classic_group` switch
+a group's type (the upgrade and the downgrade).
+
 Transactional offsets (TxnOffsetCommit, see `txn_commit_offsets`): appended at once as a
 transactional batch (the producer's id and epoch) and kept per group as pending offsets of
 that producer; the transaction coordinator's marker in the group's partition applies them
