@@ -108,10 +108,12 @@ class Ledger:
 
 
 class Writer:
-    """Produces to every partition, a few records at a time, until stopped."""
+    """Produces to every partition, a few records at a time, until stopped; `sent` holds the
+    records the broker acknowledged."""
 
     def __init__(self, bs: str, topic: str) -> None:
-        self.producer = Producer({"bootstrap.servers": bs, "linger.ms": 5})
+        # idempotent: a retry across a broker restart writes no duplicate
+        self.producer = Producer({"bootstrap.servers": bs, "linger.ms": 5, "enable.idempotence": True})
         self.topic = topic
         self.sent: set[bytes] = set()
         self.stop = threading.Event()
@@ -122,12 +124,15 @@ class Writer:
         i = 0
         while not self.stop.wait(0.02):
             for _ in range(PARTITIONS):
-                v = f"r-{i}".encode()
-                self.producer.produce(self.topic, v, partition=i % PARTITIONS)
-                self.sent.add(v)
+                self.producer.produce(self.topic, f"r-{i}".encode(), partition=i % PARTITIONS,
+                                      on_delivery=self._delivered)
                 i += 1
             self.producer.poll(0)
         assert self.producer.flush(10) == 0
+
+    def _delivered(self, err: Any, msg: Any) -> None:
+        if err is None:
+            self.sent.add(msg.value())
 
     def finish(self) -> set[bytes]:
         self.stop.set()
@@ -364,3 +369,48 @@ def test_kafka_python_and_aiokafka_with_a_librdkafka_consumer_protocol_member(bs
         writer.stop.set()
         for m in members.values():
             m.close()
+
+
+def test_broker_restart_mid_migration(tmp_path: Any) -> None:
+    """Two classic librdkafka members and one consumer-protocol member; the broker restarts: the
+    group is loaded back as a consumer group with its classic members, everyone keeps consuming,
+    and the consumer-protocol member's leave downgrades it afterwards."""
+    from tests.conftest import free_port
+
+    kport = free_port()
+    h = start_keystream(*ARGS, "--kafka-port", str(kport), data_dir=str(tmp_path), kafka=True)
+    bs = f"127.0.0.1:{kport}"
+    own, ledger = Ownership(), Ledger()
+    members: dict[str, Rdkafka] = {}
+    writer: Writer | None = None
+    try:
+        topic = make_topic(bs)
+        group = "mig-" + uuid.uuid4().hex[:8]
+        writer = Writer(bs, topic)
+        for n in "ab":
+            members[n] = Rdkafka(bs, group, topic, n, "classic", own, ledger)
+        wait_until(lambda: settled(own, set("ab")), 60, "the classic group of two")
+        members["c"] = Rdkafka(bs, group, topic, "c", "consumer", own, ledger)
+        wait_until(lambda: settled(own, set("abc")), 60, "the upgraded group of three")
+        before = member_types(bs, group)
+        assert before is not None and sorted(before.values()) == [0, 0, 1]
+        h.stop()
+        h = start_keystream(*ARGS, "--kafka-port", str(kport), data_dir=str(tmp_path), kafka=True)
+        wait_until(lambda: member_types(bs, group) is not None, 30, "the group loaded")
+        assert member_types(bs, group) == before and listed_type(bs, group) == "consumer"
+        mark = len(ledger.read)
+        wait_until(lambda: len(ledger.read) > mark + 100 and settled(own, set("abc")), 60,
+                   "the three consume again after the restart")
+        members.pop("c").close()
+        wait_until(lambda: settled(own, set("ab")), 60, "the two classic members own everything")
+        assert listed_type(bs, group) == "classic"
+        check_reads(ledger, writer.finish())
+        assert own.violations == []
+    finally:
+        if writer is not None:
+            writer.stop.set()
+        for m in members.values():
+            m.close()
+        h.stop()
+        if "Traceback" in h.log():
+            sys.stderr.write(h.log())
