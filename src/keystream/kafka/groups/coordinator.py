@@ -68,12 +68,12 @@ from keystream.kafka.groups import consumer_records as crec
 from keystream.kafka.groups import records as rec
 from keystream.kafka.groups.consumer_group import ConsumerGroup, ConsumerGroupCoordinator
 from keystream.kafka.groups.consumer_records import protocol_version as rec_version
+from keystream.kafka.internal_topic import InternalTopic
 from keystream.log.batch import TRANSACTIONAL_BIT
 from keystream.log.errors import LogError
 
 if TYPE_CHECKING:
     from keystream.engine import Engine
-    from keystream.log.partition import PartitionLog
 
 log = logging.getLogger("keystream.kafka.groups")
 
@@ -90,7 +90,6 @@ __all__ = [
 OFFSETS_TOPIC = "__consumer_offsets"
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
 CONSUMER_PROTOCOL = "consumer"
-_LOAD_SLICE = 4 * 1024 * 1024
 
 
 class GroupState(enum.Enum):
@@ -272,6 +271,7 @@ class GroupCoordinator:
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.consumer = ConsumerGroupCoordinator(self)
+        self.topic = InternalTopic(engine, OFFSETS_TOPIC, "offsets.topic.num.partitions", "offsets.topic.segment.bytes")
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -372,33 +372,19 @@ class GroupCoordinator:
 
     # -- partitions and the offsets topic --------------------------------------------------
     def num_partitions(self) -> int:
-        meta = self.engine.logs.topics.get(OFFSETS_TOPIC)
-        return meta.num_partitions if meta is not None else self.config["offsets.topic.num.partitions"]
+        return self.topic.num_partitions()
 
     def partition_for(self, group_id: str) -> int:
-        h = rec.java_string_hash(group_id)
-        return (0 if h == -(2**31) else abs(h)) % self.num_partitions()
+        return self.topic.partition_for(group_id)
 
     def ensure_topic(self) -> None:
-        logs = self.engine.logs
-        if OFFSETS_TOPIC not in logs.topics:
-            logs.create_topic(OFFSETS_TOPIC, self.config["offsets.topic.num.partitions"],
-                              {"cleanup.policy": "compact",
-                               "segment.bytes": str(self.config["offsets.topic.segment.bytes"]),
-                               "compression.type": "producer"})
-
-    def _partition_log(self, partition: int) -> PartitionLog:
-        self.ensure_topic()
-        plog = self.engine.logs.partition(OFFSETS_TOPIC, partition)
-        if plog is None:
-            raise LogError(f"{OFFSETS_TOPIC}-{partition} does not exist")
-        return plog
+        self.topic.ensure()
 
     def _append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
         if not records:
             return
         now = self.now_ms()
-        self._partition_log(partition).append(rec.build_batch(records, now), now)
+        self.topic.partition_log(partition).append(rec.build_batch(records, now), now)
         self.engine.notify_append(OFFSETS_TOPIC, partition)
 
     def coordinator_error(self, group_id: str) -> int:
@@ -420,20 +406,12 @@ class GroupCoordinator:
         log.info("group coordinator loaded %d groups", len(self.groups))
 
     async def _load_partition(self, partition: int) -> None:
-        plog = self.engine.logs.partition(OFFSETS_TOPIC, partition)
-        if plog is None:
-            return
         offsets: dict[str, dict[tuple[str, int], rec.OffsetRecord]] = {}
         metas: dict[str, rec.GroupRecord | None] = {}
         pending: dict[int, dict[str, dict[tuple[str, int], rec.OffsetRecord]]] = {}   # pid -> group -> offsets
         consumers: dict[str, ConsumerGroup] = {}
-        pos = plog.log_start_offset
-        end = plog.log_end_offset
-        while pos < end:
-            chunks = plog.read(pos, _LOAD_SLICE)
-            if not chunks:
-                break
-            for offset, key, value, txn_pid, control in rec.iter_batch_records(chunks[0]):
+        async for pos, chunk in self.topic.replay(partition):
+            for offset, key, value, txn_pid, control in rec.iter_batch_records(chunk):
                 if offset < pos:
                     continue
                 if control >= 0:
@@ -447,11 +425,6 @@ class GroupCoordinator:
                     self._replay(key, value, pending.setdefault(txn_pid, {}), {})
                 else:
                     self._replay(key, value, offsets, metas, consumers)
-            after = rec.next_offset(chunks[0])
-            if after is None or after <= pos:
-                break
-            pos = after
-            await asyncio.sleep(0)
         now = self.now_ms()
         open_txn_groups = {gid for by_group in pending.values() for gid in by_group}
         for gid in set(offsets) | set(metas) | set(consumers) | open_txn_groups:
@@ -1162,7 +1135,7 @@ class GroupCoordinator:
             errors[key] = 0
         if batch:
             try:
-                plog = self._partition_log(partition)
+                plog = self.topic.partition_log(partition)
                 plog.append(rec.build_batch(batch, now, producer_id, producer_epoch, TRANSACTIONAL_BIT), now,
                             from_client=False)
             except LogError as e:

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING
 
 from keystream.kafka.errors import ErrorCode, error_for
 from keystream.kafka.groups import records as group_records
+from keystream.kafka.internal_topic import InternalTopic
 from keystream.kafka.txn import records as rec
 from keystream.log.errors import LogError
 
@@ -73,7 +74,6 @@ TRANSACTION_TOPIC = "__transaction_state"
 OFFSETS_TOPIC = "__consumer_offsets"
 COORDINATOR_EPOCH = 0
 _MAX_EPOCH = 32767
-_LOAD_SLICE = 4 * 1024 * 1024
 
 
 class TxnState(enum.IntEnum):
@@ -128,6 +128,8 @@ class TransactionCoordinator:
         self.loading: set[int] = set()
         self._load_task: asyncio.Task[None] | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.topic = InternalTopic(engine, TRANSACTION_TOPIC, "transaction.state.log.num.partitions",
+                                   "transaction.state.log.segment.bytes")
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,28 +153,17 @@ class TransactionCoordinator:
 
     # -- the state topic -------------------------------------------------------------------
     def num_partitions(self) -> int:
-        meta = self.engine.logs.topics.get(TRANSACTION_TOPIC)
-        return meta.num_partitions if meta is not None else self.config["transaction.state.log.num.partitions"]
+        return self.topic.num_partitions()
 
     def partition_for(self, transactional_id: str) -> int:
-        h = group_records.java_string_hash(transactional_id)
-        return (0 if h == -(2**31) else abs(h)) % self.num_partitions()
+        return self.topic.partition_for(transactional_id)
 
     def ensure_topic(self) -> None:
-        logs = self.engine.logs
-        if TRANSACTION_TOPIC not in logs.topics:
-            logs.create_topic(TRANSACTION_TOPIC, self.config["transaction.state.log.num.partitions"],
-                              {"cleanup.policy": "compact",
-                               "segment.bytes": str(self.config["transaction.state.log.segment.bytes"]),
-                               "compression.type": "producer"})
+        self.topic.ensure()
 
     def _store(self, txn: TxnMetadata) -> None:
         """Append txn's current state to __transaction_state (LogError if that fails)."""
-        self.ensure_topic()
-        partition = self.partition_for(txn.transactional_id)
-        plog = self.engine.logs.partition(TRANSACTION_TOPIC, partition)
-        if plog is None:
-            raise LogError(f"{TRANSACTION_TOPIC}-{partition} does not exist")
+        plog = self.topic.partition_log(self.partition_for(txn.transactional_id))
         previous = txn.last_producer_id if txn.last_producer_id != txn.producer_id else -1
         value = rec.encode_value(rec.TxnRecord(txn.producer_id, txn.producer_epoch, txn.timeout_ms, int(txn.state),
                                                sorted(txn.partitions), txn.last_update_ms, txn.start_ms,
@@ -219,17 +210,9 @@ class TransactionCoordinator:
         log.info("transaction coordinator loaded %d transactional ids", len(self.txns))
 
     async def _load_partition(self, partition: int) -> None:
-        plog = self.engine.logs.partition(TRANSACTION_TOPIC, partition)
-        if plog is None:
-            return
         found: dict[str, rec.TxnRecord | None] = {}
-        pos = plog.log_start_offset
-        end = plog.log_end_offset
-        while pos < end:
-            chunks = plog.read(pos, _LOAD_SLICE)
-            if not chunks:
-                break
-            for offset, key, value in group_records.iter_records(chunks[0]):
+        async for pos, chunk in self.topic.replay(partition):
+            for offset, key, value in group_records.iter_records(chunk):
                 if key is None or offset < pos:
                     continue
                 try:
@@ -238,11 +221,6 @@ class TransactionCoordinator:
                         found[tid] = None if value is None else rec.decode_value(value)
                 except (ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
                     log.warning("skipping a malformed %s record: %s", TRANSACTION_TOPIC, e)
-            after = group_records.next_offset(chunks[0])
-            if after is None or after <= pos:
-                break
-            pos = after
-            await asyncio.sleep(0)
         for tid, r in found.items():
             if r is None:
                 self.txns.pop(tid, None)
