@@ -296,6 +296,7 @@ def test_whole_database_operations_are_captured_in_every_partition(server: Serve
     r.execute_command("CAPTURE.CREATE", only5, "MATCH", "f:*", "DB", "5")
     db3 = redis.Redis(port=server.port, db=3)
     r.set("f:a", "1")
+    r.publish("f:channel", "x")      # propagated, but names no key and changes no database: no record
     db3.set("f:b", "2")
     db3.flushdb()
     r.swapdb(3, 4)

@@ -113,7 +113,7 @@ _WHOLE_DB = {b"flushall": 1, b"flushdb": 1, b"swapdb": 3}     # -> the argument 
 def _whole_db(argv: list[bytes], db: int, want_db: int | None) -> bool:
     """True for FLUSHALL, FLUSHDB and SWAPDB effects that change database want_db (None: any)."""
     name = argv[0].lower()
-    if _WHOLE_DB.get(name, 0) > len(argv):
+    if len(argv) < _WHOLE_DB.get(name, len(argv) + 1):
         return False
     if want_db is None or name == b"flushall":
         return True
@@ -302,15 +302,15 @@ class Captures:
         self._subscribe()
 
     def drop(self, topic: str) -> None:
-        cap = self.captures.pop(topic, None)
-        if cap is None:
+        if topic not in self.captures:
             raise CommandError(errors.capture_no_such(topic))
+        self.flush(force=True)      # its records so far (queued in the last millisecond)
+        cap = self.captures.pop(topic)
         try:
             self._save()
         except OSError as e:
             self.captures[topic] = cap
             raise CommandError(errors.bridge_save_failed(str(e))) from None
-        self.flush(force=True)
         self._subscribe()
 
     # -- effects in ---------------------------------------------------------------------------
