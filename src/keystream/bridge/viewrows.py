@@ -92,6 +92,8 @@ def key_values(batch: memoryview, start: int, upper: int, out: list[tuple[bytes,
                 keyless += 1
                 pos = end
                 continue
+            if p + n > end:
+                raise ValueError("record batch is truncated")
             key = data[p:p + n]
             p += n
             b = data[p]

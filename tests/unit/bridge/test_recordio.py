@@ -70,6 +70,16 @@ def test_truncated_records_are_refused() -> None:
         key_values(memoryview(bytes(raw)), 0, 1, [])
 
 
+def test_key_values_refuses_a_key_longer_than_its_record() -> None:
+    raw = bytearray(build_batch([(b"ab", None), (b"cd", None)], 0))
+    # the first record's key length (zig-zag 2 -> 4) made 11: the key runs into the second
+    # record, up to its null value marker, which would read as the first record's tombstone
+    at = raw.index(b"\x04ab\x01", 61)
+    raw[at] = 2 * 11
+    with pytest.raises(ValueError):
+        key_values(memoryview(bytes(raw)), 0, 2, [])
+
+
 def test_committed_records_leave_out_markers() -> None:
     """(Aborted transactions: tests/integration/test_bridge_views.py, with a real transactional producer.)"""
     config = Config()
