@@ -8,15 +8,19 @@ change capture on and off.
    and once with a HASH view of the topic (alternating, `--rounds` times). Reported: acked
    MB/s of each and the ratio; with the view, the visibility latency of probe records (a
    second producer sends one every 10 ms, waits for its ack, then a redis-py client polls
-   HGET until the view has it): p50/p99 from the send and from the ack; and VIEW.INFO's lag
+   HGET every 0.5 ms until the view has it): p50/p99 from the send and from the ack; the
+   server's CPU seconds per GB acked (/proc, steadier than MB/s on a loaded machine; with the
+   view it includes serving the probes and VIEW.INFO); and VIEW.INFO's lag
    (records not yet applied), sampled every 10 ms. Then the same probes with the load paced
    at each of `--rates` MB/s, where the server is not saturated.
 2. Capture: `redis-benchmark -t set -P 1 -c 50 -n N` against Keystream with no capture and
    with `CAPTURE.CREATE bench` (every key), alternating; rps and the ratio (target >= 0.7x).
 3. In process (`--part apply`, no sockets, so far less sensitive to a loaded machine): the
-   cost per 1 KB record of appending batches of 100 to a partition log, and of a HASH view
-   applying them (decode, HSET through the engine), best of `--rounds`; the MB/s one core
-   sustains for each.
+   cost per 1 KB record of appending batches of 100 to a partition log; of a HASH view
+   replaying 20,000 of them (VIEW.CREATE) over 2,000 and over 20,000 distinct keys; and, live,
+   of appending each batch and applying it at once (`notify_append`, as after a Produce),
+   best of `--rounds`, in process CPU time (steadier than the wall clock on a loaded machine);
+   the MB/s one core sustains for each.
 """
 
 from __future__ import annotations
@@ -100,12 +104,20 @@ def _load(bootstrap: str, topic: str, seconds: float, rate: float, out: multipro
     out.put((acked[0], acked[0] * (len(value) + 10), elapsed))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (its threads included), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def view_round(port: int, kport: int, with_view: bool, seconds: float, rate: float = 0.0) -> dict[str, float]:
+def view_round(pid: int, port: int, kport: int, with_view: bool, seconds: float,
+               rate: float = 0.0) -> dict[str, float]:
     bootstrap = f"127.0.0.1:{kport}"
     topic = f"load-{time.monotonic_ns()}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -134,6 +146,7 @@ def view_round(port: int, kport: int, with_view: bool, seconds: float, rate: flo
             while pr.hget("view:" + topic, key) is None:
                 if time.monotonic() - t_send > 30:
                     raise TimeoutError("probe never reached the view")
+                time.sleep(0.0005)      # polling, not flooding the server
             t_seen = time.monotonic()
             from_send.append((t_seen - t_send) * 1000)
             from_ack.append((t_seen - t_ack) * 1000)
@@ -149,10 +162,12 @@ def view_round(port: int, kport: int, with_view: bool, seconds: float, rate: flo
             time.sleep(0.01)
 
     threads = [threading.Thread(target=probe), threading.Thread(target=sample_lag)] if with_view else []
+    cpu0 = cpu_seconds(pid)
     proc.start()
     for t in threads:
         t.start()
     records, nbytes, elapsed = q.get(timeout=seconds + 120)
+    cpu = cpu_seconds(pid) - cpu0
     stop.set()
     for t in threads:
         t.join(60)
@@ -161,7 +176,8 @@ def view_round(port: int, kport: int, with_view: bool, seconds: float, rate: flo
         assert r.hlen("view:" + topic) >= 2000, "the view missed keys"
         r.execute_command("VIEW.DROP", "view:" + topic)
     admin.delete_topics([topic])
-    return {"mbps": nbytes / elapsed / 1e6, "rps": records / elapsed, "p50_send": _pct(from_send, 0.5),
+    return {"mbps": nbytes / elapsed / 1e6, "rps": records / elapsed, "cpu_s_per_gb": cpu / (nbytes / 1e9),
+            "p50_send": _pct(from_send, 0.5),
             "p99_send": _pct(from_send, 0.99), "p50_ack": _pct(from_ack, 0.5), "p99_ack": _pct(from_ack, 0.99),
             "lag_p99": _pct([float(x) for x in lags], 0.99), "lag_max": max(lags, default=0),
             "probes": len(from_send)}
@@ -185,8 +201,11 @@ def set_round(port: int, capture: bool, n: int) -> float:
 def report_view(off: list[dict[str, float]], on: list[dict[str, float]]) -> None:
     m_off = statistics.median(x["mbps"] for x in off)
     m_on = statistics.median(x["mbps"] for x in on)
+    c_off = statistics.median(x["cpu_s_per_gb"] for x in off)
+    c_on = statistics.median(x["cpu_s_per_gb"] for x in on)
     print(f"view: produce of 1 KB records {m_off:.1f} MB/s without a view, {m_on:.1f} MB/s with one "
-          f"({m_on / m_off:.2f}x); visibility after the ack p99 "
+          f"({m_on / m_off:.2f}x); server CPU {c_off:.1f} s/GB without, {c_on:.1f} s/GB with "
+          f"({c_on / c_off:.2f}x); visibility after the ack p99 "
           f"{statistics.median(x['p99_ack'] for x in on):.2f} ms, after the send p99 "
           f"{statistics.median(x['p99_send'] for x in on):.2f} ms; VIEW.INFO lag max "
           f"{max(x['lag_max'] for x in on)} records")
@@ -197,36 +216,57 @@ def apply_in_process(rounds: int) -> None:
 
     from keystream.config import Config
     from keystream.engine import Engine
+    from keystream.hotpath import mode
     from keystream.log.batch import build_batch
 
-    async def run() -> tuple[float, float]:
+    value = os.urandom(512).hex().encode()
+
+    def batches(nkeys: int) -> list[bytes]:
+        return [build_batch([(b"key-%d" % ((i * 100 + j) % nkeys), value) for j in range(100)], 0)
+                for i in range(200)]
+
+    async def run() -> dict[str, float]:
         data = tempfile.mkdtemp(prefix="bridge-apply-")
         config = Config()
         config.set_text("dir", data)
         engine = Engine(config)
         await engine.start()
         engine.loaded()
-        engine.logs.create_topic("t", 1, {})
-        plog = engine.logs.partition("t", 0)
+        out: dict[str, float] = {}
+        for name, nkeys in (("replay, 2,000 keys", 2000), ("replay, 20,000 keys", 20000)):
+            topic = f"t{nkeys}"
+            engine.logs.create_topic(topic, 1, {})
+            plog = engine.logs.partition(topic, 0)
+            assert plog is not None
+            t0 = time.process_time()
+            for b in batches(nkeys):
+                plog.append(b, 0)
+            t1 = time.process_time()
+            engine.views.create(topic.encode(), topic, "hash", 0, False)     # applies the 20,000 records
+            t2 = time.process_time()
+            out["append"] = min(out.get("append", 1e9), (t1 - t0) / 20000)
+            out[name] = (t2 - t1) / 20000
+        # live: each append of 100 records applied at once, as after a Produce request
+        engine.logs.create_topic("live", 1, {})
+        engine.views.create(b"live", "live", "hash", 0, False)
+        plog = engine.logs.partition("live", 0)
         assert plog is not None
-        value = os.urandom(512).hex().encode()
-        batches = [build_batch([(b"key-%d" % ((i * 100 + j) % 2000), value) for j in range(100)], 0)
-                   for i in range(200)]
-        t0 = time.perf_counter()
-        for b in batches:
+        todo = batches(2000)
+        t0 = time.process_time()
+        for b in todo:
             plog.append(b, 0)
-        t1 = time.perf_counter()
-        engine.views.create(b"v", "t", "hash", 0, False)     # applies the 20,000 records
-        t2 = time.perf_counter()
+            engine.notify_append("live", 0)
+        out["live: append + apply per 100 records, 2,000 keys"] = (time.process_time() - t0) / 20000
+        assert engine.dbs[0].get(b"live") is not None and len(engine.dbs[0].get(b"live")) == 2000
         await engine.stop()
         shutil.rmtree(data, ignore_errors=True)
-        return (t1 - t0) / 20000, (t2 - t1) / 20000
+        return out
 
     results = [asyncio.run(run()) for _ in range(max(rounds, 1))]
-    append = min(a for a, _ in results)
-    apply = min(b for _, b in results)
-    print(f"in process, per 1 KB record: append {append * 1e6:.1f} us ({1034 / append / 1e6:.0f} MB/s), "
-          f"view apply {apply * 1e6:.1f} us ({1034 / apply / 1e6:.0f} MB/s); load average {os.getloadavg()}")
+    print(f"in process ({mode()}), CPU per 1 KB record, best of {len(results)}; load average {os.getloadavg()}")
+    for name in results[0]:
+        best = min(r[name] for r in results)
+        print(f"  {name}: {best * 1e6:.2f} us ({1034 / best / 1e6:.0f} MB/s)")
 
 
 def main() -> None:
@@ -247,16 +287,18 @@ def main() -> None:
         off: list[dict[str, float]] = []
         on: list[dict[str, float]] = []
         for _ in range(args.rounds if args.part != "capture" else 0):
-            off.append(view_round(port, kport, False, args.seconds))
-            on.append(view_round(port, kport, True, args.seconds))
-            print(f"  no view {off[-1]['mbps']:.1f} MB/s; view {on[-1]['mbps']:.1f} MB/s, probe p50/p99 from ack "
+            off.append(view_round(proc.pid, port, kport, False, args.seconds))
+            on.append(view_round(proc.pid, port, kport, True, args.seconds))
+            print(f"  no view {off[-1]['mbps']:.1f} MB/s ({off[-1]['cpu_s_per_gb']:.1f} server CPU s/GB); view "
+                  f"{on[-1]['mbps']:.1f} MB/s ({on[-1]['cpu_s_per_gb']:.1f} CPU s/GB), probe p50/p99 from ack "
                   f"{on[-1]['p50_ack']:.2f}/{on[-1]['p99_ack']:.2f} ms, from send {on[-1]['p50_send']:.2f}/"
                   f"{on[-1]['p99_send']:.2f} ms, lag p99 {on[-1]['lag_p99']:.0f} records ({on[-1]['probes']} probes)")
         if off:
             report_view(off, on)
         for rate in [float(x) for x in args.rates.split(",") if x] if args.part != "capture" else []:
-            x = view_round(port, kport, True, args.seconds, rate)
-            print(f"view at {rate:g} MB/s offered: {x['mbps']:.1f} MB/s acked, probe visibility after the ack "
+            x = view_round(proc.pid, port, kport, True, args.seconds, rate)
+            print(f"view at {rate:g} MB/s offered: {x['mbps']:.1f} MB/s acked ({x['cpu_s_per_gb']:.1f} server CPU "
+                  f"s/GB), probe visibility after the ack "
                   f"p50/p99 {x['p50_ack']:.2f}/{x['p99_ack']:.2f} ms, after the send {x['p50_send']:.2f}/"
                   f"{x['p99_send']:.2f} ms ({x['probes']} probes); VIEW.INFO lag max {x['lag_max']} records")
         s_off: list[float] = []

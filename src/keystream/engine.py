@@ -360,6 +360,8 @@ class Engine:
         client.propagate_override = None
         dirty = self.dirty
         try:
+            if cmd.is_write and self.views.guarding:  # a view created while the client waited
+                self.views.check_served(client, cmd, argv)
             reply = body()
         except CommandError as e:
             reply = e

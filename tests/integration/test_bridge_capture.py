@@ -279,3 +279,62 @@ def test_captures_persist_and_are_declared_in_settings(tmp_path) -> None:
         assert _kcat(h, "declared")[0]["value"] == b"*3\r\n$3\r\nSET\r\n$3\r\nd:1\r\n$1\r\ny\r\n"
     finally:
         stop_checked(h)
+
+
+def test_whole_database_operations_are_captured_in_every_partition(server: ServerHandle) -> None:
+    """FLUSHDB, SWAPDB and FLUSHALL name no key: each is one record (empty key, the effect as
+    its value, type none) in every partition of the topic, in order with the keys' records,
+    whatever MATCH says; a DB capture gets the ones that change its database."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    every, only5 = "cap-" + uuid.uuid4().hex[:8], "cap-" + uuid.uuid4().hex[:8]
+    admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{server.kafka_port}")
+    admin.create_topics([NewTopic(every, 3, 1)])
+    admin.close()
+    r = _r(server)
+    r.execute_command("CAPTURE.CREATE", every, "MATCH", "f:*")
+    r.execute_command("CAPTURE.CREATE", only5, "MATCH", "f:*", "DB", "5")
+    db3 = redis.Redis(port=server.port, db=3)
+    r.set("f:a", "1")
+    r.publish("f:channel", "x")      # propagated, but names no key and changes no database: no record
+    db3.set("f:b", "2")
+    db3.flushdb()
+    r.swapdb(3, 4)
+    r.flushall(asynchronous=True)
+    r.set("f:c", "3")
+    consumer = KafkaConsumer(every, only5, bootstrap_servers=f"127.0.0.1:{server.kafka_port}",
+                             group_id="g-" + every, auto_offset_reset="earliest", consumer_timeout_ms=20000)
+    got: dict[tuple[str, int], list[Any]] = {}
+    n = 0
+    for msg in consumer:
+        got.setdefault((msg.topic, msg.partition), []).append(msg)
+        n += 1
+        if n == 12 + 1:
+            break
+    consumer.close()
+    assert n == 13, got
+
+    def whole(m: Any) -> tuple[bytes, str, bytes, bytes]:
+        h = dict(m.headers)
+        return m.key, h["operation"].decode(), h["type"], h["db"]
+
+    for p in range(3):
+        recs = got[(every, p)]
+        flushes = [whole(m) for m in recs if m.key == b""]
+        assert flushes == [(b"", "flushdb", b"none", b"3"), (b"", "swapdb", b"none", b"0"),
+                           (b"", "flushall", b"none", b"0")]
+        ops = [m.value for m in recs if m.key == b""]
+        assert ops[0] == b"*1\r\n$7\r\nFLUSHDB\r\n" and ops[1] == b"*3\r\n$6\r\nSWAPDB\r\n$1\r\n3\r\n$1\r\n4\r\n"
+        assert ops[2].upper().startswith((b"*1\r\n$8\r\nFLUSHALL\r\n", b"*2\r\n$8\r\nFLUSHALL\r\n"))
+        keyed = [m.key for m in recs if m.key != b""]
+        # each key's record is in its own partition, before (f:a, f:b) or after (f:c) the flushes
+        order = [m.key or dict(m.headers)["operation"] for m in recs]
+        for k in keyed:
+            assert (order.index(k) < order.index(b"flushdb")) == (k != b"f:c")
+        seqs = [int(dict(m.headers)["seq"]) for m in recs]
+        assert seqs == sorted(seqs)
+    assert sorted(m.key for p in range(3) for m in got[(every, p)] if m.key) == [b"f:a", b"f:b", b"f:c"]
+    only = got[(only5, 0)]
+    assert [whole(m) for m in only] == [(b"", "flushall", b"none", b"0")]
+    r.execute_command("CAPTURE.DROP", every)
+    r.execute_command("CAPTURE.DROP", only5)

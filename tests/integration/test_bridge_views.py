@@ -440,3 +440,126 @@ def test_maxmemory_never_evicts_view_keys(server: ServerHandle, policy: str) -> 
     assert len(view) == 200
     r.execute_command("VIEW.DROP", prefix)
     r.delete(*r.keys(f"other:{policy}:*") or ["none"])
+
+
+def _writes_to(dst: str, src: str, other_db_key: str) -> list[tuple[str, ...]]:
+    """Commands that write dst (never in the first key position, or in another database)."""
+    return [("LMOVE", src + "l", dst, "LEFT", "RIGHT"), ("BLMOVE", src + "l", dst, "LEFT", "RIGHT", "0"),
+            ("RPOPLPUSH", src + "l", dst), ("BRPOPLPUSH", src + "l", dst, "0"), ("SMOVE", src + "s", dst, "m"),
+            ("RENAME", src + "s", dst), ("RENAMENX", src + "s", dst), ("COPY", src + "s", dst),
+            ("COPY", src + "s", dst, "REPLACE"), ("SORT", src + "l", "STORE", dst),
+            ("SORT", src + "l", "BY", "nosort", "STORE", dst), ("SUNIONSTORE", dst, src + "s"),
+            ("SINTERSTORE", dst, src + "s"), ("SDIFFSTORE", dst, src + "s"), ("ZUNIONSTORE", dst, "1", src + "z"),
+            ("ZINTERSTORE", dst, "1", src + "z"), ("ZDIFFSTORE", dst, "1", src + "z"),
+            ("ZRANGESTORE", dst, src + "z", "0", "-1"), ("BITOP", "OR", dst, src + "b"), ("PFMERGE", dst, src + "h"),
+            ("GEORADIUS", src + "g", "0", "0", "100", "km", "STORE", dst),
+            ("GEORADIUSBYMEMBER", src + "g", "p", "100", "km", "STOREDIST", dst),
+            ("GEOSEARCHSTORE", dst, src + "g", "FROMLONLAT", "0", "0", "BYRADIUS", "100", "km"),
+            ("MSET", src + "x", "1", dst, "2"), ("MSETNX", src + "x", "1", dst, "2"),
+            ("MOVE", other_db_key, "1"), ("COPY", src + "s", other_db_key, "DB", "1")]
+
+
+def _sources(r: redis.Redis, src: str) -> None:
+    r.rpush(src + "l", "3", "1", "2")
+    r.sadd(src + "s", "m")
+    r.zadd(src + "z", {"m": 1})
+    r.set(src + "b", "x")
+    r.pfadd(src + "h", "a")
+    r.geoadd(src + "g", (0.001, 0.001, "p"))
+
+
+@pytest.mark.parametrize("writethrough", [False, True])
+def test_every_key_a_command_writes_is_checked(server: ServerHandle, writethrough: bool) -> None:
+    """Writes whose view key is not the first key (destinations, STORE options) or is in
+    another database (MOVE, COPY DB) get the view's error, and leave the view and sources alone."""
+    topic = _topic(server)
+    r = _r(server)
+    r1 = redis.Redis(port=server.port, db=1, socket_timeout=20)
+    prefix = f"g:{topic}:"
+    extra = ("WRITETHROUGH",) if writethrough else ()
+    r.execute_command("VIEW.CREATE", prefix, "FROM", topic, "AS", "STRINGS", *extra)
+    r1.execute_command("VIEW.CREATE", f"mv:{topic}:", "FROM", topic, "AS", "STRINGS", *extra)
+    _produce(_producer(server), topic, b"k", b"from-kafka")
+    wait_until(lambda: r.get(prefix + "k") == r1.get(f"mv:{topic}:k") == b"from-kafka", timeout=10,
+               what="the views")
+    src = f"src:{topic}:"
+    _sources(r, src)
+    moved = f"mv:{topic}:m"          # an ordinary key of db 0, named as a key of db 1's view
+    r.set(moved, "db0")
+    before = {k: r.dump(k) for k in r.keys(src + "*")}
+    if writethrough:
+        want = "cannot write through|may touch keys of that view only"
+    else:
+        want = f"belongs to view '(g|mv):{topic}:' of topic '{topic}' and is read-only"
+    for dst in (prefix + "k", prefix + "new"):
+        for cmd in _writes_to(dst, src, moved):
+            with pytest.raises(redis.ResponseError, match=want):
+                r.execute_command(*cmd)
+    assert {k: r.dump(k) for k in r.keys(src + "*")} == before
+    assert r.keys(prefix + "*") == [(prefix + "k").encode()] and r.get(prefix + "k") == b"from-kafka"
+    assert r.get(moved) == b"db0" and r1.keys(f"mv:{topic}:*") == [f"mv:{topic}:k".encode()]
+    assert _log_records(server, topic) == [(b"k", b"from-kafka")]     # nothing written through
+    r1.execute_command("VIEW.DROP", f"mv:{topic}:")
+    assert r.move(moved, 1) and r1.get(moved) == b"db0"
+    r1.delete(moved)
+    r.execute_command("VIEW.DROP", prefix)
+    r.delete(*r.keys(src + "*"))
+
+
+def test_blocked_move_served_after_its_destination_became_a_view_key(server: ServerHandle) -> None:
+    """A client blocked in BLMOVE before a view took its destination gets the view's error when
+    served, and the element stays in the source."""
+    topic = _topic(server)
+    r = _r(server)
+    src, dst = f"bsrc:{topic}", f"b:{topic}:dst"
+    result: list[Any] = []
+
+    def blocked() -> None:
+        c = _r(server)
+        try:
+            result.append(c.blmove(src, dst, 0, "LEFT", "RIGHT"))
+        except redis.ResponseError as e:
+            result.append(e)
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    wait_until(lambda: r.info("clients")["blocked_clients"] >= 1, timeout=10, what="the blocked client")
+    r.execute_command("VIEW.CREATE", f"b:{topic}:", "FROM", topic, "AS", "STRINGS")
+    r.rpush(src, "elem")
+    t.join(20)
+    assert len(result) == 1 and isinstance(result[0], redis.ResponseError), result
+    assert f"belongs to view 'b:{topic}:'" in str(result[0])
+    assert r.lrange(src, 0, -1) == [b"elem"] and not r.exists(dst)
+    r.execute_command("VIEW.DROP", f"b:{topic}:")
+    r.delete(src)
+
+
+def test_view_follows_its_topic_deleted_and_created_again(server: ServerHandle) -> None:
+    """The view equals a replay of its topic's log: a deleted topic empties it, the topic
+    created again under that name is applied from its offset 0."""
+    topic = _topic(server)
+    r = _r(server)
+    key = "dv:" + topic
+    r.execute_command("VIEW.CREATE", key, "FROM", topic, "AS", "HASH")
+    p = _producer(server)
+    for i in range(30):
+        p.produce(topic, key=b"k%d" % i, value=b"old%d" % i)
+    assert p.flush(20) == 0
+    wait_until(lambda: r.hlen(key) == 30, timeout=10, what="the first topic's records")
+    admin = AdminClient({"bootstrap.servers": _bootstrap(server)})
+    for fut in admin.delete_topics([topic]).values():
+        fut.result(timeout=20)
+    assert not r.exists(key)
+    info = _map(r.execute_command("VIEW.INFO", key))
+    assert info[b"records_applied"] == 0 and info[b"offsets_applied"] == [] and info[b"lag"] == 0
+    wait_until(lambda: admin.list_topics(timeout=10).topics.get(topic) is None, timeout=10, what="deletion")
+    for fut in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        fut.result(timeout=20)
+    p2 = _producer(server)
+    _produce(p2, topic, b"k1", b"new1")
+    _produce(p2, topic, b"fresh", b"x")
+    wait_until(lambda: r.hlen(key) == 2, timeout=10, what="the new topic's records")
+    assert r.hgetall(key) == {b"k1": b"new1", b"fresh": b"x"} == _replay(_log_records(server, topic))
+    info = _map(r.execute_command("VIEW.INFO", key))
+    assert info[b"records_applied"] == 2 and info[b"offsets_applied"] == [1]
+    r.execute_command("VIEW.DROP", key)

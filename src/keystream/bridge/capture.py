@@ -18,6 +18,15 @@ every database), in the order the writes happened. The record:
   `list`, `set`, `zset`, `stream` or `none`) and `seq` (the capture's sequence number of the
   record, decimal: see below).
 
+Whole-database effects (FLUSHALL, FLUSHDB, SWAPDB) name no key: each becomes one record in
+every partition of the topic (so a consumer of any partition sees it in order with the keys it
+affects), whatever MATCH says, when it changes the captured database (FLUSHALL always, FLUSHDB
+of that database, SWAPDB naming it; every one without DB): key empty (zero bytes, not null, so
+a compacted topic takes it), value the effect as a RESP array in both formats
+(`*1\r\n$8\r\nFLUSHALL\r\n`, never a tombstone), headers `db` (the database the effect was
+run in), `operation` (`flushall`, `flushdb`, `swapdb`), `type` `none` and `seq`. A consumer
+tells it from a write to the Redis key "" by its operation.
+
 Records are queued as their units end and appended about every millisecond, one batch per
 partition (partition: Kafka's default partitioner on the key; a topic CAPTURE.CREATE creates
 has one partition, so one total order), each only once the AOF has written its unit (the AOF
@@ -57,8 +66,7 @@ be captured twice after a crash.
 Definitions persist in `<dir>/meta/bridge-captures.json` (and the `bridge-captures` setting).
 
 Not here: evictions (nothing evicts yet; when something does, its DEL effects are captured
-like expirations); FLUSHALL, FLUSHDB and SWAPDB, whose effects name no key, give no record;
-DEBUG LOADAOF / DEBUG RELOAD re-apply data that was captured already and give none either.
+like expirations); DEBUG LOADAOF / DEBUG RELOAD re-apply data that was captured already and give none either.
 """
 
 from __future__ import annotations
@@ -97,6 +105,21 @@ _MARK = b"CAPTURE.MARK"
 _SKIP = frozenset((b"MULTI", b"EXEC", _MARK))
 # (seq, db, key, effect argv, type name, value: bytes, None (tombstone) or _EFFECT, AOF generation)
 PendingRecord = tuple[int, int, bytes, list[bytes], bytes, Any, int]
+# (db, key, effect argv, partition of a whole-database effect's record or -1: the key's)
+Hit = tuple[int, bytes, list[bytes], int]
+_WHOLE_DB = {b"flushall": 1, b"flushdb": 1, b"swapdb": 3}     # -> the argument count of the effect
+
+
+def _whole_db(argv: list[bytes], db: int, want_db: int | None) -> bool:
+    """True for FLUSHALL, FLUSHDB and SWAPDB effects that change database want_db (None: any)."""
+    name = argv[0].lower()
+    if len(argv) < _WHOLE_DB.get(name, len(argv) + 1):
+        return False
+    if want_db is None or name == b"flushall":
+        return True
+    if name == b"flushdb":
+        return db == want_db
+    return argv[1] == b"%d" % want_db or argv[2] == b"%d" % want_db
 
 
 @dataclass
@@ -174,8 +197,8 @@ class Captures:
         self.captures: dict[str, Capture] = {}
         self.pending: dict[tuple[str, int], list[PendingRecord]] = {}
         self.flush_scheduled = False
-        # during an AOF replay: topic -> [first seq of the unit, records still to come, (seq, db, key, argv)...]
-        self.replaying: dict[str, tuple[list[int], list[tuple[int, int, bytes, list[bytes]]]]] = {}
+        # during an AOF replay: topic -> ([first seq of the unit, its record count], its hits so far)
+        self.replaying: dict[str, tuple[list[int], list[Hit]]] = {}
         self._keys_of: dict[bytes, tuple[int, int, int]] = {}
         self._header_cache: dict[tuple[int, bytes, bytes], bytes] = {}
         engine.shutdown_hooks.append(lambda: self.flush(force=True))
@@ -279,15 +302,15 @@ class Captures:
         self._subscribe()
 
     def drop(self, topic: str) -> None:
-        cap = self.captures.pop(topic, None)
-        if cap is None:
+        if topic not in self.captures:
             raise CommandError(errors.capture_no_such(topic))
+        self.flush(force=True)      # its records so far (queued in the last millisecond)
+        cap = self.captures.pop(topic)
         try:
             self._save()
         except OSError as e:
             self.captures[topic] = cap
             raise CommandError(errors.bridge_save_failed(str(e))) from None
-        self.flush(force=True)
         self._subscribe()
 
     # -- effects in ---------------------------------------------------------------------------
@@ -309,12 +332,12 @@ class Captures:
             return spec
         return cmd.key_indexes(argv)
 
-    def _matching(self, cap: Capture, effects: list[Effect]) -> list[tuple[int, bytes, list[bytes]]]:
-        out = []
+    def _matching(self, cap: Capture, effects: list[Effect]) -> list[Hit]:
+        out: list[Hit] = []
         want_db = cap.db
         matches = cap.matches
         for db, argv in effects:
-            if argv[0] in _SKIP or want_db is not None and db != want_db:
+            if argv[0] in _SKIP:
                 continue
             spec = self._key_positions(argv)
             if spec is None:
@@ -322,17 +345,23 @@ class Captures:
             if type(spec) is tuple:
                 first, last, step = spec
                 if first <= 0:
+                    if _whole_db(argv, db, want_db):
+                        out.extend((db, b"", argv, p) for p in range(cap.partitions))
+                    continue
+                if want_db is not None and db != want_db:
                     continue
                 if first == last:
                     if len(argv) > first and matches(argv[first]):
-                        out.append((db, argv[first], argv))
+                        out.append((db, argv[first], argv, -1))
                     continue
                 end = last if last >= 0 else len(argv) + last
                 spec = range(first, min(end, len(argv) - 1) + 1, step)
+            elif want_db is not None and db != want_db:
+                continue
             for i in spec:
                 key = argv[i]
                 if matches(key):
-                    out.append((db, key, argv))
+                    out.append((db, key, argv, -1))
         return out
 
     def on_effects(self, effects: list[Effect]) -> None:
@@ -374,7 +403,7 @@ class Captures:
             else:
                 self.flush()
 
-    def _queue(self, cap: Capture, first: int, hits: list[tuple[int, bytes, list[bytes]]], gen: int,
+    def _queue(self, cap: Capture, first: int, hits: list[Hit], gen: int,
                only_above: dict[int, int] | None = None) -> None:
         """Note each hit's record as of now (the end of its unit); flush() encodes and appends
         them once the AOF has written generation gen (0: at once)."""
@@ -382,25 +411,26 @@ class Captures:
         dbs = self.engine.dbs
         topic = cap.topic
         value_format = cap.fmt == "value"
-        for n, (db, key, argv) in enumerate(hits):
+        for n, (db, key, argv, whole_db_part) in enumerate(hits):
             seq = first + n
-            part = partition_for(key, nparts) if nparts > 1 else 0
+            if whole_db_part >= 0:
+                part = whole_db_part
+            else:
+                part = partition_for(key, nparts) if nparts > 1 else 0
             if only_above is not None and seq <= only_above.get(part, -1):
                 continue
-            current = dbs[db].peek(key)
+            value: Any = _EFFECT
+            current = None if whole_db_part >= 0 else dbs[db].peek(key)
             if current is None:
                 kind = b"none"
-                value: Any = None if value_format else _EFFECT
+                if value_format and whole_db_part < 0:
+                    value = None
             else:
                 kind = type_name(current)
-                if not value_format:
-                    value = _EFFECT
-                elif kind == b"string":
+                if value_format and kind == b"string":
                     value = current
-                elif kind == b"hash":
+                elif value_format and kind == b"hash":
                     value = _hash_json(current)
-                else:
-                    value = _EFFECT
             queue = self.pending.get((topic, part))
             if queue is None:
                 queue = self.pending[(topic, part)] = []
@@ -411,14 +441,13 @@ class Captures:
             cap = self.captures.get(topic)
             if cap is None:
                 continue
-            for db, key, argv in self._matching(cap, effects):
-                collected.append((state[0] + len(collected), db, key, argv))
+            for hit in self._matching(cap, effects):
+                collected.append(hit)
                 if len(collected) == state[1]:
                     break
             if len(collected) >= state[1]:
                 del self.replaying[topic]
-                hits = [(db, key, argv) for _seq, db, key, argv in collected]
-                self._queue(cap, state[0], hits, 0, only_above=cap.last_seq)
+                self._queue(cap, state[0], collected, 0, only_above=cap.last_seq)
                 cap.seq = max(cap.seq, state[0] + state[1])
 
     def replay_mark(self, topic: str, first: int, count: int) -> None:

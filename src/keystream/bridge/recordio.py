@@ -62,7 +62,7 @@ from keystream.log.errors import CorruptRecordError
 from keystream.log.partition import PartitionLog
 
 __all__ = ["CODECS", "DecodedBatch", "Record", "batch_of", "build_batch_with_headers", "committed_batches",
-           "committed_records", "decode_batch", "decode_entries", "decode_key_values", "encode_entry_batch",
+           "committed_records", "decode_batch", "decode_entries", "encode_entry_batch",
            "entry_id", "partition_for"]
 
 # compression.type -> the codec number of the batch attributes (producer: ours, uncompressed)
@@ -104,77 +104,6 @@ def decode_batch(batch: memoryview) -> list[Record]:
                 hv, p = read_bytes(data, p)
                 headers.append((hk or b"", hv))
             out.append((base + offset_delta, max_ts if log_append else first_ts + ts_delta, key, value, headers))
-            pos = end
-    except IndexError as e:
-        raise ValueError("record batch is truncated") from e
-    return out
-
-
-def _skip_varint(data: bytes, pos: int) -> int:
-    while data[pos] & 0x80:
-        pos += 1
-    return pos + 1
-
-
-def decode_key_values(batch: memoryview) -> list[tuple[int, bytes | None, bytes | None]]:
-    """(offset, key, value) of every record of one stored batch, headers and timestamps
-    skipped (the views' hot path); ValueError if the records cannot be read."""
-    base = int.from_bytes(batch[0:8], "big", signed=True)
-    attrs = int.from_bytes(batch[21:23], "big")
-    count = int.from_bytes(batch[57:61], "big", signed=True)
-    codec = attrs & COMPRESSION_MASK
-    records = batch[HEADER_SIZE:] if codec == 0 else decompress_records(codec, batch[HEADER_SIZE:])
-    if records is None:
-        raise ValueError("record batch cannot be decompressed")
-    data = bytes(records)
-    out: list[tuple[int, bytes | None, bytes | None]] = []
-    add = out.append
-    pos = 0
-    # one- and two-byte varints inline, not read_varint: calling it for each made this 1.8x slower
-    try:
-        for _ in range(count):
-            b = data[pos]
-            if b < 0x80:
-                length = (b >> 1) ^ -(b & 1)
-                pos += 1
-            elif data[pos + 1] < 0x80:           # two bytes: records up to 8 KB
-                two = (b & 0x7F) | (data[pos + 1] << 7)
-                length = (two >> 1) ^ -(two & 1)
-                pos += 2
-            else:
-                length, pos = read_varint(data, pos)
-            end = pos + length
-            if end > len(data):
-                raise ValueError("record batch is truncated")
-            p = _skip_varint(data, pos + 1)       # attributes byte, then the timestamp delta
-            b = data[p]
-            if b < 0x80:
-                delta = (b >> 1) ^ -(b & 1)
-                p += 1
-            else:
-                delta, p = read_varint(data, p)
-            b = data[p]
-            if b < 0x80:
-                n = (b >> 1) ^ -(b & 1)
-                p += 1
-            else:
-                n, p = read_varint(data, p)
-            if n < 0:
-                key = None
-            else:
-                key = data[p:p + n]
-                p += n
-            b = data[p]
-            if b < 0x80:
-                n = (b >> 1) ^ -(b & 1)
-                p += 1
-            elif data[p + 1] < 0x80:
-                two = (b & 0x7F) | (data[p + 1] << 7)
-                n = (two >> 1) ^ -(two & 1)
-                p += 2
-            else:
-                n, p = read_varint(data, p)
-            add((base + delta, key, None if n < 0 else data[p:p + n]))
             pos = end
     except IndexError as e:
         raise ValueError("record batch is truncated") from e

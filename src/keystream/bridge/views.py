@@ -27,16 +27,29 @@ what they hold there never counts: a restart (clean or after kill -9) always end
 view equal to a replay of the log, so no record is applied twice or missed. The cost is a
 replay of each view's topic at start-up (retention and compaction bound it).
 
-Guarding: while a view exists, write commands from clients (connections, EXEC, scripts) that
-touch a view key are refused with an error naming the view, and FLUSHALL, FLUSHDB and SWAPDB
-of a database holding a view are refused. A WRITETHROUGH view instead turns HSET/HMSET, HDEL,
-SET (no options) and DEL/UNLINK on its keys into records produced to the topic (Kafka's
-default partitioner: murmur2 of the key); the command is answered after the append, by which
-time the view has applied the records, so the topic stays the single source of truth.
+Applying: the records of one catch-up are read straight from the stored batches (`viewrows`,
+compiled) into (key, value) pairs; for HASH and STRINGS the last record of each key wins, so a
+key written several times in one catch-up is set (HSET/MSET) or deleted (HDEL/DEL) once.
 
-Deliberately not here: a view over several topics or of other types (sets, streams); keys
-written by a blocked client served later (BLMOVE's destination) are not checked; VIEW.DROP
-deletes the view's keys (they are a copy of the topic).
+Topic deleted: the views of a deleted topic are emptied at once (the view of an empty log,
+`LogManager.delete_listeners`) and a topic created again under its name is applied from its
+offset 0 as records arrive.
+
+Guarding: while a view exists, write commands from clients (connections, EXEC, scripts) that
+touch a view key are refused with an error naming the view: every key of the command is
+checked (`Command.keys`: destinations such as LMOVE's, SORT's and GEORADIUS's STORE, the
+*STORE commands' first key), plus the keys MOVE and COPY ... DB write in another database;
+a blocked client (BLMOVE, BRPOPLPUSH) is checked again when served, for a view created while
+it waited. FLUSHALL, FLUSHDB and SWAPDB of a database holding a view are refused.
+A WRITETHROUGH view instead turns HSET/HMSET, HDEL, SET (no options) and DEL/UNLINK on its
+keys into records produced to the topic (Kafka's default partitioner: murmur2 of the key);
+any other write to its keys is refused, and so is a write naming keys of the view and others.
+The command is answered after the append, by which time the view has applied the records,
+so the topic stays the single source of truth.
+
+Deliberately not here: a view over several topics or of other types (sets, streams); a
+write command that only reads a view key (COPY from it, SUNIONSTORE of it) is refused like any
+other that touches it; VIEW.DROP deletes the view's keys (they are a copy of the topic).
 """
 
 from __future__ import annotations
@@ -50,9 +63,9 @@ from typing import TYPE_CHECKING, Any
 from keystream.bridge.recordio import (
     build_batch_with_headers,
     committed_batches,
-    decode_key_values,
     partition_for,
 )
+from keystream.bridge.viewrows import key_values
 from keystream.commands.registry import COMMANDS, Command
 from keystream.keyspace.datatypes.hash import Hash
 from keystream.log.errors import LogError
@@ -73,6 +86,7 @@ __all__ = ["KINDS", "View", "Views", "atomic_write", "parse_declarations"]
 KINDS = ("hash", "strings", "hashes")
 _FILE = "bridge-views.json"
 _APPLY_CHUNK = 512          # records per applied command (HSET/MSET with many fields)
+_FOLD = 8192                # records read before they are applied (bounds the memory of a replay)
 
 
 @dataclass
@@ -142,6 +156,24 @@ def _field_text(v: Any) -> bytes:
     return v.encode() if isinstance(v, str) else json.dumps(v, separators=(",", ":")).encode()
 
 
+def _other_db_targets(name: str, argv: list[bytes], db: int) -> list[tuple[int, bytes]]:
+    """The keys a command writes in another database than the client's: MOVE's key and COPY's
+    destination with DB (an index that is not plain digits is the command's own error)."""
+    if name == "move" and len(argv) == 3 and argv[2].isdigit() and int(argv[2]) != db:
+        return [(int(argv[2]), argv[1])]
+    if name == "copy":
+        for i in range(3, len(argv) - 1):
+            if argv[i].lower() == b"db" and argv[i + 1].isdigit() and int(argv[i + 1]) != db:
+                return [(int(argv[i + 1]), argv[2])]
+    return []
+
+
+def _refusal(view: View, key: bytes, command: str) -> str:
+    if view.writethrough:
+        return errors.view_writethrough_unsupported(command, view.name, view.kind)
+    return errors.view_read_only(key, view.name, view.topic)
+
+
 class Views:
     """Every view of the engine: definitions, live application, guarding, write-through."""
 
@@ -155,6 +187,7 @@ class Views:
         self.client.name = b"bridge-views"
         self._cmds: dict[bytes, Command] = {}
         engine.log_tasks.append_listeners.append(self.on_append)
+        engine.logs.delete_listeners.append(self.on_topic_deleted)
 
     def _cmd(self, name: bytes) -> Command:
         cmd = self._cmds.get(name)
@@ -261,6 +294,12 @@ class Views:
         for view in views:
             self.catch_up(view, partition)
 
+    def on_topic_deleted(self, topic: str) -> None:
+        """The topic of views is gone: their keys go too (the view of an empty log); a topic
+        created again under that name is replayed from its offset 0 as records arrive."""
+        for view in self.by_topic.get(topic, ()):
+            self._wipe(view)
+
     def catch_up(self, view: View, only: int | None = None) -> None:
         """Apply what view has not applied yet (of one partition, or of all)."""
         logs = self.engine.logs
@@ -279,47 +318,35 @@ class Views:
             if offsets[p] >= upper:
                 continue
             start = offsets[p]
-            batch: list[tuple[bytes | None, bytes | None]] = []
+            pairs: list[tuple[bytes, bytes | None]] = []
+            keyless = 0
             for stored in committed_batches(plog, start, upper):
+                mark = len(pairs)
                 try:
-                    records = decode_key_values(stored)
+                    keyless += key_values(stored, start, upper, pairs)
                 except ValueError:
+                    del pairs[mark:]
                     log.warning("view '%s': a batch of %s-%d cannot be read: skipped",
                                 view.name.decode("utf-8", "replace"), view.topic, p)
                     continue
-                if records[0][0] < start or records[-1][0] >= upper:
-                    records = [r for r in records if start <= r[0] < upper]
-                batch.extend((k, v) for _o, k, v in records)
-                if len(batch) >= 4096:
-                    self._apply(view, batch)
-                    batch = []
-            if batch:
-                self._apply(view, batch)
+                if len(pairs) >= _FOLD:
+                    self._apply(view, pairs, keyless)
+                    pairs = []
+                    keyless = 0
+            if pairs or keyless:
+                self._apply(view, pairs, keyless)
             offsets[p] = upper   # markers and aborted batches below it are passed over too
 
-    def _apply(self, view: View, records: list[tuple[bytes | None, bytes | None]]) -> None:
-        """Turn records into commands (runs of sets and of deletes) and run them as one unit."""
+    def _apply(self, view: View, records: list[tuple[bytes, bytes | None]], keyless: int) -> None:
+        """Turn records (in offset order) into commands and run them as one unit. HASH and
+        STRINGS: the last record of each key wins (a key written several times here is set
+        once, to its last value, or deleted), as HSET/MSET and HDEL/DEL of _APPLY_CHUNK keys."""
         cmds: list[list[bytes]] = []
         kind = view.kind
         name = view.name
-        skipped = 0
-        run: list[bytes] = []
-        run_del = False
-
-        def close() -> None:
-            if not run:
-                return
-            if kind == "hash":
-                cmds.append([b"HDEL" if run_del else b"HSET", name, *run])
-            else:
-                cmds.append([b"DEL" if run_del else b"MSET", *run])
-            run.clear()
-
-        for key, value in records:
-            if key is None:
-                skipped += 1
-                continue
-            if kind == "hashes":
+        skipped = keyless
+        if kind == "hashes":
+            for key, value in records:
                 target = name + key
                 if value is None:
                     cmds.append([b"DEL", target])
@@ -337,19 +364,28 @@ class Views:
                     for k, v in obj.items():
                         flat += (k.encode(), _field_text(v))
                     cmds.append(flat)
-                continue
-            is_del = value is None
-            if run and (is_del != run_del or len(run) >= _APPLY_CHUNK):
-                close()
-            run_del = is_del
-            item = key if kind == "hash" else name + key
-            if is_del:
-                run.append(item)
+        else:
+            sets: list[bytes] = []
+            dels: list[bytes] = []
+            if kind == "hash":
+                for key, value in dict(records).items():
+                    if value is None:
+                        dels.append(key)
+                    else:
+                        sets += (key, value)
+                set_cmd, del_cmd, head = b"HSET", b"HDEL", [name]
             else:
-                run += (item, value)  # type: ignore[arg-type]
-        close()
+                for key, value in dict(records).items():
+                    if value is None:
+                        dels.append(name + key)
+                    else:
+                        sets += (name + key, value)
+                set_cmd, del_cmd, head = b"MSET", b"DEL", []
+            step = 2 * _APPLY_CHUNK
+            cmds.extend([del_cmd, *head, *dels[i:i + _APPLY_CHUNK]] for i in range(0, len(dels), _APPLY_CHUNK))
+            cmds.extend([set_cmd, *head, *sets[i:i + step]] for i in range(0, len(sets), step))
         view.skipped += skipped
-        view.applied += len(records) - skipped
+        view.applied += len(records) + keyless - skipped
         self._run_unit(view.db, cmds)
 
     def _run_unit(self, db: int, cmds: list[list[bytes]]) -> None:
@@ -385,6 +421,10 @@ class Views:
             self._check_flush(name, db, argv)
             return cmd.handler(client, argv)  # type: ignore[misc]
         keys = cmd.keys(argv)
+        for other_db, key in _other_db_targets(name, argv, db):
+            owner = self.owner(other_db, key)
+            if owner is not None:
+                raise CommandError(_refusal(owner, key, name))
         view = None
         for key in keys:
             owner = self.owner(db, key)
@@ -402,6 +442,15 @@ class Views:
         reply = self._write_through(client, cmd, argv, view, keys)
         client.propagate_override = []   # what it did is the view's own apply, already recorded
         return reply
+
+    def check_served(self, client: Client, cmd: Command, argv: list[bytes]) -> None:
+        """Before a blocked client's command is served (BLMOVE, BRPOPLPUSH: `Engine.run_unit`):
+        refused if one of its keys became a view key while it waited (a view created since)."""
+        db = client.db_index
+        for key in cmd.keys(argv):
+            owner = self.owner(db, key)
+            if owner is not None:
+                raise CommandError(_refusal(owner, key, cmd.name))
 
     def _check_flush(self, name: str, db: int, argv: list[bytes]) -> None:
         if name == "flushdb":

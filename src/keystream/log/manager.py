@@ -13,6 +13,7 @@ Topic metadata files are replaced atomically (write tmp, fsync, rename, fsync th
 topic is created by writing its metadata first and then its directories, and deleted in the
 reverse order, so `load()` can finish either half-done operation: directories without a
 topic (or of an older topic of the same name, by topic id) are removed.
+`delete_listeners` are told the name of each deleted topic (the bridge's views empty theirs).
 
 Threading: everything runs on the event loop except the jobs `flush_async()` returns, which
 only fsync duplicated file descriptors and write the checkpoint files; run them in a worker
@@ -98,6 +99,7 @@ class LogManager:
         self.meta_dir = os.path.join(data_dir, "meta", "topics")
         self.topics: dict[str, TopicMeta] = {}
         self.topics_by_id: dict[uuid.UUID, TopicMeta] = {}   # the same topics, by topic id (Fetch v13+)
+        self.delete_listeners: list[Callable[[str], None]] = []   # told the name of each deleted topic
         self._logs: dict[str, list[PartitionLog]] = {}
         self._checkpoint_lock = threading.Lock()
         self.truncated_bytes = 0     # bytes recovery cut off in the last load()
@@ -212,6 +214,8 @@ class LogManager:
             os.rename(log.dir, target)
             doomed.append(target)
         threading.Thread(target=_remove_dirs, args=(doomed,), daemon=True).start()
+        for listener in self.delete_listeners:
+            listener(name)
 
     def create_partitions(self, name: str, total: int, validate_only: bool = False) -> None:
         meta = self._meta(name)

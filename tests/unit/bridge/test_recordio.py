@@ -15,9 +15,10 @@ from keystream.bridge.recordio import (
     build_batch_with_headers,
     committed_records,
     decode_batch,
-    decode_key_values,
+    encode_entry_batch,
     partition_for,
 )
+from keystream.bridge.viewrows import key_values
 from keystream.config import Config
 from keystream.log.batch import TRANSACTIONAL_BIT, build_batch, validate_batches
 from keystream.log.manager import LogManager
@@ -32,14 +33,26 @@ def test_murmur2_and_partition_for_match_kafkas_partitioner() -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1, 63, 64, 100, 8191, 8192, 20000])
-def test_decode_key_values_agrees_with_the_full_decoder(size: int) -> None:
+def test_key_values_agrees_with_the_full_decoder(size: int) -> None:
     value = os.urandom(size)
     records = [(b"k%d" % i, None if i % 3 == 0 else value) for i in range(150)]
     batch = memoryview(build_batch(records, 12345))
     full = decode_batch(batch)
-    assert [(o, k, v) for o, _ts, k, v, _h in full] == decode_key_values(batch)
-    assert [(k, v) for _o, k, v in decode_key_values(batch)] == records
+    out: list[tuple[bytes, bytes | None]] = []
+    assert key_values(batch, 0, 150, out) == 0
+    assert out == [(k, v) for _o, _ts, k, v, _h in full] == records
     assert all(ts == 12345 for _o, ts, *_ in full)
+    out = []
+    assert key_values(batch, 10, 20, out) == 0      # only offsets in [start, upper)
+    assert out == records[10:20]
+
+
+def test_key_values_counts_keyless_records_and_leaves_them_out() -> None:
+    out: list[tuple[bytes, bytes | None]] = []
+    assert key_values(memoryview(encode_entry_batch(None, b"v", [], 0, 0)), 0, 1, out) == 1
+    assert out == []
+    assert key_values(memoryview(encode_entry_batch(b"k", None, [(b"h", b"x")], 0, 0)), 0, 1, out) == 0
+    assert out == [(b"k", None)]
 
 
 def test_headers_round_trip_and_the_batch_is_valid() -> None:
@@ -54,7 +67,17 @@ def test_truncated_records_are_refused() -> None:
     raw = bytearray(build_batch([(b"key", b"x" * 100)], 0))
     del raw[-50:]
     with pytest.raises(ValueError):
-        decode_key_values(memoryview(bytes(raw)))
+        key_values(memoryview(bytes(raw)), 0, 1, [])
+
+
+def test_key_values_refuses_a_key_longer_than_its_record() -> None:
+    raw = bytearray(build_batch([(b"ab", None), (b"cd", None)], 0))
+    # the first record's key length (zig-zag 2 -> 4) made 11: the key runs into the second
+    # record, up to its null value marker, which would read as the first record's tombstone
+    at = raw.index(b"\x04ab\x01", 61)
+    raw[at] = 2 * 11
+    with pytest.raises(ValueError):
+        key_values(memoryview(bytes(raw)), 0, 2, [])
 
 
 def test_committed_records_leave_out_markers() -> None:
