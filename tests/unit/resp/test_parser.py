@@ -136,3 +136,15 @@ def test_non_canonical_lengths_and_limits_take_the_exact_path() -> None:
     # What it does accept: empty values, and (as Redis) the two bytes after a bulk unread.
     assert _parse_whole(b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n*1\r\n$4\r\nPINGxx", 512 * 1024 * 1024, True) == [
         [b"GET", b""], [b"PING"]]
+
+
+def test_unauthenticated_limits_hold_for_whole_reads_too() -> None:
+    # (the hiredis fast path used to accept these when the command arrived in one read)
+    p = RequestParser()
+    p.authenticated = False
+    assert p.feed(encode([[b"a"] * 11])) == []
+    assert p.error == "Protocol error: unauthenticated multibulk length"
+    p = RequestParser()
+    p.authenticated = False
+    assert p.feed(encode([[b"SET", b"k", b"v" * 16385]])) == []
+    assert p.error == "Protocol error: unauthenticated bulk length"
