@@ -36,6 +36,7 @@ PURE_ENV = "KEYSTREAM_PURE"
 HOT_PATH_MODULES = (
     "keystream.resp.parser",
     "keystream.resp.writer",
+    "keystream.resp.connection",
     "keystream.commands.executor",
     "keystream.commands.registry",
     "keystream.client",

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from typing import cast
 
 from keystream import hotpath
 from keystream.config import Config
@@ -58,8 +59,9 @@ class Server:
         await engine.start()
         cfg = self.config
         if cfg["port"]:
+            # (a protocol by its methods, not by subclassing: see RespProtocol)
             srv = await self.loop.create_server(
-                lambda: RespProtocol(engine), host=bind_hosts(cfg["bind"]), port=cfg["port"],
+                lambda: cast(asyncio.BaseProtocol, RespProtocol(engine)), host=bind_hosts(cfg["bind"]), port=cfg["port"],
                 reuse_address=True, backlog=511,
             )
             for s in srv.sockets:

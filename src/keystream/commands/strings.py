@@ -284,12 +284,11 @@ def getset_command(client: Client, argv: list[bytes]) -> Any:
          args="key...")
 def mget_command(client: Client, argv: list[bytes]) -> Any:
     """MGET key [key ...]"""
-    get = client.db.get
+    db = client.db  # (method calls on it, not bound methods: native calls when compiled)
     out: list[Any] = []
-    append = out.append
     for key in argv[1:]:
-        value = get(key)
-        append(value if type(value) is bytes else None)
+        value = db.get(key)
+        out.append(value if type(value) is bytes else None)
     return out
 
 
@@ -303,9 +302,9 @@ def mset_command(client: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if not n & 1:
         raise CommandError(wrong_arity("mset"))
-    dbset = client.db.set
+    db = client.db
     for j in range(1, n, 2):
-        dbset(argv[j], argv[j + 1])
+        db.set(argv[j], argv[j + 1])
     return OK
 
 

@@ -312,7 +312,12 @@ class Database:
         self.data[key] = value
         if self.raw_strings:
             self.raw_strings.pop(key, None)
-        self.touch(key, kind)
+        if type(value) is bytes:  # touch, but a string's size is accounted already: no mark_size
+            if self.watched:
+                self._dirty_watchers(key)
+            self.notify(key, kind)
+        else:
+            self.touch(key, kind)
 
     def update_cache(self, key: bytes, value: Any) -> None:
         """Store a new encoding of the same value at key (PFCOUNT's cached cardinality), TTL

@@ -41,8 +41,11 @@ LOW_WATER = 1024 * 1024
 QBUF_INITIAL = 20474
 
 
-class RespProtocol(asyncio.Protocol):
-    """asyncio glue: bytes in -> parser -> executor -> bytes out."""
+class RespProtocol:
+    """asyncio glue: bytes in -> parser -> executor -> bytes out.
+
+    An asyncio protocol by its methods (the event loop only calls them; subclassing
+    `asyncio.Protocol` would keep mypyc from compiling it as a native class: hot path)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -89,6 +92,9 @@ class RespProtocol(asyncio.Protocol):
         client = self.client
         if client is not None:
             self.engine.client_gone(client)
+
+    def eof_received(self) -> bool | None:
+        return None  # (close our side too, as asyncio.Protocol does)
 
     def pause_writing(self) -> None:
         self.write_paused = True

@@ -1,11 +1,11 @@
-"""RequestParser: the hiredis fast path and the exact path must agree, whatever the splits."""
+"""RequestParser: the fast path and the exact path must agree, whatever the bytes and splits."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keystream.resp.parser import RequestParser, split_inline
+from keystream.resp.parser import RequestParser, _parse_buffer, _parse_whole, split_inline
 
 args_st = st.lists(st.binary(max_size=40), min_size=1, max_size=6)
 cmds_st = st.lists(args_st, min_size=1, max_size=8)
@@ -103,3 +103,48 @@ def test_simple_strings_and_other_resp3_types_are_not_requests() -> None:
     p = RequestParser()
     assert p.feed(b"*2\r\n$4\r\nECHO\r\n$5\r\na+=(b\r\n") == [[b"ECHO", b"a+=(b"]]
     assert p.feed(b"*2\r\n$4\r\nECHO\r\n$3\r\n\n+x\r\n") == [[b"ECHO", b"\n+x"]]
+
+
+# Pieces of requests, well-formed or not, for reads the fast path must either decline or
+# parse exactly as the exact path does.
+pieces_st = st.sampled_from([
+    b"*1\r\n", b"*2\r\n", b"*3\r\n", b"*0\r\n", b"*-1\r\n", b"*02\r\n", b"*+2\r\n", b"* 2\r\n", b"*2\n",
+    b"*11\r\n", b"$0\r\n", b"$1\r\n", b"$3\r\n", b"$03\r\n", b"$-1\r\n", b"$+3\r\n", b"$3\n",
+    b"$17000\r\n", b"+OK\r\n", b":1\r\n", b"\r\n", b"x", b"abc", b"GET", b"\r", b"\n", b"PING\r\n",
+])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(pieces_st, max_size=14), st.booleans())
+def test_fast_path_accepts_only_what_the_exact_path_parses_the_same(parts, authed) -> None:
+    data = b"".join(parts)
+    fast = _parse_whole(data, 512 * 1024 * 1024, authed)
+    if fast is None:
+        return
+    out: list[list[bytes]] = []
+    assert _parse_buffer(bytearray(data), out, 512 * 1024 * 1024, authed) == (len(data), 0)
+    assert fast == out
+
+
+def test_non_canonical_lengths_and_limits_take_the_exact_path() -> None:
+    for data in (b"*1\r\n$04\r\nPING\r\n", b"*01\r\n$4\r\nPING\r\n", b"*1\r\n$+4\r\nPING\r\n",
+                 b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI", b"*1000000\r\n", b"*1\r\n$12345678901\r\n"):
+        assert _parse_whole(data, 512 * 1024 * 1024, True) is None
+    assert _parse_whole(b"*11\r\n", 512 * 1024 * 1024, False) is None
+    assert _parse_whole(b"*1\r\n$16385\r\n" + b"a" * 16385 + b"\r\n", 512 * 1024 * 1024, False) is None
+    assert _parse_whole(b"*1\r\n$5\r\nhello\r\n", 4, True) is None
+    # What it does accept: empty values, and (as Redis) the two bytes after a bulk unread.
+    assert _parse_whole(b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n*1\r\n$4\r\nPINGxx", 512 * 1024 * 1024, True) == [
+        [b"GET", b""], [b"PING"]]
+
+
+def test_unauthenticated_limits_hold_for_whole_reads_too() -> None:
+    # (the hiredis fast path used to accept these when the command arrived in one read)
+    p = RequestParser()
+    p.authenticated = False
+    assert p.feed(encode([[b"a"] * 11])) == []
+    assert p.error == "Protocol error: unauthenticated multibulk length"
+    p = RequestParser()
+    p.authenticated = False
+    assert p.feed(encode([[b"SET", b"k", b"v" * 16385]])) == []
+    assert p.error == "Protocol error: unauthenticated bulk length"
