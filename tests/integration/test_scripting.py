@@ -322,6 +322,47 @@ def test_select_inside_script_does_not_change_caller_db(pair: Pair) -> None:
     pair.run("GET", "k")
 
 
+def _error_stats(client, *commands: str) -> tuple[str, list[str]]:
+    """INFO errorstats, and the calls/rejected_calls/failed_calls of the named commands."""
+    errorstats = client.call("INFO", "errorstats").decode()
+    counts = []
+    for line in client.call("INFO", "commandstats").decode().splitlines():
+        name = line.partition(":")[0].removeprefix("cmdstat_")
+        if name in commands:
+            fields = dict(f.split("=") for f in line.partition(":")[2].split(","))
+            counts.append(f"{name} {fields['calls']} {fields['rejected_calls']} {fields['failed_calls']}")
+    return errorstats, sorted(counts)
+
+
+@pytest.mark.parametrize("maxmemory, command", [
+    # a command refused inside the script: counted once, as a rejected call of that command
+    ("1", ("EVAL", "return redis.call('set','x','y')", "1", "x")),
+    ("1", ("EVAL", "local t = redis.pcall('set','x','y') return t['err']", "1", "x")),
+    ("1", ("EVAL", "return redis.pcall('set','x','y')", "1", "x")),
+    ("0", ("EVAL_RO", "return redis.call('set','x','y')", "1", "x")),
+    ("0", ("EVAL", "return redis.call('nosuchcommand')", "0")),
+    ("0", ("EVAL", "return redis.call('get')", "0")),
+    # a command failing inside the script: counted once, as a failed call of it and of EVAL
+    ("0", ("EVAL", "return redis.call('select',99)", "0")),
+    ("0", ("EVAL", "local t = redis.pcall('select',99) return t['err']", "0")),
+    ("0", ("EVAL", "local t = redis.pcall('select',99) error(t)", "0")),
+    # the script's own errors: counted once, as EVAL's
+    ("0", ("EVAL", "return redis.error_reply('MY_ERR custom')", "0")),
+    ("0", ("EVAL", "error('boom')", "0")),
+])
+def test_errors_inside_scripts_counted_once_as_redis(pair: Pair, maxmemory: str, command) -> None:
+    for client in (pair.ks, pair.ref):
+        client.call("CONFIG", "SET", "maxmemory", maxmemory)
+        client.call("CONFIG", "RESETSTAT")
+    try:
+        pair.run(*command)
+        names = ("set", "select", "get", "eval", "eval_ro")
+        assert _error_stats(pair.ks, *names) == _error_stats(pair.ref, *names)
+    finally:
+        for client in (pair.ks, pair.ref):
+            client.call("CONFIG", "SET", "maxmemory", "0")
+
+
 @pytest.fixture(scope="module")
 def aof():
     reader = _AofReader()

@@ -27,9 +27,10 @@ import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from keystream.commands.executor import execute, resolve
+from keystream.commands.registry import COMMANDS
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
@@ -366,7 +367,7 @@ class Scripting:
         source, line = res[b"source"], res[b"line"]
         if source is not None:
             text = f"{text} script: {name.decode('utf-8', 'replace')}, on {source.decode('utf-8', 'replace')}:{line}."
-        return CommandError(text)
+        return CommandError(text, counted=res[b"ignore_error_stats_update"] is True)
 
     # -- the Host interface the sandboxes call back into --------------------------------
     def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
@@ -384,28 +385,29 @@ class Scripting:
                 argv.append(lua_number_arg(a))
             else:
                 raise ScriptError(errors.LUA_CALL_ARG_TYPE)
+        engine = self.engine
         cmd = _SCRIPT_FAST.get(argv[0])
         if cmd is not None:
             arity = cmd.arity
             n = len(argv)
             if (arity > 0 and n != arity) or n < -arity:
-                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
+                _refuse(engine, cmd, errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
         else:
-            cmd = _resolve_for_script(argv)
+            cmd = _resolve_for_script(engine, argv)
         if cmd.noscript:
-            raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
-        if cmd.is_write and state.read_only:
-            raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
-        engine = self.engine
-        if cmd.is_write:  # MISCONF after a failed save or AOF write, as scriptVerifyWriteCommandAllow
+            _refuse(engine, cmd, errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
+        if cmd.is_write:
+            if state.read_only:
+                _refuse(engine, cmd, errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
+            # MISCONF after a failed save or AOF write, as scriptVerifyWriteCommandAllow
             denied = engine.snapshots.write_denied()
             if denied is not None:
-                raise ScriptError(denied)
+                _refuse(engine, cmd, denied)
         # Redis's scriptVerifyOOM: over maxmemory when the script started, its first write may
         # not be a denyoom command (later ones may: a script is not stopped half-way).
         if (cmd.denyoom and engine.pre_command_oom and not state.ran_write and not state.allow_oom
                 and engine.config["maxmemory"]):
-            raise ScriptError(errors.OOM)
+            _refuse(engine, cmd, errors.OOM)
         if cmd.is_write:
             state.ran_write = True
         fake = state.fake
@@ -429,7 +431,7 @@ class Scripting:
         if t is Raw:
             reply = raw_value(reply)
         elif t is CommandError:
-            raise ScriptError(reply.text)
+            raise ScriptError(reply.text, counted=True)  # engine.run counted it
         return reply_to_lua(sandbox, reply, state.resp)
 
     def lua_log(self, level: int, message: bytes) -> None:
@@ -548,16 +550,33 @@ _FUNCTIONS_BASE = 200
 _SCRIPT_FAST: dict[bytes, Command] = {}
 
 
-def _resolve_for_script(argv: list[bytes]) -> Command:
+def _refuse(engine: Engine, cmd: Command | None, text: str) -> NoReturn:
+    """A command the script may not run: counted as Redis's scriptCall counts it (a rejected
+    call of the command, an error reply), then raised into the script as already counted."""
+    if cmd is not None:
+        cmd.rejected_calls += 1
+    engine.count_error(text, rejected=True)
+    raise ScriptError(text, counted=True)
+
+
+def _named(argv: list[bytes]) -> Command | None:
+    """The command or subcommand argv names, if there is one (for its rejected calls)."""
+    cmd = COMMANDS.get(argv[0].lower())
+    if cmd is not None and cmd.subcommands:
+        return cmd.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
+    return cmd
+
+
+def _resolve_for_script(engine: Engine, argv: list[bytes]) -> Command:
     """resolve(), with the errors Redis gives a script for an unknown command or bad arity."""
     try:
         cmd = resolve(argv)
     except CommandError as e:
         if e.text.startswith("ERR unknown command"):
-            raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
+            _refuse(engine, None, errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM)
         if e.text.startswith("ERR wrong number of arguments"):
-            raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
-        raise ScriptError(e.text) from None
+            _refuse(engine, _named(argv), errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
+        _refuse(engine, _named(argv), e.text)
     if cmd.container is None and not cmd.subcommands and len(_SCRIPT_FAST) < 4096:
         _SCRIPT_FAST[argv[0]] = cmd
     return cmd

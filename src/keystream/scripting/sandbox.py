@@ -175,11 +175,11 @@ local function err_handler(e)
   end
   local t
   if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
-    t = {err = e.err}
+    t = {err = e.err, ignore_error_stats_update = rawget(e, 'ignore_error_stats_update')}
   elseif type(e) == 'userdata' then  -- raised by the Python side
-    local verbatim, text = describe(e)
+    local verbatim, text, counted = describe(e)
     if verbatim then  -- the redis API: the whole error text
-      t = {err = text}
+      t = {err = text, ignore_error_stats_update = counted or nil}
     else  -- a library: positioned as luaL_error would
       t = {err = 'ERR ' .. (info and (info.short_src .. ':' .. info.currentline .. ': ') or '') .. text}
     end
@@ -313,7 +313,14 @@ class CompileError(Exception):
 
 
 class ScriptError(Exception):
-    """Raised by the `redis` API into Lua: its text is the whole error reply (`ERR ...`)."""
+    """Raised by the `redis` API into Lua: its text is the whole error reply (`ERR ...`).
+
+    `counted`: the error statistics already count it (a command the script ran failed, or
+    was refused): the script's own error reply, if it is this error, is not counted again."""
+
+    def __init__(self, text: str, counted: bool = False) -> None:
+        super().__init__(text)
+        self.counted = counted
 
 
 class Host(Protocol):
@@ -413,6 +420,8 @@ class Sandbox:
         try:
             return self.host.lua_call(self, args)
         except ScriptError as e:
+            if e.counted:  # as Redis: the script may see the mark, its reply is not counted again
+                return self.table_from({b"err": str(e).encode(), b"ignore_error_stats_update": True})
             return self.table_from({b"err": str(e).encode()})
 
     def _error_reply(self, *args: Any) -> Any:
@@ -463,9 +472,11 @@ class Sandbox:
         return self.host.lua_acl_check_cmd(args)
 
 
-def _describe_error(e: Any) -> tuple[bool, bytes]:
-    """(raised by the redis API, text) for a Python exception raised into Lua."""
-    return isinstance(e, ScriptError), str(e).encode()
+def _describe_error(e: Any) -> tuple[bool, bytes, bool]:
+    """(raised by the redis API, text, already counted) for a Python exception raised into Lua."""
+    if isinstance(e, ScriptError):
+        return True, str(e).encode(), e.counted
+    return False, str(e).encode(), False
 
 
 def _sha1hex(*args: Any) -> bytes:
