@@ -194,7 +194,7 @@ def test_eval_matches_redis(pair: Pair, script: str) -> None:
     ("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"), ("EVALSHA", "return 1", "0"),
     ("EVAL", "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}", "2", "a", "b", "c", "d"),
     ("EVAL", "x x", "0"), ("SCRIPT", "LOAD", "x x"), ("SCRIPT", "FLUSH", "x"), ("SCRIPT", "KILL"),
-    ("SCRIPT", "HELP"), ("SCRIPT", "LOAD", "return 1"),
+    ("SCRIPT", "LOAD", "return 1"),
     ("SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "x"),
     ("EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"),
     ("EVAL_RO", "return redis.call('set','a','b')", "1", "a"),
@@ -497,3 +497,22 @@ def test_info_memory_counts_scripts_and_functions(r) -> None:
     r.function_flush()
     info = r.info("memory")
     assert info["number_of_cached_scripts"] == 0 and info["number_of_functions"] == 0
+
+
+def _as_dict(reply):
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def test_script_debug_is_not_advertised(pair: Pair) -> None:
+    """SCRIPT DEBUG (the Lua debugger) is not implemented: nothing lists it. SCRIPT HELP is
+    Redis's without the DEBUG entry."""
+    got, want = pair.both("SCRIPT", "HELP")
+    assert want[1:3] == [b"DEBUG (YES|SYNC|NO)", b"    Set the debug mode for subsequent scripts executed."]
+    assert got == want[:1] + want[3:]
+    assert pair.ks.call("COMMAND", "INFO", "script|debug") == [None]
+    got, want = pair.both("COMMAND", "DOCS", "script")
+    subcommands = _as_dict(_as_dict(got[b"script"] if isinstance(got, dict) else got[1])[b"subcommands"])
+    reference = _as_dict(_as_dict(want[b"script"] if isinstance(want, dict) else want[1])[b"subcommands"])
+    assert sorted(subcommands) == sorted(name for name in reference if name != b"script|debug")
+    got, _ = pair.both("SCRIPT", "DEBUG", "YES")
+    assert "unknown subcommand 'DEBUG'" in str(got)

@@ -85,6 +85,7 @@ class RunState:
 
     caller: Client
     fake: Client
+    sandbox: Sandbox
     name: bytes
     argv: list[bytes]
     is_eval: bool
@@ -258,8 +259,9 @@ class Scripting:
         description: bytes | None = None
         if len(args) == 1 and not sandbox.is_table(args[0]):
             raise ScriptError(errors.LUA_REGISTER_SINGLE_ARGUMENT)
+        name: Any = None  # (a number is turned into its name below)
+        callback: Any = None
         if len(args) == 1:
-            name = callback = None
             for key, value in args[0].items():
                 if key == b"function_name":
                     if type(value) is not bytes:
@@ -328,30 +330,35 @@ class Scripting:
 
     # -- running ----------------------------------------------------------------------
     def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
-            is_eval: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
-        """Run fn for client as one execution unit; the reply value (a CommandError for an
-        error)."""
-        ro_call = read_only_call(argv)
-        read_only = ro_call or "no-writes" in flags
-        if not compat and ro_call and "no-writes" not in flags:
-            return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
+            is_eval: bool, ro_call: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
+        """Run fn for client as one execution unit (ro_call: EVAL_RO, EVALSHA_RO or FCALL_RO);
+        the reply value (a CommandError for an error)."""
+        if flags:
+            no_writes = "no-writes" in flags
+            if not compat and ro_call and not no_writes:
+                return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
+            allow_oom = "allow-oom" in flags
+        else:
+            no_writes = allow_oom = False
+            if not compat and ro_call:
+                return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
         engine = self.engine
-        if (not compat and "no-writes" not in flags and "allow-oom" not in flags and engine.pre_command_oom
-                and engine.config["maxmemory"]):
+        if not compat and not no_writes and not allow_oom and engine.pre_command_oom and engine.config["maxmemory"]:
             return CommandError(errors.OOM)  # a script that may write is a denyoom command
         fake = self.fake
         fake.select(client.db_index)
         fake.proto = 2
         fake.multi = None
-        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic(),
-                         allow_oom="allow-oom" in flags, keys=keys)
         sandbox = self.eval_lua if is_eval else self.function_lua
+        state = RunState(client, fake, sandbox, name, argv, is_eval, ro_call or no_writes, time.monotonic(),
+                         allow_oom=allow_oom, keys=keys)
         self.running = state
         engine.unit_depth += 1  # the script is one execution unit: EVAL's run emits its effects
         try:
             ok, res = (sandbox.run if is_eval else sandbox.run_with)(fn, len(keys), *keys, *args)
             if ok:
-                reply = lua_to_reply(sandbox, res, state.resp)
+                t = type(res)
+                reply = res if t is int or t is bytes else lua_to_reply(sandbox, res, state.resp)
             else:
                 reply = self._error_reply(res, name)
         finally:
@@ -370,7 +377,7 @@ class Scripting:
         return CommandError(text, counted=res[b"ignore_error_stats_update"] is True)
 
     # -- the Host interface the sandboxes call back into --------------------------------
-    def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
+    def lua_call(self, *args: Any) -> Any:
         state = self.running
         if state is None:
             raise ScriptError(errors.LUA_REDIS_CALL_IS_NOT_ALLOWED)
@@ -432,7 +439,7 @@ class Scripting:
             reply = raw_value(reply)
         elif t is CommandError:
             raise ScriptError(reply.text, counted=True)  # engine.run counted it
-        return reply_to_lua(sandbox, reply, state.resp)
+        return reply_to_lua(state.sandbox, reply, state.resp)
 
     def lua_log(self, level: int, message: bytes) -> None:
         log.log(_LOG_LEVELS[level], "%s", message.decode("utf-8", "replace"))
@@ -522,11 +529,6 @@ def _library_name(code: bytes) -> bytes:
 def lua_number_arg(n: float) -> bytes:
     """A Lua number as a command argument, formatted %.17g as Redis 7.0 does."""
     return b"%.17g" % n
-
-
-def read_only_call(argv: list[bytes]) -> bool:
-    """Whether argv is one of the read-only variants (EVAL_RO, EVALSHA_RO, FCALL_RO)."""
-    return argv[0].lower().endswith(b"_ro")
 
 
 def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[list[bytes], list[bytes]]:

@@ -326,8 +326,9 @@ class ScriptError(Exception):
 class Host(Protocol):
     """What the sandbox's `redis` API calls back into (the scripting engine)."""
 
-    def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
-        """Run a command for redis.call/pcall: its Lua value, or raise ScriptError."""
+    def lua_call(self, *args: Any) -> Any:
+        """Run a command for the running script's redis.call/pcall: its Lua value (made by
+        that script's sandbox), or raise ScriptError."""
 
     def lua_log(self, level: int, message: bytes) -> None: ...
     def lua_setresp(self, resp: int) -> None: ...
@@ -366,7 +367,7 @@ class Sandbox:
         libs = install_libraries(self.lua)
         self.host = host
         api = {
-            b"call": self._call, b"pcall": self._pcall, b"error_reply": self._error_reply,
+            b"call": host.lua_call, b"pcall": self._pcall, b"error_reply": self._error_reply,
             b"status_reply": self._status_reply, b"sha1hex": _sha1hex, b"log": self._log,
             b"setresp": self._setresp, b"set_repl": self._set_repl,
             b"acl_check_cmd": self._acl_check_cmd,
@@ -411,14 +412,11 @@ class Sandbox:
         return fn
 
     # -- the redis API --------------------------------------------------------------------
-    def _call(self, *args: Any) -> Any:
-        return self.host.lua_call(self, args)
-
     def _pcall(self, *args: Any) -> Any:
         if not args:
             return self.table_from({b"err": errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE.encode()})
         try:
-            return self.host.lua_call(self, args)
+            return self.host.lua_call(*args)
         except ScriptError as e:
             if e.counted:  # as Redis: the script may see the mark, its reply is not counted again
                 return self.table_from({b"err": str(e).encode(), b"ignore_error_stats_update": True})
