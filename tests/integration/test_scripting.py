@@ -516,3 +516,18 @@ def test_script_debug_is_not_advertised(pair: Pair) -> None:
     assert sorted(subcommands) == sorted(name for name in reference if name != b"script|debug")
     got, _ = pair.both("SCRIPT", "DEBUG", "YES")
     assert "unknown subcommand 'DEBUG'" in str(got)
+
+
+@pytest.mark.parametrize("script", [
+    # as many arguments as Lua 5.1's unpack gives (a C function's 8000 stack slots)
+    "local a = {} for i=1,7999 do a[i]=1 end return redis.call('lpush', KEYS[1], unpack(a))",
+    "local a = {} for i=1,7999 do a[i]=1 end return redis.pcall('lpush', KEYS[1], unpack(a))",
+    "local a = {} for i=1,7997 do a[i]='x' end return redis.call('rpush', KEYS[1], 'y', unpack(a))",
+    # a tail call keeps the script's line in the error, as Redis's C redis.call does
+    "\n\nreturn redis.call('nosuchcommand')",
+    "local function f(n) if n == 0 then return redis.call('get') end return f(n - 1) end\nreturn f(50)",
+])
+def test_redis_call_argument_limit_and_tail_calls(pair: Pair, script: str) -> None:
+    pair.run("DEL", "biglist")
+    pair.run("EVAL", script, "1", "biglist")
+    pair.run("LLEN", "biglist")

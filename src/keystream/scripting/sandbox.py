@@ -153,6 +153,17 @@ smt.__metatable = readonly({__index = string_proxy})
 -- the caller's frame for the error handler, as Redis's C functions do)
 local R = {}
 for k, v in next, py.api do R[k] = v end
+-- redis.call/pcall with more arguments than a C function's stack takes with the Python object
+-- lupa puts first (Lua 5.1's 8000 slots): the arguments go to Python in one table.
+local MANY_ARGS, py_call, py_pcall, py_call_table = 7000, R.call, R.pcall, py.call_table
+R.call = function(...)
+  if select('#', ...) < MANY_ARGS then return py_call(...) end
+  return py_call_table(false, {...})
+end
+R.pcall = function(...)
+  if select('#', ...) < MANY_ARGS then return py_pcall(...) end
+  return py_call_table(true, {...})
+end
 if not for_functions then  -- functions' redis table has no debugger hooks
   R.replicate_commands = function() return true end
   R.breakpoint = function() return false end
@@ -218,9 +229,11 @@ end
 
 -- compile / run
 local xpcall = G.xpcall
+local dump, no_tail_calls = G.string.dump, py.no_tail_calls
 local function compile(body, chunkname)
   local f, err = loadstring(body, chunkname)
   if not f then return nil, err end
+  f = loadstring(no_tail_calls(dump(f)))
   setfenv(f, P)
   return f, nil
 end
@@ -382,6 +395,8 @@ class Sandbox:
             b"no_global": errors.LUA_NONEXISTENT_GLOBAL.encode(),
             b"describe_error": _describe_error,
             b"libs": self.lua.table_from(libs),
+            b"no_tail_calls": _no_tail_calls,
+            b"call_table": self._call_table,
         })
         loader = self.lua.eval(f"function(code) local f, e = loadstring(code, {_INTERNAL!r}) return f, e end")
         chunk, err = loader(_BOOT.encode())
@@ -421,6 +436,10 @@ class Sandbox:
             if e.counted:  # as Redis: the script may see the mark, its reply is not counted again
                 return self.table_from({b"err": str(e).encode(), b"ignore_error_stats_update": True})
             return self.table_from({b"err": str(e).encode()})
+
+    def _call_table(self, protected: bool, args: Any) -> Any:
+        values = tuple(args[i] for i in range(1, len(args) + 1))
+        return self._pcall(*values) if protected else self.host.lua_call(*values)
 
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
@@ -475,6 +494,63 @@ def _describe_error(e: Any) -> tuple[bool, bytes, bool]:
     if isinstance(e, ScriptError):
         return True, str(e).encode(), e.counted
     return False, str(e).encode(), False
+
+
+# Lua 5.1 bytecode (string.dump of this build: little-endian, 4-byte int, 8-byte size_t,
+# 4-byte instructions, 8-byte numbers): the opcodes in an instruction's low 6 bits.
+_OP_CALL, _OP_TAILCALL = 28, 29
+
+
+def _no_tail_calls(chunk: bytes) -> bytes:
+    """A compiled chunk with each `return f(...)` tail call made an ordinary call followed by
+    its RETURN (which the compiler emits after every TAILCALL). As Redis's C functions,
+    redis.call then keeps the calling script's frame, so its errors name the script's line."""
+    out = bytearray(chunk)
+    if out[:12] != b"\x1bLua\x51\x00\x01\x04\x08\x04\x08\x00":
+        raise RuntimeError("unexpected Lua bytecode header")
+    _patch_function(out, 12)
+    return bytes(out)
+
+
+def _patch_function(b: bytearray, pos: int) -> int:
+    """Patch the function prototype at pos (and those nested in it); where it ends."""
+    pos = _skip_string(b, pos) + 8 + 4  # source; linedefined, lastlinedefined; 4 bytes
+    n = int.from_bytes(b[pos:pos + 4], "little")
+    pos += 4
+    for at in range(pos, pos + 4 * n, 4):
+        if b[at] & 0x3F == _OP_TAILCALL:
+            b[at] = (b[at] & 0xC0) | _OP_CALL
+    pos += 4 * n
+    n = int.from_bytes(b[pos:pos + 4], "little")
+    pos += 4
+    for _ in range(n):  # constants
+        kind = b[pos]
+        pos += 1
+        if kind == 1:  # boolean
+            pos += 1
+        elif kind == 3:  # number
+            pos += 8
+        elif kind == 4:  # string
+            pos = _skip_string(b, pos)
+    n = int.from_bytes(b[pos:pos + 4], "little")
+    pos += 4
+    for _ in range(n):
+        pos = _patch_function(b, pos)
+    n = int.from_bytes(b[pos:pos + 4], "little")  # line info
+    pos += 4 + 4 * n
+    n = int.from_bytes(b[pos:pos + 4], "little")  # local variables
+    pos += 4
+    for _ in range(n):
+        pos = _skip_string(b, pos) + 8
+    n = int.from_bytes(b[pos:pos + 4], "little")  # upvalue names
+    pos += 4
+    for _ in range(n):
+        pos = _skip_string(b, pos)
+    return pos
+
+
+def _skip_string(b: bytearray, pos: int) -> int:
+    return pos + 8 + int.from_bytes(b[pos:pos + 8], "little")
 
 
 def _sha1hex(*args: Any) -> bytes:
