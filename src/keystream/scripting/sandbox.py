@@ -13,6 +13,12 @@ metatable reads through to the real table and refuses writes; `rawset`, `rawget`
 `loadstring`/`load` give the chunks they compile the sandbox's globals.
 `pcall` turns an error table into its `err` string, as Redis 7.0's does.
 
+`redis.call`/`pcall` are Lua wrappers around the Python functions (so 7000+ arguments can go
+over in one table: lupa's call of a Python object takes one of Lua 5.1's 8000 C stack slots);
+so that `return redis.call(...)` keeps the script's frame for error positions, as Redis's C
+function does, compiled scripts have their tail calls made ordinary calls (`_no_tail_calls`):
+a script recursing through tail calls more than Lua's 20000 call levels fails here.
+
 Not here: what redis.call does (the `Host` given to the sandbox does it) and reply conversion
 (convert.py). Library implementations are in keystream.scripting.libs.
 """
