@@ -383,7 +383,8 @@ class Engine:
             self.latency_monitor.record_command(self.config, cmd, usec)
         if type(reply) is CommandError:
             cmd.failed_calls += 1
-            self.count_error(reply.text, rejected=False)
+            if not reply.counted:
+                self.count_error(reply.text, rejected=False)
         if usec >= self.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
             self.slowlog_add(client, argv, usec)
         if self.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:

@@ -49,6 +49,8 @@ HOT_PATH_MODULES = (
     "keystream.commands.zsets",
     "keystream.keyspace.datatypes.zset",
     "keystream.bridge.viewrows",
+    "keystream.scripting.runner",
+    "keystream.scripting.convert",
 )
 
 

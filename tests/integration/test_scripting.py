@@ -194,7 +194,7 @@ def test_eval_matches_redis(pair: Pair, script: str) -> None:
     ("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"), ("EVALSHA", "return 1", "0"),
     ("EVAL", "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}", "2", "a", "b", "c", "d"),
     ("EVAL", "x x", "0"), ("SCRIPT", "LOAD", "x x"), ("SCRIPT", "FLUSH", "x"), ("SCRIPT", "KILL"),
-    ("SCRIPT", "HELP"), ("SCRIPT", "LOAD", "return 1"),
+    ("SCRIPT", "LOAD", "return 1"),
     ("SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "x"),
     ("EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"),
     ("EVAL_RO", "return redis.call('set','a','b')", "1", "a"),
@@ -320,6 +320,47 @@ def test_select_inside_script_does_not_change_caller_db(pair: Pair) -> None:
     pair.run("GET", "k")
     pair.run("SELECT", "3")
     pair.run("GET", "k")
+
+
+def _error_stats(client, *commands: str) -> tuple[str, list[str]]:
+    """INFO errorstats, and the calls/rejected_calls/failed_calls of the named commands."""
+    errorstats = client.call("INFO", "errorstats").decode()
+    counts = []
+    for line in client.call("INFO", "commandstats").decode().splitlines():
+        name = line.partition(":")[0].removeprefix("cmdstat_")
+        if name in commands:
+            fields = dict(f.split("=") for f in line.partition(":")[2].split(","))
+            counts.append(f"{name} {fields['calls']} {fields['rejected_calls']} {fields['failed_calls']}")
+    return errorstats, sorted(counts)
+
+
+@pytest.mark.parametrize("maxmemory, command", [
+    # a command refused inside the script: counted once, as a rejected call of that command
+    ("1", ("EVAL", "return redis.call('set','x','y')", "1", "x")),
+    ("1", ("EVAL", "local t = redis.pcall('set','x','y') return t['err']", "1", "x")),
+    ("1", ("EVAL", "return redis.pcall('set','x','y')", "1", "x")),
+    ("0", ("EVAL_RO", "return redis.call('set','x','y')", "1", "x")),
+    ("0", ("EVAL", "return redis.call('nosuchcommand')", "0")),
+    ("0", ("EVAL", "return redis.call('get')", "0")),
+    # a command failing inside the script: counted once, as a failed call of it and of EVAL
+    ("0", ("EVAL", "return redis.call('select',99)", "0")),
+    ("0", ("EVAL", "local t = redis.pcall('select',99) return t['err']", "0")),
+    ("0", ("EVAL", "local t = redis.pcall('select',99) error(t)", "0")),
+    # the script's own errors: counted once, as EVAL's
+    ("0", ("EVAL", "return redis.error_reply('MY_ERR custom')", "0")),
+    ("0", ("EVAL", "error('boom')", "0")),
+])
+def test_errors_inside_scripts_counted_once_as_redis(pair: Pair, maxmemory: str, command) -> None:
+    for client in (pair.ks, pair.ref):
+        client.call("CONFIG", "SET", "maxmemory", maxmemory)
+        client.call("CONFIG", "RESETSTAT")
+    try:
+        pair.run(*command)
+        names = ("set", "select", "get", "eval", "eval_ro")
+        assert _error_stats(pair.ks, *names) == _error_stats(pair.ref, *names)
+    finally:
+        for client in (pair.ks, pair.ref):
+            client.call("CONFIG", "SET", "maxmemory", "0")
 
 
 @pytest.fixture(scope="module")
@@ -456,3 +497,37 @@ def test_info_memory_counts_scripts_and_functions(r) -> None:
     r.function_flush()
     info = r.info("memory")
     assert info["number_of_cached_scripts"] == 0 and info["number_of_functions"] == 0
+
+
+def _as_dict(reply):
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def test_script_debug_is_not_advertised(pair: Pair) -> None:
+    """SCRIPT DEBUG (the Lua debugger) is not implemented: nothing lists it. SCRIPT HELP is
+    Redis's without the DEBUG entry."""
+    got, want = pair.both("SCRIPT", "HELP")
+    assert want[1:3] == [b"DEBUG (YES|SYNC|NO)", b"    Set the debug mode for subsequent scripts executed."]
+    assert got == want[:1] + want[3:]
+    assert pair.ks.call("COMMAND", "INFO", "script|debug") == [None]
+    got, want = pair.both("COMMAND", "DOCS", "script")
+    subcommands = _as_dict(_as_dict(got[b"script"] if isinstance(got, dict) else got[1])[b"subcommands"])
+    reference = _as_dict(_as_dict(want[b"script"] if isinstance(want, dict) else want[1])[b"subcommands"])
+    assert sorted(subcommands) == sorted(name for name in reference if name != b"script|debug")
+    got, _ = pair.both("SCRIPT", "DEBUG", "YES")
+    assert "unknown subcommand 'DEBUG'" in str(got)
+
+
+@pytest.mark.parametrize("script", [
+    # as many arguments as Lua 5.1's unpack gives (a C function's 8000 stack slots)
+    "local a = {} for i=1,7999 do a[i]=1 end return redis.call('lpush', KEYS[1], unpack(a))",
+    "local a = {} for i=1,7999 do a[i]=1 end return redis.pcall('lpush', KEYS[1], unpack(a))",
+    "local a = {} for i=1,7997 do a[i]='x' end return redis.call('rpush', KEYS[1], 'y', unpack(a))",
+    # a tail call keeps the script's line in the error, as Redis's C redis.call does
+    "\n\nreturn redis.call('nosuchcommand')",
+    "local function f(n) if n == 0 then return redis.call('get') end return f(n - 1) end\nreturn f(50)",
+])
+def test_redis_call_argument_limit_and_tail_calls(pair: Pair, script: str) -> None:
+    pair.run("DEL", "biglist")
+    pair.run("EVAL", script, "1", "biglist")
+    pair.run("LLEN", "biglist")

@@ -45,14 +45,14 @@ def _fcall_keys(argv: list[bytes]) -> list[int]:
     return list(range(3, 3 + n))
 
 
-def _fcall(client: Client, argv: list[bytes]) -> Any:
+def _fcall(client: Client, argv: list[bytes], ro_call: bool) -> Any:
     scripting = client.engine.scripting
     function = scripting.functions.get(argv[1].lower())
     if function is None:
         raise CommandError(errors.LUA_FUNCTION_NOT_FOUND)
     keys, args = parse_numkeys(argv, errors.LUA_FCALL_BAD_NUMKEYS)
-    return scripting.run(client, function.fn, function.name, function.flags, False, False, argv,
-                         keys, args)
+    return scripting.run(client, function.fn, function.name, function.flags, False, False, ro_call,
+                         argv, keys, args)
 
 
 @command("fcall", -3, _FLAGS, acl="scripting", group="scripting", get_keys=_fcall_keys,
@@ -62,7 +62,7 @@ def _fcall(client: Client, argv: list[bytes]) -> Any:
          args="function numkeys:int [key...] [arg...]")
 def fcall_command(client: Client, argv: list[bytes]) -> Any:
     """FCALL function numkeys [key [key ...]] [arg [arg ...]]"""
-    return _fcall(client, argv)
+    return _fcall(client, argv, False)
 
 
 @command("fcall_ro", -3, "readonly " + _FLAGS, acl="scripting -read", group="scripting",
@@ -72,7 +72,7 @@ def fcall_command(client: Client, argv: list[bytes]) -> Any:
          args="function numkeys:int [key...] [arg...]")
 def fcall_ro_command(client: Client, argv: list[bytes]) -> Any:
     """FCALL_RO function numkeys [key [key ...]] [arg [arg ...]]"""
-    return _fcall(client, argv)
+    return _fcall(client, argv, True)
 
 
 @command("function|load", -3, "write denyoom noscript", acl="scripting", group="scripting",

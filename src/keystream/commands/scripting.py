@@ -4,7 +4,8 @@ Redis 7.0 semantics: scripts are Lua 5.1 in Redis's sandbox (keystream.scripting
 the SHA1 of their body (EVAL caches too, so EVALSHA works after it), with `#!lua flags=...`
 shebang flags. A script's effects are propagated, never the script.
 
-Not registered: SCRIPT DEBUG (the Lua debugger); SCRIPT HELP still lists it, as Redis's does.
+Not registered: SCRIPT DEBUG (the Lua debugger); SCRIPT HELP, COMMAND INFO and COMMAND DOCS do
+not list it either (Redis's SCRIPT HELP does).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _RO_NOTE = "We cannot tell how the keys will be used so we assume the worst, RO 
 _FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
 
-def _run_script(client: Client, argv: list[bytes], body: bytes | None) -> Any:
+def _run_script(client: Client, argv: list[bytes], body: bytes | None, ro_call: bool) -> Any:
     scripting = client.engine.scripting
     keys, args = parse_numkeys(argv)
     if body is None:
@@ -46,7 +47,8 @@ def _run_script(client: Client, argv: list[bytes], body: bytes | None) -> Any:
             raise CommandError(errors.LUA_NOSCRIPT)
     else:
         script = scripting.load_script(body)
-    return scripting.run(client, script.fn, script.sha, script.flags, script.compat, True, argv, keys, args)
+    return scripting.run(client, script.fn, script.sha, script.flags, script.compat, True, ro_call,
+                          argv, keys, args)
 
 
 @command("eval", -3, _FLAGS, acl="scripting", group="scripting", get_keys=_eval_keys,
@@ -56,7 +58,7 @@ def _run_script(client: Client, argv: list[bytes], body: bytes | None) -> Any:
          args="script numkeys:int [key...] [arg...]")
 def eval_command(client: Client, argv: list[bytes]) -> Any:
     """EVAL script numkeys [key [key ...]] [arg [arg ...]]"""
-    return _run_script(client, argv, argv[1])
+    return _run_script(client, argv, argv[1], False)
 
 
 @command("evalsha", -3, _FLAGS, acl="scripting", group="scripting", get_keys=_eval_keys,
@@ -66,7 +68,7 @@ def eval_command(client: Client, argv: list[bytes]) -> Any:
          args="sha1 numkeys:int [key...] [arg...]")
 def evalsha_command(client: Client, argv: list[bytes]) -> Any:
     """EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]]"""
-    return _run_script(client, argv, None)
+    return _run_script(client, argv, None, False)
 
 
 @command("eval_ro", -3, "readonly " + _FLAGS, acl="scripting -read", group="scripting", get_keys=_eval_keys,
@@ -76,7 +78,7 @@ def evalsha_command(client: Client, argv: list[bytes]) -> Any:
          args="script numkeys:int [key...] [arg...]")
 def eval_ro_command(client: Client, argv: list[bytes]) -> Any:
     """EVAL_RO script numkeys [key [key ...]] [arg [arg ...]]"""
-    return _run_script(client, argv, argv[1])
+    return _run_script(client, argv, argv[1], True)
 
 
 @command("evalsha_ro", -3, "readonly " + _FLAGS, acl="scripting -read", group="scripting",
@@ -86,7 +88,7 @@ def eval_ro_command(client: Client, argv: list[bytes]) -> Any:
          args="sha1 numkeys:int [key...] [arg...]")
 def evalsha_ro_command(client: Client, argv: list[bytes]) -> Any:
     """EVALSHA_RO sha1 numkeys [key [key ...]] [arg [arg ...]]"""
-    return _run_script(client, argv, None)
+    return _run_script(client, argv, None, True)
 
 
 @command("script|load", 3, "noscript stale", acl="scripting", group="scripting",
@@ -146,8 +148,6 @@ def kill_running(client: Client, is_eval: bool) -> Any:
 
 _SCRIPT_HELP = [
     b"SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    b"DEBUG (YES|SYNC|NO)",
-    b"    Set the debug mode for subsequent scripts executed.",
     b"EXISTS <sha1> [<sha1> ...]",
     b"    Return information about the existence of the scripts in the script cache.",
     b"FLUSH [ASYNC|SYNC]",

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 
 class CommandError(Exception):
-    """An error reply. `text` is the full message including its prefix."""
+    """An error reply. `text` is the full message including its prefix. `counted`: the error
+    statistics already count it (a script's error that a command inside it raised), so the
+    reply does not count it again (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE)."""
 
-    __slots__ = ("text",)
+    __slots__ = ("counted", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, counted: bool = False) -> None:
         super().__init__(text)
         self.text = text
+        self.counted = counted
 
     @property
     def prefix(self) -> str:

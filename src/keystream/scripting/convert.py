@@ -120,8 +120,8 @@ def lua_to_reply(sb: Any, value: Any, resp: int, depth: int = 0) -> Any:
     # fields are read raw: a table's metatable is never consulted (as Redis 7.0 does)
     get = sb.rawget
     field = get(value, b"err")
-    if type(field) is bytes:
-        return CommandError(field.decode("utf-8", "replace"))
+    if type(field) is bytes:  # (an error a command raised is counted already, as in Redis)
+        return CommandError(field.decode("utf-8", "replace"), counted=get(value, b"ignore_error_stats_update") is True)
     field = get(value, b"ok")
     if type(field) is bytes:
         return Status(field)

@@ -27,9 +27,10 @@ import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from keystream.commands.executor import execute, resolve
+from keystream.commands.registry import COMMANDS
 from keystream.commands.util import parse_int
 from keystream.resp import errors
 from keystream.resp.errors import CommandError
@@ -84,6 +85,7 @@ class RunState:
 
     caller: Client
     fake: Client
+    sandbox: Sandbox
     name: bytes
     argv: list[bytes]
     is_eval: bool
@@ -257,8 +259,9 @@ class Scripting:
         description: bytes | None = None
         if len(args) == 1 and not sandbox.is_table(args[0]):
             raise ScriptError(errors.LUA_REGISTER_SINGLE_ARGUMENT)
+        name: Any = None  # (a number is turned into its name below)
+        callback: Any = None
         if len(args) == 1:
-            name = callback = None
             for key, value in args[0].items():
                 if key == b"function_name":
                     if type(value) is not bytes:
@@ -327,30 +330,35 @@ class Scripting:
 
     # -- running ----------------------------------------------------------------------
     def run(self, client: Client, fn: Any, name: bytes, flags: frozenset[str], compat: bool,
-            is_eval: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
-        """Run fn for client as one execution unit; the reply value (a CommandError for an
-        error)."""
-        ro_call = read_only_call(argv)
-        read_only = ro_call or "no-writes" in flags
-        if not compat and ro_call and "no-writes" not in flags:
-            return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
+            is_eval: bool, ro_call: bool, argv: list[bytes], keys: list[bytes], args: list[bytes]) -> Any:
+        """Run fn for client as one execution unit (ro_call: EVAL_RO, EVALSHA_RO or FCALL_RO);
+        the reply value (a CommandError for an error)."""
+        if flags:
+            no_writes = "no-writes" in flags
+            if not compat and ro_call and not no_writes:
+                return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
+            allow_oom = "allow-oom" in flags
+        else:
+            no_writes = allow_oom = False
+            if not compat and ro_call:
+                return CommandError(errors.LUA_CAN_NOT_EXECUTE_A_SCRIPT)
         engine = self.engine
-        if (not compat and "no-writes" not in flags and "allow-oom" not in flags and engine.pre_command_oom
-                and engine.config["maxmemory"]):
+        if not compat and not no_writes and not allow_oom and engine.pre_command_oom and engine.config["maxmemory"]:
             return CommandError(errors.OOM)  # a script that may write is a denyoom command
         fake = self.fake
         fake.select(client.db_index)
         fake.proto = 2
         fake.multi = None
-        state = RunState(client, fake, name, argv, is_eval, read_only, time.monotonic(),
-                         allow_oom="allow-oom" in flags, keys=keys)
         sandbox = self.eval_lua if is_eval else self.function_lua
+        state = RunState(client, fake, sandbox, name, argv, is_eval, ro_call or no_writes, time.monotonic(),
+                         allow_oom=allow_oom, keys=keys)
         self.running = state
         engine.unit_depth += 1  # the script is one execution unit: EVAL's run emits its effects
         try:
             ok, res = (sandbox.run if is_eval else sandbox.run_with)(fn, len(keys), *keys, *args)
             if ok:
-                reply = lua_to_reply(sandbox, res, state.resp)
+                t = type(res)
+                reply = res if t is int or t is bytes else lua_to_reply(sandbox, res, state.resp)
             else:
                 reply = self._error_reply(res, name)
         finally:
@@ -366,10 +374,10 @@ class Scripting:
         source, line = res[b"source"], res[b"line"]
         if source is not None:
             text = f"{text} script: {name.decode('utf-8', 'replace')}, on {source.decode('utf-8', 'replace')}:{line}."
-        return CommandError(text)
+        return CommandError(text, counted=res[b"ignore_error_stats_update"] is True)
 
     # -- the Host interface the sandboxes call back into --------------------------------
-    def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
+    def lua_call(self, *args: Any) -> Any:
         state = self.running
         if state is None:
             raise ScriptError(errors.LUA_REDIS_CALL_IS_NOT_ALLOWED)
@@ -384,28 +392,29 @@ class Scripting:
                 argv.append(lua_number_arg(a))
             else:
                 raise ScriptError(errors.LUA_CALL_ARG_TYPE)
+        engine = self.engine
         cmd = _SCRIPT_FAST.get(argv[0])
         if cmd is not None:
             arity = cmd.arity
             n = len(argv)
             if (arity > 0 and n != arity) or n < -arity:
-                raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
+                _refuse(engine, cmd, errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
         else:
-            cmd = _resolve_for_script(argv)
+            cmd = _resolve_for_script(engine, argv)
         if cmd.noscript:
-            raise ScriptError(errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
-        if cmd.is_write and state.read_only:
-            raise ScriptError(errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
-        engine = self.engine
-        if cmd.is_write:  # MISCONF after a failed save or AOF write, as scriptVerifyWriteCommandAllow
+            _refuse(engine, cmd, errors.LUA_THIS_REDIS_COMMAND_IS_NOT)
+        if cmd.is_write:
+            if state.read_only:
+                _refuse(engine, cmd, errors.LUA_WRITE_COMMANDS_ARE_NOT_ALLOWED)
+            # MISCONF after a failed save or AOF write, as scriptVerifyWriteCommandAllow
             denied = engine.snapshots.write_denied()
             if denied is not None:
-                raise ScriptError(denied)
+                _refuse(engine, cmd, denied)
         # Redis's scriptVerifyOOM: over maxmemory when the script started, its first write may
         # not be a denyoom command (later ones may: a script is not stopped half-way).
         if (cmd.denyoom and engine.pre_command_oom and not state.ran_write and not state.allow_oom
                 and engine.config["maxmemory"]):
-            raise ScriptError(errors.OOM)
+            _refuse(engine, cmd, errors.OOM)
         if cmd.is_write:
             state.ran_write = True
         fake = state.fake
@@ -429,8 +438,8 @@ class Scripting:
         if t is Raw:
             reply = raw_value(reply)
         elif t is CommandError:
-            raise ScriptError(reply.text)
-        return reply_to_lua(sandbox, reply, state.resp)
+            raise ScriptError(reply.text, counted=True)  # engine.run counted it
+        return reply_to_lua(state.sandbox, reply, state.resp)
 
     def lua_log(self, level: int, message: bytes) -> None:
         log.log(_LOG_LEVELS[level], "%s", message.decode("utf-8", "replace"))
@@ -522,11 +531,6 @@ def lua_number_arg(n: float) -> bytes:
     return b"%.17g" % n
 
 
-def read_only_call(argv: list[bytes]) -> bool:
-    """Whether argv is one of the read-only variants (EVAL_RO, EVALSHA_RO, FCALL_RO)."""
-    return argv[0].lower().endswith(b"_ro")
-
-
 def parse_numkeys(argv: list[bytes], error: str = errors.NOT_INTEGER) -> tuple[list[bytes], list[bytes]]:
     """KEYS and ARGV of `EVAL script numkeys key... arg...` (same for EVALSHA and FCALL)."""
     numkeys = parse_int(argv[2], error)
@@ -548,16 +552,33 @@ _FUNCTIONS_BASE = 200
 _SCRIPT_FAST: dict[bytes, Command] = {}
 
 
-def _resolve_for_script(argv: list[bytes]) -> Command:
+def _refuse(engine: Engine, cmd: Command | None, text: str) -> NoReturn:
+    """A command the script may not run: counted as Redis's scriptCall counts it (a rejected
+    call of the command, an error reply), then raised into the script as already counted."""
+    if cmd is not None:
+        cmd.rejected_calls += 1
+    engine.count_error(text, rejected=True)
+    raise ScriptError(text, counted=True)
+
+
+def _named(argv: list[bytes]) -> Command | None:
+    """The command or subcommand argv names, if there is one (for its rejected calls)."""
+    cmd = COMMANDS.get(argv[0].lower())
+    if cmd is not None and cmd.subcommands:
+        return cmd.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
+    return cmd
+
+
+def _resolve_for_script(engine: Engine, argv: list[bytes]) -> Command:
     """resolve(), with the errors Redis gives a script for an unknown command or bad arity."""
     try:
         cmd = resolve(argv)
     except CommandError as e:
         if e.text.startswith("ERR unknown command"):
-            raise ScriptError(errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM) from None
+            _refuse(engine, None, errors.LUA_UNKNOWN_REDIS_COMMAND_CALLED_FROM)
         if e.text.startswith("ERR wrong number of arguments"):
-            raise ScriptError(errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING) from None
-        raise ScriptError(e.text) from None
+            _refuse(engine, _named(argv), errors.LUA_WRONG_NUMBER_OF_ARGS_CALLING)
+        _refuse(engine, _named(argv), e.text)
     if cmd.container is None and not cmd.subcommands and len(_SCRIPT_FAST) < 4096:
         _SCRIPT_FAST[argv[0]] = cmd
     return cmd

@@ -13,6 +13,12 @@ metatable reads through to the real table and refuses writes; `rawset`, `rawget`
 `loadstring`/`load` give the chunks they compile the sandbox's globals.
 `pcall` turns an error table into its `err` string, as Redis 7.0's does.
 
+`redis.call`/`pcall` are Lua wrappers around the Python functions (so 7000+ arguments can go
+over in one table: lupa's call of a Python object takes one of Lua 5.1's 8000 C stack slots);
+so that `return redis.call(...)` keeps the script's frame for error positions, as Redis's C
+function does, compiled scripts have their tail calls made ordinary calls (`_no_tail_calls`):
+a script recursing through tail calls more than Lua's 20000 call levels fails here.
+
 Not here: what redis.call does (the `Host` given to the sandbox does it) and reply conversion
 (convert.py). Library implementations are in keystream.scripting.libs.
 """
@@ -153,6 +159,17 @@ smt.__metatable = readonly({__index = string_proxy})
 -- the caller's frame for the error handler, as Redis's C functions do)
 local R = {}
 for k, v in next, py.api do R[k] = v end
+-- redis.call/pcall with more arguments than a C function's stack takes with the Python object
+-- lupa puts first (Lua 5.1's 8000 slots): the arguments go to Python in one table.
+local MANY_ARGS, py_call, py_pcall, py_call_table = 7000, R.call, R.pcall, py.call_table
+R.call = function(...)
+  if select('#', ...) < MANY_ARGS then return py_call(...) end
+  return py_call_table(false, {...})
+end
+R.pcall = function(...)
+  if select('#', ...) < MANY_ARGS then return py_pcall(...) end
+  return py_call_table(true, {...})
+end
 if not for_functions then  -- functions' redis table has no debugger hooks
   R.replicate_commands = function() return true end
   R.breakpoint = function() return false end
@@ -175,11 +192,11 @@ local function err_handler(e)
   end
   local t
   if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
-    t = {err = e.err}
+    t = {err = e.err, ignore_error_stats_update = rawget(e, 'ignore_error_stats_update')}
   elseif type(e) == 'userdata' then  -- raised by the Python side
-    local verbatim, text = describe(e)
+    local verbatim, text, counted = describe(e)
     if verbatim then  -- the redis API: the whole error text
-      t = {err = text}
+      t = {err = text, ignore_error_stats_update = counted or nil}
     else  -- a library: positioned as luaL_error would
       t = {err = 'ERR ' .. (info and (info.short_src .. ':' .. info.currentline .. ': ') or '') .. text}
     end
@@ -218,9 +235,11 @@ end
 
 -- compile / run
 local xpcall = G.xpcall
+local dump, no_tail_calls = G.string.dump, py.no_tail_calls
 local function compile(body, chunkname)
   local f, err = loadstring(body, chunkname)
   if not f then return nil, err end
+  f = loadstring(no_tail_calls(dump(f)))
   setfenv(f, P)
   return f, nil
 end
@@ -313,14 +332,22 @@ class CompileError(Exception):
 
 
 class ScriptError(Exception):
-    """Raised by the `redis` API into Lua: its text is the whole error reply (`ERR ...`)."""
+    """Raised by the `redis` API into Lua: its text is the whole error reply (`ERR ...`).
+
+    `counted`: the error statistics already count it (a command the script ran failed, or
+    was refused): the script's own error reply, if it is this error, is not counted again."""
+
+    def __init__(self, text: str, counted: bool = False) -> None:
+        super().__init__(text)
+        self.counted = counted
 
 
 class Host(Protocol):
     """What the sandbox's `redis` API calls back into (the scripting engine)."""
 
-    def lua_call(self, sandbox: Sandbox, args: tuple[Any, ...]) -> Any:
-        """Run a command for redis.call/pcall: its Lua value, or raise ScriptError."""
+    def lua_call(self, *args: Any) -> Any:
+        """Run a command for the running script's redis.call/pcall: its Lua value (made by
+        that script's sandbox), or raise ScriptError."""
 
     def lua_log(self, level: int, message: bytes) -> None: ...
     def lua_setresp(self, resp: int) -> None: ...
@@ -359,7 +386,7 @@ class Sandbox:
         libs = install_libraries(self.lua)
         self.host = host
         api = {
-            b"call": self._call, b"pcall": self._pcall, b"error_reply": self._error_reply,
+            b"call": host.lua_call, b"pcall": self._pcall, b"error_reply": self._error_reply,
             b"status_reply": self._status_reply, b"sha1hex": _sha1hex, b"log": self._log,
             b"setresp": self._setresp, b"set_repl": self._set_repl,
             b"acl_check_cmd": self._acl_check_cmd,
@@ -374,6 +401,8 @@ class Sandbox:
             b"no_global": errors.LUA_NONEXISTENT_GLOBAL.encode(),
             b"describe_error": _describe_error,
             b"libs": self.lua.table_from(libs),
+            b"no_tail_calls": _no_tail_calls,
+            b"call_table": self._call_table,
         })
         loader = self.lua.eval(f"function(code) local f, e = loadstring(code, {_INTERNAL!r}) return f, e end")
         chunk, err = loader(_BOOT.encode())
@@ -404,16 +433,19 @@ class Sandbox:
         return fn
 
     # -- the redis API --------------------------------------------------------------------
-    def _call(self, *args: Any) -> Any:
-        return self.host.lua_call(self, args)
-
     def _pcall(self, *args: Any) -> Any:
         if not args:
             return self.table_from({b"err": errors.LUA_PLEASE_SPECIFY_AT_LEAST_ONE.encode()})
         try:
-            return self.host.lua_call(self, args)
+            return self.host.lua_call(*args)
         except ScriptError as e:
+            if e.counted:  # as Redis: the script may see the mark, its reply is not counted again
+                return self.table_from({b"err": str(e).encode(), b"ignore_error_stats_update": True})
             return self.table_from({b"err": str(e).encode()})
+
+    def _call_table(self, protected: bool, args: Any) -> Any:
+        values = tuple(args[i] for i in range(1, len(args) + 1))
+        return self._pcall(*values) if protected else self.host.lua_call(*values)
 
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or type(args[0]) is not bytes:
@@ -463,9 +495,68 @@ class Sandbox:
         return self.host.lua_acl_check_cmd(args)
 
 
-def _describe_error(e: Any) -> tuple[bool, bytes]:
-    """(raised by the redis API, text) for a Python exception raised into Lua."""
-    return isinstance(e, ScriptError), str(e).encode()
+def _describe_error(e: Any) -> tuple[bool, bytes, bool]:
+    """(raised by the redis API, text, already counted) for a Python exception raised into Lua."""
+    if isinstance(e, ScriptError):
+        return True, str(e).encode(), e.counted
+    return False, str(e).encode(), False
+
+
+# Lua 5.1 bytecode (string.dump of this build: little-endian, 4-byte int, 8-byte size_t,
+# 4-byte instructions, 8-byte numbers): the opcodes in an instruction's low 6 bits.
+_OP_CALL, _OP_TAILCALL = 28, 29
+
+
+def _no_tail_calls(chunk: bytes) -> bytes:
+    """A compiled chunk with each `return f(...)` tail call made an ordinary call followed by
+    its RETURN (which the compiler emits after every TAILCALL). As Redis's C functions,
+    redis.call then keeps the calling script's frame, so its errors name the script's line."""
+    out = bytearray(chunk)
+    if out[:12] != b"\x1bLua\x51\x00\x01\x04\x08\x04\x08\x00":
+        raise RuntimeError("unexpected Lua bytecode header")
+    _patch_function(out, 12)
+    return bytes(out)
+
+
+def _patch_function(b: bytearray, pos: int) -> int:
+    """Patch the function prototype at pos (and those nested in it); where it ends."""
+    pos = _skip_string(b, pos) + 8 + 4  # source; linedefined, lastlinedefined; 4 bytes
+    n = int.from_bytes(b[pos:pos + 4], "little")
+    pos += 4
+    for at in range(pos, pos + 4 * n, 4):
+        if b[at] & 0x3F == _OP_TAILCALL:
+            b[at] = (b[at] & 0xC0) | _OP_CALL
+    pos += 4 * n
+    n = int.from_bytes(b[pos:pos + 4], "little")
+    pos += 4
+    for _ in range(n):  # constants
+        kind = b[pos]
+        pos += 1
+        if kind == 1:  # boolean
+            pos += 1
+        elif kind == 3:  # number
+            pos += 8
+        elif kind == 4:  # string
+            pos = _skip_string(b, pos)
+    n = int.from_bytes(b[pos:pos + 4], "little")
+    pos += 4
+    for _ in range(n):
+        pos = _patch_function(b, pos)
+    n = int.from_bytes(b[pos:pos + 4], "little")  # line info
+    pos += 4 + 4 * n
+    n = int.from_bytes(b[pos:pos + 4], "little")  # local variables
+    pos += 4
+    for _ in range(n):
+        pos = _skip_string(b, pos) + 8
+    n = int.from_bytes(b[pos:pos + 4], "little")  # upvalue names
+    pos += 4
+    for _ in range(n):
+        pos = _skip_string(b, pos)
+    return pos
+
+
+def _skip_string(b: bytearray, pos: int) -> int:
+    return pos + 8 + int.from_bytes(b[pos:pos + 8], "little")
 
 
 def _sha1hex(*args: Any) -> bytes:
