@@ -47,6 +47,9 @@ HOT_PATH_MODULES = (
     "keystream.commands.sets",
     "keystream.commands.zsets",
     "keystream.keyspace.datatypes.zset",
+    "keystream.keyspace.datatypes.stream",
+    "keystream.commands.streams",
+    "keystream.pubsub",
 )
 
 
