@@ -4,7 +4,9 @@ For each server: `--subscribers` connections SUBSCRIBE to one channel; `redis-be
 then PUBLISHes `--messages` messages to it (`-c 1`, pipeline `-P`), and the clock runs from
 the first PUBLISH until every subscriber has received every message (the subscribers only
 count bytes: every frame has the same size). Delivered/s = messages x subscribers / time.
-Rounds alternate which server goes first; the median is printed with the ratio.
+Rounds alternate which server goes first; the median is printed with the ratio, and beside
+it each server's CPU time per delivered message (user + system from /proc, around the
+publishing): the steadier figure on a loaded machine (`cpu ratio`: Redis's over Keystream's).
 
     python benchmarks/pubsub_benchmark.py                   # 100 subscribers, -P 1 and -P 16
     python benchmarks/pubsub_benchmark.py --messages 20000 --rounds 5
@@ -26,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from redis_benchmark import start_servers  # noqa: E402
+from redis_benchmark import cpu_seconds, start_servers
 
 CHANNEL = b"bench:channel"
 
@@ -73,11 +75,14 @@ def drain(socks: list[socket.socket], expected: int, done: threading.Event) -> N
     done.set()
 
 
-def one_run(port: int, subscribers: int, messages: int, pipeline: int, payload: int) -> float:
+def one_run(port: int, pid: int, subscribers: int, messages: int, pipeline: int,
+            payload: int) -> tuple[float, float]:
+    """(delivered messages per second, the server's CPU microseconds per delivery)."""
     socks = subscribe_all(port, subscribers)
     done = threading.Event()
     reader = threading.Thread(target=drain, args=(socks, messages * frame_size(payload), done), daemon=True)
     reader.start()
+    cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
     subprocess.run(["redis-benchmark", "-p", str(port), "-c", "1", "-n", str(messages), "-P", str(pipeline),
                     "-q", "PUBLISH", CHANNEL.decode(), "x" * payload],
@@ -85,9 +90,10 @@ def one_run(port: int, subscribers: int, messages: int, pipeline: int, payload: 
     if not done.wait(300):
         raise TimeoutError("subscribers did not get every message")
     elapsed = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0
     for s in socks:
         s.close()
-    return messages * subscribers / elapsed
+    return messages * subscribers / elapsed, cpu * 1e6 / (messages * subscribers)
 
 
 def main() -> None:
@@ -103,17 +109,22 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="pubsub-bench-")
     ks, ks_port, rd, rd_port = start_servers(tmp)
     try:
-        print(f"{'pipeline':>8} {'keystream msg/s':>16} {'redis msg/s':>14} {'ratio':>6}")
+        print(f"{'pipeline':>8} {'keystream msg/s':>16} {'redis msg/s':>14} {'ratio':>6}"
+              f" {'ks cpu us/msg':>14} {'redis cpu us/msg':>17} {'cpu ratio':>9}")
         for pipeline in (int(p) for p in args.pipelines.split(",")):
-            results: dict[str, list[float]] = {"ks": [], "redis": []}
+            results: dict[str, list[tuple[float, float]]] = {"ks": [], "redis": []}
             for r in range(args.rounds):
-                order = [("ks", ks_port), ("redis", rd_port)]
+                order = [("ks", ks_port, ks.pid), ("redis", rd_port, rd.pid)]
                 if r % 2:
                     order.reverse()
-                for name, port in order:
-                    results[name].append(one_run(port, args.subscribers, args.messages, pipeline, args.payload))
-            k, d = statistics.median(results["ks"]), statistics.median(results["redis"])
-            print(f"{pipeline:>8} {k:>16,.0f} {d:>14,.0f} {k / d:>6.2f}")
+                for name, port, pid in order:
+                    results[name].append(one_run(port, pid, args.subscribers, args.messages, pipeline,
+                                                 args.payload))
+            k = statistics.median(x[0] for x in results["ks"])
+            d = statistics.median(x[0] for x in results["redis"])
+            kc = statistics.median(x[1] for x in results["ks"])
+            dc = statistics.median(x[1] for x in results["redis"])
+            print(f"{pipeline:>8} {k:>16,.0f} {d:>14,.0f} {k / d:>6.2f} {kc:>14.2f} {dc:>17.2f} {dc / kc:>9.2f}")
     finally:
         for p in (ks, rd):
             p.terminate()

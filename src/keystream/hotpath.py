@@ -51,6 +51,9 @@ HOT_PATH_MODULES = (
     "keystream.bridge.viewrows",
     "keystream.scripting.runner",
     "keystream.scripting.convert",
+    "keystream.keyspace.datatypes.stream",
+    "keystream.commands.streams",
+    "keystream.pubsub",
 )
 
 

@@ -53,8 +53,10 @@ from keystream.resp.errors import CommandError, c_string, subcommand_syntax
 from keystream.resp.writer import NULL_ARRAY, OK, MapReply, Raw, Status
 
 if TYPE_CHECKING:
+    from keystream.bridge.topic_stream import TopicStreams
     from keystream.client import Client
     from keystream.keyspace.db import Database
+    from keystream.log.partition import PartitionLog
 
 _LLONG_MAX = 2**63 - 1
 _XREAD_BLOCKED_DEFAULT_COUNT = 1000
@@ -172,6 +174,15 @@ def _get_stream(db: Database, key: bytes) -> Stream | None:
     return value
 
 
+def _topic_of(topics: TopicStreams, key: bytes) -> PartitionLog | None:
+    """The Kafka topic partition key names (`TopicStreams.lookup`), answered here for the keys
+    outside the bridge's prefix: the XADD/XRANGE/XREAD hot path."""
+    prefix = topics.prefix
+    if not prefix or not key.startswith(prefix):
+        return None
+    return topics.lookup(key)
+
+
 def _now(client: Client) -> int:
     return client.engine.cmd_time_ms
 
@@ -190,13 +201,15 @@ def _entries(found: list[tuple[int, list[bytes]]]) -> list:
 
 
 def _raw_entries(replies: list[bytes]) -> Raw:
-    """An array of entries already in reply form (`Stream.range_encoded`)."""
-    return Raw(b"*%d\r\n%s" % (len(replies), b"".join(replies)))
+    """An array of entries already in reply form (`Stream.range_encoded`'s list, which this
+    takes: the array header goes in front of them, so the reply is joined in one copy)."""
+    replies.insert(0, b"*%d\r\n" % len(replies))
+    return Raw(b"".join(replies))
 
 
 def _config_limits(client: Client) -> tuple[int, int]:
-    config = client.engine.config
-    return int(config["stream-node-max-bytes"]), int(config["stream-node-max-entries"])
+    values = client.engine.config.values
+    return values["stream-node-max-bytes"], values["stream-node-max-entries"]
 
 
 def _xclaim_effect(key: bytes, groupname: bytes, group: Group, sid_arg: bytes, nack: Nack) -> list[bytes]:
@@ -357,7 +370,7 @@ def xadd_command(client: Client, argv: list[bytes]) -> Any:
     db = client.db
     key = argv[1]
     topics = client.engine.topic_streams
-    plog = topics.lookup(key)
+    plog = _topic_of(topics, key)
     if plog is not None:  # produce a record to the Kafka topic partition (bridge/)
         if a.strategy:
             raise CommandError(E.bridge_xadd_option(f"Kafka topic '{plog.topic}' partition {plog.index}",
@@ -380,7 +393,9 @@ def xadd_command(client: Client, argv: list[bytes]) -> Any:
     if sid is None or sid <= s.last_id:
         raise CommandError(E.STREAM_ID_SMALL)
     pairs = argv[field_pos:]
-    total = sum(map(len, pairs))
+    total = 0
+    for v in pairs:
+        total += len(v)
     if total > LISTPACK_MAX_SIZE:
         raise CommandError(E.STREAM_TOO_LARGE)
     max_bytes, max_entries = _config_limits(client)
@@ -446,7 +461,7 @@ def _xrange(client: Client, argv: list[bytes], rev: bool) -> Any:
         else:
             raise CommandError(E.SYNTAX)
     topics = client.engine.topic_streams
-    plog = topics.lookup(argv[1])
+    plog = _topic_of(topics, argv[1])
     if plog is not None:  # a Kafka topic partition, read from its log (bridge/)
         return NULL_ARRAY if count == 0 else topics.xrange(plog, start, end, count, rev)
     s = _get_stream(client.db, argv[1])
@@ -677,7 +692,7 @@ def _xread(client: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     ids: list[int] = []
     groups: list[Group | None] = []
     topics = client.engine.topic_streams
-    plogs = [topics.lookup(key) for key in keys]  # Kafka topic partitions among the keys (bridge/)
+    plogs = [_topic_of(topics, key) for key in keys]  # Kafka topic partitions among the keys (bridge/)
     for k in range(streams_count):
         key = keys[k]
         plog = plogs[k]

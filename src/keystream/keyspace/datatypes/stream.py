@@ -334,16 +334,11 @@ class _Node:
         self.deleted += 1
 
     def copy(self) -> _Node:
-        n = _Node.__new__(_Node)
-        n.master = self.master
-        n.fields = self.fields
-        n.field_list = self.field_list
-        n.enc = None
+        n = _Node(self.master, self.fields)
         n.buf = bytearray(self.buf)
         n.live = self.live
         n.deleted = self.deleted
         n.last = self.last
-        n.master_bytes = self.master_bytes
         n.entry_bytes = self.entry_bytes
         return n
 
@@ -450,6 +445,8 @@ class Stream:
 
     __slots__ = ("atime", "entries_added", "first_id", "firsts", "groups", "last_id", "length",
                  "max_deleted", "msize", "nodes", "signals")
+    atime: int  # access data, set by the database (see keyspace/db.py)
+    msize: int  # accounted size, set by the database (see keyspace/db.py)
 
     def __init__(self) -> None:
         self.nodes: list[_Node] = []
@@ -658,8 +655,12 @@ class Stream:
 
     def last_valid_id(self) -> int:
         """The ID of the last live entry (0 if none)."""
-        ids = self.range_encoded(0, ID_MAX, 1, True)[0]
-        return ids[0] if ids else 0
+        nodes = self.nodes
+        for i in range(len(nodes) - 1, -1, -1):
+            node = nodes[i]
+            if node.live:
+                return node.encoded()[0][-1]
+        return 0
 
     def edge_id(self, first: bool, skip_tombstones: bool) -> int:
         """streamGetEdgeID: the first/last entry ID (live only or not); when there is none,
