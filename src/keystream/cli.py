@@ -68,6 +68,10 @@ def serve(conf: str | None, config_file: str | None, **flags: str | None) -> Non
     os.makedirs(data_dir, exist_ok=True)
     log = logging.getLogger("keystream")
 
+    # kio (the Kafka schema types) registers a hypothesis strategy for each of its types when
+    # hypothesis is importable, which costs the server ~0.8 s of start-up where a test
+    # environment has it; the server never generates data, so it is kept from importing it.
+    sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
     from keystream.server import Server, run
 
     def ready(server: Server) -> None:
