@@ -47,6 +47,7 @@ HOT_PATH_MODULES = (
     "keystream.commands.sets",
     "keystream.commands.zsets",
     "keystream.keyspace.datatypes.zset",
+    "keystream.keyspace.datatypes.list",
 )
 
 

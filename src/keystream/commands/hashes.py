@@ -278,7 +278,7 @@ def hvals_command(client: Client, argv: list[bytes]) -> Any:
 def hgetall_command(client: Client, argv: list[bytes]) -> Any:
     """HGETALL key"""
     h = _read(client, argv[1])
-    return {} if h is None else dict(h)
+    return {} if h is None else dict(h.items())
 
 
 def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
