@@ -1,7 +1,9 @@
 """Hash commands (t_hash.c): HSET HSETNX HGET HMGET HMSET HDEL HLEN HSTRLEN HEXISTS HKEYS
 HVALS HGETALL HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN, as Redis 7.0.
 
-Values are `Hash` objects (a dict of field -> value). The listpack/hashtable encoding Redis
+Values are `Hash` objects (field -> value: one packed bytes object while small, a dict when
+big; see `keyspace.datatypes.hash`, whose dict-like methods the commands use; fields and
+values are passed through `share` for the dict form). The listpack/hashtable encoding Redis
 would use is tracked on the object (see `keyspace.datatypes.hash`) for OBJECT ENCODING and
 for HSCAN, which returns a listpack-sized hash whole in one call.
 
