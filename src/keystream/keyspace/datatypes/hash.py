@@ -24,7 +24,8 @@ Memory of the dict form: a Python bytes object costs ~40 bytes however short it 
 millions of small hashes mostly repeat the same field names (and often the same short
 values: flags, states, small numbers). `share(b)` returns one shared object per distinct
 short byte string, from a bounded pool that stops taking new entries once full, so a hash
-stores references to shared fields instead of a private copy of each.
+stores references to shared fields instead of a private copy of each (the dict form's
+`__setitem__` shares what it stores).
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class Hash:
     def __setitem__(self, field: bytes, value: bytes) -> None:
         d = self.d
         if not isinstance(d, bytes):
-            d[field] = value
+            d[share(field)] = share(value)
             return
         if _Z not in field and _Z not in value:
             i = _find(d, field)
