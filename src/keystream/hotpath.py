@@ -47,7 +47,6 @@ HOT_PATH_MODULES = (
     "keystream.commands.sets",
     "keystream.commands.zsets",
     "keystream.keyspace.datatypes.zset",
-    "keystream.keyspace.datatypes.list",
 )
 
 
