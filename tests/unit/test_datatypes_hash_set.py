@@ -86,3 +86,37 @@ def test_share_pools_short_strings_only():
     long = b"y" * (SHARE_MAX_LEN + 1)
     assert share(long) is long
     assert share(b"y" * (SHARE_MAX_LEN + 1)) is not long
+
+
+def test_hash_forms_match_a_dict_through_random_changes():
+    import random
+
+    from keystream.keyspace.datatypes.hash import SMALL_BYTES, SMALL_MAX
+
+    rnd = random.Random(7)
+    words = [b"", b"a", b"b", b"ab", b"a\x00b", b"\x00", b"v" * 300, b"1", b"f1", b"v1"]
+    for _ in range(40):
+        h, ref = Hash(), {}
+        saw = set()
+        for _ in range(rnd.randrange(1, 200)):
+            f = rnd.choice(words) + (b"%d" % rnd.randrange(80) if rnd.random() < 0.7 else b"")
+            op = rnd.random()
+            if op < 0.6:
+                v = rnd.choice(words)
+                h[f] = v
+                ref[f] = v
+            elif op < 0.8:
+                assert h.pop(f) == ref.pop(f, None)
+            else:
+                assert (f in h) == (f in ref) and h.get(f) == ref.get(f)
+            saw.add(h.packed is not None)
+            assert len(h) == len(ref) and bool(h) == bool(ref)
+            assert list(h.items()) == list(ref.items()) and list(h) == list(ref)
+            assert list(h.keys()) == list(ref) and list(h.values()) == list(ref.values())
+            if h.packed is not None:
+                assert len(h.packed) <= SMALL_BYTES and len(h) <= SMALL_MAX
+        assert h == ref and h.copy() == ref
+    flat = [b"f", b"1", b"g", b"2"]
+    assert Hash.from_flat(flat).packed is not None and Hash.from_flat(flat) == {b"f": b"1", b"g": b"2"}
+    assert Hash.from_flat([b"f", b"1", b"f", b"2"]) == {b"f": b"2"}
+    assert Hash.from_flat([b"f\x00", b"1"]).packed is None

@@ -1,7 +1,8 @@
 """Hash commands (t_hash.c): HSET HSETNX HGET HMGET HMSET HDEL HLEN HSTRLEN HEXISTS HKEYS
 HVALS HGETALL HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN, as Redis 7.0.
 
-Values are `Hash` objects (a dict of field -> value). The listpack/hashtable encoding Redis
+Values are `Hash` objects (field -> value: one packed bytes object while small, a dict when
+big; see `keyspace.datatypes.hash`, whose dict-like methods the commands use). The listpack/hashtable encoding Redis
 would use is tracked on the object (see `keyspace.datatypes.hash`) for OBJECT ENCODING and
 for HSCAN, which returns a listpack-sized hash whole in one call.
 
@@ -24,7 +25,7 @@ from keystream.commands.util import (
     random_element,
     touch_or_delete,
 )
-from keystream.keyspace.datatypes.hash import Hash, share
+from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.longdouble import (
     add_long_double,
     format_long_double_human,
@@ -92,7 +93,7 @@ def hset_command(client: Client, argv: list[bytes]) -> Any:
     field = argv[2]
     value = argv[3]
     created = field not in h
-    h[share(field)] = share(value)
+    h[field] = value
     if not h.big:
         values = client.engine.config.values
         limit = values["hash-max-listpack-value"]
@@ -130,7 +131,7 @@ def _hset_many(client, argv: list[bytes]) -> int:
         raise CommandError(WRONGTYPE)
     before = len(h)
     for i in range(2, len(argv), 2):
-        h[share(argv[i])] = share(argv[i + 1])
+        h[argv[i]] = argv[i + 1]
     created = len(h) - before
     if not h.big:
         values = client.engine.config.values
@@ -156,7 +157,7 @@ def hsetnx_command(client: Client, argv: list[bytes]) -> Any:
     new = Hash() if h is None else None
     target = h if h is not None else new
     assert target is not None
-    target[share(field)] = share(value)
+    target[field] = value
     values = client.engine.config.values
     target.note_lengths((field, value), values["hash-max-listpack-value"])
     target.note_size(values["hash-max-listpack-entries"])
@@ -278,7 +279,7 @@ def hvals_command(client: Client, argv: list[bytes]) -> Any:
 def hgetall_command(client: Client, argv: list[bytes]) -> Any:
     """HGETALL key"""
     h = _read(client, argv[1])
-    return {} if h is None else dict(h)
+    return {} if h is None else dict(h.items())
 
 
 def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
@@ -292,7 +293,7 @@ def _lookup_for_incr(client, key: bytes) -> tuple[Hash, Hash | None]:
 
 def _set_result(client, key: bytes, h: Hash, new: Hash | None, field: bytes, value: bytes,
                 kind: str) -> None:
-    h[share(field)] = share(value)
+    h[field] = value
     values = client.engine.config.values
     h.note_lengths((field, value), values["hash-max-listpack-value"])
     h.note_size(values["hash-max-listpack-entries"])

@@ -278,7 +278,8 @@ def llen_command(client: Client, argv: list[bytes]) -> Any:
 
 
 def _range_parts(lst: ListValue, start: int, end: int) -> list[bytes] | None:
-    """Stored elements start..end (inclusive, negative from the tail), None if empty."""
+    """Stored elements start..end (inclusive, negative from the tail), None if empty. The
+    array header comes first."""
     n = len(lst)
     if start < 0:
         start += n
@@ -289,13 +290,19 @@ def _range_parts(lst: ListValue, start: int, end: int) -> list[bytes] | None:
         return None
     if end >= n:
         end = n - 1
+    header = _array_header(end - start + 1)
     if start == 0 and end == n - 1:
-        return list(lst)
-    if start > n - 1 - end:  # nearer to the tail: walk from there
+        packed = lst.packed
+        if packed is not None:  # a compact list is its LRANGE reply's body
+            return [header, packed]
+        parts = list(lst)
+    elif start > n - 1 - end:  # nearer to the tail: walk from there
         parts = list(islice(reversed(lst), n - 1 - end, n - start))
         parts.reverse()
-        return parts
-    return list(islice(lst, start, end + 1))
+    else:
+        parts = list(islice(lst, start, end + 1))
+    parts.insert(0, header)
+    return parts
 
 
 @command("lrange", 4, "readonly", 1, 1, 1, key_specs=_READ_SPEC,
@@ -315,8 +322,6 @@ def lrange_command(client: Client, argv: list[bytes]) -> Any:
     parts = _range_parts(lst, start, end)
     if parts is None:
         return _EMPTY
-    n = len(parts)
-    parts.insert(0, _array_header(n))
     return Raw(b"".join(parts))
 
 

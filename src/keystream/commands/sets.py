@@ -83,6 +83,7 @@ def sadd_command(client: Client, argv: list[bytes]) -> Any:
         if member in s:
             return 0
         s.add(member)
+        s.fit()
         if not s.big and (not is_int_member(member)
                           or len(s) > client.engine.config.values["set-max-intset-entries"]):
             s.big = True

@@ -80,6 +80,9 @@ def _parts(value: Any) -> list[Any]:
         return [big.scores, big.sl] + ([big.bulk] if big.bulk else [])
     if t is Stream:
         return [value.nodes, value.groups]
+    if t is Hash or t is ListValue:
+        d = value.d  # a dict or deque; a compact form (bytes) goes at once
+        return [] if type(d) is bytes else [d]
     return [value]
 
 

@@ -8,9 +8,11 @@ multiplied by the element count, so big containers cost O(samples) to estimate.
 
 What is counted, per type:
 - string (`bytes`): the bytes object.
-- hash: the dict table plus, per field, the field and value objects.
+- hash, compact form: the one bytes object that packs it. Big form: the dict table plus,
+  per field, the field and value objects.
 - set: the set table plus the member objects.
-- list: the deque blocks plus the stored (RESP-encoded) element objects.
+- list, compact form: the one bytes object that packs it. Big form: the deque blocks plus
+  the stored (RESP-encoded) element objects.
 - stream: the stream object, its node index lists, every node (object and packed buffer),
   and the consumer groups' pending entries (sampled) and consumers.
 - sorted set, compact form: the one bytes object that packs it.
@@ -65,7 +67,10 @@ def entry_size(key: bytes, value: Any) -> int:
     database's memory accounting, keyspace/db.py). Unlike MEMORY USAGE, a hash's pooled
     fields and values are not counted: the pool holds them once, whatever refers to them."""
     if type(value) is Hash:
-        return key_size(key) + _getsizeof(value) + _scaled(_own_pair_sizes(value), len(value))
+        d = value.d
+        if isinstance(d, bytes):
+            return key_size(key) + _getsizeof(value) + _getsizeof(d)
+        return key_size(key) + _getsizeof(value) + _getsizeof(d) + _scaled(_own_pair_sizes(d), len(d))
     return key_size(key) + value_size(value)
 
 
@@ -87,8 +92,16 @@ def value_size(value: Any, samples: int = DEFAULT_SAMPLES) -> int:
     if t is bytes:
         return _getsizeof(value)
     if t is Hash:
-        return _getsizeof(value) + _scaled(_pair_sizes(value, samples), len(value))
-    if t is Set or t is ListValue:
+        d = value.d
+        if isinstance(d, bytes):
+            return _getsizeof(value) + _getsizeof(d)
+        return _getsizeof(value) + _getsizeof(d) + _scaled(_pair_sizes(d, samples), len(d))
+    if t is ListValue:
+        packed = value.packed
+        if packed is not None:
+            return _getsizeof(value) + _getsizeof(packed)
+        return _getsizeof(value) + _getsizeof(value.d) + _scaled(_sizes(value, samples), len(value))
+    if t is Set:
         return _getsizeof(value) + _scaled(_sizes(value, samples), len(value))
     if t is ZSet:
         return _zset_size(value, samples)

@@ -45,7 +45,7 @@ from typing import Any
 import crcmod
 import lzf
 
-from keystream.keyspace.datatypes.hash import Hash, share
+from keystream.keyspace.datatypes.hash import Hash
 from keystream.keyspace.datatypes.list import ListValue, decode_element, encode_element
 from keystream.keyspace.datatypes.set import Set
 from keystream.keyspace.datatypes.stream import MAX64, Consumer, Group, Nack, Stream, make_id
@@ -621,9 +621,7 @@ def _check_pairs(values: list[bytes]) -> None:
 
 def _build_hash(flat: list[bytes], limits: Limits) -> Hash:
     """The hash of alternating fields and values (an even count, checked by the caller)."""
-    it = iter(map(share, flat))
-    h = dict.__new__(Hash)  # no __init__ frame: `big` is set below
-    h.update(zip(it, it))
+    h = Hash.from_flat(flat)
     if len(h) * 2 != len(flat):
         raise RdbError("Duplicate hash fields detected")
     h.big = len(h) > limits.hash_entries or max(map(len, flat)) > limits.hash_value
