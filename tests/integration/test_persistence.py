@@ -197,6 +197,34 @@ def test_dump_payloads_move_both_ways(ref: ServerHandle) -> None:
         _stop(ks)
 
 
+def test_lzf_is_used_exactly_where_redis_uses_it(ref: ServerHandle) -> None:
+    """Strings over 20 bytes are compressed only when LZF saves at least 4 bytes, with liblzf's
+    own (conservative) output bound: values at the bound (a 24-byte value compressing to 20
+    bytes) are stored raw by Redis, so payloads and dumps are byte-identical."""
+    rr = _client(ref)
+    rr.flushall()
+    ks = _ks()
+    try:
+        kr = _client(ks)
+        kr.flushall()
+        values = []
+        for n in range(21, 90):
+            values.append((b"value:%d:" % (n * 7919)) * 10)
+            values[-1] = values[-1][:n]
+            values.append(b"ab" * n)
+            values[-1] = values[-1][:n]
+            values.append(bytes((i * 37) % 251 for i in range(n)))
+        for i, v in enumerate(values):
+            for r in (rr, kr):
+                r.set(f"s{i}", v)
+                r.hset(f"h{i}", mapping={"f": v[:64], "g": v[:5]})  # a listpack: ordered
+        for i in range(len(values)):
+            assert kr.dump(f"s{i}") == rr.dump(f"s{i}"), values[i]
+            assert kr.dump(f"h{i}") == rr.dump(f"h{i}"), values[i]
+    finally:
+        _stop(ks)
+
+
 def test_restore_options_and_errors_match_redis(ref: ServerHandle) -> None:
     ks = _ks()
     pair = Pair(ks.port, ref.port)

@@ -2,7 +2,7 @@
 
 Writing produces what Redis 7.0 writes for the same data: strings as integers (up to 11
 characters fitting 32 bits), LZF-compressed (over 20 bytes, when `rdbcompression` is on and
-LZF saves at least 4 bytes) or raw; hashes and small sorted sets as listpacks, small integer
+liblzf fits it in n - 4 bytes, as Redis asks it to) or raw; hashes and small sorted sets as listpacks, small integer
 sets as intsets, lists as quicklist-2 nodes cut where Redis cuts them
 (`list-max-listpack-size`), big sorted sets as skiplists with binary doubles (highest score
 first, as Redis writes them), big hashes and sets as plain element lists. A file carries the
@@ -176,7 +176,8 @@ def encode_string(v: bytes, compress: bool) -> bytes:
         if -2147483648 <= i <= 2147483647:
             return b"\xc2" + i.to_bytes(4, "little", signed=True)
     if compress and n > 20:
-        c = lzf.compress(v, n - 4)
+        # Redis gives liblzf an output bound of n - 4 bytes; python-lzf passes its limit + 1.
+        c = lzf.compress(v, n - 5)
         if c is not None:
             return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
     return (_LENGTHS[n] if n < 16384 else _length(n)) + v
@@ -227,7 +228,7 @@ def _blob(b: bytes, compress: bool) -> bytes:
     integer: listpack and intset headers hold zero bytes, which no integer text has.)"""
     n = len(b)
     if compress and n > 20:
-        c = lzf.compress(b, n - 4)
+        c = lzf.compress(b, n - 5)
         if c is not None:
             return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
     return (_LENGTHS[n] if n < 16384 else _length(n)) + b
