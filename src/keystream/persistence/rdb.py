@@ -2,8 +2,8 @@
 
 Writing produces what Redis 7.0 writes for the same data: strings as integers (up to 11
 characters fitting 32 bits), LZF-compressed (over 20 bytes, when `rdbcompression` is on and
-liblzf fits it in n - 4 bytes, as Redis asks it to) or raw; hashes and small sorted sets as listpacks, small integer
-sets as intsets, lists as quicklist-2 nodes cut where Redis cuts them
+liblzf fits it in n - 4 bytes, as Redis asks it to) or raw; hashes and small sorted sets as
+listpacks, small integer sets as intsets, lists as quicklist-2 nodes cut where Redis cuts them
 (`list-max-listpack-size`), big sorted sets as skiplists with binary doubles (highest score
 first, as Redis writes them), big hashes and sets as plain element lists. A file carries the
 aux fields Redis writes (`redis-ver`, `redis-bits`, `ctime`, `used-mem`, `aof-base`), the
