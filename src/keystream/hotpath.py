@@ -47,6 +47,8 @@ HOT_PATH_MODULES = (
     "keystream.commands.sets",
     "keystream.commands.zsets",
     "keystream.keyspace.datatypes.zset",
+    "keystream.persistence.encodings",
+    "keystream.persistence.rdb",
 )
 
 

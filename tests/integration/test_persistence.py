@@ -729,6 +729,39 @@ def test_migrate_replies_and_errors_match_redis(ref: ServerHandle) -> None:
             t.stop()
 
 
+def test_migrate_auth_arguments_are_redacted_in_slowlog_and_monitor(ref: ServerHandle) -> None:
+    """AUTH's password and AUTH2's username and password show as "(redacted)" in SLOWLOG and
+    MONITOR, as in redis-server: also when the command fails (IOERR, NOKEY, a syntax error
+    after the AUTH option), and nothing else is hidden."""
+    ks = start_keystream()
+    closed = str(free_port())
+    calls = [("k", "AUTH", "secret"), ("k", "COPY", "AUTH2", "user", "secret"), ("missing", "AUTH", "pw"),
+             ("k", "AUTH", "pw", "BOGUS"), ("k", "REPLACE")]
+    seen = []
+    try:
+        for port in (ks.port, ref.port):
+            c = RawClient(port)
+            c.call("FLUSHALL")
+            c.call("SET", "k", "v")
+            c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+            c.call("SLOWLOG", "RESET")
+            mon = RawClient(port)
+            assert mon.call("MONITOR") == b"OK"
+            for args in calls:
+                c.call("MIGRATE", "127.0.0.1", closed, args[0], "0", "100", *args[1:])
+            slow = [e[3] for e in c.call("SLOWLOG", "GET", "-1") if e[3][0] == b"MIGRATE"]
+            lines = [mon.read().split(b"] ", 1)[1] for _ in calls]  # without the time and address
+            seen.append((slow, lines))
+            mon.close()
+            c.close()
+    finally:
+        ks.stop()
+    assert seen[0] == seen[1]
+    slow, lines = seen[0]
+    assert slow[-1][-2:] == [b"AUTH", b"(redacted)"] and b"secret" not in b"".join(lines)
+    assert lines[1].endswith(b'"AUTH2" "(redacted)" "(redacted)"')
+
+
 def test_migrate_propagates_as_del_of_the_moved_keys(ref: ServerHandle) -> None:
     """Through the engine's call path: DEL of exactly the keys the target acknowledged; COPY and
     NOKEY propagate nothing."""
