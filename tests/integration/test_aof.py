@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 import redis
@@ -303,7 +304,7 @@ def test_debug_loadaof_replays_the_file() -> None:
         assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
         assert r.get("k") == b"v" and digest(r) != want
         d = _aof_dir(ks)
-        assert not any(b"LOADAOF" in open(os.path.join(d, n), "rb").read().upper() for n in os.listdir(d))
+        assert not any(b"LOADAOF" in Path(d, n).read_bytes().upper() for n in os.listdir(d))
     finally:
         ks.stop()
         shutil.rmtree(ks.data_dir, ignore_errors=True)
