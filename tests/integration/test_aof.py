@@ -310,6 +310,27 @@ def test_debug_loadaof_replays_the_file() -> None:
         shutil.rmtree(ks.data_dir, ignore_errors=True)
 
 
+def test_forks_are_counted_in_info_stats() -> None:
+    """total_forks counts BGSAVE and BGREWRITEAOF children (the suite waits on it); CONFIG
+    RESETSTAT zeroes it, as Redis's resetServerStats."""
+    ks = _ks("--appendonly", "yes", "--save", "")
+    try:
+        r = _client(ks)
+        assert r.info("stats")["total_forks"] == 0
+        r.set("k", "v")
+        r.bgsave()
+        wait_until(lambda: not r.info("persistence")["rdb_bgsave_in_progress"], what="bgsave done")
+        r.bgrewriteaof()
+        wait_until(lambda: not r.info("persistence")["aof_rewrite_in_progress"], what="rewrite done")
+        stats = r.info("stats")
+        assert stats["total_forks"] == 2 and stats["latest_fork_usec"] > 0
+        r.config_resetstat()
+        assert r.info("stats")["total_forks"] == 0
+    finally:
+        ks.stop()
+        shutil.rmtree(ks.data_dir, ignore_errors=True)
+
+
 def test_automatic_rewrite_and_timestamp_annotations() -> None:
     ks = _ks("--appendonly", "yes", "--save", "", "--auto-aof-rewrite-min-size", "20000",
              "--auto-aof-rewrite-percentage", "100", "--aof-timestamp-enabled", "yes",
