@@ -43,7 +43,7 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 600) -> None:
         try:
             if r.ping():
                 return
-        except (redis.ConnectionError, redis.BusyLoadingError):
+        except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
             time.sleep(0.05)
     raise TimeoutError(f"port {port} not ready")
 

@@ -54,6 +54,8 @@ HOT_PATH_MODULES = (
     "keystream.keyspace.datatypes.stream",
     "keystream.commands.streams",
     "keystream.pubsub",
+    "keystream.persistence.encodings",
+    "keystream.persistence.rdb",
 )
 
 

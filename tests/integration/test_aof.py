@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 import redis
@@ -297,6 +298,34 @@ def test_debug_loadaof_replays_the_file() -> None:
         want = digest(r)
         assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
         assert digest(r) == want and r.lrange("l", 0, -1) == [b"a", b"b"]
+        # DEBUG LOADAOF is not itself logged (it reset the dirty counter, as Redis's does):
+        # a second one replays the same file and returns (it used to replay itself for ever)
+        r.set("k", "v")
+        assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
+        assert r.get("k") == b"v" and digest(r) != want
+        d = _aof_dir(ks)
+        assert not any(b"LOADAOF" in Path(d, n).read_bytes().upper() for n in os.listdir(d))
+    finally:
+        ks.stop()
+        shutil.rmtree(ks.data_dir, ignore_errors=True)
+
+
+def test_forks_are_counted_in_info_stats() -> None:
+    """total_forks counts BGSAVE and BGREWRITEAOF children (the suite waits on it); CONFIG
+    RESETSTAT zeroes it, as Redis's resetServerStats."""
+    ks = _ks("--appendonly", "yes", "--save", "")
+    try:
+        r = _client(ks)
+        assert r.info("stats")["total_forks"] == 0
+        r.set("k", "v")
+        r.bgsave()
+        wait_until(lambda: not r.info("persistence")["rdb_bgsave_in_progress"], what="bgsave done")
+        r.bgrewriteaof()
+        wait_until(lambda: not r.info("persistence")["aof_rewrite_in_progress"], what="rewrite done")
+        stats = r.info("stats")
+        assert stats["total_forks"] == 2 and stats["latest_fork_usec"] > 0
+        r.config_resetstat()
+        assert r.info("stats")["total_forks"] == 0
     finally:
         ks.stop()
         shutil.rmtree(ks.data_dir, ignore_errors=True)

@@ -197,6 +197,34 @@ def test_dump_payloads_move_both_ways(ref: ServerHandle) -> None:
         _stop(ks)
 
 
+def test_lzf_is_used_exactly_where_redis_uses_it(ref: ServerHandle) -> None:
+    """Strings over 20 bytes are compressed only when LZF saves at least 4 bytes, with liblzf's
+    own (conservative) output bound: values at the bound (a 24-byte value compressing to 20
+    bytes) are stored raw by Redis, so payloads and dumps are byte-identical."""
+    rr = _client(ref)
+    rr.flushall()
+    ks = _ks()
+    try:
+        kr = _client(ks)
+        kr.flushall()
+        values = []
+        for n in range(21, 90):
+            values.append((b"value:%d:" % (n * 7919)) * 10)
+            values[-1] = values[-1][:n]
+            values.append(b"ab" * n)
+            values[-1] = values[-1][:n]
+            values.append(bytes((i * 37) % 251 for i in range(n)))
+        for i, v in enumerate(values):
+            for r in (rr, kr):
+                r.set(f"s{i}", v)
+                r.hset(f"h{i}", mapping={"f": v[:64], "g": v[:5]})  # a listpack: ordered
+        for i in range(len(values)):
+            assert kr.dump(f"s{i}") == rr.dump(f"s{i}"), values[i]
+            assert kr.dump(f"h{i}") == rr.dump(f"h{i}"), values[i]
+    finally:
+        _stop(ks)
+
+
 def test_restore_options_and_errors_match_redis(ref: ServerHandle) -> None:
     ks = _ks()
     pair = Pair(ks.port, ref.port)
@@ -699,6 +727,39 @@ def test_migrate_replies_and_errors_match_redis(ref: ServerHandle) -> None:
         ks.stop()
         for t in targets:
             t.stop()
+
+
+def test_migrate_auth_arguments_are_redacted_in_slowlog_and_monitor(ref: ServerHandle) -> None:
+    """AUTH's password and AUTH2's username and password show as "(redacted)" in SLOWLOG and
+    MONITOR, as in redis-server: also when the command fails (IOERR, NOKEY, a syntax error
+    after the AUTH option), and nothing else is hidden."""
+    ks = start_keystream()
+    closed = str(free_port())
+    calls = [("k", "AUTH", "secret"), ("k", "COPY", "AUTH2", "user", "secret"), ("missing", "AUTH", "pw"),
+             ("k", "AUTH", "pw", "BOGUS"), ("k", "REPLACE")]
+    seen = []
+    try:
+        for port in (ks.port, ref.port):
+            c = RawClient(port)
+            c.call("FLUSHALL")
+            c.call("SET", "k", "v")
+            c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+            c.call("SLOWLOG", "RESET")
+            mon = RawClient(port)
+            assert mon.call("MONITOR") == b"OK"
+            for args in calls:
+                c.call("MIGRATE", "127.0.0.1", closed, args[0], "0", "100", *args[1:])
+            slow = [e[3] for e in c.call("SLOWLOG", "GET", "-1") if e[3][0] == b"MIGRATE"]
+            lines = [mon.read().split(b"] ", 1)[1] for _ in calls]  # without the time and address
+            seen.append((slow, lines))
+            mon.close()
+            c.close()
+    finally:
+        ks.stop()
+    assert seen[0] == seen[1]
+    slow, lines = seen[0]
+    assert slow[-1][-2:] == [b"AUTH", b"(redacted)"] and b"secret" not in b"".join(lines)
+    assert lines[1].endswith(b'"AUTH2" "(redacted)" "(redacted)"')
 
 
 def test_migrate_propagates_as_del_of_the_moved_keys(ref: ServerHandle) -> None:

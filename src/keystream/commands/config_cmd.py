@@ -150,6 +150,7 @@ def config_set_command(client: Client, argv: list[bytes]) -> Any:
 def reset_stats(engine: Engine) -> None:
     """What CONFIG RESETSTAT clears: counters, command and error statistics."""
     engine.reset_stats()
+    engine.snapshots.reset_stats()
     for cmd in COMMANDS.values():
         for c in (cmd, *cmd.subcommands.values()):
             c.calls = 0

@@ -15,8 +15,12 @@ out closed, never after a timeout); `Target instance replied with error: ...` wi
 error the target answered (AUTH's, then SELECT's, then a RESTORE's); NOKEY when none of the
 keys exists.
 
-Not here: cluster mode's RESTORE-ASKING (Keystream's Redis side has no cluster mode), and
-hiding the AUTH arguments from SLOWLOG / MONITOR (Keystream does not redact arguments yet).
+The AUTH / AUTH2 arguments are redacted as Redis's redactClientCommandArgument does: each
+is replaced by `(redacted)` in the command's argument list as the parser reaches it, so that
+SLOWLOG and MONITOR, which read that list after the command, never show them (the command
+propagates as DEL, never as itself).
+
+Not here: cluster mode's RESTORE-ASKING (Keystream's Redis side has no cluster mode).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ _CACHE_ITEMS = 64  # MIGRATE_SOCKET_CACHE_ITEMS
 _CACHE_TTL = 10  # MIGRATE_SOCKET_CACHE_TTL, seconds
 _CHUNK = 64 * 1024  # the transfer is written in chunks of this size, as Redis does
 _MAX_LINE = 1024  # Redis reads each reply line into a buffer of this size
+REDACTED = b"(redacted)"  # shared.redacted: what SLOWLOG and MONITOR show for a secret
 
 
 class _Cached:
@@ -218,10 +223,12 @@ def migrate_command(client: Client, argv: list[bytes]) -> Any:
                 raise CommandError(errors.SYNTAX)
             j += 1
             password = argv[j]
+            argv[j] = REDACTED
         elif opt == b"auth2":
             if more < 2:
                 raise CommandError(errors.SYNTAX)
             username, password = argv[j + 1], argv[j + 2]
+            argv[j + 1] = argv[j + 2] = REDACTED
             j += 2
         elif opt == b"keys":
             if argv[3]:

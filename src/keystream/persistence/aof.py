@@ -233,6 +233,8 @@ class AppendOnly:
         self.rewrite_scheduled = False
         self.rewrites = 0
         self.rewrite_failures = 0
+        self.limit_delay_min = 0  # automatic rewrites held back after repeated failures
+        self.limit_until = 0.0
         self.last_rewrite_ok = True
         self.last_rewrite_time_sec = -1
         self.turn_on_pending = False  # appendonly yes waiting for another child to finish
@@ -443,7 +445,8 @@ class AppendOnly:
                 done, status = pid, 1 << 8
             if done:
                 self._rewrite_done(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
-        if self.rewrite_scheduled and self.child_pid is None and not self.snapshots.child_active():
+        if (self.rewrite_scheduled and self.child_pid is None and not self.snapshots.child_active()
+                and not self._rewrite_limited()):
             self.rewrite(turning_on=self.turn_on_pending)
             self.turn_on_pending = False
             return
@@ -458,10 +461,29 @@ class AppendOnly:
             pct = self.config["auto-aof-rewrite-percentage"]
             if pct and self.current_size > self.config["auto-aof-rewrite-min-size"]:
                 base = self.base_size or 1
-                if (self.current_size - base) * 100 // base >= pct:
+                if (self.current_size - base) * 100 // base >= pct and not self._rewrite_limited():
                     log.info("Starting automatic rewriting of AOF on %d%% growth",
                              (self.current_size - base) * 100 // base)
                     self.rewrite()
+
+    def _rewrite_limited(self) -> bool:
+        """Redis's aofRewriteLimited: after 3 consecutive failed rewrites, scheduled and
+        automatic ones wait 1 minute, then 2, 4, ... up to an hour between tries
+        (BGREWRITEAOF itself is never held back)."""
+        if self.rewrite_failures < 3:
+            self.limit_delay_min = 0
+            self.limit_until = 0.0
+            return False
+        if self.limit_until:
+            if time.time() < self.limit_until:
+                return True
+            self.limit_until = 0.0
+            return False
+        self.limit_delay_min = min(60, self.limit_delay_min * 2 or 1)
+        self.limit_until = time.time() + self.limit_delay_min * 60
+        log.warning("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in "
+                    "%d minutes", self.limit_delay_min)
+        return True
 
     def write_denied(self) -> str | None:
         if self.write_error:
@@ -551,6 +573,7 @@ class AppendOnly:
         incr_name = self._name(next_incr, "incr.aof")
         gc.collect(0)
         try:
+            started = time.perf_counter()
             pid = os.fork()
         except OSError as e:
             log.warning("Can't rewrite append only file in background: fork: %s", e.strerror)
@@ -565,6 +588,7 @@ class AppendOnly:
                 code = 0
             finally:
                 os._exit(code)
+        self.snapshots.forked(started)
         log.info("Background append only file rewriting started by pid %d", pid)
         self.child_pid = pid
         self.child_started = time.monotonic()

@@ -27,6 +27,8 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "EncodingError",
     "EntryCache",
@@ -81,6 +83,7 @@ _DIGIT_OR_MINUS = frozenset(b"-0123456789")
 _lp_head = struct.Struct("<IH").pack
 
 
+@mypyc_attr(native_class=False)  # a dict subclass stays an ordinary class when compiled
 class EntryCache(dict[Any, bytes]):
     """value -> its listpack entry, computing what is missing. Short values (field names,
     flags, small numbers repeat across the keys of a dataset) are remembered, up to `limit`

@@ -2,8 +2,8 @@
 
 Writing produces what Redis 7.0 writes for the same data: strings as integers (up to 11
 characters fitting 32 bits), LZF-compressed (over 20 bytes, when `rdbcompression` is on and
-LZF saves at least 4 bytes) or raw; hashes and small sorted sets as listpacks, small integer
-sets as intsets, lists as quicklist-2 nodes cut where Redis cuts them
+liblzf fits it in n - 4 bytes, as Redis asks it to) or raw; hashes and small sorted sets as
+listpacks, small integer sets as intsets, lists as quicklist-2 nodes cut where Redis cuts them
 (`list-max-listpack-size`), big sorted sets as skiplists with binary doubles (highest score
 first, as Redis writes them), big hashes and sets as plain element lists. A file carries the
 aux fields Redis writes (`redis-ver`, `redis-bits`, `ctime`, `used-mem`, `aof-base`), the
@@ -40,7 +40,7 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, Final
 
 import crcmod
 import lzf
@@ -176,7 +176,8 @@ def encode_string(v: bytes, compress: bool) -> bytes:
         if -2147483648 <= i <= 2147483647:
             return b"\xc2" + i.to_bytes(4, "little", signed=True)
     if compress and n > 20:
-        c = lzf.compress(v, n - 4)
+        # Redis gives liblzf an output bound of n - 4 bytes; python-lzf passes its limit + 1.
+        c = lzf.compress(v, n - 5)
         if c is not None:
             return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
     return (_LENGTHS[n] if n < 16384 else _length(n)) + v
@@ -227,7 +228,7 @@ def _blob(b: bytes, compress: bool) -> bytes:
     integer: listpack and intset headers hold zero bytes, which no integer text has.)"""
     n = len(b)
     if compress and n > 20:
-        c = lzf.compress(b, n - 4)
+        c = lzf.compress(b, n - 5)
         if c is not None:
             return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
     return (_LENGTHS[n] if n < 16384 else _length(n)) + b
@@ -400,11 +401,12 @@ def dump_payload(value: Any, limits: Limits) -> bytes:
 
 
 # -- writing files --------------------------------------------------------------------------
+_FLUSH_AT: Final = 1 << 20
+
+
 class RdbWriter:
     """Writes an RDB file to a binary file object, keeping the running CRC-64. The file is
     built in one buffer and written (and checksummed) in pieces of about a megabyte."""
-
-    _FLUSH_AT = 1 << 20
 
     def __init__(self, out: Any, limits: Limits, checksum: bool = True) -> None:
         self.out = out
@@ -444,7 +446,7 @@ class RdbWriter:
         buf.append(t)
         buf += encode_string(key, self.limits.compress)
         buf += body
-        if len(buf) >= self._FLUSH_AT:
+        if len(buf) >= _FLUSH_AT:
             self._flush()
 
     def keys(self, items: Iterable[tuple[bytes, Any]], expires: dict[bytes, int],
@@ -459,7 +461,7 @@ class RdbWriter:
         lengths = _LENGTHS
         digit = _DIGIT_OR_MINUS
         expire_of = expires.get if expires else None
-        flush_at = self._FLUSH_AT
+        flush_at = _FLUSH_AT
         buf = self.buf
         n = done
         for key, value in items:
@@ -975,6 +977,7 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
     read_string = r.string
     loaders = _LOADERS
     values: dict[bytes, Any] = {}
+    value: Any
     loaded = 0
     while True:
         t = data[r.pos]
@@ -982,11 +985,22 @@ def _parse(r: _Reader, data: bytes, limits: Limits, now_ms: int, databases: int,
         if t < 0xF5:  # a key of type t
             key = read_string()
             if t:
-                load = loaders.get(t)
-                if load is None:
-                    raise RdbError(f"Unknown RDB encoding type {t}")
+                # The encodings Redis 7.0 writes are called directly (native calls when
+                # compiled); the rest through the table.
                 try:
-                    value = load(r, t, limits)
+                    if t == T_HASH_LISTPACK:
+                        value = _load_hash_listpack(r, t, limits)
+                    elif t == T_LIST_QUICKLIST_2:
+                        value = _load_quicklist(r, t, limits)
+                    elif t == T_ZSET_LISTPACK:
+                        value = _load_zset_listpack(r, t, limits)
+                    elif t == T_SET_INTSET:
+                        value = _load_intset(r, t, limits)
+                    else:
+                        load = loaders.get(t)
+                        if load is None:
+                            raise RdbError(f"Unknown RDB encoding type {t}")
+                        value = load(r, t, limits)
                 except EncodingError as e:
                     raise RdbError(_integrity_failed(t, e)) from None
             else:

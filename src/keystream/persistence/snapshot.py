@@ -93,6 +93,8 @@ class Snapshots:
         self.last_load_keys_loaded = 0
         self.last_load_keys_expired = 0
         self.skip_checksum_validation = False  # DEBUG SET-SKIP-CHECKSUM-VALIDATION
+        self.total_forks = 0  # INFO stats (BGSAVE and AOF rewrite children); RESETSTAT zeroes
+        self.latest_fork_usec = 0
         self.aof = AppendOnly(engine, self)
         engine.config.listeners.append(self.on_config_change)
 
@@ -194,6 +196,7 @@ class Snapshots:
         gc.collect(0)
         info_r, info_w = os.pipe()
         try:
+            started = time.perf_counter()
             pid = os.fork()
         except OSError as e:
             os.close(info_r)
@@ -213,6 +216,7 @@ class Snapshots:
                 code = 0
             finally:
                 os._exit(code)
+        self.forked(started)
         os.close(info_w)
         os.set_blocking(info_r, False)
         self.child_info = ChildInfoReader(info_r, sum(len(db.data) for db in self.engine.dbs))
@@ -222,6 +226,14 @@ class Snapshots:
         self.child_tmp = os.path.join(os.path.dirname(path) or ".", f"temp-{pid}.rdb")
         self.bgsave_scheduled = False
         return True
+
+    def forked(self, started: float) -> None:
+        """In the parent, after a successful fork begun at perf_counter() `started`."""
+        self.total_forks += 1
+        self.latest_fork_usec = int((time.perf_counter() - started) * 1e6)
+
+    def reset_stats(self) -> None:
+        self.total_forks = 0
 
     def update_gate(self) -> None:
         self.engine.gated = self.loading or not self.last_bgsave_ok or bool(self.aof.write_error)
