@@ -448,7 +448,7 @@ class Engine:
                 args.append(b"... (%d more arguments)" % (len(argv) - limit + 1))
                 break
             if len(a) > 128:
-                a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
+                a = b"%b... (%d more bytes)" % (a[:128], len(a) - 128)
             args.append(a)
         entry = [self.slowlog_next_id, int(time.time()), int(usec), args,
                  client.addr.encode(), client.name]

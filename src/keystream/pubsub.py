@@ -155,24 +155,24 @@ class PubSub:
         subs = self.channels.get(channel)
         tail = b""
         if subs:
-            tail = bulk(channel) + bulk(message)
-            body = _MESSAGE + tail
-            receivers = _deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
+            tail = b"".join((bulk(channel), bulk(message)))
+            body = b"".join((_MESSAGE, tail))
+            receivers = _deliver(subs, b"*3\r\n%b" % body, b">3\r\n%b" % body)
         if self.patterns:
             if not tail:
-                tail = bulk(channel) + bulk(message)
+                tail = b"".join((bulk(channel), bulk(message)))
             for pattern, (match, psubs) in list(self.patterns.items()):
                 if match(channel):
-                    body = _PMESSAGE + bulk(pattern) + tail
-                    receivers += _deliver(psubs, b"*4\r\n" + body, b">4\r\n" + body)
+                    body = b"".join((_PMESSAGE, bulk(pattern), tail))
+                    receivers += _deliver(psubs, b"*4\r\n%b" % body, b">4\r\n%b" % body)
         return receivers
 
     def spublish(self, channel: bytes, message: bytes) -> int:
         subs = self.shard_channels.get(channel)
         if not subs:
             return 0
-        body = _SMESSAGE + bulk(channel) + bulk(message)
-        return _deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
+        body = b"".join((_SMESSAGE, bulk(channel), bulk(message)))
+        return _deliver(subs, b"*3\r\n%b" % body, b">3\r\n%b" % body)
 
     def stats(self) -> dict[str, Any]:
         return {"pubsub_channels": len(self.channels), "pubsub_patterns": len(self.patterns),

@@ -106,7 +106,7 @@ def _push(client, argv: list[bytes], left: bool, only_existing: bool) -> int:
     for i in range(2, len(argv)):
         v = argv[i]
         n = len(v)
-        add((hdr[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+        add(b"".join((hdr[n] if n <= 1024 else b"$%d\r\n" % n, v, b"\r\n")))
     kind = "lpush" if left else "rpush"
     if created:
         db.set(key, lst, kind=kind)
@@ -130,7 +130,7 @@ def lpush_command(client: Client, argv: list[bytes]) -> Any:
     if type(lst) is _LIST and len(argv) == 3:  # hot path: _push's one-element case, inlined on purpose
         v = argv[2]
         n = len(v)
-        lst.appendleft((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+        lst.appendleft(b"".join((_HDR[n] if n <= 1024 else b"$%d\r\n" % n, v, b"\r\n")))
         db.touch(key, "lpush")
         return len(lst)
     return _push(client, argv, True, False)
@@ -151,7 +151,7 @@ def rpush_command(client: Client, argv: list[bytes]) -> Any:
     if type(lst) is _LIST and len(argv) == 3:  # hot path: _push's one-element case, inlined on purpose
         v = argv[2]
         n = len(v)
-        lst.append((_HDR[n] if n <= 1024 else b"$%d\r\n" % n) + v + b"\r\n")
+        lst.append(b"".join((_HDR[n] if n <= 1024 else b"$%d\r\n" % n, v, b"\r\n")))
         db.touch(key, "rpush")
         return len(lst)
     return _push(client, argv, False, False)
@@ -215,7 +215,7 @@ def _pop(client, argv: list[bytes], where: int) -> Any:
         return _EMPTY
     parts = _pop_range(lst, where, count)
     touch_or_delete(db, key, lst, _POP_EVENT[where])
-    return Raw(_array_header(len(parts)) + b"".join(parts))
+    return Raw(b"".join([_array_header(len(parts)), *parts]))
 
 
 @command("lpop", -2, "write fast", 1, 1, 1, key_specs=_POP_SPEC,

@@ -426,7 +426,7 @@ def append_command(client: Client, argv: list[bytes]) -> Any:
         db.set(key, argv[2], kind="append")
         return len(argv[2])
     _check_length(client, len(old), len(argv[2]))
-    value = old + argv[2]
+    value = b"".join((old, argv[2]))
     db.set(key, value, keep_ttl=True, kind="append")
     db.mark_raw(key)  # Redis appends in place to an unshared (raw) string
     return len(value)
@@ -500,8 +500,8 @@ def setrange_command(client: Client, argv: list[bytes]) -> Any:
     if old is None:
         old = b""
     if len(old) < offset:
-        old = old + bytes(offset - len(old))
-    value = old[:offset] + chunk + old[offset + len(chunk):]
+        old = b"".join((old, bytes(offset - len(old))))
+    value = b"".join((old[:offset], chunk, old[offset + len(chunk):]))
     db.set(key, value, keep_ttl=True, kind="setrange")
     db.mark_raw(key)  # Redis edits a raw string in place (and creates a raw one)
     return len(value)

@@ -126,10 +126,10 @@ def _lp_entry(v: bytes) -> bytes:
             return _int32_entry(0xF3, i, 5)
         return _int64_entry(0xF4, i, 9)
     if n < 64:
-        return _SHORT_STRING_HEAD[n] + v + _SHORT_STRING_TAIL[n]
+        return b"".join((_SHORT_STRING_HEAD[n], v, _SHORT_STRING_TAIL[n]))
     if n < 4096:
-        return bytes((0xE0 | (n >> 8), n & 0xFF)) + v + _backlen(n + 2)
-    return b"\xf0" + n.to_bytes(4, "little") + v + _backlen(n + 5)
+        return b"".join((bytes((0xE0 | (n >> 8), n & 0xFF)), v, _backlen(n + 2)))
+    return b"".join((b"\xf0", n.to_bytes(4, "little"), v, _backlen(n + 5)))
 
 
 _SHORT_STRING_HEAD = [bytes((0x80 | n,)) for n in range(64)]
@@ -142,13 +142,13 @@ lp_entry: Callable[[bytes], bytes] = _ENTRIES.__getitem__
 def listpack_encode(values: list[bytes]) -> bytes:
     """The listpack Redis builds by appending values in order."""
     body = b"".join(map(_ENTRIES.__getitem__, values))
-    return _lp_head(len(body) + 7, min(len(values), 65535)) + body + b"\xff"
+    return b"".join((_lp_head(len(body) + 7, min(len(values), 65535)), body, b"\xff"))
 
 
 def listpack_encode_entries(entries: list[bytes]) -> bytes:
     """A listpack of already-encoded entries (from `lp_entry`)."""
     body = b"".join(entries)
-    return _lp_head(len(body) + 7, min(len(entries), 65535)) + body + b"\xff"
+    return b"".join((_lp_head(len(body) + 7, min(len(entries), 65535)), body, b"\xff"))
 
 
 def _backlen_size(n: int) -> int:

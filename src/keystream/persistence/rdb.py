@@ -153,8 +153,8 @@ def _length(n: int) -> bytes:
     if n < 16384:
         return bytes((0x40 | (n >> 8), n & 0xFF))
     if n <= 0xFFFFFFFF:
-        return b"\x80" + n.to_bytes(4, "big")
-    return b"\x81" + n.to_bytes(8, "big")
+        return b"\x80%b" % n.to_bytes(4, "big")
+    return b"\x81%b" % n.to_bytes(8, "big")
 
 
 _LENGTHS = [_length(n) for n in range(16384)]
@@ -170,17 +170,17 @@ def encode_string(v: bytes, compress: bool) -> bytes:
     if n <= 11 and n and v[0] in _DIGIT_OR_MINUS and is_int(v):
         i = int(v)
         if -128 <= i <= 127:
-            return b"\xc0" + i.to_bytes(1, "little", signed=True)
+            return b"\xc0%b" % i.to_bytes(1, "little", signed=True)
         if -32768 <= i <= 32767:
-            return b"\xc1" + i.to_bytes(2, "little", signed=True)
+            return b"\xc1%b" % i.to_bytes(2, "little", signed=True)
         if -2147483648 <= i <= 2147483647:
-            return b"\xc2" + i.to_bytes(4, "little", signed=True)
+            return b"\xc2%b" % i.to_bytes(4, "little", signed=True)
     if compress and n > 20:
         # Redis gives liblzf an output bound of n - 4 bytes; python-lzf passes its limit + 1.
         c = lzf.compress(v, n - 5)
         if c is not None:
-            return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
-    return (_LENGTHS[n] if n < 16384 else _length(n)) + v
+            return b"".join((b"\xc3", encode_length(len(c)), encode_length(n), c))
+    return b"".join((_LENGTHS[n] if n < 16384 else _length(n), v))
 
 
 def quicklist_nodes(values: list[bytes], fill: int) -> list[list[bytes]]:
@@ -230,8 +230,8 @@ def _blob(b: bytes, compress: bool) -> bytes:
     if compress and n > 20:
         c = lzf.compress(b, n - 5)
         if c is not None:
-            return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
-    return (_LENGTHS[n] if n < 16384 else _length(n)) + b
+            return b"".join((b"\xc3", encode_length(len(c)), encode_length(n), c))
+    return b"".join((_LENGTHS[n] if n < 16384 else _length(n), b))
 
 
 # Listpack entries of list elements (kept in their stored RESP form) and of sorted-set
@@ -259,8 +259,8 @@ def _encode_list(value: ListValue, limits: Limits) -> tuple[int, bytes]:
     fill = limits.list_fill
     if (worst <= _FILL_BYTES[min(-fill, len(_FILL_BYTES)) - 1] if fill < 0
             else n <= max(fill, 1) and worst <= _SIZE_SAFETY_LIMIT):
-        lp = _lp_head(size + 7, min(n, 65535)) + b"".join(entries) + b"\xff"
-        return T_LIST_QUICKLIST_2, b"\x01\x02" + _blob(lp, limits.compress)
+        lp = b"".join([_lp_head(size + 7, min(n, 65535)), *entries, b"\xff"])
+        return T_LIST_QUICKLIST_2, b"\x01\x02%b" % _blob(lp, limits.compress)
     nodes = quicklist_nodes(list(map(decode_element, value)), fill)
     parts = [encode_length(len(nodes))]
     for node in nodes:
@@ -293,7 +293,7 @@ def _encode_zset(value: ZSet, limits: Limits) -> tuple[int, bytes]:
     flat[0::2] = map(lp_entry, members)
     flat[1::2] = map(_SCORE_ENTRIES.__getitem__, scores)
     body = b"".join(flat)
-    return T_ZSET_LISTPACK, _blob(_lp_head(len(body) + 7, min(2 * n, 65535)) + body + b"\xff", limits.compress)
+    return T_ZSET_LISTPACK, _blob(b"".join((_lp_head(len(body) + 7, min(2 * n, 65535)), body, b"\xff")), limits.compress)
 
 
 def _encode_hash(value: Hash, limits: Limits) -> tuple[int, bytes]:
@@ -305,7 +305,7 @@ def _encode_hash(value: Hash, limits: Limits) -> tuple[int, bytes]:
             parts.append(encode_string(v, compress))
         return T_HASH, b"".join(parts)
     body = b"".join(map(_ENTRIES_OF, chain.from_iterable(value.items())))
-    return T_HASH_LISTPACK, _blob(_lp_head(len(body) + 7, min(2 * len(value), 65535)) + body + b"\xff",
+    return T_HASH_LISTPACK, _blob(b"".join((_lp_head(len(body) + 7, min(2 * len(value), 65535)), body, b"\xff")),
                                   limits.compress)
 
 
@@ -332,7 +332,7 @@ def _raw_id(sid: int) -> bytes:
 
 
 def _id_lengths(sid: int) -> bytes:
-    return encode_length(sid >> 64) + encode_length(sid & MAX64)
+    return b"".join((encode_length(sid >> 64), encode_length(sid & MAX64)))
 
 
 def _stream_node_listpack(master: int, fields: tuple[bytes, ...], live: int, deleted: int,
@@ -396,8 +396,8 @@ def _encode_stream(s: Stream, compress: bool) -> bytes:
 def dump_payload(value: Any, limits: Limits) -> bytes:
     """DUMP's payload: type, object, RDB version (2 bytes LE), CRC-64 of all that (8 bytes LE)."""
     t, body = encode_value(value, limits)
-    head = bytes((t,)) + body + RDB_VERSION.to_bytes(2, "little")
-    return head + crc64(head).to_bytes(8, "little")
+    head = b"".join((bytes((t,)), body, RDB_VERSION.to_bytes(2, "little")))
+    return b"".join((head, crc64(head).to_bytes(8, "little")))
 
 
 # -- writing files --------------------------------------------------------------------------
@@ -424,22 +424,22 @@ class RdbWriter:
         buf.clear()
 
     def aux(self, key: bytes, value: bytes) -> None:
-        self.buf += b"\xfa" + encode_string(key, self.limits.compress) + encode_string(value, self.limits.compress)
+        self.buf += b"".join((b"\xfa", encode_string(key, self.limits.compress), encode_string(value, self.limits.compress)))
 
     def function(self, code: bytes) -> None:
-        self.buf += b"\xf5" + encode_string(code, self.limits.compress)
+        self.buf += b"\xf5%b" % encode_string(code, self.limits.compress)
 
     def select_db(self, db: int, size: int, expires: int) -> None:
-        self.buf += b"\xfe" + encode_length(db) + b"\xfb" + encode_length(size) + encode_length(expires)
+        self.buf += b"".join((b"\xfe", encode_length(db), b"\xfb", encode_length(size), encode_length(expires)))
 
     def key(self, key: bytes, value: Any, expire_ms: int | None = None, idle_s: int | None = None,
             freq: int | None = None) -> None:
         """One key with its expiry and LRU idle time or LFU counter."""
         buf = self.buf
         if expire_ms is not None:
-            buf += b"\xfc" + expire_ms.to_bytes(8, "little", signed=True)
+            buf += b"\xfc%b" % expire_ms.to_bytes(8, "little", signed=True)
         if idle_s is not None:
-            buf += b"\xf8" + encode_length(idle_s)
+            buf += b"\xf8%b" % encode_length(idle_s)
         elif freq is not None:
             buf += bytes((0xF9, freq))
         t, body = encode_value(value, self.limits)
@@ -468,10 +468,10 @@ class RdbWriter:
             if expire_of is not None:
                 when = expire_of(key)
                 if when is not None:
-                    buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
+                    buf += b"\xfc%b" % when.to_bytes(8, "little", signed=True)
             size = len(key)
             if size <= 20 and (not size or key[0] not in digit):
-                ekey = lengths[size] + key
+                ekey = b"".join((lengths[size], key))
             else:
                 ekey = encode_string(key, compress)
             if type(value) is bytes:
@@ -806,13 +806,14 @@ def _load_stream(r: _Reader, v2: bool, strict: bool) -> Stream:
             g.consumers[cname] = c
             for _ in range(r.plain_length()):
                 sid = _read_raw_id(r)
-                nack = g.pel.get(sid)
-                if nack is None:
+                # Typed apart from the `nack` above: compiled, a name holds one type (None included or not).
+                owned: Nack | None = g.pel.get(sid)
+                if owned is None:
                     raise RdbError("Consumer entry not found in group global PEL")
-                if nack.consumer is not None:
+                if owned.consumer is not None:
                     raise RdbError("Duplicated consumer PEL entry loading a stream consumer group")
-                nack.consumer = c
-                c.pel[sid] = nack
+                owned.consumer = c
+                c.pel[sid] = owned
         if strict and any(nack.consumer is None for nack in g.pel.values()):
             raise RdbError("Stream CG PEL entry without consumer")
     if not v2:

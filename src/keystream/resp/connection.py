@@ -272,7 +272,7 @@ class RespProtocol:
 
     def _protocol_error(self, text: str) -> None:
         self.engine.stats.protocol_errors += 1
-        self.write(b"-ERR " + text.encode("utf-8", "surrogateescape") + b"\r\n")
+        self.write(b"-ERR %b\r\n" % text.encode("utf-8", "surrogateescape"))
         self.close_after_write()
 
     def close_after_write(self) -> None:

@@ -196,11 +196,11 @@ def encode_into(out: list[bytes], value: Any, proto: int) -> None:
             encode_into(out, v, proto)
     elif isinstance(value, CommandError):
         text = value.text.replace("\r", " ").replace("\n", " ")
-        append(b"-" + text.encode("utf-8", "surrogateescape") + b"\r\n")
+        append(b"-%b\r\n" % text.encode("utf-8", "surrogateescape"))
     elif t is float:
         d = format_double(value)
         if proto == 3:
-            append(b"," + d + b"\r\n")
+            append(b",%b\r\n" % d)
         else:
             append(b"$%d\r\n%s\r\n" % (len(d), d))
     elif t is Bool:

@@ -147,7 +147,7 @@ class Scripting:
         if script is not None:
             return script
         flags, compat = shebang_flags(body)
-        source = body if compat else b"--" + body[2:]
+        source = body if compat else b"".join((b"--", body[2:]))
         try:
             fn = self.eval_lua.compile(source, b"@user_script")
         except CompileError as e:
@@ -181,7 +181,7 @@ class Scripting:
     def _build_library(self, name: bytes, code: bytes) -> Library:
         sandbox = self.function_lua
         try:
-            fn = sandbox.compile(b"--" + code[2:], b"@user_function")
+            fn = sandbox.compile(b"".join((b"--", code[2:])), b"@user_function")
         except CompileError as e:
             raise CommandError(errors.LUA_COMPILE_FUNCTION.format(e)) from None
         library = Library(name, code)

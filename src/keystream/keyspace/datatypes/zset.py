@@ -106,7 +106,7 @@ def _find(lp: bytes, member: bytes) -> int:
     base = 1 + 8 * lp[0]
     if 0 in member or 1 in member:
         member = _esc(member)
-    p = lp.find(b"\x00" + member + b"\x00", base)
+    p = lp.find(b"".join((b"\x00", member, b"\x00")), base)
     return p if p < 0 else lp.count(0, base, p)
 
 
@@ -139,7 +139,7 @@ def _key_bounds(lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[bytes, 
 def score_key(score: float, member: bytes) -> bytes:
     """The big form's entry for member at score: sorts as (score, member)."""
     bits = _from_bytes(_pack_double(score or 0.0))
-    return (bits ^ _ALL if bits & _SIGN else bits | _SIGN).to_bytes(8) + member
+    return b"".join(((bits ^ _ALL if bits & _SIGN else bits | _SIGN).to_bytes(8), member))
 
 
 class Skiplist:
@@ -328,7 +328,7 @@ class ZSet:
             base = 1 + 8 * n
             if 0 in member or 1 in member:
                 member = _esc(member)
-            p = lp.find(b"\x00" + member + b"\x00", base)
+            p = lp.find(b"".join((b"\x00", member, b"\x00")), base)
             if p < 0:
                 return False
             i = lp.count(0, base, p)
@@ -375,7 +375,7 @@ class ZSet:
         base = 1 + 8 * lp[0]
         if 0 in member or 1 in member:
             member = _esc(member)
-        p = lp.find(b"\x00" + member + b"\x00", base)
+        p = lp.find(b"".join((b"\x00", member, b"\x00")), base)
         return None if p < 0 else _unpack_double_le(lp, 1 + 8 * lp.count(0, base, p))[0]
 
     def rank(self, member: bytes) -> int | None:
