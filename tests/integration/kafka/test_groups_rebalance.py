@@ -308,3 +308,25 @@ def test_coordinator_load_in_progress_while_offsets_load(tmp_path: Path) -> None
             assert {p.committed_offset for t in r.topics for p in t.partitions} == {199}
     finally:
         h.stop()
+
+
+def test_a_group_being_joined_is_not_expired(server: ServerHandle) -> None:
+    """Between a member's two JoinGroups (MEMBER_ID_REQUIRED) its group is Empty with no offsets:
+    the expiry check (every 100 ms here) must not remove it, or the rejoin gets UNKNOWN_MEMBER_ID."""
+    group = gid()
+    m = Member(server, group)
+    try:
+        proto = MiniClient.cls(11, 5, "JoinGroupRequestProtocol")
+        first = m.client.request(11, 5, group_id=group, session_timeout=10000, rebalance_timeout=10000,
+                                 member_id="", group_instance_id=None, protocol_type="consumer",
+                                 protocols=(proto(name="range", metadata=b""),))
+        assert first.error_code == 79                                     # MEMBER_ID_REQUIRED
+        deadline = time.monotonic() + 0.5                                 # five expiry checks
+        while time.monotonic() < deadline:
+            assert state(server, group)[0] == "Empty"
+            time.sleep(0.05)
+        m.member_id = first.member_id
+        r = m.join()
+        assert r.error_code == 0 and r.member_id == first.member_id   # type: ignore[attr-defined]
+    finally:
+        m.close()

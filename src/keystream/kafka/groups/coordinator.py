@@ -1241,8 +1241,10 @@ class GroupCoordinator:
                     expired.append(key)
             batch: list[tuple[bytes, bytes | None]] = [
                 (rec.encode_offset_key(group.group_id, t, p), None) for t, p in expired]
+            # a group whose only member is still between its two JoinGroups (MEMBER_ID_REQUIRED) is
+            # being joined, not abandoned: removing it would answer that member's rejoin UNKNOWN_MEMBER_ID
             dead = group.is_(GroupState.EMPTY) and len(expired) == len(group.offsets) and not group.members \
-                and (cg is None or not cg.members)
+                and not group.pending_members and (cg is None or not cg.members)
             if dead:
                 batch += self.consumer.delete_records(cg) if cg is not None else \
                     [(rec.encode_group_key(group.group_id), None)]
