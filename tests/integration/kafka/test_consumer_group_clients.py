@@ -11,7 +11,6 @@ with a deadline.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 import uuid
@@ -23,7 +22,8 @@ from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartitio
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from keystream.kafka.groups.client import MiniClient, describe_lag
-from tests.conftest import ServerHandle, free_port, start_keystream, wait_until
+from tests.conftest import ServerHandle, free_port, serve_keystream, start_keystream, wait_until
+from tests.integration.kafka.groupkit import Ownership, make_topic
 
 ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4",
         "--group.consumer.heartbeat.interval.ms", "200", "--group.consumer.session.timeout.ms", "10000")
@@ -31,24 +31,12 @@ ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitio
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    h = start_keystream(*ARGS, kafka=True)
-    yield h
-    h.stop()
-    if "Traceback" in h.log():
-        sys.stderr.write(h.log())
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream(*ARGS, kafka=True)
 
 
 @pytest.fixture
 def bs(server: ServerHandle) -> str:
     return f"127.0.0.1:{server.kafka_port}"
-
-
-def make_topic(bs: str, partitions: int) -> str:
-    name = "ct-" + uuid.uuid4().hex[:10]
-    admin = AdminClient({"bootstrap.servers": bs})        # kept alive until the result is in
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
-    return name
 
 
 def produce(bs: str, topic: str, partitions: int, per_partition: int, tag: str = "m") -> set[bytes]:
@@ -61,36 +49,6 @@ def produce(bs: str, topic: str, partitions: int, per_partition: int, tag: str =
             sent.add(v)
     assert p.flush(10) == 0
     return sent
-
-
-class Ownership:
-    """Who owns which partition, from the callbacks; records any partition given to a second owner."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.owner: dict[int, str] = {}
-        self.violations: list[str] = []
-
-    def assign(self, name: str, parts: list[int]) -> None:
-        with self.lock:
-            for p in parts:
-                other = self.owner.get(p)
-                if other is not None and other != name:
-                    self.violations.append(f"partition {p} assigned to {name} while {other} owns it")
-                self.owner[p] = name
-
-    def revoke(self, name: str, parts: list[int]) -> None:
-        with self.lock:
-            for p in parts:
-                if self.owner.get(p) == name:
-                    del self.owner[p]
-
-    def counts(self) -> dict[str, int]:
-        with self.lock:
-            out: dict[str, int] = {}
-            for name in self.owner.values():
-                out[name] = out.get(name, 0) + 1
-            return out
 
 
 class Member:

@@ -6,7 +6,6 @@ group records from __consumer_offsets."""
 
 from __future__ import annotations
 
-import shutil
 import struct
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 
 from keystream.kafka.codec import messages
 from keystream.kafka.groups.client import MiniClient
-from tests.conftest import ServerHandle, free_port, start_keystream
+from tests.conftest import ServerHandle, free_port, serve_keystream, start_keystream
 
 INVALID_REQUEST, UNKNOWN_MEMBER_ID, GROUP_ID_NOT_FOUND, FENCED_MEMBER_EPOCH = 42, 25, 69, 110
 UNRELEASED_INSTANCE_ID, UNSUPPORTED_ASSIGNOR, STALE_MEMBER_EPOCH, INVALID_REGULAR_EXPRESSION = 111, 112, 113, 128
@@ -29,13 +28,7 @@ ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitio
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    kport = free_port()
-    h = start_keystream(*ARGS, "--kafka-port", str(kport), kafka=True)
-    yield h
-    h.stop()
-    if "Traceback" in h.log():
-        sys.stderr.write(h.log())
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream(*ARGS, "--kafka-port", str(free_port()), kafka=True)
 
 
 @pytest.fixture

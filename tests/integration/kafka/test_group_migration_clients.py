@@ -17,7 +17,6 @@ deadline.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 import threading
 import uuid
@@ -27,10 +26,10 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from keystream.kafka.groups.client import MiniClient
-from tests.conftest import ServerHandle, start_keystream, wait_until
+from tests.conftest import ServerHandle, serve_keystream, start_keystream, wait_until
+from tests.integration.kafka.groupkit import Ownership, make_topic
 
 PARTITIONS = 6
 ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitions", "4",
@@ -39,51 +38,12 @@ ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitio
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    h = start_keystream(*ARGS, kafka=True)
-    yield h
-    h.stop()
-    if "Traceback" in h.log():
-        sys.stderr.write(h.log())
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream(*ARGS, kafka=True)
 
 
 @pytest.fixture
 def bs(server: ServerHandle) -> str:
     return f"127.0.0.1:{server.kafka_port}"
-
-
-def make_topic(bs: str) -> str:
-    name = "mig-" + uuid.uuid4().hex[:10]
-    admin = AdminClient({"bootstrap.servers": bs})
-    admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(10)
-    return name
-
-
-class Ownership:
-    """Who owns which partition, from the callbacks; records any partition given to a second owner."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.owner: dict[int, str] = {}
-        self.violations: list[str] = []
-
-    def assign(self, name: str, parts: list[int]) -> None:
-        with self.lock:
-            for p in parts:
-                other = self.owner.get(p)
-                if other is not None and other != name:
-                    self.violations.append(f"partition {p} assigned to {name} while {other} owns it")
-                self.owner[p] = name
-
-    def revoke(self, name: str, parts: list[int]) -> None:
-        with self.lock:
-            for p in parts:
-                if self.owner.get(p) == name:
-                    del self.owner[p]
-
-    def counts(self) -> dict[str, int]:
-        with self.lock:
-            return dict(Counter(self.owner.values()))
 
 
 class Ledger:
@@ -307,7 +267,7 @@ def check_reads(ledger: Ledger, sent: set[bytes]) -> None:
 
 
 def test_rolling_upgrade_and_downgrade_of_librdkafka_members(bs: str) -> None:
-    topic = make_topic(bs)
+    topic = make_topic(bs, PARTITIONS, "mig-")
     group = "mig-" + uuid.uuid4().hex[:8]
     own, ledger = Ownership(), Ledger()
     writer = Writer(bs, topic)
@@ -344,7 +304,7 @@ def test_rolling_upgrade_and_downgrade_of_librdkafka_members(bs: str) -> None:
 
 
 def test_kafka_python_and_aiokafka_with_a_librdkafka_consumer_protocol_member(bs: str) -> None:
-    topic = make_topic(bs)
+    topic = make_topic(bs, PARTITIONS, "mig-")
     group = "mig-" + uuid.uuid4().hex[:8]
     own, ledger = Ownership(), Ledger()
     writer = Writer(bs, topic)
@@ -384,7 +344,7 @@ def test_broker_restart_mid_migration(tmp_path: Any) -> None:
     members: dict[str, Rdkafka] = {}
     writer: Writer | None = None
     try:
-        topic = make_topic(bs)
+        topic = make_topic(bs, PARTITIONS, "mig-")
         group = "mig-" + uuid.uuid4().hex[:8]
         writer = Writer(bs, topic)
         for n in "ab":

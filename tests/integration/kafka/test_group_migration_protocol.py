@@ -17,7 +17,6 @@ client over TCP), as Kafka 4.0 does it (`group.consumer.migration.policy`):
 
 from __future__ import annotations
 
-import shutil
 import struct
 import sys
 import uuid
@@ -32,7 +31,7 @@ from keystream.kafka.codec import messages
 from keystream.kafka.groups import consumer_records as crec
 from keystream.kafka.groups import records as rec
 from keystream.kafka.groups.client import MiniClient
-from tests.conftest import ServerHandle, free_port, start_keystream, wait_until
+from tests.conftest import ServerHandle, free_port, serve_keystream, start_keystream, wait_until
 
 GROUP_ID_NOT_FOUND, REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, MEMBER_ID_REQUIRED = 69, 27, 22, 79
 INCONSISTENT_GROUP_PROTOCOL, UNKNOWN_MEMBER_ID = 23, 25
@@ -43,12 +42,7 @@ ARGS = ("--group.initial.rebalance.delay.ms", "0", "--offsets.topic.num.partitio
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    h = start_keystream(*ARGS, kafka=True)
-    yield h
-    h.stop()
-    if "Traceback" in h.log():
-        sys.stderr.write(h.log())
-    shutil.rmtree(h.data_dir, ignore_errors=True)
+    yield from serve_keystream(*ARGS, kafka=True)
 
 
 @pytest.fixture
